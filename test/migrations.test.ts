@@ -1,0 +1,45 @@
+import { sql } from 'kysely';
+import { expect, it } from 'vitest';
+import { migrateDown, migrateToLatest, migrateToZero } from '../src/db/migrate.js';
+import { migrations } from '../migrations/index.js';
+import { describeEachStorage } from './support/databases.js';
+
+async function tableNames(ctx: { db: { db: any } }): Promise<string[]> {
+  const { rows } = await sql<{ table_name: string }>`
+    select table_name from information_schema.tables
+    where table_schema = 'public' and table_name not like 'kysely_%' order by table_name`.execute(ctx.db.db);
+  return rows.map((r) => r.table_name);
+}
+
+describeEachStorage(
+  'migrations',
+  (ctx) => {
+    it('creates every table, then reverts one step and all the way, then re-applies', async () => {
+      const applied = await migrateToLatest(ctx.db.db);
+      expect(applied).toEqual(Object.keys(migrations));
+      expect(await tableNames(ctx)).toEqual([
+        'api_keys', 'domains', 'embeddings', 'events', 'imports', 'items', 'job_events', 'jobs',
+        'model_activations', 'model_artifacts', 'models', 'users',
+      ]);
+
+      expect(await migrateDown(ctx.db.db)).toEqual(['2026-11-27T1820-jobs-and-keys']);
+      expect(await tableNames(ctx)).not.toContain('jobs');
+      expect(await tableNames(ctx)).toContain('models');
+
+      await migrateToZero(ctx.db.db);
+      expect(await tableNames(ctx)).toEqual([]);
+
+      expect(await migrateToLatest(ctx.db.db)).toHaveLength(Object.keys(migrations).length);
+      expect(await migrateToLatest(ctx.db.db)).toEqual([]);
+    });
+
+    it('allows only one ACTIVE model per domain', async () => {
+      const db = ctx.db.db;
+      const { id: domainId } = await db.insertInto('domains').values({ name: 'd1', description: null, active_model_id: null }).returning('id').executeTakeFirstOrThrow();
+      const base = { domain_id: domainId, parent_model_id: null, kind: 'PRETRAIN' as const, strategy: null, config: '{}', metrics: '{}', transfer_report: null, backend: null, device: null, job_id: null, error: null, ready_at: null };
+      await db.insertInto('models').values({ ...base, version: 1, status: 'ACTIVE' }).execute();
+      await expect(db.insertInto('models').values({ ...base, version: 2, status: 'ACTIVE' }).execute()).rejects.toThrow(/models_one_active/);
+    });
+  },
+  { migrate: false },
+);
