@@ -3,7 +3,8 @@ import type { ColumnType, Generated } from 'kysely';
 export const JOB_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-type Json<T = Record<string, unknown>> = ColumnType<T, string | undefined, string>;
+type Json = ColumnType<Record<string, unknown>, string | undefined, string>;
+type NullableJson = ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
 
 /** A training or transfer job; the same row whichever runner (graphile-worker or in-process) runs it. */
 export interface JobTable {
@@ -15,9 +16,9 @@ export interface JobTable {
   device_requested: 'AUTO' | 'CPU' | 'GPU';
   device: string | null;
   backend: string | null;
-  progress: Json<Record<string, unknown> | null>;
-  metrics: Json<Record<string, unknown> | null>;
-  transfer_report: Json<Record<string, unknown> | null>;
+  progress: NullableJson;
+  metrics: NullableJson;
+  transfer_report: NullableJson;
   error: string | null;
   model_id: string | null;
   attempts: Generated<number>;

@@ -3,7 +3,8 @@ import type { ColumnType, Generated } from 'kysely';
 export const MODEL_STATUSES = ['TRAINING', 'READY', 'FAILED', 'ACTIVE', 'RETIRED'] as const;
 export type ModelStatus = (typeof MODEL_STATUSES)[number];
 
-type Json<T = Record<string, unknown>> = ColumnType<T, string | undefined, string>;
+type Json = ColumnType<Record<string, unknown>, string | undefined, string>;
+type NullableJson = ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
 
 /** A trained two-tower model: one version per domain, with lineage to its source model. */
 export interface ModelTable {
@@ -18,7 +19,7 @@ export interface ModelTable {
   status: ModelStatus;
   config: Json;
   metrics: Json;
-  transfer_report: Json<Record<string, unknown> | null>;
+  transfer_report: NullableJson;
   negative_transfer: Generated<boolean>;
   backend: string | null;
   device: string | null;

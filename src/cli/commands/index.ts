@@ -1,0 +1,5 @@
+import type { Command } from 'commander';
+import { registerMigrate } from './migrate.command.js';
+
+/** Every subcommand. Add yours here: one `register*(program)` per command file. */
+export const commands: Array<(program: Command) => void> = [registerMigrate];
