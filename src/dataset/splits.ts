@@ -1,0 +1,178 @@
+import { GraftError } from '../errors.js';
+import type { Dataset, Interactions, Split } from './dataset.js';
+import { countPerUser, selectInteractions } from './interactions.js';
+import { createRng } from './random.js';
+
+/*
+ * Every split is a pure function of a dataset (plus a seed where random): train and test are
+ * disjoint, their union is every interaction, and each part keeps the input's time order.
+ */
+
+/**
+ * The last `lastN` interactions of each user go to test, for users with more than `lastN`
+ * interactions; users with `lastN` or fewer stay entirely in train.
+ *
+ * @example
+ * const { train, test } = temporalSplit(ds, { lastN: 1 });
+ */
+export function temporalSplit(ds: Pick<Dataset, 'interactions' | 'users'>, options: { lastN: number }): Split {
+  const { train, held } = holdOutLast(ds.interactions, ds.users.size, positiveInt(options.lastN, 'lastN'));
+  return { train, test: held };
+}
+
+/**
+ * Interactions before `cut` are train, those at or after it are test. Test may contain users
+ * and items absent from train (cold-start); filter them if the protocol needs it.
+ */
+export function timeCutSplit(ds: Pick<Dataset, 'interactions'>, options: { cut: Date }): Split {
+  const cut = options.cut.getTime();
+  if (!Number.isFinite(cut)) throw new GraftError('BAD_INPUT', `cut "${String(options.cut)}" is not a valid date; pass e.g. new Date('2024-01-01T00:00:00Z')`);
+  const { times } = ds.interactions;
+  const mask = new Uint8Array(times.length);
+  for (let i = 0; i < times.length; i++) mask[i] = times[i] >= cut ? 1 : 0;
+  return { train: selectInteractions(ds.interactions, mask, 0), test: selectInteractions(ds.interactions, mask, 1) };
+}
+
+/**
+ * One interaction per user is held out for test: the user's last (`mode: 'last'`) or a
+ * uniformly drawn one (`mode: 'random'`, reproducible for `seed`). Users with a single
+ * interaction keep it in train, so every test user has a training history.
+ */
+export function leaveOneOutSplit(
+  ds: Pick<Dataset, 'interactions' | 'users'>,
+  options: { mode: 'last' | 'random'; seed?: number },
+): Split {
+  if (options.mode === 'last') return temporalSplit(ds, { lastN: 1 });
+  if (options.mode !== 'random') {
+    throw new GraftError('BAD_INPUT', `leave-one-out mode "${String(options.mode)}" is unknown; use 'last' or 'random'`);
+  }
+  const { interactions } = ds;
+  const nUsers = ds.users.size;
+  const counts = countPerUser(interactions, nUsers);
+  const rng = createRng(options.seed ?? 0);
+  // Draw the held-out position within each user's history, in user order so the draw is
+  // independent of how interactions of different users interleave.
+  const pick = new Int32Array(nUsers).fill(-1);
+  for (let u = 0; u < nUsers; u++) if (counts[u] > 1) pick[u] = rng.int(counts[u]);
+  const seen = new Int32Array(nUsers);
+  const mask = new Uint8Array(interactions.users.length);
+  for (let i = 0; i < interactions.users.length; i++) {
+    const u = interactions.users[i];
+    if (seen[u]++ === pick[u]) mask[i] = 1;
+  }
+  return { train: selectInteractions(interactions, mask, 0), test: selectInteractions(interactions, mask, 1) };
+}
+
+/** One test pair of a fixed public split, by external ids. */
+export interface HeldOutPair {
+  user: string;
+  item: string;
+  /** Default 1. */
+  weight?: number;
+  /** Default: 1 ms after the dataset's last interaction (test comes after train). */
+  time?: Date;
+}
+
+/** A split whose test part came from a file; pairs naming unknown users or items are left out and counted. */
+export interface HeldOutSplit extends Split {
+  readonly unknown: {
+    /** Pairs left out because the user or the item is not in the dataset's vocabularies. */
+    readonly pairs: number;
+    /** Distinct unknown user ids / item ids among them. */
+    readonly users: number;
+    readonly items: number;
+  };
+}
+
+/**
+ * For benchmarks with a fixed split (e.g. the Amazon `train.txt` / `test.txt`): every dataset
+ * interaction is train and the test interactions are `testPairs`. A pair whose user or item is
+ * not in the dataset cannot be scored by a model trained on it, so it is left out of test and
+ * reported in `unknown` (the Amazon test files only hold items seen in train, so it stays 0 there).
+ *
+ * @example
+ * const split = heldOutSplit(ds, await readHeldOutFile('test.txt', { format: 'tsv' }));
+ */
+export function heldOutSplit(ds: Pick<Dataset, 'interactions' | 'users' | 'items'>, testPairs: Iterable<HeldOutPair>): HeldOutSplit {
+  const all = ds.interactions;
+  const after = (all.times.length ? all.times[all.times.length - 1] : 0) + 1;
+  const users: number[] = [];
+  const items: number[] = [];
+  const weights: number[] = [];
+  const times: number[] = [];
+  const unknownUsers = new Set<string>();
+  const unknownItems = new Set<string>();
+  let unknownPairs = 0;
+  for (const pair of testPairs) {
+    const u = ds.users.index.get(pair.user);
+    const i = ds.items.index.get(pair.item);
+    if (u === undefined) unknownUsers.add(pair.user);
+    if (i === undefined) unknownItems.add(pair.item);
+    if (u === undefined || i === undefined) {
+      unknownPairs++;
+      continue;
+    }
+    users.push(u);
+    items.push(i);
+    weights.push(pair.weight ?? 1);
+    times.push(pair.time ? pair.time.getTime() : after);
+  }
+  // Stable sort by time keeps the file order among equal times.
+  const order = Array.from(users.keys()).sort((a, b) => times[a] - times[b] || a - b);
+  const test: Interactions = {
+    users: Int32Array.from(order, (k) => users[k]),
+    items: Int32Array.from(order, (k) => items[k]),
+    weights: Float32Array.from(order, (k) => weights[k]),
+    times: Float64Array.from(order, (k) => times[k]),
+  };
+  const train: Interactions = { users: all.users.slice(), items: all.items.slice(), weights: all.weights.slice(), times: all.times.slice() };
+  return { train, test, unknown: { pairs: unknownPairs, users: unknownUsers.size, items: unknownItems.size } };
+}
+
+/**
+ * Carves a validation part out of a split's train part (for early stopping), leaving test as is:
+ * either each user's last `lastN` train interactions (users with more than `lastN`), or a
+ * random `fraction` of train interactions drawn with `seed`.
+ *
+ * @example
+ * const withValidation = validationFromTrain(temporalSplit(ds, { lastN: 1 }), { lastN: 1 });
+ */
+export function validationFromTrain(
+  split: Split,
+  options: { lastN: number } | { fraction: number; seed?: number },
+): Split & { validation: Interactions } {
+  const train = split.train;
+  if ('lastN' in options) {
+    let nUsers = 0;
+    for (let i = 0; i < train.users.length; i++) if (train.users[i] >= nUsers) nUsers = train.users[i] + 1;
+    const { train: rest, held } = holdOutLast(train, nUsers, positiveInt(options.lastN, 'lastN'));
+    return { train: rest, test: split.test, validation: held };
+  }
+  const { fraction } = options;
+  if (!(fraction > 0 && fraction < 1)) {
+    throw new GraftError('BAD_INPUT', `validation fraction ${fraction} is outside (0, 1); use e.g. 0.1`);
+  }
+  const rng = createRng(options.seed ?? 0);
+  const mask = new Uint8Array(train.users.length);
+  for (let i = 0; i < mask.length; i++) mask[i] = rng.next() < fraction ? 1 : 0;
+  return { train: selectInteractions(train, mask, 0), test: split.test, validation: selectInteractions(train, mask, 1) };
+}
+
+function holdOutLast(interactions: Interactions, nUsers: number, lastN: number): { train: Interactions; held: Interactions } {
+  const counts = countPerUser(interactions, nUsers);
+  const fromEnd = new Int32Array(nUsers);
+  const mask = new Uint8Array(interactions.users.length);
+  // Walk backwards: the first lastN met per user are its last lastN.
+  for (let i = interactions.users.length - 1; i >= 0; i--) {
+    const u = interactions.users[i];
+    if (counts[u] > lastN && fromEnd[u]++ < lastN) mask[i] = 1;
+  }
+  return { train: selectInteractions(interactions, mask, 0), held: selectInteractions(interactions, mask, 1) };
+}
+
+function positiveInt(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new GraftError('BAD_INPUT', `${name} ${value} is not a positive integer; use e.g. ${name}: 1`);
+  }
+  return value;
+}
