@@ -1,0 +1,101 @@
+import { sql } from 'kysely';
+import type { GraftDatabase } from '../db/connect.js';
+import type { Db } from '../db/database.js';
+import { GraftError } from '../errors.js';
+import { assertDomainName, ensureDomain } from './domain-repository.js';
+import type { ItemRecord } from './event-record.js';
+import { ExternalIdMap } from './external-id-map.js';
+import { finishImport, startImport } from './import-repository.js';
+import type { ImportSummary } from './import-summary.js';
+import { checkBatchSize, previousImportSummary } from './ingest-events.js';
+import type { IngestOptions } from './ingest-options.js';
+import { rebatch } from './rebatch.js';
+
+/**
+ * Creates or updates catalogue items of `domain` (created if missing) by external id.
+ * Fields a record leaves out keep their stored value. One transaction, like `ingestEvents`.
+ *
+ * @example
+ * await ingestItems(gdb, 'sport', [[{ item: 'ball', title: 'Match ball', tags: ['football', 'outdoor'] }]]);
+ */
+export async function ingestItems(
+  gdb: GraftDatabase,
+  domain: string,
+  batches: AsyncIterable<ItemRecord[]> | Iterable<ItemRecord[]>,
+  options: IngestOptions = {},
+): Promise<ImportSummary> {
+  const started = performance.now();
+  assertDomainName(domain);
+  const batchSize = checkBatchSize(options.batchSize);
+  return gdb.db.transaction().execute(async (trx) => {
+    if (options.source) {
+      const skipped = await previousImportSummary(trx, domain, 'items', options.source.hash, started);
+      if (skipped) return skipped;
+    }
+    const domainId = await ensureDomain(trx, domain);
+    const importId = options.source ? await startImport(trx, domainId, 'items', options.source) : null;
+    const items = new ExternalIdMap({ table: 'items', domainId });
+    let rows = 0;
+    for await (const batch of rebatch(batches, batchSize)) {
+      validateItems(batch, rows);
+      const merged = mergeDuplicates(batch);
+      await items.resolve(trx, merged.keys());
+      await updateItems(trx, merged, items);
+      rows += batch.length;
+      options.onProgress?.({ rows, elapsedMs: performance.now() - started });
+    }
+    const counts = { rows, usersCreated: 0, itemsCreated: items.created };
+    if (importId !== null) await finishImport(trx, importId, counts);
+    return { domain, ...counts, skipped: false, importId, elapsedMs: performance.now() - started };
+  });
+}
+
+function validateItems(batch: readonly ItemRecord[], offset: number): void {
+  for (let i = 0; i < batch.length; i++) {
+    const r = batch[i]!;
+    const problem =
+      typeof r.item !== 'string' || r.item === ''
+        ? `item ${JSON.stringify(r.item)} is not a non-empty string; give every item its external id`
+        : r.title !== undefined && r.title !== null && typeof r.title !== 'string'
+          ? `title ${JSON.stringify(r.title)} is not a string; use a string or null`
+          : r.tags !== undefined && (!Array.isArray(r.tags) || r.tags.some((t) => typeof t !== 'string' || t === ''))
+            ? `tags ${JSON.stringify(r.tags)} are not a list of non-empty strings; use e.g. ["outdoor", "running"]`
+            : r.features !== undefined && (r.features === null || typeof r.features !== 'object' || Array.isArray(r.features))
+              ? `features ${JSON.stringify(r.features)} are not an object; use e.g. {"price": 9.5}`
+              : undefined;
+    if (problem) throw new GraftError('BAD_INPUT', `item #${offset + i + 1}: ${problem}; nothing was imported`);
+  }
+}
+
+/** One record per external id, later fields winning: an `update ... from` with two matches per row would pick one at random. */
+function mergeDuplicates(batch: readonly ItemRecord[]): Map<string, ItemRecord> {
+  const merged = new Map<string, ItemRecord>();
+  for (const r of batch) {
+    const before = merged.get(r.item);
+    merged.set(r.item, before ? { ...before, ...withoutUndefined(r) } : r);
+  }
+  return merged;
+}
+
+function withoutUndefined(r: ItemRecord): ItemRecord {
+  const out: ItemRecord = { item: r.item };
+  if (r.title !== undefined) out.title = r.title;
+  if (r.tags !== undefined) out.tags = r.tags;
+  if (r.features !== undefined) out.features = r.features;
+  return out;
+}
+
+async function updateItems(db: Db, records: Map<string, ItemRecord>, items: ExternalIdMap): Promise<void> {
+  const rows = [...records.values()]
+    .filter((r) => r.title !== undefined || r.tags !== undefined || r.features !== undefined)
+    .map((r) => ({ id: items.get(r.item)!, title: r.title, tags: r.tags, features: r.features }));
+  if (rows.length === 0) return;
+  // JSON keeps "field absent" (leave as is) apart from "field null" (clear the title).
+  await sql`
+    update items set
+      title = case when r ? 'title' then r->>'title' else items.title end,
+      tags = case when r ? 'tags' then array(select jsonb_array_elements_text(r->'tags')) else items.tags end,
+      features = case when r ? 'features' then r->'features' else items.features end
+    from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) as r
+    where items.id = (r->>'id')::int`.execute(db);
+}

@@ -1,0 +1,19 @@
+/** How far an import has got; passed to `IngestOptions.onProgress` after each batch. */
+export interface ImportProgress {
+  /** Rows written so far. */
+  rows: number;
+  elapsedMs: number;
+  /** File imports only: line count of the file (header included), for a progress bar. */
+  estimatedRows?: number;
+}
+
+/** Options shared by `ingestEvents` and `ingestItems`. */
+export interface IngestOptions {
+  /** When set, the import is recorded in `imports` and skipped (returns {skipped:true}) if the same (domain, target, hash) was already imported. */
+  source?: { fileName: string; hash: string };
+  onProgress?: (p: ImportProgress) => void;
+  /** Rows per insert statement; incoming batches are regrouped to this size. Default 10 000. */
+  batchSize?: number;
+}
+
+export const DEFAULT_BATCH_SIZE = 10_000;
