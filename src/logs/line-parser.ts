@@ -97,7 +97,7 @@ class RowReader<C extends string> {
     private readonly options: LineParserOptions,
     private readonly allowed: readonly C[],
     private readonly required: readonly C[],
-    defaults: readonly C[],
+    private readonly defaults: readonly C[],
   ) {
     const { format, columns, file } = options;
     this.awaitingHeader = format !== 'jsonl' && options.header !== false;
@@ -162,9 +162,16 @@ class RowReader<C extends string> {
     const fix =
       this.namedBy === 'the header'
         ? `give every line as many ${sep}-separated fields as the header`
-        : `pass --columns naming each field in order (_ skips one), e.g. --columns ${this.required.join(',')}${found > this.required.length ? ',_'.repeat(found - this.required.length) : ''}`;
+        : `pass --columns naming each field in order (_ skips one), e.g. --columns ${this.exampleColumns(found)}`;
     const formatHint = found === 1 ? ` (is the file really ${this.options.format}? pass --format)` : '';
     return `${found} field${found === 1 ? '' : 's'} but ${this.namedBy} expect ${names}${formatHint}; ${fix}`;
+  }
+
+  /** A plausible `--columns` value for lines of `found` fields: the defaults cut short, or padded with `_`. */
+  private exampleColumns(found: number): string {
+    const names: string[] = this.defaults.slice(0, Math.max(found, this.required.length));
+    while (names.length < found) names.push('_');
+    return names.join(',');
   }
 
   private readJson(line: string): Partial<Record<C, unknown>> {

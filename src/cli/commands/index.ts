@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
+import { registerImport } from './import.command.js';
 import { registerMigrate } from './migrate.command.js';
 
 /** Every subcommand. Add yours here: one `register*(program)` per command file. */
-export const commands: Array<(program: Command) => void> = [registerMigrate];
+export const commands: Array<(program: Command) => void> = [registerImport, registerMigrate];
