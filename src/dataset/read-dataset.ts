@@ -97,8 +97,8 @@ async function readLog(
   until: number | undefined,
 ): Promise<{ builder: InteractionsBuilder; userDbIds: Int32Array }> {
   const builder = new InteractionsBuilder(pageSize);
-  let denseOfUser = new Int32Array(1024).fill(-1);
-  let userDbIds = new Int32Array(1024);
+  let denseOfUser: Int32Array = new Int32Array(1024).fill(-1);
+  let userDbIds: Int32Array = new Int32Array(1024);
   let nUsers = 0;
   let cursor: { us: number; id: number } | undefined;
   const untilUs = until === undefined ? undefined : Math.round(until * 1000);
@@ -212,7 +212,7 @@ function vocabulary(ids: string[], dbIds: Int32Array): Vocabulary {
   return { ids, dbIds, index, size: ids.length };
 }
 
-function growFilled(array: Int32Array, minLength: number, fill: number): Int32Array {
+function growFilled(array: Int32Array, minLength: number, fill: number): Int32Array<ArrayBuffer> {
   const grown = new Int32Array(Math.max(minLength, array.length * 2)).fill(fill);
   grown.set(array);
   return grown;
