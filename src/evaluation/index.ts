@@ -1,0 +1,18 @@
+export type { Scorer } from './scorer.js';
+export { embeddingScorer } from './embedding.scorer.js';
+export { itemPopularity, popularityScorer } from './popularity.scorer.js';
+export {
+  evaluate,
+  evaluateWithPopularity,
+  type EvaluationData,
+  type EvaluationOptions,
+  type EvaluationReport,
+  type StratumReport,
+} from './evaluate.js';
+export { rankMetrics, discount, idealDcg, type RankMetrics, type RelevantTieGroup, type TiePolicy } from './ranking-metrics.js';
+export { DEFAULT_STRATA, assignStrata, strataLabel } from './strata.js';
+export { NegativeSampler } from './negative-sampler.js';
+export { TopK } from './top-k.js';
+export { pairedBootstrap, relativeGain } from './paired-bootstrap.js';
+export { formatReport } from './format-report.js';
+export { mixSeed, seededRandom } from './seeded-random.js';
