@@ -146,7 +146,7 @@ describeEachBackend('row-sparse optimizers vs TF.js dense optimizers', () => {
       for (let step = 0; step < 25; step++) {
         const g = randomGrads(rows * dim, 100 + step);
         table.applyGradients(ids, g, 0.05);
-        tf.tidy(() => optimizer.applyGradients({ [variable.name]: tf.tensor2d(g, [rows, dim]) }));
+        tf.tidy(() => optimizer.applyGradients([{ name: variable.name, tensor: tf.tensor2d(g, [rows, dim]) }]));
       }
       const expected = variable.dataSync();
       for (let i = 0; i < expected.length; i++) expect(table.weights[i]).toBeCloseTo(expected[i], 4);
