@@ -23,6 +23,17 @@ describe('embeddingScorer', () => {
     });
   });
 
+  it('scoreItems gives exactly the entries of score', () => {
+    const random = seededRandom(12);
+    const dim = 64;
+    const users = Float32Array.from({ length: 5 * dim }, () => random() - 0.5);
+    const items = Float32Array.from({ length: 21 * dim }, () => random() - 0.5);
+    const scorer = embeddingScorer(users, items, dim);
+    const row = scorer.score(Int32Array.of(3));
+    const picked = Int32Array.of(20, 0, 7, 7);
+    expect(Array.from(scorer.scoreItems!(3, picked))).toEqual(Array.from(picked, (item) => row[item]));
+  });
+
   it('rejects matrices whose length is not a multiple of dim and unknown users', () => {
     expect(() => embeddingScorer(new Float32Array(10), new Float32Array(12), 4)).toThrow(/multiples of dim 4/);
     expect(() => embeddingScorer(new Float32Array(8), new Float32Array(12), 4).score(Int32Array.of(2))).toThrow(/user index 2/);

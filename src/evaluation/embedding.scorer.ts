@@ -47,6 +47,25 @@ export function embeddingScorer(userVectors: Float32Array, itemVectors: Float32A
       dotTiles(block, padded, itemVectors, nItems, dim, out);
       return padded === count ? out : out.subarray(0, count * nItems);
     },
+    scoreItems(user: number, items: Int32Array): Float32Array {
+      if (!(user >= 0 && user < nUsers)) {
+        throw new GraftError('BAD_INPUT', `user index ${user} is outside the ${nUsers} user vectors; score only users the model knows`);
+      }
+      const base = user * dim;
+      const out = new Float32Array(items.length);
+      for (let n = 0; n < items.length; n++) {
+        const item = items[n]!;
+        if (!(item >= 0 && item < nItems)) {
+          throw new GraftError('BAD_INPUT', `item index ${item} is outside the ${nItems} item vectors; use dense item indexes`);
+        }
+        // same accumulation order as dotTiles, so both paths give bit-identical scores
+        const ib = item * dim;
+        let sum = 0;
+        for (let k = 0; k < dim; k++) sum += userVectors[base + k]! * itemVectors[ib + k]!;
+        out[n] = sum;
+      }
+      return out;
+    },
   };
 }
 

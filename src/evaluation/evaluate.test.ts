@@ -148,6 +148,17 @@ describe('evaluate, sampled protocol', () => {
     }
   });
 
+  it('gives the same report whether the scorer scores whole rows or only the sampled items', () => {
+    const random = Array.from({ length: nUsers }, (_, u) => Array.from({ length: nItems }, (_, i) => Math.sin(u * 1000 + i)));
+    const rowsOnly = matrixScorer(random);
+    const withItems: Scorer = {
+      nItems,
+      score: (users) => rowsOnly.score(users),
+      scoreItems: (user, items) => Float32Array.from(items, (item) => random[user]![item]!),
+    };
+    expect(evaluate(withItems, data, options)).toEqual(evaluate(rowsOnly, data, options));
+  });
+
   it('evaluates popularity on the same users beside the model', () => {
     const { model, popularity } = evaluateWithPopularity(byIndex(1), data, { ...options, users: Int32Array.of(4, 1, 1) });
     expect(Array.from(model.perUser.users)).toEqual([1, 4]);

@@ -124,21 +124,27 @@ export function evaluate(scorer: Scorer, data: EvaluationData, options: Evaluati
   };
   const sampler = protocol === 'sampled' ? new NegativeSampler(pool, nItems) : undefined;
 
+  // The sampled protocol needs ~1000 scores per user: ask only for those when the scorer can.
+  const scoreItems = sampler !== undefined ? scorer.scoreItems?.bind(scorer) : undefined;
   for (let from = 0; from < users.length; from += settings.blockSize) {
     const block = users.subarray(from, Math.min(users.length, from + settings.blockSize));
-    const scores = scorer.score(block);
-    if (scores.length !== block.length * nItems) {
+    const scores = scoreItems === undefined ? scorer.score(block) : undefined;
+    if (scores !== undefined && scores.length !== block.length * nItems) {
       throw new GraftError('INTERNAL', `scorer returned ${scores.length} scores for ${block.length} users x ${nItems} items; it must return [users, nItems]`);
     }
     for (let b = 0; b < block.length; b++) {
       const index = from + b;
       const user = block[b]!;
-      const row = scores.subarray(b * nItems, (b + 1) * nItems);
+      const row = scores?.subarray(b * nItems, (b + 1) * nItems);
       const tests = testByUser.items.subarray(testByUser.offsets[user]!, testByUser.offsets[user + 1]!);
-      const lists =
-        sampler === undefined
-          ? evaluateFullUser(context, index, user, row, trainOf(user), tests)
-          : evaluateSampledUser(context, index, user, row, trainOf(user), tests, sampler, negatives, seed);
+      let lists: Int32Array[];
+      if (sampler === undefined) {
+        lists = evaluateFullUser(context, index, user, row!, trainOf(user), tests);
+      } else {
+        const scoresOf =
+          row !== undefined ? (items: Int32Array) => Float32Array.from(items, (item) => row[item]!) : (items: Int32Array) => scoreItems!(user, items);
+        lists = evaluateSampledUser(context, index, user, scoresOf, trainOf(user), tests, sampler, negatives, seed);
+      }
       const stratum = stratumOf[index]!;
       for (const list of lists) {
         ks.forEach((k, kIndex) => {
@@ -248,11 +254,15 @@ function evaluateFullUser(
   const lowest = levels.length > 0 ? levels[levels.length - 1]! : Infinity;
 
   top.clear();
+  let floor = top.floor;
   for (let item = 0; item < nItems; item++) {
     if (mask[item] !== 1) continue;
     if (seen[item] === token && relevant[item] !== token) continue;
     const score = row[item]!;
-    top.offer(item, score);
+    if (score >= floor) {
+      top.offer(item, score);
+      floor = top.floor;
+    }
     if (score >= lowest) {
       let j = 0;
       while (score < levels[j]!) j++;
@@ -277,7 +287,7 @@ function evaluateSampledUser(
   context: UserContext,
   index: number,
   user: number,
-  row: Float32Array,
+  scoresOf: (items: Int32Array) => Float32Array,
   train: Int32Array,
   tests: Int32Array,
   sampler: NegativeSampler,
@@ -291,7 +301,11 @@ function evaluateSampledUser(
   for (let n = 0; n < tests.length; n++) {
     const item = tests[n]!;
     const drawn = sampler.draw(negatives, random, [train, tests]);
-    const score = row[item]!;
+    const candidates = new Int32Array(drawn.length + 1);
+    candidates[0] = item;
+    candidates.set(drawn, 1);
+    const candidateScores = scoresOf(candidates);
+    const score = candidateScores[0]!;
     if (Number.isNaN(score)) {
       throw new GraftError('BAD_INPUT', `scorer returned NaN for user ${user}, item ${item}; check the model weights for NaN`);
     }
@@ -299,11 +313,11 @@ function evaluateSampledUser(
     let equal = 0;
     top.clear();
     top.offer(item, score);
-    for (let m = 0; m < drawn.length; m++) {
-      const other = row[drawn[m]!]!;
+    for (let m = 1; m < candidates.length; m++) {
+      const other = candidateScores[m]!;
       if (other > score) greater++;
       else if (other === score) equal++;
-      top.offer(drawn[m]!, other);
+      top.offer(candidates[m]!, other);
     }
     const metrics = rankMetrics([{ start: greater, size: equal + 1, relevant: 1 }], 1, ks, ties);
     ks.forEach((_, kIndex) => {

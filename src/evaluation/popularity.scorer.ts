@@ -33,5 +33,8 @@ export function popularityScorer(itemCounts: Float32Array | Int32Array): Scorer 
       for (let b = 0; b < users.length; b++) out.set(row, b * row.length);
       return out;
     },
+    scoreItems(_user: number, items: Int32Array): Float32Array {
+      return Float32Array.from(items, (item) => row[item]!);
+    },
   };
 }

@@ -11,4 +11,10 @@ export interface Scorer {
    * @returns `[users.length, nItems]` row-major: `out[b * nItems + i]` is user `users[b]`'s score for item `i`.
    */
   score(users: Int32Array): Float32Array;
+  /**
+   * Optional: one user's scores for a few items, equal to the matching entries of `score`.
+   * The sampled protocol uses it to score ~1000 items per user instead of the catalogue.
+   * @returns `[items.length]`
+   */
+  scoreItems?(user: number, items: Int32Array): Float32Array;
 }

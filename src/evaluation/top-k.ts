@@ -27,6 +27,11 @@ export class TopK {
     return this.count;
   }
 
+  /** Scores below this cannot enter: a cheap pre-check before `offer` in hot loops. */
+  get floor(): number {
+    return this.count < this.capacity ? -Infinity : this.heapScores[0]!;
+  }
+
   /** Offers an item; NaN scores are never kept. */
   offer(item: number, score: number): void {
     if (Number.isNaN(score) || this.capacity === 0) return;
