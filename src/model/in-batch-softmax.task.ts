@@ -1,0 +1,195 @@
+import * as tf from '@tensorflow/tfjs';
+import { GraftError } from '../errors.js';
+
+export interface InBatchSoftmaxOptions {
+  /** Logits are dot products of L2-normalised outputs divided by this (default 0.05). */
+  temperature?: number;
+  /** Subtract log q(item) from every candidate's logit (sampling-bias correction). */
+  logQ?: boolean;
+  /** Number of items (size of the frequency table). */
+  items: number;
+}
+
+/**
+ * Per-batch inputs of the loss that do not depend on the weights, built in JS.
+ * `bias` is `[1, B]` (logQ only) or `[B, B]` (when the batch repeats an item: accidental
+ * hits masked with -1e9), or undefined when neither applies.
+ */
+export interface BatchLogits {
+  readonly size: number;
+  readonly bias?: { values: Float32Array; shape: [number, number] };
+  /** `[B]` bias of the positive (diagonal) logit = -log q(items[i]). */
+  readonly diagonalBias?: Float32Array;
+  /** `[B]` example weights normalised to sum 1, or undefined for a plain mean. */
+  readonly weights?: Float32Array;
+}
+
+const MASKED = -1e9;
+
+/**
+ * In-batch sampled softmax for retrieval (Yi et al., RecSys 2019): each user's positive
+ * item competes with the other items of the batch. logits = U V^T / temperature, minus
+ * log q(j) of each candidate when `logQ` is on (q = the item's share of training
+ * examples, i.e. how often it is sampled as an in-batch negative), with accidental hits
+ * (another row's positive that is the same item) masked out. Loss = weighted mean
+ * cross-entropy against the diagonal.
+ *
+ * @example
+ * const task = new InBatchSoftmaxTask({ items: 1000, temperature: 0.05, logQ: true });
+ * task.setItemFrequencies(counts);
+ * const batch = task.prepare(items);
+ * const loss = tf.tidy(() => task.loss(userOut, itemOut, batch)); // scalar
+ */
+export class InBatchSoftmaxTask {
+  readonly temperature: number;
+  readonly logQ: boolean;
+  /** -log q per item; undefined until frequencies are set (then logQ is a no-op). */
+  private negLogQ: Float32Array | undefined;
+  private itemCount: number;
+  // Scratch reused across steps.
+  private seenStamp: Int32Array;
+  private stamp = 0;
+  private row = new Float32Array(0);
+  private matrix = new Float32Array(0);
+  private diagonal = new Float32Array(0);
+  private weightBuffer = new Float32Array(0);
+
+  constructor(options: InBatchSoftmaxOptions) {
+    this.temperature = options.temperature ?? 0.05;
+    if (!(this.temperature > 0)) {
+      throw new GraftError('BAD_INPUT', `temperature ${this.temperature} must be > 0 (typical: 0.05 to 0.1)`);
+    }
+    this.logQ = options.logQ ?? false;
+    this.itemCount = options.items;
+    this.seenStamp = new Int32Array(options.items);
+  }
+
+  /** True once item frequencies are known (so logQ correction is active). */
+  get hasFrequencies(): boolean {
+    return this.negLogQ !== undefined;
+  }
+
+  /**
+   * Sets q from per-item training counts (any non-negative weights). Items never seen get
+   * the count of one example, so their correction stays finite.
+   */
+  setItemFrequencies(counts: ArrayLike<number>): void {
+    if (counts.length !== this.itemCount) {
+      throw new GraftError('BAD_INPUT', `item frequencies have ${counts.length} entries but the model has ${this.itemCount} items; pass one count per item`);
+    }
+    let total = 0;
+    for (let i = 0; i < counts.length; i++) total += Math.max(counts[i], 1);
+    const negLogQ = new Float32Array(counts.length);
+    for (let i = 0; i < counts.length; i++) negLogQ[i] = -Math.log(Math.max(counts[i], 1) / total);
+    this.negLogQ = negLogQ;
+  }
+
+  /** The current -log q per item (copy), for saving with a model. */
+  itemLogQ(): Float32Array | undefined {
+    return this.negLogQ?.slice();
+  }
+
+  /** Restores -log q saved by `itemLogQ()`. */
+  setItemLogQ(negLogQ: Float32Array): void {
+    if (negLogQ.length !== this.itemCount) {
+      throw new GraftError('BAD_INPUT', `logQ table has ${negLogQ.length} entries but the model has ${this.itemCount} items`);
+    }
+    this.negLogQ = negLogQ.slice();
+  }
+
+  /** Makes room for `n` new items (their q is the smallest seen, i.e. the rarest item's). */
+  growItems(n: number): void {
+    const items = this.itemCount + n;
+    const stamp = new Int32Array(items);
+    stamp.set(this.seenStamp);
+    this.seenStamp = stamp;
+    if (this.negLogQ) {
+      let rarest = 0;
+      for (let i = 0; i < this.negLogQ.length; i++) rarest = Math.max(rarest, this.negLogQ[i]);
+      const next = new Float32Array(items).fill(rarest);
+      next.set(this.negLogQ);
+      this.negLogQ = next;
+    }
+    this.itemCount = items;
+  }
+
+  /**
+   * Builds the batch's logit bias and normalised weights in JS (O(B) without repeated
+   * items, O(B^2) with). The returned arrays are reused by the next call.
+   */
+  prepare(items: Int32Array, weights?: Float32Array): BatchLogits {
+    const size = items.length;
+    if (size === 0) throw new GraftError('BAD_INPUT', 'a batch needs at least one example');
+    if (this.row.length < size) {
+      this.row = new Float32Array(size);
+      this.diagonal = new Float32Array(size);
+      this.weightBuffer = new Float32Array(size);
+    }
+    const correction = this.logQ && this.negLogQ !== undefined;
+    let repeated = false;
+    this.stamp++;
+    if (this.stamp === 0x7fffffff) {
+      this.seenStamp.fill(0);
+      this.stamp = 1;
+    }
+    for (let j = 0; j < size; j++) {
+      const item = items[j];
+      if (!(item >= 0 && item < this.itemCount)) {
+        throw new GraftError('BAD_INPUT', `item ${item} is outside the model's ${this.itemCount} items; grow the model first`);
+      }
+      if (this.seenStamp[item] === this.stamp) repeated = true;
+      this.seenStamp[item] = this.stamp;
+    }
+    const row = this.row.subarray(0, size);
+    const diagonal = this.diagonal.subarray(0, size);
+    if (correction) {
+      // logit - log q(j) = logit + negLogQ[j]: frequent items (large q) lose the advantage of being sampled often.
+      for (let j = 0; j < size; j++) row[j] = this.negLogQ![items[j]];
+      diagonal.set(row);
+    } else {
+      row.fill(0);
+    }
+    let bias: BatchLogits['bias'];
+    if (repeated) {
+      if (this.matrix.length < size * size) this.matrix = new Float32Array(size * size);
+      const matrix = this.matrix.subarray(0, size * size);
+      for (let i = 0; i < size; i++) {
+        const base = i * size;
+        const item = items[i];
+        for (let j = 0; j < size; j++) matrix[base + j] = j !== i && items[j] === item ? MASKED : row[j];
+      }
+      bias = { values: matrix, shape: [size, size] };
+    } else if (correction) {
+      bias = { values: row, shape: [1, size] };
+    }
+    let normalised: Float32Array | undefined;
+    if (weights) {
+      if (weights.length !== size) {
+        throw new GraftError('BAD_INPUT', `batch has ${size} examples but ${weights.length} weights; pass one weight per example`);
+      }
+      let sum = 0;
+      for (let i = 0; i < size; i++) sum += weights[i];
+      if (!(sum > 0)) throw new GraftError('BAD_INPUT', `batch weights sum to ${sum}; weights must be >= 0 with a positive sum`);
+      normalised = this.weightBuffer.subarray(0, size);
+      for (let i = 0; i < size; i++) normalised[i] = weights[i] / sum;
+    }
+    return { size, bias, diagonalBias: correction ? diagonal : undefined, weights: normalised };
+  }
+
+  /**
+   * Mean (or weighted) softmax cross-entropy of the batch.
+   * users: [B, d], items: [B, d] (L2-normalised tower outputs) -> scalar.
+   */
+  loss(users: tf.Tensor2D, items: tf.Tensor2D, batch: BatchLogits): tf.Scalar {
+    return tf.tidy(() => {
+      const inverseT = 1 / this.temperature;
+      let logits = tf.mul(tf.matMul(users, items, false, true), inverseT);
+      if (batch.bias) logits = tf.add(logits, tf.tensor2d(batch.bias.values, batch.bias.shape));
+      const logNormaliser = tf.logSumExp(logits, 1);
+      let positive = tf.mul(tf.sum(tf.mul(users, items), 1), inverseT);
+      if (batch.diagonalBias) positive = tf.add(positive, tf.tensor1d(batch.diagonalBias));
+      const perExample = tf.sub(logNormaliser, positive);
+      return (batch.weights ? tf.sum(tf.mul(perExample, tf.tensor1d(batch.weights))) : tf.mean(perExample)) as tf.Scalar;
+    });
+  }
+}

@@ -1,0 +1,245 @@
+import * as tf from '@tensorflow/tfjs';
+import { GraftError } from '../errors.js';
+import type { EmbeddingTable } from './embedding-table.js';
+import { fillInitial, glorotScale } from './initializer.js';
+import type { SeededRandom } from './seeded-random.js';
+import type { TokenBags } from './token-hash.js';
+
+export type TowerName = 'user' | 'item';
+
+export interface TowerOptions {
+  name: TowerName;
+  /** ID embedding table (layer 0). */
+  idTable: EmbeddingTable;
+  /** Shared token table (layer 0); present iff this tower has a token path. */
+  tokenTable?: EmbeddingTable;
+  /** Hashed tokens per entity (CSR); entities without tokens get a zero token vector. */
+  tokens?: TokenBags;
+  /** Dense layer widths, bottom to top; ReLU between, the last one linear. */
+  layers: readonly number[];
+  /** Draws the initial dense weights. */
+  rng: SeededRandom;
+  /** Initial dense weights (kernel [in, out] and bias [out] per layer); else Glorot-uniform / zeros. */
+  dense?: { kernels: Float32Array[]; biases: Float32Array[] };
+}
+
+/**
+ * One tower: [ID embedding | mean-pooled token embedding] -> MLP -> L2 normalisation.
+ * Layers are numbered from the bottom: 0 = the embedding tables, 1..L = dense layers.
+ *
+ * The embedding part runs in JS (`fillInput` gathers rows into one `[B, inputDim]` buffer
+ * that becomes a leaf tensor; `accumulateGradients` scatters that leaf's gradient back),
+ * the MLP in TF.js (`forward`).
+ */
+export class Tower {
+  readonly name: TowerName;
+  readonly idTable: EmbeddingTable;
+  readonly tokenTable: EmbeddingTable | undefined;
+  /** Width of the concatenated embedding input: dim (+ token dim). */
+  readonly inputDim: number;
+  readonly outputDim: number;
+  readonly kernels: tf.Variable[];
+  readonly biases: tf.Variable[];
+  private tokenBags: TokenBags | undefined;
+  private readonly trainable: boolean[];
+  private readonly rateMultipliers: number[];
+  // Scratch for the current batch, reused across steps.
+  private input = new Float32Array(0);
+  private bagOffsets = new Int32Array(1);
+  private bagIds = new Int32Array(0);
+  constructor(options: TowerOptions) {
+    this.name = options.name;
+    this.idTable = options.idTable;
+    this.tokenTable = options.tokenTable;
+    this.tokenBags = options.tokens;
+    this.inputDim = this.idTable.dim + (this.tokenTable?.dim ?? 0);
+    const widths = [this.inputDim, ...options.layers];
+    this.outputDim = widths[widths.length - 1];
+    this.kernels = [];
+    this.biases = [];
+    for (let l = 0; l < options.layers.length; l++) {
+      const [fanIn, fanOut] = [widths[l], widths[l + 1]];
+      let kernel = options.dense?.kernels[l];
+      let bias = options.dense?.biases[l];
+      if (kernel && kernel.length !== fanIn * fanOut) {
+        throw new GraftError('BAD_INPUT', `${this.name} tower layer ${l + 1} kernel has ${kernel.length} values, expected [${fanIn}, ${fanOut}]; weights do not match the config`);
+      }
+      if (!kernel) {
+        kernel = new Float32Array(fanIn * fanOut);
+        fillInitial(kernel, { kind: 'uniform', scale: glorotScale(fanIn, fanOut) }, options.rng);
+      }
+      bias ??= new Float32Array(fanOut);
+      this.kernels.push(tf.variable(tf.tensor2d(kernel, [fanIn, fanOut]), true, `${this.name}.dense.${l}.kernel.${uniqueSuffix()}`));
+      this.biases.push(tf.variable(tf.tensor1d(bias), true, `${this.name}.dense.${l}.bias.${uniqueSuffix()}`));
+    }
+    this.trainable = new Array<boolean>(options.layers.length + 1).fill(true);
+    this.rateMultipliers = new Array<number>(options.layers.length + 1).fill(1);
+  }
+
+  /** Number of layers including layer 0 (the embedding tables). */
+  get layerCount(): number {
+    return this.kernels.length + 1;
+  }
+
+  get tokens(): TokenBags | undefined {
+    return this.tokenBags;
+  }
+
+  /** Replaces the token bags (one bag per entity of the ID table). */
+  setTokens(tokens: TokenBags | undefined): void {
+    this.tokenBags = tokens;
+  }
+
+  /** Freezes (false) or unfreezes (true) layer `layer` (0 = embedding tables, 1..L = dense). */
+  setTrainable(layer: number, trainable: boolean): void {
+    this.checkLayer(layer);
+    this.trainable[layer] = trainable;
+  }
+
+  isTrainable(layer: number): boolean {
+    this.checkLayer(layer);
+    return this.trainable[layer];
+  }
+
+  /** Freezes layers 0..n-1 and unfreezes the rest (PARTIAL transfer with freezeLayers = n). */
+  freezeLowest(n: number): void {
+    for (let l = 0; l < this.layerCount; l++) this.trainable[l] = l >= n;
+  }
+
+  /**
+   * Learning-rate multiplier of a layer (FULL fine-tuning: pretrained layers lower). For
+   * layer 0 it is set on the tower's ID table and on the token table, which both towers
+   * share: the value set last wins there.
+   */
+  setLearningRateMultiplier(layer: number, multiplier: number): void {
+    this.checkLayer(layer);
+    if (!(multiplier >= 0) || !Number.isFinite(multiplier)) {
+      throw new GraftError('BAD_INPUT', `learning-rate multiplier ${multiplier} must be a finite number >= 0`);
+    }
+    this.rateMultipliers[layer] = multiplier;
+    if (layer === 0) {
+      this.idTable.learningRateMultiplier = multiplier;
+      if (this.tokenTable) this.tokenTable.learningRateMultiplier = multiplier;
+    }
+  }
+
+  learningRateMultiplier(layer: number): number {
+    this.checkLayer(layer);
+    return this.rateMultipliers[layer];
+  }
+
+  /**
+   * Gathers the embedding input of `ids` into a reused buffer `[B, inputDim]`:
+   * ID row, then the mean of the entity's token rows (tokens dropped with probability
+   * `tokenDropout`; an empty bag gives zeros). Remembers the bags for `accumulateGradients`.
+   */
+  fillInput(ids: Int32Array, tokenDropout = 0, rng?: SeededRandom): Float32Array {
+    const batch = ids.length;
+    const width = this.inputDim;
+    if (this.input.length < batch * width) this.input = new Float32Array(batch * width);
+    const input = this.input.subarray(0, batch * width);
+    this.idTable.gatherInto(ids, input, 0, width);
+    const tokenTable = this.tokenTable;
+    if (!tokenTable) return input;
+    const dim = tokenTable.dim;
+    const idDim = this.idTable.dim;
+    const bags = this.tokenBags;
+    const weights = tokenTable.weights;
+    if (this.bagOffsets.length < batch + 1) this.bagOffsets = new Int32Array(batch + 1);
+    const offsets = this.bagOffsets;
+    let n = 0;
+    for (let i = 0; i < batch; i++) {
+      const dst = i * width + idDim;
+      for (let k = 0; k < dim; k++) input[dst + k] = 0;
+      offsets[i] = n;
+      if (!bags) continue;
+      const entity = ids[i];
+      if (entity + 1 >= bags.offsets.length) continue; // entity added after the bags were set: no tokens
+      const from = bags.offsets[entity];
+      const to = bags.offsets[entity + 1];
+      if (this.bagIds.length < n + (to - from)) {
+        const grown = new Int32Array(Math.max(2 * this.bagIds.length, n + (to - from), 64));
+        grown.set(this.bagIds.subarray(0, n));
+        this.bagIds = grown;
+      }
+      const start = n;
+      for (let t = from; t < to; t++) {
+        if (tokenDropout > 0 && rng !== undefined && rng.next() < tokenDropout) continue;
+        const token = bags.ids[t];
+        this.bagIds[n++] = token;
+        const src = token * dim;
+        for (let k = 0; k < dim; k++) input[dst + k] += weights[src + k];
+      }
+      const count = n - start;
+      if (count > 1) {
+        const inv = 1 / count;
+        for (let k = 0; k < dim; k++) input[dst + k] *= inv;
+      }
+    }
+    offsets[batch] = n;
+    return input;
+  }
+
+  /**
+   * MLP + L2 normalisation of a `[B, inputDim]` input -> `[B, outputDim]`. Frozen layers
+   * take part in the forward pass as constants (autodiff is asked only for trainable ones).
+   */
+  forward(input: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      let h: tf.Tensor2D = input;
+      const last = this.kernels.length - 1;
+      for (let l = 0; l <= last; l++) {
+        h = tf.fused.matMul({ a: h, b: this.kernels[l] as tf.Tensor2D, bias: this.biases[l], activation: l < last ? 'relu' : 'linear' }) as tf.Tensor2D;
+      }
+      return tf.mul(h, tf.rsqrt(tf.add(tf.sum(tf.square(h), 1, true), 1e-12)));
+    });
+  }
+
+  /**
+   * Scatters the gradient w.r.t. the last `fillInput` buffer (`[B, inputDim]`, times
+   * `scale`) into the tables' pending gradients: the ID part to each entity's row, the token
+   * part divided equally over the bag's tokens (the gradient of a mean).
+   */
+  accumulateGradients(ids: Int32Array, gradient: Float32Array, scale: number): void {
+    const width = this.inputDim;
+    const idDim = this.idTable.dim;
+    for (let i = 0; i < ids.length; i++) this.idTable.accumulate(ids[i], gradient, i * width, scale);
+    const tokenTable = this.tokenTable;
+    if (!tokenTable) return;
+    const offsets = this.bagOffsets;
+    for (let i = 0; i < ids.length; i++) {
+      const from = offsets[i];
+      const to = offsets[i + 1];
+      if (to === from) continue;
+      const share = scale / (to - from);
+      for (let t = from; t < to; t++) tokenTable.accumulate(this.bagIds[t], gradient, i * width + idDim, share);
+    }
+  }
+
+  /** Trainable dense variables with their layer's learning-rate multiplier. */
+  trainableVariables(): { variable: tf.Variable; multiplier: number }[] {
+    const out: { variable: tf.Variable; multiplier: number }[] = [];
+    for (let l = 0; l < this.kernels.length; l++) {
+      if (!this.trainable[l + 1]) continue;
+      out.push({ variable: this.kernels[l], multiplier: this.rateMultipliers[l + 1] });
+      out.push({ variable: this.biases[l], multiplier: this.rateMultipliers[l + 1] });
+    }
+    return out;
+  }
+
+  dispose(): void {
+    for (const v of [...this.kernels, ...this.biases]) v.dispose();
+  }
+
+  private checkLayer(layer: number): void {
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.layerCount) {
+      throw new GraftError('BAD_INPUT', `${this.name} tower has layers 0..${this.layerCount - 1} (0 = embeddings); got ${layer}`);
+    }
+  }
+}
+
+let counter = 0;
+/** TF.js variable names must be unique per process; models are created many times. */
+function uniqueSuffix(): string {
+  return String(++counter);
+}

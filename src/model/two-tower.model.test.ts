@@ -1,0 +1,237 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { isGraftError } from '../errors.js';
+import type { NamedWeight } from './named-weight.js';
+import { describeEachBackend } from './testing/each-backend.js';
+import type { TokenBags } from './token-hash.js';
+import { TwoTowerModel, type TwoTowerConfig } from './two-tower.model.js';
+
+const config: TwoTowerConfig = { users: 6, items: 5, dim: 4, layers: [8, 3], tokenBuckets: 7, temperature: 0.2, logQ: true, seed: 3 };
+// Item 4 has no tokens; item 0 repeats a bucket-colliding tag set.
+const itemTokens: TokenBags = { offsets: Int32Array.of(0, 2, 3, 6, 7, 7), ids: Int32Array.of(1, 4, 2, 0, 4, 6, 3) };
+const userTokens: TokenBags = { offsets: Int32Array.of(0, 1, 1, 3, 3, 4, 4), ids: Int32Array.of(5, 1, 2, 5) };
+const counts = [9, 1, 3, 0, 6];
+// Item 2 appears twice: an accidental hit to mask. User 1 appears twice: its row gets a summed gradient.
+const batch = {
+  users: Int32Array.of(1, 4, 1, 2, 0),
+  items: Int32Array.of(2, 0, 3, 2, 4),
+  weights: Float32Array.of(1, 2, 0.5, 1, 1.5),
+};
+
+function weight(weights: NamedWeight[], name: string): NamedWeight {
+  const w = weights.find((x) => x.name === name);
+  if (!w) throw new Error(`missing ${name}`);
+  return w;
+}
+
+/** Independent dense reference: tables as tf.variables, tf.gather, bags as a [B, buckets] averaging matrix. */
+function referenceGradients(model: TwoTowerModel) {
+  const weights = model.exportWeights();
+  const vars = new Map(weights.map((w) => [w.name, tf.variable(tf.tensor(w.data, w.shape), true, `ref.${w.name}.${Math.random()}`)]));
+  const total = counts.reduce((s, c) => s + Math.max(c, 1), 0);
+  const b = batch.users.length;
+  const bias = new Float32Array(b * b);
+  for (let i = 0; i < b; i++) {
+    for (let j = 0; j < b; j++) {
+      const accidental = j !== i && batch.items[j] === batch.items[i];
+      bias[i * b + j] = accidental ? -1e9 : -Math.log(Math.max(counts[batch.items[j]], 1) / total);
+    }
+  }
+  const bagMatrix = (ids: Int32Array, bags: TokenBags) => {
+    const m = new Float32Array(ids.length * config.tokenBuckets!);
+    ids.forEach((e, i) => {
+      const n = bags.offsets[e + 1] - bags.offsets[e];
+      for (let t = bags.offsets[e]; t < bags.offsets[e + 1]; t++) m[i * config.tokenBuckets! + bags.ids[t]] += 1 / n;
+    });
+    return tf.tensor2d(m, [ids.length, config.tokenBuckets!]);
+  };
+  const tower = (name: 'user' | 'item', ids: Int32Array, bags: TokenBags) => {
+    const id = tf.gather(vars.get(`${name}.embedding`)!, tf.tensor1d(ids, 'int32'));
+    const pooled = tf.matMul(bagMatrix(ids, bags), vars.get('token.embedding')!);
+    let h = tf.concat([id, pooled], 1);
+    for (let l = 0; l < 2; l++) {
+      h = tf.add(tf.matMul(h, vars.get(`${name}.dense.${l}.kernel`)!), vars.get(`${name}.dense.${l}.bias`)!);
+      if (l === 0) h = tf.relu(h);
+    }
+    return tf.div(h, tf.sqrt(tf.sum(tf.square(h), 1, true)));
+  };
+  const w = Array.from(batch.weights);
+  const wSum = w.reduce((s, x) => s + x, 0);
+  const { value, grads } = tf.variableGrads(() => {
+    const u = tower('user', batch.users, userTokens);
+    const v = tower('item', batch.items, itemTokens);
+    const logits = tf.add(tf.div(tf.matMul(u, v, false, true), config.temperature!), tf.tensor2d(bias, [b, b]));
+    const logProb = tf.logSoftmax(logits);
+    const diagonal = tf.sum(tf.mul(logProb, tf.eye(b)), 1);
+    return tf.neg(tf.sum(tf.mul(diagonal, tf.tensor1d(w.map((x) => x / wSum))))) as tf.Scalar;
+  });
+  const out = {
+    loss: value.dataSync()[0],
+    grads: Object.fromEntries([...vars].map(([name, v]) => [name, grads[v.name].dataSync().slice() as Float32Array])),
+  };
+  tf.dispose([value, ...Object.values(grads), ...vars.values()]);
+  return out;
+}
+
+function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number): void {
+  expect(actual.length).toBe(expected.length);
+  let worst = 0;
+  for (let i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+  expect(worst).toBeLessThan(tolerance);
+}
+
+describeEachBackend('TwoTowerModel', () => {
+  const create = (overrides: Partial<TwoTowerConfig> = {}) => {
+    const model = TwoTowerModel.create({ ...config, ...overrides }, { itemTokens, userTokens });
+    model.setItemFrequencies(counts);
+    return model;
+  };
+
+  it('gives the same gradients as TF.js autodiff through tf.gather on dense tables', () => {
+    const model = create();
+    const sparse = model.gradients(batch);
+    const reference = referenceGradients(model);
+    expect(sparse.loss).toBeCloseTo(reference.loss, 4);
+    for (const name of ['user.embedding', 'item.embedding', 'token.embedding']) {
+      const dense = reference.grads[name];
+      const dim = config.dim!;
+      const scattered = new Float32Array(dense.length);
+      const { ids, grads } = sparse.tables[name];
+      ids.forEach((row, s) => scattered.set(grads.subarray(s * dim, (s + 1) * dim), row * dim));
+      expectClose(scattered, dense, 1e-4);
+      // Only rows that the batch touches carry gradient, each listed once.
+      expect(new Set(ids).size).toBe(ids.length);
+    }
+    expect(Object.keys(sparse.dense).sort()).toEqual(
+      ['user', 'item'].flatMap((t) => [0, 1].flatMap((l) => [`${t}.dense.${l}.kernel`, `${t}.dense.${l}.bias`])).sort(),
+    );
+    for (const [name, g] of Object.entries(sparse.dense)) expectClose(g, reference.grads[name], 1e-4);
+    model.dispose();
+  });
+
+  it('does not leak tensors across training steps', () => {
+    const model = create({ tokenDropout: 0.3 });
+    model.trainStep(batch, 0.01, { clipNorm: 1 });
+    const before = tf.memory().numTensors;
+    for (let step = 0; step < 5; step++) model.trainStep(batch, 0.01, { clipNorm: 1 });
+    model.embedItems();
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+
+  it('reduces the loss on a repeated batch', () => {
+    const model = create();
+    const first = model.trainStep(batch, 0.05);
+    let last = first;
+    for (let step = 0; step < 30; step++) last = model.trainStep(batch, 0.05);
+    expect(last).toBeLessThan(first * 0.5);
+    model.dispose();
+  });
+
+  it('leaves a frozen dense layer and frozen table rows bit-identical', () => {
+    const model = create();
+    model.tower('user').setTrainable(1, false);
+    model.itemTable.freezeRows(0, 3);
+    const before = model.exportWeights();
+    for (let step = 0; step < 3; step++) model.trainStep(batch, 0.05);
+    const after = model.exportWeights();
+    const same = (name: string) => expect(weight(after, name).data).toEqual(weight(before, name).data);
+    const changed = (name: string) => expect(weight(after, name).data).not.toEqual(weight(before, name).data);
+    same('user.dense.0.kernel');
+    same('user.dense.0.bias');
+    changed('user.dense.1.kernel');
+    changed('item.dense.0.kernel');
+    expect(weight(after, 'item.embedding').data.subarray(0, 12)).toEqual(weight(before, 'item.embedding').data.subarray(0, 12));
+    expect(weight(after, 'item.embedding').data.subarray(12)).not.toEqual(weight(before, 'item.embedding').data.subarray(12));
+    model.dispose();
+  });
+
+  it('leaves every table bit-identical when layer 0 is frozen in both towers (freezeLowest)', () => {
+    const model = create();
+    model.tower('user').freezeLowest(1);
+    model.tower('item').freezeLowest(1);
+    const before = model.exportWeights();
+    for (let step = 0; step < 3; step++) model.trainStep(batch, 0.05);
+    const after = model.exportWeights();
+    for (const name of ['user.embedding', 'item.embedding', 'token.embedding']) expect(weight(after, name).data).toEqual(weight(before, name).data);
+    expect(weight(after, 'item.dense.0.kernel').data).not.toEqual(weight(before, 'item.dense.0.kernel').data);
+    model.dispose();
+  });
+
+  it('scales updates by per-layer learning-rate multipliers (0 = no change)', () => {
+    const model = create();
+    model.setLearningRateMultiplier(2, 0);
+    model.setLearningRateMultiplier(0, 0, 'item');
+    const before = model.exportWeights();
+    model.trainStep(batch, 0.05);
+    const after = model.exportWeights();
+    expect(weight(after, 'user.dense.1.kernel').data).toEqual(weight(before, 'user.dense.1.kernel').data);
+    expect(weight(after, 'item.embedding').data).toEqual(weight(before, 'item.embedding').data);
+    expect(weight(after, 'user.embedding').data).not.toEqual(weight(before, 'user.embedding').data);
+    model.dispose();
+  });
+
+  it('round-trips through exportWeights / fromWeights with identical embeddings', () => {
+    const model = create();
+    for (let step = 0; step < 3; step++) model.trainStep(batch, 0.05);
+    const loaded = TwoTowerModel.fromWeights(config, model.exportWeights(), { itemTokens, userTokens });
+    expect(loaded.embedUsers()).toEqual(model.embedUsers());
+    expect(loaded.embedItems()).toEqual(model.embedItems());
+    expect(loaded.outputDim).toBe(3);
+    const clone = model.clone();
+    clone.trainStep(batch, 0.05);
+    expect(clone.embedItems()).not.toEqual(model.embedItems());
+    expect(loaded.embedItems()).toEqual(model.embedItems());
+    clone.loadWeights(model.exportWeights());
+    expect(clone.embedItems()).toEqual(model.embedItems());
+    for (const m of [model, loaded, clone]) m.dispose();
+  });
+
+  it('produces L2-normalised outputs, also for users without tokens and for ID-only models', () => {
+    const model = create();
+    const users = model.embedUsers();
+    expect(users.length).toBe(6 * 3);
+    for (let i = 0; i < 6; i++) expect(Math.hypot(...users.subarray(i * 3, i * 3 + 3))).toBeCloseTo(1, 5);
+    const idOnly = TwoTowerModel.create({ ...config });
+    expect(idOnly.tokenTable).toBeUndefined();
+    idOnly.setItemFrequencies(counts);
+    const loss = idOnly.trainStep(batch, 0.05);
+    expect(Number.isFinite(loss)).toBe(true);
+    expect(idOnly.embedItems(Int32Array.of(4, 1)).length).toBe(2 * 3);
+    for (const m of [model, idOnly]) m.dispose();
+  });
+
+  it('grows users and items with trainable new rows', () => {
+    const model = create();
+    const oldItems = model.embedItems();
+    model.itemTable.freezeRows();
+    model.growItems(2, { offsets: Int32Array.of(0, 1, 1), ids: Int32Array.of(6) });
+    model.growUsers(1);
+    expect(model.items).toBe(7);
+    expect(model.users).toBe(7);
+    expectClose(model.embedItems().subarray(0, oldItems.length), oldItems, 1e-6);
+    const before = model.itemTable.exportWeights();
+    model.trainStep({ users: Int32Array.of(6, 0, 1), items: Int32Array.of(5, 6, 0) }, 0.05);
+    const after = model.itemTable.weights;
+    expect(after.subarray(0, 20)).toEqual(before.subarray(0, 20));
+    expect(after.subarray(20)).not.toEqual(before.subarray(20));
+    model.dispose();
+  });
+});
+
+describe('TwoTowerModel validation', () => {
+  it('names bad ids and shapes in BAD_INPUT errors', () => {
+    const model = TwoTowerModel.create({ ...config }, { itemTokens });
+    let error: unknown;
+    try {
+      model.trainStep({ users: Int32Array.of(0), items: Int32Array.of(9) }, 0.1);
+    } catch (e) {
+      error = e;
+    }
+    expect(isGraftError(error, 'BAD_INPUT')).toBe(true);
+    expect((error as Error).message).toContain('item 9');
+    expect(() => TwoTowerModel.create({ ...config, items: 4 }, { itemTokens })).toThrow(/offsets have length 6/);
+    expect(() => model.tower('user').setTrainable(3, false)).toThrow(/layers 0..2/);
+    model.dispose();
+  });
+});

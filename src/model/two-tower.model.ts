@@ -1,0 +1,495 @@
+import * as tf from '@tensorflow/tfjs';
+import { GraftError } from '../errors.js';
+import { DenseOptimizer } from './dense-optimizer.js';
+import { EmbeddingTable } from './embedding-table.js';
+import { InBatchSoftmaxTask } from './in-batch-softmax.task.js';
+import type { Initializer } from './initializer.js';
+import type { NamedWeight } from './named-weight.js';
+import { createSeededRandom, deriveSeed, type SeededRandom } from './seeded-random.js';
+import type { SparseOptimizerKind } from './sparse-optimizer.js';
+import { validateTokenBags, type TokenBags } from './token-hash.js';
+import { Tower, type TowerName } from './tower.js';
+
+/** Shape and training settings of a two-tower model. Optional fields have the defaults shown. */
+export interface TwoTowerConfig {
+  users: number;
+  items: number;
+  /** ID (and token) embedding dim (default 64). */
+  dim?: number;
+  /** MLP widths per tower, bottom to top (default [128, 64]); the output dim is the last. */
+  layers?: number[];
+  /** Rows of the shared hashed-token table (default 2^14). */
+  tokenBuckets?: number;
+  /** Softmax temperature on cosine similarities (default 0.05). */
+  temperature?: number;
+  /** logQ sampling-bias correction (default true; needs item frequencies, which `train` sets from the data). */
+  logQ?: boolean;
+  seed?: number;
+  /** Optimizer for tables (row-sparse) and dense layers (default 'adam'). */
+  optimizer?: SparseOptimizerKind;
+  /** L2 on touched embedding rows (default 0). */
+  l2?: number;
+  /** Probability of dropping each token of a bag during training (default 0): makes towers lean less on tokens that sparse targets lack. */
+  tokenDropout?: number;
+  /** Initialiser of embedding rows (default normal, scale 0.05). */
+  embeddingInit?: Initializer;
+}
+
+export type ResolvedTwoTowerConfig = Required<Omit<TwoTowerConfig, 'embeddingInit'>> & { embeddingInit: Initializer };
+
+/** One training batch: parallel arrays of length B. */
+export interface TrainBatch {
+  users: Int32Array;
+  items: Int32Array;
+  /** Per-example weights (event weights, replay weights); default all 1. */
+  weights?: Float32Array;
+}
+
+export interface TrainStepOptions {
+  /** Clip the global gradient norm (dense gradients + gathered-row gradients) to this. */
+  clipNorm?: number;
+}
+
+/** Gradients of one batch, without applying them (for tests and debugging). */
+export interface ModelGradients {
+  loss: number;
+  /** Summed gradient per touched row, by table name ('user.embedding', 'item.embedding', 'token.embedding'). */
+  tables: Record<string, { ids: Int32Array; grads: Float32Array }>;
+  /** Dense gradients by weight name (trainable layers only). */
+  dense: Record<string, Float32Array>;
+}
+
+export interface TowerTokens {
+  itemTokens?: TokenBags;
+  userTokens?: TokenBags;
+}
+
+const EMBED_CHUNK = 4096;
+
+/**
+ * Two-tower retrieval model: a user tower and an item tower, each
+ * [ID embedding | mean-pooled hashed tokens] -> MLP -> L2 norm, trained with an in-batch
+ * sampled softmax. Embedding tables are JS `Float32Array`s with row-sparse optimizers
+ * (only touched rows change), the MLPs are TF.js variables; one autodiff pass per step
+ * gives gradients for both.
+ *
+ * @example
+ * const model = TwoTowerModel.create({ users: 1000, items: 500, seed: 1 }, { itemTokens });
+ * const loss = model.trainStep({ users, items }, 0.01);
+ * const itemVectors = model.embedItems(); // [items, model.outputDim]
+ * model.dispose();
+ */
+export class TwoTowerModel {
+  readonly config: ResolvedTwoTowerConfig;
+  readonly userTable: EmbeddingTable;
+  readonly itemTable: EmbeddingTable;
+  /** Hashed-token table shared by both towers (and across domains); undefined for ID-only models. */
+  readonly tokenTable: EmbeddingTable | undefined;
+  readonly task: InBatchSoftmaxTask;
+  private readonly towers: Record<TowerName, Tower>;
+  private readonly denseOptimizer: DenseOptimizer;
+  private readonly rng: SeededRandom;
+  private disposed = false;
+
+  private constructor(config: ResolvedTwoTowerConfig, tokens: TowerTokens, weights?: Map<string, NamedWeight>) {
+    this.config = config;
+    const { dim, optimizer, l2, seed, embeddingInit } = config;
+    const table = (name: string, rows: number) => {
+      const saved = weights?.get(`${name}.embedding`);
+      return new EmbeddingTable({ rows, dim, optimizer, l2, init: embeddingInit, seed: deriveSeed(seed, name), weights: saved?.data });
+    };
+    this.userTable = table('user', config.users);
+    this.itemTable = table('item', config.items);
+    const userHasTokens = weights ? towerHasTokens(weights, 'user', dim, tokens.userTokens !== undefined) : tokens.userTokens !== undefined;
+    const itemHasTokens = weights ? towerHasTokens(weights, 'item', dim, tokens.itemTokens !== undefined) : tokens.itemTokens !== undefined;
+    this.tokenTable = userHasTokens || itemHasTokens ? table('token', config.tokenBuckets) : undefined;
+    if (tokens.userTokens) validateTokenBags(tokens.userTokens, config.users, config.tokenBuckets, 'user');
+    if (tokens.itemTokens) validateTokenBags(tokens.itemTokens, config.items, config.tokenBuckets, 'item');
+    const denseRng = createSeededRandom(deriveSeed(seed, 'dense'));
+    const tower = (name: TowerName, idTable: EmbeddingTable, hasTokens: boolean, bags: TokenBags | undefined) =>
+      new Tower({
+        name,
+        idTable,
+        tokenTable: hasTokens ? this.tokenTable : undefined,
+        tokens: bags,
+        layers: config.layers,
+        rng: denseRng,
+        dense: weights ? denseWeights(weights, name, config.layers.length) : undefined,
+      });
+    this.towers = {
+      user: tower('user', this.userTable, userHasTokens, tokens.userTokens),
+      item: tower('item', this.itemTable, itemHasTokens, tokens.itemTokens),
+    };
+    this.task = new InBatchSoftmaxTask({ items: config.items, temperature: config.temperature, logQ: config.logQ });
+    this.denseOptimizer = new DenseOptimizer(optimizer);
+    this.rng = createSeededRandom(deriveSeed(seed, 'dropout'));
+  }
+
+  /** Builds a freshly initialised model (deterministic for `config.seed`). */
+  static create(config: TwoTowerConfig, tokens: TowerTokens = {}): TwoTowerModel {
+    return new TwoTowerModel(resolveConfig(config), tokens);
+  }
+
+  /**
+   * Rebuilds a model from `exportWeights()` output. Table sizes come from the weights
+   * (`config.users` / `config.items` are overridden by them), and a tower has a token path
+   * iff its first kernel is [2 * dim, ...].
+   */
+  static fromWeights(config: TwoTowerConfig, weights: readonly NamedWeight[], tokens: TowerTokens = {}): TwoTowerModel {
+    const byName = new Map(weights.map((w) => [w.name, w]));
+    const rows = (name: string) => {
+      const w = byName.get(name);
+      if (!w) throw new GraftError('BAD_INPUT', `weights lack "${name}"; pass the full output of model.exportWeights()`);
+      return w.shape[0];
+    };
+    const resolved = resolveConfig({ ...config, users: rows('user.embedding'), items: rows('item.embedding') });
+    const token = byName.get('token.embedding');
+    if (token) resolved.tokenBuckets = token.shape[0];
+    if (byName.get('user.embedding')!.shape[1] !== resolved.dim) {
+      throw new GraftError('BAD_INPUT', `weights have embedding dim ${byName.get('user.embedding')!.shape[1]} but config.dim is ${resolved.dim}; use the config the model was trained with`);
+    }
+    return new TwoTowerModel(resolved, tokens, byName);
+  }
+
+  get outputDim(): number {
+    return this.towers.user.outputDim;
+  }
+
+  get users(): number {
+    return this.userTable.rows;
+  }
+
+  get items(): number {
+    return this.itemTable.rows;
+  }
+
+  tower(name: TowerName): Tower {
+    return this.towers[name];
+  }
+
+  /** Sets a layer's learning-rate multiplier in both towers, or in one. */
+  setLearningRateMultiplier(layer: number, multiplier: number, tower?: TowerName): void {
+    for (const t of tower ? [this.towers[tower]] : [this.towers.user, this.towers.item]) t.setLearningRateMultiplier(layer, multiplier);
+  }
+
+  /** Sets a layer's trainable flag in both towers, or in one. */
+  setTrainable(layer: number, trainable: boolean, tower?: TowerName): void {
+    for (const t of tower ? [this.towers[tower]] : [this.towers.user, this.towers.item]) t.setTrainable(layer, trainable);
+  }
+
+  /** Item counts (or weights) of the training data for the logQ correction. */
+  setItemFrequencies(counts: ArrayLike<number>): void {
+    this.task.setItemFrequencies(counts);
+  }
+
+  /**
+   * One optimisation step on a batch; returns the loss before the update. Synchronous:
+   * the only readbacks are the loss and the gathered rows' gradients.
+   */
+  trainStep(batch: TrainBatch, lr: number, options: TrainStepOptions = {}): number {
+    return this.step(batch, lr, options.clipNorm, undefined);
+  }
+
+  /** Loss and gradients of a batch without changing anything (dropout still applies). */
+  gradients(batch: TrainBatch): ModelGradients {
+    const out: ModelGradients = { loss: 0, tables: {}, dense: {} };
+    out.loss = this.step(batch, 0, undefined, out);
+    return out;
+  }
+
+  /** L2-normalised user tower outputs `[n, outputDim]` for `users` (default: all). */
+  embedUsers(users?: Int32Array): Float32Array {
+    return this.embed(this.towers.user, users ?? range(this.users));
+  }
+
+  /** L2-normalised item tower outputs `[n, outputDim]` for `items` (default: all). */
+  embedItems(items?: Int32Array): Float32Array {
+    return this.embed(this.towers.item, items ?? range(this.items));
+  }
+
+  /** Appends `n` user rows (trainable, freshly initialised); `tokens` are the new users' bags. */
+  growUsers(n: number, tokens?: TokenBags): void {
+    this.growTower(this.towers.user, n, tokens);
+  }
+
+  /** Appends `n` item rows (trainable, freshly initialised); `tokens` are the new items' bags. */
+  growItems(n: number, tokens?: TokenBags): void {
+    this.growTower(this.towers.item, n, tokens);
+    this.task.growItems(n);
+  }
+
+  /** Replaces the item token bags (one per item). */
+  setItemTokens(tokens: TokenBags): void {
+    this.setTokens(this.towers.item, tokens);
+  }
+
+  setUserTokens(tokens: TokenBags): void {
+    this.setTokens(this.towers.user, tokens);
+  }
+
+  /** Every parameter as named Float32Arrays (copies): tables and dense kernels/biases. */
+  exportWeights(): NamedWeight[] {
+    const out: NamedWeight[] = [];
+    const table = (name: string, t: EmbeddingTable) => out.push({ name: `${name}.embedding`, kind: 'table', shape: [t.rows, t.dim], data: t.exportWeights() });
+    table('user', this.userTable);
+    table('item', this.itemTable);
+    if (this.tokenTable) table('token', this.tokenTable);
+    for (const name of ['user', 'item'] as const) {
+      const tower = this.towers[name];
+      tower.kernels.forEach((kernel, l) => {
+        out.push({ name: `${name}.dense.${l}.kernel`, kind: 'dense', shape: [...kernel.shape], data: kernel.dataSync().slice() as Float32Array });
+        out.push({ name: `${name}.dense.${l}.bias`, kind: 'dense', shape: [...tower.biases[l].shape], data: tower.biases[l].dataSync().slice() as Float32Array });
+      });
+    }
+    return out;
+  }
+
+  /** Overwrites the parameters in place from `exportWeights()` output of a model of the same shape (optimizer state is kept). */
+  loadWeights(weights: readonly NamedWeight[]): void {
+    const byName = new Map(weights.map((w) => [w.name, w]));
+    const get = (name: string, size: number) => {
+      const w = byName.get(name);
+      if (!w || w.data.length !== size) {
+        throw new GraftError('BAD_INPUT', `weight "${name}" is ${w ? `${w.data.length} values` : 'missing'}, expected ${size}; load weights exported from a model of the same shape`);
+      }
+      return w.data;
+    };
+    this.userTable.loadWeights(get('user.embedding', this.userTable.weights.length));
+    this.itemTable.loadWeights(get('item.embedding', this.itemTable.weights.length));
+    if (this.tokenTable) this.tokenTable.loadWeights(get('token.embedding', this.tokenTable.weights.length));
+    for (const name of ['user', 'item'] as const) {
+      const tower = this.towers[name];
+      tower.kernels.forEach((kernel, l) => {
+        const k = get(`${name}.dense.${l}.kernel`, kernel.size);
+        const b = get(`${name}.dense.${l}.bias`, tower.biases[l].size);
+        tf.tidy(() => {
+          kernel.assign(tf.tensor(k, kernel.shape));
+          tower.biases[l].assign(tf.tensor(b, tower.biases[l].shape));
+        });
+      });
+    }
+  }
+
+  /**
+   * An independent copy: same weights, token bags, item frequencies, freeze masks,
+   * trainable flags and learning-rate multipliers; fresh optimizer state.
+   */
+  clone(): TwoTowerModel {
+    const copy = TwoTowerModel.fromWeights(this.config, this.exportWeights(), {
+      userTokens: this.towers.user.tokens,
+      itemTokens: this.towers.item.tokens,
+    });
+    const logQ = this.task.itemLogQ();
+    if (logQ) copy.task.setItemLogQ(logQ);
+    const tables: [EmbeddingTable | undefined, EmbeddingTable | undefined][] = [
+      [this.userTable, copy.userTable],
+      [this.itemTable, copy.itemTable],
+      [this.tokenTable, copy.tokenTable],
+    ];
+    for (const [from, to] of tables) {
+      if (!from || !to) continue;
+      to.frozen.set(from.frozen);
+      to.learningRateMultiplier = from.learningRateMultiplier;
+    }
+    for (const name of ['user', 'item'] as const) {
+      const from = this.towers[name];
+      const to = copy.towers[name];
+      for (let l = 0; l < from.layerCount; l++) {
+        to.setTrainable(l, from.isTrainable(l));
+        if (l > 0) to.setLearningRateMultiplier(l, from.learningRateMultiplier(l));
+      }
+    }
+    return copy;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.towers.user.dispose();
+    this.towers.item.dispose();
+    this.denseOptimizer.dispose();
+  }
+
+  private step(batch: TrainBatch, lr: number, clipNorm: number | undefined, inspect: ModelGradients | undefined): number {
+    if (this.disposed) throw new GraftError('BAD_INPUT', 'the model was disposed; create or load a new one');
+    const { users, items } = batch;
+    const size = users.length;
+    if (items.length !== size) {
+      throw new GraftError('BAD_INPUT', `batch has ${size} users but ${items.length} items; pass parallel arrays`);
+    }
+    const userTower = this.towers.user;
+    const itemTower = this.towers.item;
+    const dropout = this.config.tokenDropout;
+    const logits = this.task.prepare(items, batch.weights);
+    const userInput = userTower.fillInput(users, dropout, this.rng);
+    const itemInput = itemTower.fillInput(items, dropout, this.rng);
+    const userLeaf = userTower.isTrainable(0);
+    const itemLeaf = itemTower.isTrainable(0);
+    const dense = [...userTower.trainableVariables(), ...itemTower.trainableVariables()];
+    let loss = 0;
+    tf.tidy(() => {
+      const u = tf.tensor2d(userInput, [size, userTower.inputDim]);
+      const v = tf.tensor2d(itemInput, [size, itemTower.inputDim]);
+      const xs: tf.Tensor[] = [];
+      if (userLeaf) xs.push(u);
+      if (itemLeaf) xs.push(v);
+      for (const d of dense) xs.push(d.variable);
+      const f = () => this.task.loss(userTower.forward(u), itemTower.forward(v), logits);
+      if (xs.length === 0) {
+        loss = f().dataSync()[0];
+        return;
+      }
+      const { value, grads } = tf.valueAndGrads(f)(xs);
+      let k = 0;
+      const userGrad = userLeaf ? (grads[k++].dataSync() as Float32Array) : undefined;
+      const itemGrad = itemLeaf ? (grads[k++].dataSync() as Float32Array) : undefined;
+      const denseGrads = grads.slice(k);
+      let scale = 1;
+      if (clipNorm !== undefined && clipNorm > 0) {
+        let squared = sumSquares(userGrad) + sumSquares(itemGrad);
+        if (denseGrads.length > 0) squared += tf.addN(denseGrads.map((g) => tf.sum(tf.square(g)))).dataSync()[0];
+        const norm = Math.sqrt(squared);
+        if (norm > clipNorm) scale = clipNorm / norm;
+      }
+      loss = value.dataSync()[0];
+      if (inspect) {
+        denseGrads.forEach((g, i) => (inspect.dense[denseName(dense[i].variable)] = g.dataSync().slice() as Float32Array));
+      } else {
+        this.denseOptimizer.apply(
+          dense.map((d) => d.variable),
+          denseGrads,
+          dense.map((d) => lr * d.multiplier),
+          scale,
+        );
+      }
+      if (userGrad) userTower.accumulateGradients(users, userGrad, scale);
+      if (itemGrad) itemTower.accumulateGradients(items, itemGrad, scale);
+    });
+    const tables: [string, EmbeddingTable | undefined][] = [
+      ['user.embedding', this.userTable],
+      ['item.embedding', this.itemTable],
+      ['token.embedding', this.tokenTable],
+    ];
+    for (const [name, table] of tables) {
+      if (!table) continue;
+      if (inspect) {
+        inspect.tables[name] = table.pendingGradients();
+        table.clearAccumulated();
+      } else {
+        table.applyAccumulated(lr);
+      }
+    }
+    return loss;
+  }
+
+  private embed(tower: Tower, ids: Int32Array): Float32Array {
+    const dim = tower.outputDim;
+    const out = new Float32Array(ids.length * dim);
+    for (let start = 0; start < ids.length; start += EMBED_CHUNK) {
+      const chunk = ids.subarray(start, Math.min(ids.length, start + EMBED_CHUNK));
+      const input = tower.fillInput(chunk, 0);
+      const values = tf.tidy(() => tower.forward(tf.tensor2d(input, [chunk.length, tower.inputDim])).dataSync());
+      out.set(values, start * dim);
+    }
+    return out;
+  }
+
+  private growTower(tower: Tower, n: number, tokens: TokenBags | undefined): void {
+    const before = tower.idTable.rows;
+    tower.idTable.grow(n);
+    if (tower.tokenTable) {
+      const old = tower.tokens ?? { offsets: new Int32Array(before + 1), ids: new Int32Array(0) };
+      const extra = tokens ?? { offsets: new Int32Array(n + 1), ids: new Int32Array(0) };
+      validateTokenBags(extra, n, this.config.tokenBuckets, tower.name);
+      const offsets = new Int32Array(before + n + 1);
+      offsets.set(old.offsets.subarray(0, before + 1));
+      const base = old.offsets[before];
+      for (let e = 1; e <= n; e++) offsets[before + e] = base + extra.offsets[e];
+      const ids = new Int32Array(base + extra.ids.length);
+      ids.set(old.ids.subarray(0, base));
+      ids.set(extra.ids, base);
+      tower.setTokens({ offsets, ids });
+    } else if (tokens && tokens.ids.length > 0) {
+      throw new GraftError('BAD_INPUT', `the ${tower.name} tower was built without tokens, so new ${tower.name}s cannot bring tokens; build the model with ${tower.name}Tokens`);
+    }
+  }
+
+  private setTokens(tower: Tower, tokens: TokenBags): void {
+    if (!tower.tokenTable) {
+      throw new GraftError('BAD_INPUT', `the ${tower.name} tower has no token path; create the model with ${tower.name}Tokens to use tokens`);
+    }
+    validateTokenBags(tokens, tower.idTable.rows, this.config.tokenBuckets, tower.name);
+    tower.setTokens(tokens);
+  }
+}
+
+/** Fills in defaults and checks ranges; throws BAD_INPUT naming the bad field. */
+export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
+  const resolved: ResolvedTwoTowerConfig = {
+    users: config.users,
+    items: config.items,
+    dim: config.dim ?? 64,
+    layers: config.layers ?? [128, 64],
+    tokenBuckets: config.tokenBuckets ?? 1 << 14,
+    temperature: config.temperature ?? 0.05,
+    logQ: config.logQ ?? true,
+    seed: config.seed ?? 1,
+    optimizer: config.optimizer ?? 'adam',
+    l2: config.l2 ?? 0,
+    tokenDropout: config.tokenDropout ?? 0,
+    embeddingInit: config.embeddingInit ?? { kind: 'normal', scale: 0.05 },
+  };
+  const positiveInt = (name: string, value: number, min: number) => {
+    if (!Number.isInteger(value) || value < min) throw new GraftError('BAD_INPUT', `config.${name} = ${value}; it must be an integer >= ${min}`);
+  };
+  positiveInt('users', resolved.users, 0);
+  positiveInt('items', resolved.items, 0);
+  positiveInt('dim', resolved.dim, 1);
+  positiveInt('tokenBuckets', resolved.tokenBuckets, 1);
+  resolved.layers.forEach((w, i) => positiveInt(`layers[${i}]`, w, 1));
+  if (!(resolved.tokenDropout >= 0 && resolved.tokenDropout < 1)) {
+    throw new GraftError('BAD_INPUT', `config.tokenDropout = ${resolved.tokenDropout}; it must be in [0, 1)`);
+  }
+  if (!(resolved.l2 >= 0)) throw new GraftError('BAD_INPUT', `config.l2 = ${resolved.l2}; it must be >= 0`);
+  return resolved;
+}
+
+function towerHasTokens(weights: Map<string, NamedWeight>, tower: TowerName, dim: number, given: boolean): boolean {
+  const kernel = weights.get(`${tower}.dense.0.kernel`);
+  // Without dense layers the input width is not recorded: go by whether tokens were passed.
+  if (!kernel) return given && weights.has('token.embedding');
+  return kernel.shape[0] > dim;
+}
+
+function denseWeights(weights: Map<string, NamedWeight>, tower: TowerName, layers: number): { kernels: Float32Array[]; biases: Float32Array[] } {
+  const kernels: Float32Array[] = [];
+  const biases: Float32Array[] = [];
+  for (let l = 0; l < layers; l++) {
+    const kernel = weights.get(`${tower}.dense.${l}.kernel`);
+    const bias = weights.get(`${tower}.dense.${l}.bias`);
+    if (!kernel || !bias) {
+      throw new GraftError('BAD_INPUT', `weights lack ${tower}.dense.${l}; the config has ${layers} layers per tower, use the config the model was trained with`);
+    }
+    kernels.push(kernel.data);
+    biases.push(bias.data);
+  }
+  return { kernels, biases };
+}
+
+/** 'user.dense.0.kernel.17' (unique TF.js variable name) -> 'user.dense.0.kernel'. */
+function denseName(variable: tf.Variable): string {
+  return variable.name.replace(/\.\d+$/, '');
+}
+
+function sumSquares(values: Float32Array | undefined): number {
+  if (!values) return 0;
+  let s = 0;
+  for (let i = 0; i < values.length; i++) s += values[i] * values[i];
+  return s;
+}
+
+function range(n: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  return out;
+}
