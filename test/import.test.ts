@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Db } from '../src/db/database.js';
 import { GraftError } from '../src/errors.js';
+import { shouldRebuildIndexes } from '../src/logs/event-indexes.js';
 import { importEventsFile, importItemsFile, ingestEvents, ingestItems, type EventRecord } from '../src/logs/index.js';
 import { describeEachStorage } from './support/databases.js';
 
@@ -195,6 +196,31 @@ describeEachStorage('import', (ctx) => {
     const before = await counts(ctx.db.db);
     await expectBadInput(ingestItems(ctx.db, 'dups', [[{ item: 'b' }, { item: '' }]]), /item #2/);
     expect(await counts(ctx.db.db)).toEqual(before);
+  });
+
+  it('drops and rebuilds the indexes of events for a bulk import, and restores them when it fails', async () => {
+    const indexes = async () =>
+      (await sql<{ def: string }>`select indexdef as def from pg_indexes where tablename = 'events' order by indexname`.execute(ctx.db.db)).rows;
+    const before = await indexes();
+    expect(before.length).toBe(4);
+    const good = file(`bulk-${ctx.kind}.tsv`, 'b1\tx\t1\t1700000000\nb2\ty\t1\t1700000001\n');
+    const s = await importEventsFile(ctx.db, good, { domain: 'bulk', header: false, rebuildIndexes: 'always' });
+    expect(s.rows).toBe(2);
+    expect(await indexes()).toEqual(before);
+    const countsBefore = await counts(ctx.db.db);
+    const bad = file(`bulk-bad-${ctx.kind}.tsv`, 'b1\tx\t1\t1700000000\nb2\ty\tone\t1700000001\n');
+    await expectBadInput(importEventsFile(ctx.db, bad, { domain: 'bulk', header: false, rebuildIndexes: 'always', batchSize: 1 }), /:2: weight "one"/);
+    expect(await indexes()).toEqual(before);
+    expect(await counts(ctx.db.db)).toEqual(countsBefore);
+  });
+
+  it('rebuilds indexes automatically only for imports at least as large as the table', async () => {
+    const existing = (await counts(ctx.db.db)).events;
+    expect(await shouldRebuildIndexes(ctx.db.db, 'auto', 1000)).toBe(false); // too small to pay off
+    expect(await shouldRebuildIndexes(ctx.db.db, 'auto', undefined)).toBe(false);
+    expect(await shouldRebuildIndexes(ctx.db.db, 'auto', Math.max(existing, 100_000))).toBe(true);
+    expect(await shouldRebuildIndexes(ctx.db.db, 'never', 10_000_000)).toBe(false);
+    expect(await shouldRebuildIndexes(ctx.db.db, 'always', 1)).toBe(true);
   });
 
   it('regroups many small batches into large inserts', async () => {

@@ -3,6 +3,7 @@ import type { GraftDatabase } from '../db/connect.js';
 import type { EventKind } from '../db/tables/event.table.js';
 import { GraftError } from '../errors.js';
 import type { EventRecord, ItemRecord } from './event-record.js';
+import type { RebuildIndexes } from './event-indexes.js';
 import { hashFile } from './file-hash.js';
 import type { ImportSummary } from './import-summary.js';
 import { ingestEvents } from './ingest-events.js';
@@ -26,6 +27,8 @@ export interface FileImportOptions {
 export interface EventsFileImportOptions extends FileImportOptions {
   /** Kind of every row without a `kind` column. Default `view`. */
   kind?: EventKind;
+  /** See `IngestOptions.rebuildIndexes`; default `auto`. */
+  rebuildIndexes?: RebuildIndexes;
 }
 
 /**
@@ -52,6 +55,8 @@ export async function importEventsFile(gdb: GraftDatabase, path: string, options
   return ingestEvents(gdb, options.domain, parsedBatches(path, parser, options.batchSize ?? DEFAULT_BATCH_SIZE), {
     source: { fileName: basename(path), hash },
     batchSize: options.batchSize,
+    expectedRows: lines,
+    rebuildIndexes: options.rebuildIndexes,
     onProgress: withEstimate(options.onProgress, lines),
   });
 }

@@ -1,3 +1,5 @@
+import type { RebuildIndexes } from './event-indexes.js';
+
 /** How far an import has got; passed to `IngestOptions.onProgress` after each batch. */
 export interface ImportProgress {
   /** Rows written so far. */
@@ -14,6 +16,14 @@ export interface IngestOptions {
   onProgress?: (p: ImportProgress) => void;
   /** Rows per insert statement; incoming batches are regrouped to this size. Default 10 000. */
   batchSize?: number;
+  /** About how many rows are coming (file imports pass the line count); lets `rebuildIndexes: 'auto'` decide. */
+  expectedRows?: number;
+  /**
+   * Events only. `auto` (default): drop the indexes of `events` and rebuild them at the end
+   * when the import is at least as large as the table (an initial load; ~5x faster). The
+   * table is locked for readers until the import commits. See `event-indexes.ts`.
+   */
+  rebuildIndexes?: RebuildIndexes;
 }
 
 export const DEFAULT_BATCH_SIZE = 10_000;

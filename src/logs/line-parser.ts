@@ -11,7 +11,7 @@ import {
   type ItemColumn,
 } from './column-spec.js';
 import type { EventRecord, ItemRecord } from './event-record.js';
-import { BadValue, parseFeatures, parseId, parseKind, parseTags, parseTime, parseTitle, parseWeight } from './value-parsers.js';
+import { BadValue, isBlank, parseFeatures, parseId, parseKind, parseTags, parseTime, parseTitle, parseWeight } from './value-parsers.js';
 
 export const FILE_FORMATS = ['tsv', 'csv', 'jsonl'] as const;
 export type FileFormat = (typeof FILE_FORMATS)[number];
@@ -87,6 +87,9 @@ export interface LineParserOptions {
  */
 class RowReader<C extends string> {
   private positions: Map<C, number> | undefined;
+  /** `positions` as parallel arrays: iterating a Map allocates an entry per column per row. */
+  private columnNames: C[] = [];
+  private columnIndexes: number[] = [];
   private fieldCount = 0;
   private namedBy: string;
   private awaitingHeader: boolean;
@@ -110,7 +113,13 @@ class RowReader<C extends string> {
       const names = columns ?? defaults;
       this.positions = columnPositions(names, allowed, required, { strict: true, where: columns ? '--columns' : 'default columns' });
       this.fieldCount = names.length;
+      this.indexColumns();
     }
+  }
+
+  private indexColumns(): void {
+    this.columnNames = [...this.positions!.keys()];
+    this.columnIndexes = [...this.positions!.values()];
   }
 
   /**
@@ -118,14 +127,14 @@ class RowReader<C extends string> {
    * line whose quoted field continues on the next line.
    */
   read(line: string, lineNo: number): { values: Partial<Record<C, unknown>>; line: number } | undefined {
-    if (this.options.format === 'jsonl') return line.trim() === '' ? undefined : { values: this.readJson(line), line: lineNo };
+    if (this.options.format === 'jsonl') return isBlank(line) ? undefined : { values: this.readJson(line), line: lineNo };
     let text = line;
     let start = lineNo;
     if (this.pending) {
       text = `${this.pending.text}\n${line}`;
       start = this.pending.line;
       this.pending = undefined;
-    } else if (line.trim() === '') return undefined;
+    } else if (isBlank(line)) return undefined;
     const fields = this.options.format === 'tsv' ? text.split('\t') : splitCsv(text);
     if (fields === undefined) {
       this.pending = { text, line: start };
@@ -137,12 +146,13 @@ class RowReader<C extends string> {
         this.positions = columnPositions(fields, this.allowed, this.required, { strict: false, where: `${this.options.file}:${start}: header` });
         this.fieldCount = fields.length;
         this.namedBy = 'the header';
+        this.indexColumns();
       }
       return undefined;
     }
     if (fields.length !== this.fieldCount) throw new BadValue(this.fieldCountProblem(fields.length));
     const values: Partial<Record<C, unknown>> = {};
-    for (const [column, index] of this.positions!) values[column] = fields[index];
+    for (let c = 0; c < this.columnNames.length; c++) values[this.columnNames[c]!] = fields[this.columnIndexes[c]!];
     return { values, line: start };
   }
 

@@ -4,6 +4,7 @@ import { BadValue, parseFeatures, parseKind, parseTags, parseTime, parseWeight }
 describe('parseTime', () => {
   it.each([
     ['2024-03-01T10:00:00Z', Date.UTC(2024, 2, 1, 10)],
+    ['2024-02-29T23:59:59.999Z', Date.UTC(2024, 1, 29, 23, 59, 59, 999)],
     ['2024-03-01T10:00:00', Date.UTC(2024, 2, 1, 10)], // no offset: UTC, whatever the machine's zone
     ['2024-03-01 10:00', Date.UTC(2024, 2, 1, 10)],
     ['2024-03-01', Date.UTC(2024, 2, 1)],
@@ -17,7 +18,7 @@ describe('parseTime', () => {
   ])('reads %s', (text, ms) => {
     expect(parseTime(text).getTime()).toBe(ms);
   });
-  it.each(['', 'yesterday', '2024-13-01', '2024-02-30', '01/03/2024', '2024-03-01T25:00:00Z'])('rejects %j', (text) => {
+  it.each(['', 'yesterday', '2024-13-01', '2024-02-30', '01/03/2024', '2024-03-01T25:00:00Z', '2023-02-29T00:00:00Z', '2024-03-01T10:00:00.12xZ', '0099-01-01'])('rejects %j', (text) => {
     expect(() => parseTime(text)).toThrow(BadValue);
   });
 });
