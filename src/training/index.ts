@@ -1,0 +1,4 @@
+export * from './early-stopping.js';
+export * from './example-mixture.js';
+export * from './learning-rate-schedule.js';
+export * from './train.js';
