@@ -44,7 +44,7 @@ export class ExternalIdMap {
         ? sql<{ id: number; external_id: string; created: boolean }>`
             with input as (select unnest(${list}::text[]) as external_id),
             inserted as (
-              insert into users (external_id) select external_id from input
+              insert into users (external_id) select external_id from input order by external_id
               on conflict (external_id) do nothing returning id, external_id)
             select id, external_id, true as created from inserted
             union all
@@ -52,7 +52,7 @@ export class ExternalIdMap {
         : sql<{ id: number; external_id: string; created: boolean }>`
             with input as (select unnest(${list}::text[]) as external_id),
             inserted as (
-              insert into items (domain_id, external_id) select ${this.scope.domainId}, external_id from input
+              insert into items (domain_id, external_id) select ${this.scope.domainId}, external_id from input order by external_id
               on conflict (domain_id, external_id) do nothing returning id, external_id)
             select id, external_id, true as created from inserted
             union all
