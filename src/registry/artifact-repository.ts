@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import { GraftError } from '../errors.js';
-import { bytesToFloat32, bytesToInt32, float32ToBytes, int32ToBytes, type NamedWeight } from './model-weights.js';
+import type { NamedWeight } from '../model/named-weight.js';
+import { bytesToFloat32, bytesToInt32, float32ToBytes, int32ToBytes } from './model-weights.js';
 
 /** Stores every weight of a model (one row each; tables can be tens of MB, so one row per weight, not per batch of rows). */
 export async function saveWeights(db: Db, modelId: string, weights: NamedWeight[]): Promise<void> {

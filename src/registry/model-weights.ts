@@ -1,14 +1,5 @@
-/**
- * A model's parameters as named Float32Arrays: dense layer kernels/biases and embedding
- * tables. This is what the registry stores as `model_artifacts` and what the engine
- * exports and loads, so any process can rebuild a model from Postgres.
- */
-export interface NamedWeight {
-  name: string;
-  kind: 'dense' | 'table';
-  shape: number[];
-  data: Float32Array;
-}
+/** Weights are stored as the engine exports them (`model.exportWeights()`). */
+export type { NamedWeight } from '../model/named-weight.js';
 
 /** Float32Array -> bytes (little-endian, as on every platform Node runs on). */
 export function float32ToBytes(data: Float32Array): Buffer {

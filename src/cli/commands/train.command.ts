@@ -1,0 +1,95 @@
+import type { Command } from 'commander';
+import { formatMetrics } from '../format-metrics.js';
+import { intList, oneOf, positiveInt, positiveNumber } from '../options.js';
+import { trainingProgress } from '../training-progress.js';
+import { note, withDatabase } from '../with-database.js';
+import { DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING } from '../../workflows/model-settings.js';
+import { prepareDomain } from '../../workflows/prepared-domain.js';
+import { pretrain } from '../../workflows/pretrain.workflow.js';
+import { registerTrainedModel } from '../../workflows/register-trained-model.js';
+import { splitFromOptions, type SplitCliOptions } from '../split-options.js';
+
+interface TrainCliOptions extends SplitCliOptions {
+  domain: string;
+  epochs: number;
+  batchSize: number;
+  dim: number;
+  layers: number[];
+  lr: number;
+  temperature: number;
+  seed: number;
+  patience: number;
+  device: 'AUTO' | 'CPU' | 'GPU';
+  protocol: 'full' | 'sampled';
+  negatives: number;
+  k: number[];
+  evalSeed: number;
+  json?: boolean;
+}
+
+/** Adds the evaluation options shared by train, eval and transfer. */
+export function addEvaluationOptions(command: Command, seedFlag = '--seed'): Command {
+  return command
+    .option('--protocol <protocol>', 'evaluation protocol: full ranking or sampled negatives', oneOf('protocol', ['full', 'sampled'] as const), DEFAULT_EVALUATION.protocol)
+    .option('--negatives <n>', 'sampled protocol: negatives per test interaction', positiveInt('negatives'), DEFAULT_EVALUATION.negatives)
+    .option('--k <list>', 'cut-offs for HR/NDCG/recall, e.g. 10,20', intList('k'), DEFAULT_EVALUATION.ks)
+    .option(`${seedFlag} <n>`, 'seed of the sampled negatives', positiveInt('seed'), DEFAULT_EVALUATION.seed);
+}
+
+export function addSplitOptions(command: Command): Command {
+  return command
+    .option('--split <split>', 'how to hold out test interactions: loo (each user\'s last), temporal:N, none', 'loo')
+    .option('--test-file <file>', 'held-out test interactions (user, item) instead of --split, for a fixed public split')
+    .option('--format <format>', 'format of --test-file', oneOf('format', ['tsv', 'csv'] as const), 'tsv');
+}
+
+export function registerTrain(program: Command): void {
+  const command = program
+    .command('train')
+    .description('train a two-tower model on one domain, evaluate it next to popularity, and register it')
+    .requiredOption('--domain <name>', 'domain to train on')
+    .option('--epochs <n>', 'training epochs (early stopping may end sooner)', positiveInt('epochs'), DEFAULT_TRAINING.epochs)
+    .option('--batch-size <n>', 'examples per step (also the in-batch softmax width)', positiveInt('batch-size'), DEFAULT_TRAINING.batchSize)
+    .option('--dim <n>', 'embedding dimension', positiveInt('dim'), DEFAULT_MODEL.dim)
+    .option('--layers <list>', 'MLP widths per tower, bottom to top', intList('layers'), DEFAULT_MODEL.layers)
+    .option('--lr <rate>', 'learning rate', positiveNumber('lr'), DEFAULT_TRAINING.learningRate)
+    .option('--temperature <t>', 'softmax temperature', positiveNumber('temperature'), DEFAULT_MODEL.temperature)
+    .option('--patience <n>', 'early stopping: epochs without validation gain (0 = off)', (v) => Number(v), DEFAULT_TRAINING.patience)
+    .option('--training-seed <n>', 'seed of initialisation and shuffling', positiveInt('training-seed'), DEFAULT_MODEL.seed)
+    .option('--device <device>', 'AUTO, CPU or GPU (GPU needs @tensorflow/tfjs-node-gpu)', oneOf('device', ['AUTO', 'CPU', 'GPU'] as const), 'AUTO')
+    .option('--json', 'print one JSON object instead of a table');
+  addSplitOptions(command);
+  addEvaluationOptions(command, '--eval-seed');
+  command.option('--seed <n>', 'alias of --training-seed', positiveInt('seed'));
+  command.action(async (o: TrainCliOptions & { trainingSeed: number }) => {
+    const seed = o.seed ?? o.trainingSeed;
+    await withDatabase(async (gdb) => {
+      const model = { ...DEFAULT_MODEL, dim: o.dim, layers: o.layers, temperature: o.temperature, seed };
+      const training = { ...DEFAULT_TRAINING, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr, patience: o.patience };
+      const evaluation = { protocol: o.protocol, negatives: o.negatives, ks: o.k, seed: o.evalSeed };
+      const prepared = await prepareDomain(gdb, o.domain, { split: splitFromOptions(o), tokenBuckets: model.tokenBuckets });
+      note(`${o.domain}: ${prepared.userDbIds.length} users, ${prepared.itemDbIds.length} items, ${prepared.train.users.length} training and ${prepared.test.users.length} test interactions`);
+      const progress = trainingProgress(o.domain);
+      const trained = await pretrain(prepared, { model, training, evaluation, device: o.device }, progress);
+      progress.stop();
+      const record = await registerTrainedModel(gdb, { domain: o.domain, kind: 'PRETRAIN' }, trained);
+      if (o.json) {
+        process.stdout.write(
+          `${JSON.stringify({
+            model: record.id,
+            version: record.version,
+            metrics: trained.metrics.test,
+            popularity: trained.metrics.popularity,
+            strata: trained.metrics.strata,
+            backend: trained.backend,
+            examplesPerSecond: trained.metrics.training.examplesPerSecond,
+          })}\n`,
+        );
+      } else {
+        note(formatMetrics(trained.metrics));
+        note(`backend ${trained.backend.backend} (${trained.backend.device}), ${trained.metrics.training.examplesPerSecond.toLocaleString('en-US')} examples/s`);
+        process.stdout.write(`${record.id}\n`);
+      }
+    });
+  });
+}

@@ -1,0 +1,68 @@
+import { embeddingScorer } from '../evaluation/embedding.scorer.js';
+import { evaluate, evaluateWithPopularity, type EvaluationData, type EvaluationReport } from '../evaluation/evaluate.js';
+import type { TwoTowerModel } from '../model/two-tower.model.js';
+import type { TrainingData } from '../training/example-mixture.js';
+import { train, type EpochProgress, type StepProgress, type TrainResult } from '../training/train.js';
+import type { EvaluationSettings, TrainingSettings } from './model-settings.js';
+
+export interface TrainingHooks {
+  signal?: AbortSignal;
+  onStep?: (progress: StepProgress) => void;
+  onEpoch?: (progress: EpochProgress) => Promise<void> | void;
+}
+
+/** Validation during training: cheap on purpose (sampled, 99 negatives, at most 2,000 users). */
+const VALIDATION = { protocol: 'sampled' as const, negatives: 99, ks: [10], seed: 7, metric: 'hr@10', maxUsers: 2000 };
+
+/** Scores users of `model` against the first `candidateItems` item rows (all rows when omitted). */
+export function modelScorer(model: TwoTowerModel, candidateItems?: number) {
+  const itemVectors = model.embedItems();
+  return embeddingScorer(model.embedUsers(), itemVectors.subarray(0, (candidateItems ?? model.items) * model.outputDim), model.outputDim);
+}
+
+/**
+ * Trains with early stopping on a validation set, if one is given.
+ * Returns the training result; the model ends with its best validation weights.
+ */
+export async function fitModel(
+  model: TwoTowerModel,
+  data: TrainingData,
+  validation: EvaluationData | undefined,
+  settings: TrainingSettings,
+  seed: number,
+  hooks: TrainingHooks = {},
+  candidateItems?: number,
+): Promise<TrainResult> {
+  const validationUsers = validation ? firstUsers(validation.test.users, VALIDATION.maxUsers) : undefined;
+  return train(model, data, {
+    epochs: settings.epochs,
+    batchSize: settings.batchSize,
+    learningRate: settings.learningRate,
+    schedule: settings.schedule,
+    clipNorm: settings.clipNorm,
+    seed,
+    signal: hooks.signal,
+    onStep: hooks.onStep,
+    onEpoch: hooks.onEpoch,
+    validate: validation
+      ? (m) => evaluate(modelScorer(m, candidateItems), validation, { ...VALIDATION, users: validationUsers }).metrics[VALIDATION.metric]!
+      : undefined,
+    earlyStopping: validation && settings.patience > 0 ? { patience: settings.patience, restoreBest: true } : undefined,
+  });
+}
+
+/** Test metrics of the model next to popularity, on the same users and negatives. */
+export function evaluateModel(
+  model: TwoTowerModel,
+  data: EvaluationData,
+  settings: EvaluationSettings,
+  candidateItems?: number,
+): { model: EvaluationReport; popularity: EvaluationReport } {
+  return evaluateWithPopularity(modelScorer(model, candidateItems), data, settings);
+}
+
+/** The distinct users of `users`, ascending, at most `max` of them (deterministic). */
+function firstUsers(users: Int32Array, max: number): Int32Array {
+  const distinct = Int32Array.from(new Set(users)).sort();
+  return distinct.length <= max ? distinct : distinct.subarray(0, max);
+}

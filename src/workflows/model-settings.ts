@@ -1,0 +1,68 @@
+import type { TwoTowerConfig } from '../model/two-tower.model.js';
+import type { LearningRateSchedule } from '../training/learning-rate-schedule.js';
+
+/** Model shape: what `graft train --dim --layers` and the GraphQL inputs set. */
+export interface ModelSettings {
+  dim: number;
+  layers: number[];
+  temperature: number;
+  tokenBuckets: number;
+  optimizer: 'adam' | 'adagrad';
+  l2: number;
+  tokenDropout: number;
+  seed: number;
+}
+
+export interface TrainingSettings {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  schedule?: LearningRateSchedule;
+  clipNorm?: number;
+  /** Stop when the validation metric has not improved for this many epochs (0 = never), restoring the best epoch. */
+  patience: number;
+}
+
+export interface EvaluationSettings {
+  protocol: 'full' | 'sampled';
+  negatives: number;
+  ks: number[];
+  seed: number;
+}
+
+export const DEFAULT_MODEL: ModelSettings = {
+  dim: 64,
+  layers: [128, 64],
+  temperature: 0.1,
+  tokenBuckets: 1 << 14,
+  optimizer: 'adam',
+  l2: 0,
+  tokenDropout: 0,
+  seed: 42,
+};
+
+export const DEFAULT_TRAINING: TrainingSettings = {
+  epochs: 10,
+  batchSize: 256,
+  learningRate: 0.003,
+  schedule: { warmupSteps: 50, decay: 'cosine' },
+  clipNorm: 5,
+  patience: 3,
+};
+
+export const DEFAULT_EVALUATION: EvaluationSettings = { protocol: 'sampled', negatives: 999, ks: [10, 20], seed: 2040 };
+
+export function modelConfig(settings: ModelSettings, users: number, items: number): TwoTowerConfig {
+  return {
+    users,
+    items,
+    dim: settings.dim,
+    layers: settings.layers,
+    temperature: settings.temperature,
+    tokenBuckets: settings.tokenBuckets,
+    optimizer: settings.optimizer,
+    l2: settings.l2,
+    tokenDropout: settings.tokenDropout,
+    seed: settings.seed,
+  };
+}

@@ -1,0 +1,71 @@
+import { initBackend } from '../model/backend.js';
+import { TwoTowerModel } from '../model/two-tower.model.js';
+import { evaluationData } from './evaluation-data.js';
+import { evaluateModel, fitModel, type TrainingHooks } from './fit-and-evaluate.js';
+import { modelConfig, type EvaluationSettings, type ModelSettings, type TrainingSettings } from './model-settings.js';
+import type { PreparedDomain } from './prepared-domain.js';
+import { collectTrainedModel, type TrainedModel } from './trained-model.js';
+
+export interface PretrainSettings {
+  model: ModelSettings;
+  training: TrainingSettings;
+  evaluation: EvaluationSettings;
+  device?: 'AUTO' | 'CPU' | 'GPU';
+}
+
+/**
+ * Trains a two-tower model on one domain and evaluates it on the domain's test split, next
+ * to popularity. Pure computation: no database access (see `prepareDomain` and
+ * `registerTrainedModel` for the two ends).
+ *
+ * @example
+ * const prepared = await prepareDomain(gdb, 'sport', { split: DEFAULT_SPLIT, tokenBuckets: DEFAULT_MODEL.tokenBuckets });
+ * const trained = await pretrain(prepared, { model: DEFAULT_MODEL, training: DEFAULT_TRAINING, evaluation: DEFAULT_EVALUATION });
+ * const record = await registerTrainedModel(gdb, { domain: 'sport', kind: 'PRETRAIN' }, trained);
+ */
+export async function pretrain(prepared: PreparedDomain, settings: PretrainSettings, hooks: TrainingHooks = {}): Promise<TrainedModel> {
+  const backend = await initBackend({ device: settings.device });
+  const users = prepared.userDbIds.length;
+  const items = prepared.itemDbIds.length;
+  const config = modelConfig(settings.model, users, items);
+  const model = TwoTowerModel.create(config, { itemTokens: prepared.itemTokens });
+  try {
+    const validation = prepared.validation && evaluationData(prepared.train, prepared.validation, users, items);
+    const training = await fitModel(model, prepared.train, validation, settings.training, settings.model.seed, hooks);
+    const test = evaluationData(
+      concatExamples(prepared.train, prepared.validation),
+      prepared.test,
+      users,
+      items,
+    );
+    const report = evaluateModel(model, test, settings.evaluation);
+    return collectTrainedModel(model, {
+      config: { ...settings, split: prepared.split, aborted: training.aborted },
+      userDbIds: prepared.userDbIds,
+      itemDbIds: prepared.itemDbIds,
+      candidateItems: items,
+      report,
+      training,
+      backend,
+    });
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Train plus validation: at test time the validation interactions are history too. */
+export function concatExamples(a: { users: Int32Array; items: Int32Array; weights?: Float32Array }, b?: { users: Int32Array; items: Int32Array; weights?: Float32Array }) {
+  if (!b || b.users.length === 0) return a;
+  const cat = <T extends Int32Array | Float32Array>(x: T, y: T, make: (n: number) => T): T => {
+    const out = make(x.length + y.length);
+    out.set(x);
+    out.set(y, x.length);
+    return out;
+  };
+  const ones = (n: number) => new Float32Array(n).fill(1);
+  return {
+    users: cat(a.users, b.users, (n) => new Int32Array(n)),
+    items: cat(a.items, b.items, (n) => new Int32Array(n)),
+    weights: cat(a.weights ?? ones(a.users.length), b.weights ?? ones(b.users.length), (n) => new Float32Array(n)),
+  };
+}

@@ -1,0 +1,66 @@
+import type { GraftDatabase } from '../db/connect.js';
+import {
+  createModel,
+  getModel,
+  markModelFailed,
+  markModelReady,
+  type ModelKind,
+  type ModelRecord,
+  type TransferStrategyName,
+} from '../registry/model-repository.js';
+import { saveEmbeddings, saveIdArtifact, saveWeights } from '../registry/artifact-repository.js';
+import type { TrainedModel } from './trained-model.js';
+
+export interface RegistrationInfo {
+  domain: string;
+  kind: ModelKind;
+  strategy?: TransferStrategyName | null;
+  parentModelId?: string | null;
+  jobId?: string | null;
+  transferReport?: Record<string, unknown> | null;
+  negativeTransfer?: boolean;
+  /** A model already created in status TRAINING (by a job); otherwise one is created here. */
+  modelId?: string;
+}
+
+/**
+ * Stores a trained model: weights, the ids behind its rows, output embeddings, metrics;
+ * then marks it READY. All in one transaction: a failure leaves no half-written model
+ * (the model row, if created beforehand, is marked FAILED).
+ */
+export async function registerTrainedModel(gdb: GraftDatabase, info: RegistrationInfo, trained: TrainedModel): Promise<ModelRecord> {
+  const modelId =
+    info.modelId ??
+    (
+      await createModel(gdb.db, {
+        domain: info.domain,
+        kind: info.kind,
+        strategy: info.strategy ?? null,
+        parentModelId: info.parentModelId ?? null,
+        config: trained.config,
+        backend: trained.backend.backend,
+        device: trained.backend.device,
+        jobId: info.jobId ?? null,
+      })
+    ).id;
+  try {
+    await gdb.db.transaction().execute(async (trx) => {
+      await saveWeights(trx, modelId, trained.weights);
+      await saveIdArtifact(trx, modelId, 'vocab:users', trained.userDbIds);
+      await saveIdArtifact(trx, modelId, 'vocab:items', trained.itemDbIds);
+      await saveEmbeddings(trx, modelId, 'USER', trained.userDbIds, trained.userVectors, trained.outputDim);
+      await saveEmbeddings(trx, modelId, 'ITEM', trained.itemDbIds.subarray(0, trained.candidateItems), trained.itemVectors, trained.outputDim);
+      await markModelReady(trx, modelId, {
+        metrics: trained.metrics as unknown as Record<string, unknown>,
+        transferReport: info.transferReport ?? null,
+        negativeTransfer: info.negativeTransfer ?? false,
+        backend: trained.backend.backend,
+        device: trained.backend.device,
+      });
+    });
+  } catch (error) {
+    await markModelFailed(gdb.db, modelId, (error as Error).message).catch(() => undefined);
+    throw error;
+  }
+  return getModel(gdb.db, modelId);
+}

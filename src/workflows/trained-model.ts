@@ -1,0 +1,94 @@
+import type { EvaluationReport } from '../evaluation/evaluate.js';
+import type { BackendInfo } from '../model/backend.js';
+import type { NamedWeight } from '../model/named-weight.js';
+import type { TwoTowerModel } from '../model/two-tower.model.js';
+import type { TrainResult } from '../training/train.js';
+
+/**
+ * Everything a finished training run hands back for registration: pure data (typed arrays
+ * and JSON), so it can cross a process boundary; the parent does every database write.
+ */
+export interface TrainedModel {
+  config: Record<string, unknown>;
+  weights: NamedWeight[];
+  /** Database ids behind the model's rows. */
+  userDbIds: Int32Array;
+  itemDbIds: Int32Array;
+  /** Item rows [0, candidateItems) belong to the model's domain and are served; the rest are source rows kept for replay. */
+  candidateItems: number;
+  outputDim: number;
+  /** [users, outputDim] */
+  userVectors: Float32Array;
+  /** [candidateItems, outputDim] */
+  itemVectors: Float32Array;
+  metrics: ModelMetrics;
+  backend: BackendInfo;
+}
+
+/** What the registry stores in `models.metrics`. */
+export interface ModelMetrics {
+  /** Test metrics of the model: "hr@10", "ndcg@10", "mrr", ... */
+  test: Record<string, number>;
+  /** The popularity baseline on the same users (and negatives). */
+  popularity: Record<string, number>;
+  strata: Array<{ label: string; users: number; metrics: Record<string, number>; popularity?: Record<string, number> }>;
+  protocol: string;
+  negatives?: number;
+  users: number;
+  training: {
+    epochs: number;
+    bestEpoch?: number;
+    bestValidation?: number;
+    examplesPerSecond: number;
+    stoppedEarly: boolean;
+    history: Array<{ epoch: number; loss: number; validation?: number }>;
+  };
+}
+
+/** Collects a trained model's outputs. */
+export function collectTrainedModel(
+  model: TwoTowerModel,
+  args: {
+    config: Record<string, unknown>;
+    userDbIds: Int32Array;
+    itemDbIds: Int32Array;
+    candidateItems: number;
+    report: { model: EvaluationReport; popularity: EvaluationReport };
+    training: TrainResult;
+    backend: BackendInfo;
+  },
+): TrainedModel {
+  const itemVectors = model.embedItems().slice(0, args.candidateItems * model.outputDim);
+  return {
+    config: args.config,
+    weights: model.exportWeights(),
+    userDbIds: args.userDbIds,
+    itemDbIds: args.itemDbIds,
+    candidateItems: args.candidateItems,
+    outputDim: model.outputDim,
+    userVectors: model.embedUsers(),
+    itemVectors,
+    metrics: summariseMetrics(args.report, args.training),
+    backend: args.backend,
+  };
+}
+
+export function summariseMetrics(report: { model: EvaluationReport; popularity: EvaluationReport }, training: TrainResult): ModelMetrics {
+  const popStrata = new Map(report.popularity.strata.map((s) => [s.label, s.metrics]));
+  return {
+    test: report.model.metrics,
+    popularity: report.popularity.metrics,
+    strata: report.model.strata.map((s) => ({ label: s.label, users: s.users, metrics: s.metrics, popularity: popStrata.get(s.label) })),
+    protocol: report.model.protocol,
+    negatives: report.model.negatives,
+    users: report.model.users,
+    training: {
+      epochs: training.epochs,
+      bestEpoch: training.bestEpoch,
+      bestValidation: training.bestValidation,
+      examplesPerSecond: Math.round(training.examplesPerSecond),
+      stoppedEarly: training.stoppedEarly,
+      history: training.history.map((h) => ({ epoch: h.epoch, loss: h.loss, validation: h.validation })),
+    },
+  };
+}
