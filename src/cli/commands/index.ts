@@ -4,7 +4,8 @@ import { registerImport } from './import.command.js';
 import { registerMigrate } from './migrate.command.js';
 import { registerModels } from './models.command.js';
 import { registerSeed } from './seed.command.js';
+import { registerStart } from './start.command.js';
 import { registerTrain } from './train.command.js';
 
 /** Every subcommand. Add yours here: one `register*(program)` per command file. */
-export const commands: Array<(program: Command) => void> = [registerEval, registerImport, registerMigrate, registerModels, registerSeed, registerTrain];
+export const commands: Array<(program: Command) => void> = [registerEval, registerImport, registerMigrate, registerModels, registerSeed, registerStart, registerTrain];
