@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
+import { diagonalSoftmaxCrossEntropy, matMulTransposeB } from './tower-ops.js';
 
 export interface InBatchSoftmaxOptions {
   /** Logits are dot products of L2-normalised outputs divided by this (default 0.05). */
@@ -18,8 +19,6 @@ export interface InBatchSoftmaxOptions {
 export interface BatchLogits {
   readonly size: number;
   readonly bias?: { values: Float32Array; shape: [number, number] };
-  /** `[B]` bias of the positive (diagonal) logit = -log q(items[i]). */
-  readonly diagonalBias?: Float32Array;
   /** `[B]` example weights normalised to sum 1, or undefined for a plain mean. */
   readonly weights?: Float32Array;
 }
@@ -51,7 +50,6 @@ export class InBatchSoftmaxTask {
   private stamp = 0;
   private row = new Float32Array(0);
   private matrix = new Float32Array(0);
-  private diagonal = new Float32Array(0);
   private weightBuffer = new Float32Array(0);
 
   constructor(options: InBatchSoftmaxOptions) {
@@ -122,7 +120,6 @@ export class InBatchSoftmaxTask {
     if (size === 0) throw new GraftError('BAD_INPUT', 'a batch needs at least one example');
     if (this.row.length < size) {
       this.row = new Float32Array(size);
-      this.diagonal = new Float32Array(size);
       this.weightBuffer = new Float32Array(size);
     }
     const correction = this.logQ && this.negLogQ !== undefined;
@@ -141,11 +138,9 @@ export class InBatchSoftmaxTask {
       this.seenStamp[item] = this.stamp;
     }
     const row = this.row.subarray(0, size);
-    const diagonal = this.diagonal.subarray(0, size);
     if (correction) {
       // logit - log q(j) = logit + negLogQ[j]: frequent items (large q) lose the advantage of being sampled often.
       for (let j = 0; j < size; j++) row[j] = this.negLogQ![items[j]];
-      diagonal.set(row);
     } else {
       row.fill(0);
     }
@@ -173,7 +168,7 @@ export class InBatchSoftmaxTask {
       normalised = this.weightBuffer.subarray(0, size);
       for (let i = 0; i < size; i++) normalised[i] = weights[i] / sum;
     }
-    return { size, bias, diagonalBias: correction ? diagonal : undefined, weights: normalised };
+    return { size, bias, weights: normalised };
   }
 
   /**
@@ -182,13 +177,10 @@ export class InBatchSoftmaxTask {
    */
   loss(users: tf.Tensor2D, items: tf.Tensor2D, batch: BatchLogits): tf.Scalar {
     return tf.tidy(() => {
-      const inverseT = 1 / this.temperature;
-      let logits = tf.mul(tf.matMul(users, items, false, true), inverseT);
+      let logits: tf.Tensor2D = tf.mul(matMulTransposeB(users, items), 1 / this.temperature);
       if (batch.bias) logits = tf.add(logits, tf.tensor2d(batch.bias.values, batch.bias.shape));
-      const logNormaliser = tf.logSumExp(logits, 1);
-      let positive = tf.mul(tf.sum(tf.mul(users, items), 1), inverseT);
-      if (batch.diagonalBias) positive = tf.add(positive, tf.tensor1d(batch.diagonalBias));
-      const perExample = tf.sub(logNormaliser, positive);
+      // The positive's logit is the diagonal of the biased logits, so it carries its own -log q too.
+      const perExample = diagonalSoftmaxCrossEntropy(logits);
       return (batch.weights ? tf.sum(tf.mul(perExample, tf.tensor1d(batch.weights))) : tf.mean(perExample)) as tf.Scalar;
     });
   }

@@ -4,6 +4,7 @@ import type { EmbeddingTable } from './embedding-table.js';
 import { fillInitial, glorotScale } from './initializer.js';
 import type { SeededRandom } from './seeded-random.js';
 import type { TokenBags } from './token-hash.js';
+import { dense, l2Normalize } from './tower-ops.js';
 
 export type TowerName = 'user' | 'item';
 
@@ -188,10 +189,8 @@ export class Tower {
     return tf.tidy(() => {
       let h: tf.Tensor2D = input;
       const last = this.kernels.length - 1;
-      for (let l = 0; l <= last; l++) {
-        h = tf.fused.matMul({ a: h, b: this.kernels[l] as tf.Tensor2D, bias: this.biases[l], activation: l < last ? 'relu' : 'linear' }) as tf.Tensor2D;
-      }
-      return tf.mul(h, tf.rsqrt(tf.add(tf.sum(tf.square(h), 1, true), 1e-12)));
+      for (let l = 0; l <= last; l++) h = dense(h, this.kernels[l] as tf.Tensor2D, this.biases[l] as tf.Tensor1D, l < last);
+      return l2Normalize(h);
     });
   }
 

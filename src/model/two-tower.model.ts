@@ -59,6 +59,19 @@ export interface ModelGradients {
   dense: Record<string, Float32Array>;
 }
 
+/** Where step time goes (milliseconds summed over `steps`); see `TwoTowerModel.timings`. */
+export interface StepTimings {
+  steps: number;
+  /** Building the batch in JS: logit bias, gathering ID rows, pooling token rows. */
+  gatherMs: number;
+  /** Leaf tensors, forward + backward in one autodiff pass, gradient readback, clipping norm. */
+  forwardBackwardMs: number;
+  /** Dense optimizer on the MLP variables. */
+  denseUpdateMs: number;
+  /** Scattering leaf gradients into the tables and the row-sparse optimizer step. */
+  sparseUpdateMs: number;
+}
+
 export interface TowerTokens {
   itemTokens?: TokenBags;
   userTokens?: TokenBags;
@@ -86,6 +99,8 @@ export class TwoTowerModel {
   /** Hashed-token table shared by both towers (and across domains); undefined for ID-only models. */
   readonly tokenTable: EmbeddingTable | undefined;
   readonly task: InBatchSoftmaxTask;
+  /** Set to a zeroed `StepTimings` to have each step add its phase times (benchmarks). */
+  timings: StepTimings | undefined;
   private readonly towers: Record<TowerName, Tower>;
   private readonly denseOptimizer: DenseOptimizer;
   private readonly rng: SeededRandom;
@@ -320,12 +335,17 @@ export class TwoTowerModel {
     const userTower = this.towers.user;
     const itemTower = this.towers.item;
     const dropout = this.config.tokenDropout;
+    const timings = this.timings;
+    const t0 = timings ? performance.now() : 0;
+    let t2 = 0;
+    let t3 = 0;
     const logits = this.task.prepare(items, batch.weights);
     const userInput = userTower.fillInput(users, dropout, this.rng);
     const itemInput = itemTower.fillInput(items, dropout, this.rng);
     const userLeaf = userTower.isTrainable(0);
     const itemLeaf = itemTower.isTrainable(0);
     const dense = [...userTower.trainableVariables(), ...itemTower.trainableVariables()];
+    const t1 = timings ? performance.now() : 0;
     let loss = 0;
     tf.tidy(() => {
       const u = tf.tensor2d(userInput, [size, userTower.inputDim]);
@@ -337,6 +357,7 @@ export class TwoTowerModel {
       const f = () => this.task.loss(userTower.forward(u), itemTower.forward(v), logits);
       if (xs.length === 0) {
         loss = f().dataSync()[0];
+        if (timings) t2 = t3 = performance.now();
         return;
       }
       const { value, grads } = tf.valueAndGrads(f)(xs);
@@ -352,6 +373,7 @@ export class TwoTowerModel {
         if (norm > clipNorm) scale = clipNorm / norm;
       }
       loss = value.dataSync()[0];
+      if (timings) t2 = performance.now();
       if (inspect) {
         denseGrads.forEach((g, i) => (inspect.dense[denseName(dense[i].variable)] = g.dataSync().slice() as Float32Array));
       } else {
@@ -362,6 +384,7 @@ export class TwoTowerModel {
           scale,
         );
       }
+      if (timings) t3 = performance.now();
       if (userGrad) userTower.accumulateGradients(users, userGrad, scale);
       if (itemGrad) itemTower.accumulateGradients(items, itemGrad, scale);
     });
@@ -378,6 +401,14 @@ export class TwoTowerModel {
       } else {
         table.applyAccumulated(lr);
       }
+    }
+    if (timings) {
+      const t4 = performance.now();
+      timings.steps++;
+      timings.gatherMs += t1 - t0;
+      timings.forwardBackwardMs += t2 - t1;
+      timings.denseUpdateMs += t3 - t2;
+      timings.sparseUpdateMs += t4 - t3;
     }
     return loss;
   }

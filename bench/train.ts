@@ -1,0 +1,241 @@
+/**
+ * Training throughput of the model engine against the same towers written the plain
+ * TF.js way (`tf.layers.embedding` + dense layers + in-batch softmax, `optimizer.minimize`),
+ * batch 256, dim 64, MLP [128, 64], tables 50k users x 20k items, one process, one core.
+ * Also: where a step's time goes, peak RSS, and a measured wasm matMul GFLOP/s that gives
+ * a FLOP ceiling in examples/s for this model.
+ *
+ *   npm run build && node dist/bench/train.js [--steps 300] [--plain-steps 3] [--no-cpu] [--plain-cpu]
+ *
+ * `--plain-cpu` also times one step of the plain version on the stock `cpu` backend
+ * (its UnsortedSegmentSum is O(rows x batch x dim): minutes per step). Prints markdown.
+ */
+import { cpus } from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/model/backend.js';
+import { createSeededRandom } from '../src/model/seeded-random.js';
+import type { TokenBags } from '../src/model/token-hash.js';
+import { TwoTowerModel, type StepTimings } from '../src/model/two-tower.model.js';
+import { registerUnsortedSegmentSum } from '../src/model/unsorted-segment-sum.kernel.js';
+
+function arg(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  return at === -1 ? fallback : Number(process.argv[at + 1]);
+}
+
+const USERS = 50_000;
+const ITEMS = 20_000;
+const BATCH = 256;
+const DIM = 64;
+const LAYERS = [128, 64];
+const TOKEN_BUCKETS = 1 << 14;
+const TOKENS_PER_ITEM = 5;
+const STEPS = arg('steps', 300);
+const WARMUP = 60; // wasm code tiers up over the first steps
+const PLAIN_STEPS = arg('plain-steps', 3);
+const RUN_CPU = !process.argv.includes('--no-cpu');
+const PLAIN_CPU = process.argv.includes('--plain-cpu');
+const TEMPERATURE = 0.05;
+const LR = 0.001;
+
+/** Skewed random batches (item popularity ~ r^3), fixed seed. */
+function makeBatches(count: number): { users: Int32Array; items: Int32Array }[] {
+  const rng = createSeededRandom(42);
+  return Array.from({ length: count }, () => {
+    const users = new Int32Array(BATCH);
+    const items = new Int32Array(BATCH);
+    for (let i = 0; i < BATCH; i++) {
+      users[i] = rng.int(USERS);
+      items[i] = Math.floor(ITEMS * rng.next() ** 3);
+    }
+    return { users, items };
+  });
+}
+
+function itemTokens(): TokenBags {
+  const rng = createSeededRandom(7);
+  const offsets = new Int32Array(ITEMS + 1);
+  const ids = new Int32Array(ITEMS * TOKENS_PER_ITEM);
+  for (let i = 0; i < ITEMS; i++) {
+    for (let t = 0; t < TOKENS_PER_ITEM; t++) ids[i * TOKENS_PER_ITEM + t] = rng.int(TOKEN_BUCKETS);
+    offsets[i + 1] = (i + 1) * TOKENS_PER_ITEM;
+  }
+  return { offsets, ids };
+}
+
+/** Forward FLOPs per example: both MLPs + the example's row of the B x B logits. Training ~ 3x (backward = 2 matmuls per forward one). */
+function trainingFlopsPerExample(userIn: number, itemIn: number): number {
+  const mlp = (input: number) => {
+    let flops = 0;
+    let width = input;
+    for (const units of LAYERS) {
+      flops += 2 * width * units;
+      width = units;
+    }
+    return flops;
+  };
+  const logits = 2 * BATCH * LAYERS[LAYERS.length - 1];
+  return 3 * (mlp(userIn) + mlp(itemIn) + logits);
+}
+
+/** Measured GFLOP/s of tf.matMul on the model's own forward shapes [M, K] x [K, N] (and a 512^3 peak). */
+function measureMatMul(): { model: number; peak: number } {
+  const shapes: [number, number, number][] = [
+    [BATCH, DIM, LAYERS[0]],
+    [BATCH, 2 * DIM, LAYERS[0]],
+    [BATCH, LAYERS[0], LAYERS[1]],
+    [BATCH, LAYERS[1], BATCH],
+  ];
+  const time = (m: number, k: number, n: number, reps: number) =>
+    tf.tidy(() => {
+      const a = tf.randomNormal([m, k]);
+      const b = tf.randomNormal([k, n]);
+      for (let i = 0; i < 5; i++) tf.matMul(a, b).dataSync();
+      const start = performance.now();
+      for (let i = 0; i < reps; i++) tf.dispose(tf.matMul(a, b));
+      tf.matMul(a, b).dataSync();
+      return { flops: 2 * m * k * n * (reps + 1), ms: performance.now() - start };
+    });
+  let flops = 0;
+  let ms = 0;
+  for (const [m, k, n] of shapes) {
+    const r = time(m, k, n, 400);
+    flops += r.flops;
+    ms += r.ms;
+  }
+  const peak = time(512, 512, 512, 40);
+  return { model: flops / ms / 1e6, peak: peak.flops / peak.ms / 1e6 };
+}
+
+interface EngineResult {
+  label: string;
+  msPerStep: number;
+  examplesPerSecond: number;
+  timings: StepTimings;
+  flopsPerExample: number;
+}
+
+function benchEngine(label: string, tokens: boolean, steps: number): EngineResult {
+  const model = TwoTowerModel.create(
+    { users: USERS, items: ITEMS, dim: DIM, layers: LAYERS, tokenBuckets: TOKEN_BUCKETS, temperature: TEMPERATURE, logQ: true, seed: 1 },
+    tokens ? { itemTokens: itemTokens() } : {},
+  );
+  const batches = makeBatches(64);
+  const counts = new Float32Array(ITEMS);
+  for (const b of batches) for (const i of b.items) counts[i]++;
+  model.setItemFrequencies(counts);
+  for (let s = 0; s < WARMUP; s++) model.trainStep(batches[s % batches.length], LR);
+  const before = tf.memory().numTensors;
+  model.timings = { steps: 0, gatherMs: 0, forwardBackwardMs: 0, denseUpdateMs: 0, sparseUpdateMs: 0 };
+  const start = performance.now();
+  for (let s = 0; s < steps; s++) model.trainStep(batches[s % batches.length], LR);
+  const ms = performance.now() - start;
+  if (tf.memory().numTensors !== before) throw new Error(`tensor leak: ${before} -> ${tf.memory().numTensors}`);
+  const timings = model.timings;
+  model.dispose();
+  return {
+    label,
+    msPerStep: ms / steps,
+    examplesPerSecond: (steps * BATCH * 1000) / ms,
+    timings,
+    flopsPerExample: trainingFlopsPerExample(DIM, tokens ? 2 * DIM : DIM),
+  };
+}
+
+/** The same towers as a TF.js user would write them: Layers API embeddings + dense layers, dense Adam via optimizer.minimize. */
+function benchPlain(steps: number): { msPerStep: number; firstStepMs: number } {
+  const embedding = (rows: number) => tf.layers.embedding({ inputDim: rows, outputDim: DIM, embeddingsInitializer: tf.initializers.randomNormal({ stddev: 0.05 }) });
+  const mlp = () => LAYERS.map((units, l) => tf.layers.dense({ units, activation: l < LAYERS.length - 1 ? 'relu' : 'linear' }));
+  const userEmbedding = embedding(USERS);
+  const itemEmbedding = embedding(ITEMS);
+  const userMlp = mlp();
+  const itemMlp = mlp();
+  const tower = (emb: tf.layers.Layer, dense: tf.layers.Layer[], ids: tf.Tensor2D) => {
+    let h = tf.reshape(emb.apply(ids) as tf.Tensor, [ids.shape[0], DIM]);
+    for (const layer of dense) h = layer.apply(h) as tf.Tensor;
+    return tf.div(h, tf.norm(h, 'euclidean', 1, true));
+  };
+  const batches = makeBatches(8);
+  const counts = new Float32Array(ITEMS).fill(1);
+  const optimizer = tf.train.adam(LR);
+  const loss = (b: { users: Int32Array; items: Int32Array }) => () => {
+    const u = tower(userEmbedding, userMlp, tf.tensor2d(b.users, [BATCH, 1], 'int32'));
+    const v = tower(itemEmbedding, itemMlp, tf.tensor2d(b.items, [BATCH, 1], 'int32'));
+    const logQ = tf.log(tf.div(tf.gather(tf.tensor1d(counts), tf.tensor1d(b.items, 'int32')), ITEMS));
+    const logits = tf.sub(tf.div(tf.matMul(u, v, false, true), TEMPERATURE), tf.reshape(logQ, [1, BATCH]));
+    return tf.losses.softmaxCrossEntropy(tf.eye(BATCH), logits) as tf.Scalar;
+  };
+  // Build the layers' variables before minimize collects them.
+  tf.tidy(() => void loss(batches[0])());
+  const variables = [userEmbedding, itemEmbedding, ...userMlp, ...itemMlp].flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable));
+  const step = (b: { users: Int32Array; items: Int32Array }) => tf.tidy(() => optimizer.minimize(loss(b), true, variables)!.dataSync()[0]);
+  let start = performance.now();
+  step(batches[0]);
+  const firstStepMs = performance.now() - start;
+  start = performance.now();
+  for (let s = 0; s < steps; s++) step(batches[(s + 1) % batches.length]);
+  const msPerStep = (performance.now() - start) / Math.max(1, steps);
+  optimizer.dispose();
+  for (const layer of [userEmbedding, itemEmbedding, ...userMlp, ...itemMlp]) layer.dispose();
+  return { msPerStep: steps > 0 ? msPerStep : firstStepMs, firstStepMs };
+}
+
+const fmt = (x: number, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+async function main(): Promise<void> {
+  const info = await initBackend({ prefer: 'wasm' });
+  if (info.backend !== 'wasm') throw new Error(`expected the wasm backend, got ${info.backend}`);
+  const matmul = measureMatMul();
+
+  const results: (EngineResult & { backend: string })[] = [];
+  results.push({ backend: 'wasm', ...benchEngine('engine, ID only', false, STEPS) });
+  results.push({ backend: 'wasm', ...benchEngine(`engine, ID + ${TOKENS_PER_ITEM} item tokens`, true, STEPS) });
+  const plainWasm = benchPlain(PLAIN_STEPS);
+
+  let plainCpu: { msPerStep: number } | undefined;
+  if (RUN_CPU || PLAIN_CPU) {
+    await tf.setBackend('cpu');
+    if (RUN_CPU) results.push({ backend: 'cpu', ...benchEngine('engine, ID only', false, Math.max(20, Math.round(STEPS / 5))) });
+    if (PLAIN_CPU) plainCpu = benchPlain(0);
+    await tf.setBackend('wasm');
+    registerUnsortedSegmentSum('wasm');
+  }
+  const maxRssMb = process.resourceUsage().maxRSS / 1024;
+
+  const idOnly = results[0];
+  const lines: string[] = [];
+  lines.push(`Training throughput — ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores, one used), Node ${process.version}, TF.js ${tf.version.tfjs}`);
+  lines.push('');
+  lines.push(`Batch ${BATCH}, ID dim ${DIM}, MLP [${LAYERS.join(', ')}], ${USERS.toLocaleString('en-US')} users x ${ITEMS.toLocaleString('en-US')} items, in-batch softmax with logQ, Adam; ${STEPS} timed steps after ${WARMUP} warmup.`);
+  lines.push('');
+  lines.push('| backend | model | ms / step | examples / s | vs plain TF.js (wasm) | share of matMul ceiling |');
+  lines.push('|---|---|---:|---:|---:|---:|');
+  for (const r of results) {
+    const ceiling = (matmul.model * 1e9) / r.flopsPerExample;
+    const share = r.backend === 'wasm' ? `${fmt((100 * r.examplesPerSecond) / ceiling, 1)}% of ${fmt(ceiling)}` : '—';
+    lines.push(`| ${r.backend} | ${r.label} | ${fmt(r.msPerStep, 2)} | ${fmt(r.examplesPerSecond)} | ${fmt(plainWasm.msPerStep / r.msPerStep, 1)}x | ${share} |`);
+  }
+  lines.push(`| wasm | plain TF.js (tf.layers.embedding + dense, optimizer.minimize), ID only | ${fmt(plainWasm.msPerStep, 1)} | ${fmt((BATCH * 1000) / plainWasm.msPerStep)} | 1x | — |`);
+  if (plainCpu) lines.push(`| cpu | plain TF.js, ID only (1 step) | ${fmt(plainCpu.msPerStep, 0)} | ${fmt((BATCH * 1000) / plainCpu.msPerStep, 1)} | ${fmt(plainWasm.msPerStep / plainCpu.msPerStep, 3)}x | — |`);
+  lines.push('');
+  lines.push('Where a step goes (wasm, ms per step):');
+  lines.push('');
+  lines.push('| model | gather + batch prep | forward + backward + readback | dense Adam | sparse scatter + lazy Adam | total |');
+  lines.push('|---|---:|---:|---:|---:|---:|');
+  for (const r of results.filter((x) => x.backend === 'wasm')) {
+    const t = r.timings;
+    const per = (x: number) => fmt(x / t.steps, 2);
+    lines.push(`| ${r.label} | ${per(t.gatherMs)} | ${per(t.forwardBackwardMs)} | ${per(t.denseUpdateMs)} | ${per(t.sparseUpdateMs)} | ${fmt(r.msPerStep, 2)} |`);
+  }
+  lines.push('');
+  lines.push(
+    `wasm matMul: ${fmt(matmul.model, 1)} GFLOP/s on this model's shapes (${fmt(matmul.peak, 1)} GFLOP/s at 512^3). ` +
+      `Training FLOPs per example (3 x forward incl. the B x B logits): ${fmt(idOnly.flopsPerExample)} (ID only), ` +
+      `${fmt(results[1].flopsPerExample)} (with tokens). Ceiling = GFLOP/s / FLOPs per example.`,
+  );
+  lines.push(`Plain TF.js on wasm: first step (builds + compiles) ${fmt(plainWasm.firstStepMs, 0)} ms, then ${fmt(plainWasm.msPerStep, 1)} ms/step over ${PLAIN_STEPS} steps.`);
+  lines.push(`Peak RSS (whole run, incl. the plain model): ${fmt(maxRssMb, 0)} MB.`);
+  console.log(lines.join('\n'));
+}
+
+await main();
