@@ -1,3 +1,4 @@
+import { GraftError } from '../errors.js';
 import { initBackend } from '../model/backend.js';
 import { TwoTowerModel } from '../model/two-tower.model.js';
 import { evaluationData } from './evaluation-data.js';
@@ -32,6 +33,7 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
   try {
     const validation = prepared.validation && evaluationData(prepared.train, prepared.validation, users, items);
     const training = await fitModel(model, prepared.train, validation, settings.training, settings.model.seed, hooks);
+    if (training.aborted) throw new GraftError('CANCELLED', `training on "${prepared.domain}" cancelled; no model was registered`);
     const test = evaluationData(
       concatExamples(prepared.train, prepared.validation),
       prepared.test,
@@ -40,7 +42,7 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
     );
     const report = evaluateModel(model, test, settings.evaluation);
     return collectTrainedModel(model, {
-      config: { ...settings, split: prepared.split, aborted: training.aborted },
+      config: { ...settings, split: prepared.split },
       userDbIds: prepared.userDbIds,
       itemDbIds: prepared.itemDbIds,
       candidateItems: items,

@@ -6,6 +6,7 @@ import { registerModels } from './models.command.js';
 import { registerSeed } from './seed.command.js';
 import { registerStart } from './start.command.js';
 import { registerTrain } from './train.command.js';
+import { registerTransfer } from './transfer.command.js';
 
 /** Every subcommand. Add yours here: one `register*(program)` per command file. */
-export const commands: Array<(program: Command) => void> = [registerEval, registerImport, registerMigrate, registerModels, registerSeed, registerStart, registerTrain];
+export const commands: Array<(program: Command) => void> = [registerEval, registerImport, registerMigrate, registerModels, registerSeed, registerStart, registerTrain, registerTransfer];

@@ -1,0 +1,159 @@
+import type { Command } from 'commander';
+import { parseStrategyName } from '../../transfer/transfer-strategy.js';
+import type { TransferReport } from '../../transfer/transfer-report.js';
+import { DEFAULT_TRAINING } from '../../workflows/model-settings.js';
+import { prepareTransfer } from '../../workflows/prepare-transfer.js';
+import { registerTrainedModel } from '../../workflows/register-trained-model.js';
+import { DEFAULT_TRANSFER, transfer } from '../../workflows/transfer.workflow.js';
+import { nonNegativeInt, oneOf, positiveInt, positiveNumber, unitInterval } from '../options.js';
+import { splitFromOptions, type SplitCliOptions } from '../split-options.js';
+import { trainingProgress } from '../training-progress.js';
+import { note, withDatabase } from '../with-database.js';
+import { addEvaluationOptions, addSplitOptions } from './train.command.js';
+
+interface TransferCliOptions extends SplitCliOptions {
+  from: string;
+  to: string;
+  strategy: string;
+  freezeLayers?: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  patience: number;
+  replayWeight: number;
+  replayFraction: number;
+  tokenDropout: number;
+  coldStartShare: number;
+  maxTrainPerUser?: number;
+  trainingSeed: number;
+  activate?: boolean;
+  device: 'AUTO' | 'CPU' | 'GPU';
+  protocol: 'full' | 'sampled';
+  negatives: number;
+  k: number[];
+  seed: number;
+  json?: boolean;
+}
+
+export function registerTransfer(program: Command): void {
+  const command = program
+    .command('transfer')
+    .description('graft a pretrained model onto a target domain, fine-tune it, and compare it with a target-only baseline of the same budget')
+    .requiredOption('--from <model>', 'source model id (see `graft models`)')
+    .requiredOption('--to <domain>', 'target domain')
+    .requiredOption('--strategy <name>', 'feature-extraction, partial or full')
+    .option('--freeze-layers <n>', 'partial: freeze the lowest N layers of each tower (0 = embedding tables)', nonNegativeInt('freeze-layers'))
+    .option('--epochs <n>', 'fine-tuning epochs (the baseline gets the same)', positiveInt('epochs'), DEFAULT_TRAINING.epochs)
+    .option('--batch-size <n>', 'examples per step', positiveInt('batch-size'), DEFAULT_TRAINING.batchSize)
+    .option('--lr <rate>', 'learning rate', positiveNumber('lr'), DEFAULT_TRAINING.learningRate)
+    .option('--patience <n>', 'early stopping patience (0 = off)', (v) => Number(v), DEFAULT_TRAINING.patience)
+    .option('--replay-weight <w>', 'weight of replayed source events of the same users (0 = no replay)', unitInterval('replay-weight'), DEFAULT_TRANSFER.replayWeight)
+    .option('--replay-fraction <f>', 'replayed source examples per epoch, as a share of target examples', positiveNumber('replay-fraction'), DEFAULT_TRANSFER.replayFraction)
+    .option('--token-dropout <p>', 'feature dropout: probability of dropping each item tag while training', unitInterval('token-dropout'), 0)
+    .option('--cold-start-share <s>', 'share of overlapping users whose whole target history is held out for test', unitInterval('cold-start-share'), 0.1)
+    .option('--max-train-per-user <n>', 'sparse variant: keep at most N target training interactions per user', positiveInt('max-train-per-user'))
+    .option('--training-seed <n>', 'seed of initialisation, shuffling and the cold-start draw', positiveInt('training-seed'), 42)
+    .option('--activate', 'activate the result if its gain is positive (never a negative-transfer model)')
+    .option('--device <device>', 'AUTO, CPU or GPU', oneOf('device', ['AUTO', 'CPU', 'GPU'] as const), 'AUTO')
+    .option('--json', 'print one JSON object');
+  addSplitOptions(command);
+  addEvaluationOptions(command);
+  command.action(async (o: TransferCliOptions) => {
+    const strategy = parseStrategyName(o.strategy);
+    await withDatabase(async (gdb) => {
+      const prepared = await prepareTransfer(gdb, o.from, o.to, {
+        split: splitFromOptions(o),
+        coldStartShare: o.coldStartShare,
+        seed: o.trainingSeed,
+        maxTargetTrainPerUser: o.maxTrainPerUser,
+      });
+      let progress = trainingProgress(`${o.to} transfer`);
+      const { trained, report } = await transfer(
+        prepared,
+        {
+          strategy,
+          freezeLayers: o.freezeLayers,
+          replayWeight: o.replayWeight,
+          replayFraction: o.replayFraction,
+          tokenDropout: o.tokenDropout,
+          training: { ...DEFAULT_TRAINING, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr, patience: o.patience },
+          evaluation: { protocol: o.protocol, negatives: o.negatives, ks: o.k, seed: o.seed },
+          seed: o.trainingSeed,
+          device: o.device,
+        },
+        {
+          onStep: (p) => progress.onStep(p),
+          onEpoch: (p) => progress.onEpoch(p),
+          onPhase: (phase) => {
+            progress.stop();
+            if (phase === 'baseline') progress = trainingProgress(`${o.to} baseline`);
+            if (phase === 'evaluation') note('evaluating the transferred model, the baseline and popularity on the same test users...');
+          },
+        },
+      );
+      progress.stop();
+      const record = await registerTrainedModel(
+        gdb,
+        {
+          domain: o.to,
+          kind: 'TRANSFER',
+          strategy,
+          parentModelId: o.from,
+          transferReport: report as unknown as Record<string, unknown>,
+          negativeTransfer: report.negativeTransfer,
+        },
+        trained,
+      );
+      let activated = false;
+      if (o.activate && !report.negativeTransfer) {
+        const { activateModel } = await import('../../registry/activation.js');
+        await activateModel(gdb.db, record.id);
+        activated = true;
+      }
+      if (o.json) {
+        process.stdout.write(
+          `${JSON.stringify({
+            model: record.id,
+            strategy,
+            metrics: report.metrics,
+            baseline: report.baseline,
+            popularity: report.popularity,
+            gain: report.gain,
+            negativeTransfer: report.negativeTransfer,
+            overlap: report.overlap,
+            strata: report.strata,
+            coldStartTestUsers: prepared.coldStartTestUsers,
+            replayWeight: report.replayWeight,
+            activated,
+            backend: trained.backend,
+          })}\n`,
+        );
+      } else {
+        note(formatTransferReport(report));
+        if (o.activate) note(activated ? 'activated' : 'not activated: flagged as negative transfer (use `graft activate --force` to override)');
+        process.stdout.write(`${record.id}\n`);
+      }
+    });
+  });
+}
+
+/** The transfer report as a small table: transferred vs baseline vs popularity, gain with its interval. */
+export function formatTransferReport(report: TransferReport): string {
+  const metrics = Object.keys(report.gain).filter((k) => /^(hr|ndcg)@/.test(k));
+  const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(4));
+  const lines = [
+    `${report.strategy}: ${report.frozen}; replay weight ${report.replayWeight}`,
+    `overlap: ${report.overlap.usersInBoth} users in both domains, ${report.overlap.targetOnlyUsers} target-only, ${report.overlap.usersWithoutTargetHistory} with no target history`,
+    `${'metric'.padEnd(10)} ${'transfer'.padStart(9)} ${'baseline'.padStart(9)} ${'popular'.padStart(9)}  gain [95% CI]`,
+  ];
+  for (const m of metrics) {
+    const g = report.gain[m]!;
+    lines.push(`${m.padEnd(10)} ${f(report.metrics[m]).padStart(9)} ${f(report.baseline[m]).padStart(9)} ${f(report.popularity[m]).padStart(9)}  ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]`);
+  }
+  const guard = report.guardMetric;
+  for (const s of report.strata.filter((x) => x.users > 0)) {
+    lines.push(`  ${`${s.label} train`.padEnd(10)} ${f(s.transferred[guard]).padStart(9)} ${f(s.baseline[guard]).padStart(9)} ${f(s.popularity[guard]).padStart(9)}  (${guard}, ${s.users} users)`);
+  }
+  lines.push(report.negativeTransfer ? `NEGATIVE TRANSFER: the ${guard} gain interval does not lie above 0; not activated automatically` : `positive transfer on ${guard}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,78 @@
+import type { NamedWeight } from '../model/named-weight.js';
+import type { TokenBags } from '../model/token-hash.js';
+import { TwoTowerModel, type TwoTowerConfig } from '../model/two-tower.model.js';
+import type { Alignment } from './alignment.js';
+
+/** A source model as transfer needs it: its config, its weights, and the ids behind its rows. */
+export interface SourceModel {
+  config: TwoTowerConfig;
+  weights: readonly NamedWeight[];
+}
+
+/**
+ * Builds the target model from a source model and an alignment: MLP layers and the shared
+ * token table are copied; user and item rows the alignment maps to the source are copied;
+ * users new in the target start at the mean of the pretrained user rows (users carry no
+ * features, so the feature path cannot place them); new items keep their fresh random
+ * rows (their tags already place them through the shared token table).
+ *
+ * @param itemTokens token bags for every item row of the alignment (target items, then source items)
+ */
+export function graftModel(source: SourceModel, alignment: Alignment, itemTokens: TokenBags | undefined, seed: number): TwoTowerModel {
+  const byName = new Map(source.weights.map((w) => [w.name, w]));
+  const sourceHasTokens = byName.has('token.embedding');
+  const bags = sourceHasTokens ? (itemTokens ?? emptyBags(alignment.itemDbIds.length)) : undefined;
+  const fresh = TwoTowerModel.fromWeights(
+    { ...source.config, users: alignment.userDbIds.length, items: alignment.itemDbIds.length, seed },
+    resized(source.weights, alignment, seed),
+    { itemTokens: bags },
+  );
+  return fresh;
+}
+
+/** The source weights re-laid for the aligned rows. */
+function resized(weights: readonly NamedWeight[], alignment: Alignment, seed: number): NamedWeight[] {
+  return weights.map((w) => {
+    if (w.name === 'user.embedding') return remapRows(w, alignment.userSourceRow, 'mean', seed);
+    if (w.name === 'item.embedding') return remapRows(w, alignment.itemSourceRow, 'random', seed + 1);
+    return { ...w, data: w.data.slice() };
+  });
+}
+
+function remapRows(w: NamedWeight, sourceRow: Int32Array, fill: 'mean' | 'random', seed: number): NamedWeight {
+  const dim = w.shape[1]!;
+  const rows = sourceRow.length;
+  const data = new Float32Array(rows * dim);
+  const mean = new Float64Array(dim);
+  const sourceRows = w.shape[0]!;
+  let sd = 0;
+  for (let r = 0; r < sourceRows; r++) for (let d = 0; d < dim; d++) mean[d] += w.data[r * dim + d]! / sourceRows;
+  for (let i = 0; i < w.data.length; i++) sd += w.data[i]! * w.data[i]!;
+  sd = Math.sqrt(sd / Math.max(1, w.data.length));
+  let state = seed >>> 0 || 1;
+  const gaussian = () => {
+    // xorshift32 + Box-Muller: fresh rows at the scale of the pretrained ones.
+    const next = () => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return ((state >>> 0) + 1) / 4294967297;
+    };
+    return Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next());
+  };
+  for (let r = 0; r < rows; r++) {
+    const from = sourceRow[r]!;
+    if (from >= 0) {
+      data.set(w.data.subarray(from * dim, (from + 1) * dim), r * dim);
+    } else if (fill === 'mean') {
+      for (let d = 0; d < dim; d++) data[r * dim + d] = mean[d]!;
+    } else {
+      for (let d = 0; d < dim; d++) data[r * dim + d] = gaussian() * sd;
+    }
+  }
+  return { name: w.name, kind: w.kind, shape: [rows, dim], data };
+}
+
+function emptyBags(entities: number): TokenBags {
+  return { offsets: new Int32Array(entities + 1), ids: new Int32Array(0) };
+}

@@ -1,0 +1,189 @@
+import type { GraftDatabase } from '../db/connect.js';
+import { readDataset } from '../dataset/read-dataset.js';
+import { createRng } from '../dataset/random.js';
+import { GraftError } from '../errors.js';
+import { hashTokenBags } from '../model/token-hash.js';
+import type { TwoTowerConfig } from '../model/two-tower.model.js';
+import { loadIdArtifact, loadWeights } from '../registry/artifact-repository.js';
+import { getModel } from '../registry/model-repository.js';
+import { DEFAULT_MODEL, modelConfig, type ModelSettings } from './model-settings.js';
+import { prepareDataset, type Examples, type PreparedDomain } from './prepared-domain.js';
+import type { SplitSpec } from './split-spec.js';
+import type { PreparedSource, PreparedTransfer } from './transfer.workflow.js';
+
+export interface PrepareTransferOptions {
+  split: SplitSpec;
+  /** Share of target users who also have source history whose whole target history is held out for test (default 0.1). */
+  coldStartShare?: number;
+  seed?: number;
+  /** Keep at most this many target training interactions per user (a sparse variant of the target; fixed seed). */
+  maxTargetTrainPerUser?: number;
+}
+
+/**
+ * Reads everything a transfer computes on: the source model (weights, row ids, config), the
+ * source domain's events in the source model's rows (for replay), and the target domain,
+ * split, with a share of overlapping users held out entirely (cold-start test users).
+ */
+export async function prepareTransfer(gdb: GraftDatabase, sourceModelId: string, targetDomain: string, options: PrepareTransferOptions): Promise<PreparedTransfer> {
+  const record = await getModel(gdb.db, sourceModelId);
+  if (record.status === 'TRAINING' || record.status === 'FAILED') {
+    throw new GraftError('CONFLICT', `source model "${sourceModelId}" is ${record.status}; transfer from a READY or ACTIVE model`);
+  }
+  if (record.domain === targetDomain) {
+    throw new GraftError('BAD_INPUT', `model "${sourceModelId}" was trained on "${targetDomain}" itself; transfer goes to another domain (to retrain, use \`graft train --domain ${targetDomain}\`)`);
+  }
+  const weights = await loadWeights(gdb.db, sourceModelId);
+  const userDbIds = await loadIdArtifact(gdb.db, sourceModelId, 'vocab:users');
+  const itemDbIds = await loadIdArtifact(gdb.db, sourceModelId, 'vocab:items');
+  const settings = { ...DEFAULT_MODEL, ...((record.config.model as Partial<ModelSettings> | undefined) ?? {}) };
+  const config: TwoTowerConfig = modelConfig(settings, userDbIds.length, itemDbIds.length);
+
+  const sourceData = await readDataset(gdb, record.domain);
+  const userRow = rowLookup(userDbIds);
+  const itemRow = rowLookup(itemDbIds);
+  const events = remap(sourceData.interactions, sourceData.users.dbIds, sourceData.items.dbIds, userRow, itemRow);
+  const datasetItemOf = new Map<number, number>();
+  sourceData.items.dbIds.forEach((id, i) => datasetItemOf.set(id, i));
+  const hasTags = sourceData.itemTokens.tokens.length > 0;
+  const source: PreparedSource = {
+    modelId: sourceModelId,
+    domain: record.domain,
+    config,
+    weights,
+    userDbIds,
+    itemDbIds,
+    events,
+    itemTokens: hasTags ? hashTokenBags(reorderTokens(sourceData.itemTokens, itemDbIds, datasetItemOf), settings.tokenBuckets) : undefined,
+  };
+
+  const targetData = await readDataset(gdb, targetDomain);
+  let target = await prepareDataset(targetData, { split: options.split, tokenBuckets: settings.tokenBuckets });
+  if (options.maxTargetTrainPerUser !== undefined) target = capTrainPerUser(target, options.maxTargetTrainPerUser, options.seed ?? 1);
+  const sourceUsers = new Set(userDbIds);
+  const { prepared, users } = holdOutColdStartUsers(target, (row) => sourceUsers.has(target.userDbIds[row]!), options.coldStartShare ?? 0.1, options.seed ?? 1);
+  return { source, target: prepared, coldStartTestUsers: users };
+}
+
+/**
+ * Moves every train/validation interaction of a seeded share of eligible users into test,
+ * so that evaluation has users with no target history at all (served from transfer alone).
+ */
+export function holdOutColdStartUsers(
+  target: PreparedDomain,
+  eligible: (userRow: number) => boolean,
+  share: number,
+  seed: number,
+): { prepared: PreparedDomain; users: number } {
+  if (!(share >= 0 && share < 1)) throw new GraftError('BAD_INPUT', `cold-start share ${share} must be in [0, 1); use e.g. 0.1`);
+  if (share === 0) return { prepared: target, users: 0 };
+  const rng = createRng(seed);
+  const held = new Uint8Array(target.userDbIds.length);
+  let count = 0;
+  for (let u = 0; u < held.length; u++) {
+    if (eligible(u) && rng.next() < share) {
+      held[u] = 1;
+      count++;
+    }
+  }
+  const split = (ex: Examples | undefined) => {
+    const keep: number[] = [];
+    const move: number[] = [];
+    if (ex) for (let i = 0; i < ex.users.length; i++) (held[ex.users[i]!] ? move : keep).push(i);
+    return { keep: pick(ex, keep), move: pick(ex, move) };
+  };
+  const train = split(target.train);
+  const validation = split(target.validation);
+  const test = split(target.test);
+  const heldTest = concat([test.keep, test.move, train.move, validation.move]);
+  return {
+    prepared: { ...target, train: train.keep, validation: target.validation && validation.keep, test: heldTest },
+    users: count,
+  };
+}
+
+/** Keeps at most `max` training interactions per user (a seeded choice): the sparse-target variant. */
+export function capTrainPerUser(target: PreparedDomain, max: number, seed: number): PreparedDomain {
+  const rng = createRng(seed);
+  const byUser = new Map<number, number[]>();
+  target.train.users.forEach((u, i) => {
+    const list = byUser.get(u);
+    if (list) list.push(i);
+    else byUser.set(u, [i]);
+  });
+  const keep: number[] = [];
+  for (const list of byUser.values()) {
+    for (let i = list.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [list[i], list[j]] = [list[j]!, list[i]!];
+    }
+    keep.push(...list.slice(0, max));
+  }
+  keep.sort((a, b) => a - b);
+  return { ...target, train: pick(target.train, keep) };
+}
+
+function pick(ex: Examples | undefined, rows: number[]): Examples {
+  const users = new Int32Array(rows.length);
+  const items = new Int32Array(rows.length);
+  const weights = new Float32Array(rows.length);
+  rows.forEach((r, k) => {
+    users[k] = ex!.users[r]!;
+    items[k] = ex!.items[r]!;
+    weights[k] = ex!.weights ? ex!.weights[r]! : 1;
+  });
+  return { users, items, weights };
+}
+
+function concat(parts: Examples[]): Examples {
+  const n = parts.reduce((s, p) => s + p.users.length, 0);
+  const out = { users: new Int32Array(n), items: new Int32Array(n), weights: new Float32Array(n) };
+  let at = 0;
+  for (const p of parts) {
+    out.users.set(p.users, at);
+    out.items.set(p.items, at);
+    out.weights.set(p.weights ?? new Float32Array(p.users.length).fill(1), at);
+    at += p.users.length;
+  }
+  return out;
+}
+
+function rowLookup(dbIds: Int32Array): Map<number, number> {
+  const m = new Map<number, number>();
+  dbIds.forEach((id, row) => m.set(id, row));
+  return m;
+}
+
+/** Dataset interactions -> source model rows (events of users or items the model lacks are dropped). */
+function remap(
+  interactions: { users: Int32Array; items: Int32Array; weights: Float32Array },
+  userDbIds: Int32Array,
+  itemDbIds: Int32Array,
+  userRow: Map<number, number>,
+  itemRow: Map<number, number>,
+): Examples {
+  const rows: number[] = [];
+  const users: number[] = [];
+  const items: number[] = [];
+  for (let i = 0; i < interactions.users.length; i++) {
+    const u = userRow.get(userDbIds[interactions.users[i]!]!);
+    const it = itemRow.get(itemDbIds[interactions.items[i]!]!);
+    if (u === undefined || it === undefined) continue;
+    rows.push(i);
+    users.push(u);
+    items.push(it);
+  }
+  return { users: Int32Array.from(users), items: Int32Array.from(items), weights: Float32Array.from(rows, (i) => interactions.weights[i]!) };
+}
+
+/** Token lists in the source model's item row order. */
+function reorderTokens(tokens: { offsets: Int32Array; tokens: readonly string[] }, itemDbIds: Int32Array, datasetItemOf: Map<number, number>) {
+  const offsets = new Int32Array(itemDbIds.length + 1);
+  const out: string[] = [];
+  itemDbIds.forEach((id, row) => {
+    const i = datasetItemOf.get(id);
+    if (i !== undefined) for (let k = tokens.offsets[i]!; k < tokens.offsets[i + 1]!; k++) out.push(tokens.tokens[k]!);
+    offsets[row + 1] = out.length;
+  });
+  return { offsets, tokens: out };
+}

@@ -1,0 +1,181 @@
+import { GraftError } from '../errors.js';
+import { evaluate } from '../evaluation/evaluate.js';
+import type { Scorer } from '../evaluation/scorer.js';
+import { initBackend } from '../model/backend.js';
+import type { TokenBags } from '../model/token-hash.js';
+import { TwoTowerModel, type TwoTowerConfig } from '../model/two-tower.model.js';
+import type { NamedWeight } from '../model/named-weight.js';
+import { alignDomains, mapSourceInteractions, type Alignment } from '../transfer/alignment.js';
+import { graftModel } from '../transfer/graft-model.js';
+import { createStrategy } from '../transfer/strategies.js';
+import { compareWithBaseline, type TransferReport } from '../transfer/transfer-report.js';
+import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
+import { evaluationData } from './evaluation-data.js';
+import { evaluateModel, fitModel, modelScorer, type TrainingHooks } from './fit-and-evaluate.js';
+import type { EvaluationSettings, TrainingSettings } from './model-settings.js';
+import type { Examples, PreparedDomain } from './prepared-domain.js';
+import { concatExamples } from './pretrain.workflow.js';
+import { collectTrainedModel, summariseMetrics, type TrainedModel } from './trained-model.js';
+
+/** The source side of a transfer, in the source model's row order. */
+export interface PreparedSource {
+  modelId: string;
+  domain: string;
+  config: TwoTowerConfig;
+  weights: NamedWeight[];
+  userDbIds: Int32Array;
+  itemDbIds: Int32Array;
+  /** Token bags of the source model's item rows (undefined for ID-only data). */
+  itemTokens?: TokenBags;
+  /** Source interactions (model rows), replayed while fine-tuning. */
+  events: Examples;
+}
+
+export interface PreparedTransfer {
+  source: PreparedSource;
+  /** The target domain, split, with held-out cold-start users (all their target events in test). */
+  target: PreparedDomain;
+  /** Target users whose whole target history was held out to measure cold-start quality. */
+  coldStartTestUsers: number;
+}
+
+export interface TransferSettings {
+  strategy: TransferStrategyName;
+  freezeLayers?: number;
+  pretrainedLearningRate?: number;
+  /** Weight of replayed source events (0 turns replay off). */
+  replayWeight: number;
+  /** Replayed source examples per epoch, as a share of the target examples. */
+  replayFraction: number;
+  tokenDropout?: number;
+  training: TrainingSettings;
+  evaluation: EvaluationSettings;
+  seed: number;
+  device?: 'AUTO' | 'CPU' | 'GPU';
+}
+
+export const DEFAULT_TRANSFER: Omit<TransferSettings, 'strategy' | 'training' | 'evaluation' | 'seed'> = {
+  replayWeight: 0.5,
+  replayFraction: 1,
+};
+
+export interface TransferHooks extends TrainingHooks {
+  /** Called when the run moves to the next model: the transferred one, then the baseline. */
+  onPhase?: (phase: 'transfer' | 'baseline' | 'evaluation') => void;
+}
+
+export interface TransferResult {
+  trained: TrainedModel;
+  report: TransferReport;
+}
+
+/**
+ * Grafts the source model onto the target domain with a strategy, fine-tunes it (mixing in
+ * replayed source events), trains a target-only baseline with the same budget, and compares
+ * both on the same target test users. Pure computation: no database access.
+ */
+export async function transfer(prepared: PreparedTransfer, settings: TransferSettings, hooks: TransferHooks = {}): Promise<TransferResult> {
+  const backend = await initBackend({ device: settings.device });
+  const { source, target } = prepared;
+  const alignment = alignDomains(source, target);
+  const strategy = createStrategy(settings.strategy, { freezeLayers: settings.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
+  const nTargetUsers = alignment.targetUsers;
+  const nTargetItems = alignment.targetItems;
+  const config: TwoTowerConfig = { ...source.config, tokenDropout: settings.tokenDropout ?? source.config.tokenDropout, seed: settings.seed };
+
+  const validation = target.validation && evaluationData(target.train, target.validation, nTargetUsers, nTargetItems);
+  const test = evaluationData(concatExamples(target.train, target.validation), target.test, nTargetUsers, nTargetItems);
+
+  hooks.onPhase?.('transfer');
+  const model = graftModel({ config, weights: source.weights }, alignment, alignedItemTokens(source, target, alignment), settings.seed);
+  let baseline: TwoTowerModel | undefined;
+  try {
+    strategy.apply(model, alignment);
+    const replay =
+      settings.replayWeight > 0 && source.events.users.length > 0
+        ? { ...mapSourceInteractions(alignment, source.events), weight: settings.replayWeight, fraction: settings.replayFraction }
+        : undefined;
+    const training = await fitModel(model, { ...target.train, replay }, validation, settings.training, settings.seed, hooks, nTargetItems);
+    if (training.aborted) throw abortError(hooks.signal);
+
+    hooks.onPhase?.('baseline');
+    baseline = TwoTowerModel.create({ ...config, users: nTargetUsers, items: nTargetItems }, { itemTokens: target.itemTokens });
+    const baselineTraining = await fitModel(baseline, target.train, validation, settings.training, settings.seed, hooks);
+    if (baselineTraining.aborted) throw abortError(hooks.signal);
+
+    hooks.onPhase?.('evaluation');
+    const transferred = evaluateModel(model, test, settings.evaluation, nTargetItems);
+    const baselineScorer = withPopularityFallback(modelScorer(baseline), test.popularity, test.trainHistories.offsets);
+    const baselineReport = evaluate(baselineScorer, test, { ...settings.evaluation, users: transferred.model.perUser.users });
+    const comparison = compareWithBaseline(transferred.model, baselineReport, transferred.popularity, { seed: settings.evaluation.seed });
+    const report: TransferReport = {
+      strategy: strategy.name,
+      frozen: strategy.describe(model),
+      freezeLayers: strategy.name === 'PARTIAL' ? (settings.freezeLayers ?? 1) : undefined,
+      replayWeight: replay ? settings.replayWeight : 0,
+      overlap: { ...alignment.overlap },
+      ...comparison,
+    };
+    const trained = collectTrainedModel(model, {
+      config: {
+        model: config,
+        training: settings.training,
+        evaluation: settings.evaluation,
+        split: target.split,
+        strategy: strategy.name,
+        freezeLayers: report.freezeLayers,
+        replayWeight: report.replayWeight,
+        replayFraction: settings.replayFraction,
+        sourceModelId: source.modelId,
+        baseline: summariseMetrics({ model: baselineReport, popularity: transferred.popularity }, baselineTraining),
+      },
+      userDbIds: alignment.userDbIds,
+      itemDbIds: alignment.itemDbIds,
+      candidateItems: nTargetItems,
+      report: transferred,
+      training,
+      backend,
+    });
+    return { trained, report };
+  } finally {
+    model.dispose();
+    baseline?.dispose();
+  }
+}
+
+/**
+ * A target-only model has nothing to say about a user without target history; the fair
+ * stand-in (what a product without transfer would show) is popularity.
+ */
+function withPopularityFallback(inner: Scorer, popularity: Float32Array, historyOffsets: Int32Array): Scorer {
+  const hasHistory = (u: number) => u + 1 < historyOffsets.length && historyOffsets[u + 1]! > historyOffsets[u]!;
+  return {
+    nItems: inner.nItems,
+    score(users) {
+      const scores = inner.score(users);
+      users.forEach((u, row) => {
+        if (!hasHistory(u)) scores.set(popularity.subarray(0, inner.nItems), row * inner.nItems);
+      });
+      return scores;
+    },
+  };
+}
+
+/** Token bags for every aligned item row: target items' bags, then the source items'. */
+function alignedItemTokens(source: PreparedSource, target: PreparedDomain, alignment: Alignment): TokenBags | undefined {
+  if (!source.itemTokens && !target.itemTokens) return undefined;
+  const rows = alignment.itemDbIds.length;
+  const offsets = new Int32Array(rows + 1);
+  const ids: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    const bags = r < alignment.targetItems ? target.itemTokens : source.itemTokens;
+    const entity = r < alignment.targetItems ? r : alignment.itemSourceRow[r]!;
+    if (bags) for (let k = bags.offsets[entity]!; k < bags.offsets[entity + 1]!; k++) ids.push(bags.ids[k]!);
+    offsets[r + 1] = ids.length;
+  }
+  return { offsets, ids: Int32Array.from(ids) };
+}
+
+function abortError(signal: AbortSignal | undefined): Error {
+  return new GraftError('CANCELLED', `transfer cancelled${signal?.reason ? `: ${String((signal.reason as Error).message ?? signal.reason)}` : ''}; no model was registered`);
+}
