@@ -77,6 +77,17 @@ export class InteractionsBuilder {
     this.times[i] = time;
   }
 
+  /** Appends whole columns (one page) at once. */
+  append(users: Int32Array, items: Int32Array, weights: Float32Array, times: Float64Array): void {
+    const n = users.length;
+    this.reserve(n);
+    this.users.set(users, this.length);
+    this.items.set(items, this.length);
+    this.weights.set(weights, this.length);
+    this.times.set(times, this.length);
+    this.length += n;
+  }
+
   /** Makes room for `extra` more interactions at once (one copy instead of several doublings). */
   reserve(extra: number): void {
     const needed = this.length + extra;

@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { GraftDatabase } from '../db/connect.js';
-import type { Db } from '../db/database.js';
+import type { Database, Db } from '../db/database.js';
 import { GraftError } from '../errors.js';
 import type { Dataset, ItemTokens, Vocabulary } from './dataset.js';
 import { InteractionsBuilder } from './interactions.js';
@@ -80,18 +80,29 @@ export async function readDataset(gdb: GraftDatabase, domain: string, options: R
   };
 }
 
-interface EventPageRow {
-  id: number | string;
-  user_id: number;
-  item_id: number;
-  weight: number;
-  /** occurred_at in whole microseconds since the epoch (exact, so it can resume the keyset). */
-  us: number | string;
+/** One page of the log, packed by the server: each column is one big-endian binary string. */
+interface EventPage {
+  n: number;
+  users: Uint8Array | null;
+  items: Uint8Array | null;
+  weights: Uint8Array | null;
+  /** float8 milliseconds since the epoch: exact microseconds / 1000, rounded once (as `us / 1000` in JS). */
+  times: Uint8Array | null;
+  /** Exact key of the page's last row, to resume after it: occurred_at in whole microseconds, and id. */
+  last_us: number | string | null;
+  last_id: number | string | null;
 }
 
-/** Streams the events into typed arrays; users become dense on first appearance, items stay db ids. */
+/**
+ * Streams the events into typed arrays; users become dense on first appearance, items stay db ids.
+ *
+ * Each page comes back as ONE row whose columns are `string_agg` of `int4send`/`float4send`/
+ * `float8send` values: the drivers then decode one bytea per column instead of building a JS
+ * object and parsing five text fields per event (measured about 1.5x faster on Postgres and 2.5x
+ * on PGlite than plain rows). The aggregate reads the ordered, limited subquery in order.
+ */
 async function readLog(
-  db: Db,
+  db: Kysely<Database>,
   domainId: number,
   pageSize: number,
   until: number | undefined,
@@ -100,41 +111,85 @@ async function readLog(
   let denseOfUser: Int32Array = new Int32Array(1024).fill(-1);
   let userDbIds: Int32Array = new Int32Array(1024);
   let nUsers = 0;
+  let lastTime = -Infinity;
   let cursor: { us: number; id: number } | undefined;
   const untilUs = until === undefined ? undefined : Math.round(until * 1000);
+  const after = (c: { us: number; id: number }) =>
+    // A row comparison on the index columns lets Postgres start the index scan right after the cursor.
+    sql`and (domain_id, occurred_at, id) > (${domainId}, ${microsToTimestamp(c.us)}, ${c.id}::int8)`;
+  const before = untilUs === undefined ? sql`` : sql`and occurred_at < ${microsToTimestamp(untilUs)}`;
 
   for (;;) {
-    let query = db
-      .selectFrom('events')
-      .select(['id', 'user_id', 'item_id', 'weight', sql<number>`(extract(epoch from occurred_at) * 1000000)::int8`.as('us')])
-      .where('domain_id', '=', domainId);
-    if (cursor) {
-      // A row comparison on the index columns lets Postgres start the index scan right after the cursor.
-      query = query.where(
-        sql<boolean>`(domain_id, occurred_at, id) > (${domainId}, ${microsToTimestamp(cursor.us)}, ${cursor.id}::int8)`,
-      );
-    }
-    if (untilUs !== undefined) query = query.where(sql<boolean>`occurred_at < ${microsToTimestamp(untilUs)}`);
-    const rows = (await query.orderBy('domain_id').orderBy('occurred_at').orderBy('id').limit(pageSize).execute()) as EventPageRow[];
-
-    builder.reserve(rows.length);
-    for (const row of rows) {
-      const userDbId = row.user_id;
-      if (userDbId >= denseOfUser.length) denseOfUser = growFilled(denseOfUser, userDbId + 1, -1);
-      let user = denseOfUser[userDbId];
-      if (user < 0) {
-        user = nUsers++;
-        denseOfUser[userDbId] = user;
-        if (user >= userDbIds.length) userDbIds = growFilled(userDbIds, user + 1, 0);
-        userDbIds[user] = userDbId;
+    const page = await db.transaction().execute(async (trx) => {
+      // Without fresh statistics (PGlite has no autovacuum; right after a big import on
+      // Postgres) the planner may pick bitmap scan + sort of the whole remaining log for every
+      // page. Only the index on (domain_id, occurred_at, id) yields the order without sorting.
+      await sql`select set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)`.execute(trx);
+      const result = await sql<EventPage>`
+        select count(*)::int4 as n,
+          string_agg(int4send(user_id), ''::bytea) as users,
+          string_agg(int4send(item_id), ''::bytea) as items,
+          string_agg(float4send(weight), ''::bytea) as weights,
+          string_agg(float8send((extract(epoch from occurred_at) * 1000000)::int8 / 1000.0::float8), ''::bytea) as times,
+          (extract(epoch from (array_agg(occurred_at))[count(*)]) * 1000000)::int8 as last_us,
+          (array_agg(id))[count(*)] as last_id
+        from (
+          select id, user_id, item_id, weight, occurred_at from events
+          where domain_id = ${domainId} ${cursor ? after(cursor) : sql``} ${before}
+          order by domain_id, occurred_at, id
+          limit ${pageSize}
+        ) page`.execute(trx);
+      return result.rows[0];
+    });
+    const n = page.n;
+    if (n > 0) {
+      const users = bigEndian(page.users, n, 4, Int32Array);
+      const items = bigEndian(page.items, n, 4, Int32Array);
+      const weights = bigEndian(page.weights, n, 4, Float32Array);
+      const times = bigEndian(page.times, n, 8, Float64Array);
+      for (let i = 0; i < n; i++) {
+        const userDbId = users[i];
+        if (userDbId >= denseOfUser.length) denseOfUser = growFilled(denseOfUser, userDbId + 1, -1);
+        let user = denseOfUser[userDbId];
+        if (user < 0) {
+          user = nUsers++;
+          denseOfUser[userDbId] = user;
+          if (user >= userDbIds.length) userDbIds = growFilled(userDbIds, user + 1, 0);
+          userDbIds[user] = userDbId;
+        }
+        users[i] = user;
+        // Cheap guard on the one assumption above (aggregate input order).
+        if (times[i] < lastTime) {
+          throw new GraftError('INTERNAL', `events of domain ${domainId} came back out of time order; report this with your Postgres version`);
+        }
+        lastTime = times[i];
       }
-      builder.push(user, row.item_id, row.weight, Number(row.us) / 1000);
+      builder.append(users, items, weights, times);
     }
-    if (rows.length < pageSize) break;
-    const last = rows[rows.length - 1];
-    cursor = { us: Number(last.us), id: Number(last.id) };
+    if (n < pageSize) break;
+    cursor = { us: Number(page.last_us), id: Number(page.last_id) };
   }
   return { builder, userDbIds: userDbIds.slice(0, nUsers) };
+}
+
+/**
+ * A column of `n` big-endian values (`int4send`, `float4send`, `float8send`) as a typed array.
+ * Copies into a fresh, aligned buffer, then swaps bytes natively.
+ */
+function bigEndian<T extends Int32Array | Float32Array | Float64Array>(
+  bytes: Uint8Array | null,
+  n: number,
+  width: 4 | 8,
+  Type: { new (buffer: ArrayBuffer, byteOffset: number, length: number): T },
+): T {
+  if (!bytes || bytes.length !== n * width) {
+    throw new GraftError('INTERNAL', `a page of ${n} events came back with ${bytes?.length ?? 0} bytes instead of ${n * width}; retry, and report it if it persists`);
+  }
+  const copy = Buffer.alloc(n * width);
+  copy.set(bytes);
+  if (width === 4) copy.swap32();
+  else copy.swap64();
+  return new Type(copy.buffer, copy.byteOffset, n);
 }
 
 /** `timestamptz` from whole microseconds, exactly (integer arithmetic, no float seconds). */
