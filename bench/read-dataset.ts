@@ -2,7 +2,7 @@
  * Dataset read throughput: `readDataset` over ~1M events of the synthetic source domain
  * (`generateCrossDomain`, written through `ingestEvents`), on Postgres and on PGlite.
  *
- *   npm run build && node dist/bench/read-dataset.js [--scale 18] [--page-size 50000] [--runs 3] [--skip-pglite] [--skip-postgres]
+ *   npm run build && node dist/bench/read-dataset.js [--scale 18] [--page-size 100000] [--runs 3] [--skip-pglite] [--skip-postgres]
  *
  * Needs the local Postgres (POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres);
  * creates and drops its own database. Prints a markdown table on stdout.
@@ -22,7 +22,7 @@ function arg(name: string, fallback: number): number {
 }
 
 const SCALE = arg('scale', 18);
-const PAGE_SIZE = arg('page-size', 50_000);
+const PAGE_SIZE = arg('page-size', 100_000);
 const RUNS = arg('runs', 3);
 
 async function bench(kind: 'postgres' | 'pglite'): Promise<string> {

@@ -9,11 +9,11 @@ import { buildHistories } from './user-histories.js';
 export interface ReadDatasetOptions {
   /** Only events that occurred strictly before this instant. */
   until?: Date;
-  /** Rows per round trip (default 50 000). */
+  /** Events per round trip (default 100 000). */
   pageSize?: number;
 }
 
-const DEFAULT_PAGE_SIZE = 50_000;
+const DEFAULT_PAGE_SIZE = 100_000;
 /** Ids per `= any(...)` lookup when fetching user external ids. */
 const LOOKUP_CHUNK = 20_000;
 
@@ -29,9 +29,10 @@ const LOOKUP_CHUNK = 20_000;
  *   events (so cold items have rows and tags for content features).
  *
  * Pages are keyset pages on `(occurred_at, id)` on both storages (`pg-cursor` is not a
- * dependency, and keyset pages also let other queries interleave on PGlite's one connection).
- * The log is read before the catalogue and items are never deleted by Graft, so every item an
- * event names is in the catalogue read afterwards, without holding a transaction open.
+ * dependency, and short per-page transactions let other queries interleave on PGlite's one
+ * connection). The log is read before the catalogue and items are never deleted by Graft, so
+ * every item an event names is in the catalogue read afterwards, without one long transaction.
+ * Events inserted while reading may or may not be included.
  *
  * @example
  * const ds = await readDataset(gdb, 'sport', { until: new Date('2024-06-01Z') });
@@ -40,7 +41,7 @@ const LOOKUP_CHUNK = 20_000;
 export async function readDataset(gdb: GraftDatabase, domain: string, options: ReadDatasetOptions = {}): Promise<Dataset> {
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(pageSize) || pageSize < 1) {
-    throw new GraftError('BAD_INPUT', `pageSize ${pageSize} is not a positive integer; use e.g. 50000`);
+    throw new GraftError('BAD_INPUT', `pageSize ${pageSize} is not a positive integer; use e.g. 100000`);
   }
   const until = options.until?.getTime();
   if (until !== undefined && !Number.isFinite(until)) {
