@@ -296,23 +296,24 @@ export class TwoTowerModel {
     });
     const logQ = this.task.itemLogQ();
     if (logQ) copy.task.setItemLogQ(logQ);
-    const tables: [EmbeddingTable | undefined, EmbeddingTable | undefined][] = [
-      [this.userTable, copy.userTable],
-      [this.itemTable, copy.itemTable],
-      [this.tokenTable, copy.tokenTable],
-    ];
-    for (const [from, to] of tables) {
-      if (!from || !to) continue;
-      to.frozen.set(from.frozen);
-      to.learningRateMultiplier = from.learningRateMultiplier;
-    }
     for (const name of ['user', 'item'] as const) {
       const from = this.towers[name];
       const to = copy.towers[name];
       for (let l = 0; l < from.layerCount; l++) {
         to.setTrainable(l, from.isTrainable(l));
-        if (l > 0) to.setLearningRateMultiplier(l, from.learningRateMultiplier(l));
+        to.setLearningRateMultiplier(l, from.learningRateMultiplier(l));
       }
+    }
+    const tables: [EmbeddingTable | undefined, EmbeddingTable | undefined][] = [
+      [this.userTable, copy.userTable],
+      [this.itemTable, copy.itemTable],
+      [this.tokenTable, copy.tokenTable],
+    ];
+    // After the towers: the shared token table's multiplier is copied exactly, not last-writer-wins.
+    for (const [from, to] of tables) {
+      if (!from || !to) continue;
+      to.frozen.set(from.frozen);
+      to.learningRateMultiplier = from.learningRateMultiplier;
     }
     return copy;
   }
