@@ -41,7 +41,7 @@ const GPU_INSTALL =
   'the install downloads libtensorflow 2.9.1 — offline, set TFJS_NODE_BASE_URI to an http mirror of the tarball, ' +
   'or extract it into node_modules/@tensorflow/tfjs-node-gpu/deps and run `npm rebuild @tensorflow/tfjs-node-gpu`)';
 
-let current: { info: BackendInfo; key: string } | undefined;
+let current: BackendInfo | undefined;
 let pending: Promise<BackendInfo> | undefined;
 
 /**
@@ -56,10 +56,9 @@ let pending: Promise<BackendInfo> | undefined;
 export async function initBackend(options: BackendOptions = {}): Promise<BackendInfo> {
   const strict = parseEnvBackend(process.env.GRAFT_BACKEND);
   const device = options.device ?? 'AUTO';
-  const key = `${strict ?? ''}|${device}`;
   if (current) {
-    checkCompatible(current.info, strict, device);
-    return current.info;
+    checkCompatible(current, strict, device);
+    return current;
   }
   if (pending) {
     const info = await pending;
@@ -69,7 +68,7 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   pending = select(strict, options.prefer, device);
   try {
     const info = await pending;
-    current = { info, key };
+    current = info;
     return info;
   } finally {
     pending = undefined;
@@ -78,7 +77,7 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
 
 /** The backend chosen by `initBackend`, or undefined before it ran. */
 export function currentBackend(): BackendInfo | undefined {
-  return current?.info;
+  return current;
 }
 
 function checkCompatible(info: BackendInfo, strict: BackendName | undefined, device: 'AUTO' | 'CPU' | 'GPU'): void {
