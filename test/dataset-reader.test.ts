@@ -56,6 +56,15 @@ describeEachStorage('readDataset', (ctx) => {
     expect(tagsOf('c')).toEqual([]);
   });
 
+  it('reads a domain with a catalogue but no events as an empty log', async () => {
+    await ingestItems(ctx.db, 'catalogue-only', [[{ item: 'z', tags: ['t'] }]]);
+    const ds = await readDataset(ctx.db, 'catalogue-only');
+    expect(ds.interactions.users.length).toBe(0);
+    expect(ds.users.size).toBe(0);
+    expect(Array.from(ds.histories.offsets)).toEqual([0]);
+    expect(ds.items.ids).toEqual(['z']);
+  });
+
   it('stops before `until`', async () => {
     const ds = await readDataset(ctx.db, 'hand', { until: new Date(T0 + 3000) });
     expect(Array.from(ds.interactions.times)).toEqual([T0 + 1000, T0 + 2000]);
