@@ -124,15 +124,13 @@ async function copyCeiling(file: string): Promise<Row[]> {
         await client.query('insert into users (external_id) select distinct user_ext from events_staging');
         await client.query('insert into items (domain_id, external_id) select distinct 1, item_ext from events_staging');
         const indexes = await client.query<{ name: string; def: string }>(
-          `select indexname as name, indexdef as def from pg_indexes where tablename = 'events' and indexname <> 'events_pkey'`,
+          `select indexname as name, indexdef as def from pg_indexes where tablename = 'events'`,
         );
-        await client.query('alter table events drop constraint events_pkey');
         for (const index of indexes.rows) await client.query(`drop index ${index.name}`);
         await client.query(`
           insert into events (user_id, item_id, domain_id, kind, weight, occurred_at, import_id)
           select u.id, i.id, 1, 'view', s.weight, s.occurred_at, null
           from events_staging s join users u on u.external_id = s.user_ext join items i on i.domain_id = 1 and i.external_id = s.item_ext`);
-        await client.query('alter table events add primary key (user_id, id)');
         for (const index of indexes.rows) await client.query(index.def);
         await client.query('commit');
         const floor = (performance.now() - t1) / 1000;
