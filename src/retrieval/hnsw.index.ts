@@ -1,0 +1,196 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import usearch from 'usearch';
+import { GraftError } from '../errors.js';
+import { createRng, shuffleInPlace } from '../dataset/random.js';
+import { checkQuery, checkVectors, emptyResult, type CandidateIndex, type SearchOptions, type SearchResult } from './candidate-index.js';
+import { exactTopK, rowScore } from './exact.index.js';
+import { allocateIndexBytes, HEADER_BYTES, readIndexHeader, vectorFingerprint } from './index-bytes.js';
+import { TopKHeap } from './top-k-heap.js';
+
+export interface HnswOptions {
+  /** Graph degree M (edges per node and layer). More: better recall, bigger and slower to build. Default 16. */
+  connectivity?: number;
+  /** Candidate list size while inserting (efConstruction). Default 128. */
+  expansionAdd?: number;
+  /** Candidate list size while searching (ef); a search for more than this many rows uses k instead. Default 64. */
+  expansionSearch?: number;
+  /**
+   * Inserts rows in an order shuffled with this seed instead of row order: rows sorted by
+   * category (as catalogues often are) otherwise build a worse graph. usearch exposes no
+   * seed of its own, so the graph is reproducible only with `threads: 1`.
+   */
+  seed?: number;
+  /** Threads for the build; 0 = all cores (default). */
+  threads?: number;
+  /**
+   * With `exclude`, when the over-fetch needed to find k allowed rows exceeds this many rows,
+   * the search scans exactly instead (an HNSW search for that many rows visits about as many
+   * vectors as a scan). Default: max(1,000, size / 16).
+   */
+  exactFallbackAbove?: number;
+}
+
+const DEFAULTS = { connectivity: 16, expansionAdd: 128, expansionSearch: 64 };
+
+type NativeIndex = InstanceType<typeof usearch.Index>;
+
+interface HnswConfig {
+  connectivity: number;
+  expansionAdd: number;
+  expansionSearch: number;
+}
+
+function newNativeIndex(dim: number, config: HnswConfig): NativeIndex {
+  return new usearch.Index({
+    dimensions: dim,
+    metric: usearch.MetricKind.IP,
+    quantization: usearch.ScalarKind.F32,
+    connectivity: config.connectivity,
+    expansion_add: config.expansionAdd,
+    expansion_search: config.expansionSearch,
+    multi: false,
+  });
+}
+
+/** usearch saves and loads only through files: run `work` with a path in a fresh temp folder, then remove it. */
+function withTempFile<T>(work: (path: string) => T): T {
+  const folder = mkdtempSync(join(tmpdir(), 'graft-hnsw-'));
+  try {
+    return work(join(folder, 'index.usearch'));
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+class HnswIndex implements CandidateIndex {
+  readonly kind = 'hnsw' as const;
+  readonly size: number;
+  private readonly fallbackAbove: number;
+
+  constructor(
+    private readonly native: NativeIndex,
+    /** The same rows as inside `native`: exact rescoring and the exact fallback read them. */
+    private readonly vectors: Float32Array,
+    readonly dim: number,
+    private readonly config: HnswConfig,
+    exactFallbackAbove: number | undefined,
+  ) {
+    this.size = vectors.length / dim;
+    this.fallbackAbove = exactFallbackAbove ?? Math.max(1_000, Math.floor(this.size / 16));
+  }
+
+  search(query: Float32Array, k: number, options?: SearchOptions): SearchResult {
+    checkQuery(this, query, k);
+    const want = Math.min(k, this.size);
+    if (want === 0) return emptyResult();
+    const exclude = options?.exclude;
+    // Over-fetch so that excluded rows can be dropped; without exclusions fetch exactly k.
+    let fetch = exclude === undefined ? want : Math.min(this.size, 2 * want + 16);
+    for (;;) {
+      if (fetch > this.fallbackAbove && fetch < this.size) break;
+      const found = this.native.search(query, fetch, 1);
+      const top = new TopKHeap(want);
+      for (let i = 0; i < found.keys.length; i++) {
+        const row = Number(found.keys[i]);
+        if (exclude !== undefined && exclude(row)) continue;
+        // Rescore in JS: the same arithmetic as the exact index, so both rank ties alike.
+        top.offer(row, rowScore(this.vectors, this.dim, row, query));
+      }
+      if (top.full || found.keys.length >= this.size) return top.toResult();
+      // The graph returned fewer rows than asked (it could not reach more): only a scan can refill.
+      if (found.keys.length < fetch) break;
+      // Refill: estimate the share of allowed rows from this fetch and ask for enough, with margin.
+      const allowedShare = Math.max(top.size, 1) / found.keys.length;
+      fetch = Math.min(this.size, Math.max(2 * fetch, Math.ceil((1.5 * want) / allowedShare)));
+    }
+    return exactTopK(this.vectors, this.dim, query, want, exclude);
+  }
+
+  toBytes(): Uint8Array {
+    return withTempFile((path) => {
+      this.native.save(path);
+      const payload = readFileSync(path);
+      const { connectivity, expansionAdd, expansionSearch } = this.config;
+      const params: [number, number, number, number] = [connectivity, expansionAdd, expansionSearch, vectorFingerprint(this.vectors)];
+      const bytes = allocateIndexBytes({ kind: 'hnsw', dim: this.dim, size: this.size, params }, payload.length);
+      bytes.set(payload, HEADER_BYTES);
+      return bytes;
+    });
+  }
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new GraftError('BAD_INPUT', `HNSW ${name} = ${value} is not a positive integer; leave it out for the default ${fallback}`);
+  }
+  return value;
+}
+
+/**
+ * Approximate top-k through an HNSW graph (usearch, inner-product metric, f32). Builds the
+ * graph now (minutes for 1M rows on 2 cores: see bench/retrieval.ts), blocking the
+ * thread, so build at model activation. Keeps a reference to `vectors` ([n, dim] row-major)
+ * for exact rescoring and the exact fallback: do not modify them afterwards.
+ *
+ * @example
+ * const index = createHnswIndex(itemVectors, 64, { connectivity: 16, expansionAdd: 128 });
+ * const { ids } = index.search(userVector, 20, { exclude: (row) => seen.has(row) });
+ */
+export function createHnswIndex(vectors: Float32Array, dim: number, options: HnswOptions = {}): CandidateIndex {
+  const size = checkVectors(vectors, dim);
+  const config: HnswConfig = {
+    connectivity: positiveInteger('connectivity', options.connectivity, DEFAULTS.connectivity),
+    expansionAdd: positiveInteger('expansionAdd', options.expansionAdd, DEFAULTS.expansionAdd),
+    expansionSearch: positiveInteger('expansionSearch', options.expansionSearch, DEFAULTS.expansionSearch),
+  };
+  const threads = options.threads ?? 0;
+  const native = newNativeIndex(dim, config);
+  if (size > 0) {
+    const keys = new BigUint64Array(size);
+    let ordered = vectors;
+    if (options.seed === undefined) {
+      for (let row = 0; row < size; row++) keys[row] = BigInt(row);
+    } else {
+      const order = shuffleInPlace(Int32Array.from({ length: size }, (_, i) => i), createRng(options.seed));
+      ordered = new Float32Array(vectors.length);
+      for (let i = 0; i < size; i++) {
+        keys[i] = BigInt(order[i]);
+        ordered.set(vectors.subarray(order[i] * dim, (order[i] + 1) * dim), i * dim);
+      }
+    }
+    // One add call for all rows: usearch then reserves capacity and per-thread state for
+    // `threads` before inserting concurrently (growing it in later calls with another thread
+    // count is what misbehaves).
+    native.add(keys, ordered, threads);
+  }
+  return new HnswIndex(native, vectors, dim, config, options.exactFallbackAbove);
+}
+
+/**
+ * Rebuilds an HNSW index from `toBytes()` output without rebuilding the graph. `vectors` must
+ * be the rows the index was built from (they are checked against a fingerprint).
+ */
+export function loadHnswIndex(bytes: Uint8Array, vectors: Float32Array, dim: number, options: Pick<HnswOptions, 'exactFallbackAbove'> = {}): CandidateIndex {
+  const header = readIndexHeader(bytes, 'hnsw');
+  const size = checkVectors(vectors, dim);
+  const [connectivity, expansionAdd, expansionSearch, fingerprint] = header.params;
+  if (header.dim !== dim || header.size !== size || vectorFingerprint(vectors) !== fingerprint) {
+    throw new GraftError(
+      'BAD_INPUT',
+      `HNSW index bytes were built from ${header.size} x ${header.dim} vectors but were given other vectors (${size} x ${dim}${header.dim === dim && header.size === size ? ', different values' : ''}); pass the embeddings of the model version the index was saved with`,
+    );
+  }
+  const config = { connectivity, expansionAdd, expansionSearch };
+  const native = newNativeIndex(dim, config);
+  withTempFile((path) => {
+    writeFileSync(path, bytes.subarray(HEADER_BYTES));
+    native.load(path);
+  });
+  if (native.size() !== size) {
+    throw new GraftError('BAD_INPUT', `HNSW index bytes hold ${native.size()} vectors, expected ${size}; the bytes are damaged, rebuild the index with createHnswIndex`);
+  }
+  return new HnswIndex(native, vectors, dim, config, options.exactFallbackAbove);
+}
