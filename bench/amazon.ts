@@ -39,6 +39,8 @@ const DATA = resolve(arg('data', '../shared/data/amazon-sport-cloth')!);
 const EPOCHS = Number(arg('epochs', '10'));
 const ONLY = arg('only');
 const STRATEGIES = (arg('strategies', 'FEATURE_EXTRACTION,PARTIAL,FULL')!).split(',') as TransferStrategyName[];
+const REPLAY = (arg('replay', '0,0.5')!).split(',').map(Number);
+const VARIANTS = (arg('variants', 'full,sparse')!).split(',') as Array<'full' | 'sparse'>;
 const EVALUATION = { ...DEFAULT_EVALUATION, protocol: 'sampled' as const, negatives: 999, ks: [10], seed: 2040 };
 const MODEL: ModelSettings = {
   ...DEFAULT_MODEL,
@@ -74,7 +76,7 @@ async function main() {
     }
     const split = { kind: 'file' as const, path: join(DATA, 'cloth_sport', 'test.txt'), format: 'tsv' as const };
     const cloth = await prepareDataset(await readDataset(gdb, 'cloth'), { split, tokenBuckets: MODEL.tokenBuckets });
-    for (const variant of ['full', 'sparse'] as const) {
+    for (const variant of VARIANTS) {
       const target = variant === 'sparse' ? capTrainPerUser(cloth, 2, 2040) : cloth;
       popularityRow(target, variant);
       if (ONLY !== 'transfer') await clothOnly(gdb, target, variant);
@@ -113,11 +115,11 @@ async function transfers(gdb: GraftDatabase, split: { kind: 'file'; path: string
   const source = await pretrain(sport, { model: MODEL, training: TRAINING, evaluation: EVALUATION });
   const record = await registerTrainedModel(gdb, { domain: 'sport', kind: 'PRETRAIN' }, source);
   process.stderr.write(`pretrained on sport in ${((performance.now() - started) / 1000).toFixed(1)} s (${source.metrics.training.epochs} epochs)\n`);
-  for (const variant of ['full', 'sparse'] as const) {
+  for (const variant of VARIANTS) {
     const prepared = await prepareTransfer(gdb, record.id, 'cloth', { split, coldStartShare: 0, maxTargetTrainPerUser: variant === 'sparse' ? 2 : undefined, seed: 2040 });
     let baselineReported = false;
     for (const strategy of STRATEGIES) {
-      for (const replayWeight of [0, 0.5]) {
+      for (const replayWeight of REPLAY) {
         started = performance.now();
         const { report: r } = await transfer(prepared, {
           strategy,
