@@ -13,6 +13,9 @@ import { DEFAULT_BATCH_SIZE, type IngestOptions } from './ingest-options.js';
 import { numberArrayLiteral, textArrayLiteral } from './pg-array-literal.js';
 import { rebatch } from './rebatch.js';
 
+/** Imports at least this large refresh the planner's statistics of `events` before commit. */
+const ANALYZE_AFTER_ROWS = 10_000;
+
 /**
  * Writes behaviour events into `domain` (created if missing), creating unseen users and
  * items on the way. All-or-nothing: one transaction; on any error the database is exactly
@@ -65,6 +68,9 @@ export async function ingestEvents(
       if (pending) await pending.catch(() => undefined);
     }
     await recreateEventIndexes(trx, droppedIndexes);
+    // PGlite never runs autovacuum, and on Postgres autoanalyze lags a big load: without
+    // fresh statistics the planner misjudges the log (e.g. sorts instead of walking an index).
+    if (rows >= ANALYZE_AFTER_ROWS) await sql`analyze events`.execute(trx);
     const counts = { rows, usersCreated: users.created, itemsCreated: items.created };
     if (importId !== null) await finishImport(trx, importId, counts);
     return { domain, ...counts, skipped: false, importId, elapsedMs: performance.now() - started };
