@@ -1,16 +1,19 @@
 /**
- * Quality on real data: the Amazon Sport / Cloth release in ../shared/data (never copied into
- * the project). Cloth is the target, Sport the source; both use their given train/test files,
- * the sampled protocol (999 negatives drawn uniformly from training items the user has not
- * interacted with, seed 2040) as in the cross-domain literature, HR@10 and NDCG@10.
+ * Transfer quality: popularity, a target-only model, and each strategy (with and without
+ * source replay), on the full target and on a sparse variant (at most 2 target training
+ * interactions per user, fixed seed). The sampled protocol (999 negatives drawn uniformly
+ * from training items the user has not interacted with, seed 2040), HR@10 and NDCG@10.
  *
- *   npm run build && node dist/bench/amazon.js [--data ../shared/data/amazon-sport-cloth] [--epochs 10]
- *        [--only cloth|transfer] [--strategies FEATURE_EXTRACTION,PARTIAL,FULL] [--json out.json]
+ *   npm run build && node dist/bench/transfer.js --dataset synthetic [--users 2000]
+ *   npm run build && node dist/bench/transfer.js --dataset amazon [--data ../shared/data/amazon-sport-cloth]
+ *     [--epochs 10] [--only target|transfer] [--strategies FEATURE_EXTRACTION,PARTIAL,FULL]
+ *     [--replay 0,0.5] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--json out.json]
  *
- * Runs on a fresh embedded PGlite in a temp folder: import both train files, train a
- * Cloth-only model (target-only), pretrain on Sport, transfer with each strategy (with and
- * without source replay), and the same for a sparse variant of Cloth (at most 2 training
- * interactions per user, fixed seed). Prints a markdown table.
+ * synthetic: the seeded generator (source and sparse target sharing users), target split
+ * leave-one-out (last), 10% of overlapping users held out entirely (cold-start stratum).
+ * amazon: the Amazon Sport / Cloth release in ../shared/data (never copied into the
+ * project), Sport as source, Cloth as target, their given train/test files.
+ * Runs on a fresh embedded PGlite in a temp folder. Prints a markdown table.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,13 +32,18 @@ import { capTrainPerUser, prepareTransfer } from '../src/workflows/prepare-trans
 import { pretrain } from '../src/workflows/pretrain.workflow.js';
 import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
 import { transfer } from '../src/workflows/transfer.workflow.js';
+import type { SplitSpec } from '../src/workflows/split-spec.js';
+import { seedSynthetic } from '../seeds/seed-database.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, fallback?: string) => {
   const at = argv.indexOf(`--${name}`);
   return at === -1 ? fallback : argv[at + 1];
 };
+const DATASET = arg('dataset', 'synthetic') as 'synthetic' | 'amazon';
 const DATA = resolve(arg('data', '../shared/data/amazon-sport-cloth')!);
+const SOURCE = DATASET === 'amazon' ? 'sport' : 'source';
+const TARGET = DATASET === 'amazon' ? 'cloth' : 'target';
 const EPOCHS = Number(arg('epochs', '10'));
 const ONLY = arg('only');
 const STRATEGIES = (arg('strategies', 'FEATURE_EXTRACTION,PARTIAL,FULL')!).split(',') as TransferStrategyName[];
@@ -70,20 +78,27 @@ async function main() {
   const gdb = await connect({ dataDir: dir, databaseUrl: '' });
   try {
     await migrateToLatest(gdb.db);
-    for (const [domain, folder] of [['sport', 'sport_cloth'], ['cloth', 'cloth_sport']] as const) {
-      const s = await importEventsFile(gdb, join(DATA, folder, 'train.txt'), { domain, header: false, columns: ['user', 'item', 'weight'] });
-      process.stderr.write(`imported ${domain}: ${s.rows} events\n`);
+    let split: SplitSpec;
+    if (DATASET === 'amazon') {
+      for (const [domain, folder] of [['sport', 'sport_cloth'], ['cloth', 'cloth_sport']] as const) {
+        const s = await importEventsFile(gdb, join(DATA, folder, 'train.txt'), { domain, header: false, columns: ['user', 'item', 'weight'] });
+        process.stderr.write(`imported ${domain}: ${s.rows} events\n`);
+      }
+      split = { kind: 'file', path: join(DATA, 'cloth_sport', 'test.txt'), format: 'tsv' };
+    } else {
+      const summary = await seedSynthetic(gdb, { users: Number(arg('users', '2000')), seed: 42 });
+      process.stderr.write(`seeded: ${summary.domains.map((d) => `${d.name} ${d.events} events`).join(', ')}\n`);
+      split = { kind: 'leave-one-out', mode: 'last' };
     }
-    const split = { kind: 'file' as const, path: join(DATA, 'cloth_sport', 'test.txt'), format: 'tsv' as const };
-    const cloth = await prepareDataset(await readDataset(gdb, 'cloth'), { split, tokenBuckets: MODEL.tokenBuckets });
+    const targetData = await prepareDataset(await readDataset(gdb, TARGET), { split, tokenBuckets: MODEL.tokenBuckets });
     for (const variant of VARIANTS) {
-      const target = variant === 'sparse' ? capTrainPerUser(cloth, 2, 2040) : cloth;
+      const target = variant === 'sparse' ? capTrainPerUser(targetData, 2, 2040) : targetData;
       popularityRow(target, variant);
-      if (ONLY !== 'transfer') await clothOnly(gdb, target, variant);
+      if (ONLY !== 'transfer') await targetOnly(target, variant);
     }
-    if (ONLY !== 'cloth') await transfers(gdb, split);
+    if (ONLY !== 'target') await transfers(gdb, split);
     const table = [
-      '| Cloth training data | model | HR@10 | NDCG@10 | wall s |',
+      `| ${TARGET} training data | model | HR@10 | NDCG@10 | wall s |`,
       '|---|---|---:|---:|---:|',
       ...rows.map((r) => `| ${r.variant} | ${r.setting}${r.note ? ` (${r.note})` : ''} | ${r.hr10.toFixed(4)} | ${r.ndcg10.toFixed(4)} | ${r.seconds.toFixed(0)} |`),
     ].join('\n');
@@ -103,20 +118,20 @@ function popularityRow(target: PreparedDomain, variant: string) {
   report({ setting: 'popularity', variant, hr10: popularity.metrics['hr@10']!, ndcg10: popularity.metrics['ndcg@10']!, seconds: (performance.now() - started) / 1000 });
 }
 
-async function clothOnly(gdb: GraftDatabase, target: PreparedDomain, variant: string) {
+async function targetOnly(target: PreparedDomain, variant: string) {
   const started = performance.now();
   const trained = await pretrain(target, { model: MODEL, training: TRAINING, evaluation: EVALUATION });
-  report({ setting: 'Cloth only (two-tower, target-only)', variant, hr10: trained.metrics.test['hr@10']!, ndcg10: trained.metrics.test['ndcg@10']!, seconds: (performance.now() - started) / 1000, note: `${trained.metrics.training.epochs} epochs` });
+  report({ setting: `${TARGET} only (two-tower)`, variant, hr10: trained.metrics.test['hr@10']!, ndcg10: trained.metrics.test['ndcg@10']!, seconds: (performance.now() - started) / 1000, note: `${trained.metrics.training.epochs} epochs` });
 }
 
-async function transfers(gdb: GraftDatabase, split: { kind: 'file'; path: string; format: 'tsv' }) {
+async function transfers(gdb: GraftDatabase, split: SplitSpec) {
   let started = performance.now();
-  const sport = await prepareDataset(await readDataset(gdb, 'sport'), { split: { kind: 'none' }, tokenBuckets: MODEL.tokenBuckets });
-  const source = await pretrain(sport, { model: MODEL, training: TRAINING, evaluation: EVALUATION });
-  const record = await registerTrainedModel(gdb, { domain: 'sport', kind: 'PRETRAIN' }, source);
-  process.stderr.write(`pretrained on sport in ${((performance.now() - started) / 1000).toFixed(1)} s (${source.metrics.training.epochs} epochs)\n`);
+  const sourceData = await prepareDataset(await readDataset(gdb, SOURCE), { split: { kind: 'none' }, tokenBuckets: MODEL.tokenBuckets });
+  const source = await pretrain(sourceData, { model: MODEL, training: TRAINING, evaluation: EVALUATION });
+  const record = await registerTrainedModel(gdb, { domain: SOURCE, kind: 'PRETRAIN' }, source);
+  process.stderr.write(`pretrained on ${SOURCE} in ${((performance.now() - started) / 1000).toFixed(1)} s (${source.metrics.training.epochs} epochs)\n`);
   for (const variant of VARIANTS) {
-    const prepared = await prepareTransfer(gdb, record.id, 'cloth', { split, coldStartShare: 0, maxTargetTrainPerUser: variant === 'sparse' ? 2 : undefined, seed: 2040 });
+    const prepared = await prepareTransfer(gdb, record.id, TARGET, { split, coldStartShare: DATASET === 'amazon' ? 0 : 0.1, maxTargetTrainPerUser: variant === 'sparse' ? 2 : undefined, seed: 2040 });
     let baselineReported = false;
     for (const strategy of STRATEGIES) {
       for (const replayWeight of REPLAY) {
@@ -137,7 +152,7 @@ async function transfers(gdb: GraftDatabase, split: { kind: 'file'; path: string
         }
         const g = r.gain['hr@10']!;
         report({
-          setting: `Sport -> Cloth ${strategy}${strategy === 'PARTIAL' ? ' (freeze 1)' : ''}, replay ${replayWeight}`,
+          setting: `${SOURCE} -> ${TARGET} ${strategy}${strategy === 'PARTIAL' ? ' (freeze 1)' : ''}, replay ${replayWeight}`,
           variant,
           hr10: r.metrics['hr@10']!,
           ndcg10: r.metrics['ndcg@10']!,
