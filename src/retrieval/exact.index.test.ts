@@ -10,8 +10,9 @@ runCandidateIndexContract('exact', {
 });
 
 describe('exact index', () => {
-  const dim = 12; // not a multiple of 4: exercises the unrolled loop's tail
-  const vectors = clusteredUnitVectors(3_000, dim, { seed: 3 });
+  const dim = 12;
+  // 3,001 rows: not a multiple of the 4-row blocks, so the remainder path runs too.
+  const vectors = clusteredUnitVectors(3_001, dim, { seed: 3 });
   // Rows 10 and 20 duplicate row 2000: three equal scores.
   vectors.copyWithin(10 * dim, 2_000 * dim, 2_001 * dim);
   vectors.copyWithin(20 * dim, 2_000 * dim, 2_001 * dim);
@@ -19,7 +20,7 @@ describe('exact index', () => {
 
   it('returns exactly the naive top k, ties broken by lower row', () => {
     const query = vectors.slice(2_000 * dim, 2_001 * dim);
-    const scores = Array.from({ length: 3_000 }, (_, row) => {
+    const scores = Array.from({ length: 3_001 }, (_, row) => {
       let s = 0;
       for (let j = 0; j < dim; j++) s += vectors[row * dim + j] * query[j];
       return { row, s };
