@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCandidateIndexContract } from './candidate-index.contract.js';
 import { createExactIndex } from './exact.index.js';
-import { createHnswIndex, loadHnswIndex } from './hnsw.index.js';
+import { buildHnswIndex, createHnswIndex, loadHnswIndex } from './hnsw.index.js';
 import { loadCandidateIndex } from './load-candidate-index.js';
 import { clusteredUnitVectors } from './synthetic-vectors.js';
 
@@ -63,6 +63,25 @@ describe('hnsw index', () => {
       for (const row of hnsw.search(query(q), 20).ids) if (expected.has(row)) hits++;
     }
     expect(hits / 200).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('builds on a worker thread the same graph as createHnswIndex, while the event loop keeps turning', async () => {
+    let turns = 0;
+    let running = true;
+    const spin = () => {
+      turns++;
+      if (running) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const built = await buildHnswIndex(vectors, dim, { seed: 3, threads: 1 });
+    running = false;
+    expect(turns).toBeGreaterThan(10);
+    const reference = createHnswIndex(vectors, dim, { seed: 3, threads: 1 });
+    expect(Buffer.compare(built.toBytes(), reference.toBytes())).toBe(0);
+    expect([...built.search(query(0), 10, { exclude: (row) => row % 2 === 0 }).ids]).toEqual([
+      ...reference.search(query(0), 10, { exclude: (row) => row % 2 === 0 }).ids,
+    ]);
+    expect((await buildHnswIndex(new Float32Array(0), dim)).size).toBe(0);
   });
 
   it('refuses to load with other vectors than it was built from', () => {

@@ -7,6 +7,7 @@ import { createRng, shuffleInPlace } from '../dataset/random.js';
 import { checkQuery, checkVectors, emptyResult, type CandidateIndex, type SearchOptions, type SearchResult } from './candidate-index.js';
 import { exactTopK, rowScore } from './exact.index.js';
 import { allocateIndexBytes, HEADER_BYTES, readIndexHeader, vectorFingerprint } from './index-bytes.js';
+import { buildGraphInWorker } from './hnsw-build.worker.js';
 import { TopKHeap } from './top-k-heap.js';
 
 export interface HnswOptions {
@@ -129,11 +130,36 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
   return value;
 }
 
+function resolveConfig(options: HnswOptions): HnswConfig {
+  return {
+    connectivity: positiveInteger('connectivity', options.connectivity, DEFAULTS.connectivity),
+    expansionAdd: positiveInteger('expansionAdd', options.expansionAdd, DEFAULTS.expansionAdd),
+    expansionSearch: positiveInteger('expansionSearch', options.expansionSearch, DEFAULTS.expansionSearch),
+  };
+}
+
+/** Keys (rows) and their vectors in insertion order: row order, or shuffled by `seed` (then `vectors` is a fresh copy). */
+function insertionOrder(vectors: Float32Array, dim: number, size: number, seed: number | undefined): { keys: BigUint64Array; ordered: Float32Array } {
+  const keys = new BigUint64Array(size);
+  if (seed === undefined) {
+    for (let row = 0; row < size; row++) keys[row] = BigInt(row);
+    return { keys, ordered: vectors };
+  }
+  const order = shuffleInPlace(Int32Array.from({ length: size }, (_, i) => i), createRng(seed));
+  const ordered = new Float32Array(vectors.length);
+  for (let i = 0; i < size; i++) {
+    keys[i] = BigInt(order[i]);
+    ordered.set(vectors.subarray(order[i] * dim, (order[i] + 1) * dim), i * dim);
+  }
+  return { keys, ordered };
+}
+
 /**
  * Approximate top-k through an HNSW graph (usearch, inner-product metric, f32). Builds the
- * graph now (minutes for 1M rows on 2 cores: see bench/retrieval.ts), blocking the
- * thread, so build at model activation. Keeps a reference to `vectors` ([n, dim] row-major)
- * for exact rescoring and the exact fallback: do not modify them afterwards.
+ * graph now, blocking the thread (about 3 minutes for 1M x 64 rows on 2 cores with the
+ * defaults: see bench/retrieval.ts); a server should use `buildHnswIndex` instead. Keeps a
+ * reference to `vectors` ([n, dim] row-major) for exact rescoring and the exact fallback:
+ * do not modify them afterwards.
  *
  * @example
  * const index = createHnswIndex(itemVectors, 64, { connectivity: 16, expansionAdd: 128 });
@@ -141,32 +167,42 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
  */
 export function createHnswIndex(vectors: Float32Array, dim: number, options: HnswOptions = {}): CandidateIndex {
   const size = checkVectors(vectors, dim);
-  const config: HnswConfig = {
-    connectivity: positiveInteger('connectivity', options.connectivity, DEFAULTS.connectivity),
-    expansionAdd: positiveInteger('expansionAdd', options.expansionAdd, DEFAULTS.expansionAdd),
-    expansionSearch: positiveInteger('expansionSearch', options.expansionSearch, DEFAULTS.expansionSearch),
-  };
-  const threads = options.threads ?? 0;
+  const config = resolveConfig(options);
   const native = newNativeIndex(dim, config);
   if (size > 0) {
-    const keys = new BigUint64Array(size);
-    let ordered = vectors;
-    if (options.seed === undefined) {
-      for (let row = 0; row < size; row++) keys[row] = BigInt(row);
-    } else {
-      const order = shuffleInPlace(Int32Array.from({ length: size }, (_, i) => i), createRng(options.seed));
-      ordered = new Float32Array(vectors.length);
-      for (let i = 0; i < size; i++) {
-        keys[i] = BigInt(order[i]);
-        ordered.set(vectors.subarray(order[i] * dim, (order[i] + 1) * dim), i * dim);
-      }
-    }
+    const { keys, ordered } = insertionOrder(vectors, dim, size, options.seed);
     // One add call for all rows: usearch then reserves capacity and per-thread state for
     // `threads` before inserting concurrently (growing it in later calls with another thread
     // count is what misbehaves).
-    native.add(keys, ordered, threads);
+    native.add(keys, ordered, options.threads ?? 0);
   }
   return new HnswIndex(native, vectors, dim, config, options.exactFallbackAbove);
+}
+
+/**
+ * `createHnswIndex` on a worker thread: the caller's event loop keeps running during the
+ * build (model activation in a serving process). The vectors are copied to the worker once
+ * (moved when `seed` shuffles them into a copy anyway); the graph comes back through a temp file.
+ *
+ * @example
+ * const index = await buildHnswIndex(itemVectors, 64, { expansionAdd: 128 });
+ */
+export async function buildHnswIndex(vectors: Float32Array, dim: number, options: HnswOptions = {}): Promise<CandidateIndex> {
+  const size = checkVectors(vectors, dim);
+  const config = resolveConfig(options);
+  const { keys, ordered } = insertionOrder(vectors, dim, size, options.seed);
+  const transfer: ArrayBuffer[] = [keys.buffer as ArrayBuffer];
+  if (ordered !== vectors && ordered.byteOffset === 0) transfer.push(ordered.buffer as ArrayBuffer);
+  const folder = mkdtempSync(join(tmpdir(), 'graft-hnsw-'));
+  try {
+    const path = join(folder, 'index.usearch');
+    await buildGraphInWorker({ dim, ...config, keys, vectors: ordered, threads: options.threads ?? 0, path }, transfer);
+    const native = newNativeIndex(dim, config);
+    native.load(path);
+    return new HnswIndex(native, vectors, dim, config, options.exactFallbackAbove);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
 }
 
 /**
