@@ -1,6 +1,7 @@
 export * from './backend.js';
 export * from './dense-optimizer.js';
 export * from './embedding-table.js';
+export * from './history-bags.js';
 export * from './in-batch-softmax.task.js';
 export * from './initializer.js';
 export * from './named-weight.js';

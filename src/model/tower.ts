@@ -16,6 +16,13 @@ export interface TowerOptions {
   tokenTable?: EmbeddingTable;
   /** Hashed tokens per entity (CSR); entities without tokens get a zero token vector. */
   tokens?: TokenBags;
+  /**
+   * Item table whose rows the tower mean-pools over each entity's history (user tower with
+   * `userHistory`); present iff the tower has a history path.
+   */
+  historyTable?: EmbeddingTable;
+  /** Pool at most the last this many history entries of an entity (default 50). */
+  historyLength?: number;
   /** Dense layer widths, bottom to top; ReLU between, the last one linear. */
   layers: readonly number[];
   /** Draws the initial dense weights. */
@@ -25,7 +32,18 @@ export interface TowerOptions {
 }
 
 /**
- * One tower: [ID embedding | mean-pooled token embedding] -> MLP -> L2 normalisation.
+ * Histories over rows of the history table in CSR form, in time order: entity e's rows are
+ * `ids[offsets[e] .. offsets[e + 1])` (the last `historyLength` of them are pooled).
+ */
+export interface HistoryBags {
+  /** `[entities + 1]` */
+  readonly offsets: Int32Array;
+  readonly ids: Int32Array;
+}
+
+/**
+ * One tower: [ID embedding | mean-pooled token embedding | mean-pooled history rows] -> MLP
+ * -> L2 normalisation (token and history parts only when the tower has those paths).
  * Layers are numbered from the bottom: 0 = the embedding tables, 1..L = dense layers.
  *
  * The embedding part runs in JS (`fillInput` gathers rows into one `[B, inputDim]` buffer
@@ -36,7 +54,10 @@ export class Tower {
   readonly name: TowerName;
   readonly idTable: EmbeddingTable;
   readonly tokenTable: EmbeddingTable | undefined;
-  /** Width of the concatenated embedding input: dim (+ token dim). */
+  /** Item table pooled over each entity's history (user tower with `userHistory`). */
+  readonly historyTable: EmbeddingTable | undefined;
+  readonly historyLength: number;
+  /** Width of the concatenated embedding input: dim (+ token dim) (+ history dim). */
   readonly inputDim: number;
   readonly outputDim: number;
   readonly kernels: tf.Variable[];
@@ -48,12 +69,17 @@ export class Tower {
   private input = new Float32Array(0);
   private bagOffsets = new Int32Array(1);
   private bagIds = new Int32Array(0);
+  private historyBags: HistoryBags | undefined;
+  private historyOffsets = new Int32Array(1);
+  private historyIds = new Int32Array(0);
   constructor(options: TowerOptions) {
     this.name = options.name;
     this.idTable = options.idTable;
     this.tokenTable = options.tokenTable;
     this.tokenBags = options.tokens;
-    this.inputDim = this.idTable.dim + (this.tokenTable?.dim ?? 0);
+    this.historyTable = options.historyTable;
+    this.historyLength = options.historyLength ?? 50;
+    this.inputDim = this.idTable.dim + (this.tokenTable?.dim ?? 0) + (this.historyTable?.dim ?? 0);
     const widths = [this.inputDim, ...options.layers];
     this.outputDim = widths[widths.length - 1];
     this.kernels = [];
@@ -84,6 +110,15 @@ export class Tower {
 
   get tokens(): TokenBags | undefined {
     return this.tokenBags;
+  }
+
+  get histories(): HistoryBags | undefined {
+    return this.historyBags;
+  }
+
+  /** Replaces the histories (one per entity of the ID table; entities beyond them have none). */
+  setHistories(histories: HistoryBags | undefined): void {
+    this.historyBags = histories;
   }
 
   /** Replaces the token bags (one bag per entity of the ID table). */
@@ -132,16 +167,73 @@ export class Tower {
   /**
    * Gathers the embedding input of `ids` into a reused buffer `[B, inputDim]`:
    * ID row, then the mean of the entity's token rows (tokens dropped with probability
-   * `tokenDropout`; an empty bag gives zeros). Remembers the bags for `accumulateGradients`.
+   * `tokenDropout`; an empty bag gives zeros), then the mean of the history rows (the last
+   * `historyLength` entries, without any occurrence of `exclude[i]`, the example's positive:
+   * pooling it would let the tower copy the answer). Remembers the bags for
+   * `accumulateGradients`.
    */
-  fillInput(ids: Int32Array, tokenDropout = 0, rng?: SeededRandom): Float32Array {
+  fillInput(ids: Int32Array, tokenDropout = 0, rng?: SeededRandom, exclude?: Int32Array): Float32Array {
     const batch = ids.length;
     const width = this.inputDim;
     if (this.input.length < batch * width) this.input = new Float32Array(batch * width);
     const input = this.input.subarray(0, batch * width);
     this.idTable.gatherInto(ids, input, 0, width);
+    this.fillTokens(ids, input, tokenDropout, rng);
+    this.fillHistory(ids, input, exclude);
+    return input;
+  }
+
+  private fillHistory(ids: Int32Array, input: Float32Array, exclude: Int32Array | undefined): void {
+    const table = this.historyTable;
+    if (!table) return;
+    const batch = ids.length;
+    const width = this.inputDim;
+    const dim = table.dim;
+    const at = width - dim;
+    const bags = this.historyBags;
+    const weights = table.weights;
+    if (this.historyOffsets.length < batch + 1) this.historyOffsets = new Int32Array(batch + 1);
+    const offsets = this.historyOffsets;
+    let n = 0;
+    for (let i = 0; i < batch; i++) {
+      const dst = i * width + at;
+      for (let k = 0; k < dim; k++) input[dst + k] = 0;
+      offsets[i] = n;
+      const entity = ids[i];
+      if (!bags || entity + 1 >= bags.offsets.length) continue; // entity without a history
+      const to = bags.offsets[entity + 1];
+      const from = Math.max(bags.offsets[entity], to - this.historyLength);
+      if (this.historyIds.length < n + (to - from)) {
+        const grown = new Int32Array(Math.max(2 * this.historyIds.length, n + (to - from), 64));
+        grown.set(this.historyIds.subarray(0, n));
+        this.historyIds = grown;
+      }
+      const skip = exclude === undefined ? -1 : exclude[i];
+      const start = n;
+      for (let t = from; t < to; t++) {
+        const row = bags.ids[t];
+        if (row === skip) continue;
+        if (!(row >= 0 && row < table.rows)) {
+          throw new GraftError('BAD_INPUT', `${this.name} ${entity} has history row ${row} outside the item table (0..${table.rows - 1}); build histories over item rows`);
+        }
+        this.historyIds[n++] = row;
+        const src = row * dim;
+        for (let k = 0; k < dim; k++) input[dst + k] += weights[src + k];
+      }
+      const count = n - start;
+      if (count > 1) {
+        const inv = 1 / count;
+        for (let k = 0; k < dim; k++) input[dst + k] *= inv;
+      }
+    }
+    offsets[batch] = n;
+  }
+
+  private fillTokens(ids: Int32Array, input: Float32Array, tokenDropout: number, rng: SeededRandom | undefined): void {
+    const batch = ids.length;
+    const width = this.inputDim;
     const tokenTable = this.tokenTable;
-    if (!tokenTable) return input;
+    if (!tokenTable) return;
     const dim = tokenTable.dim;
     const idDim = this.idTable.dim;
     const bags = this.tokenBags;
@@ -178,7 +270,6 @@ export class Tower {
       }
     }
     offsets[batch] = n;
-    return input;
   }
 
   /**
@@ -197,12 +288,25 @@ export class Tower {
   /**
    * Scatters the gradient w.r.t. the last `fillInput` buffer (`[B, inputDim]`, times
    * `scale`) into the tables' pending gradients: the ID part to each entity's row, the token
-   * part divided equally over the bag's tokens (the gradient of a mean).
+   * part divided equally over the bag's tokens (the gradient of a mean), the history part
+   * likewise over the pooled history rows of the history (item) table.
    */
   accumulateGradients(ids: Int32Array, gradient: Float32Array, scale: number): void {
     const width = this.inputDim;
     const idDim = this.idTable.dim;
     for (let i = 0; i < ids.length; i++) this.idTable.accumulate(ids[i], gradient, i * width, scale);
+    const historyTable = this.historyTable;
+    if (historyTable) {
+      const at = width - historyTable.dim;
+      const offsets = this.historyOffsets;
+      for (let i = 0; i < ids.length; i++) {
+        const from = offsets[i];
+        const to = offsets[i + 1];
+        if (to === from) continue;
+        const share = scale / (to - from);
+        for (let t = from; t < to; t++) historyTable.accumulate(this.historyIds[t], gradient, i * width + at, share);
+      }
+    }
     const tokenTable = this.tokenTable;
     if (!tokenTable) return;
     const offsets = this.bagOffsets;

@@ -4,6 +4,7 @@ import { isGraftError } from '../errors.js';
 import type { NamedWeight } from './named-weight.js';
 import { describeEachBackend } from './testing/each-backend.js';
 import type { TokenBags } from './token-hash.js';
+import type { HistoryBags } from './tower.js';
 import { TwoTowerModel, type TwoTowerConfig } from './two-tower.model.js';
 
 const config: TwoTowerConfig = { users: 6, items: 5, dim: 4, layers: [8, 3], tokenBuckets: 7, temperature: 0.2, logQ: true, seed: 3 };
@@ -24,8 +25,17 @@ function weight(weights: NamedWeight[], name: string): NamedWeight {
   return w;
 }
 
-/** Independent dense reference: tables as tf.variables, tf.gather, bags as a [B, buckets] averaging matrix. */
-function referenceGradients(model: TwoTowerModel) {
+// User histories over item rows: user 1's history holds its positive item 2 twice (left out
+// of the pool in training), user 3's past the 2-item cap, user 5 has none.
+const userHistories: HistoryBags = { offsets: Int32Array.of(0, 2, 6, 7, 10, 11, 11), ids: Int32Array.of(1, 3, 2, 0, 2, 4, 4, 2, 0, 1, 3) };
+const historyCap = 2;
+
+/**
+ * Independent dense reference: tables as tf.variables, tf.gather, bags as a [B, buckets]
+ * averaging matrix; with `histories`, the user tower also pools item rows through a
+ * [B, items] averaging matrix (last `historyCap` entries, the example's positive left out).
+ */
+function referenceGradients(model: TwoTowerModel, histories?: HistoryBags) {
   const weights = model.exportWeights();
   const vars = new Map(weights.map((w) => [w.name, tf.variable(tf.tensor(w.data, w.shape), true, `ref.${w.name}.${Math.random()}`)]));
   const total = counts.reduce((s, c) => s + Math.max(c, 1), 0);
@@ -45,10 +55,23 @@ function referenceGradients(model: TwoTowerModel) {
     });
     return tf.tensor2d(m, [ids.length, config.tokenBuckets!]);
   };
+  const historyMatrix = (h: HistoryBags) => {
+    const items = config.items;
+    const m = new Float32Array(b * items);
+    batch.users.forEach((u, i) => {
+      const kept: number[] = [];
+      const to = h.offsets[u + 1];
+      for (let t = Math.max(h.offsets[u], to - historyCap); t < to; t++) if (h.ids[t] !== batch.items[i]) kept.push(h.ids[t]);
+      for (const it of kept) m[i * items + it] += 1 / kept.length;
+    });
+    return tf.tensor2d(m, [b, items]);
+  };
   const tower = (name: 'user' | 'item', ids: Int32Array, bags: TokenBags) => {
     const id = tf.gather(vars.get(`${name}.embedding`)!, tf.tensor1d(ids, 'int32'));
     const pooled = tf.matMul(bagMatrix(ids, bags), vars.get('token.embedding')!);
-    let h = tf.concat([id, pooled], 1);
+    const parts = [id, pooled];
+    if (name === 'user' && histories) parts.push(tf.matMul(historyMatrix(histories), vars.get('item.embedding')!));
+    let h = tf.concat(parts, 1);
     for (let l = 0; l < 2; l++) {
       h = tf.add(tf.matMul(h, vars.get(`${name}.dense.${l}.kernel`)!), vars.get(`${name}.dense.${l}.bias`)!);
       if (l === 0) h = tf.relu(h);
@@ -107,6 +130,47 @@ describeEachBackend('TwoTowerModel', () => {
     );
     for (const [name, g] of Object.entries(sparse.dense)) expectClose(g, reference.grads[name], 1e-4);
     model.dispose();
+  });
+
+  it('gives autodiff gradients through the pooled user history (positive left out, capped)', () => {
+    const model = create({ userHistory: true, userHistoryLength: historyCap });
+    model.setUserHistories(userHistories);
+    expect(model.tower('user').inputDim).toBe(3 * config.dim!);
+    const sparse = model.gradients(batch);
+    const reference = referenceGradients(model, userHistories);
+    expect(sparse.loss).toBeCloseTo(reference.loss, 4);
+    const dim = config.dim!;
+    for (const name of ['user.embedding', 'item.embedding', 'token.embedding']) {
+      const scattered = new Float32Array(reference.grads[name].length);
+      const { ids, grads } = sparse.tables[name];
+      ids.forEach((row, s) => scattered.set(grads.subarray(s * dim, (s + 1) * dim), row * dim));
+      expectClose(scattered, reference.grads[name], 1e-4);
+    }
+    // Item 1 is in no batch example as a positive or candidate: its gradient comes only through user 0's pooled history.
+    expect(sparse.tables['item.embedding'].ids).toContain(1);
+    for (const [name, g] of Object.entries(sparse.dense)) expectClose(g, reference.grads[name], 1e-4);
+    model.dispose();
+  });
+
+  it('keeps the history path through fromWeights and clone, without leaking tensors', () => {
+    const model = create({ userHistory: true });
+    model.setUserHistories(userHistories);
+    model.trainStep(batch, 0.01, { clipNorm: 1 });
+    const before = tf.memory().numTensors;
+    for (let step = 0; step < 3; step++) model.trainStep(batch, 0.01, { clipNorm: 1 });
+    model.embedUsers();
+    expect(tf.memory().numTensors).toBe(before);
+    const loaded = TwoTowerModel.fromWeights({ ...config, userHistory: true }, model.exportWeights(), { itemTokens, userTokens });
+    loaded.setUserHistories(userHistories);
+    expect(loaded.embedUsers()).toEqual(model.embedUsers());
+    const clone = model.clone();
+    expect(clone.embedUsers()).toEqual(model.embedUsers());
+    // The history is an input: changing it changes the user's vector.
+    clone.setUserHistories({ offsets: new Int32Array(7), ids: new Int32Array(0) });
+    expect(clone.embedUsers().subarray(0, 3)).not.toEqual(model.embedUsers().subarray(0, 3));
+    expect(() => create().setUserHistories(userHistories)).toThrow(/userHistory = true/);
+    expect(() => model.setUserHistories({ offsets: Int32Array.of(0, 1), ids: Int32Array.of(9) })).toThrow(/item row 9/);
+    for (const m of [model, loaded, clone]) m.dispose();
   });
 
   it('does not leak tensors across training steps', () => {

@@ -8,7 +8,7 @@ import type { NamedWeight } from './named-weight.js';
 import { createSeededRandom, deriveSeed, type SeededRandom } from './seeded-random.js';
 import type { SparseOptimizerKind } from './sparse-optimizer.js';
 import { validateTokenBags, type TokenBags } from './token-hash.js';
-import { Tower, type TowerName } from './tower.js';
+import { Tower, type HistoryBags, type TowerName } from './tower.js';
 
 /** Shape and training settings of a two-tower model. Optional fields have the defaults shown. */
 export interface TwoTowerConfig {
@@ -33,6 +33,15 @@ export interface TwoTowerConfig {
   tokenDropout?: number;
   /** Initialiser of embedding rows (default normal, scale 0.05). */
   embeddingInit?: Initializer;
+  /**
+   * YouTube-DNN-style user history (default false): the user tower input gains the mean of
+   * the item-table rows of the user's history (`setUserHistories`), so a user's events
+   * count without a trained user row. In training the example's positive item is left out
+   * of the pool (no copying the answer); gradients flow into the pooled item rows.
+   */
+  userHistory?: boolean;
+  /** Pool at most the last this many history items per user (default 50). */
+  userHistoryLength?: number;
 }
 
 export type ResolvedTwoTowerConfig = Required<Omit<TwoTowerConfig, 'embeddingInit'>> & { embeddingInit: Initializer };
@@ -115,7 +124,8 @@ export class TwoTowerModel {
     };
     this.userTable = table('user', config.users);
     this.itemTable = table('item', config.items);
-    const userHasTokens = weights ? towerHasTokens(weights, 'user', dim, tokens.userTokens !== undefined) : tokens.userTokens !== undefined;
+    const historyDim = config.userHistory ? dim : 0;
+    const userHasTokens = weights ? towerHasTokens(weights, 'user', dim + historyDim, tokens.userTokens !== undefined) : tokens.userTokens !== undefined;
     const itemHasTokens = weights ? towerHasTokens(weights, 'item', dim, tokens.itemTokens !== undefined) : tokens.itemTokens !== undefined;
     this.tokenTable = userHasTokens || itemHasTokens ? table('token', config.tokenBuckets) : undefined;
     if (tokens.userTokens) validateTokenBags(tokens.userTokens, config.users, config.tokenBuckets, 'user');
@@ -127,6 +137,8 @@ export class TwoTowerModel {
         idTable,
         tokenTable: hasTokens ? this.tokenTable : undefined,
         tokens: bags,
+        historyTable: name === 'user' && config.userHistory ? this.itemTable : undefined,
+        historyLength: config.userHistoryLength,
         layers: config.layers,
         rng: denseRng,
         dense: weights ? denseWeights(weights, name, config.layers.length) : undefined,
@@ -233,6 +245,38 @@ export class TwoTowerModel {
     this.task.growItems(n);
   }
 
+  /**
+   * Sets each user's history over item rows, in time order (user tower with `userHistory`):
+   * user u's items are `ids[offsets[u] .. offsets[u + 1])`; users past the end have none.
+   *
+   * @example
+   * model.setUserHistories(buildUserHistories(train.users, train.items, model.users));
+   */
+  setUserHistories(histories: HistoryBags): void {
+    const tower = this.towers.user;
+    if (!tower.historyTable) {
+      throw new GraftError('BAD_INPUT', 'the user tower has no history path; create the model with config.userHistory = true to pool user histories');
+    }
+    const { offsets, ids } = histories;
+    if (offsets.length < 1 || offsets.length > this.users + 1 || offsets[0] !== 0 || offsets[offsets.length - 1] !== ids.length) {
+      throw new GraftError('BAD_INPUT', `user history offsets have length ${offsets.length} (last ${offsets[offsets.length - 1]}) for ${this.users} users and ${ids.length} ids; pass at most users + 1 offsets from 0 to ids.length`);
+    }
+    for (let u = 1; u < offsets.length; u++) {
+      if (offsets[u] < offsets[u - 1]) throw new GraftError('BAD_INPUT', `user history offsets decrease at user ${u - 1}; offsets must be non-decreasing`);
+    }
+    for (let i = 0; i < ids.length; i++) {
+      if (!(ids[i] >= 0 && ids[i] < this.items)) {
+        throw new GraftError('BAD_INPUT', `user history item row ${ids[i]} is outside the item table (0..${this.items - 1}); build histories over item rows`);
+      }
+    }
+    tower.setHistories(histories);
+  }
+
+  /** The user histories set by `setUserHistories` (undefined without). */
+  get userHistories(): HistoryBags | undefined {
+    return this.towers.user.histories;
+  }
+
   /** Replaces the item token bags (one per item). */
   setItemTokens(tokens: TokenBags): void {
     this.setTokens(this.towers.item, tokens);
@@ -296,6 +340,7 @@ export class TwoTowerModel {
     });
     const logQ = this.task.itemLogQ();
     if (logQ) copy.task.setItemLogQ(logQ);
+    copy.towers.user.setHistories(this.towers.user.histories);
     for (const name of ['user', 'item'] as const) {
       const from = this.towers[name];
       const to = copy.towers[name];
@@ -341,7 +386,8 @@ export class TwoTowerModel {
     let t2 = 0;
     let t3 = 0;
     const logits = this.task.prepare(items, batch.weights);
-    const userInput = userTower.fillInput(users, dropout, this.rng);
+    // The positive item is left out of the user's pooled history (else the tower copies it).
+    const userInput = userTower.fillInput(users, dropout, this.rng, items);
     const itemInput = itemTower.fillInput(items, dropout, this.rng);
     const userLeaf = userTower.isTrainable(0);
     const itemLeaf = itemTower.isTrainable(0);
@@ -470,6 +516,8 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
     l2: config.l2 ?? 0,
     tokenDropout: config.tokenDropout ?? 0,
     embeddingInit: config.embeddingInit ?? { kind: 'normal', scale: 0.05 },
+    userHistory: config.userHistory ?? false,
+    userHistoryLength: config.userHistoryLength ?? 50,
   };
   const positiveInt = (name: string, value: number, min: number) => {
     if (!Number.isInteger(value) || value < min) throw new GraftError('BAD_INPUT', `config.${name} = ${value}; it must be an integer >= ${min}`);
@@ -479,6 +527,7 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
   positiveInt('dim', resolved.dim, 1);
   positiveInt('tokenBuckets', resolved.tokenBuckets, 1);
   resolved.layers.forEach((w, i) => positiveInt(`layers[${i}]`, w, 1));
+  positiveInt('userHistoryLength', resolved.userHistoryLength, 1);
   if (!(resolved.tokenDropout >= 0 && resolved.tokenDropout < 1)) {
     throw new GraftError('BAD_INPUT', `config.tokenDropout = ${resolved.tokenDropout}; it must be in [0, 1)`);
   }
@@ -486,11 +535,12 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
   return resolved;
 }
 
-function towerHasTokens(weights: Map<string, NamedWeight>, tower: TowerName, dim: number, given: boolean): boolean {
+/** `baseWidth`: the tower's input width without tokens (ID dim, plus the history dim if any). */
+function towerHasTokens(weights: Map<string, NamedWeight>, tower: TowerName, baseWidth: number, given: boolean): boolean {
   const kernel = weights.get(`${tower}.dense.0.kernel`);
   // Without dense layers the input width is not recorded: go by whether tokens were passed.
   if (!kernel) return given && weights.has('token.embedding');
-  return kernel.shape[0] > dim;
+  return kernel.shape[0] > baseWidth;
 }
 
 function denseWeights(weights: Map<string, NamedWeight>, tower: TowerName, layers: number): { kernels: Float32Array[]; biases: Float32Array[] } {

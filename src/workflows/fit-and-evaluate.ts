@@ -1,5 +1,6 @@
 import { embeddingScorer } from '../evaluation/embedding.scorer.js';
 import { evaluate, evaluateWithPopularity, type EvaluationData, type EvaluationReport } from '../evaluation/evaluate.js';
+import { buildHistoryBags } from '../model/history-bags.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
 import type { TrainingData } from '../training/example-mixture.js';
 import { train, type EpochProgress, type StepProgress, type TrainResult } from '../training/train.js';
@@ -59,6 +60,25 @@ export function evaluateModel(
   candidateItems?: number,
 ): { model: EvaluationReport; popularity: EvaluationReport } {
   return evaluateWithPopularity(modelScorer(model, candidateItems), data, settings);
+}
+
+/**
+ * Gives a model with `userHistory` its users' histories: the item rows of `sets`, in the
+ * order given (earlier sets first: the pool keeps the last entries). No-op without the flag.
+ */
+export function setUserHistoriesFrom(model: TwoTowerModel, ...sets: ReadonlyArray<{ users: Int32Array; items: Int32Array } | undefined>): void {
+  if (!model.config.userHistory) return;
+  const present = sets.filter((s): s is { users: Int32Array; items: Int32Array } => s !== undefined);
+  const total = present.reduce((n, s) => n + s.users.length, 0);
+  const users = new Int32Array(total);
+  const items = new Int32Array(total);
+  let at = 0;
+  for (const s of present) {
+    users.set(s.users, at);
+    items.set(s.items, at);
+    at += s.users.length;
+  }
+  model.setUserHistories(buildHistoryBags(users, items, model.users));
 }
 
 /** The distinct users of `users`, ascending, at most `max` of them (deterministic). */

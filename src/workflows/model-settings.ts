@@ -11,6 +11,8 @@ export interface ModelSettings {
   l2: number;
   tokenDropout: number;
   seed: number;
+  /** Pool the item rows of each user's training history into the user tower (YouTube-DNN style); see TwoTowerConfig.userHistory. */
+  userHistory?: boolean;
 }
 
 export interface TrainingSettings {
@@ -39,6 +41,7 @@ export const DEFAULT_MODEL: ModelSettings = {
   l2: 0,
   tokenDropout: 0,
   seed: 42,
+  userHistory: false,
 };
 
 export const DEFAULT_TRAINING: TrainingSettings = {
@@ -64,5 +67,6 @@ export function modelConfig(settings: ModelSettings, users: number, items: numbe
     l2: settings.l2,
     tokenDropout: settings.tokenDropout,
     seed: settings.seed,
+    userHistory: settings.userHistory ?? false,
   };
 }

@@ -2,7 +2,7 @@ import { GraftError } from '../errors.js';
 import { initBackend } from '../model/backend.js';
 import { TwoTowerModel } from '../model/two-tower.model.js';
 import { evaluationData } from './evaluation-data.js';
-import { evaluateModel, fitModel, type TrainingHooks } from './fit-and-evaluate.js';
+import { evaluateModel, fitModel, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
 import { modelConfig, type EvaluationSettings, type ModelSettings, type TrainingSettings } from './model-settings.js';
 import type { PreparedDomain } from './prepared-domain.js';
 import { collectTrainedModel, type TrainedModel } from './trained-model.js';
@@ -32,6 +32,8 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
   const model = TwoTowerModel.create(config, { itemTokens: prepared.itemTokens });
   try {
     const validation = prepared.validation && evaluationData(prepared.train, prepared.validation, users, items);
+    // Histories from training events only while training; at test time validation events are history too.
+    setUserHistoriesFrom(model, prepared.train);
     const training = await fitModel(model, prepared.train, validation, settings.training, settings.model.seed, hooks);
     if (training.aborted) throw new GraftError('CANCELLED', `training on "${prepared.domain}" cancelled; no model was registered`);
     const test = evaluationData(
@@ -40,6 +42,7 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
       users,
       items,
     );
+    setUserHistoriesFrom(model, prepared.train, prepared.validation);
     const report = evaluateModel(model, test, settings.evaluation);
     return collectTrainedModel(model, {
       config: { ...settings, split: prepared.split },

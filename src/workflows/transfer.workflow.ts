@@ -11,7 +11,7 @@ import { createStrategy } from '../transfer/strategies.js';
 import { compareWithBaseline, type TransferReport } from '../transfer/transfer-report.js';
 import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
 import { evaluationData } from './evaluation-data.js';
-import { evaluateModel, fitModel, modelScorer, type TrainingHooks } from './fit-and-evaluate.js';
+import { evaluateModel, fitModel, modelScorer, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
 import type { EvaluationSettings, TrainingSettings } from './model-settings.js';
 import type { Examples, PreparedDomain } from './prepared-domain.js';
 import { concatExamples } from './pretrain.workflow.js';
@@ -91,19 +91,26 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
   let baseline: TwoTowerModel | undefined;
   try {
     strategy.apply(model, alignment);
+    const sourceEvents = source.events.users.length > 0 ? mapSourceInteractions(alignment, source.events) : undefined;
     const replay =
-      settings.replayWeight > 0 && source.events.users.length > 0
-        ? { ...mapSourceInteractions(alignment, source.events), weight: settings.replayWeight, fraction: settings.replayFraction }
+      settings.replayWeight > 0 && sourceEvents
+        ? { ...sourceEvents, weight: settings.replayWeight, fraction: settings.replayFraction }
         : undefined;
+    // A user's source events (source item rows kept by the graft) feed their target representation;
+    // source first, so the capped pool keeps the target events.
+    setUserHistoriesFrom(model, sourceEvents, target.train);
     const training = await fitModel(model, { ...target.train, replay }, validation, settings.training, settings.seed, hooks, nTargetItems);
     if (training.aborted) throw abortError(hooks.signal);
 
     hooks.onPhase?.('baseline');
     baseline = TwoTowerModel.create({ ...config, users: nTargetUsers, items: nTargetItems }, { itemTokens: target.itemTokens });
+    setUserHistoriesFrom(baseline, target.train);
     const baselineTraining = await fitModel(baseline, target.train, validation, settings.training, settings.seed, hooks);
     if (baselineTraining.aborted) throw abortError(hooks.signal);
 
     hooks.onPhase?.('evaluation');
+    setUserHistoriesFrom(model, sourceEvents, target.train, target.validation);
+    setUserHistoriesFrom(baseline, target.train, target.validation);
     const transferred = evaluateModel(model, test, settings.evaluation, nTargetItems);
     const baselineScorer = withPopularityFallback(modelScorer(baseline), test.popularity, test.trainHistories.offsets);
     const baselineReport = evaluate(baselineScorer, test, { ...settings.evaluation, users: transferred.model.perUser.users });
