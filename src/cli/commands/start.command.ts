@@ -33,6 +33,7 @@ export function registerStart(program: Command): void {
         note('next steps (the GraphQL server is not part of this release yet):');
         note('  npx graft train --domain source            # pretrain on the source domain, prints the model id');
         note('  npx graft eval --model MODEL_ID            # HR@10 / NDCG@10 next to popularity, per stratum');
+        note('  npx graft transfer --from MODEL_ID --to target --strategy partial   # graft onto the sparse target, vs a same-budget baseline');
         note('  npx graft models                           # the registry');
         note('  npx graft import FILE --domain NAME        # your own behaviour log (see README)');
       });
