@@ -7,7 +7,7 @@
  *   npm run build && node dist/bench/transfer.js --dataset synthetic [--users 2000]
  *   npm run build && node dist/bench/transfer.js --dataset amazon [--data ../shared/data/amazon-sport-cloth]
  *     [--epochs 10] [--only target|transfer] [--strategies FEATURE_EXTRACTION,PARTIAL,FULL]
- *     [--replay 0,0.5] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--user-history] [--json out.json]
+ *     [--replay 0,0.5] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--user-history | --no-user-history] [--seed 42] [--json out.json]
  *
  * synthetic: the seeded generator (source and sparse target sharing users), target split
  * leave-one-out (last), 10% of overlapping users held out entirely (cold-start stratum).
@@ -56,7 +56,8 @@ const MODEL: ModelSettings = {
   temperature: Number(arg('temperature', String(DEFAULT_MODEL.temperature))),
   l2: Number(arg('l2', '0')),
   layers: (arg('layers', DEFAULT_MODEL.layers.join(','))!).split(',').filter(Boolean).map(Number),
-  userHistory: argv.includes('--user-history') ? true : DEFAULT_MODEL.userHistory,
+  userHistory: argv.includes('--no-user-history') ? false : argv.includes('--user-history') || DEFAULT_MODEL.userHistory === true,
+  seed: Number(arg('seed', String(DEFAULT_MODEL.seed))),
 };
 const TRAINING: TrainingSettings = { ...DEFAULT_TRAINING, epochs: EPOCHS, learningRate: Number(arg('lr', String(DEFAULT_TRAINING.learningRate))) };
 

@@ -11,7 +11,11 @@ export interface ModelSettings {
   l2: number;
   tokenDropout: number;
   seed: number;
-  /** Pool the item rows of each user's training history into the user tower (YouTube-DNN style); see TwoTowerConfig.userHistory. */
+  /**
+   * Pool the item rows of each user's training history into the user tower (YouTube-DNN
+   * style; see TwoTowerConfig.userHistory). On by default (Amazon Sport -> Cloth transfer
+   * +0.013 HR@10 over two seeds); absent = off, as in models stored before the option.
+   */
   userHistory?: boolean;
 }
 
@@ -41,7 +45,7 @@ export const DEFAULT_MODEL: ModelSettings = {
   l2: 0,
   tokenDropout: 0,
   seed: 42,
-  userHistory: false,
+  userHistory: true,
 };
 
 export const DEFAULT_TRAINING: TrainingSettings = {

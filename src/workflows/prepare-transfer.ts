@@ -36,7 +36,9 @@ export async function prepareTransfer(gdb: GraftDatabase, sourceModelId: string,
   const weights = await loadWeights(gdb.db, sourceModelId);
   const userDbIds = await loadIdArtifact(gdb.db, sourceModelId, 'vocab:users');
   const itemDbIds = await loadIdArtifact(gdb.db, sourceModelId, 'vocab:items');
-  const settings = { ...DEFAULT_MODEL, ...((record.config.model as Partial<ModelSettings> | undefined) ?? {}) };
+  const stored = (record.config.model as Partial<ModelSettings> | undefined) ?? {};
+  // A model stored before userHistory existed has no history path: its absence means off, not the default.
+  const settings = { ...DEFAULT_MODEL, ...stored, userHistory: stored.userHistory === true };
   const config: TwoTowerConfig = modelConfig(settings, userDbIds.length, itemDbIds.length);
 
   const sourceData = await readDataset(gdb, record.domain);
