@@ -20,6 +20,7 @@ interface TrainCliOptions extends SplitCliOptions {
   seed: number;
   patience: number;
   device: 'AUTO' | 'CPU' | 'GPU';
+  userHistory: boolean;
   protocol: 'full' | 'sampled';
   negatives: number;
   k: number[];
@@ -56,6 +57,7 @@ export function registerTrain(program: Command): void {
     .option('--temperature <t>', 'softmax temperature', positiveNumber('temperature'), DEFAULT_MODEL.temperature)
     .option('--patience <n>', 'early stopping: epochs without validation gain (0 = off)', (v) => Number(v), DEFAULT_TRAINING.patience)
     .option('--training-seed <n>', 'seed of initialisation and shuffling', positiveInt('training-seed'), DEFAULT_MODEL.seed)
+    .option('--no-user-history', "user tower without the pooled items of the user's history")
     .option('--device <device>', 'AUTO, CPU or GPU (GPU needs @tensorflow/tfjs-node-gpu)', oneOf('device', ['AUTO', 'CPU', 'GPU'] as const), 'AUTO')
     .option('--json', 'print one JSON object instead of a table');
   addSplitOptions(command);
@@ -64,7 +66,7 @@ export function registerTrain(program: Command): void {
   command.action(async (o: TrainCliOptions & { trainingSeed: number }) => {
     const seed = o.seed ?? o.trainingSeed;
     await withDatabase(async (gdb) => {
-      const model = { ...DEFAULT_MODEL, dim: o.dim, layers: o.layers, temperature: o.temperature, seed };
+      const model = { ...DEFAULT_MODEL, dim: o.dim, layers: o.layers, temperature: o.temperature, seed, userHistory: o.userHistory };
       const training = { ...DEFAULT_TRAINING, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr, patience: o.patience };
       const evaluation = { protocol: o.protocol, negatives: o.negatives, ks: o.k, seed: o.evalSeed };
       const prepared = await prepareDomain(gdb, o.domain, { split: splitFromOptions(o), tokenBuckets: model.tokenBuckets });
