@@ -165,7 +165,7 @@ function insertionOrder(vectors: Float32Array, dim: number, size: number, seed: 
 
 /**
  * Approximate top-k through an HNSW graph (usearch, inner-product metric, f32). Builds the
- * graph now, blocking the thread (7.7 minutes for 1M x 64 rows on 2 busy cores with the
+ * graph now, blocking the thread (6-8 minutes for 1M x 64 rows on 2 busy cores with the
  * defaults: see bench/retrieval.ts); a server should use `buildHnswIndex` instead. Keeps a
  * reference to `vectors` ([n, dim] row-major) for exact rescoring and the exact fallback:
  * do not modify them afterwards.
