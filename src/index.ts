@@ -60,6 +60,16 @@ export {
 // Transfer
 export { alignDomains, mapSourceInteractions, type Alignment, type OverlapReport } from './transfer/alignment.js';
 
+// Candidate retrieval
+export {
+  buildHnswIndex,
+  createExactIndex,
+  createHnswIndex,
+  loadCandidateIndex,
+  type CandidateIndex,
+  type SearchResult,
+} from './retrieval/index.js';
+
 // Registry
 export {
   activateModel,
