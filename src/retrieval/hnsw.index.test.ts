@@ -31,7 +31,7 @@ describe('hnsw index', () => {
 
   it('refills from the graph when the first over-fetch is mostly excluded', () => {
     const exact = createExactIndex(vectors, dim);
-    const hnsw = createHnswIndex(vectors, dim, { exactFallbackAbove: Number.POSITIVE_INFINITY });
+    const hnsw = createHnswIndex(vectors, dim, { exactFallbackAbove: Number.POSITIVE_INFINITY, threads: 1 });
     let hits = 0;
     for (let q = 0; q < 10; q++) {
       const best = new Set(exact.search(query(q), 60).ids);
