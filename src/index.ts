@@ -70,6 +70,9 @@ export {
   type SearchResult,
 } from './retrieval/index.js';
 
+// API keys and roles
+export { authenticateApiKey, createApiKey, listApiKeys, revokeApiKey, roleAllows, type ApiKeyRecord, type Role } from './auth/index.js';
+
 // Registry
 export {
   activateModel,
