@@ -29,7 +29,7 @@ import { evaluationData } from '../src/workflows/evaluation-data.js';
 import { DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING, type ModelSettings, type TrainingSettings } from '../src/workflows/model-settings.js';
 import { prepareDataset, type PreparedDomain } from '../src/workflows/prepared-domain.js';
 import { capTrainPerUser, prepareTransfer } from '../src/workflows/prepare-transfer.js';
-import { pretrain } from '../src/workflows/pretrain.workflow.js';
+import { concatExamples, pretrain } from '../src/workflows/pretrain.workflow.js';
 import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
 import { transfer } from '../src/workflows/transfer.workflow.js';
 import type { SplitSpec } from '../src/workflows/split-spec.js';
@@ -115,7 +115,7 @@ async function main() {
 
 function popularityRow(target: PreparedDomain, variant: string) {
   const started = performance.now();
-  const data = evaluationData(withValidation(target), target.test, target.userDbIds.length, target.itemDbIds.length);
+  const data = evaluationData(concatExamples(target.train, target.validation), target.test, target.userDbIds.length, target.itemDbIds.length);
   const { popularity } = evaluateWithPopularity(popularityScorer(data.popularity), data, EVALUATION);
   report({ setting: 'popularity', variant, hr10: popularity.metrics['hr@10']!, ndcg10: popularity.metrics['ndcg@10']!, seconds: (performance.now() - started) / 1000 });
 }
@@ -164,20 +164,6 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
       }
     }
   }
-}
-
-function withValidation(p: PreparedDomain) {
-  if (!p.validation) return p.train;
-  const cat = <T extends Int32Array | Float32Array>(a: T, b: T, make: (n: number) => T) => {
-    const out = make(a.length + b.length);
-    out.set(a);
-    out.set(b, a.length);
-    return out;
-  };
-  return {
-    users: cat(p.train.users, p.validation.users, (n) => new Int32Array(n)),
-    items: cat(p.train.items, p.validation.items, (n) => new Int32Array(n)),
-  };
 }
 
 main().catch((error) => {
