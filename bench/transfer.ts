@@ -7,7 +7,7 @@
  *   npm run build && node dist/bench/transfer.js --dataset synthetic [--users 2000]
  *   npm run build && node dist/bench/transfer.js --dataset amazon [--data ../shared/data/amazon-sport-cloth]
  *     [--epochs 10] [--only target|transfer] [--strategies FEATURE_EXTRACTION,PARTIAL,FULL]
- *     [--replay 0,0.5] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--user-history | --no-user-history] [--seed 42] [--json out.json]
+ *     [--replay 0,0.5] [--replay-fraction 1] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--user-history | --no-user-history] [--seed 42] [--json out.json]
  *
  * synthetic: the seeded generator (source and sparse target sharing users), target split
  * leave-one-out (last), 10% of overlapping users held out entirely (cold-start stratum).
@@ -48,6 +48,7 @@ const EPOCHS = Number(arg('epochs', '10'));
 const ONLY = arg('only');
 const STRATEGIES = (arg('strategies', 'FEATURE_EXTRACTION,PARTIAL,FULL')!).split(',') as TransferStrategyName[];
 const REPLAY = (arg('replay', '0,0.5')!).split(',').map(Number);
+const REPLAY_FRACTION = Number(arg('replay-fraction', '1'));
 const VARIANTS = (arg('variants', 'full,sparse')!).split(',') as Array<'full' | 'sparse'>;
 const EVALUATION = { ...DEFAULT_EVALUATION, protocol: 'sampled' as const, negatives: 999, ks: [10], seed: 2040 };
 const MODEL: ModelSettings = {
@@ -142,7 +143,7 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
           strategy,
           freezeLayers: strategy === 'PARTIAL' ? 1 : undefined,
           replayWeight,
-          replayFraction: 1,
+          replayFraction: REPLAY_FRACTION,
           training: TRAINING,
           evaluation: EVALUATION,
           seed: MODEL.seed,
