@@ -3,7 +3,7 @@
  * to check evaluation conventions against published numbers, and timing of the full and
  * sampled protocols with a random 64-dim embedding scorer of the same size.
  *
- *   npx tsc --outDir /tmp/graft-bench && node /tmp/graft-bench/bench/popularity-reference.js /work/shared/data/amazon-sport-cloth/cloth_sport
+ *   npm run bench -- popularity-reference ../shared/data/amazon-sport-cloth/cloth_sport
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

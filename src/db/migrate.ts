@@ -1,4 +1,4 @@
-import { Migrator, type Kysely, type MigrationResultSet } from 'kysely';
+import { Migrator, NO_MIGRATIONS, type Kysely, type MigrationResultSet } from 'kysely';
 import { migrations } from '../../migrations/index.js';
 import { GraftError } from '../errors.js';
 import type { Database } from './database.js';
@@ -22,7 +22,6 @@ export async function migrateDown(db: Kysely<Database>): Promise<string[]> {
 
 /** Reverts every migration: the database ends as it was before Graft touched it. */
 export async function migrateToZero(db: Kysely<Database>): Promise<string[]> {
-  const { NO_MIGRATIONS } = await import('kysely');
   return check(await migrator(db).migrateTo(NO_MIGRATIONS), 'down');
 }
 

@@ -7,7 +7,7 @@ import type { TwoTowerConfig } from '../model/two-tower.model.js';
 import { loadIdArtifact, loadWeights } from '../registry/artifact-repository.js';
 import { getModel } from '../registry/model-repository.js';
 import { DEFAULT_MODEL, modelConfig, type ModelSettings } from './model-settings.js';
-import { prepareDataset, type Examples, type PreparedDomain } from './prepared-domain.js';
+import { concatExamples, prepareDataset, type Examples, type PreparedDomain } from './prepared-domain.js';
 import type { SplitSpec } from './split-spec.js';
 import type { PreparedSource, PreparedTransfer } from './transfer.workflow.js';
 
@@ -97,7 +97,7 @@ export function holdOutColdStartUsers(
   const train = split(target.train);
   const validation = split(target.validation);
   const test = split(target.test);
-  const heldTest = concat([test.keep, test.move, train.move, validation.move]);
+  const heldTest = concatExamples(test.keep, test.move, train.move, validation.move);
   return {
     prepared: { ...target, train: train.keep, validation: target.validation && validation.keep, test: heldTest },
     users: count,
@@ -135,19 +135,6 @@ function pick(ex: Examples | undefined, rows: number[]): Examples {
     weights[k] = ex!.weights ? ex!.weights[r]! : 1;
   });
   return { users, items, weights };
-}
-
-function concat(parts: Examples[]): Examples {
-  const n = parts.reduce((s, p) => s + p.users.length, 0);
-  const out = { users: new Int32Array(n), items: new Int32Array(n), weights: new Float32Array(n) };
-  let at = 0;
-  for (const p of parts) {
-    out.users.set(p.users, at);
-    out.items.set(p.items, at);
-    out.weights.set(p.weights ?? new Float32Array(p.users.length).fill(1), at);
-    at += p.users.length;
-  }
-  return out;
 }
 
 function rowLookup(dbIds: Int32Array): Map<number, number> {

@@ -12,6 +12,22 @@ export interface Examples {
   weights?: Float32Array;
 }
 
+/** The examples of several sets end to end (missing weights count as 1); undefined parts are skipped. */
+export function concatExamples(...parts: Array<Examples | undefined>): Examples {
+  const present = parts.filter((p): p is Examples => p !== undefined);
+  const n = present.reduce((sum, p) => sum + p.users.length, 0);
+  const out = { users: new Int32Array(n), items: new Int32Array(n), weights: new Float32Array(n) };
+  let at = 0;
+  for (const p of present) {
+    out.users.set(p.users, at);
+    out.items.set(p.items, at);
+    if (p.weights) out.weights.set(p.weights, at);
+    else out.weights.fill(1, at, at + p.users.length);
+    at += p.users.length;
+  }
+  return out;
+}
+
 /**
  * One domain read and split for training: typed arrays only, so it can be handed to a
  * child process as is. Rows index `userDbIds` / `itemDbIds`.

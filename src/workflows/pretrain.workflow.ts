@@ -4,7 +4,7 @@ import { TwoTowerModel } from '../model/two-tower.model.js';
 import { evaluationData } from './evaluation-data.js';
 import { evaluateModel, fitModel, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
 import { modelConfig, type EvaluationSettings, type ModelSettings, type TrainingSettings } from './model-settings.js';
-import type { PreparedDomain } from './prepared-domain.js';
+import { concatExamples, type PreparedDomain } from './prepared-domain.js';
 import { collectTrainedModel, type TrainedModel } from './trained-model.js';
 
 export interface PretrainSettings {
@@ -36,12 +36,8 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
     setUserHistoriesFrom(model, prepared.train);
     const training = await fitModel(model, prepared.train, validation, settings.training, settings.model.seed, hooks);
     if (training.aborted) throw new GraftError('CANCELLED', `training on "${prepared.domain}" cancelled; no model was registered`);
-    const test = evaluationData(
-      concatExamples(prepared.train, prepared.validation),
-      prepared.test,
-      users,
-      items,
-    );
+    // At test time the validation interactions are history too.
+    const test = evaluationData(concatExamples(prepared.train, prepared.validation), prepared.test, users, items);
     setUserHistoriesFrom(model, prepared.train, prepared.validation);
     const report = evaluateModel(model, test, settings.evaluation);
     return collectTrainedModel(model, {
@@ -56,21 +52,4 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
   } finally {
     model.dispose();
   }
-}
-
-/** Train plus validation: at test time the validation interactions are history too. */
-export function concatExamples(a: { users: Int32Array; items: Int32Array; weights?: Float32Array }, b?: { users: Int32Array; items: Int32Array; weights?: Float32Array }) {
-  if (!b || b.users.length === 0) return a;
-  const cat = <T extends Int32Array | Float32Array>(x: T, y: T, make: (n: number) => T): T => {
-    const out = make(x.length + y.length);
-    out.set(x);
-    out.set(y, x.length);
-    return out;
-  };
-  const ones = (n: number) => new Float32Array(n).fill(1);
-  return {
-    users: cat(a.users, b.users, (n) => new Int32Array(n)),
-    items: cat(a.items, b.items, (n) => new Int32Array(n)),
-    weights: cat(a.weights ?? ones(a.users.length), b.weights ?? ones(b.users.length), (n) => new Float32Array(n)),
-  };
 }

@@ -13,8 +13,7 @@ import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
 import { evaluationData } from './evaluation-data.js';
 import { evaluateModel, fitModel, modelScorer, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
 import type { EvaluationSettings, TrainingSettings } from './model-settings.js';
-import type { Examples, PreparedDomain } from './prepared-domain.js';
-import { concatExamples } from './pretrain.workflow.js';
+import { concatExamples, type Examples, type PreparedDomain } from './prepared-domain.js';
 import { collectTrainedModel, summariseMetrics, type TrainedModel } from './trained-model.js';
 
 /** The source side of a transfer, in the source model's row order. */

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { activateModel } from '../../registry/activation.js';
 import { parseStrategyName } from '../../transfer/transfer-strategy.js';
 import type { TransferReport } from '../../transfer/transfer-report.js';
 import { DEFAULT_TRAINING } from '../../workflows/model-settings.js';
@@ -106,7 +107,6 @@ export function registerTransfer(program: Command): void {
       );
       let activated = false;
       if (o.activate && !report.negativeTransfer) {
-        const { activateModel } = await import('../../registry/activation.js');
         await activateModel(gdb.db, record.id);
         activated = true;
       }
