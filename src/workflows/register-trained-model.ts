@@ -1,4 +1,6 @@
+import type { Transaction } from 'kysely';
 import type { GraftDatabase } from '../db/connect.js';
+import type { Database } from '../db/database.js';
 import {
   createModel,
   getModel,
@@ -21,6 +23,11 @@ export interface RegistrationInfo {
   negativeTransfer?: boolean;
   /** A model already created in status TRAINING (by a job); otherwise one is created here. */
   modelId?: string;
+  /**
+   * Runs inside the registration transaction after the model is READY (a job marks itself
+   * SUCCEEDED and activates here, so model and job commit together); throwing rolls it back.
+   */
+  beforeCommit?: (trx: Transaction<Database>, modelId: string) => Promise<void>;
 }
 
 /**
@@ -57,6 +64,7 @@ export async function registerTrainedModel(gdb: GraftDatabase, info: Registratio
         backend: trained.backend.backend,
         device: trained.backend.device,
       });
+      if (info.beforeCommit) await info.beforeCommit(trx, modelId);
     });
   } catch (error) {
     await markModelFailed(gdb.db, modelId, (error as Error).message).catch(() => undefined);
