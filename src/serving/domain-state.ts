@@ -1,0 +1,159 @@
+import type { GraftDatabase } from '../db/connect.js';
+import { GraftError } from '../errors.js';
+import { loadBlob, loadEmbeddings, saveBlob } from '../registry/artifact-repository.js';
+import type { CandidateIndex } from '../retrieval/candidate-index.js';
+import { createExactIndex } from '../retrieval/exact.index.js';
+import { buildHnswIndex, loadHnswIndex } from '../retrieval/hnsw.index.js';
+import { ItemCatalogue } from './item-catalogue.js';
+import type { LoadedDomainState, ServingLogger } from './recommendation.types.js';
+import { findServedDomain, readCatalogueRows, readEventCounts, readModelVersion } from './serving-repository.js';
+
+/** Name of the model artifact holding the serialised HNSW index of its item embeddings. */
+export const HNSW_ARTIFACT = 'index:hnsw';
+
+/** The active model's item side, in memory. */
+export interface ModelMatrix {
+  modelId: string;
+  version: number;
+  dim: number;
+  /** [rows, dim] row-major, L2-normalised: inner product = cosine. */
+  vectors: Float32Array;
+  /** Catalogue position of each row. */
+  rowPosition: Int32Array;
+  /** Row of each catalogue position, -1 for items the model has no embedding of (imported after training). */
+  positionRow: Int32Array;
+  /** Always there: the reference, and what serves until an HNSW index exists. */
+  exact: CandidateIndex;
+  /** Set once loaded from the artifact or built in the background; null below the threshold or while building. */
+  hnsw: CandidateIndex | null;
+  /** Whether this catalogue is big enough to be served through HNSW. */
+  wantsHnsw: boolean;
+}
+
+/** Everything a request of one domain needs, swapped as a whole on activation. */
+export interface DomainState {
+  domain: string;
+  domainId: number;
+  catalogue: ItemCatalogue;
+  /** Catalogue positions by event count (desc), then items.id; every item appears (zero counts last). */
+  popularOrder: Int32Array;
+  /** Event count per catalogue position. */
+  eventCounts: Int32Array;
+  model: ModelMatrix | null;
+  loadedAt: Date;
+}
+
+export function describeState(state: DomainState): LoadedDomainState {
+  const model = state.model;
+  return {
+    domain: state.domain,
+    modelId: model?.modelId ?? null,
+    modelVersion: model?.version ?? null,
+    items: model ? model.rowPosition.length : state.catalogue.size,
+    indexKind: model ? (model.hnsw ? 'hnsw' : 'exact') : 'popularity',
+    loadedAt: state.loadedAt,
+  };
+}
+
+/**
+ * Reads a domain into memory: catalogue with tags, event counts, and the active model's item
+ * embeddings with an exact index (plus a saved HNSW index when the catalogue is above
+ * `hnswThreshold` and another process already built one).
+ */
+export async function loadDomainState(gdb: GraftDatabase, domain: string, options: { hnswThreshold: number; logger: ServingLogger }): Promise<DomainState> {
+  if (typeof domain !== 'string' || domain === '') {
+    throw new GraftError('BAD_INPUT', `domain ${JSON.stringify(domain)} is not a domain name; pass the name used at import, e.g. "sport"`);
+  }
+  const db = gdb.db;
+  const row = await findServedDomain(db, domain);
+  if (!row) {
+    throw new GraftError('NOT_FOUND', `domain "${domain}" does not exist; check the name, or create it by importing events with \`graft import FILE --domain ${domain}\``);
+  }
+  const [catalogueRows, counts] = await Promise.all([readCatalogueRows(db, row.id), readEventCounts(db, row.id)]);
+  const catalogue = ItemCatalogue.fromRows(catalogueRows);
+  const eventCounts = new Int32Array(catalogue.size);
+  for (const { itemId, count } of counts) {
+    const p = catalogue.positionOfItem(itemId);
+    if (p >= 0) eventCounts[p] = count;
+  }
+  const popularOrder = Int32Array.from({ length: catalogue.size }, (_, p) => p).sort((a, b) => eventCounts[b]! - eventCounts[a]! || a - b);
+  let model: ModelMatrix | null = null;
+  if (row.activeModelId !== null) {
+    model = await loadModelMatrix(gdb, domain, row.activeModelId, catalogue, options);
+  }
+  return { domain, domainId: row.id, catalogue, popularOrder, eventCounts, model, loadedAt: new Date() };
+}
+
+async function loadModelMatrix(
+  gdb: GraftDatabase,
+  domain: string,
+  modelId: string,
+  catalogue: ItemCatalogue,
+  options: { hnswThreshold: number; logger: ServingLogger },
+): Promise<ModelMatrix | null> {
+  const [version, stored] = await Promise.all([readModelVersion(gdb.db, modelId), loadEmbeddings(gdb.db, modelId, 'ITEM')]);
+  if (version === undefined) return null; // deleted between the two reads: serve popularity until the next activation
+  if (stored.ids.length === 0) {
+    options.logger.warn({ domain, modelId, version }, 'active model has no item embeddings; serving popular items');
+    return null;
+  }
+  const dim = stored.dim;
+  // Rows for catalogue items only (embeddings of deleted items are dropped), in items.id order.
+  const rowPosition: number[] = [];
+  const sourceRow: number[] = [];
+  for (let i = 0; i < stored.ids.length; i++) {
+    const p = catalogue.positionOfItem(stored.ids[i]!);
+    if (p < 0) continue;
+    rowPosition.push(p);
+    sourceRow.push(i);
+  }
+  const vectors = new Float32Array(rowPosition.length * dim);
+  sourceRow.forEach((i, r) => vectors.set(stored.vectors.subarray(i * dim, (i + 1) * dim), r * dim));
+  normaliseRows(vectors, dim);
+  const positionRow = new Int32Array(catalogue.size).fill(-1);
+  rowPosition.forEach((p, r) => (positionRow[p] = r));
+  const matrix: ModelMatrix = {
+    modelId,
+    version,
+    dim,
+    vectors,
+    rowPosition: Int32Array.from(rowPosition),
+    positionRow,
+    exact: createExactIndex(vectors, dim),
+    hnsw: null,
+    wantsHnsw: rowPosition.length > options.hnswThreshold,
+  };
+  if (matrix.wantsHnsw) {
+    const bytes = await loadBlob(gdb.db, modelId, HNSW_ARTIFACT);
+    if (bytes) {
+      try {
+        matrix.hnsw = loadHnswIndex(bytes, vectors, dim);
+      } catch (error) {
+        // Saved against another row set (items deleted since): rebuild instead of failing the domain.
+        options.logger.warn({ domain, modelId, error: (error as Error).message }, 'saved HNSW index does not fit the loaded embeddings; rebuilding it');
+      }
+    }
+  }
+  return matrix;
+}
+
+/**
+ * Builds the HNSW index of a matrix on a worker thread and stores it as a model artifact, so
+ * other processes load it instead of building. Resolves to the index (the caller swaps it in).
+ */
+export async function buildAndSaveHnsw(gdb: GraftDatabase, matrix: ModelMatrix, canSave: () => boolean): Promise<CandidateIndex> {
+  const index = await buildHnswIndex(matrix.vectors, matrix.dim, { seed: 1 });
+  if (canSave()) await saveBlob(gdb.db, matrix.modelId, HNSW_ARTIFACT, 'index', index.toBytes());
+  return index;
+}
+
+/** L2-normalises each row in place (zero rows stay zero). Deterministic, so every process gets the same bits. */
+export function normaliseRows(vectors: Float32Array, dim: number): void {
+  for (let offset = 0; offset < vectors.length; offset += dim) {
+    let norm = 0;
+    for (let j = 0; j < dim; j++) norm += vectors[offset + j]! * vectors[offset + j]!;
+    if (norm === 0) continue;
+    const scale = 1 / Math.sqrt(norm);
+    for (let j = 0; j < dim; j++) vectors[offset + j] *= scale;
+  }
+}

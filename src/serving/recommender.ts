@@ -1,0 +1,480 @@
+import type { GraftDatabase } from '../db/connect.js';
+import { GraftError } from '../errors.js';
+import type { CandidateIndex } from '../retrieval/candidate-index.js';
+import { startActivationWatcher, type ActivationWatcher } from './activation-watcher.js';
+import { decodeCursor, encodeCursor, POPULAR_RANKING, type CursorPayload } from './cursor.js';
+import { buildAndSaveHnsw, describeState, loadDomainState, type DomainState, type ModelMatrix } from './domain-state.js';
+import { compileExclusion, validateFilter, type PositionExclusion } from './item-filter.js';
+import { LruCache } from './lru-cache.js';
+import { MAX_RANKING_DEPTH, rankRows } from './ranking.js';
+import type {
+  LoadedDomainState,
+  Recommendation,
+  RecommendationFilter,
+  RecommendationPage,
+  RecommendationTier,
+  RecommenderOptions,
+  RecommendRequest,
+  ServingLogger,
+  SimilarItemsResult,
+} from './recommendation.types.js';
+import { findUserVector, readUserHistory } from './serving-repository.js';
+
+/** Largest page. */
+export const MAX_PAGE_SIZE = 500;
+/** Recent history items that make a cold-start query and explain recommendations. */
+export const RECENT_HISTORY = 50;
+/** Distinct history items read per request (the seen-items exclusion of heavier users covers their most recent ones). */
+export const HISTORY_LIMIT = 10_000;
+const BECAUSE_OF = 3;
+const DEFAULT_HNSW_THRESHOLD = 50_000;
+
+const SILENT: ServingLogger = { info: () => undefined, warn: () => undefined };
+
+interface DomainEntry {
+  current: DomainState | null;
+  loading: Promise<DomainState> | null;
+  /** The active model id that triggered the load in flight (watcher de-duplication). */
+  loadingFor: string | null | undefined;
+  generation: number;
+  applied: number;
+}
+
+interface CachedUser {
+  userId: number;
+  vector: Float32Array | null;
+}
+
+/** Who is asking and what we know of them, resolved once per request. */
+interface Resolved {
+  tier: RecommendationTier;
+  reason: string | null;
+  query: Float32Array | null;
+  /** Catalogue positions of the user's items in the domain, most recent first. */
+  history: number[];
+}
+
+/**
+ * Serves recommendations and similar items from each domain's active model, held in memory.
+ * One instance per process; GraphQL resolvers call it. Domains load on first use (concurrent
+ * first requests share one load); `watchActivations` swaps in newly activated models.
+ *
+ * @example
+ * const recommender = new Recommender(await connect());
+ * await recommender.watchActivations();
+ * const page = await recommender.recommend({ userId: 'u17', domain: 'cloth', first: 20 });
+ * const next = await recommender.recommend({ userId: 'u17', domain: 'cloth', first: 20, after: page.endCursor });
+ */
+export class Recommender {
+  private readonly entries = new Map<string, DomainEntry>();
+  private readonly users: LruCache<string, CachedUser>;
+  private readonly hnswBuilds = new Map<string, Promise<CandidateIndex | null>>();
+  private readonly hnswThreshold: number;
+  private readonly logger: ServingLogger;
+  private watcher: ActivationWatcher | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly gdb: GraftDatabase,
+    options: RecommenderOptions = {},
+  ) {
+    this.hnswThreshold = options.hnswThreshold ?? DEFAULT_HNSW_THRESHOLD;
+    if (!Number.isInteger(this.hnswThreshold) || this.hnswThreshold < 0) {
+      throw new GraftError('BAD_INPUT', `hnswThreshold = ${options.hnswThreshold} is not a non-negative integer; leave it out for ${DEFAULT_HNSW_THRESHOLD}`);
+    }
+    this.logger = options.logger ?? SILENT;
+    this.users = new LruCache(options.userCacheSize ?? 10_000);
+  }
+
+  /**
+   * A page of recommendations for one user in one domain. The tier says what produced it;
+   * pages are slices of one deterministic ranking per model version (see `after`).
+   */
+  async recommend(req: RecommendRequest): Promise<RecommendationPage> {
+    this.assertOpen();
+    const first = checkFirst(req.first);
+    const diversity = checkDiversity(req.diversity);
+    if (typeof req.userId !== 'string' || req.userId === '') {
+      throw new GraftError('BAD_INPUT', `userId ${JSON.stringify(req.userId)} is not a user id; pass the external user id, e.g. "u17"`);
+    }
+    validateFilter(req.filter);
+    const excludeSeen = req.excludeSeen ?? true;
+    const cursor = req.after === null || req.after === undefined ? null : decodeCursor(req.after);
+    const offset = cursor?.offset ?? 0;
+    if (offset + first > MAX_RANKING_DEPTH) {
+      throw new GraftError(
+        'BAD_INPUT',
+        `rank ${offset + first} is past the deepest rank served (${MAX_RANKING_DEPTH}); narrow the request with a filter instead of paging further`,
+      );
+    }
+    const fingerprint = requestFingerprint(req.userId, excludeSeen, req.filter, diversity);
+    if (cursor?.request !== undefined && cursor.request !== fingerprint) {
+      throw new GraftError(
+        'BAD_INPUT',
+        `cursor ${JSON.stringify(req.after)} was issued for another request (user, filter, diversity or excludeSeen differ); repeat the first page's arguments, or request the first page again without \`after\``,
+      );
+    }
+
+    const state = await this.state(req.domain);
+    const model = state.model;
+    const user = await this.resolveUser(state, req.userId, excludeSeen);
+    checkCursorFits(cursor, state, user, req.userId);
+    const exclusion = compileExclusion(state.catalogue, req.filter, excludeSeen ? user.history : []);
+    const depth = Math.min(offset + first + 1, MAX_RANKING_DEPTH);
+
+    let rows: { position: number; score: number; row: number }[];
+    let more: boolean;
+    let indexKind: 'exact' | 'hnsw' | undefined;
+    if (user.query === null || model === null) {
+      ({ rows, more } = popularSlice(state, exclusion, offset, first, depth));
+    } else {
+      const index = cursor?.index === 'exact' || !model.hnsw ? model.exact : model.hnsw;
+      indexKind = index.kind;
+      const exclude = exclusion ? (row: number) => exclusion(model.rowPosition[row]!) : undefined;
+      const ranking = rankRows({ index, vectors: model.vectors, dim: model.dim, query: user.query, exclude, diversity }, depth);
+      rows = ranking.rows.slice(offset, offset + first).map((row, i) => ({ row, position: model.rowPosition[row]!, score: ranking.scores[offset + i]! }));
+      more = ranking.rows.length > offset + first;
+    }
+
+    const recent = model ? recentRows(model, user.history) : [];
+    const items: Recommendation[] = rows.map((r, i) => ({
+      itemId: state.catalogue.itemIds[r.position]!,
+      externalId: state.catalogue.externalIds[r.position]!,
+      score: r.score,
+      rank: offset + i + 1,
+      tier: user.tier,
+      becauseOf: user.tier === 'POPULAR' || model === null ? [] : explain(model, r.row, recent, state),
+    }));
+    const ranking = user.tier === 'POPULAR' || model === null ? { modelId: POPULAR_RANKING, version: 0 } : { modelId: model.modelId, version: model.version };
+    const cursors = items.map((_, i) => encodeCursor({ ...ranking, offset: offset + i + 1, index: indexKind, request: fingerprint }));
+    return {
+      domain: state.domain,
+      modelId: user.tier === 'POPULAR' ? null : (model?.modelId ?? null),
+      modelVersion: user.tier === 'POPULAR' ? null : (model?.version ?? null),
+      tier: user.tier,
+      fallbackReason: user.reason,
+      items,
+      startCursor: cursors[0] ?? null,
+      endCursor: cursors[cursors.length - 1] ?? null,
+      hasNextPage: more && offset + first < MAX_RANKING_DEPTH,
+      hasPreviousPage: offset > 0,
+      cursors,
+    };
+  }
+
+  /**
+   * Items nearest to one item by the active model's item embeddings (the item itself left out).
+   * Without an active model, or for an item the model has no embedding of yet, the answer is the
+   * domain's most popular other items, with `modelId: null` and event counts as scores.
+   */
+  async similarItems(domain: string, itemExternalId: string, first: number): Promise<SimilarItemsResult> {
+    this.assertOpen();
+    const count = checkFirst(first);
+    const state = await this.state(domain);
+    const position = state.catalogue.positionOfExternalId(itemExternalId);
+    if (position < 0) {
+      throw new GraftError(
+        'NOT_FOUND',
+        `item ${JSON.stringify(itemExternalId)} is not in domain "${domain}"; check the id, or import it with \`graft import-items FILE --domain ${domain}\``,
+      );
+    }
+    const model = state.model;
+    const row = model ? model.positionRow[position]! : -1;
+    if (model === null || row < 0) {
+      const { rows } = popularSlice(state, (p) => p === position, 0, count, count);
+      return { modelId: null, modelVersion: null, items: rows.map((r, i) => this.similar(state, r.position, r.score, i)) };
+    }
+    const index = model.hnsw ?? model.exact;
+    const query = model.vectors.subarray(row * model.dim, (row + 1) * model.dim);
+    const found = index.search(query, count, { exclude: (r) => r === row });
+    return {
+      modelId: model.modelId,
+      modelVersion: model.version,
+      items: Array.from(found.ids, (r, i) => this.similar(state, model.rowPosition[r]!, found.scores[i]!, i)),
+    };
+  }
+
+  /** Loads the domain if it is not in memory yet (concurrent callers share one load) and describes what is served. */
+  async ensureLoaded(domain: string): Promise<LoadedDomainState> {
+    this.assertOpen();
+    return describeState(await this.state(domain));
+  }
+
+  /**
+   * Reads the domain again (its active model, catalogue and popularity) and swaps the new state
+   * in when ready; requests meanwhile use the old one. What the activation watcher calls; call it
+   * after changing a catalogue to serve new items before the next activation.
+   */
+  async reload(domain: string): Promise<LoadedDomainState> {
+    this.assertOpen();
+    return describeState(await this.load(domain));
+  }
+
+  /** What is in memory, per domain. */
+  loaded(): LoadedDomainState[] {
+    return [...this.entries.values()].flatMap((e) => (e.current ? [describeState(e.current)] : []));
+  }
+
+  /**
+   * Starts following activations made by any process: Postgres LISTEN on ACTIVATION_CHANNEL
+   * (dedicated connection, reconnects), or on PGlite polling every `pollMs` (default 1,000).
+   * A loaded domain whose active model changed is reloaded in the background and swapped
+   * atomically. Calling it again does nothing.
+   */
+  async watchActivations(options: { pollMs?: number } = {}): Promise<void> {
+    this.assertOpen();
+    if (this.watcher) return;
+    this.watcher = await startActivationWatcher(this.gdb, {
+      pollMs: options.pollMs,
+      logger: this.logger,
+      domains: () => [...this.entries.keys()],
+      onActiveModel: (domain, modelId) => this.activeModelSeen(domain, modelId),
+    });
+  }
+
+  /** Stops watching and drops what is loaded; the database handle stays open (it is the caller's). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const watcher = this.watcher;
+    this.watcher = null;
+    await watcher?.stop();
+    this.entries.clear();
+    this.users.clear();
+  }
+
+  private similar(state: DomainState, position: number, score: number, i: number) {
+    return { itemId: state.catalogue.itemIds[position]!, externalId: state.catalogue.externalIds[position]!, score, rank: i + 1 };
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new GraftError('UNAVAILABLE', 'the recommender is closed; create a new Recommender');
+  }
+
+  private state(domain: string): Promise<DomainState> {
+    const entry = this.entries.get(domain);
+    if (entry?.current) return Promise.resolve(entry.current);
+    if (entry?.loading) return entry.loading;
+    return this.load(domain);
+  }
+
+  /** Starts a load; the newest load to finish among those started last wins (an older one finishing later is dropped). */
+  private load(domain: string, forModel?: string | null): Promise<DomainState> {
+    let entry = this.entries.get(domain);
+    if (!entry) {
+      entry = { current: null, loading: null, loadingFor: undefined, generation: 0, applied: 0 };
+      this.entries.set(domain, entry);
+    }
+    const own = entry;
+    const generation = ++own.generation;
+    const promise = loadDomainState(this.gdb, domain, { hnswThreshold: this.hnswThreshold, logger: this.logger }).then(
+      (state) => {
+        if (generation > own.applied && !this.closed) {
+          own.current = state;
+          own.applied = generation;
+          this.logger.info(describeState(state), 'serving domain loaded');
+          this.startHnswBuild(state);
+        }
+        return own.current ?? state;
+      },
+      (error: unknown) => {
+        // Nothing cached for a domain that failed its first load (e.g. NOT_FOUND: it may be created later).
+        if (own.current === null && own.generation === generation && this.entries.get(domain) === own) this.entries.delete(domain);
+        throw error;
+      },
+    );
+    own.loading = promise;
+    own.loadingFor = forModel;
+    promise.then(
+      () => this.loadSettled(own, promise),
+      () => this.loadSettled(own, promise),
+    );
+    return promise;
+  }
+
+  private loadSettled(entry: DomainEntry, promise: Promise<DomainState>): void {
+    if (entry.loading !== promise) return;
+    entry.loading = null;
+    entry.loadingFor = undefined;
+  }
+
+  private activeModelSeen(domain: string, modelId: string | null): void {
+    if (this.closed) return;
+    const entry = this.entries.get(domain);
+    if (!entry) return; // not loaded here: its first request reads the active model anyway
+    if (entry.loading && entry.loadingFor === modelId) return;
+    if (!entry.loading && entry.current && (entry.current.model?.modelId ?? null) === modelId) return;
+    this.logger.info({ domain, modelId }, 'active model changed; reloading the domain');
+    this.load(domain, modelId).catch((error: Error) => this.logger.warn({ domain, modelId, error: error.message }, 'reloading the domain failed; still serving the previous state'));
+  }
+
+  /** Above the threshold without a saved index: serve exactly now, build HNSW on a worker thread, save it, swap it in. */
+  private startHnswBuild(state: DomainState): void {
+    const model = state.model;
+    if (!model || !model.wantsHnsw || model.hnsw) return;
+    let build = this.hnswBuilds.get(model.modelId);
+    if (!build) {
+      this.logger.info({ domain: state.domain, modelId: model.modelId, rows: model.rowPosition.length }, 'building the HNSW index in the background');
+      build = buildAndSaveHnsw(this.gdb, model, () => !this.closed).catch((error: Error) => {
+        this.logger.warn({ domain: state.domain, modelId: model.modelId, error: error.message }, 'building the HNSW index failed; serving with the exact index');
+        return null;
+      });
+      this.hnswBuilds.set(model.modelId, build);
+      void build.finally(() => this.hnswBuilds.delete(model.modelId));
+    }
+    void build.then((index) => {
+      if (index && !model.hnsw) {
+        model.hnsw = index;
+        this.logger.info({ domain: state.domain, modelId: model.modelId }, 'HNSW index ready');
+      }
+    });
+  }
+
+  /**
+   * The user's tier and query vector: one query for their model row (cached per model version)
+   * and one for their history in the domain, run together.
+   */
+  private async resolveUser(state: DomainState, userId: string, excludeSeen: boolean): Promise<Resolved> {
+    const model = state.model;
+    const needHistory = model !== null || excludeSeen;
+    const [user, historyIds] = await Promise.all([
+      model ? this.userRow(model, userId) : Promise.resolve(undefined),
+      needHistory ? readUserHistory(this.gdb.db, userId, state.domainId, HISTORY_LIMIT) : Promise.resolve([]),
+    ]);
+    const history = historyIds.map((id) => state.catalogue.positionOfItem(id)).filter((p) => p >= 0);
+    const popular = (reason: string): Resolved => ({ tier: 'POPULAR', reason, query: null, history });
+    if (model === null) return popular(`domain "${state.domain}" has no active model; showing popular items`);
+    if (user === undefined) return popular(`user "${userId}" is unknown; showing popular items`);
+    if (user.vector) {
+      return { tier: historyIds.length > 0 ? 'PERSONAL' : 'TRANSFERRED', reason: null, query: user.vector, history };
+    }
+    const recent = recentRows(model, history);
+    const query = recent.length > 0 ? meanDirection(model, recent) : null;
+    if (query) return { tier: 'COLD_START', reason: null, query, history };
+    return popular(
+      historyIds.length === 0
+        ? `user "${userId}" has no history in domain "${state.domain}" and no row in model version ${model.version}; showing popular items`
+        : `user "${userId}" has no row in model version ${model.version} and none of their items in domain "${state.domain}" has one either; showing popular items`,
+    );
+  }
+
+  private async userRow(model: ModelMatrix, userId: string): Promise<CachedUser | undefined> {
+    const key = `${model.modelId}\u0000${userId}`;
+    const cached = this.users.get(key);
+    if (cached) return cached;
+    const found = await findUserVector(this.gdb.db, userId, model.modelId);
+    if (!found) return undefined; // not cached: the user may be created any moment
+    let vector: Float32Array | null = null;
+    if (found.vector) {
+      if (found.vector.length !== model.dim) {
+        throw new GraftError('INTERNAL', `user "${userId}" has a ${found.vector.length}-wide row in model "${model.modelId}" whose items are ${model.dim}-wide; the model's embeddings are damaged, re-register it`);
+      }
+      vector = unit(Float32Array.from(found.vector));
+    }
+    const user = { userId: found.userId, vector };
+    this.users.set(key, user);
+    return user;
+  }
+}
+
+function checkFirst(first: number): number {
+  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
+    throw new GraftError('BAD_INPUT', `first = ${first} is out of range; ask for 1 to ${MAX_PAGE_SIZE} items per page`);
+  }
+  return first;
+}
+
+function checkDiversity(diversity: number | null | undefined): number {
+  if (diversity === null || diversity === undefined) return 0;
+  if (typeof diversity !== 'number' || !(diversity >= 0 && diversity <= 1)) {
+    throw new GraftError('BAD_INPUT', `diversity = ${diversity} is out of range; pass a number from 0 (pure relevance) to 1 (most diverse), e.g. 0.3`);
+  }
+  return diversity;
+}
+
+/** A cursor must come from the ranking this request would produce now. */
+function checkCursorFits(cursor: CursorPayload | null, state: DomainState, user: Resolved, userId: string): void {
+  if (!cursor) return;
+  const model = state.model;
+  const again = 'request the first page again without `after`';
+  if (cursor.modelId === POPULAR_RANKING) {
+    if (user.tier !== 'POPULAR' && model) {
+      throw new GraftError('BAD_INPUT', `cursor was issued for the popular items of domain "${state.domain}", but user "${userId}" is now served by model version ${model.version}; ${again}`);
+    }
+    return;
+  }
+  if (!model || model.modelId !== cursor.modelId) {
+    const now = model ? `now version ${model.version}` : 'the domain has no active model now';
+    throw new GraftError('BAD_INPUT', `cursor was issued by model version ${cursor.version} of domain "${state.domain}", which is no longer active (${now}); ${again}`);
+  }
+  if (user.tier === 'POPULAR') {
+    throw new GraftError('BAD_INPUT', `cursor was issued by model version ${cursor.version} of domain "${state.domain}", but this request is now answered with popular items (${user.reason}); ${again}`);
+  }
+}
+
+/**
+ * The popularity ranking from `offset`: the domain's items by event count, allowed ones only.
+ * `depth` (>= offset + first) says how far to look to tell whether a next page exists.
+ */
+function popularSlice(state: DomainState, exclusion: PositionExclusion | undefined, offset: number, first: number, depth: number) {
+  const rows: { position: number; score: number; row: number }[] = [];
+  let seen = 0;
+  for (let i = 0; i < state.popularOrder.length && seen < depth; i++) {
+    const position = state.popularOrder[i]!;
+    if (exclusion?.(position)) continue;
+    if (seen >= offset && seen < offset + first) rows.push({ position, score: state.eventCounts[position]!, row: -1 });
+    seen++;
+  }
+  return { rows, more: seen > offset + first };
+}
+
+/** Rows of the most recent history items the model knows, at most RECENT_HISTORY. */
+function recentRows(model: ModelMatrix, history: number[]): number[] {
+  const rows: number[] = [];
+  for (const position of history) {
+    const row = model.positionRow[position]!;
+    if (row >= 0) rows.push(row);
+    if (rows.length === RECENT_HISTORY) break;
+  }
+  return rows;
+}
+
+/** Normalised mean of the rows' vectors; null when they cancel out. */
+function meanDirection(model: ModelMatrix, rows: number[]): Float32Array | null {
+  const mean = new Float32Array(model.dim);
+  for (const row of rows) for (let j = 0; j < model.dim; j++) mean[j] += model.vectors[row * model.dim + j]!;
+  return unit(mean);
+}
+
+/** `v` scaled to length 1 in place (returned); null for a zero vector. */
+function unit(v: Float32Array): Float32Array | null {
+  let norm = 0;
+  for (let j = 0; j < v.length; j++) norm += v[j]! * v[j]!;
+  if (!(norm > 0)) return null;
+  const scale = 1 / Math.sqrt(norm);
+  for (let j = 0; j < v.length; j++) v[j] *= scale;
+  return v;
+}
+
+/** The (at most 3) recent history items most similar to `row`, best first; only positive similarities explain anything. */
+function explain(model: ModelMatrix, row: number, recent: number[], state: DomainState): number[] {
+  if (row < 0 || recent.length === 0) return [];
+  const dim = model.dim;
+  const scored: { row: number; sim: number }[] = [];
+  for (const h of recent) {
+    let sim = 0;
+    for (let j = 0; j < dim; j++) sim += model.vectors[row * dim + j]! * model.vectors[h * dim + j]!;
+    if (sim > 0) scored.push({ row: h, sim });
+  }
+  scored.sort((a, b) => b.sim - a.sim || a.row - b.row);
+  return scored.slice(0, BECAUSE_OF).map((s) => state.catalogue.itemIds[model.rowPosition[s.row]!]!);
+}
+
+/** Base-36 FNV-1a of what shapes a ranking besides the model: a cursor is only valid for the same. */
+function requestFingerprint(userId: string, excludeSeen: boolean, filter: RecommendationFilter | null | undefined, diversity: number): string {
+  const norm = (values: string[] | null | undefined) => [...new Set(values ?? [])].sort();
+  const text = JSON.stringify([userId, excludeSeen, norm(filter?.tagsAny), norm(filter?.tagsNone), norm(filter?.excludeItemIds), diversity]);
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return (hash >>> 0).toString(36);
+}
