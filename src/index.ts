@@ -94,6 +94,9 @@ export { evaluateStoredModel } from './workflows/evaluate-stored-model.js';
 export { DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING } from './workflows/model-settings.js';
 export type { SplitSpec } from './workflows/split-spec.js';
 
+// Jobs: training and transfer runs through a queue (graphile-worker on Postgres, in-process on PGlite), each in a child process
+export { enqueueJob, getJob, getJobs, listJobEvents, listJobs, probeDevice, recoverStaleJobs, requestCancel, runJob, runWorker, startInProcessRunner, watchJob, TERMINAL_JOB_STATUSES, type GraftWorker, type InProcessRunner, type JobDevice, type JobEventRecord, type JobKind, type JobOutcome, type JobPage, type JobProgress, type JobRecord, type JobSpec, type JobStatus, type PretrainJobInput, type TransferJobInput, type WorkerOptions } from './jobs/index.js';
+
 // Synthetic data
 export { seedSynthetic, type SeedOptions, type SeedSummary } from '../seeds/seed-database.js';
 export { generateCrossDomain, type CrossDomainOptions } from '../seeds/synthetic-domains.js';

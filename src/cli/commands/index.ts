@@ -8,6 +8,7 @@ import { registerSeed } from './seed.command.js';
 import { registerStart } from './start.command.js';
 import { registerTrain } from './train.command.js';
 import { registerTransfer } from './transfer.command.js';
+import { registerWorker } from './worker.command.js';
 
 /** Every subcommand. Add yours here: one `register*(program)` per command file. */
-export const commands: Array<(program: Command) => void> = [registerEval, registerImport, registerKeys, registerMigrate, registerModels, registerSeed, registerStart, registerTrain, registerTransfer];
+export const commands: Array<(program: Command) => void> = [registerEval, registerImport, registerKeys, registerMigrate, registerModels, registerSeed, registerStart, registerTrain, registerTransfer, registerWorker];

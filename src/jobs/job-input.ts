@@ -1,0 +1,148 @@
+import { GraftError } from '../errors.js';
+import { TRANSFER_STRATEGIES } from '../transfer/transfer-strategy.js';
+import { DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING, type EvaluationSettings } from '../workflows/model-settings.js';
+import { DEFAULT_SPLIT, type SplitSpec } from '../workflows/split-spec.js';
+import { DEFAULT_TRANSFER } from '../workflows/transfer.workflow.js';
+import type { JobDevice, PretrainJobConfig, PretrainJobInput, TransferJobConfig, TransferJobInput } from './job-record.js';
+
+/** The CLI's defaults for what `graft transfer` does not take from DEFAULT_TRANSFER. */
+const TRANSFER_DEFAULTS = { coldStartShare: 0.1, seed: 42, tokenDropout: 0 };
+
+/**
+ * Fills in every default and checks every bound, so that the stored input is complete (a
+ * worker of another version runs the same settings) and a bad value fails at enqueue time
+ * with a message naming it, not minutes later on a worker.
+ */
+export function resolvePretrainInput(input: PretrainJobInput): PretrainJobConfig {
+  const domain = requireName('domain', input.domain);
+  return {
+    domain,
+    model: {
+      ...DEFAULT_MODEL,
+      dim: positiveInt('dim', input.dim ?? DEFAULT_MODEL.dim, 4096),
+      layers: layers(input.layers ?? DEFAULT_MODEL.layers),
+      temperature: positiveNumber('temperature', input.temperature ?? DEFAULT_MODEL.temperature),
+      seed: positiveInt('seed', input.seed ?? DEFAULT_MODEL.seed),
+      userHistory: input.userHistory ?? DEFAULT_MODEL.userHistory,
+    },
+    training: {
+      ...DEFAULT_TRAINING,
+      epochs: positiveInt('epochs', input.epochs ?? DEFAULT_TRAINING.epochs, 10_000),
+      batchSize: positiveInt('batchSize', input.batchSize ?? DEFAULT_TRAINING.batchSize, 65_536),
+      learningRate: positiveNumber('learningRate', input.learningRate ?? DEFAULT_TRAINING.learningRate),
+      patience: nonNegativeInt('patience', input.patience ?? DEFAULT_TRAINING.patience),
+    },
+    evaluation: evaluation(input.evaluation),
+    split: split(input.split),
+  };
+}
+
+/** See `resolvePretrainInput`. */
+export function resolveTransferInput(input: TransferJobInput): TransferJobConfig {
+  const sourceModelId = requireName('sourceModelId', input.sourceModelId);
+  const targetDomain = requireName('targetDomain', input.targetDomain);
+  const strategy = TRANSFER_STRATEGIES.find((s) => s === input.strategy);
+  if (!strategy) throw new GraftError('BAD_INPUT', `strategy "${String(input.strategy)}" is unknown; use ${TRANSFER_STRATEGIES.join(', ')}`);
+  if (input.freezeLayers !== undefined && input.freezeLayers !== null && strategy !== 'PARTIAL') {
+    throw new GraftError('BAD_INPUT', `freezeLayers = ${input.freezeLayers} applies to the PARTIAL strategy only; drop it or use strategy PARTIAL`);
+  }
+  const config: TransferJobConfig = {
+    sourceModelId,
+    targetDomain,
+    strategy,
+    replayWeight: unit('replayWeight', input.replayWeight ?? DEFAULT_TRANSFER.replayWeight),
+    replayFraction: positiveNumber('replayFraction', input.replayFraction ?? DEFAULT_TRANSFER.replayFraction),
+    tokenDropout: unit('tokenDropout', input.tokenDropout ?? TRANSFER_DEFAULTS.tokenDropout),
+    coldStartShare: unit('coldStartShare', input.coldStartShare ?? TRANSFER_DEFAULTS.coldStartShare),
+    seed: positiveInt('seed', input.seed ?? TRANSFER_DEFAULTS.seed),
+    activateIfBetter: input.activateIfBetter ?? false,
+    training: {
+      ...DEFAULT_TRAINING,
+      epochs: positiveInt('epochs', input.epochs ?? DEFAULT_TRAINING.epochs, 10_000),
+      batchSize: positiveInt('batchSize', input.batchSize ?? DEFAULT_TRAINING.batchSize, 65_536),
+      learningRate: positiveNumber('learningRate', input.learningRate ?? DEFAULT_TRAINING.learningRate),
+      patience: nonNegativeInt('patience', input.patience ?? DEFAULT_TRAINING.patience),
+    },
+    evaluation: evaluation(input.evaluation),
+    split: split(input.split),
+  };
+  if (config.coldStartShare >= 1) throw new GraftError('BAD_INPUT', `coldStartShare = ${config.coldStartShare} must be below 1; use e.g. 0.1`);
+  if (strategy === 'PARTIAL') config.freezeLayers = nonNegativeInt('freezeLayers', input.freezeLayers ?? 1);
+  if (input.maxTrainPerUser !== undefined && input.maxTrainPerUser !== null) config.maxTrainPerUser = positiveInt('maxTrainPerUser', input.maxTrainPerUser);
+  return config;
+}
+
+export function parseJobDevice(value: string | undefined | null): JobDevice {
+  if (value === undefined || value === null) return 'AUTO';
+  const upper = value.trim().toUpperCase();
+  if (upper === 'AUTO' || upper === 'CPU' || upper === 'GPU') return upper;
+  throw new GraftError('BAD_INPUT', `device "${value}" is not one of AUTO, CPU, GPU`);
+}
+
+function requireName(field: string, value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new GraftError('BAD_INPUT', `${field} is empty; give it, e.g. ${field}: "source"`);
+  return value.trim();
+}
+
+function positiveInt(field: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value <= 0 || value > max) {
+    throw new GraftError('BAD_INPUT', `${field} = ${value} is not a whole number from 1 to ${max.toLocaleString('en-US')}; use e.g. 10`);
+  }
+  return value;
+}
+
+function nonNegativeInt(field: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) throw new GraftError('BAD_INPUT', `${field} = ${value} is not a whole number >= 0; use e.g. 2`);
+  return value;
+}
+
+function positiveNumber(field: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new GraftError('BAD_INPUT', `${field} = ${value} is not a positive number; use e.g. 0.003`);
+  return value;
+}
+
+function unit(field: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) throw new GraftError('BAD_INPUT', `${field} = ${value} is not a number from 0 to 1; use e.g. 0.5`);
+  return value;
+}
+
+function layers(value: number[]): number[] {
+  if (!Array.isArray(value) || value.length === 0 || value.some((n) => !Number.isInteger(n) || n <= 0 || n > 8192)) {
+    throw new GraftError('BAD_INPUT', `layers = ${JSON.stringify(value)} is not a non-empty list of widths from 1 to 8192; use e.g. [128, 64]`);
+  }
+  return [...value];
+}
+
+function evaluation(value: Partial<EvaluationSettings> | undefined): EvaluationSettings {
+  const out = { ...DEFAULT_EVALUATION, ...(value ?? {}) };
+  if (out.protocol !== 'full' && out.protocol !== 'sampled') throw new GraftError('BAD_INPUT', `evaluation protocol "${String(out.protocol)}" is unknown; use full or sampled`);
+  positiveInt('evaluation.negatives', out.negatives);
+  if (!Array.isArray(out.ks) || out.ks.length === 0) throw new GraftError('BAD_INPUT', 'evaluation.ks is empty; use e.g. [10, 20]');
+  out.ks.forEach((k) => positiveInt('evaluation.ks', k, 1000));
+  nonNegativeInt('evaluation.seed', out.seed);
+  return { protocol: out.protocol, negatives: out.negatives, ks: [...out.ks], seed: out.seed };
+}
+
+function split(value: SplitSpec | undefined): SplitSpec {
+  const spec = value ?? DEFAULT_SPLIT;
+  switch (spec.kind) {
+    case 'leave-one-out':
+      if (spec.mode !== 'last' && spec.mode !== 'random') throw new GraftError('BAD_INPUT', `leave-one-out mode "${String(spec.mode)}" is unknown; use last or random`);
+      return { ...spec };
+    case 'temporal':
+      positiveInt('split.lastN', spec.lastN);
+      return { ...spec };
+    case 'time-cut':
+      if (Number.isNaN(new Date(spec.cut).getTime())) throw new GraftError('BAD_INPUT', `split cut "${spec.cut}" is not a date; use ISO 8601, e.g. 2024-01-01T00:00:00Z`);
+      return { ...spec };
+    case 'none':
+      return { kind: 'none' };
+    case 'file':
+      throw new GraftError(
+        'BAD_INPUT',
+        `split from the file "${spec.path}" cannot be used by a job: a worker on another machine cannot read it; import the test interactions or use graft train/transfer --test-file`,
+      );
+    default:
+      throw new GraftError('BAD_INPUT', `split ${JSON.stringify(spec)} is unknown; use leave-one-out, temporal, time-cut or none`);
+  }
+}

@@ -1,0 +1,160 @@
+import type { JobStatus } from '../db/tables/job.table.js';
+import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
+import type { EvaluationSettings, ModelSettings, TrainingSettings } from '../workflows/model-settings.js';
+import type { SplitSpec } from '../workflows/split-spec.js';
+
+export type { JobStatus };
+export type JobKind = 'PRETRAIN' | 'TRANSFER';
+/** The device a job asks for: AUTO takes the best the worker has; GPU never falls back to CPU. */
+export type JobDevice = 'AUTO' | 'CPU' | 'GPU';
+
+/** Statuses a job never leaves. */
+export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
+
+/** What `startPretraining` asks for; every field but `domain` has the CLI's default. */
+export interface PretrainJobInput {
+  domain: string;
+  epochs?: number;
+  batchSize?: number;
+  dim?: number;
+  /** MLP widths per tower, bottom to top. */
+  layers?: number[];
+  learningRate?: number;
+  temperature?: number;
+  /** Early stopping patience in epochs (0 = off). */
+  patience?: number;
+  seed?: number;
+  userHistory?: boolean;
+  /** How test interactions are held out (default: each user's last). A `file` split is refused: the worker may be another machine. */
+  split?: SplitSpec;
+  evaluation?: Partial<EvaluationSettings>;
+}
+
+/** What `startTransfer` asks for; every field but the first three has the CLI's default. */
+export interface TransferJobInput {
+  sourceModelId: string;
+  targetDomain: string;
+  strategy: TransferStrategyName;
+  /** PARTIAL only: the lowest N layers of each tower are frozen (default 1). */
+  freezeLayers?: number;
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  patience?: number;
+  replayWeight?: number;
+  replayFraction?: number;
+  tokenDropout?: number;
+  coldStartShare?: number;
+  maxTrainPerUser?: number;
+  seed?: number;
+  /** Activate the result when it is not flagged as negative transfer and its guard-metric gain is above 0. */
+  activateIfBetter?: boolean;
+  split?: SplitSpec;
+  evaluation?: Partial<EvaluationSettings>;
+}
+
+/** A pretraining job's input with every default filled in, as stored in `jobs.input`. */
+export interface PretrainJobConfig {
+  domain: string;
+  model: ModelSettings;
+  training: TrainingSettings;
+  evaluation: EvaluationSettings;
+  split: SplitSpec;
+}
+
+/** A transfer job's input with every default filled in, as stored in `jobs.input`. */
+export interface TransferJobConfig {
+  sourceModelId: string;
+  targetDomain: string;
+  strategy: TransferStrategyName;
+  freezeLayers?: number;
+  replayWeight: number;
+  replayFraction: number;
+  tokenDropout: number;
+  coldStartShare: number;
+  maxTrainPerUser?: number;
+  seed: number;
+  activateIfBetter: boolean;
+  training: TrainingSettings;
+  evaluation: EvaluationSettings;
+  split: SplitSpec;
+}
+
+/** A job to enqueue. */
+export type JobSpec = (
+  | { kind: 'PRETRAIN'; input: PretrainJobInput }
+  | { kind: 'TRANSFER'; input: TransferJobInput }
+) & {
+  device?: JobDevice;
+  /** The same key returns the same job (a different input under a used key is a CONFLICT). */
+  idempotencyKey?: string | null;
+  /** Runs allowed before the job is FAILED when its worker keeps dying (default 2). */
+  maxAttempts?: number;
+};
+
+/** Where a running job is; written to `jobs.progress` at most a few times a second. */
+export interface JobProgress {
+  /** `preparing` (reading data), `training` (pretraining), `transfer` / `baseline` (the two fits of a transfer), `evaluation`, `registering`. */
+  phase: JobPhase;
+  /** 1-based epoch of the current phase (0 before the first step). */
+  epoch: number;
+  epochs: number;
+  step: number;
+  steps: number;
+  /** Loss of the last step. */
+  loss: number | null;
+  examplesPerSecond: number | null;
+  /** Seconds left in all training phases at the current speed (validation and evaluation not included); null before the first step. */
+  etaSeconds: number | null;
+  /** Seconds since the run started. */
+  elapsedSeconds: number;
+}
+
+export type JobPhase = 'preparing' | 'training' | 'transfer' | 'baseline' | 'evaluation' | 'registering';
+
+/** A job as the library hands it out. */
+export interface JobRecord {
+  id: string;
+  kind: JobKind;
+  status: JobStatus;
+  /** The resolved input (`PretrainJobConfig` or `TransferJobConfig`). */
+  input: Record<string, unknown>;
+  idempotencyKey: string | null;
+  deviceRequested: JobDevice;
+  /** Device and TF.js backend the run computes on (set when its process has started). */
+  device: string | null;
+  backend: string | null;
+  progress: JobProgress | null;
+  /** The registered model's metrics (`ModelMetrics`) once SUCCEEDED. */
+  metrics: Record<string, unknown> | null;
+  /** A transfer's report (gain over the baseline, negative-transfer flag) once SUCCEEDED. */
+  transferReport: Record<string, unknown> | null;
+  error: string | null;
+  modelId: string | null;
+  attempts: number;
+  maxAttempts: number;
+  workerId: string | null;
+  heartbeatAt: Date | null;
+  cancelRequestedAt: Date | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+/** One entry of a job's history (`job_events`), oldest first. */
+export interface JobEventRecord {
+  id: number;
+  jobId: string;
+  /** queued, started, backend, phase, epoch, progress, cancel_requested, cancelled, failed, succeeded, requeued, activated. */
+  kind: string;
+  payload: Record<string, unknown>;
+  createdAt: Date;
+}
+
+/** A page of `listJobs`. */
+export interface JobPage {
+  jobs: JobRecord[];
+  /** Pass as `after` for the next page. */
+  endCursor: string | null;
+  hasNextPage: boolean;
+}
