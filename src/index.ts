@@ -70,6 +70,9 @@ export {
   type SearchResult,
 } from './retrieval/index.js';
 
+// Serving (what the GraphQL resolvers call)
+export * from './serving/index.js';
+
 // API keys and roles
 export { authenticateApiKey, createApiKey, listApiKeys, revokeApiKey, roleAllows, type ApiKeyRecord, type Role } from './auth/index.js';
 
