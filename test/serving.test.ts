@@ -6,6 +6,13 @@ import { ingestEvents, ingestItems, type EventRecord } from '../src/logs/index.j
 import { activateModel, createModel, markModelReady, rollbackModel, saveEmbeddings, type ModelRecord } from '../src/registry/index.js';
 import { clusteredUnitVectors } from '../src/retrieval/synthetic-vectors.js';
 import { encodeCursor, HNSW_ARTIFACT, intraListSimilarity, Recommender, type RecommendationPage, type RecommendRequest } from '../src/serving/index.js';
+import { seedSynthetic } from '../seeds/seed-database.js';
+import { DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING } from '../src/workflows/model-settings.js';
+import { prepareDomain } from '../src/workflows/prepared-domain.js';
+import { prepareTransfer } from '../src/workflows/prepare-transfer.js';
+import { pretrain } from '../src/workflows/pretrain.workflow.js';
+import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
+import { transfer } from '../src/workflows/transfer.workflow.js';
 import { describeEachStorage } from './support/databases.js';
 
 /*
@@ -426,3 +433,57 @@ function dot(a: Float32Array, b: Float32Array): number {
   for (let j = 0; j < a.length; j++) s += a[j]! * b[j]!;
   return s;
 }
+
+describeEachStorage('serving a transferred model end to end', (ctx) => {
+  it('serves target users PERSONAL, users without target history TRANSFERRED (closer to their planted taste than popularity), new users COLD_START', async () => {
+    const seeded = await seedSynthetic(ctx.db, { users: 400, seed: 31, sourceItems: 300, targetItems: 150 });
+    const model = { ...DEFAULT_MODEL, dim: 32, layers: [64, 32], seed: 5 };
+    const training = { ...DEFAULT_TRAINING, epochs: 4, patience: 0 };
+    const evaluation = { ...DEFAULT_EVALUATION, negatives: 99 };
+    const preparedSource = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
+    const source = await registerTrainedModel(ctx.db, { domain: 'source', kind: 'PRETRAIN' }, await pretrain(preparedSource, { model, training, evaluation }));
+    const prepared = await prepareTransfer(ctx.db, source.id, 'target', { split: { kind: 'leave-one-out', mode: 'last' }, seed: 3 });
+    const result = await transfer(prepared, { strategy: 'PARTIAL', freezeLayers: 1, replayWeight: 0.5, replayFraction: 1, training, evaluation, seed: 11 });
+    const record = await registerTrainedModel(ctx.db, { domain: 'target', kind: 'TRANSFER', strategy: 'PARTIAL', parentModelId: source.id }, result.trained);
+    await activateModel(ctx.db.db, record.id, { force: true }); // serving is under test here, not the transfer's gain
+
+    const recommender = new Recommender(ctx.db);
+    try {
+      const { truth, target } = seeded.world;
+      const targetItem = new Map(target.items.map((it, j) => [it.item, j]));
+      const affinity = (u: number, page: RecommendationPage) =>
+        page.items.reduce((sum, r) => {
+          const j = targetItem.get(r.externalId)!;
+          let a = 0;
+          for (let f = 0; f < truth.factors; f++) a += truth.targetUserFactors[u * truth.factors + f]! * truth.targetItemFactors[j * truth.factors + f]!;
+          return sum + a / page.items.length;
+        }, 0);
+      const popular = await recommender.recommend({ userId: 'nobody', domain: 'target', first: 10 });
+      expect(popular.tier).toBe('POPULAR');
+      let transferred = 0;
+      let popularity = 0;
+      const cold = Array.from(truth.coldStartUsers);
+      for (const u of cold) {
+        const page = await recommender.recommend({ userId: truth.userIds[u]!, domain: 'target', first: 10 });
+        expect(page.tier).toBe('TRANSFERRED');
+        expect(page.items).toHaveLength(10);
+        transferred += affinity(u, page) / cold.length;
+        popularity += affinity(u, popular) / cold.length;
+      }
+      expect(transferred).toBeGreaterThan(popularity + 0.2);
+
+      const active = truth.userIds.findIndex((_, u) => !cold.includes(u));
+      const personal = await recommender.recommend({ userId: truth.userIds[active]!, domain: 'target', first: 10 });
+      expect(personal.tier).toBe('PERSONAL');
+      expect(personal.items.some((r) => r.becauseOf.length > 0)).toBe(true);
+
+      // Someone new whose first events arrive after training: served from those events.
+      await ingestEvents(ctx.db, 'target', [target.items.slice(0, 3).map((it, k) => ({ user: 'newcomer', item: it.item, weight: 1, kind: 'view' as const, time: new Date(Date.UTC(2025, 0, 1, 0, k)) }))]);
+      const newcomer = await recommender.recommend({ userId: 'newcomer', domain: 'target', first: 10 });
+      expect(newcomer.tier).toBe('COLD_START');
+      expect(newcomer.items.map((r) => r.externalId)).not.toContain(target.items[0]!.item);
+    } finally {
+      await recommender.close();
+    }
+  });
+});
