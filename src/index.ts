@@ -73,6 +73,9 @@ export {
 // Serving (what the GraphQL resolvers call)
 export * from './serving/index.js';
 
+// Embedding explorer (analysts)
+export { compareModels, getEmbedding, nearestNeighbors, pca2, projectEmbeddings, umap2, type ColorBy, type EntityKind, type LayerChange, type ModelComparison, type Neighbour, type Projection, type ProjectionMethod, type ProjectionPoint } from './explorer/index.js';
+
 // API keys and roles
 export { authenticateApiKey, createApiKey, listApiKeys, revokeApiKey, roleAllows, type ApiKeyRecord, type Role } from './auth/index.js';
 
