@@ -1,4 +1,5 @@
-import { run, type Task } from 'graphile-worker';
+import { run, type Task, type WorkerEvents } from 'graphile-worker';
+import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { connect } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrate.js';
@@ -87,7 +88,14 @@ export async function runWorker(options: WorkerOptions): Promise<GraftWorker> {
       });
       options.onJobDone?.(jobId, outcome);
     };
+    // "Ready" means listening: a job queued before LISTEN is in place would wait for the next poll.
+    const events = new EventEmitter() as WorkerEvents;
+    const listening = new Promise<void>((resolve) => {
+      events.once('pool:listen:success', () => resolve());
+      setTimeout(resolve, 10_000).unref();
+    });
     runner = await run({
+      events,
       connectionString: options.databaseUrl,
       maxPoolSize: Math.max(concurrency + 2, 4),
       concurrency,
@@ -96,6 +104,7 @@ export async function runWorker(options: WorkerOptions): Promise<GraftWorker> {
       logger: quietGraphileLogger,
       taskList: Object.fromEntries(devices.map((d) => [TASK_FOR_DEVICE[d], handler])),
     });
+    await listening;
   } catch (error) {
     clearInterval(sweeper);
     await gdb.close();

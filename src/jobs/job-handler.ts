@@ -74,7 +74,7 @@ export async function runJob(gdb: GraftDatabase, jobId: string, options: RunJobO
     const preparing = prepareTask(gdb, job);
     preparing.catch(() => undefined);
     const backend = await untilStopped(backendReady, stopped.signal);
-    relay.setBackend(backend);
+    relay.setBackend(backend, child.pid);
     const task = await untilStopped(preparing, stopped.signal);
     // Not raced against `stopped`: on abort the loop stops by itself, or the child is killed after the grace period.
     const result = await child.run(task, (p) => relay.report(p));

@@ -23,8 +23,8 @@ export interface StepReport {
  *
  * @example
  * const t = new ProgressTracker({ trainingPhases: ['training'], epochs: 10, batchSize: 256 });
- * t.step({ epoch: 1, step: 5, steps: 100, loss: 4.2, examplesPerSecond: 25_600 });
- * t.snapshot().etaSeconds; // (95 + 9 * 100) steps / 100 steps/s = 9.95
+ * t.step({ epoch: 1, step: 10, steps: 100, loss: 4.2, examplesPerSecond: 25_600 });
+ * t.snapshot().etaSeconds; // (90 + 9 * 100) steps / 100 steps/s = 9.9
  */
 export class ProgressTracker {
   private current: JobProgress;

@@ -58,9 +58,10 @@ export class ProgressRelay {
     this.dirty = true;
   }
 
-  setBackend(info: BackendInfo): void {
+  /** `pid`: the training process, for operators (and for checking that it ends with its worker). */
+  setBackend(info: BackendInfo, pid?: number): void {
     this.backend = { backend: info.backend, device: info.device };
-    this.events.push({ kind: 'backend', payload: { backend: info.backend, device: info.device, package: info.package, threads: info.threads } });
+    this.events.push({ kind: 'backend', payload: { backend: info.backend, device: info.device, package: info.package, threads: info.threads, pid } });
     this.dirty = true;
   }
 

@@ -36,6 +36,10 @@ export function ensureQueueSchema(gdb: GraftDatabase): Promise<void> {
   if (!pool) return Promise.resolve();
   let done = migrated.get(pool);
   if (!done) {
+    // graphile-worker insists on it, rightly: an idle client's error without a listener would end the process.
+    const report = (error: Error) => process.stderr.write(`postgres connection: ${error.message}\n`);
+    if (pool.listenerCount('error') === 0) pool.on('error', report);
+    if (pool.listenerCount('connect') === 0) pool.on('connect', (client) => client.on('error', report));
     done = runMigrations({ pgPool: pool, logger: quietGraphileLogger });
     migrated.set(pool, done);
     done.catch(() => migrated.delete(pool));

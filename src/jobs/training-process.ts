@@ -142,7 +142,9 @@ export class TrainingProcess {
   private crashError(code: number | null, signal: NodeJS.Signals | null): Error {
     const outOfMemory = /heap out of memory|Allocation failed|ENOMEM|std::bad_alloc/i.test(this.stderrTail);
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-    const tail = this.stderrTail.trim().split('\n').slice(-3).join(' | ');
+    // V8's fatal line says more than the stack frames printed after it.
+    const fatal = /^.*(FATAL ERROR|heap out of memory).*$/m.exec(this.stderrTail)?.[0].trim();
+    const tail = fatal ?? this.stderrTail.trim().split('\n').slice(-3).join(' | ');
     if (outOfMemory) {
       return new GraftError(
         'UNAVAILABLE',

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import type { TransferReport } from '../transfer/transfer-report.js';
+import { DEFAULT_MODEL, DEFAULT_TRAINING } from '../workflows/model-settings.js';
+import { activationDecision } from './job-handler.js';
+import { parseJobDevice, resolvePretrainInput, resolveTransferInput } from './job-input.js';
+
+describe('job input', () => {
+  it('fills in the CLI defaults, so the stored input is complete', () => {
+    const config = resolvePretrainInput({ domain: ' shop ', epochs: 3, layers: [32] });
+    expect(config.domain).toBe('shop');
+    expect(config.model).toEqual({ ...DEFAULT_MODEL, layers: [32] });
+    expect(config.training).toEqual({ ...DEFAULT_TRAINING, epochs: 3 });
+    expect(config.split).toEqual({ kind: 'leave-one-out', mode: 'last' });
+  });
+
+  it('names the bad value and a fix', () => {
+    expect(() => resolvePretrainInput({ domain: 'x', epochs: 0 })).toThrow(/epochs = 0 .*use e\.g\. 10/);
+    expect(() => resolvePretrainInput({ domain: '' })).toThrow(/domain is empty/);
+    expect(() => resolvePretrainInput({ domain: 'x', layers: [] })).toThrow(/layers = \[\]/);
+    expect(() => resolvePretrainInput({ domain: 'x', split: { kind: 'file', path: '/tmp/t.tsv', format: 'tsv' } })).toThrow(/another machine/);
+    expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', freezeLayers: 1 })).toThrow(/PARTIAL strategy only/);
+    expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'SOME' as never })).toThrow(/strategy "SOME" is unknown/);
+    expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', replayWeight: 2 })).toThrow(/replayWeight = 2/);
+    expect(() => parseJobDevice('tpu')).toThrow(/device "tpu" is not one of AUTO, CPU, GPU/);
+  });
+
+  it('gives PARTIAL one frozen layer unless told otherwise', () => {
+    expect(resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'PARTIAL' }).freezeLayers).toBe(1);
+    expect(resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL' }).freezeLayers).toBeUndefined();
+    expect(parseJobDevice('gpu')).toBe('GPU');
+  });
+});
+
+describe('activateIfBetter', () => {
+  const config = resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', activateIfBetter: true });
+  const report = (value: number, negativeTransfer: boolean) =>
+    ({ guardMetric: 'hr@10', negativeTransfer, gain: { 'hr@10': { value, ci95: [value - 0.01, value + 0.01], relative: null } } }) as unknown as TransferReport;
+
+  it('activates only a transfer that is not flagged negative and whose gain is above 0', () => {
+    expect(activationDecision(config, report(0.05, false)).activate).toBe(true);
+    expect(activationDecision(config, report(0.05, true))).toMatchObject({ activate: false, reason: expect.stringMatching(/negative transfer/) });
+    expect(activationDecision(config, report(0, false)).activate).toBe(false);
+    expect(activationDecision({ ...config, activateIfBetter: false }, report(0.05, false))).toEqual({ activate: false, reason: 'not requested' });
+  });
+});
