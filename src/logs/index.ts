@@ -7,3 +7,15 @@ export { ingestItems } from './ingest-items.js';
 export { importEventsFile, importItemsFile, type EventsFileImportOptions, type FileImportOptions } from './file-import.js';
 export { formatFromPath, FILE_FORMATS, type FileFormat } from './line-parser.js';
 export { EVENT_COLUMNS, ITEM_COLUMNS, DEFAULT_EVENT_COLUMNS, DEFAULT_ITEM_COLUMNS } from './column-spec.js';
+export { recordEvents, MAX_RECORDED_EVENTS, type RecordedEvent } from './record-events.js';
+export {
+  findItemsByRowIds,
+  findItemsByExternalIds,
+  findUsersByExternalIds,
+  recentHistories,
+  listDomains,
+  itemKey,
+  type CatalogItem,
+  type CatalogUser,
+  type HistoryEntry,
+} from './catalog-repository.js';

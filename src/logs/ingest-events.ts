@@ -112,7 +112,7 @@ export function checkBatchSize(batchSize: number | undefined): number {
 const KINDS: ReadonlySet<string> = new Set(EVENT_KINDS);
 
 /** Records from code (seeds, API) get the same checks as file lines, with their position as the location. */
-function validateEvents(batch: readonly EventRecord[], offset: number): void {
+export function validateEvents(batch: readonly EventRecord[], offset: number): void {
   for (let i = 0; i < batch.length; i++) {
     const e = batch[i]!;
     const problem =
@@ -131,7 +131,7 @@ function validateEvents(batch: readonly EventRecord[], offset: number): void {
   }
 }
 
-async function insertEvents(
+export async function insertEvents(
   db: Db,
   domainId: number,
   importId: number | null,

@@ -100,6 +100,13 @@ export async function getModel(db: Db, id: string): Promise<ModelRecord> {
   return toRecord(row);
 }
 
+/** Several models by id in one query (for DataLoaders); ids that are not UUIDs or do not exist are simply absent. */
+export async function getModels(db: Db, ids: readonly string[]): Promise<ModelRecord[]> {
+  const valid = ids.filter((id) => UUID.test(id));
+  if (valid.length === 0) return [];
+  return (await modelQuery(db).where('models.id', 'in', valid).execute()).map(toRecord);
+}
+
 /** Models, newest first, optionally of one domain. */
 export async function listModels(db: Db, options: { domain?: string; limit?: number } = {}): Promise<ModelRecord[]> {
   let query = modelQuery(db).orderBy('models.created_at', 'desc').orderBy('models.version', 'desc');

@@ -1,41 +1,55 @@
 import type { Command } from 'commander';
-import { seedSynthetic } from '../../../seeds/seed-database.js';
-import { note, withDatabase } from '../with-database.js';
+import { connect } from '../../db/connect.js';
+import { migrateToLatest } from '../../db/migrate.js';
+import { runDemo } from '../demo.js';
+import { positiveInt } from '../options.js';
+import { note } from '../with-database.js';
+import { serveUntilSignal } from './serve.command.js';
 
-/** Size of the demo that `npm start` seeds into an empty database. */
-export const DEMO_SEED = { users: 1000, seed: 42, sourceName: 'source', targetName: 'target' } as const;
+export { DEMO_SEED } from '../demo.js';
 
 /**
- * `graft start` (what `npm start` runs): bring the schema up to date, seed the demo domains
- * when the database is empty, and say what is there and what to do next.
+ * `graft start` (what `npm start` runs): bring the schema up to date; on an empty database
+ * run the whole demo (seed, pretrain, transfer, activate, admin key); then serve GraphQL.
  */
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('migrate, seed the demo domains when the database is empty, and show what to do next')
-    .action(async () => {
-      await withDatabase(async (gdb) => {
+    .description('migrate; on an empty database seed, pretrain, transfer and activate the demo and print an admin key; then serve GraphQL')
+    .option('--port <n>', 'HTTP port (default: PORT or 4000)', positiveInt('port'))
+    .option('--no-serve', 'stop after the demo set-up instead of serving')
+    .action(async (o: { port?: number; serve: boolean }) => {
+      const gdb = await connect();
+      try {
+        await migrateToLatest(gdb.db);
         note(`database: ${gdb.location} (schema up to date)`);
         const domains = await gdb.db.selectFrom('domains').select('name').orderBy('name').execute();
+        let adminKey: string | undefined;
         if (domains.length === 0) {
-          note(`empty database: seeding the synthetic demo (${DEMO_SEED.users} users, seed ${DEMO_SEED.seed})...`);
-          const summary = await seedSynthetic(gdb, DEMO_SEED);
-          for (const d of summary.domains) {
-            note(`  ${d.role} domain "${d.name}": ${d.items.toLocaleString('en-US')} items, ${d.events.toLocaleString('en-US')} events, ${d.usersWithEvents.toLocaleString('en-US')} users with events`);
-          }
-          note(`  ${summary.coldStartUsers} users have source history only (cold-start in the target)`);
+          const demo = await runDemo(gdb);
+          adminKey = demo.adminKey;
         } else {
-          note(`domains: ${domains.map((d) => d.name).join(', ')}`);
+          note(`domains: ${domains.map((d) => d.name).join(', ')} (not empty: no demo set-up; create keys with \`graft keys create --role ADMIN --name me\`)`);
         }
-        const models = await gdb.db.selectFrom('models').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-        note(`models registered: ${Number(models.n)}`);
-        note('');
-        note('next steps (the GraphQL server is not part of this release yet):');
-        note('  npx graft train --domain source            # pretrain on the source domain, prints the model id');
-        note('  npx graft eval --model MODEL_ID            # HR@10 / NDCG@10 next to popularity, per stratum');
-        note('  npx graft transfer --from MODEL_ID --to target --strategy partial   # graft onto the sparse target, vs a same-budget baseline');
-        note('  npx graft models                           # the registry');
-        note('  npx graft import FILE --domain NAME        # your own behaviour log (see README)');
-      });
+        if (!o.serve) {
+          if (adminKey) printKey(adminKey, undefined);
+          return;
+        }
+        await serveUntilSignal(gdb, { port: o.port, onListening: (url) => printKey(adminKey, url) });
+      } finally {
+        await gdb.close();
+      }
     });
+}
+
+function printKey(adminKey: string | undefined, url: string | undefined): void {
+  if (url) note(`\nGraphQL: ${url}  (open it in a browser for GraphiQL; /healthz, /metrics)`);
+  if (!adminKey) return;
+  note(`\nadmin API key (shown once; store it now):\n  ${adminKey}\n`);
+  const endpoint = url ?? 'http://localhost:4000/graphql';
+  note('try it:');
+  note(
+    `  curl -s ${endpoint} -H 'content-type: application/json' -H 'authorization: Bearer ${adminKey}' \\\n` +
+      `    -d '{"query":"{ recommendations(userId: \\"u1\\", domain: \\"target\\", first: 5) { tier modelVersion edges { node { rank score item { id title tags } reason { tier becauseOf { id } } } } } }"}'`,
+  );
 }

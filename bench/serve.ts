@@ -1,0 +1,208 @@
+/**
+ * Serving throughput and latency over HTTP: a catalogue of N items (default 100k) with an
+ * active model (item and user embeddings, dim 64, clustered unit vectors, seeded), 10k users
+ * with 20 events each (so exclude-seen has work to do), `graft serve` in its own process on
+ * Postgres, and autocannon at 32 connections from this process. Measured in the same run:
+ *   1. `{ __typename }`: the framework's ceiling (HTTP + Apollo + auth, no resolver work);
+ *   2. `recommendations(first: 20)` for rotating users (exclude-seen on, items + reasons);
+ *   3. with --recall: recall@20 of what the server returns against an exact top-20 computed
+ *      here from the same embeddings (excludeSeen: false), i.e. the HNSW index's recall
+ *      through the whole stack when N is above the server's HNSW threshold (50k).
+ *
+ *   npm run build && node dist/bench/serve.js [--items 100000] [--users 10000] [--seconds 15]
+ *     [--connections 32] [--recall 200] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
+ *
+ * Prints a markdown table on stdout, progress on stderr.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { createApiKey } from '../src/auth/index.js';
+import { connect } from '../src/db/connect.js';
+import { migrateToLatest } from '../src/db/migrate.js';
+import { createRng } from '../src/dataset/random.js';
+import { ingestEvents, ingestItems } from '../src/logs/index.js';
+import { activateModel, createModel, markModelReady, saveEmbeddings, saveIdArtifact } from '../src/registry/index.js';
+import { exactTopK } from '../src/retrieval/index.js';
+import { clusteredUnitVectors } from '../src/retrieval/synthetic-vectors.js';
+
+function arg(name: string, fallback: string): string {
+  const at = process.argv.indexOf(`--${name}`);
+  return at === -1 ? fallback : process.argv[at + 1]!;
+}
+const ITEMS = Number(arg('items', '100000'));
+const USERS = Number(arg('users', '10000'));
+const SECONDS = Number(arg('seconds', '15'));
+const CONNECTIONS = Number(arg('connections', '32'));
+const RECALL_USERS = Number(arg('recall', '200'));
+const ADMIN_URL = arg('database-url', process.env.GRAFT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+const DIM = 64;
+const EVENTS_PER_USER = 20;
+const PORT = 4100 + Math.floor(Math.random() * 500);
+const log = (m: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${m}\n`);
+
+async function setUp(url: string) {
+  const gdb = await connect({ databaseUrl: url });
+  await migrateToLatest(gdb.db);
+  const rng = createRng(7);
+  log(`catalogue: ${ITEMS.toLocaleString('en-US')} items`);
+  const tagsOf = (i: number) => [`topic-${i % 50}`, `brand-${i % 997}`];
+  await ingestItems(gdb, 'shop', (function* () {
+    for (let start = 0; start < ITEMS; start += 10_000) {
+      const batch = [];
+      for (let i = start; i < Math.min(ITEMS, start + 10_000); i++) batch.push({ item: `i${i}`, title: `item ${i}`, tags: tagsOf(i) });
+      yield batch;
+    }
+  })());
+  log(`log: ${USERS.toLocaleString('en-US')} users x ${EVENTS_PER_USER} events`);
+  const t0 = Date.parse('2026-01-01T00:00:00Z');
+  await ingestEvents(gdb, 'shop', (function* () {
+    for (let start = 0; start < USERS; start += 1000) {
+      const batch = [];
+      for (let u = start; u < Math.min(USERS, start + 1000); u++) {
+        for (let e = 0; e < EVENTS_PER_USER; e++) {
+          // Zipf-ish popularity: squares of uniforms concentrate on low item numbers.
+          const item = Math.floor(rng.next() ** 2 * ITEMS);
+          batch.push({ user: `u${u}`, item: `i${item}`, weight: 1, time: new Date(t0 + (u * EVENTS_PER_USER + e) * 1000), kind: 'view' as const });
+        }
+      }
+      yield batch;
+    }
+  })());
+  const itemRows = await gdb.db.selectFrom('items').select(['id', 'external_id']).orderBy('id').execute();
+  const userRows = await gdb.db.selectFrom('users').select(['id', 'external_id']).orderBy('id').execute();
+  const itemIds = Int32Array.from(itemRows.map((r) => r.id));
+  const userIds = Int32Array.from(userRows.map((r) => r.id));
+  const itemVectors = clusteredUnitVectors(itemIds.length, DIM, { seed: 1, centresSeed: 99 });
+  const userVectors = clusteredUnitVectors(userIds.length, DIM, { seed: 2, centresSeed: 99 });
+  log('model: registering embeddings and activating');
+  const model = await createModel(gdb.db, { domain: 'shop', kind: 'PRETRAIN', config: { dim: DIM, note: 'bench/serve synthetic embeddings' } });
+  await gdb.db.transaction().execute(async (trx) => {
+    await saveIdArtifact(trx, model.id, 'vocab:users', userIds);
+    await saveIdArtifact(trx, model.id, 'vocab:items', itemIds);
+    await saveEmbeddings(trx, model.id, 'USER', userIds, userVectors, DIM);
+    await saveEmbeddings(trx, model.id, 'ITEM', itemIds, itemVectors, DIM);
+    await markModelReady(trx, model.id, { metrics: {} });
+  });
+  await activateModel(gdb.db, model.id);
+  const { key } = await createApiKey(gdb.db, { name: 'bench', role: 'APP' });
+  await gdb.close();
+  return { key, itemVectors, userVectors, itemExternal: itemRows.map((r) => r.external_id), userRow: new Map(userRows.map((r, i) => [r.external_id, i])) };
+}
+
+async function waitHealthy(base: string, server: ChildProcess): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    if (server.exitCode !== null) throw new Error(`server exited with code ${server.exitCode}`);
+    try {
+      const res = await fetch(`${base}/healthz`);
+      if (res.status === 200) return performance.now() - started;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function load(url: string, key: string, body: (i: number) => string): Promise<autocannon.Result> {
+  let i = 0;
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url,
+        connections: CONNECTIONS,
+        duration: SECONDS,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        requests: [{ setupRequest: (req) => ({ ...req, body: body(i++) }) }],
+      },
+      (error, result) => (error ? reject(error) : resolve(result)),
+    );
+    void instance;
+  });
+}
+
+async function main() {
+  const dbName = `graft_bench_serve_${ITEMS}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`drop database if exists ${dbName} with (force)`);
+  await admin.query(`create database ${dbName}`);
+  await admin.end();
+  const parsed = new URL(ADMIN_URL);
+  parsed.pathname = `/${dbName}`;
+  const url = parsed.toString();
+  const { key, itemVectors, userVectors, itemExternal, userRow } = await setUp(url);
+
+  const main = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+  const server = spawn(process.execPath, [main, 'serve', '--port', String(PORT)], {
+    env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  try {
+    const base = `http://127.0.0.1:${PORT}`;
+    const readyMs = await waitHealthy(base, server);
+    log(`server ready (model loaded${ITEMS > 50_000 ? ', HNSW index built or loaded' : ''}) after ${(readyMs / 1000).toFixed(1)} s`);
+    const gqlUrl = `${base}/graphql`;
+    const recs = (i: number) =>
+      JSON.stringify({
+        query: `query($u: ID!) { recommendations(userId: $u, domain: "shop", first: 20) { modelVersion edges { node { rank score item { id title } reason { tier } } } } }`,
+        variables: { u: `u${(i * 7919) % USERS}` },
+      });
+    const check = await (await fetch(gqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: recs(1) })).json() as any;
+    if (check.errors || check.data.recommendations.edges.length !== 20) throw new Error(`recommendations failed: ${JSON.stringify(check).slice(0, 500)}`);
+    log('warm-up 3 s');
+    await load(gqlUrl, key, recs).catch(() => undefined);
+    log(`{ __typename }: ${SECONDS} s at ${CONNECTIONS} connections`);
+    const trivial = await load(gqlUrl, key, () => JSON.stringify({ query: '{ __typename }' }));
+    log(`recommendations(first: 20): ${SECONDS} s at ${CONNECTIONS} connections`);
+    const heavy = await load(gqlUrl, key, recs);
+
+    let recall: number | undefined;
+    if (RECALL_USERS > 0) {
+      log(`recall@20 through the server for ${RECALL_USERS} users (excludeSeen: false) against exact top-20`);
+      const position = new Map(itemExternal.map((id, i) => [id, i]));
+      let hit = 0;
+      for (let q = 0; q < RECALL_USERS; q++) {
+        const u = (q * 104729) % USERS;
+        const res = (await (await fetch(gqlUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          body: JSON.stringify({ query: `{ recommendations(userId: "u${u}", domain: "shop", first: 20, excludeSeen: false) { edges { node { item { id } } } } }` }),
+        })).json()) as any;
+        const got = new Set<number>(res.data.recommendations.edges.map((e: any) => position.get(e.node.item.id)));
+        const row = userRow.get(`u${u}`)!;
+        const exact = exactTopK(itemVectors, DIM, userVectors.subarray(row * DIM, (row + 1) * DIM), 20);
+        for (const row of exact.ids) if (got.has(row)) hit++;
+      }
+      recall = hit / (RECALL_USERS * 20);
+    }
+
+    const fmt = (r: autocannon.Result) => ({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx });
+    const t = fmt(trivial);
+    const h = fmt(heavy);
+    process.stdout.write(
+      [
+        `machine: ${cpus().length} x ${cpus()[0]?.model}, load ${loadavg()[0]!.toFixed(2)}; ${ITEMS.toLocaleString('en-US')} items, ${USERS.toLocaleString('en-US')} users, dim ${DIM}; ` +
+          `${CONNECTIONS} connections, ${SECONDS} s each; server: \`graft serve\` on Postgres (one process)`,
+        '',
+        '| query | req/s | p50 ms | p99 ms | errors |',
+        '|---|---:|---:|---:|---:|',
+        `| \`{ __typename }\` (ceiling) | ${t.rps.toFixed(0)} | ${t.p50} | ${t.p99} | ${t.errors} |`,
+        `| \`recommendations(first: 20)\` | ${h.rps.toFixed(0)} | ${h.p50} | ${h.p99} | ${h.errors} |`,
+        '',
+        `recommendations throughput = ${((100 * h.rps) / t.rps).toFixed(1)}% of the trivial query's` + (recall === undefined ? '' : `; recall@20 through the server vs exact: ${recall.toFixed(3)}`),
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    server.kill('SIGTERM');
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error?.stack ?? error}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,28 @@
+import type { Command } from 'commander';
+import type { GraftDatabase } from '../../db/connect.js';
+import { startGraftServer } from '../../graphql/server/http-server.js';
+import { positiveInt } from '../options.js';
+import { withDatabase } from '../with-database.js';
+
+/** `graft serve`: the GraphQL server on the configured database, until SIGINT/SIGTERM. */
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the GraphQL API at /graphql (GraphiQL in a browser), /healthz and /metrics')
+    .option('--port <n>', 'HTTP port (default: PORT or 4000)', positiveInt('port'))
+    .action(async (o: { port?: number }) => {
+      await withDatabase((gdb) => serveUntilSignal(gdb, { port: o.port, onListening: (url) => process.stderr.write(`GraphQL: ${url}\n`) }));
+    });
+}
+
+/** Serves until the process is asked to stop, then drains connections and returns. */
+export async function serveUntilSignal(gdb: GraftDatabase, options: { port?: number; onListening?: (url: string) => void }): Promise<void> {
+  const server = await startGraftServer({ gdb, port: options.port });
+  options.onListening?.(server.url);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+}

@@ -1,0 +1,60 @@
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { isGraftError, type GraftErrorCode } from '../errors.js';
+
+/** The `extensions.code` a client sees for each library error code. */
+const CODES: Record<GraftErrorCode, string> = {
+  BAD_INPUT: 'BAD_USER_INPUT',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  FORBIDDEN: 'FORBIDDEN',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  CANCELLED: 'CANCELLED',
+  INTERNAL: 'INTERNAL_SERVER_ERROR',
+};
+
+/** Codes whose message was written for the client (everything else is masked in production). */
+const CLIENT_CODES = new Set([
+  'BAD_USER_INPUT',
+  'NOT_FOUND',
+  'CONFLICT',
+  'FORBIDDEN',
+  'UNAUTHENTICATED',
+  'SERVICE_UNAVAILABLE',
+  'CANCELLED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'GRAPHQL_PARSE_FAILED',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'OPERATION_RESOLUTION_FAILURE',
+]);
+
+/** A library error as a GraphQL error with `extensions.code`; anything else is passed through. */
+export function toGraphQLError(error: unknown): unknown {
+  if (isGraftError(error)) {
+    return new GraphQLError(error.message, { extensions: { code: CODES[error.code] }, originalError: error });
+  }
+  return error;
+}
+
+export function graphqlError(code: 'BAD_USER_INPUT' | 'NOT_FOUND' | 'FORBIDDEN' | 'UNAUTHENTICATED' | 'CONFLICT', message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code } });
+}
+
+/**
+ * What leaves the server: known client errors as they are; unexpected ones reduced to
+ * "internal error" (with the request id to find it in the logs) unless NODE_ENV=development.
+ * Stack traces never leave the server outside development.
+ */
+export function formatGraphQLError(formatted: GraphQLFormattedError, development: boolean): GraphQLFormattedError {
+  const code = String(formatted.extensions?.code ?? 'INTERNAL_SERVER_ERROR');
+  if (development) return formatted;
+  const { stacktrace: _drop, ...extensions } = formatted.extensions ?? {};
+  if (CLIENT_CODES.has(code)) return { ...formatted, extensions: { ...extensions, code } };
+  return {
+    message: 'internal server error; the server log has the details (look for this path and time)',
+    locations: formatted.locations,
+    path: formatted.path,
+    extensions: { code: 'INTERNAL_SERVER_ERROR' },
+  };
+}

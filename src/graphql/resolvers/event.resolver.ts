@@ -1,0 +1,21 @@
+import { Args, Authorized, Ctx, Mutation, Resolver } from 'type-graphql';
+import { recordEvents } from '../../logs/index.js';
+import type { GraphqlContext } from '../context.js';
+import { Role } from '../types/enums.js';
+import { RecordEventsArgs, RecordEventsResult } from '../types/event.input.js';
+
+@Resolver()
+export class EventResolver {
+  @Authorized(Role.APP)
+  @Mutation(() => RecordEventsResult, {
+    description: 'Appends behaviour events (1..1000), all-or-nothing. Domains and items must exist; users are created on first sight.',
+  })
+  async recordEvents(@Args(() => RecordEventsArgs) args: RecordEventsArgs, @Ctx() ctx: GraphqlContext): Promise<RecordEventsResult> {
+    const now = new Date();
+    const result = await recordEvents(
+      ctx.db,
+      args.events.map((e) => ({ domain: e.domain, user: e.userId, item: e.itemId, kind: e.kind, weight: e.weight, time: e.occurredAt ?? now })),
+    );
+    return Object.assign(new RecordEventsResult(), result);
+  }
+}

@@ -1,0 +1,86 @@
+import { Args, Authorized, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import type { GraphqlContext } from '../context.js';
+import { Role, type RecommendationTier } from '../types/enums.js';
+import { Item } from '../types/item.type.js';
+import {
+  Recommendation,
+  RecommendationConnection,
+  RecommendationReason,
+  SimilarItem,
+  SimilarItems,
+} from '../types/recommendation.type.js';
+import { RecommendationsArgs, SimilarItemsArgs } from '../types/recommendations.args.js';
+import { loadItems } from './load-items.js';
+
+/** App operations: personalised recommendations and similar items (role APP and above). */
+@Resolver(() => RecommendationConnection)
+export class RecommendationResolver {
+  @Authorized(Role.APP)
+  @Query(() => RecommendationConnection, {
+    description:
+      "A user's recommendations in a domain, best first. Unknown users get popular items (tier POPULAR); a domain without an active model falls back to popularity and says so in fallbackReason.",
+  })
+  async recommendations(@Args(() => RecommendationsArgs) args: RecommendationsArgs, @Ctx() ctx: GraphqlContext): Promise<RecommendationConnection> {
+    const page = await ctx.services.recommender.recommend({
+      userId: args.userId,
+      domain: args.domain,
+      first: args.first,
+      after: args.after ?? null,
+      excludeSeen: args.excludeSeen,
+      filter: args.filter ?? null,
+      diversity: args.diversity ?? null,
+    });
+    return Object.assign(new RecommendationConnection(), {
+      domain: page.domain,
+      modelId: page.modelId,
+      modelVersion: page.modelVersion,
+      tier: page.tier as RecommendationTier,
+      fallbackReason: page.fallbackReason,
+      pageInfo: { hasNextPage: page.hasNextPage, hasPreviousPage: page.hasPreviousPage, startCursor: page.startCursor, endCursor: page.endCursor },
+      edges: page.items.map((r, i) => ({
+        cursor: page.cursors[i]!,
+        node: Object.assign(new Recommendation(), {
+          itemRowId: r.itemId,
+          score: r.score,
+          rank: r.rank,
+          reason: Object.assign(new RecommendationReason(), { tier: r.tier as RecommendationTier, becauseOfRowIds: r.becauseOf }),
+        }),
+      })),
+    });
+  }
+
+  @Authorized(Role.APP)
+  @Query(() => SimilarItems, { description: 'Items closest to an item in the active model of its domain.' })
+  async similarItems(@Args(() => SimilarItemsArgs) args: SimilarItemsArgs, @Ctx() ctx: GraphqlContext): Promise<SimilarItems> {
+    const found = await ctx.services.recommender.similarItems(args.domain, args.itemId, args.first);
+    return Object.assign(new SimilarItems(), {
+      modelId: found.modelId,
+      modelVersion: found.modelVersion,
+      items: found.items.map((s) => Object.assign(new SimilarItem(), { itemRowId: s.itemId, score: s.score, rank: s.rank })),
+    });
+  }
+}
+
+@Resolver(() => Recommendation)
+export class RecommendationFieldsResolver {
+  @FieldResolver(() => Item)
+  async item(@Root() r: Recommendation, @Ctx() ctx: GraphqlContext): Promise<Item> {
+    return (await loadItems(ctx, [r.itemRowId]))[0]!;
+  }
+}
+
+@Resolver(() => RecommendationReason)
+export class RecommendationReasonResolver {
+  @FieldResolver(() => [Item])
+  becauseOf(@Root() reason: RecommendationReason, @Ctx() ctx: GraphqlContext): Promise<Item[]> {
+    return loadItems(ctx, reason.becauseOfRowIds);
+  }
+}
+
+@Resolver(() => SimilarItem)
+export class SimilarItemFieldsResolver {
+  @FieldResolver(() => Item)
+  async item(@Root() s: SimilarItem, @Ctx() ctx: GraphqlContext): Promise<Item> {
+    return (await loadItems(ctx, [s.itemRowId]))[0]!;
+  }
+}

@@ -1,0 +1,57 @@
+import 'reflect-metadata';
+import type { GraphQLSchema } from 'graphql';
+import { buildSchema, type MiddlewareFn, type NonEmptyArray } from 'type-graphql';
+import { authChecker } from './auth-checker.js';
+import type { GraphqlContext } from './context.js';
+import { toGraphQLError } from './errors.js';
+import { ApiKeyResolver } from './resolvers/api-key.resolver.js';
+import { CatalogResolver, DomainFieldsResolver, HistoryEventFieldsResolver, UserFieldsResolver } from './resolvers/catalog.resolver.js';
+import { EventResolver } from './resolvers/event.resolver.js';
+import { ActivationFieldsResolver, ModelResolver } from './resolvers/model.resolver.js';
+import {
+  RecommendationFieldsResolver,
+  RecommendationReasonResolver,
+  RecommendationResolver,
+  SimilarItemFieldsResolver,
+} from './resolvers/recommendation.resolver.js';
+
+/** Every resolver of the API. Adapters for later features append theirs here. */
+export const RESOLVERS = [
+  RecommendationResolver,
+  RecommendationFieldsResolver,
+  RecommendationReasonResolver,
+  SimilarItemFieldsResolver,
+  CatalogResolver,
+  UserFieldsResolver,
+  HistoryEventFieldsResolver,
+  DomainFieldsResolver,
+  EventResolver,
+  ModelResolver,
+  ActivationFieldsResolver,
+  ApiKeyResolver,
+] as const;
+
+/** Library errors (GraftError) become GraphQL errors with extensions.code, in one place. */
+const mapLibraryErrors: MiddlewareFn<GraphqlContext> = async (_action, next) => {
+  try {
+    return await next();
+  } catch (error) {
+    throw toGraphQLError(error);
+  }
+};
+
+/**
+ * The GraphQL schema, built from the resolver classes.
+ *
+ * @example
+ * const schema = await buildGraftSchema({ emitSchemaFile: 'schema.graphql' });
+ */
+export async function buildGraftSchema(options: { emitSchemaFile?: string } = {}): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers: RESOLVERS as unknown as NonEmptyArray<Function>,
+    authChecker,
+    validate: { forbidUnknownValues: false },
+    globalMiddlewares: [mapLibraryErrors],
+    emitSchemaFile: options.emitSchemaFile ? { path: options.emitSchemaFile, sortedSchema: true } : false,
+  });
+}

@@ -1,0 +1,255 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import pino, { type Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import type { GraftDatabase } from '../../db/connect.js';
+import type { Db } from '../../db/database.js';
+import { Recommender } from '../../serving/index.js';
+import { createContext, type GraftServices, type GraphqlContext } from '../context.js';
+import { formatGraphQLError } from '../errors.js';
+import { DEFAULT_QUERY_LIMITS, queryLimitsRule, type QueryLimits } from '../query-limits.js';
+import { buildGraftSchema } from '../schema.js';
+import { Authenticator } from './authenticator.js';
+import { checkHealth } from './health.js';
+import { createServerMetrics } from './metrics.js';
+import { graphiqlPage, readAsset } from './static-assets.js';
+
+/** Largest request body accepted (a recordEvents call of 1,000 events is ~200 kB). */
+const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
+
+export interface GraftServerOptions {
+  gdb: GraftDatabase;
+  /** 0 picks a free port. Default: PORT or 4000. */
+  port?: number;
+  host?: string;
+  logger?: Logger;
+  recommender?: Recommender;
+  schema?: GraphQLSchema;
+  limits?: QueryLimits;
+  /** Full error details (stack traces) to clients. Default: NODE_ENV === 'development'. */
+  development?: boolean;
+  /** Database handle used by resolvers (tests pass a query-counting one). Default: gdb.db. */
+  requestDb?: Db;
+  /** Extra GET routes (e.g. /explorer), keyed by path. */
+  routes?: Record<string, RouteHandler>;
+  /** Services other adapters need in resolvers (jobs runner, explorer cache). */
+  extensions?: Record<string, unknown>;
+  /** Load every domain's active model before answering /healthz ready (default true). */
+  preload?: boolean;
+}
+
+export interface GraftServer {
+  url: string;
+  port: number;
+  http: Server;
+  services: GraftServices;
+  authenticator: Authenticator;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the HTTP server: GraphQL at /graphql (POST, GET; GraphiQL for browsers;
+ * graphql-ws subscriptions on the same path), /healthz, /metrics.
+ *
+ * @example
+ * const server = await startGraftServer({ gdb: await connect(), port: 4000 });
+ * console.log(server.url); // http://localhost:4000/graphql
+ */
+export async function startGraftServer(options: GraftServerOptions): Promise<GraftServer> {
+  const development = options.development ?? process.env.NODE_ENV === 'development';
+  const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
+  const recommender = options.recommender ?? new Recommender(options.gdb, { logger });
+  const services: GraftServices = { gdb: options.gdb, recommender, logger, extensions: options.extensions ?? {} };
+  const schema = options.schema ?? (await buildGraftSchema());
+  const metrics = createServerMetrics(recommender);
+  const authenticator = new Authenticator(options.gdb.db);
+  const requestDb = options.requestDb ?? options.gdb.db;
+  const routes = options.routes ?? {};
+
+  const http = createServer();
+  const apollo = new ApolloServer<GraphqlContext>({
+    schema,
+    introspection: true,
+    includeStacktraceInErrorResponses: development,
+    validationRules: [queryLimitsRule(options.limits ?? DEFAULT_QUERY_LIMITS)],
+    formatError: (formatted) => formatGraphQLError(formatted, development),
+    plugins: [
+      metrics.plugin,
+      ApolloServerPluginDrainHttpServer({ httpServer: http }),
+      {
+        async requestDidStart() {
+          return {
+            async didEncounterErrors(rc) {
+              for (const error of rc.errors) {
+                const code = error.extensions?.code;
+                if (code === undefined || code === 'INTERNAL_SERVER_ERROR') {
+                  logger.error({ err: error.originalError ?? error, path: error.path, requestId: rc.contextValue.requestId }, 'resolver failed');
+                }
+              }
+            },
+          };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+
+  const wss = new WebSocketServer({ server: http, path: '/graphql' });
+  const wsCleanup = useServer(
+    {
+      schema,
+      context: async (ctx) => {
+        const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        const principal = await authenticator.fromHeader(typeof raw === 'string' ? raw : null);
+        return createContext(services, principal, randomUUID(), requestDb);
+      },
+    },
+    wss,
+  );
+
+  http.on('request', (req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      logger.error({ err: error }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal server error' });
+      else res.end();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/graphql') {
+      if (req.method === 'GET' && !url.searchParams.has('query') && (req.headers.accept ?? '').includes('text/html')) {
+        return sendText(res, 200, graphiqlPage(), 'text/html; charset=utf-8');
+      }
+      return graphql(req, res, url);
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: `${req.method} ${url.pathname} is not supported` });
+    if (url.pathname === '/healthz') {
+      const health = await checkHealth(options.gdb, recommender);
+      return sendJson(res, health.status === 'ok' ? 200 : 503, health);
+    }
+    if (url.pathname === '/metrics') {
+      return sendText(res, 200, await metrics.registry.metrics(), metrics.registry.contentType);
+    }
+    if (url.pathname === '/') {
+      res.writeHead(302, { location: '/graphql' }).end();
+      return;
+    }
+    const route = routes[url.pathname];
+    if (route) return route(req, res, url);
+    const asset = await readAsset(url.pathname);
+    if (asset) {
+      res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'public, max-age=3600' }).end(asset.body);
+      return;
+    }
+    sendJson(res, 404, { error: `nothing at ${url.pathname}; the API is at /graphql` });
+  }
+
+  async function graphql(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    let body: unknown;
+    if (req.method === 'POST') {
+      const text = await readBody(req);
+      if (text === null) return sendJson(res, 413, { errors: [{ message: `request body over ${MAX_BODY_BYTES} bytes; send fewer events per call`, extensions: { code: 'BAD_REQUEST' } }] });
+      try {
+        body = text.length ? JSON.parse(text) : {};
+      } catch {
+        return sendJson(res, 400, { errors: [{ message: 'request body is not valid JSON; send {"query": "...", "variables": {...}}', extensions: { code: 'BAD_REQUEST' } }] });
+      }
+    }
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+      context: async () => {
+        const principal = await authenticator.fromHeader(req.headers.authorization);
+        return createContext(services, principal, randomUUID(), requestDb);
+      },
+    });
+    const out: Record<string, string> = {};
+    for (const [key, value] of response.headers) out[key] = value;
+    res.writeHead(response.status ?? 200, out);
+    if (response.body.kind === 'complete') {
+      res.end(response.body.string);
+      return;
+    }
+    for await (const chunk of response.body.asyncIterator) res.write(chunk);
+    res.end();
+  }
+
+  if (options.preload !== false) {
+    recommender.watchActivations().catch((error: unknown) => logger.error({ err: error }, 'activation watcher failed'));
+    preloadActiveDomains(options.gdb, recommender, logger);
+  }
+
+  const port = options.port ?? Number(process.env.PORT ?? 4000);
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(port, options.host ?? process.env.HOST ?? '0.0.0.0', () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const actualPort = (http.address() as AddressInfo).port;
+  return {
+    url: `http://localhost:${actualPort}/graphql`,
+    port: actualPort,
+    http,
+    services,
+    authenticator,
+    close: async () => {
+      await wsCleanup.dispose();
+      wss.close();
+      await apollo.stop();
+      if (!options.recommender) await recommender.close();
+    },
+  };
+}
+
+/** Loads each domain's active model in the background so the first requests do not pay for it. */
+function preloadActiveDomains(gdb: GraftDatabase, recommender: Recommender, logger: Logger): void {
+  void (async () => {
+    const domains = await gdb.db.selectFrom('domains').select('name').where('active_model_id', 'is not', null).execute();
+    for (const d of domains) {
+      try {
+        const state = await recommender.ensureLoaded(d.name);
+        logger.info({ domain: d.name, modelVersion: state.modelVersion, items: state.items, index: state.indexKind }, 'serving model loaded');
+      } catch (error) {
+        logger.error({ err: error, domain: d.name }, 'could not load the active model');
+      }
+    }
+  })();
+}
+
+function readBody(req: IncomingMessage): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooBig = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) tooBig = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooBig ? null : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  sendText(res, status, JSON.stringify(body), 'application/json; charset=utf-8');
+}
+
+function sendText(res: ServerResponse, status: number, body: string, type: string): void {
+  res.writeHead(status, { 'content-type': type }).end(body);
+}
+
+export { GraphQLError };

@@ -1,0 +1,65 @@
+import { registerEnumType } from 'type-graphql';
+
+/** API key roles: ADMIN may do everything, ANALYST the analyst queries and what APP may do, APP only app operations. */
+export enum Role {
+  APP = 'APP',
+  ANALYST = 'ANALYST',
+  ADMIN = 'ADMIN',
+}
+registerEnumType(Role, { name: 'Role', description: 'What an API key may do: ADMIN > ANALYST > APP.' });
+
+/** GraphQL names for the log's event kinds (stored lower-case). */
+export enum EventKind {
+  VIEW = 'view',
+  CLICK = 'click',
+  PURCHASE = 'purchase',
+  RATING = 'rating',
+}
+registerEnumType(EventKind, { name: 'EventKind' });
+
+export enum RecommendationTier {
+  PERSONAL = 'PERSONAL',
+  TRANSFERRED = 'TRANSFERRED',
+  COLD_START = 'COLD_START',
+  POPULAR = 'POPULAR',
+}
+registerEnumType(RecommendationTier, {
+  name: 'RecommendationTier',
+  description: 'Why a user got these items.',
+  valuesConfig: {
+    PERSONAL: { description: "From the user's own embedding, learnt from their history in this domain." },
+    TRANSFERRED: { description: 'From the embedding transferred from another domain: the user has no history here yet.' },
+    COLD_START: { description: "From the user's recent items in this domain (they arrived after the model was trained)." },
+    POPULAR: { description: 'Popular items: unknown user, or no active model in the domain.' },
+  },
+});
+
+export enum ModelStatus {
+  TRAINING = 'TRAINING',
+  READY = 'READY',
+  FAILED = 'FAILED',
+  ACTIVE = 'ACTIVE',
+  RETIRED = 'RETIRED',
+}
+registerEnumType(ModelStatus, { name: 'ModelStatus' });
+
+export enum ModelKind {
+  PRETRAIN = 'PRETRAIN',
+  TRANSFER = 'TRANSFER',
+  BASELINE = 'BASELINE',
+}
+registerEnumType(ModelKind, { name: 'ModelKind' });
+
+export enum TransferStrategy {
+  FEATURE_EXTRACTION = 'FEATURE_EXTRACTION',
+  PARTIAL = 'PARTIAL',
+  FULL = 'FULL',
+}
+registerEnumType(TransferStrategy, {
+  name: 'TransferStrategy',
+  valuesConfig: {
+    FEATURE_EXTRACTION: { description: 'All pretrained layers frozen; only new rows (target items, new users) train.' },
+    PARTIAL: { description: 'The lowest freezeLayers layers of each tower frozen (layer 0 = embedding tables).' },
+    FULL: { description: 'Everything trains; pretrained parts at a lower learning rate.' },
+  },
+});

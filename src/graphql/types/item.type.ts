@@ -1,0 +1,22 @@
+import { Field, ID, ObjectType } from 'type-graphql';
+import type { CatalogItem } from '../../logs/index.js';
+
+/** An item of one domain's catalogue. */
+@ObjectType()
+export class Item {
+  @Field(() => ID, { description: 'External id, unique within the domain.' })
+  id!: string;
+
+  @Field(() => String)
+  domain!: string;
+
+  @Field(() => String, { nullable: true })
+  title!: string | null;
+
+  @Field(() => [String])
+  tags!: string[];
+
+  static from(item: CatalogItem): Item {
+    return Object.assign(new Item(), { id: item.id, domain: item.domain, title: item.title, tags: item.tags });
+  }
+}
