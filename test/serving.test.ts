@@ -5,7 +5,7 @@ import { isGraftError } from '../src/errors.js';
 import { ingestEvents, ingestItems, type EventRecord } from '../src/logs/index.js';
 import { activateModel, createModel, markModelReady, rollbackModel, saveEmbeddings, type ModelRecord } from '../src/registry/index.js';
 import { clusteredUnitVectors } from '../src/retrieval/synthetic-vectors.js';
-import { encodeCursor, HNSW_ARTIFACT, intraListSimilarity, Recommender, type RecommendationPage, type RecommendRequest } from '../src/serving/index.js';
+import { encodeCursor, HNSW_ARTIFACT, intraListSimilarity, ITEM_VECTORS_ARTIFACT, Recommender, type RecommendationPage, type RecommendRequest } from '../src/serving/index.js';
 import { seedSynthetic } from '../seeds/seed-database.js';
 import { DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING } from '../src/workflows/model-settings.js';
 import { prepareDomain } from '../src/workflows/prepared-domain.js';
@@ -323,8 +323,9 @@ describeEachStorage('serving recommendations', (ctx) => {
       const first = await fast.ensureLoaded('shop');
       expect(first.indexKind).toBe('exact'); // no saved index yet: exact until the build is done
       await eventually(() => fast.loaded().find((d) => d.domain === 'shop' && d.indexKind === 'hnsw'), 'the background HNSW build');
-      const artifact = await waitForArtifact(ctx.db, shopModel.id);
-      expect(artifact).toBeGreaterThan(0);
+      expect(await waitForArtifact(ctx.db, shopModel.id, HNSW_ARTIFACT)).toBeGreaterThan(0);
+      // The first load also stored the item rows as one binary artifact; the next process reads that.
+      expect(await waitForArtifact(ctx.db, shopModel.id, ITEM_VECTORS_ARTIFACT)).toBe(ITEMS * DIM * 4);
       for (const userId of ['alice', 'bob', 'carol']) {
         const viaHnsw = await fast.recommend(req({ userId, first: 10 }));
         const viaExact = await recommender.recommend(req({ userId, first: 10 }));
@@ -333,7 +334,7 @@ describeEachStorage('serving recommendations', (ctx) => {
       const filtered = await fast.recommend(req({ userId: 'alice', first: 25, filter: { tagsAny: ['t3'] } }));
       expect(filtered.items).toHaveLength(25);
       expect(indexes(filtered)).toEqual(indexes(await recommender.recommend(req({ userId: 'alice', first: 25, filter: { tagsAny: ['t3'] } }))));
-      // Another process loads the saved index instead of building it.
+      // Another process loads the saved rows and index instead of building it (the index checks it gets the same rows).
       const next = new Recommender(ctx.db, { hnswThreshold: 50 });
       expect((await next.ensureLoaded('shop')).indexKind).toBe('hnsw');
       expect(indexes(await next.recommend(req({ userId: 'alice', first: 10 })))).toEqual(indexes(await recommender.recommend(req({ userId: 'alice', first: 10 }))));
@@ -413,17 +414,17 @@ async function itemIds(gdb: GraftDatabase, domain: string, indexesOf: number[]):
   return indexesOf.map((i) => byName.get(itemName(i))!);
 }
 
-async function waitForArtifact(gdb: GraftDatabase, modelId: string): Promise<number> {
+async function waitForArtifact(gdb: GraftDatabase, modelId: string, name: string): Promise<number> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     const row = await gdb.db
       .selectFrom('model_artifacts')
       .select(sql<number>`octet_length(data)`.as('bytes'))
       .where('model_id', '=', modelId)
-      .where('name', '=', HNSW_ARTIFACT)
+      .where('name', '=', name)
       .executeTakeFirst();
     if (row) return Number(row.bytes);
-    if (Date.now() > deadline) throw new Error('the HNSW artifact was never saved');
+    if (Date.now() > deadline) throw new Error(`artifact ${name} was never saved`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -3,7 +3,7 @@ export { Recommender, MAX_PAGE_SIZE, RECENT_HISTORY, HISTORY_LIMIT } from './rec
 export { encodeCursor, decodeCursor, POPULAR_RANKING, type CursorPayload } from './cursor.js';
 export { MAX_RANKING_DEPTH } from './ranking.js';
 export { mmrSelect, intraListSimilarity } from './mmr.js';
-export { HNSW_ARTIFACT } from './domain-state.js';
+export { HNSW_ARTIFACT, ITEM_IDS_ARTIFACT, ITEM_VECTORS_ARTIFACT } from './domain-state.js';
 export type {
   LoadedDomainState,
   Recommendation,

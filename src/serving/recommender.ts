@@ -273,6 +273,7 @@ export class Recommender {
           own.current = state;
           own.applied = generation;
           this.logger.info(describeState(state), 'serving domain loaded');
+          this.saveMatrixArtifacts(state);
           this.startHnswBuild(state);
         }
         return own.current ?? state;
@@ -306,6 +307,16 @@ export class Recommender {
     if (!entry.loading && entry.current && (entry.current.model?.modelId ?? null) === modelId) return;
     this.logger.info({ domain, modelId }, 'active model changed; reloading the domain');
     this.load(domain, modelId).catch((error: Error) => this.logger.warn({ domain, modelId, error: error.message }, 'reloading the domain failed; still serving the previous state'));
+  }
+
+  /** First load of a model anywhere: keep its item rows as binary artifacts so the next load is one read. */
+  private saveMatrixArtifacts(state: DomainState): void {
+    const model = state.model;
+    const save = model?.saveArtifacts;
+    if (!model || !save) return;
+    model.saveArtifacts = null;
+    if (this.closed) return;
+    save().catch((error: Error) => this.logger.warn({ domain: state.domain, modelId: model.modelId, error: error.message }, 'saving the item matrix artifacts failed; the next load reads the embeddings table'));
   }
 
   /** Above the threshold without a saved index: serve exactly now, build HNSW on a worker thread, save it, swap it in. */
