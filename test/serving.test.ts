@@ -254,7 +254,7 @@ describeEachStorage('serving recommendations', (ctx) => {
   for (const diversity of [0, 0.5]) {
     it(`pages are slices of one ranking (diversity ${diversity}): 3 pages equal one big page, no duplicates or gaps`, async () => {
       for (const size of [30, 45]) {
-        // 45 x 3 crosses the first ranking step (100).
+        // 45 x 3 crosses the first two ranking steps (50, 100).
         const base = req({ userId: 'alice', first: size, diversity, filter: { tagsNone: ['t4'] } });
         const one = await recommender.recommend(base);
         const two = await recommender.recommend({ ...base, after: one.endCursor });

@@ -9,10 +9,12 @@ export const MAX_RANKING_DEPTH = 5_000;
  * candidate pool of its own. A page at depth d computes every step up to the first >= d, so
  * page 3 sees exactly the ranking page 1 saw, continued: with an approximate index (HNSW) or
  * MMR, top-200 is not in general top-100 plus 100 more, but step 2 here is by construction.
+ * The first step is small because a first page (typically 20) is most of the traffic, and
+ * with a selective filter an HNSW search costs in proportion to k.
  */
-export const RANKING_LADDER: readonly number[] = [100, 200, 400, 800, 1_600, 3_200, MAX_RANKING_DEPTH];
+export const RANKING_LADDER: readonly number[] = [50, 100, 200, 400, 800, 1_600, 3_200, MAX_RANKING_DEPTH];
 
-/** MMR pool for a step reaching `step` items: 4x (at least 100 more than needed), at most 2,000 extra candidates. */
+/** MMR pool for a step reaching `step` items: 4x (so at least 200), at most 2,000 extra candidates. */
 export function mmrPoolSize(step: number): number {
   return Math.min(4 * step, step + 2_000);
 }
