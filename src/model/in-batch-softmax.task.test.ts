@@ -63,6 +63,28 @@ describeEachBackend('InBatchSoftmaxTask', () => {
     expect(lossOf(uniform, items)).toBeCloseTo(referenceLoss(u, v, 0.2, () => 0), 4);
   });
 
+  it('adds uniform negatives from the items with examples, corrected by their expected count per batch', () => {
+    const counts = [10, 1, 4, 0, 5];
+    const total = counts.reduce((s, c) => s + Math.max(c, 1), 0);
+    const task = new InBatchSoftmaxTask({ items: 5, temperature: 0.2, logQ: true, uniformNegatives: 3, seed: 9 });
+    task.setItemFrequencies(counts);
+    const items = [0, 1, 2, 3];
+    const prepared = task.prepare(Int32Array.from(items));
+    const candidates = Array.from(prepared.candidates!);
+    expect(candidates.slice(0, 4)).toEqual(items);
+    // Item 3 has no examples: never drawn.
+    for (const c of candidates.slice(4)) expect([0, 1, 2, 4]).toContain(c);
+    const expected = (item: number) => (4 * Math.max(counts[item], 1)) / total + (counts[item] > 0 ? 3 / 4 : 0);
+    const bias = (i: number, j: number) => (j !== i && candidates[j] === items[i] ? -1e9 : -Math.log(expected(candidates[j])));
+    const vAll = [...v, ...unitRows(3, 3, 31)];
+    const loss = tf.tidy(() => task.loss(tf.tensor2d(u), tf.tensor2d(vAll), prepared).dataSync()[0]);
+    expect(loss).toBeCloseTo(referenceLoss(u, vAll, 0.2, bias), 4);
+    // Same seed, same draws.
+    const again = new InBatchSoftmaxTask({ items: 5, temperature: 0.2, logQ: true, uniformNegatives: 3, seed: 9 });
+    again.setItemFrequencies(counts);
+    expect(Array.from(again.prepare(Int32Array.from(items)).candidates!)).toEqual(candidates);
+  });
+
   it('weights examples in the mean', () => {
     const task = new InBatchSoftmaxTask({ items: 10, temperature: 0.1 });
     const w = [1, 0, 3, 0.5];
@@ -76,5 +98,6 @@ describe('InBatchSoftmaxTask validation', () => {
     expect(() => task.prepare(Int32Array.of(0, 3))).toThrow(/item 3 is outside/);
     expect(() => task.prepare(Int32Array.of(0, 1), Float32Array.of(0, 0))).toThrow(/sum to 0/);
     expect(() => new InBatchSoftmaxTask({ items: 3, temperature: 0 })).toThrow(/temperature/);
+    expect(() => new InBatchSoftmaxTask({ items: 3, uniformNegatives: 1.5 })).toThrow(/uniformNegatives = 1.5/);
   });
 });

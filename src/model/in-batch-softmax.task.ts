@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
+import { createSeededRandom, type SeededRandom } from './seeded-random.js';
 import { diagonalSoftmaxCrossEntropy, matMulTransposeB } from './tower-ops.js';
 
 export interface InBatchSoftmaxOptions {
@@ -9,6 +10,14 @@ export interface InBatchSoftmaxOptions {
   logQ?: boolean;
   /** Number of items (size of the frequency table). */
   items: number;
+  /**
+   * Uniformly sampled negatives added to every batch (mixed negative sampling, Yang et al.
+   * 2020; default 0 = in-batch only): drawn from the items with training examples (all
+   * items before frequencies are set), shared by all rows of the batch.
+   */
+  uniformNegatives?: number;
+  /** Seeds the negative sampler (default 1). */
+  seed?: number;
 }
 
 /**
@@ -21,6 +30,12 @@ export interface BatchLogits {
   readonly bias?: { values: Float32Array; shape: [number, number] };
   /** `[B]` example weights normalised to sum 1, or undefined for a plain mean. */
   readonly weights?: Float32Array;
+  /**
+   * The candidate items, one per logit column: the batch's positives, then the sampled
+   * uniform negatives (`[B + N]`); undefined when there are no sampled negatives (the
+   * candidates are the positives). Reused by the next `prepare`.
+   */
+  readonly candidates?: Int32Array;
 }
 
 const MASKED = -1e9;
@@ -42,8 +57,13 @@ const MASKED = -1e9;
 export class InBatchSoftmaxTask {
   readonly temperature: number;
   readonly logQ: boolean;
+  readonly uniformNegatives: number;
   /** -log q per item; undefined until frequencies are set (then logQ is a no-op). */
   private negLogQ: Float32Array | undefined;
+  /** Items that uniform negatives are drawn from (those with training examples); undefined = all items. */
+  private pool: Int32Array | undefined;
+  private readonly rng: SeededRandom;
+  private candidateBuffer = new Int32Array(0);
   private itemCount: number;
   // Scratch reused across steps.
   private seenStamp: Int32Array;
@@ -58,6 +78,11 @@ export class InBatchSoftmaxTask {
       throw new GraftError('BAD_INPUT', `temperature ${this.temperature} must be > 0 (typical: 0.05 to 0.1)`);
     }
     this.logQ = options.logQ ?? false;
+    this.uniformNegatives = options.uniformNegatives ?? 0;
+    if (!Number.isInteger(this.uniformNegatives) || this.uniformNegatives < 0) {
+      throw new GraftError('BAD_INPUT', `uniformNegatives = ${this.uniformNegatives}; use an integer >= 0 (e.g. 128; 0 = in-batch negatives only)`);
+    }
+    this.rng = createSeededRandom(options.seed ?? 1);
     this.itemCount = options.items;
     this.seenStamp = new Int32Array(options.items);
   }
@@ -80,6 +105,24 @@ export class InBatchSoftmaxTask {
     const negLogQ = new Float32Array(counts.length);
     for (let i = 0; i < counts.length; i++) negLogQ[i] = -Math.log(Math.max(counts[i], 1) / total);
     this.negLogQ = negLogQ;
+    const pool: number[] = [];
+    for (let i = 0; i < counts.length; i++) if (counts[i] > 0) pool.push(i);
+    this.pool = pool.length > 0 ? Int32Array.from(pool) : undefined;
+  }
+
+  /** The items uniform negatives are drawn from (copy; undefined = all items). */
+  negativePool(): Int32Array | undefined {
+    return this.pool?.slice();
+  }
+
+  /** Restores a pool saved by `negativePool()`. */
+  setNegativePool(pool: Int32Array | undefined): void {
+    if (pool) {
+      for (let i = 0; i < pool.length; i++) {
+        if (!(pool[i] >= 0 && pool[i] < this.itemCount)) throw new GraftError('BAD_INPUT', `negative pool item ${pool[i]} is outside the ${this.itemCount} items`);
+      }
+    }
+    this.pool = pool?.slice();
   }
 
   /** The current -log q per item (copy), for saving with a model. */
@@ -118,10 +161,8 @@ export class InBatchSoftmaxTask {
   prepare(items: Int32Array, weights?: Float32Array): BatchLogits {
     const size = items.length;
     if (size === 0) throw new GraftError('BAD_INPUT', 'a batch needs at least one example');
-    if (this.row.length < size) {
-      this.row = new Float32Array(size);
-      this.weightBuffer = new Float32Array(size);
-    }
+    if (this.row.length < size) this.row = new Float32Array(size);
+    if (this.weightBuffer.length < size) this.weightBuffer = new Float32Array(size);
     const correction = this.logQ && this.negLogQ !== undefined;
     let repeated = false;
     this.stamp++;
@@ -137,6 +178,8 @@ export class InBatchSoftmaxTask {
       if (this.seenStamp[item] === this.stamp) repeated = true;
       this.seenStamp[item] = this.stamp;
     }
+    const normalised = this.normaliseWeights(size, weights);
+    if (this.uniformNegatives > 0) return this.prepareMixed(items, normalised, correction);
     const row = this.row.subarray(0, size);
     if (correction) {
       // logit - log q(j) = logit + negLogQ[j]: frequent items (large q) lose the advantage of being sampled often.
@@ -157,23 +200,80 @@ export class InBatchSoftmaxTask {
     } else if (correction) {
       bias = { values: row, shape: [1, size] };
     }
-    let normalised: Float32Array | undefined;
-    if (weights) {
-      if (weights.length !== size) {
-        throw new GraftError('BAD_INPUT', `batch has ${size} examples but ${weights.length} weights; pass one weight per example`);
-      }
-      let sum = 0;
-      for (let i = 0; i < size; i++) sum += weights[i];
-      if (!(sum > 0)) throw new GraftError('BAD_INPUT', `batch weights sum to ${sum}; weights must be >= 0 with a positive sum`);
-      normalised = this.weightBuffer.subarray(0, size);
-      for (let i = 0; i < size; i++) normalised[i] = weights[i] / sum;
-    }
     return { size, bias, weights: normalised };
   }
 
   /**
+   * In-batch positives plus N uniform negatives as candidates. With logQ the correction is
+   * the log of the candidate's expected count per batch under the mixture,
+   * B q(j) + N / |pool| (uniform draws make rare items far likelier negatives than in-batch
+   * sampling alone); a candidate equal to the row's positive (other than the diagonal) is
+   * masked, as are accidental hits in-batch.
+   */
+  private prepareMixed(items: Int32Array, weights: Float32Array | undefined, correction: boolean): BatchLogits {
+    const size = items.length;
+    const n = this.uniformNegatives;
+    const columns = size + n;
+    if (this.candidateBuffer.length < columns) this.candidateBuffer = new Int32Array(columns);
+    const candidates = this.candidateBuffer.subarray(0, columns);
+    candidates.set(items);
+    const pool = this.pool;
+    for (let j = size; j < columns; j++) candidates[j] = pool ? pool[this.rng.int(pool.length)] : this.rng.int(this.itemCount);
+    if (this.row.length < columns) this.row = new Float32Array(columns);
+    const row = this.row.subarray(0, columns);
+    if (correction) {
+      const uniform = n / (pool ? pool.length : this.itemCount);
+      for (let j = 0; j < columns; j++) {
+        const item = candidates[j];
+        const q = Math.exp(-this.negLogQ![item]);
+        // Items outside the pool are never drawn uniformly; an item's log q already counts its in-batch draws.
+        const inPool = pool ? this.seenInPool(item) : true;
+        row[j] = -Math.log(size * q + (inPool ? uniform : 0));
+      }
+    } else {
+      row.fill(0);
+    }
+    if (this.matrix.length < size * columns) this.matrix = new Float32Array(size * columns);
+    const matrix = this.matrix.subarray(0, size * columns);
+    for (let i = 0; i < size; i++) {
+      const base = i * columns;
+      const item = items[i];
+      for (let j = 0; j < columns; j++) matrix[base + j] = j !== i && candidates[j] === item ? MASKED : row[j];
+    }
+    return { size, bias: { values: matrix, shape: [size, columns] }, weights, candidates };
+  }
+
+  private seenInPool(item: number): boolean {
+    // The pool is sorted ascending (built in item order): binary search.
+    const pool = this.pool!;
+    let lo = 0;
+    let hi = pool.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (pool[mid] === item) return true;
+      if (pool[mid] < item) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return false;
+  }
+
+  private normaliseWeights(size: number, weights: Float32Array | undefined): Float32Array | undefined {
+    if (!weights) return undefined;
+    if (weights.length !== size) {
+      throw new GraftError('BAD_INPUT', `batch has ${size} examples but ${weights.length} weights; pass one weight per example`);
+    }
+    let sum = 0;
+    for (let i = 0; i < size; i++) sum += weights[i];
+    if (!(sum > 0)) throw new GraftError('BAD_INPUT', `batch weights sum to ${sum}; weights must be >= 0 with a positive sum`);
+    const normalised = this.weightBuffer.subarray(0, size);
+    for (let i = 0; i < size; i++) normalised[i] = weights[i] / sum;
+    return normalised;
+  }
+
+  /**
    * Mean (or weighted) softmax cross-entropy of the batch.
-   * users: [B, d], items: [B, d] (L2-normalised tower outputs) -> scalar.
+   * users: [B, d], items: [C, d] (L2-normalised tower outputs of the candidates: the B
+   * positives, then any sampled negatives) -> scalar.
    */
   loss(users: tf.Tensor2D, items: tf.Tensor2D, batch: BatchLogits): tf.Scalar {
     return tf.tidy(() => {

@@ -95,7 +95,8 @@ const matMulTransposeBOp = customOp((aIn: tf.Tensor, bIn: tf.Tensor, save: tf.Gr
   });
 
 /**
- * Per-row softmax cross-entropy against the diagonal of square logits [B, B] -> [B]:
+ * Per-row softmax cross-entropy against the diagonal of logits [B, C] (C >= B: the B
+ * in-batch candidates, then any extra sampled ones) -> [B]:
  * loss_i = logsumexp_j(logits_ij) - logits_ii. Gradient: dy_i * (softmax_ij - [i == j]).
  */
 export function diagonalSoftmaxCrossEntropy(logits: tf.Tensor2D): tf.Tensor1D {
@@ -104,11 +105,12 @@ export function diagonalSoftmaxCrossEntropy(logits: tf.Tensor2D): tf.Tensor1D {
 
 const diagonalSoftmaxCrossEntropyOp = customOp((lIn: tf.Tensor, save: tf.GradSaveFunc) => {
     const size = lIn.shape[0];
+    const columns = lIn.shape[1] ?? size;
     const rowMax = tf.max(lIn, 1, true);
     const shifted = tf.sub(lIn, rowMax);
     const exp = tf.exp(shifted);
     const sum = tf.sum(exp, 1, true);
-    const eye = tf.eye(size);
+    const eye = tf.eye(size, columns);
     // loss_i = log(sum_j exp(l_ij - max_i)) - (l_ii - max_i)
     const loss = tf.sub(tf.reshape(tf.log(sum), [size]), tf.sum(tf.mul(shifted, eye), 1));
     save([exp, sum, eye]);

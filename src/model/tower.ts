@@ -169,21 +169,28 @@ export class Tower {
    * ID row, then the mean of the entity's token rows (tokens dropped with probability
    * `tokenDropout`; an empty bag gives zeros), then the mean of the history rows (the last
    * `historyLength` entries, without any occurrence of `exclude[i]`, the example's positive:
-   * pooling it would let the tower copy the answer). Remembers the bags for
-   * `accumulateGradients`.
+   * pooling it would let the tower copy the answer; each entry dropped with probability
+   * `historyDropout`, drawn after the token dropout). Remembers the bags for
+   * `accumulateGradients` (`pooledHistory` lists them).
    */
-  fillInput(ids: Int32Array, tokenDropout = 0, rng?: SeededRandom, exclude?: Int32Array): Float32Array {
+  fillInput(ids: Int32Array, tokenDropout = 0, rng?: SeededRandom, exclude?: Int32Array, historyDropout = 0): Float32Array {
     const batch = ids.length;
     const width = this.inputDim;
     if (this.input.length < batch * width) this.input = new Float32Array(batch * width);
     const input = this.input.subarray(0, batch * width);
     this.idTable.gatherInto(ids, input, 0, width);
     this.fillTokens(ids, input, tokenDropout, rng);
-    this.fillHistory(ids, input, exclude);
+    this.fillHistory(ids, input, exclude, historyDropout, rng);
     return input;
   }
 
-  private fillHistory(ids: Int32Array, input: Float32Array, exclude: Int32Array | undefined): void {
+  /** The history-table rows pooled for example `i` of the last `fillInput` (empty without a history path). */
+  pooledHistory(i: number): Int32Array {
+    if (!this.historyTable) return new Int32Array(0);
+    return this.historyIds.slice(this.historyOffsets[i], this.historyOffsets[i + 1]);
+  }
+
+  private fillHistory(ids: Int32Array, input: Float32Array, exclude: Int32Array | undefined, dropout: number, rng: SeededRandom | undefined): void {
     const table = this.historyTable;
     if (!table) return;
     const batch = ids.length;
@@ -213,6 +220,7 @@ export class Tower {
       for (let t = from; t < to; t++) {
         const row = bags.ids[t];
         if (row === skip) continue;
+        if (dropout > 0 && rng !== undefined && rng.next() < dropout) continue;
         if (!(row >= 0 && row < table.rows)) {
           throw new GraftError('BAD_INPUT', `${this.name} ${entity} has history row ${row} outside the item table (0..${table.rows - 1}); build histories over item rows`);
         }

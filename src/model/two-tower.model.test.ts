@@ -30,21 +30,35 @@ function weight(weights: NamedWeight[], name: string): NamedWeight {
 const userHistories: HistoryBags = { offsets: Int32Array.of(0, 2, 6, 7, 10, 11, 11), ids: Int32Array.of(1, 3, 2, 0, 2, 4, 4, 2, 0, 1, 3) };
 const historyCap = 2;
 
+interface ReferenceOptions {
+  /** The history rows pooled for example i (what the model kept after history dropout). */
+  pooled?: (i: number) => ArrayLike<number>;
+  /** Uniformly sampled negatives appended to the in-batch candidates. */
+  negatives?: Int32Array;
+}
+
 /**
  * Independent dense reference: tables as tf.variables, tf.gather, bags as a [B, buckets]
  * averaging matrix; with `histories`, the user tower also pools item rows through a
  * [B, items] averaging matrix (last `historyCap` entries, the example's positive left out).
  */
-function referenceGradients(model: TwoTowerModel, histories?: HistoryBags) {
+function referenceGradients(model: TwoTowerModel, histories?: HistoryBags, options: ReferenceOptions = {}) {
   const weights = model.exportWeights();
   const vars = new Map(weights.map((w) => [w.name, tf.variable(tf.tensor(w.data, w.shape), true, `ref.${w.name}.${Math.random()}`)]));
   const total = counts.reduce((s, c) => s + Math.max(c, 1), 0);
   const b = batch.users.length;
-  const bias = new Float32Array(b * b);
+  const negatives = options.negatives ?? new Int32Array(0);
+  const candidates = Int32Array.from([...batch.items, ...negatives]);
+  const columns = candidates.length;
+  // Mixed negatives: the correction is log of the expected count per batch, B q(j) + N / |pool| (pool = items with counts).
+  const pool = counts.filter((c) => c > 0).length;
+  const correction = (item: number) =>
+    negatives.length === 0 ? -Math.log(Math.max(counts[item], 1) / total) : -Math.log((b * Math.max(counts[item], 1)) / total + (counts[item] > 0 ? negatives.length / pool : 0));
+  const bias = new Float32Array(b * columns);
   for (let i = 0; i < b; i++) {
-    for (let j = 0; j < b; j++) {
-      const accidental = j !== i && batch.items[j] === batch.items[i];
-      bias[i * b + j] = accidental ? -1e9 : -Math.log(Math.max(counts[batch.items[j]], 1) / total);
+    for (let j = 0; j < columns; j++) {
+      const accidental = j !== i && candidates[j] === batch.items[i];
+      bias[i * columns + j] = accidental ? -1e9 : correction(candidates[j]);
     }
   }
   const bagMatrix = (ids: Int32Array, bags: TokenBags) => {
@@ -62,6 +76,7 @@ function referenceGradients(model: TwoTowerModel, histories?: HistoryBags) {
       const kept: number[] = [];
       const to = h.offsets[u + 1];
       for (let t = Math.max(h.offsets[u], to - historyCap); t < to; t++) if (h.ids[t] !== batch.items[i]) kept.push(h.ids[t]);
+      if (options.pooled) kept.splice(0, kept.length, ...Array.from(options.pooled(i)));
       for (const it of kept) m[i * items + it] += 1 / kept.length;
     });
     return tf.tensor2d(m, [b, items]);
@@ -82,10 +97,10 @@ function referenceGradients(model: TwoTowerModel, histories?: HistoryBags) {
   const wSum = w.reduce((s, x) => s + x, 0);
   const { value, grads } = tf.variableGrads(() => {
     const u = tower('user', batch.users, userTokens);
-    const v = tower('item', batch.items, itemTokens);
-    const logits = tf.add(tf.div(tf.matMul(u, v, false, true), config.temperature!), tf.tensor2d(bias, [b, b]));
+    const v = tower('item', candidates, itemTokens);
+    const logits = tf.add(tf.div(tf.matMul(u, v, false, true), config.temperature!), tf.tensor2d(bias, [b, columns]));
     const logProb = tf.logSoftmax(logits);
-    const diagonal = tf.sum(tf.mul(logProb, tf.eye(b)), 1);
+    const diagonal = tf.sum(tf.mul(logProb, tf.eye(b, columns)), 1);
     return tf.neg(tf.sum(tf.mul(diagonal, tf.tensor1d(w.map((x) => x / wSum))))) as tf.Scalar;
   });
   const out = {
@@ -150,6 +165,70 @@ describeEachBackend('TwoTowerModel', () => {
     expect(sparse.tables['item.embedding'].ids).toContain(1);
     for (const [name, g] of Object.entries(sparse.dense)) expectClose(g, reference.grads[name], 1e-4);
     model.dispose();
+  });
+
+  it('gives autodiff gradients with history dropout (over the rows kept), deterministic for a seed', () => {
+    const make = () => {
+      const m = create({ userHistory: true, userHistoryLength: 4, historyDropout: 0.5 });
+      m.setUserHistories(userHistories);
+      return m;
+    };
+    const model = make();
+    const sparse = model.gradients(batch);
+    const userTower = model.tower('user');
+    const kept = Array.from(batch.users, (_, i) => Array.from(userTower.pooledHistory(i)));
+    const full = create({ userHistory: true, userHistoryLength: 4 });
+    full.setUserHistories(userHistories);
+    full.gradients(batch);
+    const all = Array.from(batch.users, (_, i) => Array.from(full.tower('user').pooledHistory(i)));
+    // Dropout removed some rows (and kept only rows the full pool has).
+    expect(kept.flat().length).toBeLessThan(all.flat().length);
+    kept.forEach((rows, i) => rows.forEach((row) => expect(all[i]).toContain(row)));
+    const reference = referenceGradients(model, userHistories, { pooled: (i) => kept[i] });
+    expect(sparse.loss).toBeCloseTo(reference.loss, 4);
+    const dim = config.dim!;
+    for (const name of ['user.embedding', 'item.embedding', 'token.embedding']) {
+      const scattered = new Float32Array(reference.grads[name].length);
+      const { ids, grads } = sparse.tables[name];
+      ids.forEach((row, s) => scattered.set(grads.subarray(s * dim, (s + 1) * dim), row * dim));
+      expectClose(scattered, reference.grads[name], 1e-4);
+    }
+    for (const [name, g] of Object.entries(sparse.dense)) expectClose(g, reference.grads[name], 1e-4);
+    const again = make();
+    expect(again.gradients(batch).loss).toBe(sparse.loss);
+    // Embedding (serving) never drops history.
+    full.loadWeights(model.exportWeights());
+    expect(model.embedUsers()).toEqual(full.embedUsers());
+    for (const m of [model, again, full]) m.dispose();
+  });
+
+  it('gives autodiff gradients with uniform negatives (mixture logQ, hits on the positive masked)', () => {
+    const model = create({ uniformNegatives: 6 });
+    const sparse = model.gradients(batch);
+    const negatives = sparse.negatives!;
+    expect(negatives.length).toBe(6);
+    // Drawn from the items with training examples (item 3 has count 0).
+    for (const item of negatives) expect([0, 1, 2, 4]).toContain(item);
+    const reference = referenceGradients(model, undefined, { negatives });
+    expect(sparse.loss).toBeCloseTo(reference.loss, 4);
+    const dim = config.dim!;
+    for (const name of ['user.embedding', 'item.embedding', 'token.embedding']) {
+      const scattered = new Float32Array(reference.grads[name].length);
+      const { ids, grads } = sparse.tables[name];
+      ids.forEach((row, s) => scattered.set(grads.subarray(s * dim, (s + 1) * dim), row * dim));
+      expectClose(scattered, reference.grads[name], 1e-4);
+    }
+    for (const [name, g] of Object.entries(sparse.dense)) expectClose(g, reference.grads[name], 1e-4);
+    const again = create({ uniformNegatives: 6 });
+    expect(again.gradients(batch).negatives).toEqual(negatives);
+    // Trains without leaking tensors; the clone keeps the negative pool.
+    model.trainStep(batch, 0.01, { clipNorm: 1 });
+    const before = tf.memory().numTensors;
+    for (let step = 0; step < 3; step++) model.trainStep(batch, 0.01, { clipNorm: 1 });
+    expect(tf.memory().numTensors).toBe(before);
+    const clone = model.clone();
+    expect(clone.task.negativePool()).toEqual(Int32Array.of(0, 1, 2, 4));
+    for (const m of [model, again, clone]) m.dispose();
   });
 
   it('keeps the history path through fromWeights and clone, without leaking tensors', () => {

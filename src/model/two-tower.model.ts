@@ -42,6 +42,17 @@ export interface TwoTowerConfig {
   userHistory?: boolean;
   /** Pool at most the last this many history items per user (default 50). */
   userHistoryLength?: number;
+  /**
+   * Probability of leaving each history item out of the user's pool during training
+   * (default 0): the tower learns from partial histories instead of memorising each full
+   * one (with ~2 events per item the item rows overfit in 1-2 epochs otherwise).
+   */
+  historyDropout?: number;
+  /**
+   * Uniformly sampled item negatives added to the in-batch ones (mixed negative sampling;
+   * default 0): the long tail, rarely an in-batch negative, gets pushed down too.
+   */
+  uniformNegatives?: number;
 }
 
 export type ResolvedTwoTowerConfig = Required<Omit<TwoTowerConfig, 'embeddingInit'>> & { embeddingInit: Initializer };
@@ -66,6 +77,8 @@ export interface ModelGradients {
   tables: Record<string, { ids: Int32Array; grads: Float32Array }>;
   /** Dense gradients by weight name (trainable layers only). */
   dense: Record<string, Float32Array>;
+  /** The uniformly sampled negatives of the step (with `uniformNegatives`). */
+  negatives?: Int32Array;
 }
 
 /** Where step time goes (milliseconds summed over `steps`); see `TwoTowerModel.timings`. */
@@ -147,7 +160,13 @@ export class TwoTowerModel {
       user: tower('user', this.userTable, userHasTokens, tokens.userTokens),
       item: tower('item', this.itemTable, itemHasTokens, tokens.itemTokens),
     };
-    this.task = new InBatchSoftmaxTask({ items: config.items, temperature: config.temperature, logQ: config.logQ });
+    this.task = new InBatchSoftmaxTask({
+      items: config.items,
+      temperature: config.temperature,
+      logQ: config.logQ,
+      uniformNegatives: config.uniformNegatives,
+      seed: deriveSeed(seed, 'negatives'),
+    });
     this.denseOptimizer = new DenseOptimizer(optimizer);
     this.rng = createSeededRandom(deriveSeed(seed, 'dropout'));
   }
@@ -340,6 +359,7 @@ export class TwoTowerModel {
     });
     const logQ = this.task.itemLogQ();
     if (logQ) copy.task.setItemLogQ(logQ);
+    copy.task.setNegativePool(this.task.negativePool());
     copy.towers.user.setHistories(this.towers.user.histories);
     for (const name of ['user', 'item'] as const) {
       const from = this.towers[name];
@@ -386,9 +406,11 @@ export class TwoTowerModel {
     let t2 = 0;
     let t3 = 0;
     const logits = this.task.prepare(items, batch.weights);
+    const candidates = logits.candidates ?? items;
+    if (inspect && logits.candidates) inspect.negatives = candidates.slice(size);
     // The positive item is left out of the user's pooled history (else the tower copies it).
-    const userInput = userTower.fillInput(users, dropout, this.rng, items);
-    const itemInput = itemTower.fillInput(items, dropout, this.rng);
+    const userInput = userTower.fillInput(users, dropout, this.rng, items, this.config.historyDropout);
+    const itemInput = itemTower.fillInput(candidates, dropout, this.rng);
     const userLeaf = userTower.isTrainable(0);
     const itemLeaf = itemTower.isTrainable(0);
     const dense = [...userTower.trainableVariables(), ...itemTower.trainableVariables()];
@@ -396,7 +418,7 @@ export class TwoTowerModel {
     let loss = 0;
     tf.tidy(() => {
       const u = tf.tensor2d(userInput, [size, userTower.inputDim]);
-      const v = tf.tensor2d(itemInput, [size, itemTower.inputDim]);
+      const v = tf.tensor2d(itemInput, [candidates.length, itemTower.inputDim]);
       const xs: tf.Tensor[] = [];
       if (userLeaf) xs.push(u);
       if (itemLeaf) xs.push(v);
@@ -433,7 +455,7 @@ export class TwoTowerModel {
       }
       if (timings) t3 = performance.now();
       if (userGrad) userTower.accumulateGradients(users, userGrad, scale);
-      if (itemGrad) itemTower.accumulateGradients(items, itemGrad, scale);
+      if (itemGrad) itemTower.accumulateGradients(candidates, itemGrad, scale);
     });
     const tables: [string, EmbeddingTable | undefined][] = [
       ['user.embedding', this.userTable],
@@ -518,6 +540,8 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
     embeddingInit: config.embeddingInit ?? { kind: 'normal', scale: 0.05 },
     userHistory: config.userHistory ?? false,
     userHistoryLength: config.userHistoryLength ?? 50,
+    historyDropout: config.historyDropout ?? 0,
+    uniformNegatives: config.uniformNegatives ?? 0,
   };
   const positiveInt = (name: string, value: number, min: number) => {
     if (!Number.isInteger(value) || value < min) throw new GraftError('BAD_INPUT', `config.${name} = ${value}; it must be an integer >= ${min}`);
@@ -528,6 +552,10 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
   positiveInt('tokenBuckets', resolved.tokenBuckets, 1);
   resolved.layers.forEach((w, i) => positiveInt(`layers[${i}]`, w, 1));
   positiveInt('userHistoryLength', resolved.userHistoryLength, 1);
+  positiveInt('uniformNegatives', resolved.uniformNegatives, 0);
+  if (!(resolved.historyDropout >= 0 && resolved.historyDropout < 1)) {
+    throw new GraftError('BAD_INPUT', `config.historyDropout = ${resolved.historyDropout}; it must be in [0, 1)`);
+  }
   if (!(resolved.tokenDropout >= 0 && resolved.tokenDropout < 1)) {
     throw new GraftError('BAD_INPUT', `config.tokenDropout = ${resolved.tokenDropout}; it must be in [0, 1)`);
   }

@@ -17,6 +17,12 @@ export interface ModelSettings {
    * +0.013 HR@10 over two seeds); absent = off, as in models stored before the option.
    */
   userHistory?: boolean;
+  /** logQ popularity correction of the softmax (absent = on; see TwoTowerConfig.logQ). */
+  logQ?: boolean;
+  /** Share of history items left out of the user's pool per training example (absent = 0). */
+  historyDropout?: number;
+  /** Uniformly sampled item negatives per batch on top of the in-batch ones (absent = 0). */
+  uniformNegatives?: number;
 }
 
 export interface TrainingSettings {
@@ -72,5 +78,8 @@ export function modelConfig(settings: ModelSettings, users: number, items: numbe
     tokenDropout: settings.tokenDropout,
     seed: settings.seed,
     userHistory: settings.userHistory ?? false,
+    logQ: settings.logQ ?? true,
+    historyDropout: settings.historyDropout ?? 0,
+    uniformNegatives: settings.uniformNegatives ?? 0,
   };
 }
