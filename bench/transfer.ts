@@ -8,6 +8,7 @@
  *   npm run build && node dist/bench/transfer.js --dataset amazon [--data ../shared/data/amazon-sport-cloth]
  *     [--epochs 10] [--only target|transfer] [--strategies FEATURE_EXTRACTION,PARTIAL,FULL]
  *     [--replay 0,0.5] [--replay-fraction 1] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--user-history | --no-user-history] [--seed 42] [--json out.json]
+ *     [--item-init random|co-users] [--history-dropout 0.3] [--uniform-negatives 256] [--no-logq] [--l2 0] [--lr 0.003] [--layers 128,64]
  *
  * synthetic: the seeded generator (source and sparse target sharing users), target split
  * leave-one-out (last), 10% of overlapping users held out entirely (cold-start stratum).
@@ -31,7 +32,8 @@ import { concatExamples, prepareDataset, type PreparedDomain } from '../src/work
 import { capTrainPerUser, prepareTransfer } from '../src/workflows/prepare-transfer.js';
 import { pretrain } from '../src/workflows/pretrain.workflow.js';
 import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
-import { transfer } from '../src/workflows/transfer.workflow.js';
+import { DEFAULT_TRANSFER, transfer } from '../src/workflows/transfer.workflow.js';
+import type { NewItemInit } from '../src/transfer/item-init.js';
 import type { SplitSpec } from '../src/workflows/split-spec.js';
 import { seedSynthetic } from '../seeds/seed-database.js';
 
@@ -49,6 +51,7 @@ const ONLY = arg('only');
 const STRATEGIES = (arg('strategies', 'FEATURE_EXTRACTION,PARTIAL,FULL')!).split(',') as TransferStrategyName[];
 const REPLAY = (arg('replay', '0,0.5')!).split(',').map(Number);
 const REPLAY_FRACTION = Number(arg('replay-fraction', '1'));
+const ITEM_INIT = arg('item-init', DEFAULT_TRANSFER.itemInit ?? 'random') as NewItemInit;
 const VARIANTS = (arg('variants', 'full,sparse')!).split(',') as Array<'full' | 'sparse'>;
 const EVALUATION = { ...DEFAULT_EVALUATION, protocol: 'sampled' as const, negatives: 999, ks: [10], seed: 2040 };
 const MODEL: ModelSettings = {
@@ -59,6 +62,9 @@ const MODEL: ModelSettings = {
   layers: (arg('layers', DEFAULT_MODEL.layers.join(','))!).split(',').filter(Boolean).map(Number),
   userHistory: argv.includes('--no-user-history') ? false : argv.includes('--user-history') || DEFAULT_MODEL.userHistory === true,
   seed: Number(arg('seed', String(DEFAULT_MODEL.seed))),
+  logQ: argv.includes('--no-logq') ? false : DEFAULT_MODEL.logQ,
+  historyDropout: Number(arg('history-dropout', String(DEFAULT_MODEL.historyDropout ?? 0))),
+  uniformNegatives: Number(arg('uniform-negatives', String(DEFAULT_MODEL.uniformNegatives ?? 0))),
 };
 const TRAINING: TrainingSettings = { ...DEFAULT_TRAINING, epochs: EPOCHS, learningRate: Number(arg('lr', String(DEFAULT_TRAINING.learningRate))) };
 
@@ -144,6 +150,7 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
           freezeLayers: strategy === 'PARTIAL' ? 1 : undefined,
           replayWeight,
           replayFraction: REPLAY_FRACTION,
+          itemInit: ITEM_INIT,
           training: TRAINING,
           evaluation: EVALUATION,
           seed: MODEL.seed,

@@ -7,6 +7,7 @@ import { TwoTowerModel, type TwoTowerConfig } from '../model/two-tower.model.js'
 import type { NamedWeight } from '../model/named-weight.js';
 import { alignDomains, mapSourceInteractions, type Alignment } from '../transfer/alignment.js';
 import { graftModel } from '../transfer/graft-model.js';
+import { initNewItemsFromCoUsers, type NewItemInit } from '../transfer/item-init.js';
 import { createStrategy } from '../transfer/strategies.js';
 import { compareWithBaseline, type TransferReport } from '../transfer/transfer-report.js';
 import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
@@ -47,6 +48,11 @@ export interface TransferSettings {
   /** Replayed source examples per epoch, as a share of the target examples. */
   replayFraction: number;
   tokenDropout?: number;
+  /**
+   * How new target item rows start: 'random' (default) or 'co-users' (at the mean of the
+   * pretrained item rows their users chose in the source; see `initNewItemsFromCoUsers`).
+   */
+  itemInit?: NewItemInit;
   training: TrainingSettings;
   evaluation: EvaluationSettings;
   seed: number;
@@ -95,6 +101,7 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
       settings.replayWeight > 0 && sourceEvents
         ? { ...sourceEvents, weight: settings.replayWeight, fraction: settings.replayFraction }
         : undefined;
+    if (settings.itemInit === 'co-users' && sourceEvents) initNewItemsFromCoUsers(model, alignment, sourceEvents, target.train);
     // A user's source events (source item rows kept by the graft) feed their target representation;
     // source first, so the capped pool keeps the target events.
     setUserHistoriesFrom(model, sourceEvents, target.train);
