@@ -38,7 +38,7 @@ export interface EmbeddingMatrix {
 
 /** Matrices are a few MB for a catalogue of 10k items and about 0.5 GB for 1M x 64, so the budget is in bytes. */
 const matrices = new LruCache<string, EmbeddingMatrix>({ maxEntries: 8, maxWeight: 768 * 2 ** 20, weigh: matrixBytes });
-const loading = new Map<string, Promise<EmbeddingMatrix>>();
+const loading = new Map<string, Promise<EmbeddingMatrix | null>>();
 
 function matrixBytes(m: EmbeddingMatrix): number {
   return m.vectors.byteLength + m.unit.byteLength + m.size * 120; // ids, strings and map entries, roughly
@@ -53,6 +53,18 @@ function matrixBytes(m: EmbeddingMatrix): number {
  * const row = items.rowByExternalId.get('sku-9');
  */
 export async function loadEmbeddingMatrix(db: Db, modelId: string, kind: EntityKind): Promise<EmbeddingMatrix> {
+  const matrix = await findEmbeddingMatrix(db, modelId, kind);
+  if (matrix) return matrix;
+  const model = await getModel(db, modelId);
+  throw new GraftError(
+    'NOT_FOUND',
+    `model "${modelId}" (domain "${model.domain}", status ${model.status}) has no ${entityNoun(kind)} embeddings; ` +
+      'only a model that finished training has them: pick a READY or ACTIVE model from `graft models`',
+  );
+}
+
+/** Like `loadEmbeddingMatrix`, but null when the model exists and has no embeddings of `kind` (a missing model is still NOT_FOUND). */
+export async function findEmbeddingMatrix(db: Db, modelId: string, kind: EntityKind): Promise<EmbeddingMatrix | null> {
   const key = `${modelId}:${kind}`;
   const cached = matrices.get(key);
   if (cached) return cached;
@@ -60,7 +72,7 @@ export async function loadEmbeddingMatrix(db: Db, modelId: string, kind: EntityK
   if (pending) return pending;
   const load = readMatrix(db, modelId, kind)
     .then((matrix) => {
-      matrices.set(key, matrix);
+      if (matrix) matrices.set(key, matrix); // not an empty answer: a model still training gets its embeddings later
       return matrix;
     })
     .finally(() => loading.delete(key));
@@ -73,7 +85,7 @@ export function clearEmbeddingMatrices(): void {
   matrices.clear();
 }
 
-async function readMatrix(db: Db, modelId: string, kind: EntityKind): Promise<EmbeddingMatrix> {
+async function readMatrix(db: Db, modelId: string, kind: EntityKind): Promise<EmbeddingMatrix | null> {
   const model = await getModel(db, modelId);
   // One query: vectors with the entity's external id (and, for items, title and domain).
   const rows =
@@ -96,13 +108,7 @@ async function readMatrix(db: Db, modelId: string, kind: EntityKind): Promise<Em
           .where('embeddings.entity_kind', '=', 'ITEM')
           .orderBy('embeddings.entity_id')
           .execute();
-  if (rows.length === 0) {
-    throw new GraftError(
-      'NOT_FOUND',
-      `model "${modelId}" (domain "${model.domain}", status ${model.status}) has no ${entityNoun(kind)} embeddings; ` +
-        'only a model that finished training has them: pick a READY or ACTIVE model from `graft models`',
-    );
-  }
+  if (rows.length === 0) return null;
   const size = rows.length;
   const dim = rows[0].vector.length;
   const vectors = new Float32Array(size * dim);

@@ -4,8 +4,7 @@ import { GraftError, isGraftError } from '../errors.js';
 import { loadIdArtifact, loadWeights } from '../registry/artifact-repository.js';
 import type { ModelRecord } from '../registry/model-repository.js';
 import { exactTopK } from '../retrieval/exact.index.js';
-import { loadEmbeddingMatrix, type EmbeddingMatrix } from './embedding-matrix.js';
-import type { EntityKind } from './entity-kind.js';
+import { findEmbeddingMatrix, type EmbeddingMatrix } from './embedding-matrix.js';
 import { layerChanges, type LayerChange, type RowIds } from './layer-change.js';
 import { sampleRows } from './sample-rows.js';
 
@@ -69,8 +68,8 @@ export async function compareModels(db: Db, a: string, b: string, options: Compa
   if (!Number.isInteger(sample) || sample < 1 || sample > 20_000) {
     throw new GraftError('BAD_INPUT', `sample = ${sample} is out of range; use 1 to 20000 query entities (default ${DEFAULT_COMPARE_SAMPLE})`);
   }
-  const [usersA, usersB] = [await optionalMatrix(db, a, 'USER'), await optionalMatrix(db, b, 'USER')];
-  const [itemsA, itemsB] = [await optionalMatrix(db, a, 'ITEM'), await optionalMatrix(db, b, 'ITEM')];
+  const [usersA, usersB] = [await findEmbeddingMatrix(db, a, 'USER'), await findEmbeddingMatrix(db, b, 'USER')];
+  const [itemsA, itemsB] = [await findEmbeddingMatrix(db, a, 'ITEM'), await findEmbeddingMatrix(db, b, 'ITEM')];
   const modelA = usersA?.model ?? itemsA?.model;
   const modelB = usersB?.model ?? itemsB?.model;
   if (!modelA || !modelB) {
@@ -95,16 +94,6 @@ export async function compareModels(db: Db, a: string, b: string, options: Compa
     layers: layerChanges(weightsA, weightsB, idsA, idsB),
     transferReport: pickTransferReport(modelA, modelB),
   };
-}
-
-async function optionalMatrix(db: Db, modelId: string, kind: EntityKind): Promise<EmbeddingMatrix | null> {
-  try {
-    return await loadEmbeddingMatrix(db, modelId, kind);
-  } catch (error) {
-    // A model may have users but no items (or the reverse); an unknown model id still fails here.
-    if (isGraftError(error, 'NOT_FOUND') && /has no (user|item) embeddings/.test(error.message)) return null;
-    throw error;
-  }
 }
 
 async function rowIds(db: Db, modelId: string): Promise<RowIds> {
