@@ -16,7 +16,7 @@ export interface QueryLimits {
   maxCost: number;
 }
 
-export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxDepth: 12, maxCost: 50_000 };
+export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxDepth: 12, maxCost: 20_000 };
 
 /** Page size assumed for a list field whose size is not a literal `first` (the schema's largest page). */
 const ASSUMED_LIST_SIZE = 100;

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { createPubSub } from '@graphql-yoga/subscription';
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema, type MiddlewareFn, type NonEmptyArray } from 'type-graphql';
 import { authChecker } from './auth-checker.js';
@@ -7,6 +8,7 @@ import { toGraphQLError } from './errors.js';
 import { ApiKeyResolver } from './resolvers/api-key.resolver.js';
 import { CatalogResolver, DomainFieldsResolver, HistoryEventFieldsResolver, UserFieldsResolver } from './resolvers/catalog.resolver.js';
 import { EventResolver } from './resolvers/event.resolver.js';
+import { JobResolver } from './resolvers/job.resolver.js';
 import { ActivationFieldsResolver, ModelResolver } from './resolvers/model.resolver.js';
 import {
   RecommendationFieldsResolver,
@@ -29,6 +31,7 @@ export const RESOLVERS = [
   ModelResolver,
   ActivationFieldsResolver,
   ApiKeyResolver,
+  JobResolver,
 ] as const;
 
 /** Library errors (GraftError) become GraphQL errors with extensions.code, in one place. */
@@ -52,6 +55,9 @@ export async function buildGraftSchema(options: { emitSchemaFile?: string } = {}
     authChecker,
     validate: { forbidUnknownValues: false },
     globalMiddlewares: [mapLibraryErrors],
+    // Subscriptions here stream from the database (`watchJob`), not from in-process topics;
+    // type-graphql still wants a PubSub to build the Subscription type.
+    pubSub: createPubSub(),
     emitSchemaFile: options.emitSchemaFile ? { path: options.emitSchemaFile, sortedSchema: true } : false,
   });
 }

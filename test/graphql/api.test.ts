@@ -3,6 +3,7 @@ import { ingestEvents } from '../../src/logs/index.js';
 import { rollbackModel, activateModel } from '../../src/registry/index.js';
 import { STORAGE_KINDS } from '../support/databases.js';
 import { describeExamples } from './examples.js';
+import { describeJobs } from './jobs.js';
 import { cloneModel } from './model-clone.js';
 import { codes, gql, startFixture, type ServerFixture } from './server-fixture.js';
 
@@ -42,6 +43,7 @@ for (const kind of STORAGE_KINDS) {
     afterAll(async () => fx?.close());
 
     describeExamples(kind, () => fx);
+    describeJobs(kind, () => fx);
 
     describe('keys and roles', () => {
       it('asks for a key when there is none, and rejects unknown or malformed keys with HTTP 401', async () => {

@@ -10,7 +10,7 @@ describe('examples.graphql', () => {
     expect(new Set(names).size).toBe(names.length);
     const schema = await buildGraftSchema();
     const used = new Set(exampleOperations.flatMap((o) => o.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : ''))));
-    const roots = [...Object.keys(schema.getQueryType()!.getFields()), ...Object.keys(schema.getMutationType()?.getFields() ?? {})];
+    const roots = [...Object.keys(schema.getQueryType()!.getFields()), ...Object.keys(schema.getMutationType()?.getFields() ?? {}), ...Object.keys(schema.getSubscriptionType()?.getFields() ?? {})];
     expect(roots.filter((f) => !used.has(f))).toEqual([]);
   });
 });

@@ -44,11 +44,14 @@ export function describeExamples(kind: string, fixture: () => ServerFixture): vo
         spareDomain: 'source',
         keyName: `example-${kind}`,
         modelId: fx.targetModelId,
+        sourceModelId: fx.sourceModelId,
       });
     });
 
     for (const op of operations) {
       const name = op.name!.value;
+      // Subscriptions run over graphql-ws: see jobs.ts.
+      if (op.operation === 'subscription') continue;
       it(name, async () => {
         const declared = (op.variableDefinitions ?? []).map((v) => v.variable.name.value);
         const variables = Object.fromEntries(declared.filter((v) => v in vars).map((v) => [v, vars[v]]));
@@ -64,6 +67,8 @@ export function describeExamples(kind: string, fixture: () => ServerFixture): vo
         }
         if (name === 'RecommendationsNextPage') expect(data.recommendations.edges[0].node.rank).toBe(11);
         if (name === 'CreateApiKey') vars.apiKeyId = data.createApiKey.apiKey.id;
+        if (name === 'StartTransfer') vars.jobId = data.startTransfer.id;
+        if (name === 'CancelJob') expect(['CANCELLED', 'RUNNING']).toContain(data.cancelJob.status);
         if (name === 'ActivateModel') expect(data.activateModel.model.status).toBe('ACTIVE');
         if (name === 'RollbackModel') expect(data.rollbackModel.model.id).toBe(fx.sourceModelId);
         if (name === 'RetireModel') expect(data.retireModel.status).toBe('RETIRED');

@@ -9,6 +9,7 @@ import pino, { type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { GraftDatabase } from '../../db/connect.js';
 import type { Db } from '../../db/database.js';
+import { startInProcessRunner, type InProcessRunner } from '../../jobs/index.js';
 import { Recommender } from '../../serving/index.js';
 import { createContext, type GraftServices, type GraphqlContext } from '../context.js';
 import { formatGraphQLError } from '../errors.js';
@@ -43,6 +44,11 @@ export interface GraftServerOptions {
   extensions?: Record<string, unknown>;
   /** Load every domain's active model before answering /healthz ready (default true). */
   preload?: boolean;
+  /**
+   * Run queued training/transfer jobs in this process, one at a time (default: on PGlite,
+   * where one process owns the data folder; on Postgres `graft worker` processes run them).
+   */
+  runJobs?: boolean;
 }
 
 export interface GraftServer {
@@ -185,6 +191,11 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
     res.end();
   }
 
+  let runner: InProcessRunner | undefined;
+  if (options.runJobs ?? options.gdb.kind === 'pglite') {
+    runner = startInProcessRunner(options.gdb, { log: (message) => logger.info({ runner: 'in-process' }, message) });
+  }
+
   if (options.preload !== false) {
     recommender.watchActivations().catch((error: unknown) => logger.error({ err: error }, 'activation watcher failed'));
     preloadActiveDomains(options.gdb, recommender, logger);
@@ -206,6 +217,7 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
     services,
     authenticator,
     close: async () => {
+      await runner?.stop();
       await wsCleanup.dispose();
       wss.close();
       await apollo.stop();
