@@ -10,6 +10,7 @@ import type { JobDevice } from './job-record.js';
 import { recoverStaleJobs } from './job-sweeper.js';
 import { ensureQueueSchema, quietGraphileLogger, TASK_FOR_DEVICE } from './queue-entry.js';
 import { TrainingProcess, type TrainingProcessOptions } from './training-process.js';
+import { WarmChild } from './warm-child.js';
 
 export type WorkerDevice = 'auto' | 'cpu' | 'gpu';
 
@@ -24,6 +25,8 @@ export interface WorkerOptions extends Pick<RunJobOptions, 'timing' | 'child' | 
   staleAfterMs?: number;
   /** graphile-worker's fallback poll; new jobs arrive through LISTEN/NOTIFY at once (default 2,000 ms). */
   pollIntervalMs?: number;
+  /** Keep one spare training process started while idle, so the next job skips the process start (default true; costs one idle process). */
+  warmChild?: boolean;
   onJobDone?: (jobId: string, outcome: JobOutcome) => void;
 }
 
@@ -61,6 +64,7 @@ export async function runWorker(options: WorkerOptions): Promise<GraftWorker> {
   }
   const workerId = `${hostname()}:${process.pid}`;
   const shutdown = new AbortController();
+  const warm = options.warmChild === false ? undefined : new WarmChild(options.child);
   const staleAfterMs = options.staleAfterMs ?? 30_000;
   let runner: Awaited<ReturnType<typeof run>> | undefined;
   let sweeper: NodeJS.Timeout | undefined;
@@ -84,9 +88,11 @@ export async function runWorker(options: WorkerOptions): Promise<GraftWorker> {
         signal: AbortSignal.any([shutdown.signal, helpers.abortSignal]),
         timing: options.timing,
         child: options.child,
+        warm,
         log,
       });
       options.onJobDone?.(jobId, outcome);
+      if (!shutdown.signal.aborted) warm?.warm();
     };
     // "Ready" means listening: a job queued before LISTEN is in place would wait for the next poll.
     const events = new EventEmitter() as WorkerEvents;
@@ -105,8 +111,10 @@ export async function runWorker(options: WorkerOptions): Promise<GraftWorker> {
       taskList: Object.fromEntries(devices.map((d) => [TASK_FOR_DEVICE[d], handler])),
     });
     await listening;
+    warm?.warm();
   } catch (error) {
     clearInterval(sweeper);
+    await warm?.close();
     await gdb.close();
     throw error;
   }
@@ -121,6 +129,7 @@ export async function runWorker(options: WorkerOptions): Promise<GraftWorker> {
         clearInterval(sweeper);
         shutdown.abort();
         await started.stop().catch(() => undefined);
+        await warm?.close();
         await gdb.close();
       })();
       return stopping;

@@ -3,12 +3,15 @@ import type { GraftDatabase } from '../db/connect.js';
 import { runJob, type JobOutcome, type RunJobOptions } from './job-handler.js';
 import { jobsEnqueued, nextQueuedJobId } from './job-repository.js';
 import { recoverStaleJobs } from './job-sweeper.js';
+import { WarmChild } from './warm-child.js';
 
 export interface InProcessRunnerOptions extends Pick<RunJobOptions, 'timing' | 'child' | 'log'> {
   /** Fallback poll for queued jobs (default 1,000 ms); a job queued in this process wakes the runner at once. */
   pollIntervalMs?: number;
   /** Passed to the stale-job sweep that runs every few polls (default 30,000 ms). */
   staleAfterMs?: number;
+  /** Keep one spare training process started while idle, so the next job skips the process start (default true; costs one idle process). */
+  warmChild?: boolean;
   /** Called after each job the runner ran. */
   onJobDone?: (jobId: string, outcome: JobOutcome) => void;
 }
@@ -34,6 +37,7 @@ export function startInProcessRunner(gdb: GraftDatabase, options: InProcessRunne
   const workerId = `${prefix}in-process:${Math.random().toString(36).slice(2, 8)}`;
   const log = options.log ?? (() => undefined);
   const shutdown = new AbortController();
+  const warm = options.warmChild === false ? undefined : new WarmChild(options.child);
   let wake: (() => void) | undefined;
   const unsubscribe = jobsEnqueued.subscribe((location) => {
     if (location === gdb.location) wake?.();
@@ -48,13 +52,15 @@ export function startInProcessRunner(gdb: GraftDatabase, options: InProcessRunne
         if (polls++ % 10 === 0) await recoverStaleJobs(gdb, { staleAfterMs: options.staleAfterMs });
         const id = await nextQueuedJobId(gdb.db);
         if (id) {
-          const outcome = await runJob(gdb, id, { workerId, signal: shutdown.signal, timing: options.timing, child: options.child, log });
+          const outcome = await runJob(gdb, id, { workerId, signal: shutdown.signal, timing: options.timing, child: options.child, warm, log });
           options.onJobDone?.(id, outcome);
           continue;
         }
       } catch (error) {
         log(`in-process runner: ${(error as Error).message}`);
       }
+      // Idle: the spare warms up now rather than while the next job starts.
+      if (!shutdown.signal.aborted) warm?.warm();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, options.pollIntervalMs ?? 1000);
         function done() {
@@ -75,6 +81,7 @@ export function startInProcessRunner(gdb: GraftDatabase, options: InProcessRunne
       shutdown.abort();
       unsubscribe();
       await finished;
+      await warm?.close();
     },
   };
 }

@@ -13,7 +13,8 @@ import { ProgressTracker, type ProgressPlan } from './job-progress.js';
 import type { JobRecord, PretrainJobConfig, TransferJobConfig } from './job-record.js';
 import { appendJobEvents, claimJob, finishJob, requeueJob, touchJob, type JobLease } from './job-repository.js';
 import { ProgressRelay, type RelayTiming } from './progress-relay.js';
-import { TrainingProcess, type TrainingProcessOptions } from './training-process.js';
+import type { TrainingProcess, TrainingProcessOptions } from './training-process.js';
+import { startChild, type WarmChild } from './warm-child.js';
 
 export interface RunJobOptions {
   /** Who runs it (host:pid and runner), recorded on the job and checked on every write. */
@@ -22,6 +23,8 @@ export interface RunJobOptions {
   signal?: AbortSignal;
   timing?: RelayTiming;
   child?: TrainingProcessOptions;
+  /** A runner's spare, already started training process (see WarmChild); without it every run starts a fresh one. */
+  warm?: WarmChild;
   log?: (line: string) => void;
   /** Called with the relay's statement count when the run ends (the benchmark reads it). */
   onWrites?: (writes: number) => void;
@@ -68,9 +71,10 @@ export async function runJob(gdb: GraftDatabase, jobId: string, options: RunJobO
   try {
     if (options.signal?.aborted) halt('shutdown');
     relay.phase('preparing');
-    child = new TrainingProcess(options.child);
     // The backend starts in the child while the data is read here: a GPU job without a GPU fails before the read finishes.
-    const backendReady = child.init(job.deviceRequested);
+    const started = options.warm ? options.warm.take(job.deviceRequested) : startChild(job.deviceRequested, options.child);
+    child = started.child;
+    const backendReady = started.backend;
     const preparing = prepareTask(gdb, job);
     preparing.catch(() => undefined);
     const backend = await untilStopped(backendReady, stopped.signal);

@@ -78,6 +78,11 @@ export class TrainingProcess {
     return this.child.pid;
   }
 
+  /** The child has not exited. */
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   /** Starts TF.js for the device in the child; rejects with the backend's UNAVAILABLE error (e.g. GPU without tfjs-node-gpu). */
   async init(device: JobDevice): Promise<BackendInfo> {
     const reply = await this.request({ type: 'init', device }, 'ready');
