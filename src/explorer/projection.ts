@@ -48,7 +48,8 @@ export interface Projection {
 }
 
 const layouts = new LruCache<string, StoredProjection>({ maxEntries: 32, maxWeight: 64 * 2 ** 20, weigh: (p) => p.dbIds.byteLength + p.coords.byteLength });
-const results = new LruCache<string, Projection>({ maxEntries: 16 });
+// About 150 bytes per point object: 200k points is some 30 MB.
+const results = new LruCache<string, Projection>({ maxEntries: 16, maxWeight: 200_000, weigh: (p) => p.points.length });
 const computing = new Map<string, Promise<{ layout: StoredProjection; cached: boolean }>>();
 
 /**

@@ -65,9 +65,9 @@ describe('umap2', () => {
 
   it('adapts the epochs to the point count', () => {
     expect(umapEpochs(500)).toBe(200);
-    expect(umapEpochs(2000)).toBe(200);
-    expect(umapEpochs(8000)).toBe(50);
-    expect(umapEpochs(20_000)).toBe(50);
+    expect(umapEpochs(2000)).toBe(100);
+    expect(umapEpochs(8000)).toBe(30);
+    expect(umapEpochs(20_000)).toBe(30);
   });
 });
 
