@@ -19,6 +19,14 @@ export {
   importItemsFile,
   ingestEvents,
   ingestItems,
+  recordEvents,
+  findItemsByExternalIds,
+  findItemsByRowIds,
+  findUsersByExternalIds,
+  recentHistories,
+  listDomains,
+  type CatalogItem,
+  type RecordedEvent,
   type EventRecord,
   type ImportSummary,
   type IngestOptions,
@@ -72,6 +80,10 @@ export {
 
 // Serving (what the GraphQL resolvers call)
 export * from './serving/index.js';
+
+// GraphQL service (type-graphql on Apollo Server 5)
+export { buildGraftSchema } from './graphql/schema.js';
+export { startGraftServer, type GraftServer, type GraftServerOptions } from './graphql/server/http-server.js';
 
 // Embedding explorer (analysts)
 export { compareModels, getEmbedding, nearestNeighbors, pca2, projectEmbeddings, umap2, type ColorBy, type EntityKind, type LayerChange, type ModelComparison, type Neighbour, type Projection, type ProjectionMethod, type ProjectionPoint } from './explorer/index.js';
