@@ -5,7 +5,7 @@ import { isGraftError } from '../src/errors.js';
 import { startInProcessRunner, type InProcessRunner } from '../src/jobs/in-process-runner.js';
 import { runJob } from '../src/jobs/job-handler.js';
 import type { JobRecord } from '../src/jobs/job-record.js';
-import { claimJob, enqueueJob, getJob, listJobEvents, listJobs, requestCancel } from '../src/jobs/job-repository.js';
+import { claimJob, enqueueJob, getJob, listJobEvents, listJobs, requestCancel, touchJob } from '../src/jobs/job-repository.js';
 import { recoverStaleJobs } from '../src/jobs/job-sweeper.js';
 import { watchJob } from '../src/jobs/watch-job.js';
 import { createModel, getModel } from '../src/registry/model-repository.js';
@@ -77,21 +77,27 @@ describeEachStorage('jobs: queue, idempotency, cancellation and recovery (no run
     // A heartbeat is fresh: nothing to recover.
     expect(await recoverStaleJobs(ctx.db, { staleAfterMs: 60_000 })).toEqual([]);
     const backdate = () => ctx.db.db.updateTable('jobs').set({ heartbeat_at: sql<Date>`now() - interval '1 hour'` }).where('id', '=', job.id).execute();
+    expect(await touchJob(ctx.db.db, winner.lease, { heartbeat: true })).toEqual({ lost: false, cancelRequested: false });
     await backdate();
     const first = await recoverStaleJobs(ctx.db, { staleAfterMs: 60_000 });
+    // The stalled worker learns on its next write that the job is no longer its own.
+    expect(await touchJob(ctx.db.db, winner.lease, { heartbeat: true })).toEqual({ lost: true, cancelRequested: false });
     expect(first).toEqual([{ id: job.id, status: 'QUEUED', reason: expect.stringMatching(/worker host-.:\d stopped sending heartbeats .*retrying \(attempt 2 of 2\)/) }]);
     expect((await getModel(ctx.db.db, orphan.id)).status).toBe('FAILED');
     if (ctx.kind === 'postgres') expect(await deliveries(ctx.db, job.id)).toBe(1);
 
     const second = await claimJob(ctx.db.db, job.id, 'host-c:3');
     expect(second?.lease.attempt).toBe(2);
+    expect((await requestCancel(ctx.db, job.id)).status).toBe('RUNNING');
+    expect(await touchJob(ctx.db.db, second!.lease)).toEqual({ lost: false, cancelRequested: true });
+    await ctx.db.db.updateTable('jobs').set({ cancel_requested_at: null }).where('id', '=', job.id).execute();
     await backdate();
     const [last] = await recoverStaleJobs(ctx.db, { staleAfterMs: 60_000 });
     expect(last).toMatchObject({ id: job.id, status: 'FAILED' });
     const failed = await getJob(ctx.db.db, job.id);
     expect(failed.status).toBe('FAILED');
     expect(failed.error).toMatch(/worker host-c:3 stopped sending heartbeats .*gave up after 2 attempts/);
-    expect(await eventKinds(ctx.db, job.id)).toEqual(['queued', 'started', 'requeued', 'started', 'failed']);
+    expect(await eventKinds(ctx.db, job.id)).toEqual(['queued', 'started', 'requeued', 'started', 'cancel_requested', 'failed']);
   });
 
   it('pages through jobs newest first and filters by status', async () => {
