@@ -4,7 +4,7 @@
  * an in-memory PGlite (neighbour latency cold and warm, projection cold and cached).
  *
  *   npm run build && node dist/bench/explorer.js [--sizes 2000,20000] [--dim 64] [--stock-sizes 2000]
- *     [--catalogue 20000] [--queries 500]
+ *     [--epochs 25,50 (default: Graft's choice per size)] [--catalogue 20000 (0 skips the PGlite part)] [--queries 500]
  *
  * Points: unit vectors around sqrt(n) random centres (like L2-normalised tower outputs, with
  * topics). For 300 probe points: "kNN kept@10", the share of their 10 nearest neighbours in
@@ -37,6 +37,7 @@ const numbers = (text: string) => (text === '' ? [] : text.split(',').map(Number
 
 const SIZES = numbers(arg('sizes', '2000,20000'));
 const STOCK_SIZES = numbers(arg('stock-sizes', '2000'));
+const EPOCHS = numbers(arg('epochs', ''));
 const DIM = Number(arg('dim', '64'));
 const CATALOGUE = Number(arg('catalogue', '20000'));
 const QUERIES = Number(arg('queries', '500'));
@@ -86,9 +87,12 @@ for (const n of SIZES) {
   log(`${n} points: PCA`);
   const [pca, pcaSeconds] = await seconds(() => pca2(vectors, n, DIM));
   projectionRows.push(`| ${n.toLocaleString('en')} | PCA | ${fmt(pcaSeconds, 3)} | ${quality(vectors, cluster, pca.coords, n)} | explained variance ${fmt(pca.explainedVariance[0] + pca.explainedVariance[1])} |`);
-  log(`${n} points: UMAP (${umapEpochs(n)} epochs)`);
-  const [umap, umapSeconds] = await seconds(() => umap2(vectors, n, DIM, { seed: 1 }));
-  projectionRows.push(`| ${n.toLocaleString('en')} | UMAP (Graft: ${n <= 4000 ? 'exact' : 'HNSW'} kNN, PCA init, ${umapEpochs(n)} epochs) | ${fmt(umapSeconds)} | ${quality(vectors, cluster, umap, n)} | |`);
+  for (const nEpochs of EPOCHS.length > 0 ? EPOCHS : [umapEpochs(n)]) {
+    log(`${n} points: UMAP (${nEpochs} epochs)`);
+    const [umap, umapSeconds] = await seconds(() => umap2(vectors, n, DIM, { seed: 1, nEpochs }));
+    const note = nEpochs === umapEpochs(n) ? 'default' : '';
+    projectionRows.push(`| ${n.toLocaleString('en')} | UMAP (Graft: ${n <= 4000 ? 'exact' : 'HNSW'} kNN, PCA init, ${nEpochs} epochs) | ${fmt(umapSeconds)} | ${quality(vectors, cluster, umap, n)} | ${note} |`);
+  }
   if (STOCK_SIZES.includes(n)) {
     log(`${n} points: stock umap-js fit (NN-descent, random init, its default epochs)`);
     const rng = createRng(1);
@@ -100,41 +104,45 @@ for (const n of SIZES) {
   }
 }
 
-// End to end on an in-memory PGlite: a model with CATALOGUE item embeddings.
-log(`PGlite: registering a model with ${CATALOGUE} item embeddings`);
-const gdb = await connect({ databaseUrl: '', dataDir: 'memory://' });
-await migrateToLatest(gdb.db);
-const itemName = (i: number) => `item-${i}`;
-await ingestItems(gdb, 'bench', [Array.from({ length: CATALOGUE }, (_, i) => ({ item: itemName(i), title: `Item ${i}`, tags: [`tag-${i % 20}`] }))]);
-const ids = await gdb.db.selectFrom('items').select('id').orderBy('id').execute();
-const model = await createModel(gdb.db, { domain: 'bench', kind: 'PRETRAIN', config: {} });
-await saveEmbeddings(gdb.db, model.id, 'ITEM', Int32Array.from(ids, (r) => r.id), clusteredUnitVectors(CATALOGUE, DIM, { seed: 2, clusters: 140 }), DIM);
-await markModelReady(gdb.db, model.id, { metrics: {} });
+/** End to end on an in-memory PGlite: a model with CATALOGUE item embeddings. */
+async function endToEnd(): Promise<string[]> {
+  const apiRows: string[] = [];
+  log(`PGlite: registering a model with ${CATALOGUE} item embeddings`);
+  const gdb = await connect({ databaseUrl: '', dataDir: 'memory://' });
+  await migrateToLatest(gdb.db);
+  const itemName = (i: number) => `item-${i}`;
+  await ingestItems(gdb, 'bench', [Array.from({ length: CATALOGUE }, (_, i) => ({ item: itemName(i), title: `Item ${i}`, tags: [`tag-${i % 20}`] }))]);
+  const ids = await gdb.db.selectFrom('items').select('id').orderBy('id').execute();
+  const model = await createModel(gdb.db, { domain: 'bench', kind: 'PRETRAIN', config: {} });
+  await saveEmbeddings(gdb.db, model.id, 'ITEM', Int32Array.from(ids, (r) => r.id), clusteredUnitVectors(CATALOGUE, DIM, { seed: 2, clusters: 140 }), DIM);
+  await markModelReady(gdb.db, model.id, { metrics: {} });
 
-const apiRows: string[] = [];
-clearEmbeddingMatrices();
-const [, coldSeconds] = await seconds(() => nearestNeighbors(gdb.db, model.id, 'ITEM', itemName(0), 10));
-apiRows.push(`| nearestNeighbors, first = 10, cold (loads the ${CATALOGUE.toLocaleString('en')} x ${DIM} matrix) | ${fmt(coldSeconds * 1000, 0)} ms |`);
-const rng = createRng(5);
-const times = new Float64Array(QUERIES);
-for (let q = 0; q < QUERIES; q++) {
-  const start = performance.now();
-  await nearestNeighbors(gdb.db, model.id, 'ITEM', itemName(rng.int(CATALOGUE)), 10);
-  times[q] = performance.now() - start;
+  clearEmbeddingMatrices();
+  const [, coldSeconds] = await seconds(() => nearestNeighbors(gdb.db, model.id, 'ITEM', itemName(0), 10));
+  apiRows.push(`| nearestNeighbors, first = 10, cold (loads the ${CATALOGUE.toLocaleString('en')} x ${DIM} matrix) | ${fmt(coldSeconds * 1000, 0)} ms |`);
+  const rng = createRng(5);
+  const times = new Float64Array(QUERIES);
+  for (let q = 0; q < QUERIES; q++) {
+    const start = performance.now();
+    await nearestNeighbors(gdb.db, model.id, 'ITEM', itemName(rng.int(CATALOGUE)), 10);
+    times[q] = performance.now() - start;
+  }
+  times.sort();
+  apiRows.push(`| nearestNeighbors, first = 10, warm: p50 / p99 over ${QUERIES} queries | ${fmt(times[Math.floor(0.5 * QUERIES)])} / ${fmt(times[Math.floor(0.99 * QUERIES)])} ms |`);
+  for (const [method, sample] of [['PCA', 2000], ['UMAP', 2000], ['PCA', 20_000], ['UMAP', 20_000]] as const) {
+    if (sample > CATALOGUE) continue;
+    log(`PGlite: projectEmbeddings ${method} ${sample}`);
+    clearProjectionCache();
+    const [, cold] = await seconds(() => projectEmbeddings(gdb.db, { modelId: model.id, kind: 'ITEM', method, sample, colorBy: 'TAG' }));
+    const [, cached] = await seconds(() => projectEmbeddings(gdb.db, { modelId: model.id, kind: 'ITEM', method, sample, colorBy: 'DOMAIN' }));
+    clearProjectionCache();
+    const [, stored] = await seconds(() => projectEmbeddings(gdb.db, { modelId: model.id, kind: 'ITEM', method, sample, colorBy: 'TAG' }));
+    apiRows.push(`| projectEmbeddings ${method}, sample ${sample.toLocaleString('en')}: computed / cached layout, new colours / from the stored artifact | ${fmt(cold)} / ${fmt(cached)} / ${fmt(stored)} s |`);
+  }
+  await gdb.close();
+  return apiRows;
 }
-times.sort();
-apiRows.push(`| nearestNeighbors, first = 10, warm: p50 / p99 over ${QUERIES} queries | ${fmt(times[Math.floor(0.5 * QUERIES)])} / ${fmt(times[Math.floor(0.99 * QUERIES)])} ms |`);
-for (const [method, sample] of [['PCA', 2000], ['UMAP', 2000], ['PCA', 20_000], ['UMAP', 20_000]] as const) {
-  if (sample > CATALOGUE) continue;
-  log(`PGlite: projectEmbeddings ${method} ${sample}`);
-  clearProjectionCache();
-  const [, cold] = await seconds(() => projectEmbeddings(gdb.db, { modelId: model.id, kind: 'ITEM', method, sample, colorBy: 'TAG' }));
-  const [, cached] = await seconds(() => projectEmbeddings(gdb.db, { modelId: model.id, kind: 'ITEM', method, sample, colorBy: 'DOMAIN' }));
-  clearProjectionCache();
-  const [, stored] = await seconds(() => projectEmbeddings(gdb.db, { modelId: model.id, kind: 'ITEM', method, sample, colorBy: 'TAG' }));
-  apiRows.push(`| projectEmbeddings ${method}, sample ${sample.toLocaleString('en')}: computed / cached layout, new colours / from the stored artifact | ${fmt(cold)} / ${fmt(cached)} / ${fmt(stored)} s |`);
-}
-await gdb.close();
+const apiRows = CATALOGUE > 0 ? await endToEnd() : [];
 
 console.log(`## Embedding explorer (\`bench/explorer\`, dim ${DIM})\n`);
 console.log(`${cpus()[0]?.model ?? 'cpu'} x ${cpus().length}, Node ${process.version}, load average ${loadavg().map((x) => fmt(x)).join(' ')}, ${new Date().toISOString().slice(0, 10)}.\n`);
@@ -142,7 +150,9 @@ console.log(`Projection compute (unit vectors around sqrt(n) planted centres, se
 console.log(`| points | method | seconds | kNN kept@${K} | same cluster@${K} | note |`);
 console.log('|---:|---|---:|---:|---:|---|');
 for (const line of projectionRows) console.log(line);
-console.log(`\nAnalyst queries on an in-memory PGlite, ${CATALOGUE.toLocaleString('en')} item embeddings:\n`);
-console.log('| query | time |');
-console.log('|---|---:|');
-for (const line of apiRows) console.log(line);
+if (apiRows.length > 0) {
+  console.log(`\nAnalyst queries on an in-memory PGlite, ${CATALOGUE.toLocaleString('en')} item embeddings:\n`);
+  console.log('| query | time |');
+  console.log('|---|---:|');
+  for (const line of apiRows) console.log(line);
+}
