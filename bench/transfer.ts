@@ -8,7 +8,7 @@
  *   npm run build && node dist/bench/transfer.js --dataset amazon [--data ../shared/data/amazon-sport-cloth]
  *     [--epochs 10] [--only target|transfer] [--strategies FEATURE_EXTRACTION,PARTIAL,FULL]
  *     [--replay 0,0.5] [--replay-fraction 1] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--user-history | --no-user-history] [--seed 42] [--json out.json]
- *     [--item-init random|co-users] [--history-dropout 0.3] [--uniform-negatives 256] [--no-logq] [--l2 0] [--lr 0.003] [--layers 128,64]
+ *     [--item-init random,co-users] [--history-dropout 0.3] [--uniform-negatives 256] [--no-logq] [--l2 0] [--lr 0.003] [--layers 128,64]
  *
  * synthetic: the seeded generator (source and sparse target sharing users), target split
  * leave-one-out (last), 10% of overlapping users held out entirely (cold-start stratum).
@@ -51,7 +51,7 @@ const ONLY = arg('only');
 const STRATEGIES = (arg('strategies', 'FEATURE_EXTRACTION,PARTIAL,FULL')!).split(',') as TransferStrategyName[];
 const REPLAY = (arg('replay', '0,0.5')!).split(',').map(Number);
 const REPLAY_FRACTION = Number(arg('replay-fraction', '1'));
-const ITEM_INIT = arg('item-init', DEFAULT_TRANSFER.itemInit ?? 'random') as NewItemInit;
+const ITEM_INITS = (arg('item-init', DEFAULT_TRANSFER.itemInit ?? 'random')!).split(',') as NewItemInit[];
 const VARIANTS = (arg('variants', 'full,sparse')!).split(',') as Array<'full' | 'sparse'>;
 const EVALUATION = { ...DEFAULT_EVALUATION, protocol: 'sampled' as const, negatives: 999, ks: [10], seed: 2040 };
 const MODEL: ModelSettings = {
@@ -143,14 +143,14 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
     const prepared = await prepareTransfer(gdb, record.id, TARGET, { split, coldStartShare: DATASET === 'amazon' ? 0 : 0.1, maxTargetTrainPerUser: variant === 'sparse' ? 2 : undefined, seed: 2040 });
     let baselineReported = false;
     for (const strategy of STRATEGIES) {
-      for (const replayWeight of REPLAY) {
+      for (const [replayWeight, itemInit] of REPLAY.flatMap((w) => ITEM_INITS.map((init) => [w, init] as const))) {
         started = performance.now();
         const { report: r } = await transfer(prepared, {
           strategy,
           freezeLayers: strategy === 'PARTIAL' ? 1 : undefined,
           replayWeight,
           replayFraction: REPLAY_FRACTION,
-          itemInit: ITEM_INIT,
+          itemInit,
           training: TRAINING,
           evaluation: EVALUATION,
           seed: MODEL.seed,
@@ -162,7 +162,7 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
         }
         const g = r.gain['hr@10']!;
         report({
-          setting: `${SOURCE} -> ${TARGET} ${strategy}${strategy === 'PARTIAL' ? ' (freeze 1)' : ''}, replay ${replayWeight}`,
+          setting: `${SOURCE} -> ${TARGET} ${strategy}${strategy === 'PARTIAL' ? ' (freeze 1)' : ''}, replay ${replayWeight}${itemInit === 'random' ? '' : `, item init ${itemInit}`}`,
           variant,
           hr10: r.metrics['hr@10']!,
           ndcg10: r.metrics['ndcg@10']!,

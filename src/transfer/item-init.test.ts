@@ -10,7 +10,7 @@ describe('initNewItemsFromCoUsers', () => {
   const a = alignDomains(source, target);
   // Model rows: users [12, 10, 11], items [200, 201, 202, 100, 101].
 
-  it('places a new item at the rescaled mean of its users\' mean source rows; others keep their rows', () => {
+  it('places a new item around the pretrained mean, towards its users\' source rows, at the pretrained spread; others keep their rows', () => {
     const model = TwoTowerModel.create({ users: 3, items: 5, dim: 2, layers: [2], seed: 1 });
     const w = model.itemTable.weights;
     w.set([9, 9], 0); // target items 200, 201, 202: "random" rows
@@ -24,11 +24,10 @@ describe('initNewItemsFromCoUsers', () => {
     // Target: 200 chosen by rows 1 and 0; 201 by row 2 only (no source history); 202 by row 0 (frozen).
     const targetEvents = { users: Int32Array.of(1, 0, 2, 0), items: Int32Array.of(0, 0, 1, 2) };
     expect(initNewItemsFromCoUsers(model, a, sourceEvents, targetEvents)).toBe(1);
-    // User means: row 1 = (1.5, 2), row 0 = (0, 4); item 200 mean = (0.75, 3), scaled to the rms norm of rows 100, 101 (3 and 4).
-    const rms = Math.sqrt((9 + 16) / 2);
-    const norm = Math.hypot(0.75, 3);
-    expect(w[0]).toBeCloseTo((0.75 * rms) / norm, 5);
-    expect(w[1]).toBeCloseTo((3 * rms) / norm, 5);
+    // User means: row 1 = (1.5, 2), row 0 = (0, 4); item 200: c = (0.75, 3). Pretrained mean m = (1.5, 2),
+    // spread = rms of (1.5, -2) and (-1.5, 2) = 2.5; c - m = (-0.75, 1) has norm 1.25, so the row is m + 2 (c - m).
+    expect(w[0]).toBeCloseTo(0, 5);
+    expect(w[1]).toBeCloseTo(4, 5);
     expect(Array.from(w.subarray(2, 10))).toEqual([8, 8, 7, 7, 3, 0, 0, 4]);
     model.dispose();
   });

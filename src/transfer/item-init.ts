@@ -13,13 +13,14 @@ export interface RowInteractions {
 }
 
 /**
- * Places each new item row (an item without a source row) at the mean, over the target
- * users who interacted with it, of the pretrained item rows those users interacted with in
- * the source; the mean is rescaled to the root-mean-square norm of the pretrained item rows
- * (a mean of many rows is shorter than one row, and the frozen item tower was trained on
- * single rows). So a target item starts where the source items its buyers chose are, which
- * is the cross-domain signal a joint factorisation learns; items whose users have no source
- * history keep their random row. Deterministic (no draws). Returns the rows placed.
+ * Places each new item row (an item without a source row) from the pretrained item rows its
+ * users chose in the source: c = the mean, over the target users who interacted with the
+ * item, of each user's mean pretrained source row. Means of many rows all crowd around the
+ * mean m of the pretrained rows, so the row is set to m + s (c - m), with s making the
+ * deviation |s (c - m)| the root-mean-square deviation of the pretrained rows from m: new
+ * items spread like source items do, each towards the source items its buyers chose (the
+ * cross-domain signal a joint factorisation learns). Items whose users have no source
+ * history, and frozen rows, keep their row. Deterministic (no draws). Returns the rows placed.
  *
  * @param sourceEvents source interactions mapped to the model's rows (`mapSourceInteractions`)
  * @param targetEvents target training interactions (model rows)
@@ -41,15 +42,21 @@ export function initNewItemsFromCoUsers(model: TwoTowerModel, alignment: Alignme
     const dst = u * dim;
     for (let k = 0; k < dim; k++) userSum[dst + k] += weights[src + k]!;
   }
-  let squared = 0;
+  const mean = new Float64Array(dim);
   let pretrained = 0;
   for (let row = 0; row < table.rows; row++) {
     if (alignment.itemSourceRow[row]! < 0) continue;
     pretrained++;
-    for (let k = 0; k < dim; k++) squared += weights[row * dim + k]! ** 2;
+    for (let k = 0; k < dim; k++) mean[k] += weights[row * dim + k]!;
   }
   if (pretrained === 0) return 0;
-  const rms = Math.sqrt(squared / pretrained);
+  for (let k = 0; k < dim; k++) mean[k] /= pretrained;
+  let squared = 0;
+  for (let row = 0; row < table.rows; row++) {
+    if (alignment.itemSourceRow[row]! < 0) continue;
+    for (let k = 0; k < dim; k++) squared += (weights[row * dim + k]! - mean[k]!) ** 2;
+  }
+  const spread = Math.sqrt(squared / pretrained);
   // Per new item: the sum of its users' mean source rows.
   const itemSum = new Float64Array(table.rows * dim);
   const itemCount = new Int32Array(table.rows);
@@ -62,14 +69,18 @@ export function initNewItemsFromCoUsers(model: TwoTowerModel, alignment: Alignme
     for (let k = 0; k < dim; k++) itemSum[row * dim + k] += userSum[u * dim + k]! * inv;
   }
   let placed = 0;
+  const deviation = new Float64Array(dim);
   for (let row = 0; row < table.rows; row++) {
     if (itemCount[row] === 0 || table.frozen[row] === 1) continue;
     let norm = 0;
-    for (let k = 0; k < dim; k++) norm += itemSum[row * dim + k]! ** 2;
+    for (let k = 0; k < dim; k++) {
+      deviation[k] = itemSum[row * dim + k]! / itemCount[row]! - mean[k]!;
+      norm += deviation[k]! ** 2;
+    }
     norm = Math.sqrt(norm);
     if (!(norm > 0)) continue;
-    const scale = rms / norm;
-    for (let k = 0; k < dim; k++) weights[row * dim + k] = itemSum[row * dim + k]! * scale;
+    const scale = spread / norm;
+    for (let k = 0; k < dim; k++) weights[row * dim + k] = mean[k]! + deviation[k]! * scale;
     placed++;
   }
   return placed;

@@ -49,8 +49,8 @@ export interface TransferSettings {
   replayFraction: number;
   tokenDropout?: number;
   /**
-   * How new target item rows start: 'random' (default) or 'co-users' (at the mean of the
-   * pretrained item rows their users chose in the source; see `initNewItemsFromCoUsers`).
+   * How new target item rows start: 'random' (default) or 'co-users' (towards the pretrained
+   * item rows their users chose in the source; see `initNewItemsFromCoUsers`).
    */
   itemInit?: NewItemInit;
   training: TrainingSettings;
