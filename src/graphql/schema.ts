@@ -8,6 +8,7 @@ import { toGraphQLError } from './errors.js';
 import { ApiKeyResolver } from './resolvers/api-key.resolver.js';
 import { CatalogResolver, DomainFieldsResolver, HistoryEventFieldsResolver, UserFieldsResolver } from './resolvers/catalog.resolver.js';
 import { EventResolver } from './resolvers/event.resolver.js';
+import { ExplorerResolver, ModelComparisonFieldsResolver } from './resolvers/explorer.resolver.js';
 import { JobResolver } from './resolvers/job.resolver.js';
 import { ActivationFieldsResolver, ModelResolver } from './resolvers/model.resolver.js';
 import {
@@ -32,6 +33,8 @@ export const RESOLVERS = [
   ActivationFieldsResolver,
   ApiKeyResolver,
   JobResolver,
+  ExplorerResolver,
+  ModelComparisonFieldsResolver,
 ] as const;
 
 /** Library errors (GraftError) become GraphQL errors with extensions.code, in one place. */

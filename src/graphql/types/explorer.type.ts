@@ -1,0 +1,460 @@
+import { IsIn, Length, Max, Min } from 'class-validator';
+import { ArgsType, Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import type { EmbeddingRecord, LayerChange as LibLayerChange, ModelComparison as LibModelComparison, Neighbour as LibNeighbour, Projection, TransferReportSummary as LibTransferReport } from '../../explorer/index.js';
+import { Model } from './model.type.js';
+import { TransferStrategy } from './enums.js';
+
+export enum EntityKind {
+  USER = 'USER',
+  ITEM = 'ITEM',
+}
+registerEnumType(EntityKind, {
+  name: 'EntityKind',
+  description: "Which embeddings of a model: its users' (user tower outputs) or its items' (item tower outputs).",
+});
+
+export enum ProjectionMethod {
+  PCA = 'PCA',
+  UMAP = 'UMAP',
+}
+registerEnumType(ProjectionMethod, {
+  name: 'ProjectionMethod',
+  valuesConfig: {
+    PCA: { description: 'The two principal axes: fast and linear; reports the variance share of each axis.' },
+    UMAP: { description: 'umap-js with cosine distance: shows clusters; seeded, so the same seed gives the same map.' },
+  },
+});
+
+export enum ColorBy {
+  TAG = 'TAG',
+  DOMAIN = 'DOMAIN',
+  POPULARITY = 'POPULARITY',
+}
+registerEnumType(ColorBy, {
+  name: 'ColorBy',
+  valuesConfig: {
+    TAG: { description: "An item's most common tag; a user's most frequent tag in the model's domain. The 12 most frequent are kept, the rest are 'other'." },
+    DOMAIN: { description: "An item's domain; the domain holding most of a user's events." },
+    POPULARITY: { description: "Events per item (per user: activity), bucketed 'top 1%', 'top 10%', 'rest' over all of the model's rows." },
+  },
+});
+
+/** The first 100 neighbours at most: an exact search over the whole model. */
+export const MAX_NEIGHBOURS_PER_QUERY = 100;
+export const MAX_PROJECTION_POINTS = 20_000;
+
+@ArgsType()
+export class EmbeddingArgs {
+  @Field(() => ID)
+  @Length(1, 100)
+  modelId!: string;
+
+  @Field(() => EntityKind)
+  @IsIn(Object.values(EntityKind))
+  kind!: EntityKind;
+
+  @Field(() => ID, { description: 'External id of the user or item (items are looked up in the model domain).' })
+  @Length(1, 500)
+  id!: string;
+}
+
+@ArgsType()
+export class NearestNeighborsArgs extends EmbeddingArgs {
+  @Field(() => Int, { defaultValue: 10, description: 'How many, 1..100.' })
+  @Min(1)
+  @Max(MAX_NEIGHBOURS_PER_QUERY)
+  first!: number;
+}
+
+@ArgsType()
+export class EmbeddingProjectionArgs {
+  @Field(() => ID)
+  @Length(1, 100)
+  modelId!: string;
+
+  @Field(() => EntityKind)
+  @IsIn(Object.values(EntityKind))
+  kind!: EntityKind;
+
+  @Field(() => ProjectionMethod, { defaultValue: ProjectionMethod.PCA })
+  @IsIn(Object.values(ProjectionMethod))
+  method!: ProjectionMethod;
+
+  @Field(() => Int, { defaultValue: 2000, description: 'Points drawn (a seeded random sample of the model rows; all of them when the model has fewer), 1..20,000.' })
+  @Min(1)
+  @Max(MAX_PROJECTION_POINTS)
+  sample!: number;
+
+  @Field(() => Int, { defaultValue: 1, description: 'Seeds the sample and UMAP.' })
+  @Min(0)
+  @Max(2 ** 31 - 1)
+  seed!: number;
+
+  @Field(() => ColorBy, { defaultValue: ColorBy.TAG })
+  @IsIn(Object.values(ColorBy))
+  colorBy!: ColorBy;
+}
+
+@ArgsType()
+export class ModelComparisonArgs {
+  @Field(() => ID, { description: 'The reference model (e.g. the pretrained source).' })
+  @Length(1, 100)
+  a!: string;
+
+  @Field(() => ID, { description: 'The model compared with it (e.g. the transferred model).' })
+  @Length(1, 100)
+  b!: string;
+
+  @Field(() => Int, { defaultValue: 10, description: 'Neighbours per entity for the overlap, 1..100.' })
+  @Min(1)
+  @Max(100)
+  k!: number;
+
+  @Field(() => Int, { defaultValue: 1000, description: 'Shared entities used as queries for the overlap (seeded sample), 1..20,000.' })
+  @Min(1)
+  @Max(MAX_PROJECTION_POINTS)
+  sample!: number;
+}
+
+/** One stored embedding: the model output vector for a user or an item. */
+@ObjectType()
+export class Embedding {
+  @Field(() => ID)
+  modelId!: string;
+
+  @Field(() => EntityKind)
+  kind!: EntityKind;
+
+  @Field(() => ID, { description: 'External id.' })
+  id!: string;
+
+  @Field(() => Int)
+  dim!: number;
+
+  @Field(() => [Float])
+  vector!: number[];
+
+  @Field(() => Float, { description: 'L2 norm of the vector.' })
+  norm!: number;
+
+  static from(e: EmbeddingRecord): Embedding {
+    return Object.assign(new Embedding(), { ...e, kind: e.kind as EntityKind, dim: e.vector.length });
+  }
+}
+
+@ObjectType({ description: 'A user or item whose embedding is close (cosine) to the queried one.' })
+export class Neighbor {
+  @Field(() => Int, { description: '1-based.' })
+  rank!: number;
+
+  @Field(() => ID, { description: 'External id.' })
+  id!: string;
+
+  @Field(() => String, { nullable: true, description: 'Item title; null for users and untitled items.' })
+  label!: string | null;
+
+  @Field(() => Float, { description: 'Cosine similarity with the queried embedding.' })
+  score!: number;
+
+  static from(n: LibNeighbour): Neighbor {
+    return Object.assign(new Neighbor(), n);
+  }
+}
+
+@ObjectType()
+export class ProjectionPoint {
+  @Field(() => ID, { description: 'External id.' })
+  id!: string;
+
+  @Field(() => Float)
+  x!: number;
+
+  @Field(() => Float)
+  y!: number;
+
+  @Field(() => String, { description: 'Item title, else the external id.' })
+  label!: string;
+
+  @Field(() => String, { description: 'The colour group: a tag, a domain name, or a popularity bucket (per colorBy).' })
+  color!: string;
+}
+
+@ObjectType({ description: "A 2-D map of a model's user or item embeddings." })
+export class EmbeddingProjection {
+  @Field(() => ID)
+  modelId!: string;
+
+  @Field(() => EntityKind)
+  kind!: EntityKind;
+
+  @Field(() => ProjectionMethod)
+  method!: ProjectionMethod;
+
+  @Field(() => ColorBy)
+  colorBy!: ColorBy;
+
+  @Field(() => Int, { description: 'The sample asked for (points has fewer when the model has fewer rows).' })
+  sample!: number;
+
+  @Field(() => Int)
+  seed!: number;
+
+  @Field(() => [ProjectionPoint])
+  points!: ProjectionPoint[];
+
+  @Field(() => [Float], { nullable: true, description: 'PCA only: the share of the variance on each of the two axes.' })
+  explainedVariance!: number[] | null;
+
+  @Field(() => Boolean, { description: 'True when the layout was reused (this process, or stored with the model by an earlier call) instead of computed.' })
+  cached!: boolean;
+
+  static from(p: Projection, args: EmbeddingProjectionArgs): EmbeddingProjection {
+    return Object.assign(new EmbeddingProjection(), {
+      modelId: args.modelId,
+      kind: args.kind,
+      method: p.method as ProjectionMethod,
+      colorBy: p.colorBy as ColorBy,
+      sample: args.sample,
+      seed: args.seed,
+      points: p.points.map((q) => ({ ...q, label: q.label ?? q.id })),
+      explainedVariance: p.explainedVariance ?? null,
+      cached: p.cached,
+    });
+  }
+}
+
+@ObjectType()
+export class NeighborOverlap {
+  @Field(() => Float, { nullable: true, description: 'Over shared users; null with fewer than 2.' })
+  users!: number | null;
+
+  @Field(() => Float, { nullable: true, description: 'Over shared items; null with fewer than 2 (a transfer to another domain shares none).' })
+  items!: number | null;
+}
+
+@ObjectType({ description: 'How far one weight moved from model a to model b.' })
+export class LayerChange {
+  @Field(() => String, { description: 'Weight name, e.g. user.dense.0.kernel, item.embedding.' })
+  name!: string;
+
+  @Field(() => String, { description: 'dense or table.' })
+  kind!: string;
+
+  @Field(() => Float, { nullable: true, description: '||W_b - W_a|| / ||W_a|| (0 = unchanged, e.g. frozen); over the shared rows for ID tables; null when not comparable.' })
+  relativeChange!: number | null;
+
+  @Field(() => Boolean, { description: 'False when one model lacks the weight, the shapes differ, or an ID table shares no rows.' })
+  comparable!: boolean;
+
+  @Field(() => Int, { nullable: true, description: 'ID tables: the rows compared (entities in both models).' })
+  sharedRows!: number | null;
+
+  static from(l: LibLayerChange): LayerChange {
+    return Object.assign(new LayerChange(), l);
+  }
+}
+
+@ObjectType()
+export class MetricValue {
+  @Field(() => String, { description: 'e.g. hr@10, ndcg@10, mrr.' })
+  metric!: string;
+
+  @Field(() => Float)
+  value!: number;
+}
+
+@ObjectType({ description: 'Gain of the transferred model over the same-budget target-only baseline on one metric.' })
+export class MetricGain {
+  @Field(() => String)
+  metric!: string;
+
+  @Field(() => Float, { description: 'Mean over test users of (transferred - baseline).' })
+  value!: number;
+
+  @Field(() => Float, { description: 'Lower end of the paired bootstrap 95% interval.' })
+  ciLow!: number;
+
+  @Field(() => Float, { description: 'Upper end of the paired bootstrap 95% interval.' })
+  ciHigh!: number;
+
+  @Field(() => Float, { nullable: true, description: 'value / baseline (null when the baseline is 0).' })
+  relative!: number | null;
+}
+
+@ObjectType()
+export class NamedCount {
+  @Field(() => String)
+  name!: string;
+
+  @Field(() => Int)
+  count!: number;
+}
+
+@ObjectType({ description: 'Test users grouped by how many training interactions they have.' })
+export class TransferStratum {
+  @Field(() => String)
+  label!: string;
+
+  @Field(() => Int)
+  users!: number;
+
+  @Field(() => [MetricValue])
+  transferred!: MetricValue[];
+
+  @Field(() => [MetricValue])
+  baseline!: MetricValue[];
+
+  @Field(() => [MetricValue])
+  popularity!: MetricValue[];
+}
+
+@ObjectType({ description: 'The transfer report stored with a transferred model.' })
+export class TransferReportSummary {
+  @Field(() => ID, { description: 'The transferred model the report belongs to.' })
+  modelId!: string;
+
+  @Field(() => TransferStrategy, { nullable: true })
+  strategy!: TransferStrategy | null;
+
+  @Field(() => Boolean)
+  negativeTransfer!: boolean;
+
+  @Field(() => [MetricGain])
+  gains!: MetricGain[];
+
+  @Field(() => [NamedCount], { description: 'usersInBoth, targetOnlyUsers, usersWithoutTargetHistory, ...' })
+  overlap!: NamedCount[];
+
+  @Field(() => [TransferStratum])
+  strata!: TransferStratum[];
+
+  static from(r: LibTransferReport): TransferReportSummary {
+    return Object.assign(new TransferReportSummary(), {
+      modelId: r.modelId,
+      strategy: r.strategy as TransferStrategy | null,
+      negativeTransfer: r.negativeTransfer,
+      gains: byName(r.gain).map(([metric, g]) => ({ metric, value: g.value, ciLow: g.ci95[0], ciHigh: g.ci95[1], relative: g.relative ?? null })),
+      overlap: byName(r.overlap)
+        .filter(([, count]) => typeof count === 'number')
+        .map(([name, count]) => ({ name, count })),
+      strata: r.strata.map((s) => ({
+        label: s.label,
+        users: s.users,
+        transferred: metricValues(s.transferred),
+        baseline: metricValues(s.baseline),
+        popularity: metricValues(s.popularity),
+      })),
+    });
+  }
+}
+
+@ObjectType({ description: 'Two models side by side: neighbourhoods, user vectors, weights, and the transfer report.' })
+export class ModelComparison {
+  @Field(() => Model)
+  a?: Model;
+
+  @Field(() => Model)
+  b?: Model;
+
+  aId!: string;
+  bId!: string;
+
+  @Field(() => Int)
+  k!: number;
+
+  @Field(() => NeighborOverlap, {
+    description: 'Mean over sampled shared entities of |top-k in a ∩ top-k in b| / k (cosine, searched among the shared entities): 1 = the same neighbors.',
+  })
+  neighborOverlap!: NeighborOverlap;
+
+  @Field(() => Float, { nullable: true, description: "Mean cosine between a's and b's embedding of the same user (null when none are shared or widths differ)." })
+  meanUserCosine!: number | null;
+
+  @Field(() => Int)
+  sharedUsers!: number;
+
+  @Field(() => Int)
+  sharedItems!: number;
+
+  @Field(() => [LayerChange], { description: "Per weight: how far b moved from a (fine-tuning from a pretrained model: frozen layers show 0)." })
+  layers!: LayerChange[];
+
+  @Field(() => TransferReportSummary, { nullable: true, description: "The report of whichever model was transferred from the other, else b's, else a's." })
+  transferReport!: TransferReportSummary | null;
+
+  static from(c: LibModelComparison): ModelComparison {
+    return Object.assign(new ModelComparison(), {
+      aId: c.a,
+      bId: c.b,
+      k: c.k,
+      neighborOverlap: Object.assign(new NeighborOverlap(), c.neighbourOverlap),
+      meanUserCosine: c.meanUserCosine,
+      sharedUsers: c.sharedUsers,
+      sharedItems: c.sharedItems,
+      layers: c.layers.map(LayerChange.from),
+      transferReport: c.transferReport ? TransferReportSummary.from(c.transferReport) : null,
+    });
+  }
+}
+
+@ObjectType()
+export class EpochPoint {
+  @Field(() => Int, { description: '1-based.' })
+  epoch!: number;
+
+  @Field(() => Float, { description: 'Mean training loss of the epoch.' })
+  loss!: number;
+
+  @Field(() => Float, { nullable: true, description: 'Validation metric after the epoch (HR@10 on validation users, sampled negatives); null without validation.' })
+  validation!: number | null;
+}
+
+@ObjectType({ description: 'One training run of a model: the pretraining, the transfer fine-tuning, or the same-budget baseline trained next to it.' })
+export class TrainingSeries {
+  @Field(() => String, { description: 'training (pretraining), transfer, or baseline.' })
+  phase!: string;
+
+  @Field(() => [EpochPoint])
+  points!: EpochPoint[];
+}
+
+export enum TrainingCurveSource {
+  JOB_EVENTS = 'JOB_EVENTS',
+  MODEL_METRICS = 'MODEL_METRICS',
+  NONE = 'NONE',
+}
+registerEnumType(TrainingCurveSource, {
+  name: 'TrainingCurveSource',
+  valuesConfig: {
+    JOB_EVENTS: { description: "The epoch events of the job that trained the model (a transfer job also has its baseline's)." },
+    MODEL_METRICS: { description: 'The epoch history stored in the model metrics (models trained by the CLI or the demo).' },
+    NONE: { description: 'The model has no recorded epochs.' },
+  },
+});
+
+@ObjectType({ description: 'Loss and validation metric per epoch of the run that produced a model.' })
+export class TrainingCurve {
+  @Field(() => ID)
+  modelId!: string;
+
+  @Field(() => ID, { nullable: true })
+  jobId!: string | null;
+
+  @Field(() => TrainingCurveSource)
+  source!: TrainingCurveSource;
+
+  @Field(() => [TrainingSeries])
+  series!: TrainingSeries[];
+
+  @Field(() => Int, { nullable: true, description: 'Epoch whose weights were kept (early stopping restores the best).' })
+  bestEpoch!: number | null;
+}
+
+function metricValues(values: Record<string, number> | undefined): MetricValue[] {
+  return byName(values ?? {}).map(([metric, value]) => ({ metric, value }));
+}
+
+/** Entries sorted by key: reports are stored as jsonb, which does not keep the order keys were written in. */
+function byName<T>(record: Record<string, T>): Array<[string, T]> {
+  return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
