@@ -16,6 +16,7 @@ import { formatGraphQLError } from '../errors.js';
 import { DEFAULT_QUERY_LIMITS, queryLimitsRule, type QueryLimits } from '../query-limits.js';
 import { buildGraftSchema } from '../schema.js';
 import { Authenticator } from './authenticator.js';
+import { EXPLORER_PATH, explorerRoute, registerExplorerAssets } from './explorer-page.js';
 import { checkHealth } from './health.js';
 import { createServerMetrics } from './metrics.js';
 import { graphiqlPage, readAsset } from './static-assets.js';
@@ -62,7 +63,8 @@ export interface GraftServer {
 
 /**
  * Starts the HTTP server: GraphQL at /graphql (POST, GET; GraphiQL for browsers;
- * graphql-ws subscriptions on the same path), /healthz, /metrics.
+ * graphql-ws subscriptions on the same path), /healthz, /metrics, and the embedding
+ * explorer page at /explorer.
  *
  * @example
  * const server = await startGraftServer({ gdb: await connect(), port: 4000 });
@@ -77,7 +79,9 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
   const metrics = createServerMetrics(recommender);
   const authenticator = new Authenticator(options.gdb.db);
   const requestDb = options.requestDb ?? options.gdb.db;
-  const routes = options.routes ?? {};
+  // The analysts' embedding explorer is part of every server; options.routes may replace it.
+  registerExplorerAssets();
+  const routes: Record<string, RouteHandler> = { [EXPLORER_PATH]: explorerRoute, ...options.routes };
 
   const http = createServer();
   const apollo = new ApolloServer<GraphqlContext>({
