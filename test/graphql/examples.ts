@@ -66,6 +66,10 @@ export function describeExamples(kind: string, fixture: () => ServerFixture): vo
           vars.after = data.recommendations.pageInfo.endCursor;
         }
         if (name === 'RecommendationsNextPage') expect(data.recommendations.edges[0].node.rank).toBe(11);
+        if (name === 'NearestNeighbors') expect(data.nearestNeighbors).toHaveLength(10);
+        if (name === 'EmbeddingProjection') expect(data.embeddingProjection.points.length).toBeGreaterThan(1);
+        if (name === 'ModelComparison') expect(data.modelComparison.transferReport.gains.length).toBeGreaterThan(0);
+        if (name === 'TrainingCurve') expect(data.trainingCurve.series[0].points.length).toBeGreaterThan(0);
         if (name === 'CreateApiKey') vars.apiKeyId = data.createApiKey.apiKey.id;
         if (name === 'StartTransfer') vars.jobId = data.startTransfer.id;
         if (name === 'CancelJob') expect(['CANCELLED', 'RUNNING']).toContain(data.cancelJob.status);
