@@ -8,10 +8,10 @@ import { withDatabase } from '../with-database.js';
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('serve the GraphQL API at /graphql (GraphiQL in a browser), /healthz and /metrics')
+    .description('serve the GraphQL API at /graphql (GraphiQL in a browser), the embedding explorer at /explorer, /healthz and /metrics')
     .option('--port <n>', 'HTTP port (default: PORT or 4000)', positiveInt('port'))
     .action(async (o: { port?: number }) => {
-      await withDatabase((gdb) => serveUntilSignal(gdb, { port: o.port, onListening: (url) => process.stderr.write(`GraphQL: ${url}\n`) }));
+      await withDatabase((gdb) => serveUntilSignal(gdb, { port: o.port, onListening: (url) => process.stderr.write(`GraphQL: ${url}\nembedding explorer: ${url.replace(/\/graphql$/, '/explorer')}\n`) }));
     });
 }
 

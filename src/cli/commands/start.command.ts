@@ -44,6 +44,7 @@ export function registerStart(program: Command): void {
 
 function printKey(adminKey: string | undefined, url: string | undefined): void {
   if (url) note(`\nGraphQL: ${url}  (open it in a browser for GraphiQL; /healthz, /metrics)`);
+  if (url) note(`embedding explorer: ${url.replace(/\/graphql$/, '/explorer')}  (in a browser, with an ANALYST or ADMIN key)`);
   if (!adminKey) return;
   note(`\nadmin API key (shown once; store it now):\n  ${adminKey}\n`);
   const endpoint = url ?? 'http://localhost:4000/graphql';
