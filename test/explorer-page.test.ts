@@ -97,14 +97,21 @@ describe('embedding explorer page in Chromium', () => {
     expect(scripts.length).toBe(2);
     for (const src of scripts) expect(new URL(src).origin).toBe(base);
 
-    await page.fill('#key', fx.keys.analyst);
-    await page.click('#use-key');
-    await page.waitForSelector('body[data-ready="true"]', WAIT);
-    expect(await page.textContent('#viewer')).toBe('analyst (ANALYST)');
     const storage = () => {
       const g = globalThis as unknown as PageGlobals;
       return { session: g.sessionStorage.getItem('graft.explorer.key'), local: g.localStorage.length };
     };
+    // An APP key is turned away, saying which role is needed, and not kept.
+    await page.fill('#key', fx.keys.app);
+    await page.click('#use-key');
+    await page.waitForSelector('#status.error', WAIT);
+    expect(await page.textContent('#status')).toMatch(/role APP; the explorer needs an ANALYST or ADMIN key/);
+    expect((await page.evaluate(storage)).session).toBeNull();
+
+    await page.fill('#key', fx.keys.analyst);
+    await page.click('#use-key');
+    await page.waitForSelector('body[data-ready="true"]', WAIT);
+    expect(await page.textContent('#viewer')).toBe('analyst (ANALYST)');
     expect(await page.evaluate(storage)).toEqual({ session: fx.keys.analyst, local: 0 });
     // Another tab of the same browser profile does not get it.
     const other = await context.newPage();

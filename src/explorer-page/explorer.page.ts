@@ -201,8 +201,13 @@ const state = {
   charts: new Map<string, ChartInstance>(),
 };
 
-function replaceChart(canvasId: string, config: ChartConfiguration): ChartInstance {
+function dropChart(canvasId: string): void {
   state.charts.get(canvasId)?.destroy();
+  state.charts.delete(canvasId);
+}
+
+function replaceChart(canvasId: string, config: ChartConfiguration): ChartInstance {
+  dropChart(canvasId);
   const chart = new Chart($<HTMLCanvasElement>(canvasId), config);
   state.charts.set(canvasId, chart);
   return chart;
@@ -383,11 +388,14 @@ async function drawComparison(): Promise<void> {
   box.dataset.state = 'loading';
   setStatus('Comparing the models…');
   const shared = { kind: 'USER', method, sample: 3000, seed: 1, colorBy: 'DOMAIN' };
-  const [{ modelComparison: c }, left, right] = await Promise.all([
-    graphql<{ modelComparison: Comparison }>(Q_COMPARISON, { a, b, k }),
-    graphql<{ embeddingProjection: Projection }>(Q_PROJECTION, { ...shared, modelId: a }).catch(() => null),
-    graphql<{ embeddingProjection: Projection }>(Q_PROJECTION, { ...shared, modelId: b }).catch(() => null),
-  ]);
+  // A model without user embeddings still has a comparison: its map is left out with the reason.
+  const mapProblems: string[] = [];
+  const userMap = (modelId: string) =>
+    graphql<{ embeddingProjection: Projection }>(Q_PROJECTION, { ...shared, modelId }).catch((error: unknown) => {
+      mapProblems.push(error instanceof Error ? error.message : String(error));
+      return null;
+    });
+  const [{ modelComparison: c }, left, right] = await Promise.all([graphql<{ modelComparison: Comparison }>(Q_COMPARISON, { a, b, k }), userMap(a), userMap(b)]);
 
   $('compare-summary').replaceChildren(
     card(`neighbour overlap@${c.k}, users`, fmt(c.neighborOverlap.users), 'overlap-users'),
@@ -398,7 +406,7 @@ async function drawComparison(): Promise<void> {
   );
   drawLayers(c);
   drawReport(c);
-  drawSharedUsers(left?.embeddingProjection ?? null, right?.embeddingProjection ?? null, c);
+  drawSharedUsers(left?.embeddingProjection ?? null, right?.embeddingProjection ?? null, c, mapProblems);
   box.dataset.layers = String(c.layers.length);
   box.dataset.state = 'ready';
   setStatus(`Compared ${modelLabel(c.a)} with ${modelLabel(c.b)}.`);
@@ -455,8 +463,8 @@ function drawReport(c: Comparison): void {
   $('report-none').hidden = report !== null;
   $('report-body').hidden = report === null;
   if (!report) {
-    state.charts.get('gain-chart')?.destroy();
-    state.charts.get('strata-chart')?.destroy();
+    dropChart('gain-chart');
+    dropChart('strata-chart');
     return;
   }
   $('report-flag').textContent = report.negativeTransfer
@@ -501,11 +509,13 @@ function drawReport(c: Comparison): void {
  * its place in model a's map (its angle around the centre), so neighbourhoods that survive
  * the transfer show up as the same colours staying together in model b's map.
  */
-function drawSharedUsers(left: Projection | null, right: Projection | null, c: Comparison): void {
+function drawSharedUsers(left: Projection | null, right: Projection | null, c: Comparison, problems: string[]): void {
   const box = $('shared-box');
   if (!left || !right) {
     box.dataset.shared = '0';
-    $('shared-info').textContent = 'One of the models has no user embeddings to draw.';
+    dropChart('shared-a');
+    dropChart('shared-b');
+    $('shared-info').textContent = `No user maps: ${problems.join('; ')}`;
     return;
   }
   const inRight = new Map(right.points.map((p) => [p.id, p]));
