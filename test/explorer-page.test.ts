@@ -112,6 +112,8 @@ describe('embedding explorer page in Chromium', () => {
     await page.click('#use-key');
     await page.waitForSelector('body[data-ready="true"]', WAIT);
     expect(await page.textContent('#viewer')).toBe('analyst (ANALYST)');
+    expect(await page.isVisible('#key-form')).toBe(false);
+    expect(await page.isVisible('#forget-key')).toBe(true);
     expect(await page.evaluate(storage)).toEqual({ session: fx.keys.analyst, local: 0 });
     // Another tab of the same browser profile does not get it.
     const other = await context.newPage();

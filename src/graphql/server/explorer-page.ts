@@ -67,6 +67,7 @@ function explorerHtml(version: string): string {
   <style>
     :root { color-scheme: light; --line: #d9dde3; --muted: #5f6b7a; --accent: #2f5f98; }
     * { box-sizing: border-box; }
+    [hidden] { display: none !important; }
     body { margin: 0; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2733; background: #f6f7f9; }
     header { display: flex; align-items: center; gap: 16px; padding: 10px 20px; background: #fff; border-bottom: 1px solid var(--line); flex-wrap: wrap; }
     header h1 { font-size: 17px; margin: 0 12px 0 0; }
