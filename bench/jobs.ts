@@ -6,14 +6,16 @@
  *   its first training step (child process start, backend, data read included);
  * * overhead: wall time of a transfer run as a job (enqueue -> SUCCEEDED) over the same
  *   transfer called directly in this process (prepareTransfer + transfer + registerTrainedModel),
- *   alternating rounds in the same run; plus the job's database writes.
+ *   alternating rounds in the same run; plus the job's database writes. On Postgres also the
+ *   direct call in a fresh process (timed inside it, after its imports): a job's child is a
+ *   fresh process too, so job / fresh-process separates the job machinery from the cold start.
  *
  *   npm run build && node dist/bench/jobs.js [--users 2000] [--epochs 3] [--rounds 3] [--pickups 5] [--skip-pglite] [--skip-postgres]
  *
  * Needs the local Postgres (POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres);
  * creates and drops its own database. Prints markdown tables on stdout.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
@@ -32,7 +34,8 @@ import { registerTrainedModel } from '../src/workflows/register-trained-model.js
 import { transfer } from '../src/workflows/transfer.workflow.js';
 
 const ADMIN_URL = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+const HERE = fileURLToPath(import.meta.url);
+const CLI = join(dirname(HERE), '..', 'src', 'cli', 'main.js');
 
 function arg(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -66,6 +69,13 @@ async function directTransfer(gdb: GraftDatabase, input: TransferJobInput): Prom
   });
   await registerTrainedModel(gdb, { domain: 'target', kind: 'TRANSFER', strategy: 'PARTIAL', parentModelId: input.sourceModelId, transferReport: report as never, negativeTransfer: report.negativeTransfer }, trained);
   return (performance.now() - t0) / 1000;
+}
+
+/** The direct call in a new Node process (cold JIT, like a job's child); seconds measured inside it. */
+function directInFreshProcess(url: string, input: TransferJobInput): Promise<number> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [HERE, '--direct-child', url, JSON.stringify(input)], (error, stdout) => (error ? reject(error) : resolve(Number(stdout.trim()))));
+  });
 }
 
 async function untilFinished(gdb: GraftDatabase, id: string, pollMs: number): Promise<JobRecord> {
@@ -147,6 +157,8 @@ async function bench(kind: 'postgres' | 'pglite'): Promise<string[]> {
     const toRunningMs: number[] = [];
     const toTrainingMs: number[] = [];
     for (let i = 0; i < PICKUPS; i++) {
+      // An idle runner, as when jobs arrive now and then: its spare training process has warmed up.
+      await new Promise((r) => setTimeout(r, 3000));
       const t0 = performance.now();
       const job = await enqueueJob(gdb, { kind: 'TRANSFER', input: transferInput(source.id, 1, 100 + i) });
       enqueueMs.push(performance.now() - t0);
@@ -158,11 +170,13 @@ async function bench(kind: 'postgres' | 'pglite'): Promise<string[]> {
 
     // Overhead: the same transfer directly and as a job, alternating.
     const direct: number[] = [];
+    const fresh: number[] = [];
     const asJob: number[] = [];
     const events: number[] = [];
     const updatesPerSecond: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       direct.push(await directTransfer(gdb, transferInput(source.id, EPOCHS, 7)));
+      if (url) fresh.push(await directInFreshProcess(url, transferInput(source.id, EPOCHS, 7)));
       const before = await jobsRowUpdates(gdb);
       const t0 = performance.now();
       const job = await enqueueJob(gdb, { kind: 'TRANSFER', input: transferInput(source.id, EPOCHS, 7) });
@@ -176,13 +190,13 @@ async function bench(kind: 'postgres' | 'pglite'): Promise<string[]> {
         const running = (done.finishedAt!.getTime() - done.startedAt!.getTime()) / 1000;
         if (after !== undefined) updatesPerSecond.push((after - before) / running);
       }
-      process.stderr.write(`${kind} round ${round + 1}: direct ${direct.at(-1)!.toFixed(2)} s, job ${seconds.toFixed(2)} s\n`);
+      process.stderr.write(`${kind} round ${round + 1}: direct ${direct.at(-1)!.toFixed(2)} s${url ? `, fresh process ${fresh.at(-1)!.toFixed(2)} s` : ''}, job ${seconds.toFixed(2)} s\n`);
     }
     const runner = kind === 'postgres' ? 'graphile-worker, 1 `graft worker` process' : 'in-process runner';
     const ratio = median(asJob) / median(direct);
     return [
       `| ${kind} | ${runner} | ${ms(median(enqueueMs))} | ${ms(median(toRunningMs))} (max ${ms(Math.max(...toRunningMs))}) | ${ms(median(toTrainingMs))} |`,
-      `| ${kind} | ${median(direct).toFixed(2)} | ${median(asJob).toFixed(2)} | **${ratio.toFixed(2)}** | ${median(events)} | ${updatesPerSecond.length ? median(updatesPerSecond).toFixed(1) : '-'} |`,
+      `| ${kind} | ${median(direct).toFixed(2)} | ${fresh.length ? median(fresh).toFixed(2) : '-'} | ${median(asJob).toFixed(2)} | **${ratio.toFixed(2)}** | ${fresh.length ? (median(asJob) / median(fresh)).toFixed(2) : '-'} | ${median(events)} | ${updatesPerSecond.length ? median(updatesPerSecond).toFixed(1) : '-'} |`,
     ];
   } finally {
     await stopRunner();
@@ -191,12 +205,20 @@ async function bench(kind: 'postgres' | 'pglite'): Promise<string[]> {
   }
 }
 
+if (process.argv[2] === '--direct-child') {
+  const gdb = await connect({ databaseUrl: process.argv[3]!, poolSize: 2 });
+  const seconds = await directTransfer(gdb, JSON.parse(process.argv[4]!) as TransferJobInput);
+  await gdb.close();
+  process.stdout.write(`${seconds}\n`);
+  process.exit(0);
+}
+
 const rows: string[][] = [];
 if (!process.argv.includes('--skip-postgres')) rows.push(await bench('postgres'));
 if (!process.argv.includes('--skip-pglite')) rows.push(await bench('pglite'));
-process.stdout.write(`pickup (median of ${PICKUPS}; idle runner, database clock):\n\n`);
+process.stdout.write(`pickup (median of ${PICKUPS}; runner idle for 3 s before each job; database clock):\n\n`);
 process.stdout.write('| storage | runner | enqueue call ms | queued -> RUNNING ms | queued -> first training step ms |\n|---|---|---:|---:|---:|\n');
 for (const r of rows) process.stdout.write(`${r[0]}\n`);
 process.stdout.write(`\noverhead (median of ${ROUNDS} alternating rounds; PARTIAL transfer, ${EPOCHS} epochs + same-budget baseline, ${USERS} users):\n\n`);
-process.stdout.write('| storage | direct call s | as a job s | job / direct | job_events rows | jobs-row writes / s |\n|---|---:|---:|---:|---:|---:|\n');
+process.stdout.write('| storage | direct call s | direct, fresh process s | as a job s | job / direct | job / fresh process | job_events rows | jobs-row writes / s |\n|---|---:|---:|---:|---:|---:|---:|---:|\n');
 for (const r of rows) process.stdout.write(`${r[1]}\n`);
