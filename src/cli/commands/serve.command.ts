@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import type { GraftDatabase } from '../../db/connect.js';
-import { startGraftServer } from '../../graphql/server/http-server.js';
 import { positiveInt } from '../options.js';
 import { withDatabase } from '../with-database.js';
 
@@ -17,6 +16,8 @@ export function registerServe(program: Command): void {
 
 /** Serves until the process is asked to stop, then drains connections and returns. */
 export async function serveUntilSignal(gdb: GraftDatabase, options: { port?: number; onListening?: (url: string) => void }): Promise<void> {
+  // Loaded on demand: the GraphQL stack is the heaviest import, and other commands (`graft worker`) start faster without it.
+  const { startGraftServer } = await import('../../graphql/server/http-server.js');
   const server = await startGraftServer({ gdb, port: options.port });
   options.onListening?.(server.url);
   await new Promise<void>((resolve) => {

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { connect } from '../../db/connect.js';
 import { migrateToLatest } from '../../db/migrate.js';
-import { runDemo } from '../demo.js';
 import { positiveInt } from '../options.js';
 import { note } from '../with-database.js';
 import { serveUntilSignal } from './serve.command.js';
@@ -26,6 +25,7 @@ export function registerStart(program: Command): void {
         const domains = await gdb.db.selectFrom('domains').select('name').orderBy('name').execute();
         let adminKey: string | undefined;
         if (domains.length === 0) {
+          const { runDemo } = await import('../demo.js');
           const demo = await runDemo(gdb);
           adminKey = demo.adminKey;
         } else {
