@@ -1,5 +1,5 @@
 import { connect, type GraftDatabase } from '../db/connect.js';
-import { migrateToLatest } from '../db/migrate.js';
+import { migrateToLatest, withSchemaLock } from '../db/migrate.js';
 
 /**
  * Opens the configured database (DATABASE_URL or the embedded PGlite), brings the schema
@@ -8,7 +8,7 @@ import { migrateToLatest } from '../db/migrate.js';
 export async function withDatabase<T>(work: (gdb: GraftDatabase) => Promise<T>, options: { migrate?: boolean } = {}): Promise<T> {
   const gdb = await connect();
   try {
-    if (options.migrate !== false) await migrateToLatest(gdb.db);
+    if (options.migrate !== false) await withSchemaLock(gdb, () => migrateToLatest(gdb.db));
     return await work(gdb);
   } finally {
     await gdb.close();

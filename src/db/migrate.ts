@@ -36,3 +36,27 @@ function check({ error, results }: MigrationResultSet, direction: 'up' | 'down')
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
+
+/** Advisory lock key serialising schema changes across processes (Graft's and graphile-worker's migrations). */
+const SCHEMA_LOCK_KEY = 727_2026;
+
+/**
+ * Runs `work` (schema changes) while holding a Postgres advisory lock, so processes starting
+ * together (two `graft worker`s, a server and a worker) change the schema one at a time:
+ * Kysely's migrator introspects the catalogue, which fails while another process's
+ * graphile-worker migration has tables half-created. On PGlite (one process) it just runs.
+ */
+export async function withSchemaLock<T>(gdb: { pool?: { connect(): Promise<{ query(text: string, values?: unknown[]): Promise<unknown>; release(): void }> } }, work: () => Promise<T>): Promise<T> {
+  if (!gdb.pool) return work();
+  const client = await gdb.pool.connect();
+  try {
+    await client.query('select pg_advisory_lock($1)', [SCHEMA_LOCK_KEY]);
+    try {
+      return await work();
+    } finally {
+      await client.query('select pg_advisory_unlock($1)', [SCHEMA_LOCK_KEY]);
+    }
+  } finally {
+    client.release();
+  }
+}

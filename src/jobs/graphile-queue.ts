@@ -2,7 +2,7 @@ import { run, type Task, type WorkerEvents } from 'graphile-worker';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { connect } from '../db/connect.js';
-import { migrateToLatest } from '../db/migrate.js';
+import { migrateToLatest, withSchemaLock } from '../db/migrate.js';
 import { GraftError, isGraftError } from '../errors.js';
 import type { BackendInfo } from '../model/backend.js';
 import { runJob, type JobOutcome, type RunJobOptions } from './job-handler.js';
@@ -69,7 +69,7 @@ export async function runWorker(options: WorkerOptions): Promise<GraftWorker> {
   let runner: Awaited<ReturnType<typeof run>> | undefined;
   let sweeper: NodeJS.Timeout | undefined;
   try {
-    await migrateToLatest(gdb.db);
+    await withSchemaLock(gdb, () => migrateToLatest(gdb.db));
     await ensureQueueSchema(gdb);
     const sweep = async () => {
       try {

@@ -1,4 +1,5 @@
 import { Logger, runMigrations } from 'graphile-worker';
+import { withSchemaLock } from '../db/migrate.js';
 import { sql } from 'kysely';
 import type pg from 'pg';
 import type { GraftDatabase } from '../db/connect.js';
@@ -40,7 +41,7 @@ export function ensureQueueSchema(gdb: GraftDatabase): Promise<void> {
     const report = (error: Error) => process.stderr.write(`postgres connection: ${error.message}\n`);
     if (pool.listenerCount('error') === 0) pool.on('error', report);
     if (pool.listenerCount('connect') === 0) pool.on('connect', (client) => client.on('error', report));
-    done = runMigrations({ pgPool: pool, logger: quietGraphileLogger });
+    done = withSchemaLock(gdb, () => runMigrations({ pgPool: pool, logger: quietGraphileLogger }));
     migrated.set(pool, done);
     done.catch(() => migrated.delete(pool));
   }

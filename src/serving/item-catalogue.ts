@@ -8,16 +8,21 @@ export class ItemCatalogue {
   /** `items.id` per position, ascending. */
   readonly itemIds: Int32Array;
   readonly externalIds: readonly string[];
+  /** Title per position (null when the catalogue has none). */
+  readonly titles: readonly (string | null)[];
   /** Tag ids of position p: tagIds[tagOffsets[p] .. tagOffsets[p + 1]). */
   private readonly tagOffsets: Int32Array;
   private readonly tagIds: Int32Array;
   private readonly tagIndex: Map<string, number>;
   private readonly byExternalId: Map<string, number>;
+  private readonly tagNames: string[];
 
-  private constructor(itemIds: Int32Array, externalIds: string[], tagOffsets: Int32Array, tagIds: Int32Array, tagIndex: Map<string, number>) {
+  private constructor(itemIds: Int32Array, externalIds: string[], titles: (string | null)[], tagOffsets: Int32Array, tagIds: Int32Array, tagIndex: Map<string, number>) {
     this.size = itemIds.length;
     this.itemIds = itemIds;
     this.externalIds = externalIds;
+    this.titles = titles;
+    this.tagNames = [...tagIndex.keys()];
     this.tagOffsets = tagOffsets;
     this.tagIds = tagIds;
     this.tagIndex = tagIndex;
@@ -30,7 +35,7 @@ export class ItemCatalogue {
    * @example
    * const catalogue = ItemCatalogue.fromRows([{ id: 7, externalId: 'ball', tags: ['football'] }]);
    */
-  static fromRows(rows: ReadonlyArray<{ id: number; externalId: string; tags: readonly string[] }>): ItemCatalogue {
+  static fromRows(rows: ReadonlyArray<{ id: number; externalId: string; title?: string | null; tags: readonly string[] }>): ItemCatalogue {
     const sorted = [...rows].sort((a, b) => a.id - b.id);
     const tagIndex = new Map<string, number>();
     const offsets = new Int32Array(sorted.length + 1);
@@ -43,7 +48,21 @@ export class ItemCatalogue {
       }
       offsets[p + 1] = ids.length;
     });
-    return new ItemCatalogue(Int32Array.from(sorted, (r) => r.id), sorted.map((r) => r.externalId), offsets, Int32Array.from(ids), tagIndex);
+    return new ItemCatalogue(
+      Int32Array.from(sorted, (r) => r.id),
+      sorted.map((r) => r.externalId),
+      sorted.map((r) => r.title ?? null),
+      offsets,
+      Int32Array.from(ids),
+      tagIndex,
+    );
+  }
+
+  /** The tags of position p (distinct, in catalogue order). */
+  tagsOf(position: number): string[] {
+    const out: string[] = [];
+    for (let t = this.tagOffsets[position]!; t < this.tagOffsets[position + 1]!; t++) out.push(this.tagNames[this.tagIds[t]!]!);
+    return out;
   }
 
   /** Number of distinct tags. */

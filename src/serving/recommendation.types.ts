@@ -41,6 +41,9 @@ export interface Recommendation {
   /** `items.id`. */
   itemId: number;
   externalId: string;
+  /** Title and tags as the catalogue held them when the domain was loaded (so callers need no lookup). */
+  title: string | null;
+  tags: string[];
   /** Model tiers: cosine between the query and the item. POPULAR: the item's event count in the domain. */
   score: number;
   /** 1-based, global across pages. */
@@ -70,6 +73,8 @@ export interface RecommendationPage {
 export interface SimilarItem {
   itemId: number;
   externalId: string;
+  title: string | null;
+  tags: string[];
   /** Cosine between the two items' embeddings; the event count when no model could answer (then modelId is null). */
   score: number;
   rank: number;

@@ -140,6 +140,8 @@ export class Recommender {
     const items: Recommendation[] = rows.map((r, i) => ({
       itemId: state.catalogue.itemIds[r.position]!,
       externalId: state.catalogue.externalIds[r.position]!,
+      title: state.catalogue.titles[r.position] ?? null,
+      tags: state.catalogue.tagsOf(r.position),
       score: r.score,
       rank: offset + i + 1,
       tier: user.tier,
@@ -244,7 +246,8 @@ export class Recommender {
   }
 
   private similar(state: DomainState, position: number, score: number, i: number) {
-    return { itemId: state.catalogue.itemIds[position]!, externalId: state.catalogue.externalIds[position]!, score, rank: i + 1 };
+    const c = state.catalogue;
+    return { itemId: c.itemIds[position]!, externalId: c.externalIds[position]!, title: c.titles[position] ?? null, tags: c.tagsOf(position), score, rank: i + 1 };
   }
 
   private assertOpen(): void {

@@ -24,9 +24,9 @@ export async function readModelVersion(db: Db, modelId: string): Promise<number 
   return row?.version;
 }
 
-export async function readCatalogueRows(db: Db, domainId: number): Promise<Array<{ id: number; externalId: string; tags: string[] }>> {
-  const rows = await db.selectFrom('items').select(['id', 'external_id', 'tags']).where('domain_id', '=', domainId).orderBy('id').execute();
-  return rows.map((r) => ({ id: r.id, externalId: r.external_id, tags: r.tags ?? [] }));
+export async function readCatalogueRows(db: Db, domainId: number): Promise<Array<{ id: number; externalId: string; title: string | null; tags: string[] }>> {
+  const rows = await db.selectFrom('items').select(['id', 'external_id', 'title', 'tags']).where('domain_id', '=', domainId).orderBy('id').execute();
+  return rows.map((r) => ({ id: r.id, externalId: r.external_id, title: r.title, tags: r.tags ?? [] }));
 }
 
 /** Events per item of the domain (items without events are absent). */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { connect } from '../../db/connect.js';
-import { migrateToLatest } from '../../db/migrate.js';
+import { migrateToLatest, withSchemaLock } from '../../db/migrate.js';
 import { positiveInt } from '../options.js';
 import { note } from '../with-database.js';
 import { serveUntilSignal } from './serve.command.js';
@@ -20,7 +20,7 @@ export function registerStart(program: Command): void {
     .action(async (o: { port?: number; serve: boolean }) => {
       const gdb = await connect();
       try {
-        await migrateToLatest(gdb.db);
+        await withSchemaLock(gdb, () => migrateToLatest(gdb.db));
         note(`database: ${gdb.location} (schema up to date)`);
         const domains = await gdb.db.selectFrom('domains').select('name').orderBy('name').execute();
         let adminKey: string | undefined;

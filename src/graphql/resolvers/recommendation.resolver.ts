@@ -30,6 +30,8 @@ export class RecommendationResolver {
       filter: args.filter ?? null,
       diversity: args.diversity ?? null,
     });
+    // The recommender already holds these items: prime the loader so `item` costs no query.
+    for (const r of page.items) ctx.loaders.itemByRowId.prime(r.itemId, { rowId: r.itemId, domain: page.domain, id: r.externalId, title: r.title, tags: r.tags });
     return Object.assign(new RecommendationConnection(), {
       domain: page.domain,
       modelId: page.modelId,
@@ -53,6 +55,7 @@ export class RecommendationResolver {
   @Query(() => SimilarItems, { description: 'Items closest to an item in the active model of its domain.' })
   async similarItems(@Args(() => SimilarItemsArgs) args: SimilarItemsArgs, @Ctx() ctx: GraphqlContext): Promise<SimilarItems> {
     const found = await ctx.services.recommender.similarItems(args.domain, args.itemId, args.first);
+    for (const s of found.items) ctx.loaders.itemByRowId.prime(s.itemId, { rowId: s.itemId, domain: args.domain, id: s.externalId, title: s.title, tags: s.tags });
     return Object.assign(new SimilarItems(), {
       modelId: found.modelId,
       modelVersion: found.modelVersion,
