@@ -1,3 +1,4 @@
+import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { isGraftError, type GraftErrorCode } from '../errors.js';
 
@@ -29,14 +30,6 @@ const CLIENT_CODES = new Set([
   'OPERATION_RESOLUTION_FAILURE',
 ]);
 
-/** A library error as a GraphQL error with `extensions.code`; anything else is passed through. */
-export function toGraphQLError(error: unknown): unknown {
-  if (isGraftError(error)) {
-    return new GraphQLError(error.message, { extensions: { code: CODES[error.code] }, originalError: error });
-  }
-  return error;
-}
-
 export function graphqlError(code: 'BAD_USER_INPUT' | 'NOT_FOUND' | 'FORBIDDEN' | 'UNAUTHENTICATED' | 'CONFLICT', message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code } });
 }
@@ -46,7 +39,13 @@ export function graphqlError(code: 'BAD_USER_INPUT' | 'NOT_FOUND' | 'FORBIDDEN' 
  * "internal error" (with the request id to find it in the logs) unless NODE_ENV=development.
  * Stack traces never leave the server outside development.
  */
-export function formatGraphQLError(formatted: GraphQLFormattedError, development: boolean): GraphQLFormattedError {
+export function formatGraphQLError(formatted: GraphQLFormattedError, development: boolean, error?: unknown): GraphQLFormattedError {
+  // Library errors are mapped here, once per error, rather than by a middleware around every
+  // field (type-graphql runs global middlewares for each field, a measurable cost per request).
+  const original = error === undefined ? undefined : unwrapResolverError(error);
+  if (isGraftError(original)) {
+    formatted = { ...formatted, message: original.message, extensions: { ...formatted.extensions, code: CODES[original.code] } };
+  }
   const code = String(formatted.extensions?.code ?? 'INTERNAL_SERVER_ERROR');
   if (development) return formatted;
   const { stacktrace: _drop, ...extensions } = formatted.extensions ?? {};

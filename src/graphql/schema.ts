@@ -1,10 +1,8 @@
 import 'reflect-metadata';
 import { createPubSub } from '@graphql-yoga/subscription';
 import type { GraphQLSchema } from 'graphql';
-import { buildSchema, type MiddlewareFn, type NonEmptyArray } from 'type-graphql';
+import { buildSchema, type NonEmptyArray } from 'type-graphql';
 import { authChecker } from './auth-checker.js';
-import type { GraphqlContext } from './context.js';
-import { toGraphQLError } from './errors.js';
 import { ApiKeyResolver } from './resolvers/api-key.resolver.js';
 import { CatalogResolver, DomainFieldsResolver, HistoryEventFieldsResolver, UserFieldsResolver } from './resolvers/catalog.resolver.js';
 import { EventResolver } from './resolvers/event.resolver.js';
@@ -37,15 +35,6 @@ export const RESOLVERS = [
   ModelComparisonFieldsResolver,
 ] as const;
 
-/** Library errors (GraftError) become GraphQL errors with extensions.code, in one place. */
-const mapLibraryErrors: MiddlewareFn<GraphqlContext> = async (_action, next) => {
-  try {
-    return await next();
-  } catch (error) {
-    throw toGraphQLError(error);
-  }
-};
-
 /**
  * The GraphQL schema, built from the resolver classes.
  *
@@ -57,7 +46,6 @@ export async function buildGraftSchema(options: { emitSchemaFile?: string } = {}
     resolvers: RESOLVERS as unknown as NonEmptyArray<Function>,
     authChecker,
     validate: { forbidUnknownValues: false },
-    globalMiddlewares: [mapLibraryErrors],
     // Subscriptions here stream from the database (`watchJob`), not from in-process topics;
     // type-graphql still wants a PubSub to build the Subscription type.
     pubSub: createPubSub(),

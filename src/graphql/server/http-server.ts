@@ -9,6 +9,7 @@ import pino, { type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { GraftDatabase } from '../../db/connect.js';
 import type { Db } from '../../db/database.js';
+import { isGraftError } from '../../errors.js';
 import { startInProcessRunner, type InProcessRunner } from '../../jobs/index.js';
 import { Recommender } from '../../serving/index.js';
 import { createContext, type GraftServices, type GraphqlContext } from '../context.js';
@@ -89,7 +90,7 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
     introspection: true,
     includeStacktraceInErrorResponses: development,
     validationRules: [queryLimitsRule(options.limits ?? DEFAULT_QUERY_LIMITS)],
-    formatError: (formatted) => formatGraphQLError(formatted, development),
+    formatError: (formatted, error) => formatGraphQLError(formatted, development, error),
     plugins: [
       metrics.plugin,
       ApolloServerPluginDrainHttpServer({ httpServer: http }),
@@ -99,7 +100,9 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
             async didEncounterErrors(rc) {
               for (const error of rc.errors) {
                 const code = error.extensions?.code;
-                if (code === undefined || code === 'INTERNAL_SERVER_ERROR') {
+                const library = error.originalError;
+                const expected = isGraftError(library) && library.code !== 'INTERNAL';
+                if (!expected && (code === undefined || code === 'INTERNAL_SERVER_ERROR')) {
                   logger.error({ err: error.originalError ?? error, path: error.path, requestId: rc.contextValue.requestId }, 'resolver failed');
                 }
               }
