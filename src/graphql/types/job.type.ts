@@ -197,12 +197,9 @@ export class JobsArgs {
   after?: string | null;
 }
 
+/** What every job input has: the training budget, the device and the idempotency key. */
 @InputType()
-export class StartPretrainingInput {
-  @Field(() => String)
-  @Length(1, 63)
-  domain!: string;
-
+abstract class JobInputBase {
   @Field(() => Int, { nullable: true, description: '1..1000 (default 10; early stopping may end sooner).' })
   @IsOptional()
   @Min(1)
@@ -214,19 +211,6 @@ export class StartPretrainingInput {
   @Min(8)
   @Max(65536)
   batchSize?: number;
-
-  @Field(() => Int, { nullable: true, description: 'Embedding width, 4..1024 (default 64).' })
-  @IsOptional()
-  @Min(4)
-  @Max(1024)
-  dim?: number;
-
-  @Field(() => [Int], { nullable: true, description: 'MLP widths per tower, bottom to top (default [128, 64]).' })
-  @IsOptional()
-  @ArrayMaxSize(8)
-  @Min(1, { each: true })
-  @Max(4096, { each: true })
-  layers?: number[];
 
   @Field(() => Float, { nullable: true, description: '(0, 1] (default 0.003).' })
   @IsOptional()
@@ -250,7 +234,27 @@ export class StartPretrainingInput {
 }
 
 @InputType()
-export class StartTransferInput {
+export class StartPretrainingInput extends JobInputBase {
+  @Field(() => String)
+  @Length(1, 63)
+  domain!: string;
+
+  @Field(() => Int, { nullable: true, description: 'Embedding width, 4..1024 (default 64).' })
+  @IsOptional()
+  @Min(4)
+  @Max(1024)
+  dim?: number;
+
+  @Field(() => [Int], { nullable: true, description: 'MLP widths per tower, bottom to top (default [128, 64]).' })
+  @IsOptional()
+  @ArrayMaxSize(8)
+  @Min(1, { each: true })
+  @Max(4096, { each: true })
+  layers?: number[];
+}
+
+@InputType()
+export class StartTransferInput extends JobInputBase {
   @Field(() => ID)
   @Length(1, 100)
   sourceModelId!: string;
@@ -268,24 +272,6 @@ export class StartTransferInput {
   @Max(16)
   freezeLayers?: number;
 
-  @Field(() => Int, { nullable: true })
-  @IsOptional()
-  @Min(1)
-  @Max(1000)
-  epochs?: number;
-
-  @Field(() => Int, { nullable: true })
-  @IsOptional()
-  @Min(8)
-  @Max(65536)
-  batchSize?: number;
-
-  @Field(() => Float, { nullable: true })
-  @IsOptional()
-  @Min(1e-7)
-  @Max(1)
-  learningRate?: number;
-
   @Field(() => Float, { nullable: true, description: 'Weight of replayed source events (0 turns replay off; default 0.5).' })
   @IsOptional()
   @Min(0)
@@ -298,20 +284,6 @@ export class StartTransferInput {
   @Max(0.95)
   tokenDropout?: number;
 
-  @Field(() => Int, { nullable: true })
-  @IsOptional()
-  @Min(0)
-  seed?: number;
-
-  @Field(() => Device, { defaultValue: Device.AUTO })
-  @IsIn(Object.values(Device))
-  device!: Device;
-
   @Field(() => Boolean, { defaultValue: false, description: 'Activate the result when it is not negative transfer and beats the baseline.' })
   activateIfBetter!: boolean;
-
-  @Field(() => String, { nullable: true })
-  @IsOptional()
-  @Length(1, 200)
-  idempotencyKey?: string | null;
 }
