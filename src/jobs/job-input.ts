@@ -1,6 +1,6 @@
 import { GraftError } from '../errors.js';
 import { TRANSFER_STRATEGIES } from '../transfer/transfer-strategy.js';
-import { DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING, type EvaluationSettings } from '../workflows/model-settings.js';
+import { DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING, type EvaluationSettings, type TrainingSettings } from '../workflows/model-settings.js';
 import { DEFAULT_SPLIT, type SplitSpec } from '../workflows/split-spec.js';
 import { DEFAULT_TRANSFER } from '../workflows/transfer.workflow.js';
 import type { JobDevice, PretrainJobConfig, PretrainJobInput, TransferJobConfig, TransferJobInput } from './job-record.js';
@@ -25,15 +25,20 @@ export function resolvePretrainInput(input: PretrainJobInput): PretrainJobConfig
       seed: positiveInt('seed', input.seed ?? DEFAULT_MODEL.seed),
       userHistory: input.userHistory ?? DEFAULT_MODEL.userHistory,
     },
-    training: {
-      ...DEFAULT_TRAINING,
-      epochs: positiveInt('epochs', input.epochs ?? DEFAULT_TRAINING.epochs, 10_000),
-      batchSize: positiveInt('batchSize', input.batchSize ?? DEFAULT_TRAINING.batchSize, 65_536),
-      learningRate: positiveNumber('learningRate', input.learningRate ?? DEFAULT_TRAINING.learningRate),
-      patience: nonNegativeInt('patience', input.patience ?? DEFAULT_TRAINING.patience),
-    },
+    training: trainingBudget(input),
     evaluation: evaluation(input.evaluation),
     split: split(input.split),
+  };
+}
+
+/** The training settings both job kinds take: the defaults with the input's budget, each checked. */
+function trainingBudget(input: { epochs?: number; batchSize?: number; learningRate?: number; patience?: number }): TrainingSettings {
+  return {
+    ...DEFAULT_TRAINING,
+    epochs: positiveInt('epochs', input.epochs ?? DEFAULT_TRAINING.epochs, 10_000),
+    batchSize: positiveInt('batchSize', input.batchSize ?? DEFAULT_TRAINING.batchSize, 65_536),
+    learningRate: positiveNumber('learningRate', input.learningRate ?? DEFAULT_TRAINING.learningRate),
+    patience: nonNegativeInt('patience', input.patience ?? DEFAULT_TRAINING.patience),
   };
 }
 
@@ -56,13 +61,7 @@ export function resolveTransferInput(input: TransferJobInput): TransferJobConfig
     coldStartShare: unit('coldStartShare', input.coldStartShare ?? TRANSFER_DEFAULTS.coldStartShare),
     seed: positiveInt('seed', input.seed ?? TRANSFER_DEFAULTS.seed),
     activateIfBetter: input.activateIfBetter ?? false,
-    training: {
-      ...DEFAULT_TRAINING,
-      epochs: positiveInt('epochs', input.epochs ?? DEFAULT_TRAINING.epochs, 10_000),
-      batchSize: positiveInt('batchSize', input.batchSize ?? DEFAULT_TRAINING.batchSize, 65_536),
-      learningRate: positiveNumber('learningRate', input.learningRate ?? DEFAULT_TRAINING.learningRate),
-      patience: nonNegativeInt('patience', input.patience ?? DEFAULT_TRAINING.patience),
-    },
+    training: trainingBudget(input),
     evaluation: evaluation(input.evaluation),
     split: split(input.split),
   };
