@@ -11,6 +11,7 @@
  *
  *   npm run build && node dist/bench/serve.js [--items 100000] [--users 10000] [--seconds 15]
  *     [--connections 32] [--recall 200] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
+ *     [--server-node-options "--cpu-prof --cpu-prof-dir=/tmp/prof"]
  *
  * Prints a markdown table on stdout, progress on stderr.
  */
@@ -37,6 +38,8 @@ const USERS = Number(arg('users', '10000'));
 const SECONDS = Number(arg('seconds', '15'));
 const CONNECTIONS = Number(arg('connections', '32'));
 const RECALL_USERS = Number(arg('recall', '200'));
+/** Extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it. */
+const SERVER_NODE_OPTIONS = arg('server-node-options', '');
 const ADMIN_URL = arg('database-url', process.env.GRAFT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
 const DIM = 64;
 const EVENTS_PER_USER = 20;
@@ -147,7 +150,7 @@ async function main() {
   const { key, itemVectors, userVectors, itemExternal, userRow } = await setUp(url);
 
   const main = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-  const server = spawn(process.execPath, [main, 'serve', '--port', String(PORT)], {
+  const server = spawn(process.execPath, [...SERVER_NODE_OPTIONS.split(' ').filter(Boolean), main, 'serve', '--port', String(PORT)], {
     env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
