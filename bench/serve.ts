@@ -150,71 +150,97 @@ async function main() {
   const { key, itemVectors, userVectors, itemExternal, userRow } = await setUp(url);
 
   const main = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-  const server = spawn(process.execPath, [...SERVER_NODE_OPTIONS.split(' ').filter(Boolean), main, 'serve', '--port', String(PORT)], {
-    env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  try {
-    const base = `http://127.0.0.1:${PORT}`;
-    const readyMs = await waitHealthy(base, server);
-    log(`server ready (model loaded) after ${(readyMs / 1000).toFixed(1)} s`);
-    const indexKind = ITEMS > 50_000 ? 'hnsw' : 'exact';
-    if (indexKind === 'hnsw') log(`HNSW index in service after another ${((await waitForIndex(base, 'hnsw')) / 1000).toFixed(1)} s`);
-    const gqlUrl = `${base}/graphql`;
-    const recs = (i: number) =>
-      JSON.stringify({
-        query: `query($u: ID!) { recommendations(userId: $u, domain: "shop", first: 20) { modelVersion edges { node { rank score item { id title } reason { tier } } } } }`,
-        variables: { u: `u${(i * 7919) % USERS}` },
-      });
-    const check = await (await fetch(gqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: recs(1) })).json() as any;
-    if (check.errors || check.data.recommendations.edges.length !== 20) throw new Error(`recommendations failed: ${JSON.stringify(check).slice(0, 500)}`);
-    log('warm-up 3 s');
-    await load(gqlUrl, key, recs, 3).catch(() => undefined);
-    log(`{ __typename }: ${SECONDS} s at ${CONNECTIONS} connections`);
-    const trivial = await load(gqlUrl, key, () => JSON.stringify({ query: '{ __typename }' }));
-    log(`recommendations(first: 20): ${SECONDS} s at ${CONNECTIONS} connections`);
-    const heavy = await load(gqlUrl, key, recs);
+  const recs = (i: number) =>
+    JSON.stringify({
+      query: `query($u: ID!) { recommendations(userId: $u, domain: "shop", first: 20) { modelVersion edges { node { rank score item { id title } reason { tier } } } } }`,
+      variables: { u: `u${(i * 7919) % USERS}` },
+    });
 
-    let recall: number | undefined;
-    if (RECALL_USERS > 0) {
-      log(`recall@20 through the server for ${RECALL_USERS} users (excludeSeen: false) against exact top-20`);
-      const position = new Map(itemExternal.map((id, i) => [id, i]));
-      let hit = 0;
-      for (let q = 0; q < RECALL_USERS; q++) {
-        const u = (q * 104729) % USERS;
-        const res = (await (await fetch(gqlUrl, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-          body: JSON.stringify({ query: `{ recommendations(userId: "u${u}", domain: "shop", first: 20, excludeSeen: false) { edges { node { item { id } } } } }` }),
-        })).json()) as any;
-        const got = new Set<number>(res.data.recommendations.edges.map((e: any) => position.get(e.node.item.id)));
-        const row = userRow.get(`u${u}`)!;
-        const exact = exactTopK(itemVectors, DIM, userVectors.subarray(row * DIM, (row + 1) * DIM), 20);
-        for (const row of exact.ids) if (got.has(row)) hit++;
-      }
-      recall = hit / (RECALL_USERS * 20);
+  /** One server process with the given cache TTL: both queries in the same run, plus the serving cache's counts. */
+  async function measure(cacheTtlMs: number, withRecall: boolean) {
+    const server = spawn(process.execPath, [...SERVER_NODE_OPTIONS.split(' ').filter(Boolean), main, 'serve', '--port', String(PORT)], {
+      env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn', GRAFT_CACHE_TTL_MS: String(cacheTtlMs) },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    try {
+      const base = `http://127.0.0.1:${PORT}`;
+      const readyMs = await waitHealthy(base, server);
+      log(`server (cache TTL ${cacheTtlMs} ms) ready (model loaded) after ${(readyMs / 1000).toFixed(1)} s`);
+      const indexKind = ITEMS > 50_000 ? 'hnsw' : 'exact';
+      if (indexKind === 'hnsw') log(`HNSW index in service after another ${((await waitForIndex(base, 'hnsw')) / 1000).toFixed(1)} s`);
+      const gqlUrl = `${base}/graphql`;
+      const check = (await (await fetch(gqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: recs(1) })).json()) as any;
+      if (check.errors || check.data.recommendations.edges.length !== 20) throw new Error(`recommendations failed: ${JSON.stringify(check).slice(0, 500)}`);
+      log('warm-up 3 s');
+      await load(gqlUrl, key, () => JSON.stringify({ query: '{ __typename }' }), 3).catch(() => undefined);
+      log(`{ __typename }: ${SECONDS} s at ${CONNECTIONS} connections`);
+      const trivial = await load(gqlUrl, key, () => JSON.stringify({ query: '{ __typename }' }));
+      log(`recommendations(first: 20): ${SECONDS} s at ${CONNECTIONS} connections`);
+      const before = await cacheCounts(base);
+      const heavy = await load(gqlUrl, key, recs);
+      const after = await cacheCounts(base);
+      const lookups = { hit: after.hit - before.hit, user: after.user - before.user, miss: after.miss - before.miss };
+      const recall = withRecall && RECALL_USERS > 0 ? await recallThroughServer(gqlUrl) : undefined;
+      return { trivial, heavy, lookups, recall };
+    } finally {
+      server.kill('SIGTERM');
+      await new Promise((resolve) => (server.exitCode !== null ? resolve(undefined) : server.once('exit', resolve)));
     }
-
-    const fmt = (r: autocannon.Result) => ({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx });
-    const t = fmt(trivial);
-    const h = fmt(heavy);
-    process.stdout.write(
-      [
-        `machine: ${cpus().length} x ${cpus()[0]?.model}, load ${loadavg()[0]!.toFixed(2)}; ${ITEMS.toLocaleString('en-US')} items, ${USERS.toLocaleString('en-US')} users, dim ${DIM}; ` +
-          `${CONNECTIONS} connections, ${SECONDS} s each; server: \`graft serve\` on Postgres (one process), ${ITEMS > 50_000 ? 'HNSW' : 'exact'} index`,
-        '',
-        '| query | req/s | p50 ms | p99 ms | errors |',
-        '|---|---:|---:|---:|---:|',
-        `| \`{ __typename }\` (ceiling) | ${t.rps.toFixed(0)} | ${t.p50} | ${t.p99} | ${t.errors} |`,
-        `| \`recommendations(first: 20)\` | ${h.rps.toFixed(0)} | ${h.p50} | ${h.p99} | ${h.errors} |`,
-        '',
-        `recommendations throughput = ${((100 * h.rps) / t.rps).toFixed(1)}% of the trivial query's` + (recall === undefined ? '' : `; recall@20 through the server vs exact: ${recall.toFixed(3)}`),
-        '',
-      ].join('\n'),
-    );
-  } finally {
-    server.kill('SIGTERM');
   }
+
+  async function recallThroughServer(gqlUrl: string): Promise<number> {
+    log(`recall@20 through the server for ${RECALL_USERS} users (excludeSeen: false) against exact top-20`);
+    const position = new Map(itemExternal.map((id, i) => [id, i]));
+    let hit = 0;
+    for (let q = 0; q < RECALL_USERS; q++) {
+      const u = (q * 104729) % USERS;
+      const res = (await (await fetch(gqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query: `{ recommendations(userId: "u${u}", domain: "shop", first: 20, excludeSeen: false) { edges { node { item { id } } } } }` }),
+      })).json()) as any;
+      const got = new Set<number>(res.data.recommendations.edges.map((e: any) => position.get(e.node.item.id)));
+      const row = userRow.get(`u${u}`)!;
+      const exact = exactTopK(itemVectors, DIM, userVectors.subarray(row * DIM, (row + 1) * DIM), 20);
+      for (const r of exact.ids) if (got.has(r)) hit++;
+    }
+    return hit / (RECALL_USERS * 20);
+  }
+
+  const off = await measure(0, true);
+  const on = await measure(60_000, false);
+
+  const fmt = (r: autocannon.Result) => ({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx });
+  const rows: string[] = [];
+  for (const [label, m] of [['off', off], ['on (60 s TTL)', on]] as const) {
+    const t = fmt(m.trivial);
+    const h = fmt(m.heavy);
+    const total = m.lookups.hit + m.lookups.user + m.lookups.miss;
+    const share = (n: number) => (total ? `${((100 * n) / total).toFixed(0)}%` : '-');
+    rows.push(`| ${label} | \`{ __typename }\` (ceiling) | ${t.rps.toFixed(0)} | ${t.p50} | ${t.p99} | ${t.errors} | |`);
+    rows.push(
+      `| ${label} | \`recommendations(first: 20)\` | ${h.rps.toFixed(0)} | ${h.p50} | ${h.p99} | ${h.errors} | ${((100 * h.rps) / t.rps).toFixed(1)}% of the ceiling; cache: ${total ? `${share(m.lookups.hit)} hits, ${share(m.lookups.user)} user only, ${share(m.lookups.miss)} misses` : 'off'} |`,
+    );
+  }
+  process.stdout.write(
+    [
+      `machine: ${cpus().length} x ${cpus()[0]?.model}, load ${loadavg()[0]!.toFixed(2)}; ${ITEMS.toLocaleString('en-US')} items, ${USERS.toLocaleString('en-US')} users, dim ${DIM}; ` +
+        `${CONNECTIONS} connections, ${SECONDS} s each; server: \`graft serve\` on Postgres (one process), ${ITEMS > 50_000 ? 'HNSW' : 'exact'} index; users rotate (user = 7919 i mod ${USERS})`,
+      '',
+      '| serving cache | query | req/s | p50 ms | p99 ms | errors | notes |',
+      '|---|---|---:|---:|---:|---:|---|',
+      ...rows,
+      '',
+      off.recall === undefined ? '' : `recall@20 through the server vs exact: ${off.recall.toFixed(3)}`,
+      '',
+    ].join('\n'),
+  );
+}
+
+async function cacheCounts(base: string): Promise<{ hit: number; user: number; miss: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const read = (result: string) => Number(new RegExp(`graft_serving_cache_lookups_total\\{result="${result}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+  return { hit: read('hit'), user: read('user'), miss: read('miss') };
 }
 
 main().catch((error) => {

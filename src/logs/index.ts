@@ -7,6 +7,7 @@ export { ingestItems } from './ingest-items.js';
 export { importEventsFile, importItemsFile, type EventsFileImportOptions, type FileImportOptions } from './file-import.js';
 export { formatFromPath, FILE_FORMATS, type FileFormat } from './line-parser.js';
 export { EVENT_COLUMNS, ITEM_COLUMNS, DEFAULT_EVENT_COLUMNS, DEFAULT_ITEM_COLUMNS } from './column-spec.js';
+export { EVENTS_CHANNEL, notifyEventsRecorded, parseEventsNotification, type EventsNotification } from './events-notification.js';
 export { recordEvents, MAX_RECORDED_EVENTS, type RecordedEvent } from './record-events.js';
 export {
   findItemsByRowIds,

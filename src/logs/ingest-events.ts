@@ -6,6 +6,7 @@ import { GraftError } from '../errors.js';
 import { assertDomainName, ensureDomain, findDomainId } from './domain-repository.js';
 import type { EventRecord } from './event-record.js';
 import { dropEventIndexes, recreateEventIndexes, shouldRebuildIndexes } from './event-indexes.js';
+import { notifyEventsRecorded } from './events-notification.js';
 import { ExternalIdMap } from './external-id-map.js';
 import { findImport, finishImport, startImport } from './import-repository.js';
 import type { ImportSummary } from './import-summary.js';
@@ -73,6 +74,8 @@ export async function ingestEvents(
     if (rows >= ANALYZE_AFTER_ROWS) await sql`analyze events`.execute(trx);
     const counts = { rows, usersCreated: users.created, itemsCreated: items.created };
     if (importId !== null) await finishImport(trx, importId, counts);
+    // Serving processes forget what they cached of this domain's users once this commits.
+    if (rows > 0) await notifyEventsRecorded(trx, domain);
     return { domain, ...counts, skipped: false, importId, elapsedMs: performance.now() - started };
   });
 }

@@ -3,6 +3,7 @@ import { GraftError } from '../errors.js';
 import { findItemsByExternalIds, itemKey } from './catalog-repository.js';
 import type { EventRecord } from './event-record.js';
 import { ExternalIdMap } from './external-id-map.js';
+import { notifyEventsRecorded } from './events-notification.js';
 import { insertEvents, validateEvents } from './ingest-events.js';
 
 /** Most events one `recordEvents` call takes; bigger loads go through `graft import`. */
@@ -54,6 +55,8 @@ export async function recordEvents(db: Db, events: readonly RecordedEvent[]): Pr
       const itemIds = new ExternalIdMap({ table: 'items', domainId });
       await itemIds.resolve(trx, batch.map((e) => e.item));
       await insertEvents(trx, domainId, null, batch, users, itemIds);
+      // Serving processes forget what they cached of these users once this commits.
+      await notifyEventsRecorded(trx, domain, batch.map((e) => e.user));
     }
     return { recorded: events.length, usersCreated: users.created };
   });

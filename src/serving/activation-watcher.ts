@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { GraftDatabase } from '../db/connect.js';
 import { GraftError } from '../errors.js';
+import { EVENTS_CHANNEL, parseEventsNotification, type EventsNotification } from '../logs/events-notification.js';
 import { ACTIVATION_CHANNEL } from '../registry/activation.js';
 import type { ServingLogger } from './recommendation.types.js';
 import { readActiveModelIds } from './serving-repository.js';
@@ -13,6 +14,12 @@ export interface ActivationWatcherOptions {
   domains: () => string[];
   /** Called with a domain's active model id; may repeat the current one (the receiver ignores no-ops). */
   onActiveModel: (domain: string, modelId: string | null) => void;
+  /**
+   * Postgres only: events were recorded for these users of a domain (every user when `users` is
+   * absent) by any process; also called for every loaded domain after a reconnect, since
+   * notifications sent while disconnected are lost.
+   */
+  onEventsRecorded?: (notification: EventsNotification) => void;
 }
 
 export interface ActivationWatcher {
@@ -96,7 +103,14 @@ class ActivationListener implements ActivationWatcher {
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, new Error('connection closed')));
     client.on('notification', (message) => {
-      if (message.channel !== ACTIVATION_CHANNEL || !message.payload) return;
+      if (!message.payload) return;
+      if (message.channel === EVENTS_CHANNEL) {
+        const events = parseEventsNotification(message.payload);
+        if (events) this.options.onEventsRecorded?.(events);
+        else this.options.logger.warn({ payload: message.payload }, 'ignoring a malformed events notification');
+        return;
+      }
+      if (message.channel !== ACTIVATION_CHANNEL) return;
       try {
         const payload = JSON.parse(message.payload) as { domain?: unknown; modelId?: unknown };
         if (typeof payload.domain === 'string' && typeof payload.modelId === 'string') this.options.onActiveModel(payload.domain, payload.modelId);
@@ -106,7 +120,7 @@ class ActivationListener implements ActivationWatcher {
     });
     try {
       await client.connect();
-      await client.query(`listen ${ACTIVATION_CHANNEL}`);
+      await client.query(`listen ${ACTIVATION_CHANNEL}; listen ${EVENTS_CHANNEL}`);
     } catch (error) {
       client.removeAllListeners('end');
       await client.end().catch(() => undefined);
@@ -118,6 +132,7 @@ class ActivationListener implements ActivationWatcher {
     }
     this.client = client;
     this.failures = 0;
+    for (const domain of this.options.domains()) this.options.onEventsRecorded?.({ domain });
     await this.resync().catch((error: Error) => this.options.logger.warn({ error: error.message }, 'reading active models after connecting failed'));
   }
 

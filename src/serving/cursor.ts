@@ -31,16 +31,31 @@ const MODEL_ID = /^(popular|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
  * encodeCursor({ modelId: 'popular', version: 0, offset: 20 }); // 'ZzEucG9wdWxhci4wLjIwLi4'
  */
 export function encodeCursor(payload: CursorPayload): string {
+  return cursorEncoder(payload)(payload.offset);
+}
+
+/**
+ * The cursors of one page differ only in their offset: checks the rest once and returns an
+ * encoder of offsets.
+ *
+ * @example
+ * const at = cursorEncoder({ modelId: 'popular', version: 0 });
+ * const cursors = [1, 2, 3].map(at);
+ */
+export function cursorEncoder(payload: Omit<CursorPayload, 'offset'>): (offset: number) => string {
   if (!MODEL_ID.test(payload.modelId)) throw new GraftError('INTERNAL', `cursor model id "${payload.modelId}" is neither a UUID nor "popular"`);
-  if (!Number.isInteger(payload.version) || payload.version < 0 || !Number.isInteger(payload.offset) || payload.offset < 0) {
-    throw new GraftError('INTERNAL', `cursor version ${payload.version} / offset ${payload.offset} must be non-negative integers`);
+  if (!Number.isInteger(payload.version) || payload.version < 0) {
+    throw new GraftError('INTERNAL', `cursor version ${payload.version} must be a non-negative integer`);
   }
   if (payload.request !== undefined && !/^[0-9a-z]*$/.test(payload.request)) {
     throw new GraftError('INTERNAL', `cursor request fingerprint "${payload.request}" must be lower-case base-36`);
   }
-  const index = payload.index ? INDEX_CODES[payload.index] : '';
-  const text = [PREFIX, payload.modelId.toLowerCase(), payload.version, payload.offset, index, payload.request ?? ''].join('.');
-  return Buffer.from(text, 'utf8').toString('base64url');
+  const head = `${PREFIX}.${payload.modelId.toLowerCase()}.${payload.version}.`;
+  const tail = `.${payload.index ? INDEX_CODES[payload.index] : ''}.${payload.request ?? ''}`;
+  return (offset: number) => {
+    if (!Number.isInteger(offset) || offset < 0) throw new GraftError('INTERNAL', `cursor offset ${offset} must be a non-negative integer`);
+    return Buffer.from(head + offset + tail, 'utf8').toString('base64url');
+  };
 }
 
 /**

@@ -14,6 +14,12 @@ export const MAX_RANKING_DEPTH = 5_000;
  */
 export const RANKING_LADDER: readonly number[] = [50, 100, 200, 400, 800, 1_600, 3_200, MAX_RANKING_DEPTH];
 
+/** The ladder step a ranking to `depth` computes anyway: ranking that deep costs the same and serves the next pages too. */
+export function ladderDepth(depth: number): number {
+  for (const step of RANKING_LADDER) if (step >= depth) return step;
+  return MAX_RANKING_DEPTH;
+}
+
 /** MMR pool for a step reaching `step` items: 4x (so at least 200), at most 2,000 extra candidates. */
 export function mmrPoolSize(step: number): number {
   return Math.min(4 * step, step + 2_000);

@@ -111,4 +111,14 @@ export interface RecommenderOptions {
   logger?: ServingLogger;
   /** Users whose model row is cached (per model version; rows never change). Default 10,000. */
   userCacheSize?: number;
+  /**
+   * How long a user's history and computed rankings are reused (ms). Default 0: off, every
+   * request reads the user's history. Turn it on where recorded events reach `forgetUsers`:
+   * the GraphQL server does (60,000 by default: its recordEvents calls it, and on Postgres
+   * events recorded or imported by other processes arrive through EVENTS_CHANNEL once
+   * `watchActivations` runs); the TTL bounds staleness for writes made around Graft.
+   */
+  cacheTtlMs?: number;
+  /** Users per domain whose history and rankings are cached. Default 10,000. */
+  cacheUsers?: number;
 }

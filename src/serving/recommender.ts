@@ -2,11 +2,12 @@ import type { GraftDatabase } from '../db/connect.js';
 import { GraftError } from '../errors.js';
 import type { CandidateIndex } from '../retrieval/candidate-index.js';
 import { startActivationWatcher, type ActivationWatcher } from './activation-watcher.js';
-import { decodeCursor, encodeCursor, POPULAR_RANKING, type CursorPayload } from './cursor.js';
+import { cursorEncoder, decodeCursor, POPULAR_RANKING, type CursorPayload } from './cursor.js';
 import { buildAndSaveHnsw, describeState, loadDomainState, type DomainState, type ModelMatrix } from './domain-state.js';
 import { compileExclusion, validateFilter, type PositionExclusion } from './item-filter.js';
 import { LruCache } from './lru-cache.js';
-import { MAX_RANKING_DEPTH, rankRows } from './ranking.js';
+import { ladderDepth, MAX_RANKING_DEPTH, rankRows, type Ranking } from './ranking.js';
+import { DEFAULT_CACHE_TTL_MS, DEFAULT_CACHE_USERS, ServingCache } from './serving-cache.js';
 import type {
   LoadedDomainState,
   Recommendation,
@@ -18,7 +19,7 @@ import type {
   ServingLogger,
   SimilarItemsResult,
 } from './recommendation.types.js';
-import { findUserVector, readUserHistory } from './serving-repository.js';
+import { readServingUser } from './serving-repository.js';
 
 /** Largest page. */
 export const MAX_PAGE_SIZE = 500;
@@ -40,8 +41,8 @@ interface DomainEntry {
   applied: number;
 }
 
+/** A user's row of one model version (null: the model has none), cached: rows never change. */
 interface CachedUser {
-  userId: number;
   vector: Float32Array | null;
 }
 
@@ -52,6 +53,8 @@ interface Resolved {
   query: Float32Array | null;
   /** Catalogue positions of the user's items in the domain, most recent first. */
   history: number[];
+  /** Model rows of the most recent history items (at most RECENT_HISTORY): what explains a recommendation. */
+  recent: number[];
 }
 
 /**
@@ -71,6 +74,11 @@ export class Recommender {
   private readonly hnswBuilds = new Map<string, Promise<CandidateIndex | null>>();
   private readonly hnswThreshold: number;
   private readonly logger: ServingLogger;
+  /** Each loaded domain state's cache of users' history and rankings: it goes with its state. */
+  private readonly caches = new WeakMap<DomainState, ServingCache<Resolved>>();
+  private readonly cacheUsers: number;
+  private readonly cacheTtlMs: number;
+  private readonly cacheCounts = { hits: 0, userHits: 0, misses: 0 };
   private watcher: ActivationWatcher | null = null;
   private closed = false;
 
@@ -84,6 +92,14 @@ export class Recommender {
     }
     this.logger = options.logger ?? SILENT;
     this.users = new LruCache(options.userCacheSize ?? 10_000);
+    this.cacheTtlMs = options.cacheTtlMs ?? 0;
+    this.cacheUsers = options.cacheUsers ?? DEFAULT_CACHE_USERS;
+    if (!Number.isFinite(this.cacheTtlMs) || this.cacheTtlMs < 0) {
+      throw new GraftError('BAD_INPUT', `cacheTtlMs = ${options.cacheTtlMs} is not a duration; pass milliseconds >= 0 (0 turns the cache off), e.g. ${DEFAULT_CACHE_TTL_MS}`);
+    }
+    if (!Number.isInteger(this.cacheUsers) || this.cacheUsers < 0) {
+      throw new GraftError('BAD_INPUT', `cacheUsers = ${options.cacheUsers} is not a non-negative integer; leave it out for ${DEFAULT_CACHE_USERS}`);
+    }
   }
 
   /**
@@ -117,26 +133,49 @@ export class Recommender {
 
     const state = await this.state(req.domain);
     const model = state.model;
-    const user = await this.resolveUser(state, req.userId, excludeSeen);
+    // A cached user skips the database; a cached ranking also skips the index search.
+    const cache = this.cacheOf(state);
+    let cached = cache.get(req.userId);
+    let user: Resolved;
+    const userWasCached = cached !== undefined;
+    if (cached) {
+      user = cached.resolved;
+    } else {
+      const ticket = cache.ticket();
+      if (cache.enabled) this.cacheCounts.misses++;
+      user = await this.resolveUser(state, req.userId);
+      cached = cache.store(req.userId, user, ticket);
+    }
     checkCursorFits(cursor, state, user, req.userId);
-    const exclusion = compileExclusion(state.catalogue, req.filter, excludeSeen ? user.history : []);
     const depth = Math.min(offset + first + 1, MAX_RANKING_DEPTH);
 
     let rows: { position: number; score: number; row: number }[];
     let more: boolean;
     let indexKind: 'exact' | 'hnsw' | undefined;
+    let searched = false;
     if (user.query === null || model === null) {
+      const exclusion = compileExclusion(state.catalogue, req.filter, excludeSeen ? user.history : []);
       ({ rows, more } = popularSlice(state, exclusion, offset, first, depth));
     } else {
       const index = cursor?.index === 'exact' || !model.hnsw ? model.exact : model.hnsw;
       indexKind = index.kind;
-      const exclude = exclusion ? (row: number) => exclusion(model.rowPosition[row]!) : undefined;
-      const ranking = rankRows({ index, vectors: model.vectors, dim: model.dim, query: user.query, exclude, diversity }, depth);
-      rows = ranking.rows.slice(offset, offset + first).map((row, i) => ({ row, position: model.rowPosition[row]!, score: ranking.scores[offset + i]! }));
-      more = ranking.rows.length > offset + first;
+      const rankingKey = `${index.kind}|${fingerprint}`;
+      let ranking: Ranking | undefined = cached?.rankings.get(rankingKey);
+      if (ranking === undefined || (!ranking.complete && ranking.rows.length < depth)) {
+        const exclusion = compileExclusion(state.catalogue, req.filter, excludeSeen ? user.history : []);
+        const exclude = exclusion ? (row: number) => exclusion(model.rowPosition[row]!) : undefined;
+        // Cached: rank to the end of the ladder step (same cost), so the next pages are slices of it.
+        ranking = rankRows({ index, vectors: model.vectors, dim: model.dim, query: user.query, exclude, diversity }, cached ? ladderDepth(depth) : depth);
+        if (cached) cache.addRanking(cached, rankingKey, ranking);
+        searched = true;
+      }
+      const { rows: ranked, scores } = ranking;
+      rows = ranked.slice(offset, offset + first).map((row, i) => ({ row, position: model.rowPosition[row]!, score: scores[offset + i]! }));
+      more = ranked.length > offset + first;
     }
 
-    const recent = model ? recentRows(model, user.history) : [];
+    if (userWasCached) this.cacheCounts[searched ? 'userHits' : 'hits']++;
+    const recent = user.recent;
     const items: Recommendation[] = rows.map((r, i) => ({
       itemId: state.catalogue.itemIds[r.position]!,
       externalId: state.catalogue.externalIds[r.position]!,
@@ -148,7 +187,8 @@ export class Recommender {
       becauseOf: user.tier === 'POPULAR' || model === null ? [] : explain(model, r.row, recent, state),
     }));
     const ranking = user.tier === 'POPULAR' || model === null ? { modelId: POPULAR_RANKING, version: 0 } : { modelId: model.modelId, version: model.version };
-    const cursors = items.map((_, i) => encodeCursor({ ...ranking, offset: offset + i + 1, index: indexKind, request: fingerprint }));
+    const cursorAt = cursorEncoder({ ...ranking, index: indexKind, request: fingerprint });
+    const cursors = items.map((_, i) => cursorAt(offset + i + 1));
     return {
       domain: state.domain,
       modelId: user.tier === 'POPULAR' ? null : (model?.modelId ?? null),
@@ -212,6 +252,25 @@ export class Recommender {
     return describeState(await this.load(domain));
   }
 
+  /**
+   * Drops what this process cached of users in a domain (their history and rankings), or of
+   * every user of the domain when `userIds` is left out. Called for events recorded through
+   * this process; other processes' writes arrive through EVENTS_CHANNEL (`watchActivations`).
+   */
+  forgetUsers(domain: string, userIds?: Iterable<string>): void {
+    const current = this.entries.get(domain)?.current;
+    if (current) this.caches.get(current)?.forget(userIds);
+  }
+
+  /**
+   * Recommendation requests since start by what the cache held: `hits` (user and ranking
+   * cached: no database read, no index search), `userHits` (user cached, ranking computed),
+   * `misses` (the database was read). All zero while the cache is off.
+   */
+  cacheStats(): { hits: number; userHits: number; misses: number } {
+    return { ...this.cacheCounts };
+  }
+
   /** What is in memory, per domain. */
   loaded(): LoadedDomainState[] {
     return [...this.entries.values()].flatMap((e) => (e.current ? [describeState(e.current)] : []));
@@ -231,6 +290,7 @@ export class Recommender {
       logger: this.logger,
       domains: () => [...this.entries.keys()],
       onActiveModel: (domain, modelId) => this.activeModelSeen(domain, modelId),
+      onEventsRecorded: ({ domain, users }) => this.forgetUsers(domain, users),
     });
   }
 
@@ -243,6 +303,15 @@ export class Recommender {
     await watcher?.stop();
     this.entries.clear();
     this.users.clear();
+  }
+
+  private cacheOf(state: DomainState): ServingCache<Resolved> {
+    let cache = this.caches.get(state);
+    if (!cache) {
+      cache = new ServingCache<Resolved>(this.cacheUsers, this.cacheTtlMs);
+      this.caches.set(state, cache);
+    }
+    return cache;
   }
 
   private similar(state: DomainState, position: number, score: number, i: number) {
@@ -345,47 +414,47 @@ export class Recommender {
   }
 
   /**
-   * The user's tier and query vector: one query for their model row (cached per model version)
-   * and one for their history in the domain, run together.
+   * The user's tier, query vector and history in the domain: one statement (their model row is
+   * read only the first time: rows of a model version never change, so they are cached).
    */
-  private async resolveUser(state: DomainState, userId: string, excludeSeen: boolean): Promise<Resolved> {
+  private async resolveUser(state: DomainState, userId: string): Promise<Resolved> {
     const model = state.model;
-    const needHistory = model !== null || excludeSeen;
-    const [user, historyIds] = await Promise.all([
-      model ? this.userRow(model, userId) : Promise.resolve(undefined),
-      needHistory ? readUserHistory(this.gdb.db, userId, state.domainId, HISTORY_LIMIT) : Promise.resolve([]),
-    ]);
-    const history = historyIds.map((id) => state.catalogue.positionOfItem(id)).filter((p) => p >= 0);
-    const popular = (reason: string): Resolved => ({ tier: 'POPULAR', reason, query: null, history });
-    if (model === null) return popular(`domain "${state.domain}" has no active model; showing popular items`);
-    if (user === undefined) return popular(`user "${userId}" is unknown; showing popular items`);
-    if (user.vector) {
-      return { tier: historyIds.length > 0 ? 'PERSONAL' : 'TRANSFERRED', reason: null, query: user.vector, history };
+    const vectorKey = model ? `${model.modelId}\u0000${userId}` : '';
+    const knownVector = model ? this.users.get(vectorKey) : undefined;
+    const found = await readServingUser(this.gdb, userId, state.domainId, model && !knownVector ? model.modelId : null, HISTORY_LIMIT);
+    const history: number[] = [];
+    for (const id of found?.history ?? []) {
+      const p = state.catalogue.positionOfItem(id);
+      if (p >= 0) history.push(p);
     }
+    const popular = (reason: string): Resolved => ({ tier: 'POPULAR', reason, query: null, history, recent: [] });
+    if (model === null) return popular(`domain "${state.domain}" has no active model; showing popular items`);
+    // Not cached when unknown: the user may be created any moment.
+    if (found === undefined) return popular(`user "${userId}" is unknown; showing popular items`);
+    const user = knownVector ?? this.cacheUserVector(model, userId, vectorKey, found.vector);
+    const historyCount = found.history.length;
     const recent = recentRows(model, history);
+    if (user.vector) {
+      return { tier: historyCount > 0 ? 'PERSONAL' : 'TRANSFERRED', reason: null, query: user.vector, history, recent };
+    }
     const query = recent.length > 0 ? meanDirection(model, recent) : null;
-    if (query) return { tier: 'COLD_START', reason: null, query, history };
+    if (query) return { tier: 'COLD_START', reason: null, query, history, recent };
     return popular(
-      historyIds.length === 0
+      historyCount === 0
         ? `user "${userId}" has no history in domain "${state.domain}" and no row in model version ${model.version}; showing popular items`
         : `user "${userId}" has no row in model version ${model.version} and none of their items in domain "${state.domain}" has one either; showing popular items`,
     );
   }
 
-  private async userRow(model: ModelMatrix, userId: string): Promise<CachedUser | undefined> {
-    const key = `${model.modelId}\u0000${userId}`;
-    const cached = this.users.get(key);
-    if (cached) return cached;
-    const found = await findUserVector(this.gdb.db, userId, model.modelId);
-    if (!found) return undefined; // not cached: the user may be created any moment
+  private cacheUserVector(model: ModelMatrix, userId: string, key: string, stored: number[] | null): CachedUser {
     let vector: Float32Array | null = null;
-    if (found.vector) {
-      if (found.vector.length !== model.dim) {
-        throw new GraftError('INTERNAL', `user "${userId}" has a ${found.vector.length}-wide row in model "${model.modelId}" whose items are ${model.dim}-wide; the model's embeddings are damaged, re-register it`);
+    if (stored) {
+      if (stored.length !== model.dim) {
+        throw new GraftError('INTERNAL', `user "${userId}" has a ${stored.length}-wide row in model "${model.modelId}" whose items are ${model.dim}-wide; the model's embeddings are damaged, re-register it`);
       }
-      vector = unit(Float32Array.from(found.vector));
+      vector = unit(Float32Array.from(stored));
     }
-    const user = { userId: found.userId, vector };
+    const user = { vector };
     this.users.set(key, user);
     return user;
   }
@@ -470,18 +539,34 @@ function unit(v: Float32Array): Float32Array | null {
   return v;
 }
 
-/** The (at most 3) recent history items most similar to `row`, best first; only positive similarities explain anything. */
+/**
+ * The (at most 3) recent history items most similar to `row`, best first (ties: lower row
+ * first); only positive similarities explain anything. A running top-3, no allocation per item.
+ */
 function explain(model: ModelMatrix, row: number, recent: number[], state: DomainState): number[] {
   if (row < 0 || recent.length === 0) return [];
-  const dim = model.dim;
-  const scored: { row: number; sim: number }[] = [];
+  const { dim, vectors } = model;
+  const base = row * dim;
+  const bestRows = [-1, -1, -1];
+  const bestSims = [0, 0, 0];
   for (const h of recent) {
+    const other = h * dim;
     let sim = 0;
-    for (let j = 0; j < dim; j++) sim += model.vectors[row * dim + j]! * model.vectors[h * dim + j]!;
-    if (sim > 0) scored.push({ row: h, sim });
+    for (let j = 0; j < dim; j++) sim += vectors[base + j]! * vectors[other + j]!;
+    if (!(sim > 0)) continue;
+    let at = BECAUSE_OF;
+    while (at > 0 && (bestRows[at - 1] === -1 || sim > bestSims[at - 1]! || (sim === bestSims[at - 1] && h < bestRows[at - 1]!))) at--;
+    if (at === BECAUSE_OF) continue;
+    for (let k = BECAUSE_OF - 1; k > at; k--) {
+      bestRows[k] = bestRows[k - 1]!;
+      bestSims[k] = bestSims[k - 1]!;
+    }
+    bestRows[at] = h;
+    bestSims[at] = sim;
   }
-  scored.sort((a, b) => b.sim - a.sim || a.row - b.row);
-  return scored.slice(0, BECAUSE_OF).map((s) => state.catalogue.itemIds[model.rowPosition[s.row]!]!);
+  const out: number[] = [];
+  for (const r of bestRows) if (r >= 0) out.push(state.catalogue.itemIds[model.rowPosition[r]!]!);
+  return out;
 }
 
 /** Base-36 FNV-1a of what shapes a ranking besides the model: a cursor is only valid for the same. */

@@ -1,7 +1,8 @@
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
+import type { GraftDatabase } from '../db/connect.js';
 import type { Db } from '../db/database.js';
 
-/** The reads serving makes. Loading a domain: a handful of whole-table reads; a request: two small indexed lookups. */
+/** The reads serving makes. Loading a domain: a handful of whole-table reads; a request: one statement of indexed lookups. */
 
 export async function findServedDomain(db: Db, name: string): Promise<{ id: number; activeModelId: string | null } | undefined> {
   const row = await db.selectFrom('domains').select(['id', 'active_model_id']).where('name', '=', name).executeTakeFirst();
@@ -36,37 +37,50 @@ export async function readEventCounts(db: Db, domainId: number): Promise<Array<{
   return rows.rows.map((r) => ({ itemId: r.item_id, count: Number(r.n) }));
 }
 
-/**
- * The user's id and, when `modelId` is given, their row of that model's user embeddings
- * (null when the model has none): one indexed lookup.
- */
-export async function findUserVector(db: Db, externalId: string, modelId: string | null): Promise<{ userId: number; vector: number[] | null } | undefined> {
-  if (modelId === null) {
-    const row = await db.selectFrom('users').select('id').where('external_id', '=', externalId).executeTakeFirst();
-    return row ? { userId: row.id, vector: null } : undefined;
-  }
-  const row = await db
-    .selectFrom('users')
-    .leftJoin('embeddings', (join) =>
-      join.onRef('embeddings.entity_id', '=', 'users.id').on('embeddings.model_id', '=', modelId).on('embeddings.entity_kind', '=', 'USER'),
-    )
-    .select(['users.id', 'embeddings.vector'])
-    .where('users.external_id', '=', externalId)
-    .executeTakeFirst();
-  return row ? { userId: row.id, vector: row.vector ?? null } : undefined;
+/** The statement behind `readServingUser`: $1 external id, $2 domain id, $3 history limit, $4 model id. */
+function servingUserSql(withVector: boolean): string {
+  const vector = withVector
+    ? `(select e.vector from embeddings e where e.model_id = $4 and e.entity_kind = 'USER' and e.entity_id = u.id)`
+    : 'null::real[]';
+  return `select u.id, ${vector} as vector,
+      (select array_agg(h.item_id order by h.last desc, h.item_id desc)
+       from (select e.item_id, max(e.occurred_at) as last
+             from events e
+             where e.user_id = u.id and e.domain_id = $2
+             group by e.item_id
+             order by last desc, e.item_id desc
+             limit $3) h) as history
+    from users u
+    where u.external_id = $1`;
 }
+const SERVING_USER_SQL = { withVector: servingUserSql(true), withoutVector: servingUserSql(false) };
 
 /**
- * Distinct items the user has events with in the domain, most recent first, at most `limit`
- * (an index range scan on events (user_id, domain_id, occurred_at)).
+ * Everything a request needs of its user, in one statement: their id, their row of `modelId`'s
+ * user embeddings (skipped when `modelId` is null; null when the model has none), and their
+ * distinct items in the domain, most recent first, at most `limit` (an index range scan on
+ * events (user_id, domain_id, occurred_at)). undefined for an unknown user.
+ *
+ * On Postgres a named prepared statement (planned once per connection: planning this
+ * statement costs twice its execution, 0.58 against 0.29 ms measured); on PGlite a plain query.
  */
-export async function readUserHistory(db: Db, externalId: string, domainId: number, limit: number): Promise<number[]> {
-  const rows = await sql<{ item_id: number }>`
-    select e.item_id
-    from events e
-    where e.user_id = (select id from users where external_id = ${externalId}) and e.domain_id = ${domainId}
-    group by e.item_id
-    order by max(e.occurred_at) desc, e.item_id desc
-    limit ${limit}`.execute(db);
-  return rows.rows.map((r) => r.item_id);
+export async function readServingUser(
+  gdb: GraftDatabase,
+  externalId: string,
+  domainId: number,
+  modelId: string | null,
+  limit: number,
+): Promise<{ userId: number; vector: number[] | null; history: number[] } | undefined> {
+  const text = modelId === null ? SERVING_USER_SQL.withoutVector : SERVING_USER_SQL.withVector;
+  const values: unknown[] = modelId === null ? [externalId, domainId, limit] : [externalId, domainId, limit, modelId];
+  type Row = { id: number; vector: number[] | null; history: number[] | null };
+  let row: Row | undefined;
+  if (gdb.pool) {
+    const result = await gdb.pool.query<Row>({ name: modelId === null ? 'graft_serving_user' : 'graft_serving_user_vector', text, values });
+    row = result.rows[0];
+  } else {
+    const result = await gdb.db.executeQuery<Row>(CompiledQuery.raw(text, values));
+    row = result.rows[0];
+  }
+  return row ? { userId: row.id, vector: row.vector ?? null, history: row.history ?? [] } : undefined;
 }

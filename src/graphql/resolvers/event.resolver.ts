@@ -16,6 +16,10 @@ export class EventResolver {
       ctx.db,
       args.events.map((e) => ({ domain: e.domain, user: e.userId, item: e.itemId, kind: e.kind, weight: e.weight, time: e.occurredAt ?? now })),
     );
+    // This process serves its own writes at once (other processes hear of them through EVENTS_CHANNEL).
+    const usersByDomain = new Map<string, string[]>();
+    for (const e of args.events) usersByDomain.set(e.domain, [...(usersByDomain.get(e.domain) ?? []), e.userId]);
+    for (const [domain, users] of usersByDomain) ctx.services.recommender.forgetUsers(domain, users);
     return Object.assign(new RecordEventsResult(), result);
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
@@ -9,9 +10,9 @@ import pino, { type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { GraftDatabase } from '../../db/connect.js';
 import type { Db } from '../../db/database.js';
-import { isGraftError } from '../../errors.js';
+import { GraftError, isGraftError } from '../../errors.js';
 import { startInProcessRunner, type InProcessRunner } from '../../jobs/index.js';
-import { Recommender } from '../../serving/index.js';
+import { DEFAULT_CACHE_TTL_MS, Recommender } from '../../serving/index.js';
 import { createContext, type GraftServices, type GraphqlContext } from '../context.js';
 import { formatGraphQLError } from '../errors.js';
 import { DEFAULT_QUERY_LIMITS, queryLimitsRule, type QueryLimits } from '../query-limits.js';
@@ -34,6 +35,12 @@ export interface GraftServerOptions {
   host?: string;
   logger?: Logger;
   recommender?: Recommender;
+  /**
+   * How long the recommender reuses a user's history and rankings (ms; 0 = off). Events
+   * recorded through this server invalidate them at once, events from other processes through
+   * Postgres NOTIFY. Default: GRAFT_CACHE_TTL_MS or 60,000. Ignored with `recommender`.
+   */
+  cacheTtlMs?: number;
   schema?: GraphQLSchema;
   limits?: QueryLimits;
   /** Full error details (stack traces) to clients. Default: NODE_ENV === 'development'. */
@@ -74,7 +81,7 @@ export interface GraftServer {
 export async function startGraftServer(options: GraftServerOptions): Promise<GraftServer> {
   const development = options.development ?? process.env.NODE_ENV === 'development';
   const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
-  const recommender = options.recommender ?? new Recommender(options.gdb, { logger });
+  const recommender = options.recommender ?? new Recommender(options.gdb, { logger, cacheTtlMs: options.cacheTtlMs ?? envCacheTtl() });
   const services: GraftServices = { gdb: options.gdb, recommender, logger, extensions: options.extensions ?? {} };
   const schema = options.schema ?? (await buildGraftSchema());
   const metrics = createServerMetrics(recommender);
@@ -92,6 +99,8 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
     validationRules: [queryLimitsRule(options.limits ?? DEFAULT_QUERY_LIMITS)],
     formatError: (formatted, error) => formatGraphQLError(formatted, development, error),
     plugins: [
+      // Cache-control hints are unused here, and the plugin makes Apollo wrap every field resolver.
+      ApolloServerPluginCacheControlDisabled(),
       metrics.plugin,
       ApolloServerPluginDrainHttpServer({ httpServer: http }),
       {
@@ -272,3 +281,14 @@ function sendText(res: ServerResponse, status: number, body: string, type: strin
 }
 
 export { GraphQLError };
+
+/** GRAFT_CACHE_TTL_MS, checked; 60,000 when unset. */
+function envCacheTtl(): number {
+  const raw = process.env.GRAFT_CACHE_TTL_MS;
+  if (raw === undefined || raw === '') return DEFAULT_CACHE_TTL_MS;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) {
+    throw new GraftError('BAD_INPUT', `GRAFT_CACHE_TTL_MS=${raw} is not a duration; set milliseconds >= 0 (0 turns the serving cache off), or unset it for ${DEFAULT_CACHE_TTL_MS}`);
+  }
+  return value;
+}

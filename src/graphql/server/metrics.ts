@@ -59,6 +59,20 @@ export function createServerMetrics(recommender: Recommender): ServerMetrics {
     },
   });
 
+  new Counter({
+    name: 'graft_serving_cache_lookups_total',
+    help: "Recommendation requests by what the serving cache held: 'hit' (user and ranking), 'user' (user only: the index was searched), 'miss' (the database was read)",
+    labelNames: ['result'] as const,
+    registers: [registry],
+    collect() {
+      const stats = recommender.cacheStats();
+      this.reset();
+      this.inc({ result: 'hit' }, stats.hits);
+      this.inc({ result: 'user' }, stats.userHits);
+      this.inc({ result: 'miss' }, stats.misses);
+    },
+  });
+
   const plugin: ApolloServerPlugin<GraphqlContext> = {
     async requestDidStart() {
       const started = process.hrtime.bigint();
