@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { beforeAll, expect, it } from 'vitest';
 import { connect, type GraftDatabase } from '../src/db/connect.js';
 import { isGraftError } from '../src/errors.js';
-import { ingestEvents, ingestItems, type EventRecord } from '../src/logs/index.js';
+import { ingestEvents, ingestItems, recordEvents, type EventRecord } from '../src/logs/index.js';
 import { activateModel, createModel, markModelReady, rollbackModel, saveEmbeddings, type ModelRecord } from '../src/registry/index.js';
 import { clusteredUnitVectors } from '../src/retrieval/synthetic-vectors.js';
 import { encodeCursor, HNSW_ARTIFACT, intraListSimilarity, ITEM_VECTORS_ARTIFACT, Recommender, type RecommendationPage, type RecommendRequest } from '../src/serving/index.js';
@@ -106,6 +106,17 @@ async function expectGraftError(promise: Promise<unknown>, code: string, message
   expect(isGraftError(error), `expected a GraftError, got ${String(error)}`).toBe(true);
   expect((error as { code: string }).code).toBe(code);
   expect((error as Error).message).toMatch(message);
+}
+
+/** `eventually` for an async check. */
+async function eventuallyAsync<T>(check: () => Promise<T | undefined | null | false>, what: string, boundMs = 20_000): Promise<T> {
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /** Waits for `check` to hold, polling; fails after a generous bound (never asserts a duration). */
@@ -369,6 +380,47 @@ describeEachStorage('serving recommendations', (ctx) => {
     );
     const again = await recommender.recommend(req({ userId: 'alice', domain: 'cloth', first: 5, after: page.endCursor }));
     expect(again.items[0]!.rank).toBe(6);
+  });
+
+  it('with the cache on: repeats and next pages cost no read; recorded events drop the user (in-process, and on Postgres from another process via NOTIFY)', async () => {
+    await seedDomain(ctx.db, 'kiosk');
+    await registerModel(ctx.db, 'kiosk', itemVectors, { alice: aliceVector });
+    const other: GraftDatabase = ctx.kind === 'postgres' ? await connect({ databaseUrl: ctx.db.url!, poolSize: 2 }) : ctx.db;
+    const cached = new Recommender(other, { cacheTtlMs: 60_000 });
+    try {
+      await cached.watchActivations({ pollMs: 20 });
+      const kiosk = (r: Partial<RecommendRequest>) => cached.recommend(req({ userId: 'alice', domain: 'kiosk', first: 5, ...r }));
+      const expected = bruteForce(itemVectors, aliceVector, (i) => !ALICE_ITEMS.includes(i));
+      const p1 = await kiosk({});
+      expect(indexes(p1)).toEqual(expected.slice(0, 5));
+      expect(indexes(await kiosk({}))).toEqual(expected.slice(0, 5));
+      const p2 = await kiosk({ after: p1.endCursor });
+      expect(indexes(p2)).toEqual(expected.slice(5, 10));
+      expect(cached.cacheStats()).toEqual({ hits: 2, userHits: 0, misses: 1 });
+      // Another filter is another ranking of the same cached user: searched, no read.
+      await kiosk({ filter: { tagsNone: ['sale'] } });
+      expect(cached.cacheStats()).toEqual({ hits: 2, userHits: 1, misses: 1 });
+
+      // Alice views her top recommendation in this process: forgetUsers, as the GraphQL resolver does.
+      const t = new Date('2026-01-01T00:00:00Z');
+      await recordEvents(other.db, [{ domain: 'kiosk', user: 'alice', item: itemName(expected[0]!), kind: 'view', weight: 1, time: t }]);
+      cached.forgetUsers('kiosk', ['alice']);
+      expect(indexes(await kiosk({}))).toEqual(expected.slice(1, 6));
+      expect(cached.cacheStats().misses).toBe(2);
+
+      if (ctx.kind === 'postgres') {
+        // Written through another pool (another process): the notification alone must reach the cache.
+        await recordEvents(ctx.db.db, [{ domain: 'kiosk', user: 'alice', item: itemName(expected[1]!), kind: 'view', weight: 1, time: t }]);
+        const fresh = await eventuallyAsync(async () => {
+          const page = await kiosk({});
+          return indexes(page)[0] === expected[2] ? page : null;
+        }, 'the events notification');
+        expect(indexes(fresh)).toEqual(expected.slice(2, 7));
+      }
+    } finally {
+      await cached.close();
+      if (other !== ctx.db) await other.close();
+    }
   });
 
   it('a second process picks up activations (Postgres: LISTEN/NOTIFY, also after losing its connection; PGlite: polling)', async () => {

@@ -159,6 +159,40 @@ for (const kind of STORAGE_KINDS) {
     });
 
     describe('recommendations', () => {
+      it('serves repeat requests from the serving cache, and a recorded event leaves the next answer at once', async () => {
+        const probe = `cache-probe-${kind}`;
+        const record = (itemId: string) =>
+          gql(fx, `mutation($events: [EventInput!]!) { recordEvents(events: $events) { recorded } }`, {
+            key: fx.keys.app,
+            variables: { events: [{ userId: probe, domain: 'target', itemId, kind: 'VIEW' }] },
+          });
+        const lookups = async () => {
+          const text = await (await fetch(fx.server.url.replace('/graphql', '/metrics'))).text();
+          return (result: string) => Number(new RegExp(`graft_serving_cache_lookups_total\\{result="${result}"\\} (\\d+)`).exec(text)?.[1]);
+        };
+        const recs = async () => {
+          const res = await gql(fx, RECS, { key: fx.keys.app, variables: { userId: probe, domain: 'target', first: 10 } });
+          expect(res.errors).toBeUndefined();
+          return res.data!.recommendations;
+        };
+        expect((await record([...seen][0]!)).data!.recordEvents.recorded).toBe(1);
+        const before = await lookups();
+        const first = await recs();
+        expect(first.tier).toBe('COLD_START'); // a new user: the mean of their history is the query
+        const again = await recs();
+        expect(again.edges.map((e: any) => e.node.item.id)).toEqual(first.edges.map((e: any) => e.node.item.id));
+        const after = await lookups();
+        expect(after('miss') - before('miss')).toBe(1);
+        expect(after('hit') - before('hit')).toBe(1);
+        // The user views the top recommendation: the very next request must not offer it again.
+        const top = first.edges[0].node.item.id as string;
+        expect((await record(top)).data!.recordEvents.recorded).toBe(1);
+        const next = await recs();
+        expect(next.edges.map((e: any) => e.node.item.id)).not.toContain(top);
+        expect(next.edges.map((e: any) => e.node.item.id)).not.toContain([...seen][0]);
+        expect((await lookups())('miss') - after('miss')).toBe(1); // the recorded event dropped the cached user
+      });
+
       it('serves a known target user from the transferred model, leaving out what they have seen', async () => {
         const res = await gql(fx, RECS, { key: fx.keys.app, variables: { userId, domain: 'target', first: 50 } });
         expect(res.errors).toBeUndefined();
