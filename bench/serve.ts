@@ -11,7 +11,7 @@
  *
  *   npm run build && node dist/bench/serve.js [--items 100000] [--users 10000] [--seconds 15]
  *     [--connections 32] [--recall 200] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
- *     [--server-node-options "--cpu-prof --cpu-prof-dir=/tmp/prof"]
+ *     [--workers 1] [--server-node-options "--cpu-prof --cpu-prof-dir=/tmp/prof"]
  *
  * Prints a markdown table on stdout, progress on stderr.
  */
@@ -40,6 +40,8 @@ const CONNECTIONS = Number(arg('connections', '32'));
 const RECALL_USERS = Number(arg('recall', '200'));
 /** Extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it. */
 const SERVER_NODE_OPTIONS = arg('server-node-options', '');
+/** `graft serve --workers N`: server processes sharing the port. */
+const WORKERS = Number(arg('workers', '1'));
 const ADMIN_URL = arg('database-url', process.env.GRAFT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
 const DIM = 64;
 const EVENTS_PER_USER = 20;
@@ -158,7 +160,7 @@ async function main() {
 
   /** One server process with the given cache TTL: both queries in the same run, plus the serving cache's counts. */
   async function measure(cacheTtlMs: number, withRecall: boolean) {
-    const server = spawn(process.execPath, [...SERVER_NODE_OPTIONS.split(' ').filter(Boolean), main, 'serve', '--port', String(PORT)], {
+    const server = spawn(process.execPath, [...SERVER_NODE_OPTIONS.split(' ').filter(Boolean), main, 'serve', '--port', String(PORT), '--workers', String(WORKERS)], {
       env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn', GRAFT_CACHE_TTL_MS: String(cacheTtlMs) },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
@@ -225,7 +227,7 @@ async function main() {
   process.stdout.write(
     [
       `machine: ${cpus().length} x ${cpus()[0]?.model}, load ${loadavg()[0]!.toFixed(2)}; ${ITEMS.toLocaleString('en-US')} items, ${USERS.toLocaleString('en-US')} users, dim ${DIM}; ` +
-        `${CONNECTIONS} connections, ${SECONDS} s each; server: \`graft serve\` on Postgres (one process), ${ITEMS > 50_000 ? 'HNSW' : 'exact'} index; users rotate (user = 7919 i mod ${USERS})`,
+        `${CONNECTIONS} connections, ${SECONDS} s each; server: \`graft serve --workers ${WORKERS}\` on Postgres, ${ITEMS > 50_000 ? 'HNSW' : 'exact'} index; users rotate (user = 7919 i mod ${USERS})`,
       '',
       '| serving cache | query | req/s | p50 ms | p99 ms | errors | notes |',
       '|---|---|---:|---:|---:|---:|---|',

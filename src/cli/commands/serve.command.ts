@@ -1,5 +1,7 @@
+import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import type { GraftDatabase } from '../../db/connect.js';
+import { GraftError } from '../../errors.js';
 import { nonNegativeInt, positiveInt } from '../options.js';
 import { withDatabase } from '../with-database.js';
 
@@ -10,21 +12,35 @@ export function registerServe(program: Command): void {
     .description('serve the GraphQL API at /graphql (GraphiQL in a browser), the embedding explorer at /explorer, /healthz and /metrics')
     .option('--port <n>', 'HTTP port (default: PORT or 4000)', positiveInt('port'))
     .option('--cache-ttl <seconds>', "reuse a user's history and rankings this long; recorded events invalidate them at once; 0 = off (default: GRAFT_CACHE_TTL_MS or 60 s)", nonNegativeInt('cache-ttl'))
-    .action(async (o: { port?: number; cacheTtl?: number }) => {
+    .option('--workers <n>', 'server processes sharing the port (Postgres only; e.g. one per core); default 1', positiveInt('workers'))
+    .action(async (o: { port?: number; cacheTtl?: number; workers?: number }) => {
+      if ((o.workers ?? 1) > 1 && cluster.isPrimary) {
+        if (!process.env.DATABASE_URL) {
+          throw new GraftError('BAD_INPUT', `--workers ${o.workers} needs Postgres: the embedded database (PGlite) is open in one process only; set DATABASE_URL, or leave --workers out`);
+        }
+        await withDatabase(async () => undefined); // migrate once, before the workers start
+        const { runClusterPrimary } = await import('../../graphql/server/cluster.js');
+        process.stderr.write(`starting ${o.workers} server processes on port ${o.port ?? process.env.PORT ?? 4000}\n`);
+        await runClusterPrimary(o.workers!, (m) => process.stderr.write(`${m}\n`));
+        return;
+      }
       await withDatabase((gdb) => serveUntilSignal(gdb, { port: o.port, cacheTtlMs: o.cacheTtl === undefined ? undefined : o.cacheTtl * 1000, onListening: (url) => process.stderr.write(`GraphQL: ${url}\nembedding explorer: ${url.replace(/\/graphql$/, '/explorer')}\n`) }));
+      // A cluster worker's IPC channel to the primary keeps it alive: it is done once drained and closed.
+      if (cluster.isWorker) process.exit(0);
     });
 }
 
 /** Serves until the process is asked to stop, then drains connections and returns. */
 export async function serveUntilSignal(gdb: GraftDatabase, options: { port?: number; cacheTtlMs?: number; onListening?: (url: string) => void }): Promise<void> {
+  // Listening for the signals before starting: a stop asked for during start-up waits for it, then stops.
+  const stopRequested = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
   // Loaded on demand: the GraphQL stack is the heaviest import, and other commands (`graft worker`) start faster without it.
   const { startGraftServer } = await import('../../graphql/server/http-server.js');
   const server = await startGraftServer({ gdb, port: options.port, cacheTtlMs: options.cacheTtlMs });
   options.onListening?.(server.url);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await stopRequested;
   await server.close();
 }

@@ -18,6 +18,7 @@ import { formatGraphQLError } from '../errors.js';
 import { DEFAULT_QUERY_LIMITS, queryLimitsRule, type QueryLimits } from '../query-limits.js';
 import { buildGraftSchema } from '../schema.js';
 import { Authenticator } from './authenticator.js';
+import { clusterMetricsSource } from './cluster.js';
 import { EXPLORER_PATH, explorerRoute, registerExplorerAssets } from './explorer-page.js';
 import { checkHealth } from './health.js';
 import { createServerMetrics } from './metrics.js';
@@ -85,6 +86,8 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
   const services: GraftServices = { gdb: options.gdb, recommender, logger, extensions: options.extensions ?? {} };
   const schema = options.schema ?? (await buildGraftSchema());
   const metrics = createServerMetrics(recommender);
+  // Under `graft serve --workers N` a scrape on any worker reports the whole cluster.
+  const clusterMetrics = clusterMetricsSource(metrics.registry);
   const authenticator = new Authenticator(options.gdb.db);
   const requestDb = options.requestDb ?? options.gdb.db;
   // The analysts' embedding explorer is part of every server; options.routes may replace it.
@@ -158,7 +161,7 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
       return sendJson(res, health.status === 'ok' ? 200 : 503, health);
     }
     if (url.pathname === '/metrics') {
-      return sendText(res, 200, await metrics.registry.metrics(), metrics.registry.contentType);
+      return sendText(res, 200, clusterMetrics ? await clusterMetrics() : await metrics.registry.metrics(), metrics.registry.contentType);
     }
     if (url.pathname === '/') {
       res.writeHead(302, { location: '/graphql' }).end();

@@ -42,6 +42,7 @@ export function createServerMetrics(recommender: Recommender): ServerMetrics {
     name: 'graft_active_model_version',
     help: 'Version of the model loaded for serving, per domain (0: popularity fallback)',
     labelNames: ['domain'] as const,
+    aggregator: 'max', // under --workers N, not the sum of the workers' versions
     registers: [registry],
     collect() {
       this.reset();
@@ -52,6 +53,7 @@ export function createServerMetrics(recommender: Recommender): ServerMetrics {
     name: 'graft_index_items',
     help: 'Items in the serving index, per domain and index kind',
     labelNames: ['domain', 'kind'] as const,
+    aggregator: 'max', // every worker holds the same index
     registers: [registry],
     collect() {
       this.reset();
