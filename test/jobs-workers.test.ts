@@ -112,7 +112,11 @@ describe('jobs on Postgres with real `graft worker` processes', () => {
     const done = await finished(job.id, 20_000);
     expect(done.status).toBe('CANCELLED');
     expect(await modelsOf(job.id)).toEqual([]);
-    expect((await eventKinds(db, job.id)).slice(-2)).toEqual(['cancel_requested', 'cancelled']);
+    // An epoch that ends while the cancel travels to the child may be logged in between.
+    const kinds = await eventKinds(db, job.id);
+    expect(kinds.at(-1)).toBe('cancelled');
+    expect(kinds.slice(kinds.lastIndexOf('cancel_requested') + 1, -1).every((k) => k === 'epoch')).toBe(true);
+    expect(kinds).toContain('cancel_requested');
   });
 
   it('recovers from kill -9 of a worker mid-run: the training child ends too, a restarted worker retries the job and carries on with the queue', async () => {

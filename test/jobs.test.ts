@@ -186,8 +186,11 @@ describe('jobs on PGlite: the in-process runner, a child process per run', () =>
     expect(done.status).toBe('CANCELLED');
     expect(done.modelId).toBeNull();
     expect(await db.db.selectFrom('models').select('id').where('job_id', '=', job.id).execute()).toEqual([]);
+    // An epoch that ends while the cancel travels to the child may be logged in between.
     const kinds = await eventKinds(db, job.id);
-    expect(kinds.slice(-2)).toEqual(['cancel_requested', 'cancelled']);
+    expect(kinds.at(-1)).toBe('cancelled');
+    expect(kinds).toContain('cancel_requested');
+    expect(kinds.slice(kinds.lastIndexOf('cancel_requested') + 1, -1).every((k) => k === 'epoch')).toBe(true);
   });
 
   it('a child that runs out of memory fails only its job; the next job runs', async () => {

@@ -272,10 +272,10 @@ export class StartTransferInput extends JobInputBase {
   @Max(16)
   freezeLayers?: number;
 
-  @Field(() => Float, { nullable: true, description: 'Weight of replayed source events (0 turns replay off; default 0.5).' })
+  @Field(() => Float, { nullable: true, description: 'Weight of replayed source events, 0..1 (0 turns replay off; default 0.5).' })
   @IsOptional()
   @Min(0)
-  @Max(100)
+  @Max(1)
   replayWeight?: number;
 
   @Field(() => Float, { nullable: true, description: 'Feature (tag) dropout while fine-tuning, 0..0.95.' })
