@@ -1,0 +1,171 @@
+/**
+ * The issue's classic cross-domain reference, measured instead of quoted: implicit ALS
+ * (Hu, Koren & Volinsky 2008: confidence 1 + alpha for observed pairs, every other pair a
+ * zero with confidence 1, solved exactly per row) on the joined user x (Sport + Cloth items)
+ * matrix of the Amazon release in ../shared/data, and on Cloth alone; evaluated on Cloth's
+ * given test file with the project's sampled protocol (999 uniform negatives from Cloth
+ * training items the user has not seen, seed 2040, HR@10 / NDCG@10, ties = expected rank),
+ * next to popularity in the same run.
+ *
+ *   npm run build && node dist/bench/als-reference.js [--data ../shared/data/amazon-sport-cloth]
+ *     [--factors 64] [--alpha 1,10,40] [--reg 0.1] [--iterations 15] [--seed 7]
+ *
+ * Reads the files directly (user ids as given: the same person in both domains), so the
+ * negatives are drawn for the same users with the same seed but under another user
+ * indexing than bench/transfer's database read: the protocol is the same, the draws differ.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { embeddingScorer, evaluate, popularityScorer, type EvaluationData, type EvaluationOptions } from '../src/evaluation/index.js';
+import { createRng } from '../src/dataset/random.js';
+
+function arg(name: string, fallback: string): string {
+  const at = process.argv.indexOf(`--${name}`);
+  return at === -1 ? fallback : process.argv[at + 1]!;
+}
+const DATA = resolve(arg('data', '../shared/data/amazon-sport-cloth'));
+const FACTORS = Number(arg('factors', '64'));
+const ALPHAS = arg('alpha', '1,10,40').split(',').map(Number);
+const REG = Number(arg('reg', '0.1'));
+const ITERATIONS = Number(arg('iterations', '15'));
+const SEED = Number(arg('seed', '7'));
+const EVALUATION: EvaluationOptions = { protocol: 'sampled', negatives: 999, ks: [10], seed: 2040 };
+const log = (m: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${m}\n`);
+
+function readPairs(path: string): [number, number][] {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const [u, i] = line.split('\t');
+      return [Number(u), Number(i)];
+    });
+}
+
+/** CSR rows of a 0/1 matrix from (row, column) pairs (duplicates kept once). */
+function csr(pairs: [number, number][], rows: number): { offsets: Int32Array; cols: Int32Array } {
+  const sets = Array.from({ length: rows }, () => new Set<number>());
+  for (const [r, c] of pairs) sets[r]!.add(c);
+  const offsets = new Int32Array(rows + 1);
+  for (let r = 0; r < rows; r++) offsets[r + 1] = offsets[r]! + sets[r]!.size;
+  const cols = new Int32Array(offsets[rows]!);
+  for (let r = 0; r < rows; r++) cols.set([...sets[r]!].sort((a, b) => a - b), offsets[r]!);
+  return { offsets, cols };
+}
+
+function transpose(m: { offsets: Int32Array; cols: Int32Array }, columns: number) {
+  const pairs: [number, number][] = [];
+  for (let r = 0; r + 1 < m.offsets.length; r++) for (let k = m.offsets[r]!; k < m.offsets[r + 1]!; k++) pairs.push([m.cols[k]!, r]);
+  return csr(pairs, columns);
+}
+
+/**
+ * One half-step of implicit ALS: every row x of `out` solves
+ * (YtY + alpha sum_{j in row} y_j y_j^T + reg I) x = (1 + alpha) sum_{j in row} y_j, by Cholesky.
+ */
+function solveRows(rows: { offsets: Int32Array; cols: Int32Array }, other: Float64Array, out: Float64Array, f: number, alpha: number, reg: number): void {
+  const gram = new Float64Array(f * f);
+  const nOther = other.length / f;
+  for (let j = 0; j < nOther; j++) {
+    const o = j * f;
+    for (let a = 0; a < f; a++) {
+      const va = other[o + a]!;
+      for (let b = 0; b <= a; b++) gram[a * f + b] += va * other[o + b]!;
+    }
+  }
+  const A = new Float64Array(f * f);
+  const rhs = new Float64Array(f);
+  const n = rows.offsets.length - 1;
+  for (let r = 0; r < n; r++) {
+    A.set(gram);
+    for (let a = 0; a < f; a++) A[a * f + a] += reg;
+    rhs.fill(0);
+    for (let k = rows.offsets[r]!; k < rows.offsets[r + 1]!; k++) {
+      const o = rows.cols[k]! * f;
+      for (let a = 0; a < f; a++) {
+        const va = other[o + a]!;
+        rhs[a] += (1 + alpha) * va;
+        const s = alpha * va;
+        for (let b = 0; b <= a; b++) A[a * f + b] += s * other[o + b]!;
+      }
+    }
+    // Cholesky in place (lower triangle), then two triangular solves.
+    for (let j = 0; j < f; j++) {
+      let d = A[j * f + j]!;
+      for (let k = 0; k < j; k++) d -= A[j * f + k]! * A[j * f + k]!;
+      const l = Math.sqrt(d);
+      A[j * f + j] = l;
+      for (let i = j + 1; i < f; i++) {
+        let s = A[i * f + j]!;
+        for (let k = 0; k < j; k++) s -= A[i * f + k]! * A[j * f + k]!;
+        A[i * f + j] = s / l;
+      }
+    }
+    for (let i = 0; i < f; i++) {
+      let s = rhs[i]!;
+      for (let k = 0; k < i; k++) s -= A[i * f + k]! * rhs[k]!;
+      rhs[i] = s / A[i * f + i]!;
+    }
+    for (let i = f - 1; i >= 0; i--) {
+      let s = rhs[i]!;
+      for (let k = i + 1; k < f; k++) s -= A[k * f + i]! * rhs[k]!;
+      rhs[i] = s / A[i * f + i]!;
+    }
+    out.set(rhs, r * f);
+  }
+}
+
+function als(userRows: { offsets: Int32Array; cols: Int32Array }, nItems: number, alpha: number): { users: Float64Array; items: Float64Array } {
+  const nUsers = userRows.offsets.length - 1;
+  const itemRows = transpose(userRows, nItems);
+  const rng = createRng(SEED);
+  const users = new Float64Array(nUsers * FACTORS);
+  const items = Float64Array.from({ length: nItems * FACTORS }, () => rng.normal() * 0.01);
+  for (let it = 0; it < ITERATIONS; it++) {
+    solveRows(userRows, items, users, FACTORS, alpha, REG);
+    solveRows(itemRows, users, items, FACTORS, alpha, REG);
+  }
+  return { users, items };
+}
+
+function main() {
+  const sport = readPairs(join(DATA, 'sport_cloth', 'train.txt'));
+  const clothTrain = readPairs(join(DATA, 'cloth_sport', 'train.txt'));
+  const clothTest = readPairs(join(DATA, 'cloth_sport', 'test.txt'));
+  const max = (pairs: [number, number][], at: 0 | 1) => pairs.reduce((m, p) => Math.max(m, p[at]), -1);
+  const nUsers = 1 + Math.max(max(sport, 0), max(clothTrain, 0), max(clothTest, 0));
+  const nCloth = 1 + Math.max(max(clothTrain, 1), max(clothTest, 1));
+  const nSport = 1 + max(sport, 1);
+  // Evaluation data over Cloth items only.
+  const clothRows = csr(clothTrain, nUsers);
+  const popularity = new Float32Array(nCloth);
+  for (let k = 0; k < clothRows.cols.length; k++) popularity[clothRows.cols[k]!]++;
+  const data: EvaluationData = {
+    trainHistories: { offsets: clothRows.offsets, items: clothRows.cols },
+    test: { users: Int32Array.from(clothTest, ([u]) => u), items: Int32Array.from(clothTest, ([, i]) => i) },
+    popularity,
+  };
+  const rows: string[] = [];
+  const row = (model: string, report: { metrics: Record<string, number>; users: number }, seconds: number) => {
+    rows.push(`| ${model} | ${report.metrics['hr@10']!.toFixed(4)} | ${report.metrics['ndcg@10']!.toFixed(4)} | ${report.users} | ${seconds.toFixed(0)} |`);
+    log(rows.at(-1)!);
+  };
+  let t = performance.now();
+  row('popularity (Cloth training counts)', evaluate(popularityScorer(popularity), data, EVALUATION), (performance.now() - t) / 1000);
+  // Joined matrix: Cloth items keep their index, Sport items follow.
+  const joined = csr([...clothTrain, ...sport.map(([u, i]): [number, number] => [u, nCloth + i])], nUsers);
+  for (const alpha of ALPHAS) {
+    for (const [name, matrix, nItems] of [
+      ['Cloth alone', clothRows, nCloth],
+      ['joined Sport + Cloth', joined, nCloth + nSport],
+    ] as const) {
+      t = performance.now();
+      const { users, items } = als(matrix, nItems, alpha);
+      const scorer = embeddingScorer(Float32Array.from(users), Float32Array.from(items.subarray(0, nCloth * FACTORS)), FACTORS);
+      row(`implicit ALS, ${name} (factors ${FACTORS}, alpha ${alpha}, reg ${REG}, ${ITERATIONS} iterations)`, evaluate(scorer, data, EVALUATION), (performance.now() - t) / 1000);
+    }
+  }
+  process.stdout.write(['| model | HR@10 | NDCG@10 | test users | wall s |', '|---|---:|---:|---:|---:|', ...rows, ''].join('\n'));
+}
+
+main();
