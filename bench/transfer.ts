@@ -9,6 +9,7 @@
  *     [--epochs 10] [--only target|transfer] [--strategies FEATURE_EXTRACTION,PARTIAL,FULL]
  *     [--replay 0,0.5] [--replay-fraction 1] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--user-history | --no-user-history] [--seed 42] [--json out.json]
  *     [--item-init random,co-users] [--history-dropout 0.3] [--uniform-negatives 256] [--no-logq] [--l2 0] [--lr 0.003] [--layers 128,64]
+ *     [--item-bias] [--transfer-item-bias] [--item-bias-lr 30] [--batch-size 256]
  *
  * synthetic: the seeded generator (source and sparse target sharing users), target split
  * leave-one-out (last), 10% of overlapping users held out entirely (cold-start stratum).
@@ -65,8 +66,16 @@ const MODEL: ModelSettings = {
   logQ: argv.includes('--no-logq') ? false : DEFAULT_MODEL.logQ,
   historyDropout: Number(arg('history-dropout', String(DEFAULT_MODEL.historyDropout ?? 0))),
   uniformNegatives: Number(arg('uniform-negatives', String(DEFAULT_MODEL.uniformNegatives ?? 0))),
+  itemBias: argv.includes('--item-bias') ? true : DEFAULT_MODEL.itemBias,
+  itemBiasLearningRate: Number(arg('item-bias-lr', '30')),
 };
-const TRAINING: TrainingSettings = { ...DEFAULT_TRAINING, epochs: EPOCHS, learningRate: Number(arg('lr', String(DEFAULT_TRAINING.learningRate))) };
+const BATCH_SIZE = Number(arg('batch-size', String(DEFAULT_TRAINING.batchSize)));
+const TRAINING: TrainingSettings = {
+  ...DEFAULT_TRAINING,
+  batchSize: BATCH_SIZE,
+  epochs: EPOCHS,
+  learningRate: Number(arg('lr', String(DEFAULT_TRAINING.learningRate))),
+};
 
 interface Row {
   setting: string;
@@ -145,12 +154,13 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
     for (const strategy of STRATEGIES) {
       for (const [replayWeight, itemInit] of REPLAY.flatMap((w) => ITEM_INITS.map((init) => [w, init] as const))) {
         started = performance.now();
-        const { report: r } = await transfer(prepared, {
+        const { report: r, trained } = await transfer(prepared, {
           strategy,
           freezeLayers: strategy === 'PARTIAL' ? 1 : undefined,
           replayWeight,
           replayFraction: REPLAY_FRACTION,
           itemInit,
+          itemBias: argv.includes('--transfer-item-bias') ? { learningRate: MODEL.itemBiasLearningRate } : undefined,
           training: TRAINING,
           evaluation: EVALUATION,
           seed: MODEL.seed,
@@ -167,7 +177,7 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
           hr10: r.metrics['hr@10']!,
           ndcg10: r.metrics['ndcg@10']!,
           seconds,
-          note: `gain ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]${r.negativeTransfer ? ', negative transfer' : ''}`,
+          note: `gain ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]${g.relative === null ? '' : `, ${g.relative >= 0 ? '+' : ''}${(100 * g.relative).toFixed(1)}%`}${r.negativeTransfer ? ', negative transfer' : ''}; best epoch ${trained.metrics.training.bestEpoch ?? '-'} of ${trained.metrics.training.epochs}`,
         });
       }
     }

@@ -70,6 +70,23 @@ describeEachStorage('domain transfer end to end', (ctx) => {
     expect((await getModel(ctx.db.db, record.id)).status).toBe('ACTIVE');
   });
 
+  it('adds a learned item bias at transfer time: source rows frozen at 0 under FEATURE_EXTRACTION, new items train theirs, scores carry it', async () => {
+    if (ctx.kind === 'postgres') return; // storage-independent computation
+    const source = await pretrainOn('source');
+    const { trained, record } = await transferTo(source.id, 'target', { strategy: 'FEATURE_EXTRACTION', freezeLayers: undefined, itemBias: { learningRate: 30 } });
+    const bias = trained.weights.find((w) => w.name === 'item.bias')!;
+    const nTarget = trained.candidateItems;
+    expect(bias.shape).toEqual([trained.itemDbIds.length, 1]);
+    expect(bias.data.subarray(nTarget).every((b) => b === 0)).toBe(true);
+    expect(bias.data.subarray(0, nTarget).some((b) => b !== 0)).toBe(true);
+    // Stored vectors are [u, 1] and [v, T b]: inner products rank like the training logits.
+    expect(trained.outputDim).toBe(MODEL.layers.at(-1)! + 1);
+    for (let u = 0; u < 5; u++) expect(trained.userVectors[u * trained.outputDim + trained.outputDim - 1]).toBe(1);
+    expect(trained.itemVectors[trained.outputDim - 1]).toBeCloseTo(MODEL.temperature * bias.data[0]!, 6);
+    const stored = await getModel(ctx.db.db, record.id);
+    expect((stored.config as { model: { itemBias: boolean } }).model.itemBias).toBe(true);
+  });
+
   it('flags a transfer from a source generated independently of the target as negative, and refuses to activate it', async () => {
     if (ctx.kind === 'pglite') return; // the computation is storage-independent: once is enough
     const source = await pretrainOn('other-source');

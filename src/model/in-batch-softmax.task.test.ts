@@ -85,6 +85,13 @@ describeEachBackend('InBatchSoftmaxTask', () => {
     expect(Array.from(again.prepare(Int32Array.from(items)).candidates!)).toEqual(candidates);
   });
 
+  it('adds a per-candidate item bias to the logits', () => {
+    const task = new InBatchSoftmaxTask({ items: 10, temperature: 0.1 });
+    const b = [0.5, -1, 2, 0];
+    const loss = tf.tidy(() => task.loss(tf.tensor2d(u), tf.tensor2d(v), task.prepare(Int32Array.of(0, 1, 2, 3)), tf.tensor2d([b])).dataSync()[0]);
+    expect(loss).toBeCloseTo(referenceLoss(u, v, 0.1, (_i, j) => b[j]), 4);
+  });
+
   it('weights examples in the mean', () => {
     const task = new InBatchSoftmaxTask({ items: 10, temperature: 0.1 });
     const w = [1, 0, 3, 0.5];

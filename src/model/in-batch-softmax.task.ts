@@ -273,11 +273,14 @@ export class InBatchSoftmaxTask {
   /**
    * Mean (or weighted) softmax cross-entropy of the batch.
    * users: [B, d], items: [C, d] (L2-normalised tower outputs of the candidates: the B
-   * positives, then any sampled negatives) -> scalar.
+   * positives, then any sampled negatives), itemBias: optional `[1, C]` logit bias per
+   * candidate -> scalar.
    */
-  loss(users: tf.Tensor2D, items: tf.Tensor2D, batch: BatchLogits): tf.Scalar {
+  loss(users: tf.Tensor2D, items: tf.Tensor2D, batch: BatchLogits, itemBias?: tf.Tensor2D): tf.Scalar {
     return tf.tidy(() => {
       let logits: tf.Tensor2D = tf.mul(matMulTransposeB(users, items), 1 / this.temperature);
+      // `[1, C]` learned per-candidate bias (TwoTowerConfig.itemBias), broadcast over rows.
+      if (itemBias) logits = tf.add(logits, itemBias);
       if (batch.bias) logits = tf.add(logits, tf.tensor2d(batch.bias.values, batch.bias.shape));
       // The positive's logit is the diagonal of the biased logits, so it carries its own -log q too.
       const perExample = diagonalSoftmaxCrossEntropy(logits);

@@ -98,7 +98,10 @@ function referenceGradients(model: TwoTowerModel, histories?: HistoryBags, optio
   const { value, grads } = tf.variableGrads(() => {
     const u = tower('user', batch.users, userTokens);
     const v = tower('item', candidates, itemTokens);
-    const logits = tf.add(tf.div(tf.matMul(u, v, false, true), config.temperature!), tf.tensor2d(bias, [b, columns]));
+    let logits = tf.add(tf.div(tf.matMul(u, v, false, true), config.temperature!), tf.tensor2d(bias, [b, columns]));
+    // Learned item bias (itemBias): one logit offset per candidate column.
+    const itemBias = vars.get('item.bias');
+    if (itemBias) logits = tf.add(logits, tf.reshape(tf.gather(itemBias, tf.tensor1d(candidates, 'int32')), [1, columns]));
     const logProb = tf.logSoftmax(logits);
     const diagonal = tf.sum(tf.mul(logProb, tf.eye(b, columns)), 1);
     return tf.neg(tf.sum(tf.mul(diagonal, tf.tensor1d(w.map((x) => x / wSum))))) as tf.Scalar;
@@ -229,6 +232,55 @@ describeEachBackend('TwoTowerModel', () => {
     const clone = model.clone();
     expect(clone.task.negativePool()).toEqual(Int32Array.of(0, 1, 2, 4));
     for (const m of [model, again, clone]) m.dispose();
+  });
+
+  it('gives autodiff gradients for the learned item bias, and scores with it as an inner product', () => {
+    for (const extra of [{}, { uniformNegatives: 6 }] as Partial<TwoTowerConfig>[]) {
+      const model = create({ itemBias: true, ...extra });
+      // Non-zero biases, so the reference sees them in the logits.
+      model.itemBiasTable!.weights.set([0.3, -0.2, 0.5, 0.1, -0.4]);
+      const sparse = model.gradients(batch);
+      const reference = referenceGradients(model, undefined, { negatives: sparse.negatives });
+      expect(sparse.loss).toBeCloseTo(reference.loss, 4);
+      const dim = config.dim!;
+      for (const [name, width] of [['user.embedding', dim], ['item.embedding', dim], ['token.embedding', dim], ['item.bias', 1]] as const) {
+        const scattered = new Float32Array(reference.grads[name].length);
+        const { ids, grads } = sparse.tables[name];
+        ids.forEach((row, s) => scattered.set(grads.subarray(s * width, (s + 1) * width), row * width));
+        expectClose(scattered, reference.grads[name], 1e-4);
+      }
+      for (const [name, g] of Object.entries(sparse.dense)) expectClose(g, reference.grads[name], 1e-4);
+      model.dispose();
+    }
+    const model = create({ itemBias: true });
+    for (let step = 0; step < 5; step++) model.trainStep(batch, 0.05, { clipNorm: 1 });
+    const b = model.itemBiasTable!.weights;
+    expect(Array.from(b).some((x) => x !== 0)).toBe(true);
+    // Scores: <[u, 1], [v, T b]> = u.v + T b, the ranking of the training logit u.v / T + b.
+    const plain = TwoTowerModel.fromWeights({ ...config }, model.exportWeights().filter((w) => w.name !== 'item.bias'), { itemTokens, userTokens });
+    expect(model.outputDim).toBe(4);
+    const users = model.embedUsers();
+    const items = model.embedItems();
+    const u0 = plain.embedUsers();
+    const v0 = plain.embedItems();
+    for (let u = 0; u < 6; u++) {
+      expect(users[u * 4 + 3]).toBe(1);
+      for (let i = 0; i < 5; i++) {
+        const dot = (a: Float32Array, x: number, c: Float32Array, y: number, d: number) => Array.from({ length: d }, (_, k) => a[x * d + k] * c[y * d + k]).reduce((s, z) => s + z, 0);
+        expect(dot(users, u, items, i, 4)).toBeCloseTo(dot(u0, u, v0, i, 3) + config.temperature! * b[i], 5);
+      }
+    }
+    // Round trip, clone, growth (new items start at bias 0), no tensor leaks.
+    const loaded = TwoTowerModel.fromWeights({ ...config, itemBias: true }, model.exportWeights(), { itemTokens, userTokens });
+    expect(loaded.embedItems()).toEqual(items);
+    const clone = model.clone();
+    expect(clone.embedItems()).toEqual(items);
+    const before = tf.memory().numTensors;
+    model.trainStep(batch, 0.05, { clipNorm: 1 });
+    expect(tf.memory().numTensors).toBe(before);
+    model.growItems(2, { offsets: Int32Array.of(0, 0, 0), ids: new Int32Array(0) });
+    expect(Array.from(model.itemBiasTable!.weights.subarray(5))).toEqual([0, 0]);
+    for (const m of [model, plain, loaded, clone]) m.dispose();
   });
 
   it('keeps the history path through fromWeights and clone, without leaking tensors', () => {

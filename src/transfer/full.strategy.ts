@@ -20,7 +20,10 @@ export class FullStrategy implements TransferStrategy {
   apply(model: TwoTowerModel, alignment: Alignment): void {
     const rate = this.pretrainedLearningRate;
     forEachPretrained(alignment.userSourceRow, (row) => model.userTable.setRowLearningRateMultiplier(row, row + 1, rate));
-    forEachPretrained(alignment.itemSourceRow, (row) => model.itemTable.setRowLearningRateMultiplier(row, row + 1, rate));
+    forEachPretrained(alignment.itemSourceRow, (row) => {
+      model.itemTable.setRowLearningRateMultiplier(row, row + 1, rate);
+      model.itemBiasTable?.setRowLearningRateMultiplier(row, row + 1, rate);
+    });
     if (model.tokenTable) model.tokenTable.setRowLearningRateMultiplier(0, model.tokenTable.rows, rate);
     for (let layer = 1; layer <= denseLayerCount(model); layer++) model.setLearningRateMultiplier(layer, rate);
   }

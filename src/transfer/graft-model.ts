@@ -35,11 +35,13 @@ function resized(weights: readonly NamedWeight[], alignment: Alignment, seed: nu
   return weights.map((w) => {
     if (w.name === 'user.embedding') return remapRows(w, alignment.userSourceRow, 'mean', seed);
     if (w.name === 'item.embedding') return remapRows(w, alignment.itemSourceRow, 'random', seed + 1);
+    // New items' logit biases start at 0, as in a fresh model.
+    if (w.name === 'item.bias') return remapRows(w, alignment.itemSourceRow, 'zeros', seed);
     return { ...w, data: w.data.slice() };
   });
 }
 
-function remapRows(w: NamedWeight, sourceRow: Int32Array, fill: 'mean' | 'random', seed: number): NamedWeight {
+function remapRows(w: NamedWeight, sourceRow: Int32Array, fill: 'mean' | 'random' | 'zeros', seed: number): NamedWeight {
   const dim = w.shape[1]!;
   const rows = sourceRow.length;
   const data = new Float32Array(rows * dim);
@@ -64,6 +66,8 @@ function remapRows(w: NamedWeight, sourceRow: Int32Array, fill: 'mean' | 'random
     const from = sourceRow[r]!;
     if (from >= 0) {
       data.set(w.data.subarray(from * dim, (from + 1) * dim), r * dim);
+    } else if (fill === 'zeros') {
+      continue;
     } else if (fill === 'mean') {
       for (let d = 0; d < dim; d++) data[r * dim + d] = mean[d]!;
     } else {

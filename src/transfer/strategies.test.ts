@@ -130,3 +130,61 @@ describe('transfer strategies keep frozen parts bit-identical and train the rest
     model.dispose();
   });
 });
+
+describe('item bias under transfer', () => {
+  let biased: { config: TwoTowerModel['config']; weights: NamedWeight[] };
+
+  beforeAll(() => {
+    const model = TwoTowerModel.create({ users: 30, items: 20, dim: DIM, layers: [16, 8], tokenBuckets: 64, seed: 1, itemBias: true }, { itemTokens: bags(20, 64) });
+    for (let s = 0; s < 5; s++) model.trainStep(randomBatch(30, 20, 32, s + 1), 0.05);
+    biased = { config: model.config, weights: model.exportWeights() };
+    model.dispose();
+  });
+
+  const biasOf = (weights: NamedWeight[]) => weights.find((w) => w.name === 'item.bias')!.data;
+
+  function run(name: TransferStrategyName) {
+    const model = graftModel(biased, alignment, bags(alignment.itemDbIds.length, 64), 9);
+    const grafted = Float32Array.from(model.itemBiasTable!.weights);
+    createStrategy(name).apply(model, alignment);
+    const replay = mapSourceInteractions(alignment, randomBatch(30, 20, 64, 77));
+    for (let s = 0; s < 6; s++) {
+      const target = { users: Int32Array.from({ length: 24 }, (_, i) => i % 20), items: Int32Array.from({ length: 24 }, (_, i) => (i * 5 + s) % 12) };
+      model.trainStep({ users: Int32Array.of(...target.users, ...replay.users.subarray(0, 8)), items: Int32Array.of(...target.items, ...replay.items.subarray(0, 8)) }, 0.05);
+    }
+    const after = Float32Array.from(model.itemBiasTable!.weights);
+    const replayed = new Set(Array.from(replay.items.subarray(0, 8)));
+    model.dispose();
+    return { grafted, after, replayed };
+  }
+
+  it('grafts pretrained biases, starts new items at 0', () => {
+    const { grafted } = run('FEATURE_EXTRACTION');
+    const src = biasOf(biased.weights);
+    expect(Array.from(src).some((x) => x !== 0)).toBe(true);
+    for (let r = 0; r < alignment.itemDbIds.length; r++) {
+      const from = alignment.itemSourceRow[r]!;
+      expect(grafted[r]).toBe(from >= 0 ? src[from] : 0);
+    }
+  });
+
+  it('FEATURE_EXTRACTION: pretrained biases bit-identical, new items train theirs', () => {
+    const { grafted, after, replayed } = run('FEATURE_EXTRACTION');
+    expect(replayed.size).toBeGreaterThan(0);
+    for (let r = alignment.targetItems; r < after.length; r++) expect(Object.is(after[r], grafted[r])).toBe(true);
+    for (let r = 0; r < alignment.targetItems; r++) expect(after[r]).not.toBe(grafted[r]);
+  });
+
+  it('adds a zero bias table when the source has none (bias added at transfer time)', () => {
+    const model = graftModel({ config: { ...source.config, itemBias: true }, weights: source.weights }, alignment, bags(alignment.itemDbIds.length, 64), 9);
+    expect(model.itemBiasTable!.rows).toBe(alignment.itemDbIds.length);
+    expect(model.itemBiasTable!.weights.every((b) => b === 0)).toBe(true);
+    expect(model.outputDim).toBe(9);
+    model.dispose();
+  });
+
+  it('FULL: replayed pretrained biases train too (at the reduced rate)', () => {
+    const { grafted, after, replayed } = run('FULL');
+    for (const r of replayed) expect(after[r]).not.toBe(grafted[r]);
+  });
+});

@@ -25,10 +25,13 @@ export interface StrategyOptions {
   pretrainedLearningRate?: number;
 }
 
-/** Freezes every row that came from the source model, plus the shared token table. */
+/** Freezes every row that came from the source model (with its item bias, if any), plus the shared token table. */
 export function freezePretrainedRows(model: TwoTowerModel, alignment: Alignment): void {
   forEachPretrained(alignment.userSourceRow, (row) => model.userTable.freezeRows(row, row + 1));
-  forEachPretrained(alignment.itemSourceRow, (row) => model.itemTable.freezeRows(row, row + 1));
+  forEachPretrained(alignment.itemSourceRow, (row) => {
+    model.itemTable.freezeRows(row, row + 1);
+    model.itemBiasTable?.freezeRows(row, row + 1);
+  });
   model.tokenTable?.freezeRows();
 }
 

@@ -23,6 +23,10 @@ export interface ModelSettings {
   historyDropout?: number;
   /** Uniformly sampled item negatives per batch on top of the in-batch ones (absent = 0). */
   uniformNegatives?: number;
+  /** A learned logit bias per item (absent = off; see TwoTowerConfig.itemBias). */
+  itemBias?: boolean;
+  /** Learning-rate multiplier of the item biases (absent = 30; see TwoTowerConfig.itemBiasLearningRate). */
+  itemBiasLearningRate?: number;
 }
 
 export interface TrainingSettings {
@@ -81,5 +85,7 @@ export function modelConfig(settings: ModelSettings, users: number, items: numbe
     logQ: settings.logQ ?? true,
     historyDropout: settings.historyDropout ?? 0,
     uniformNegatives: settings.uniformNegatives ?? 0,
+    itemBias: settings.itemBias ?? false,
+    itemBiasLearningRate: settings.itemBiasLearningRate ?? 30,
   };
 }

@@ -53,6 +53,12 @@ export interface TransferSettings {
    * item rows their users chose in the source; see `initNewItemsFromCoUsers`).
    */
   itemInit?: NewItemInit;
+  /**
+   * Give the transferred model (and the baseline) a learned item bias even when the source
+   * model has none (`TwoTowerConfig.itemBias`; absent = as the source); the source's rows
+   * start at bias 0, new items too. With the multiplier of its learning rate.
+   */
+  itemBias?: { learningRate?: number };
   training: TrainingSettings;
   evaluation: EvaluationSettings;
   seed: number;
@@ -86,7 +92,12 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
   const strategy = createStrategy(settings.strategy, { freezeLayers: settings.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
   const nTargetUsers = alignment.targetUsers;
   const nTargetItems = alignment.targetItems;
-  const config: TwoTowerConfig = { ...source.config, tokenDropout: settings.tokenDropout ?? source.config.tokenDropout, seed: settings.seed };
+  const config: TwoTowerConfig = {
+    ...source.config,
+    tokenDropout: settings.tokenDropout ?? source.config.tokenDropout,
+    seed: settings.seed,
+    ...(settings.itemBias ? { itemBias: true, itemBiasLearningRate: settings.itemBias.learningRate ?? source.config.itemBiasLearningRate } : {}),
+  };
 
   const validation = target.validation && evaluationData(target.train, target.validation, nTargetUsers, nTargetItems);
   const test = evaluationData(concatExamples(target.train, target.validation), target.test, nTargetUsers, nTargetItems);

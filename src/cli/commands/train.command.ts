@@ -21,6 +21,8 @@ interface TrainCliOptions extends SplitCliOptions {
   patience: number;
   device: 'AUTO' | 'CPU' | 'GPU';
   userHistory: boolean;
+  itemBias?: boolean;
+  itemBiasLr: number;
   protocol: 'full' | 'sampled';
   negatives: number;
   k: number[];
@@ -58,6 +60,8 @@ export function registerTrain(program: Command): void {
     .option('--patience <n>', 'early stopping: epochs without validation gain (0 = off)', (v) => Number(v), DEFAULT_TRAINING.patience)
     .option('--training-seed <n>', 'seed of initialisation and shuffling', positiveInt('training-seed'), DEFAULT_MODEL.seed)
     .option('--no-user-history', "user tower without the pooled items of the user's history")
+    .option('--item-bias', "a learned logit bias per item (item popularity outside the normalised vectors)")
+    .option('--item-bias-lr <m>', 'learning-rate multiplier of the item biases', positiveNumber('item-bias-lr'), 30)
     .option('--device <device>', 'AUTO, CPU or GPU (GPU needs @tensorflow/tfjs-node-gpu)', oneOf('device', ['AUTO', 'CPU', 'GPU'] as const), 'AUTO')
     .option('--json', 'print one JSON object instead of a table');
   addSplitOptions(command);
@@ -66,7 +70,15 @@ export function registerTrain(program: Command): void {
   command.action(async (o: TrainCliOptions & { trainingSeed: number }) => {
     const seed = o.seed ?? o.trainingSeed;
     await withDatabase(async (gdb) => {
-      const model = { ...DEFAULT_MODEL, dim: o.dim, layers: o.layers, temperature: o.temperature, seed, userHistory: o.userHistory };
+      const model = {
+        ...DEFAULT_MODEL,
+        dim: o.dim,
+        layers: o.layers,
+        temperature: o.temperature,
+        seed,
+        userHistory: o.userHistory,
+        ...(o.itemBias ? { itemBias: true, itemBiasLearningRate: o.itemBiasLr } : {}),
+      };
       const training = { ...DEFAULT_TRAINING, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr, patience: o.patience };
       const evaluation = { protocol: o.protocol, negatives: o.negatives, ks: o.k, seed: o.evalSeed };
       const prepared = await prepareDomain(gdb, o.domain, { split: splitFromOptions(o), tokenBuckets: model.tokenBuckets });

@@ -24,6 +24,8 @@ interface TransferCliOptions extends SplitCliOptions {
   replayWeight: number;
   replayFraction: number;
   tokenDropout: number;
+  itemBias?: boolean;
+  itemBiasLr: number;
   coldStartShare: number;
   maxTrainPerUser?: number;
   trainingSeed: number;
@@ -51,6 +53,8 @@ export function registerTransfer(program: Command): void {
     .option('--replay-weight <w>', 'weight of replayed source events of the same users (0 = no replay)', unitInterval('replay-weight'), DEFAULT_TRANSFER.replayWeight)
     .option('--replay-fraction <f>', 'replayed source examples per epoch, as a share of target examples', positiveNumber('replay-fraction'), DEFAULT_TRANSFER.replayFraction)
     .option('--token-dropout <p>', 'feature dropout: probability of dropping each item tag while training', unitInterval('token-dropout'), 0)
+    .option('--item-bias', 'give the transferred model and the baseline a learned logit bias per item (source rows start at 0; frozen with the pretrained rows)')
+    .option('--item-bias-lr <m>', 'learning-rate multiplier of the item biases', positiveNumber('item-bias-lr'), 30)
     .option('--cold-start-share <s>', 'share of overlapping users whose whole target history is held out for test', unitInterval('cold-start-share'), 0.1)
     .option('--max-train-per-user <n>', 'sparse variant: keep at most N target training interactions per user', positiveInt('max-train-per-user'))
     .option('--training-seed <n>', 'seed of initialisation, shuffling and the cold-start draw', positiveInt('training-seed'), 42)
@@ -77,6 +81,7 @@ export function registerTransfer(program: Command): void {
           replayWeight: o.replayWeight,
           replayFraction: o.replayFraction,
           tokenDropout: o.tokenDropout,
+          itemBias: o.itemBias ? { learningRate: o.itemBiasLr } : undefined,
           training: { ...DEFAULT_TRAINING, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr, patience: o.patience },
           evaluation: { protocol: o.protocol, negatives: o.negatives, ks: o.k, seed: o.seed },
           seed: o.trainingSeed,
