@@ -121,6 +121,20 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
   expect(worst).toBeLessThan(tolerance);
 }
 
+/** Each sparse table's gradient, scattered into a dense matrix, equals autodiff's (rows `width` wide). */
+function expectTableGradients(
+  sparse: { tables: Record<string, { ids: ArrayLike<number>; grads: Float32Array }> },
+  reference: { grads: Record<string, Float32Array> },
+  tables: ReadonlyArray<readonly [string, number]>,
+): void {
+  for (const [name, width] of tables) {
+    const scattered = new Float32Array(reference.grads[name]!.length);
+    const { ids, grads } = sparse.tables[name]!;
+    Array.from(ids).forEach((row, s) => scattered.set(grads.subarray(s * width, (s + 1) * width), row * width));
+    expectClose(scattered, reference.grads[name]!, 1e-4);
+  }
+}
+
 describeEachBackend('TwoTowerModel', () => {
   const create = (overrides: Partial<TwoTowerConfig> = {}) => {
     const model = TwoTowerModel.create({ ...config, ...overrides }, { itemTokens, userTokens });
@@ -158,12 +172,7 @@ describeEachBackend('TwoTowerModel', () => {
     const reference = referenceGradients(model, userHistories);
     expect(sparse.loss).toBeCloseTo(reference.loss, 4);
     const dim = config.dim!;
-    for (const name of ['user.embedding', 'item.embedding', 'token.embedding']) {
-      const scattered = new Float32Array(reference.grads[name].length);
-      const { ids, grads } = sparse.tables[name];
-      ids.forEach((row, s) => scattered.set(grads.subarray(s * dim, (s + 1) * dim), row * dim));
-      expectClose(scattered, reference.grads[name], 1e-4);
-    }
+    expectTableGradients(sparse, reference, [['user.embedding', dim], ['item.embedding', dim], ['token.embedding', dim]]);
     // Item 1 is in no batch example as a positive or candidate: its gradient comes only through user 0's pooled history.
     expect(sparse.tables['item.embedding'].ids).toContain(1);
     for (const [name, g] of Object.entries(sparse.dense)) expectClose(g, reference.grads[name], 1e-4);
@@ -190,12 +199,7 @@ describeEachBackend('TwoTowerModel', () => {
     const reference = referenceGradients(model, userHistories, { pooled: (i) => kept[i] });
     expect(sparse.loss).toBeCloseTo(reference.loss, 4);
     const dim = config.dim!;
-    for (const name of ['user.embedding', 'item.embedding', 'token.embedding']) {
-      const scattered = new Float32Array(reference.grads[name].length);
-      const { ids, grads } = sparse.tables[name];
-      ids.forEach((row, s) => scattered.set(grads.subarray(s * dim, (s + 1) * dim), row * dim));
-      expectClose(scattered, reference.grads[name], 1e-4);
-    }
+    expectTableGradients(sparse, reference, [['user.embedding', dim], ['item.embedding', dim], ['token.embedding', dim]]);
     for (const [name, g] of Object.entries(sparse.dense)) expectClose(g, reference.grads[name], 1e-4);
     const again = make();
     expect(again.gradients(batch).loss).toBe(sparse.loss);
@@ -215,12 +219,7 @@ describeEachBackend('TwoTowerModel', () => {
     const reference = referenceGradients(model, undefined, { negatives });
     expect(sparse.loss).toBeCloseTo(reference.loss, 4);
     const dim = config.dim!;
-    for (const name of ['user.embedding', 'item.embedding', 'token.embedding']) {
-      const scattered = new Float32Array(reference.grads[name].length);
-      const { ids, grads } = sparse.tables[name];
-      ids.forEach((row, s) => scattered.set(grads.subarray(s * dim, (s + 1) * dim), row * dim));
-      expectClose(scattered, reference.grads[name], 1e-4);
-    }
+    expectTableGradients(sparse, reference, [['user.embedding', dim], ['item.embedding', dim], ['token.embedding', dim]]);
     for (const [name, g] of Object.entries(sparse.dense)) expectClose(g, reference.grads[name], 1e-4);
     const again = create({ uniformNegatives: 6 });
     expect(again.gradients(batch).negatives).toEqual(negatives);
@@ -243,12 +242,7 @@ describeEachBackend('TwoTowerModel', () => {
       const reference = referenceGradients(model, undefined, { negatives: sparse.negatives });
       expect(sparse.loss).toBeCloseTo(reference.loss, 4);
       const dim = config.dim!;
-      for (const [name, width] of [['user.embedding', dim], ['item.embedding', dim], ['token.embedding', dim], ['item.bias', 1]] as const) {
-        const scattered = new Float32Array(reference.grads[name].length);
-        const { ids, grads } = sparse.tables[name];
-        ids.forEach((row, s) => scattered.set(grads.subarray(s * width, (s + 1) * width), row * width));
-        expectClose(scattered, reference.grads[name], 1e-4);
-      }
+      expectTableGradients(sparse, reference, [['user.embedding', dim], ['item.embedding', dim], ['token.embedding', dim], ['item.bias', 1]]);
       for (const [name, g] of Object.entries(sparse.dense)) expectClose(g, reference.grads[name], 1e-4);
       model.dispose();
     }

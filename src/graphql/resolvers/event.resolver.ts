@@ -18,7 +18,11 @@ export class EventResolver {
     );
     // This process serves its own writes at once (other processes hear of them through EVENTS_CHANNEL).
     const usersByDomain = new Map<string, string[]>();
-    for (const e of args.events) usersByDomain.set(e.domain, [...(usersByDomain.get(e.domain) ?? []), e.userId]);
+    for (const e of args.events) {
+      const users = usersByDomain.get(e.domain);
+      if (users) users.push(e.userId);
+      else usersByDomain.set(e.domain, [e.userId]);
+    }
     for (const [domain, users] of usersByDomain) ctx.services.recommender.forgetUsers(domain, users);
     return Object.assign(new RecordEventsResult(), result);
   }
