@@ -184,6 +184,14 @@ describeEachStorage('serving recommendations', (ctx) => {
     expect(page.endCursor).toBe(page.cursors[19]);
   });
 
+  it('explain: false returns the same page without explanations', async () => {
+    const explained = await recommender.recommend(req({ userId: 'alice' }));
+    const plain = await recommender.recommend(req({ userId: 'alice', explain: false }));
+    expect(plain.items.map((r) => r.becauseOf)).toEqual(explained.items.map(() => []));
+    expect(plain.items.map(({ becauseOf: _, ...rest }) => rest)).toEqual(explained.items.map(({ becauseOf: _, ...rest }) => rest));
+    expect(plain.cursors).toEqual(explained.cursors);
+  });
+
   it('TRANSFERRED: a model row but no history in the domain; nothing to explain with', async () => {
     const page = await recommender.recommend(req({ userId: 'bob', first: 10 }));
     expect(page.tier).toBe('TRANSFERRED');

@@ -10,7 +10,6 @@ import { ExplorerResolver, ModelComparisonFieldsResolver } from './resolvers/exp
 import { JobResolver } from './resolvers/job.resolver.js';
 import { ActivationFieldsResolver, ModelResolver } from './resolvers/model.resolver.js';
 import {
-  RecommendationFieldsResolver,
   RecommendationReasonResolver,
   RecommendationResolver,
   SimilarItemFieldsResolver,
@@ -19,7 +18,6 @@ import {
 /** Every resolver of the API. Adapters for later features append theirs here. */
 export const RESOLVERS = [
   RecommendationResolver,
-  RecommendationFieldsResolver,
   RecommendationReasonResolver,
   SimilarItemFieldsResolver,
   CatalogResolver,

@@ -35,6 +35,12 @@ export interface RecommendRequest {
   filter?: RecommendationFilter | null;
   /** MMR trade-off in [0, 1]: 0 (or null) = pure relevance, 1 = as diverse as the candidate pool allows. */
   diversity?: number | null;
+  /**
+   * Compute `becauseOf` for each item (default true). False leaves every `becauseOf` empty
+   * and skips the work (a similarity per recent history item and recommendation): for
+   * callers that do not show explanations.
+   */
+  explain?: boolean;
 }
 
 export interface Recommendation {

@@ -184,7 +184,7 @@ export class Recommender {
       score: r.score,
       rank: offset + i + 1,
       tier: user.tier,
-      becauseOf: user.tier === 'POPULAR' || model === null ? [] : explain(model, r.row, recent, state),
+      becauseOf: user.tier === 'POPULAR' || model === null || req.explain === false ? [] : explain(model, r.row, recent, state),
     }));
     const ranking = user.tier === 'POPULAR' || model === null ? { modelId: POPULAR_RANKING, version: 0 } : { modelId: model.modelId, version: model.version };
     const cursorAt = cursorEncoder({ ...ranking, index: indexKind, request: fingerprint });

@@ -37,6 +37,10 @@ export async function serveUntilSignal(gdb: GraftDatabase, options: { port?: num
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
+  // graphql-js reads NODE_ENV once, when first imported: unless told otherwise, run it in production
+  // mode (without it every failed type check of the executor inspects class names: ~6% of a
+  // cached recommendation's CPU). Apollo's defaults that follow NODE_ENV are all set explicitly.
+  process.env.NODE_ENV ??= 'production';
   // Loaded on demand: the GraphQL stack is the heaviest import, and other commands (`graft worker`) start faster without it.
   const { startGraftServer } = await import('../../graphql/server/http-server.js');
   const server = await startGraftServer({ gdb, port: options.port, cacheTtlMs: options.cacheTtlMs });

@@ -1,4 +1,5 @@
-import { Args, Authorized, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Args, Authorized, Ctx, FieldResolver, Info, Query, Resolver, Root } from 'type-graphql';
 import type { GraphqlContext } from '../context.js';
 import { Role, type RecommendationTier } from '../types/enums.js';
 import { Item } from '../types/item.type.js';
@@ -11,6 +12,7 @@ import {
 } from '../types/recommendation.type.js';
 import { RecommendationsArgs, SimilarItemsArgs } from '../types/recommendations.args.js';
 import { loadItems } from './load-items.js';
+import { selects } from './selects.js';
 
 /** App operations: personalised recommendations and similar items (role APP and above). */
 @Resolver(() => RecommendationConnection)
@@ -20,7 +22,7 @@ export class RecommendationResolver {
     description:
       "A user's recommendations in a domain, best first. Unknown users get popular items (tier POPULAR); a domain without an active model falls back to popularity and says so in fallbackReason.",
   })
-  async recommendations(@Args(() => RecommendationsArgs) args: RecommendationsArgs, @Ctx() ctx: GraphqlContext): Promise<RecommendationConnection> {
+  async recommendations(@Args(() => RecommendationsArgs) args: RecommendationsArgs, @Ctx() ctx: GraphqlContext, @Info() info: GraphQLResolveInfo): Promise<RecommendationConnection> {
     const page = await ctx.services.recommender.recommend({
       userId: args.userId,
       domain: args.domain,
@@ -29,9 +31,9 @@ export class RecommendationResolver {
       excludeSeen: args.excludeSeen,
       filter: args.filter ?? null,
       diversity: args.diversity ?? null,
+      // Explanations cost a similarity per recent history item and edge: only when asked for.
+      explain: selects(info, ['edges', 'node', 'reason', 'becauseOf']),
     });
-    // The recommender already holds these items: prime the loader so `item` costs no query.
-    for (const r of page.items) ctx.loaders.itemByRowId.prime(r.itemId, { rowId: r.itemId, domain: page.domain, id: r.externalId, title: r.title, tags: r.tags });
     return Object.assign(new RecommendationConnection(), {
       domain: page.domain,
       modelId: page.modelId,
@@ -42,7 +44,8 @@ export class RecommendationResolver {
       edges: page.items.map((r, i) => ({
         cursor: page.cursors[i]!,
         node: Object.assign(new Recommendation(), {
-          itemRowId: r.itemId,
+          // The recommender already holds the item: no loader, no promise per edge.
+          item: Object.assign(new Item(), { id: r.externalId, domain: page.domain, title: r.title, tags: r.tags }),
           score: r.score,
           rank: r.rank,
           reason: Object.assign(new RecommendationReason(), { tier: r.tier as RecommendationTier, becauseOfRowIds: r.becauseOf }),
@@ -61,14 +64,6 @@ export class RecommendationResolver {
       modelVersion: found.modelVersion,
       items: found.items.map((s) => Object.assign(new SimilarItem(), { itemRowId: s.itemId, score: s.score, rank: s.rank })),
     });
-  }
-}
-
-@Resolver(() => Recommendation)
-export class RecommendationFieldsResolver {
-  @FieldResolver(() => Item)
-  async item(@Root() r: Recommendation, @Ctx() ctx: GraphqlContext): Promise<Item> {
-    return (await loadItems(ctx, [r.itemRowId]))[0]!;
   }
 }
 

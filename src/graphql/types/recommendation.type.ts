@@ -17,10 +17,9 @@ export class RecommendationReason {
 
 @ObjectType()
 export class Recommendation {
+  /** Set by the resolver from the recommender's catalogue (no loader, no promise per edge). */
   @Field(() => Item)
-  item?: Item;
-
-  itemRowId!: number;
+  item!: Item;
 
   @Field(() => Float, { description: 'Inner product of the user and item embeddings (popularity share for POPULAR).' })
   score!: number;
