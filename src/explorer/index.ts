@@ -21,3 +21,4 @@ export { pca2, type Pca2Result } from './pca.js';
 export { umap2, type UmapOptions } from './umap-layout.js';
 export { compareModels, type CompareOptions, type ModelComparison, type TransferReportSummary } from './model-comparison.js';
 export type { LayerChange } from './layer-change.js';
+export { getTrainingCurve, trainingCurveOf, type EpochPoint, type TrainingCurve, type TrainingSeries } from './training-curve.js';

@@ -1,6 +1,5 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
-import { compareModels, getEmbedding, nearestNeighbors, projectEmbeddings } from '../../explorer/index.js';
-import { listJobEvents } from '../../jobs/index.js';
+import { compareModels, getEmbedding, getTrainingCurve, nearestNeighbors, projectEmbeddings } from '../../explorer/index.js';
 import { getModel } from '../../registry/index.js';
 import type { GraphqlContext } from '../context.js';
 import { Role } from '../types/enums.js';
@@ -14,9 +13,9 @@ import {
   NearestNeighborsArgs,
   Neighbor,
   TrainingCurve,
+  TrainingCurveSource,
 } from '../types/explorer.type.js';
 import { Model } from '../types/model.type.js';
-import { CURVE_EVENT_KINDS, trainingCurveOf } from './training-curve.js';
 
 /** The analysts' embedding explorer (role ANALYST): thin over src/explorer, which caches matrices and layouts. */
 @Resolver()
@@ -53,9 +52,8 @@ export class ExplorerResolver {
   @Authorized(Role.ANALYST)
   @Query(() => TrainingCurve, { description: 'Loss and validation metric per epoch of the run that produced a model (and of its baseline for a transfer job).' })
   async trainingCurve(@Arg('modelId', () => ID) modelId: string, @Ctx() ctx: GraphqlContext): Promise<TrainingCurve> {
-    const model = await getModel(ctx.db, modelId);
-    const events = model.jobId ? await listJobEvents(ctx.db, model.jobId, { kinds: CURVE_EVENT_KINDS, limit: 5000 }) : [];
-    return trainingCurveOf(model, events);
+    const curve = await getTrainingCurve(ctx.db, modelId);
+    return Object.assign(new TrainingCurve(), { ...curve, source: curve.source as TrainingCurveSource });
   }
 }
 

@@ -1,9 +1,47 @@
-import type { JobEventRecord } from '../../jobs/index.js';
-import type { ModelRecord } from '../../registry/index.js';
-import { TrainingCurve, TrainingCurveSource, type EpochPoint, type TrainingSeries } from '../types/explorer.type.js';
+import type { Db } from '../db/database.js';
+import { listJobEvents, type JobEventRecord } from '../jobs/index.js';
+import { getModel, type ModelRecord } from '../registry/index.js';
 
 /** The event kinds a curve is read from: `started` marks each attempt, `epoch` carries the losses. */
-export const CURVE_EVENT_KINDS = ['started', 'epoch'] as const;
+const CURVE_EVENT_KINDS = ['started', 'epoch'] as const;
+/** More epoch events than any run reports (epochs of the model, plus its baseline's). */
+const MAX_CURVE_EVENTS = 5_000;
+
+export interface EpochPoint {
+  /** 1-based. */
+  epoch: number;
+  loss: number;
+  validation: number | null;
+}
+
+export interface TrainingSeries {
+  /** 'training' (pretraining), 'transfer' or 'baseline'. */
+  phase: string;
+  points: EpochPoint[];
+}
+
+export interface TrainingCurve {
+  modelId: string;
+  jobId: string | null;
+  /** Where the points come from: the job's epoch events, the history stored in the model's metrics, or nowhere. */
+  source: 'JOB_EVENTS' | 'MODEL_METRICS' | 'NONE';
+  series: TrainingSeries[];
+  /** Epoch whose weights were kept (early stopping restores the best). */
+  bestEpoch: number | null;
+}
+
+/**
+ * Loss and validation metric per epoch of the run that produced a model (and of its
+ * baseline for a transfer job).
+ *
+ * @example
+ * const curve = await getTrainingCurve(db, modelId); // { source: 'JOB_EVENTS', series: [{ phase: 'transfer', points }, ...] }
+ */
+export async function getTrainingCurve(db: Db, modelId: string): Promise<TrainingCurve> {
+  const model = await getModel(db, modelId);
+  const events = model.jobId ? await listJobEvents(db, model.jobId, { kinds: CURVE_EVENT_KINDS, limit: MAX_CURVE_EVENTS }) : [];
+  return trainingCurveOf(model, events);
+}
 
 /**
  * A model's training curve: from its job's epoch events when it has them (a transfer job
@@ -14,12 +52,12 @@ export function trainingCurveOf(model: ModelRecord, jobEvents: readonly JobEvent
   const metricsTraining = (model.metrics as { training?: { bestEpoch?: number; history?: unknown } }).training;
   const base = { modelId: model.id, jobId: model.jobId, bestEpoch: typeof metricsTraining?.bestEpoch === 'number' ? metricsTraining.bestEpoch : null };
   const fromEvents = seriesFromJobEvents(jobEvents);
-  if (fromEvents.length > 0) return Object.assign(new TrainingCurve(), { ...base, source: TrainingCurveSource.JOB_EVENTS, series: fromEvents });
+  if (fromEvents.length > 0) return { ...base, source: 'JOB_EVENTS', series: fromEvents };
   const history = Array.isArray(metricsTraining?.history) ? (metricsTraining.history as unknown[]) : [];
   const points = history.map(toPoint).filter((p): p is EpochPoint => p !== null);
-  if (points.length === 0) return Object.assign(new TrainingCurve(), { ...base, source: TrainingCurveSource.NONE, series: [] });
+  if (points.length === 0) return { ...base, source: 'NONE', series: [] };
   const phase = model.kind === 'TRANSFER' ? 'transfer' : 'training';
-  return Object.assign(new TrainingCurve(), { ...base, source: TrainingCurveSource.MODEL_METRICS, series: [{ phase, points }] });
+  return { ...base, source: 'MODEL_METRICS', series: [{ phase, points }] };
 }
 
 /** Epoch events of the last attempt (a job retried after a crash reported the first attempt's epochs too), per phase in order of appearance. */
