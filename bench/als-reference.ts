@@ -8,7 +8,7 @@
  * next to popularity in the same run.
  *
  *   npm run build && node dist/bench/als-reference.js [--data ../shared/data/amazon-sport-cloth]
- *     [--factors 64] [--alpha 1,10,40] [--reg 0.1] [--iterations 15] [--seed 7]
+ *     [--factors 64] [--alpha 1,10,40] [--reg 0.1] [--iterations 15] [--seed 7] [--transfer]
  *
  * Reads the files directly (user ids as given: the same person in both domains), so the
  * negatives are drawn for the same users with the same seed but under another user
@@ -29,6 +29,8 @@ const ALPHAS = arg('alpha', '1,10,40').split(',').map(Number);
 const REG = Number(arg('reg', '0.1'));
 const ITERATIONS = Number(arg('iterations', '15'));
 const SEED = Number(arg('seed', '7'));
+/** Also the transfer ladder: Sport users frozen + Cloth items solved, then refit on Cloth alone. */
+const TRANSFER = process.argv.includes('--transfer');
 const EVALUATION: EvaluationOptions = { protocol: 'sampled', negatives: 999, ks: [10], seed: 2040 };
 const log = (m: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${m}\n`);
 
@@ -115,12 +117,18 @@ function solveRows(rows: { offsets: Int32Array; cols: Int32Array }, other: Float
   }
 }
 
-function als(userRows: { offsets: Int32Array; cols: Int32Array }, nItems: number, alpha: number): { users: Float64Array; items: Float64Array } {
+/** Alternating exact solves; `start` warm-starts from given factors (a transfer), else random items. */
+function als(
+  userRows: { offsets: Int32Array; cols: Int32Array },
+  nItems: number,
+  alpha: number,
+  start?: { users: Float64Array; items: Float64Array },
+): { users: Float64Array; items: Float64Array } {
   const nUsers = userRows.offsets.length - 1;
   const itemRows = transpose(userRows, nItems);
   const rng = createRng(SEED);
-  const users = new Float64Array(nUsers * FACTORS);
-  const items = Float64Array.from({ length: nItems * FACTORS }, () => rng.normal() * 0.01);
+  const users = start ? start.users.slice() : new Float64Array(nUsers * FACTORS);
+  const items = start ? start.items.slice() : Float64Array.from({ length: nItems * FACTORS }, () => rng.normal() * 0.01);
   for (let it = 0; it < ITERATIONS; it++) {
     solveRows(userRows, items, users, FACTORS, alpha, REG);
     solveRows(itemRows, users, items, FACTORS, alpha, REG);
@@ -164,6 +172,22 @@ function main() {
       const scorer = embeddingScorer(Float32Array.from(users), Float32Array.from(items.subarray(0, nCloth * FACTORS)), FACTORS);
       row(`implicit ALS, ${name} (factors ${FACTORS}, alpha ${alpha}, reg ${REG}, ${ITERATIONS} iterations)`, evaluate(scorer, data, EVALUATION), (performance.now() - t) / 1000);
     }
+  }
+  if (TRANSFER) {
+    // The factorisation analogue of the strategies: Sport alone, then Cloth items solved
+    // against the frozen Sport user factors (feature extraction), then both sides refit on
+    // Cloth alone from there (fine-tuning without replay); joint training is the row above.
+    const alpha = ALPHAS[ALPHAS.length - 1]!;
+    t = performance.now();
+    const sportModel = als(csr(sport, nUsers), nSport, alpha);
+    const clothItems = new Float64Array(nCloth * FACTORS);
+    solveRows(transpose(clothRows, nCloth), sportModel.users, clothItems, FACTORS, alpha, REG);
+    const frozen = embeddingScorer(Float32Array.from(sportModel.users), Float32Array.from(clothItems), FACTORS);
+    row(`implicit ALS transfer: Sport users frozen, Cloth items solved against them (alpha ${alpha})`, evaluate(frozen, data, EVALUATION), (performance.now() - t) / 1000);
+    t = performance.now();
+    const tuned = als(clothRows, nCloth, alpha, { users: sportModel.users, items: clothItems });
+    const fineTuned = embeddingScorer(Float32Array.from(tuned.users), Float32Array.from(tuned.items), FACTORS);
+    row(`implicit ALS transfer: then both refit on Cloth alone, ${ITERATIONS} iterations (alpha ${alpha})`, evaluate(fineTuned, data, EVALUATION), (performance.now() - t) / 1000);
   }
   process.stdout.write(['| model | HR@10 | NDCG@10 | test users | wall s |', '|---|---:|---:|---:|---:|', ...rows, ''].join('\n'));
 }

@@ -10,6 +10,8 @@
  *     [--replay 0,0.5] [--replay-fraction 1] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--user-history | --no-user-history] [--seed 42] [--json out.json]
  *     [--item-init random,co-users] [--history-dropout 0.3] [--uniform-negatives 256] [--no-logq] [--l2 0] [--lr 0.003] [--layers 128,64]
  *     [--item-bias] [--transfer-item-bias] [--item-bias-lr 30] [--batch-size 256]
+ *     [--refit-items 10,40] [--refit-reg 0.1]   (diagnostic: also score each transfer with its target
+ *     items solved in closed form against its user vectors, the iALS item step at each alpha)
  *
  * synthetic: the seeded generator (source and sparse target sharing users), target split
  * leave-one-out (last), 10% of overlapping users held out entirely (cold-start stratum).
@@ -24,7 +26,8 @@ import { connect, type GraftDatabase } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { importEventsFile } from '../src/logs/index.js';
 import { readDataset } from '../src/dataset/read-dataset.js';
-import { evaluateWithPopularity } from '../src/evaluation/evaluate.js';
+import { evaluate, evaluateWithPopularity } from '../src/evaluation/evaluate.js';
+import { embeddingScorer } from '../src/evaluation/embedding.scorer.js';
 import { popularityScorer } from '../src/evaluation/popularity.scorer.js';
 import type { TransferStrategyName } from '../src/transfer/transfer-strategy.js';
 import { evaluationData } from '../src/workflows/evaluation-data.js';
@@ -70,6 +73,9 @@ const MODEL: ModelSettings = {
   itemBiasLearningRate: Number(arg('item-bias-lr', '30')),
 };
 const BATCH_SIZE = Number(arg('batch-size', String(DEFAULT_TRAINING.batchSize)));
+/** Experiment: after each transfer, also solve every target item's vector in closed form against the transferred user vectors (iALS item step at this alpha). */
+const REFIT_ALPHAS = arg('refit-items') === undefined ? [] : arg('refit-items')!.split(',').map(Number);
+const REFIT_REG = Number(arg('refit-reg', '0.1'));
 const TRAINING: TrainingSettings = {
   ...DEFAULT_TRAINING,
   batchSize: BATCH_SIZE,
@@ -171,6 +177,17 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
           baselineReported = true;
         }
         const g = r.gain['hr@10']!;
+        for (const REFIT_ALPHA of REFIT_ALPHAS) {
+          const t0 = performance.now();
+          const target = prepared.target;
+          const seen = concatExamples(target.train, target.validation);
+          const data = evaluationData(seen, target.test, target.userDbIds.length, trained.candidateItems);
+          const items = refitItems(trained.userVectors, trained.outputDim, seen, trained.candidateItems, trained.itemVectors, REFIT_ALPHA, REFIT_REG);
+          const nUsers = target.userDbIds.length;
+          const scorer = embeddingScorer(trained.userVectors.subarray(0, nUsers * trained.outputDim), items, trained.outputDim);
+          const refit = evaluate(scorer, data, EVALUATION);
+          report({ setting: `${SOURCE} -> ${TARGET} ${strategy}, replay ${replayWeight}, items refit in closed form (alpha ${REFIT_ALPHA}, reg ${REFIT_REG})`, variant, hr10: refit.metrics['hr@10']!, ndcg10: refit.metrics['ndcg@10']!, seconds: (performance.now() - t0) / 1000 });
+        }
         report({
           setting: `${SOURCE} -> ${TARGET} ${strategy}${strategy === 'PARTIAL' ? ' (freeze 1)' : ''}, replay ${replayWeight}${itemInit === 'random' ? '' : `, item init ${itemInit}`}`,
           variant,
@@ -182,6 +199,67 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
       }
     }
   }
+}
+
+/**
+ * The iALS item step against fixed user vectors: for each item with events,
+ * v = (G + alpha sum_{u in N(i)} u u^T + reg I)^-1 (1 + alpha) sum_{u in N(i)} u, with G = sum over
+ * every user row of u u^T; items without events keep their tower output.
+ */
+function refitItems(userVectors: Float32Array, d: number, seen: { users: Int32Array; items: Int32Array }, nItems: number, towerItems: Float32Array, alpha: number, reg: number): Float32Array {
+  const nUsers = userVectors.length / d;
+  const G = new Float64Array(d * d);
+  for (let u = 0; u < nUsers; u++) {
+    const o = u * d;
+    for (let a = 0; a < d; a++) {
+      const x = userVectors[o + a]!;
+      for (let b = 0; b <= a; b++) G[a * d + b] += x * userVectors[o + b]!;
+    }
+  }
+  const byItem: number[][] = Array.from({ length: nItems }, () => []);
+  for (let k = 0; k < seen.items.length; k++) if (seen.items[k]! < nItems) byItem[seen.items[k]!]!.push(seen.users[k]!);
+  const out = towerItems.slice();
+  const A = new Float64Array(d * d);
+  const rhs = new Float64Array(d);
+  for (let i = 0; i < nItems; i++) {
+    const users = [...new Set(byItem[i])];
+    if (users.length === 0) continue;
+    A.set(G);
+    rhs.fill(0);
+    for (const u of users) {
+      const o = u * d;
+      for (let a = 0; a < d; a++) {
+        const x = userVectors[o + a]!;
+        rhs[a] += (1 + alpha) * x;
+        for (let b = 0; b <= a; b++) A[a * d + b] += alpha * x * userVectors[o + b]!;
+      }
+    }
+    for (let a = 0; a < d; a++) A[a * d + a] += reg;
+    // Cholesky on the lower triangle, then two triangular solves.
+    for (let j = 0; j < d; j++) {
+      let s = A[j * d + j]!;
+      for (let k = 0; k < j; k++) s -= A[j * d + k]! * A[j * d + k]!;
+      const l = Math.sqrt(s);
+      A[j * d + j] = l;
+      for (let r = j + 1; r < d; r++) {
+        let t = A[r * d + j]!;
+        for (let k = 0; k < j; k++) t -= A[r * d + k]! * A[j * d + k]!;
+        A[r * d + j] = t / l;
+      }
+    }
+    for (let r = 0; r < d; r++) {
+      let t = rhs[r]!;
+      for (let k = 0; k < r; k++) t -= A[r * d + k]! * rhs[k]!;
+      rhs[r] = t / A[r * d + r]!;
+    }
+    for (let r = d - 1; r >= 0; r--) {
+      let t = rhs[r]!;
+      for (let k = r + 1; k < d; k++) t -= A[k * d + r]! * rhs[k]!;
+      rhs[r] = t / A[r * d + r]!;
+    }
+    for (let a = 0; a < d; a++) out[i * d + a] = rhs[a]!;
+  }
+  return out;
 }
 
 main().catch((error) => {
