@@ -40,6 +40,7 @@ import { DEFAULT_TRANSFER, transfer } from '../src/workflows/transfer.workflow.j
 import type { NewItemInit } from '../src/transfer/item-init.js';
 import type { SplitSpec } from '../src/workflows/split-spec.js';
 import { seedSynthetic } from '../seeds/seed-database.js';
+import { csr, solveRows } from './implicit-als.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, fallback?: string) => {
@@ -202,63 +203,18 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
 }
 
 /**
- * The iALS item step against fixed user vectors: for each item with events,
- * v = (G + alpha sum_{u in N(i)} u u^T + reg I)^-1 (1 + alpha) sum_{u in N(i)} u, with G = sum over
- * every user row of u u^T; items without events keep their tower output.
+ * The iALS item step against fixed user vectors: each target item with events solves
+ * (U^T U + alpha sum_{u in N(i)} u u^T + reg I) v = (1 + alpha) sum_{u in N(i)} u over every
+ * user row; items without events keep their tower output.
  */
 function refitItems(userVectors: Float32Array, d: number, seen: { users: Int32Array; items: Int32Array }, nItems: number, towerItems: Float32Array, alpha: number, reg: number): Float32Array {
-  const nUsers = userVectors.length / d;
-  const G = new Float64Array(d * d);
-  for (let u = 0; u < nUsers; u++) {
-    const o = u * d;
-    for (let a = 0; a < d; a++) {
-      const x = userVectors[o + a]!;
-      for (let b = 0; b <= a; b++) G[a * d + b] += x * userVectors[o + b]!;
-    }
-  }
-  const byItem: number[][] = Array.from({ length: nItems }, () => []);
-  for (let k = 0; k < seen.items.length; k++) if (seen.items[k]! < nItems) byItem[seen.items[k]!]!.push(seen.users[k]!);
+  const pairs: [number, number][] = [];
+  for (let k = 0; k < seen.items.length; k++) if (seen.items[k]! < nItems) pairs.push([seen.items[k]!, seen.users[k]!]);
+  const byItem = csr(pairs, nItems);
+  const solved = new Float64Array(nItems * d);
+  solveRows(byItem, Float64Array.from(userVectors), solved, d, alpha, reg);
   const out = towerItems.slice();
-  const A = new Float64Array(d * d);
-  const rhs = new Float64Array(d);
-  for (let i = 0; i < nItems; i++) {
-    const users = [...new Set(byItem[i])];
-    if (users.length === 0) continue;
-    A.set(G);
-    rhs.fill(0);
-    for (const u of users) {
-      const o = u * d;
-      for (let a = 0; a < d; a++) {
-        const x = userVectors[o + a]!;
-        rhs[a] += (1 + alpha) * x;
-        for (let b = 0; b <= a; b++) A[a * d + b] += alpha * x * userVectors[o + b]!;
-      }
-    }
-    for (let a = 0; a < d; a++) A[a * d + a] += reg;
-    // Cholesky on the lower triangle, then two triangular solves.
-    for (let j = 0; j < d; j++) {
-      let s = A[j * d + j]!;
-      for (let k = 0; k < j; k++) s -= A[j * d + k]! * A[j * d + k]!;
-      const l = Math.sqrt(s);
-      A[j * d + j] = l;
-      for (let r = j + 1; r < d; r++) {
-        let t = A[r * d + j]!;
-        for (let k = 0; k < j; k++) t -= A[r * d + k]! * A[j * d + k]!;
-        A[r * d + j] = t / l;
-      }
-    }
-    for (let r = 0; r < d; r++) {
-      let t = rhs[r]!;
-      for (let k = 0; k < r; k++) t -= A[r * d + k]! * rhs[k]!;
-      rhs[r] = t / A[r * d + r]!;
-    }
-    for (let r = d - 1; r >= 0; r--) {
-      let t = rhs[r]!;
-      for (let k = r + 1; k < d; k++) t -= A[k * d + r]! * rhs[k]!;
-      rhs[r] = t / A[r * d + r]!;
-    }
-    for (let a = 0; a < d; a++) out[i * d + a] = rhs[a]!;
-  }
+  for (let i = 0; i < nItems; i++) if (byItem.offsets[i + 1]! > byItem.offsets[i]!) for (let a = 0; a < d; a++) out[i * d + a] = solved[i * d + a]!;
   return out;
 }
 
