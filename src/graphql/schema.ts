@@ -12,14 +12,12 @@ import { ActivationFieldsResolver, ModelResolver } from './resolvers/model.resol
 import {
   RecommendationReasonResolver,
   RecommendationResolver,
-  SimilarItemFieldsResolver,
 } from './resolvers/recommendation.resolver.js';
 
 /** Every resolver of the API. Adapters for later features append theirs here. */
 export const RESOLVERS = [
   RecommendationResolver,
   RecommendationReasonResolver,
-  SimilarItemFieldsResolver,
   CatalogResolver,
   UserFieldsResolver,
   HistoryEventFieldsResolver,

@@ -45,7 +45,7 @@ export class RecommendationResolver {
         cursor: page.cursors[i]!,
         node: Object.assign(new Recommendation(), {
           // The recommender already holds the item: no loader, no promise per edge.
-          item: Object.assign(new Item(), { id: r.externalId, domain: page.domain, title: r.title, tags: r.tags }),
+          item: Item.from({ id: r.externalId, domain: page.domain, title: r.title, tags: r.tags }),
           score: r.score,
           rank: r.rank,
           reason: Object.assign(new RecommendationReason(), { tier: r.tier as RecommendationTier, becauseOfRowIds: r.becauseOf }),
@@ -58,11 +58,13 @@ export class RecommendationResolver {
   @Query(() => SimilarItems, { description: 'Items closest to an item in the active model of its domain.' })
   async similarItems(@Args(() => SimilarItemsArgs) args: SimilarItemsArgs, @Ctx() ctx: GraphqlContext): Promise<SimilarItems> {
     const found = await ctx.services.recommender.similarItems(args.domain, args.itemId, args.first);
-    for (const s of found.items) ctx.loaders.itemByRowId.prime(s.itemId, { rowId: s.itemId, domain: args.domain, id: s.externalId, title: s.title, tags: s.tags });
     return Object.assign(new SimilarItems(), {
       modelId: found.modelId,
       modelVersion: found.modelVersion,
-      items: found.items.map((s) => Object.assign(new SimilarItem(), { itemRowId: s.itemId, score: s.score, rank: s.rank })),
+      // The recommender already holds the items, as for recommendations.
+      items: found.items.map((s) =>
+        Object.assign(new SimilarItem(), { item: Item.from({ id: s.externalId, domain: args.domain, title: s.title, tags: s.tags }), score: s.score, rank: s.rank }),
+      ),
     });
   }
 }
@@ -72,13 +74,5 @@ export class RecommendationReasonResolver {
   @FieldResolver(() => [Item])
   becauseOf(@Root() reason: RecommendationReason, @Ctx() ctx: GraphqlContext): Promise<Item[]> {
     return loadItems(ctx, reason.becauseOfRowIds);
-  }
-}
-
-@Resolver(() => SimilarItem)
-export class SimilarItemFieldsResolver {
-  @FieldResolver(() => Item)
-  async item(@Root() s: SimilarItem, @Ctx() ctx: GraphqlContext): Promise<Item> {
-    return (await loadItems(ctx, [s.itemRowId]))[0]!;
   }
 }

@@ -16,7 +16,7 @@ export class Item {
   @Field(() => [String])
   tags!: string[];
 
-  static from(item: CatalogItem): Item {
+  static from(item: Pick<CatalogItem, 'id' | 'domain' | 'title' | 'tags'>): Item {
     return Object.assign(new Item(), { id: item.id, domain: item.domain, title: item.title, tags: item.tags });
   }
 }

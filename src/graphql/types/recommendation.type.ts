@@ -66,10 +66,9 @@ export class RecommendationConnection {
 
 @ObjectType()
 export class SimilarItem {
+  /** Set by the resolver from the recommender's catalogue. */
   @Field(() => Item)
-  item?: Item;
-
-  itemRowId!: number;
+  item!: Item;
 
   @Field(() => Float)
   score!: number;
