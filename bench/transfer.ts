@@ -10,6 +10,7 @@
  *     [--replay 0,0.5] [--replay-fraction 1] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--user-history | --no-user-history] [--seed 42] [--json out.json]
  *     [--item-init random,co-users] [--history-dropout 0.3] [--uniform-negatives 256] [--no-logq] [--l2 0] [--lr 0.003] [--layers 128,64]
  *     [--item-bias] [--transfer-item-bias] [--item-bias-lr 30] [--batch-size 256]
+ *     [--objective softmax|implicit-als] [--als-alpha 40] [--als-reg 0.1]   (implicit-als: ID rows solved exactly, --layers none)
  *     [--refit-items 10,40] [--refit-reg 0.1]   (diagnostic: also score each transfer with its target
  *     items solved in closed form against its user vectors, the iALS item step at each alpha)
  *
@@ -31,7 +32,7 @@ import { embeddingScorer } from '../src/evaluation/embedding.scorer.js';
 import { popularityScorer } from '../src/evaluation/popularity.scorer.js';
 import type { TransferStrategyName } from '../src/transfer/transfer-strategy.js';
 import { evaluationData } from '../src/workflows/evaluation-data.js';
-import { DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING, type ModelSettings, type TrainingSettings } from '../src/workflows/model-settings.js';
+import { DEFAULT_EVALUATION, DEFAULT_TRAINING, defaultModelFor, type ModelSettings, type TrainingSettings } from '../src/workflows/model-settings.js';
 import { concatExamples, prepareDataset, type PreparedDomain } from '../src/workflows/prepared-domain.js';
 import { capTrainPerUser, prepareTransfer } from '../src/workflows/prepare-transfer.js';
 import { pretrain } from '../src/workflows/pretrain.workflow.js';
@@ -59,8 +60,12 @@ const REPLAY_FRACTION = Number(arg('replay-fraction', '1'));
 const ITEM_INITS = (arg('item-init', DEFAULT_TRANSFER.itemInit ?? 'random')!).split(',') as NewItemInit[];
 const VARIANTS = (arg('variants', 'full,sparse')!).split(',') as Array<'full' | 'sparse'>;
 const EVALUATION = { ...DEFAULT_EVALUATION, protocol: 'sampled' as const, negatives: 999, ks: [10], seed: 2040 };
+const OBJECTIVE = arg('objective', 'softmax') as 'softmax' | 'implicit-als';
+const DEFAULT_MODEL = defaultModelFor(OBJECTIVE);
 const MODEL: ModelSettings = {
   ...DEFAULT_MODEL,
+  alsAlpha: Number(arg('als-alpha', String(DEFAULT_MODEL.alsAlpha ?? 40))),
+  alsRegularization: Number(arg('als-reg', String(DEFAULT_MODEL.alsRegularization ?? 0.1))),
   dim: Number(arg('dim', String(DEFAULT_MODEL.dim))),
   temperature: Number(arg('temperature', String(DEFAULT_MODEL.temperature))),
   l2: Number(arg('l2', '0')),
@@ -146,7 +151,7 @@ function popularityRow(target: PreparedDomain, variant: string) {
 async function targetOnly(target: PreparedDomain, variant: string) {
   const started = performance.now();
   const trained = await pretrain(target, { model: MODEL, training: TRAINING, evaluation: EVALUATION });
-  report({ setting: `${TARGET} only (two-tower)`, variant, hr10: trained.metrics.test['hr@10']!, ndcg10: trained.metrics.test['ndcg@10']!, seconds: (performance.now() - started) / 1000, note: `${trained.metrics.training.epochs} epochs` });
+  report({ setting: `${TARGET} only (two-tower, ${OBJECTIVE})`, variant, hr10: trained.metrics.test['hr@10']!, ndcg10: trained.metrics.test['ndcg@10']!, seconds: (performance.now() - started) / 1000, note: `${trained.metrics.training.epochs} epochs` });
 }
 
 async function transfers(gdb: GraftDatabase, split: SplitSpec) {

@@ -36,6 +36,14 @@ export function positiveNumber(name: string) {
   };
 }
 
+export function nonNegativeNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0) throw new GraftError('BAD_INPUT', `${name} "${value}" is not a number >= 0; use e.g. 40`);
+    return n;
+  };
+}
+
 export function unitInterval(name: string) {
   return (value: string): number => {
     const n = Number(value);

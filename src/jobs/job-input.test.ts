@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TransferReport } from '../transfer/transfer-report.js';
-import { DEFAULT_MODEL, DEFAULT_TRAINING } from '../workflows/model-settings.js';
+import { ALS_MODEL, DEFAULT_MODEL, DEFAULT_TRAINING } from '../workflows/model-settings.js';
 import { activationDecision } from './job-handler.js';
 import { parseJobDevice, resolvePretrainInput, resolveTransferInput } from './job-input.js';
 
@@ -22,6 +22,16 @@ describe('job input', () => {
     expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'SOME' as never })).toThrow(/strategy "SOME" is unknown/);
     expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', replayWeight: 2 })).toThrow(/replayWeight = 2/);
     expect(() => parseJobDevice('tpu')).toThrow(/device "tpu" is not one of AUTO, CPU, GPU/);
+  });
+
+  it('takes the implicit-als defaults (no MLP, no history) and names what does not fit it', () => {
+    const config = resolvePretrainInput({ domain: 'shop', objective: 'implicit-als', alsAlpha: 10 });
+    expect(config.model).toEqual({ ...ALS_MODEL, alsAlpha: 10 });
+    expect(() => resolvePretrainInput({ domain: 'x', objective: 'implicit-als', layers: [64] })).toThrow(/layers = \[64\] with objective implicit-als.*leave layers out or pass \[\]/);
+    expect(() => resolvePretrainInput({ domain: 'x', objective: 'implicit-als', userHistory: true })).toThrow(/userHistory = true with objective implicit-als/);
+    expect(() => resolvePretrainInput({ domain: 'x', objective: 'implicit-als', alsRegularization: 0 })).toThrow(/alsRegularization = 0 is not a positive number/);
+    expect(() => resolvePretrainInput({ domain: 'x', alsAlpha: 5 })).toThrow(/apply to objective implicit-als only/);
+    expect(() => resolvePretrainInput({ domain: 'x', objective: 'svd' as never })).toThrow(/objective "svd" is unknown; use softmax or implicit-als/);
   });
 
   it('gives PARTIAL one frozen layer unless told otherwise', () => {

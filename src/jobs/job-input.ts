@@ -1,6 +1,7 @@
 import { GraftError } from '../errors.js';
 import { TRANSFER_STRATEGIES } from '../transfer/transfer-strategy.js';
-import { DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING, type EvaluationSettings, type TrainingSettings } from '../workflows/model-settings.js';
+import { TRAINING_OBJECTIVES, type TrainingObjective } from '../model/training-objective.js';
+import { DEFAULT_EVALUATION, DEFAULT_TRAINING, defaultModelFor, type EvaluationSettings, type ModelSettings, type TrainingSettings } from '../workflows/model-settings.js';
 import { DEFAULT_SPLIT, type SplitSpec } from '../workflows/split-spec.js';
 import { DEFAULT_TRANSFER } from '../workflows/transfer.workflow.js';
 import type { JobDevice, PretrainJobConfig, PretrainJobInput, TransferJobConfig, TransferJobInput } from './job-record.js';
@@ -15,16 +16,27 @@ const TRANSFER_DEFAULTS = { coldStartShare: 0.1, seed: 42, tokenDropout: 0 };
  */
 export function resolvePretrainInput(input: PretrainJobInput): PretrainJobConfig {
   const domain = requireName('domain', input.domain);
+  const objective = input.objective ?? 'softmax';
+  if (!TRAINING_OBJECTIVES.includes(objective)) throw new GraftError('BAD_INPUT', `objective "${String(objective)}" is unknown; use ${TRAINING_OBJECTIVES.join(' or ')}`);
+  const defaults = defaultModelFor(objective);
+  const model: ModelSettings = {
+    ...defaults,
+    dim: positiveInt('dim', input.dim ?? defaults.dim, 4096),
+    layers: layers(input.layers ?? defaults.layers, objective),
+    temperature: positiveNumber('temperature', input.temperature ?? defaults.temperature),
+    seed: positiveInt('seed', input.seed ?? defaults.seed),
+    userHistory: input.userHistory ?? defaults.userHistory,
+  };
+  if (objective === 'implicit-als') {
+    if (model.userHistory) throw new GraftError('BAD_INPUT', 'userHistory = true with objective implicit-als; ALS factorises ID rows only: leave userHistory out or false');
+    model.alsAlpha = nonNegativeNumber('alsAlpha', input.alsAlpha ?? defaults.alsAlpha!);
+    model.alsRegularization = positiveNumber('alsRegularization', input.alsRegularization ?? defaults.alsRegularization!);
+  } else if (input.alsAlpha != null || input.alsRegularization != null) {
+    throw new GraftError('BAD_INPUT', 'alsAlpha and alsRegularization apply to objective implicit-als only; drop them or set objective implicit-als');
+  }
   return {
     domain,
-    model: {
-      ...DEFAULT_MODEL,
-      dim: positiveInt('dim', input.dim ?? DEFAULT_MODEL.dim, 4096),
-      layers: layers(input.layers ?? DEFAULT_MODEL.layers),
-      temperature: positiveNumber('temperature', input.temperature ?? DEFAULT_MODEL.temperature),
-      seed: positiveInt('seed', input.seed ?? DEFAULT_MODEL.seed),
-      userHistory: input.userHistory ?? DEFAULT_MODEL.userHistory,
-    },
+    model,
     training: trainingBudget(input),
     evaluation: evaluation(input.evaluation),
     split: split(input.split),
@@ -105,11 +117,22 @@ function unit(field: string, value: number): number {
   return value;
 }
 
-function layers(value: number[]): number[] {
+function layers(value: number[], objective: TrainingObjective): number[] {
+  if (objective === 'implicit-als') {
+    if (!Array.isArray(value) || value.length > 0) {
+      throw new GraftError('BAD_INPUT', `layers = ${JSON.stringify(value)} with objective implicit-als; ALS solves the ID tables exactly and has no MLP: leave layers out or pass []`);
+    }
+    return [];
+  }
   if (!Array.isArray(value) || value.length === 0 || value.some((n) => !Number.isInteger(n) || n <= 0 || n > 8192)) {
     throw new GraftError('BAD_INPUT', `layers = ${JSON.stringify(value)} is not a non-empty list of widths from 1 to 8192; use e.g. [128, 64]`);
   }
   return [...value];
+}
+
+function nonNegativeNumber(field: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new GraftError('BAD_INPUT', `${field} = ${value} is not a number >= 0; use e.g. 40`);
+  return value;
 }
 
 function evaluation(value: Partial<EvaluationSettings> | undefined): EvaluationSettings {

@@ -1,4 +1,5 @@
 import type { JobStatus } from '../db/tables/job.table.js';
+import type { TrainingObjective } from '../model/training-objective.js';
 import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
 import type { EvaluationSettings, ModelSettings, TrainingSettings } from '../workflows/model-settings.js';
 import type { SplitSpec } from '../workflows/split-spec.js';
@@ -25,6 +26,12 @@ export interface PretrainJobInput {
   patience?: number;
   seed?: number;
   userHistory?: boolean;
+  /** 'softmax' (default) or 'implicit-als' (ID rows solved exactly; layers must be empty, epochs count sweeps). */
+  objective?: TrainingObjective;
+  /** implicit-als: confidence weight of an observed pair (default 40). */
+  alsAlpha?: number;
+  /** implicit-als: L2 regularisation of every solved row (default 0.1). */
+  alsRegularization?: number;
   /** How test interactions are held out (default: each user's last). A `file` split is refused: the worker may be another machine. */
   split?: SplitSpec;
   evaluation?: Partial<EvaluationSettings>;

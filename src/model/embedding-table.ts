@@ -192,6 +192,12 @@ export class EmbeddingTable {
     this.rowScale.fill(multiplier, from, to);
   }
 
+  /** The learning-rate multiplier of `row`: the table's times the row's own (1 when none was set). */
+  rowLearningRateMultiplier(row: number): number {
+    this.checkRow(row);
+    return this.learningRateMultiplier * (this.rowScale?.[row] ?? 1);
+  }
+
   /** Appends `newRows` rows drawn from `init` (default: the table's initialiser); new rows are trainable. */
   grow(newRows: number, init: Initializer = this.init): void {
     if (!Number.isInteger(newRows) || newRows < 0) {

@@ -11,3 +11,4 @@ export * from './token-hash.js';
 export * from './tower.js';
 export * from './two-tower.model.js';
 export * from './unsorted-segment-sum.kernel.js';
+export * from './training-objective.js';

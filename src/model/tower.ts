@@ -25,6 +25,8 @@ export interface TowerOptions {
   historyLength?: number;
   /** Dense layer widths, bottom to top; ReLU between, the last one linear. */
   layers: readonly number[];
+  /** L2-normalise the output (default true; false for implicit-ALS towers, scored by raw inner products). */
+  normalize?: boolean;
   /** Draws the initial dense weights. */
   rng: SeededRandom;
   /** Initial dense weights (kernel [in, out] and bias [out] per layer); else Glorot-uniform / zeros. */
@@ -65,6 +67,7 @@ export class Tower {
   private tokenBags: TokenBags | undefined;
   private readonly trainable: boolean[];
   private readonly rateMultipliers: number[];
+  private readonly normalize: boolean;
   // Scratch for the current batch, reused across steps.
   private input = new Float32Array(0);
   private bagOffsets = new Int32Array(1);
@@ -79,6 +82,7 @@ export class Tower {
     this.tokenBags = options.tokens;
     this.historyTable = options.historyTable;
     this.historyLength = options.historyLength ?? 50;
+    this.normalize = options.normalize ?? true;
     this.inputDim = this.idTable.dim + (this.tokenTable?.dim ?? 0) + (this.historyTable?.dim ?? 0);
     const widths = [this.inputDim, ...options.layers];
     this.outputDim = widths[widths.length - 1];
@@ -281,7 +285,7 @@ export class Tower {
   }
 
   /**
-   * MLP + L2 normalisation of a `[B, inputDim]` input -> `[B, outputDim]`. Frozen layers
+   * MLP + L2 normalisation (unless `normalize` is off) of a `[B, inputDim]` input -> `[B, outputDim]`. Frozen layers
    * take part in the forward pass as constants (autodiff is asked only for trainable ones).
    */
   forward(input: tf.Tensor2D): tf.Tensor2D {
@@ -289,7 +293,7 @@ export class Tower {
       let h: tf.Tensor2D = input;
       const last = this.kernels.length - 1;
       for (let l = 0; l <= last; l++) h = dense(h, this.kernels[l] as tf.Tensor2D, this.biases[l] as tf.Tensor1D, l < last);
-      return l2Normalize(h);
+      return this.normalize ? l2Normalize(h) : h;
     });
   }
 

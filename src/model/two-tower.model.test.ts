@@ -298,6 +298,21 @@ describeEachBackend('TwoTowerModel', () => {
     for (const m of [model, loaded, clone]) m.dispose();
   });
 
+  it('implicit-als: outputs are the raw ID rows (inner products, no normalisation); the config names what ALS cannot have', () => {
+    const model = TwoTowerModel.create({ users: 3, items: 4, dim: 5, layers: [], objective: 'implicit-als', seed: 2 });
+    expect(model.outputDim).toBe(5);
+    expect(model.embedUsers()).toEqual(model.userTable.weights);
+    expect(model.embedItems(Int32Array.of(2))).toEqual(model.itemTable.weights.subarray(10, 15));
+    expect(() => model.trainStep({ users: Int32Array.of(0), items: Int32Array.of(1) }, 0.1)).toThrow(/exact row solves/);
+    model.dispose();
+    const als = { users: 3, items: 4, objective: 'implicit-als' as const };
+    expect(() => TwoTowerModel.create({ ...als, layers: [8] })).toThrow(/config.layers = \[8\] with objective implicit-als.*--layers none/);
+    expect(() => TwoTowerModel.create({ ...als, layers: [], userHistory: true })).toThrow(/config.userHistory with objective implicit-als/);
+    expect(() => TwoTowerModel.create({ ...als, layers: [], alsRegularization: 0 })).toThrow(/config.alsRegularization = 0/);
+    expect(() => TwoTowerModel.create({ ...als, layers: [] }, { itemTokens: { offsets: new Int32Array(5), ids: new Int32Array(0) } })).toThrow(/token bags .* objective implicit-als/);
+    expect(() => TwoTowerModel.create({ users: 1, items: 1, objective: 'svd' as never })).toThrow(/config.objective = "svd"; use softmax or implicit-als/);
+  });
+
   it('does not leak tensors across training steps', () => {
     const model = create({ tokenDropout: 0.3 });
     model.trainStep(batch, 0.01, { clipNorm: 1 });

@@ -9,6 +9,7 @@ import { createSeededRandom, deriveSeed, type SeededRandom } from './seeded-rand
 import type { SparseOptimizerKind } from './sparse-optimizer.js';
 import { validateTokenBags, type TokenBags } from './token-hash.js';
 import { Tower, type HistoryBags, type TowerName } from './tower.js';
+import { TRAINING_OBJECTIVES, type TrainingObjective } from './training-objective.js';
 
 /** Shape and training settings of a two-tower model. Optional fields have the defaults shown. */
 export interface TwoTowerConfig {
@@ -69,6 +70,20 @@ export interface TwoTowerConfig {
    * 1 worse than no bias, 30 best of 1 / 30 / 100 for the target-only model).
    */
   itemBiasLearningRate?: number;
+  /**
+   * What the towers are trained for (default 'softmax'). 'softmax': the in-batch sampled
+   * softmax on L2-normalised tower outputs (`trainStep`, `train`). 'implicit-als': implicit
+   * matrix factorisation solved exactly per row (`fitImplicitAls`): the towers are their ID
+   * tables alone (`layers: []`, no tokens, no user history, no item bias) and their outputs
+   * are NOT normalised, so scores are raw inner products (a row's norm carries its
+   * popularity). With ~2 events per target item, an exact solve fits rows SGD cannot
+   * (BENCHMARKS.md, Amazon Sport -> Cloth).
+   */
+  objective?: TrainingObjective;
+  /** implicit-als: confidence of an observed pair is 1 + alsAlpha x its event weight (default 40). */
+  alsAlpha?: number;
+  /** implicit-als: L2 regularisation λ of every solved row (default 0.1). */
+  alsRegularization?: number;
 }
 
 export type ResolvedTwoTowerConfig = Required<Omit<TwoTowerConfig, 'embeddingInit'>> & { embeddingInit: Initializer };
@@ -163,6 +178,9 @@ export class TwoTowerModel {
     const historyDim = config.userHistory ? dim : 0;
     const userHasTokens = weights ? towerHasTokens(weights, 'user', dim + historyDim, tokens.userTokens !== undefined) : tokens.userTokens !== undefined;
     const itemHasTokens = weights ? towerHasTokens(weights, 'item', dim, tokens.itemTokens !== undefined) : tokens.itemTokens !== undefined;
+    if (config.objective === 'implicit-als' && (userHasTokens || itemHasTokens)) {
+      throw new GraftError('BAD_INPUT', 'token bags were given to a model with objective implicit-als, which factorises ID rows only; leave the tokens out or use objective softmax');
+    }
     this.tokenTable = userHasTokens || itemHasTokens ? table('token', config.tokenBuckets) : undefined;
     if (tokens.userTokens) validateTokenBags(tokens.userTokens, config.users, config.tokenBuckets, 'user');
     if (tokens.itemTokens) validateTokenBags(tokens.itemTokens, config.items, config.tokenBuckets, 'item');
@@ -176,6 +194,7 @@ export class TwoTowerModel {
         historyTable: name === 'user' && config.userHistory ? this.itemTable : undefined,
         historyLength: config.userHistoryLength,
         layers: config.layers,
+        normalize: config.objective !== 'implicit-als',
         rng: denseRng,
         dense: weights ? denseWeights(weights, name, config.layers.length) : undefined,
       });
@@ -257,6 +276,9 @@ export class TwoTowerModel {
    * the only readbacks are the loss and the gathered rows' gradients.
    */
   trainStep(batch: TrainBatch, lr: number, options: TrainStepOptions = {}): number {
+    if (this.config.objective === 'implicit-als') {
+      throw new GraftError('BAD_INPUT', 'this model has objective implicit-als: it trains by exact row solves (fitImplicitAls, or fitModel in the workflows), not by gradient steps');
+    }
     return this.step(batch, lr, options.clipNorm, undefined);
   }
 
@@ -267,14 +289,14 @@ export class TwoTowerModel {
     return out;
   }
 
-  /** L2-normalised user tower outputs `[n, outputDim]` for `users` (default: all). */
+  /** User tower outputs `[n, outputDim]` for `users` (default: all); L2-normalised unless the objective is implicit-als. */
   embedUsers(users?: Int32Array): Float32Array {
     const ids = users ?? range(this.users);
     const vectors = this.embed(this.towers.user, ids);
     return this.itemBiasTable ? appendColumn(vectors, this.towers.user.outputDim, () => 1) : vectors;
   }
 
-  /** L2-normalised item tower outputs `[n, outputDim]` for `items` (default: all). */
+  /** Item tower outputs `[n, outputDim]` for `items` (default: all); L2-normalised unless the objective is implicit-als. */
   embedItems(items?: Int32Array): Float32Array {
     const ids = items ?? range(this.items);
     const vectors = this.embed(this.towers.item, ids);
@@ -591,6 +613,9 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
     uniformNegatives: config.uniformNegatives ?? 0,
     itemBias: config.itemBias ?? false,
     itemBiasLearningRate: config.itemBiasLearningRate ?? 30,
+    objective: config.objective ?? 'softmax',
+    alsAlpha: config.alsAlpha ?? 40,
+    alsRegularization: config.alsRegularization ?? 0.1,
   };
   const positiveInt = (name: string, value: number, min: number) => {
     if (!Number.isInteger(value) || value < min) throw new GraftError('BAD_INPUT', `config.${name} = ${value}; it must be an integer >= ${min}`);
@@ -612,6 +637,24 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
     throw new GraftError('BAD_INPUT', `config.tokenDropout = ${resolved.tokenDropout}; it must be in [0, 1)`);
   }
   if (!(resolved.l2 >= 0)) throw new GraftError('BAD_INPUT', `config.l2 = ${resolved.l2}; it must be >= 0`);
+  if (!TRAINING_OBJECTIVES.includes(resolved.objective)) {
+    throw new GraftError('BAD_INPUT', `config.objective = ${JSON.stringify(resolved.objective)}; use ${TRAINING_OBJECTIVES.join(' or ')}`);
+  }
+  if (resolved.objective === 'implicit-als') {
+    if (resolved.layers.length > 0) {
+      throw new GraftError('BAD_INPUT', `config.layers = [${resolved.layers.join(', ')}] with objective implicit-als; ALS solves the ID tables exactly and has no MLP: use layers [] (CLI: --layers none)`);
+    }
+    const unsupported = (['userHistory', 'itemBias'] as const).filter((k) => resolved[k]);
+    if (unsupported.length > 0) {
+      throw new GraftError('BAD_INPUT', `config.${unsupported.join(' and config.')} with objective implicit-als; ALS factorises user and item ID rows only: turn ${unsupported.length > 1 ? 'them' : 'it'} off (CLI: --no-user-history)`);
+    }
+    if (!(resolved.alsAlpha >= 0) || !Number.isFinite(resolved.alsAlpha)) {
+      throw new GraftError('BAD_INPUT', `config.alsAlpha = ${resolved.alsAlpha}; it must be a finite number >= 0 (e.g. 40)`);
+    }
+    if (!(resolved.alsRegularization > 0) || !Number.isFinite(resolved.alsRegularization)) {
+      throw new GraftError('BAD_INPUT', `config.alsRegularization = ${resolved.alsRegularization}; it must be a finite number > 0 (e.g. 0.1)`);
+    }
+  }
   return resolved;
 }
 

@@ -2,7 +2,8 @@ import { GraftError } from '../errors.js';
 import type { NamedWeight } from '../model/named-weight.js';
 import { createSeededRandom } from '../model/seeded-random.js';
 import type { TrainBatch, TrainStepOptions } from '../model/two-tower.model.js';
-import { EarlyStopping, type EarlyStoppingOptions } from './early-stopping.js';
+import { BestEpochTracker } from './best-epoch.js';
+import type { EarlyStoppingOptions } from './early-stopping.js';
 import { ExampleMixture, type TrainingData } from './example-mixture.js';
 import { learningRateAt, validateSchedule, type LearningRateSchedule } from './learning-rate-schedule.js';
 
@@ -115,9 +116,7 @@ export async function train<M extends TrainableModel>(model: M, data: TrainingDa
   const { epochs, learningRate, clipNorm, signal } = options;
   if (!Number.isInteger(epochs) || epochs < 0) throw new GraftError('BAD_INPUT', `epochs = ${epochs}; use an integer >= 0`);
   if (!(learningRate > 0) || !Number.isFinite(learningRate)) throw new GraftError('BAD_INPUT', `learningRate = ${learningRate}; use a finite rate > 0 (e.g. 0.005)`);
-  if (options.earlyStopping && !options.validate) {
-    throw new GraftError('BAD_INPUT', 'earlyStopping needs a validate function (e.g. Recall@20 on validation users)');
-  }
+  const tracker = new BestEpochTracker(options.validate, options.earlyStopping);
   validateSchedule(options.schedule);
   const mixture = new ExampleMixture(data, options.batchSize ?? 256, createSeededRandom(options.seed ?? 1));
   if ((options.itemFrequencies ?? 'data') === 'data') model.setItemFrequencies(mixture.itemCounts(model.items));
@@ -125,11 +124,6 @@ export async function train<M extends TrainableModel>(model: M, data: TrainingDa
   const stepsPerEpoch = mixture.stepsPerEpoch;
   const totalSteps = epochs * stepsPerEpoch;
   const stepOptions: TrainStepOptions = { clipNorm };
-  const stopper = options.earlyStopping ? new EarlyStopping(options.earlyStopping) : undefined;
-  const restoreBest = options.earlyStopping?.restoreBest ?? false;
-  let best: NamedWeight[] | undefined;
-  let bestValidation = -Infinity;
-  let bestEpoch: number | undefined;
   const history: EpochRecord[] = [];
   const progress: StepProgress = { epoch: 0, step: 0, steps: stepsPerEpoch, loss: 0, examplesPerSecond: 0, lr: learningRate };
   let globalStep = 0;
@@ -178,20 +172,8 @@ export async function train<M extends TrainableModel>(model: M, data: TrainingDa
     examples += epochExamples;
     if (aborted) break;
 
-    let validation: number | undefined;
-    if (options.validate) {
-      validation = await options.validate(model, epoch);
-      if (stopper) {
-        const { improved, stop } = stopper.update(validation, epoch);
-        if (improved && restoreBest) best = model.exportWeights();
-        stoppedEarly = stop && epoch < epochs;
-      }
-      // Same rule as early stopping (strict improvement), so bestEpoch is the epoch restoreBest restores.
-      if (stopper ? stopper.bestEpoch === epoch : validation > bestValidation || bestEpoch === undefined) {
-        bestValidation = validation;
-        bestEpoch = epoch;
-      }
-    }
+    const { validation, stop } = await tracker.afterEpoch(model, epoch, epochs);
+    stoppedEarly = stop;
     const record: EpochRecord = {
       epoch,
       loss: steps > 0 ? lossSum / steps : NaN,
@@ -205,13 +187,12 @@ export async function train<M extends TrainableModel>(model: M, data: TrainingDa
     if (options.onEpoch) await options.onEpoch({ ...record, epochs });
   }
 
-  if (!aborted && restoreBest && best && bestEpoch !== history.length) model.loadWeights(best);
+  if (!aborted) tracker.restore(model, history.length);
   return {
     epochs: history.length,
     steps: globalStep,
     history,
-    bestEpoch,
-    bestValidation: bestEpoch === undefined ? undefined : bestValidation,
+    ...tracker.result,
     examplesPerSecond: trainingMs > 0 ? (examples * 1000) / trainingMs : 0,
     stoppedEarly,
     aborted,

@@ -1,10 +1,12 @@
 import { embeddingScorer } from '../evaluation/embedding.scorer.js';
 import { evaluate, evaluateWithPopularity, type EvaluationData, type EvaluationReport } from '../evaluation/evaluate.js';
 import { buildHistoryBags } from '../model/history-bags.js';
-import type { TwoTowerModel } from '../model/two-tower.model.js';
+import type { TwoTowerConfig, TwoTowerModel } from '../model/two-tower.model.js';
 import type { TrainingData } from '../training/example-mixture.js';
+import { fitImplicitAls } from '../training/implicit-als.js';
 import { train, type EpochProgress, type StepProgress, type TrainResult } from '../training/train.js';
 import type { EvaluationSettings, TrainingSettings } from './model-settings.js';
+import { concatExamples, type Examples } from './prepared-domain.js';
 
 export interface TrainingHooks {
   signal?: AbortSignal;
@@ -22,7 +24,9 @@ export function modelScorer(model: TwoTowerModel, candidateItems?: number) {
 }
 
 /**
- * Trains with early stopping on a validation set, if one is given.
+ * Trains with early stopping on a validation set, if one is given: by gradient steps for
+ * the softmax objective, by exact row solves (one sweep per epoch; the learning rate,
+ * batch size and schedule do not apply) for implicit-als.
  * Returns the training result; the model ends with its best validation weights.
  */
 export async function fitModel(
@@ -35,6 +39,13 @@ export async function fitModel(
   candidateItems?: number,
 ): Promise<TrainResult> {
   const validationUsers = validation ? firstUsers(validation.test.users, VALIDATION.maxUsers) : undefined;
+  const validate = validation
+    ? (m: TwoTowerModel) => evaluate(modelScorer(m, candidateItems), validation, { ...VALIDATION, users: validationUsers }).metrics[VALIDATION.metric]!
+    : undefined;
+  const earlyStopping = validation && settings.patience > 0 ? { patience: settings.patience, restoreBest: true } : undefined;
+  if (model.config.objective === 'implicit-als') {
+    return fitImplicitAls(model, data, { epochs: settings.epochs, signal: hooks.signal, onStep: hooks.onStep, onEpoch: hooks.onEpoch, validate, earlyStopping });
+  }
   return train(model, data, {
     epochs: settings.epochs,
     batchSize: settings.batchSize,
@@ -45,11 +56,20 @@ export async function fitModel(
     signal: hooks.signal,
     onStep: hooks.onStep,
     onEpoch: hooks.onEpoch,
-    validate: validation
-      ? (m) => evaluate(modelScorer(m, candidateItems), validation, { ...VALIDATION, users: validationUsers }).metrics[VALIDATION.metric]!
-      : undefined,
-    earlyStopping: validation && settings.patience > 0 ? { patience: settings.patience, restoreBest: true } : undefined,
+    validate,
+    earlyStopping,
   });
+}
+
+/**
+ * The events a model of `config` trains and validates on. implicit-als trains on the
+ * validation carve too, with no validation (a fixed number of sweeps): an exact solve has
+ * no step size to stop early, and with 2-4 events per target user holding one out costs
+ * more than stopping gains (Amazon Cloth, BENCHMARKS.md).
+ */
+export function trainingEvents(config: Pick<TwoTowerConfig, 'objective'>, train: Examples, validation: Examples | undefined): { train: Examples; validation?: Examples } {
+  if (config.objective !== 'implicit-als' || !validation) return { train, validation };
+  return { train: concatExamples(train, validation) };
 }
 
 /** Test metrics of the model next to popularity, on the same users and negatives. */

@@ -1,4 +1,6 @@
-import type { TwoTowerConfig } from '../model/two-tower.model.js';
+import type { TokenBags } from '../model/token-hash.js';
+import type { TrainingObjective } from '../model/training-objective.js';
+import type { TowerTokens, TwoTowerConfig } from '../model/two-tower.model.js';
 import type { LearningRateSchedule } from '../training/learning-rate-schedule.js';
 
 /** Model shape: what `graft train --dim --layers` and the GraphQL inputs set. */
@@ -27,6 +29,12 @@ export interface ModelSettings {
   itemBias?: boolean;
   /** Learning-rate multiplier of the item biases (absent = 30; see TwoTowerConfig.itemBiasLearningRate). */
   itemBiasLearningRate?: number;
+  /** 'softmax' (absent) or 'implicit-als' (exact row solves; see TwoTowerConfig.objective and ALS_MODEL). */
+  objective?: TrainingObjective;
+  /** implicit-als: confidence weight of an observed pair (absent = 40). */
+  alsAlpha?: number;
+  /** implicit-als: L2 regularisation of every solved row (absent = 0.1). */
+  alsRegularization?: number;
 }
 
 export interface TrainingSettings {
@@ -58,6 +66,30 @@ export const DEFAULT_MODEL: ModelSettings = {
   userHistory: true,
 };
 
+/**
+ * The implicit-ALS model (`graft train --objective implicit-als`): ID rows only, raw inner
+ * products; the best transfer on Amazon Sport -> Cloth (BENCHMARKS.md). alpha 40 and λ 0.1
+ * as in the measured ALS reference; `epochs` counts sweeps.
+ */
+export const ALS_MODEL: ModelSettings = {
+  ...DEFAULT_MODEL,
+  layers: [],
+  userHistory: false,
+  objective: 'implicit-als',
+  alsAlpha: 40,
+  alsRegularization: 0.1,
+};
+
+/** The defaults of a model with `objective` (DEFAULT_MODEL or ALS_MODEL). */
+export function defaultModelFor(objective: TrainingObjective | undefined): ModelSettings {
+  return objective === 'implicit-als' ? ALS_MODEL : DEFAULT_MODEL;
+}
+
+/** The token bags a model of `config` takes: none for implicit-als, which factorises ID rows only. */
+export function towerTokensFor(config: Pick<TwoTowerConfig, 'objective'>, itemTokens: TokenBags | undefined): TowerTokens {
+  return config.objective === 'implicit-als' ? {} : { itemTokens };
+}
+
 export const DEFAULT_TRAINING: TrainingSettings = {
   epochs: 10,
   batchSize: 256,
@@ -87,5 +119,8 @@ export function modelConfig(settings: ModelSettings, users: number, items: numbe
     uniformNegatives: settings.uniformNegatives ?? 0,
     itemBias: settings.itemBias ?? false,
     itemBiasLearningRate: settings.itemBiasLearningRate ?? 30,
+    objective: settings.objective ?? 'softmax',
+    alsAlpha: settings.alsAlpha ?? 40,
+    alsRegularization: settings.alsRegularization ?? 0.1,
   };
 }

@@ -2,8 +2,8 @@ import { GraftError } from '../errors.js';
 import { initBackend } from '../model/backend.js';
 import { TwoTowerModel } from '../model/two-tower.model.js';
 import { evaluationData } from './evaluation-data.js';
-import { evaluateModel, fitModel, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
-import { modelConfig, type EvaluationSettings, type ModelSettings, type TrainingSettings } from './model-settings.js';
+import { evaluateModel, fitModel, setUserHistoriesFrom, trainingEvents, type TrainingHooks } from './fit-and-evaluate.js';
+import { modelConfig, towerTokensFor, type EvaluationSettings, type ModelSettings, type TrainingSettings } from './model-settings.js';
 import { concatExamples, type PreparedDomain } from './prepared-domain.js';
 import { collectTrainedModel, type TrainedModel } from './trained-model.js';
 
@@ -29,12 +29,13 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
   const users = prepared.userDbIds.length;
   const items = prepared.itemDbIds.length;
   const config = modelConfig(settings.model, users, items);
-  const model = TwoTowerModel.create(config, { itemTokens: prepared.itemTokens });
+  const model = TwoTowerModel.create(config, towerTokensFor(config, prepared.itemTokens));
   try {
-    const validation = prepared.validation && evaluationData(prepared.train, prepared.validation, users, items);
+    const events = trainingEvents(config, prepared.train, prepared.validation);
+    const validation = events.validation && evaluationData(events.train, events.validation, users, items);
     // Histories from training events only while training; at test time validation events are history too.
-    setUserHistoriesFrom(model, prepared.train);
-    const training = await fitModel(model, prepared.train, validation, settings.training, settings.model.seed, hooks);
+    setUserHistoriesFrom(model, events.train);
+    const training = await fitModel(model, events.train, validation, settings.training, settings.model.seed, hooks);
     if (training.aborted) throw new GraftError('CANCELLED', `training on "${prepared.domain}" cancelled; no model was registered`);
     // At test time the validation interactions are history too.
     const test = evaluationData(concatExamples(prepared.train, prepared.validation), prepared.test, users, items);

@@ -12,8 +12,8 @@ import { createStrategy } from '../transfer/strategies.js';
 import { compareWithBaseline, type TransferReport } from '../transfer/transfer-report.js';
 import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
 import { evaluationData } from './evaluation-data.js';
-import { evaluateModel, fitModel, modelScorer, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
-import type { EvaluationSettings, TrainingSettings } from './model-settings.js';
+import { evaluateModel, fitModel, modelScorer, setUserHistoriesFrom, trainingEvents, type TrainingHooks } from './fit-and-evaluate.js';
+import { towerTokensFor, type EvaluationSettings, type TrainingSettings } from './model-settings.js';
 import { concatExamples, type Examples, type PreparedDomain } from './prepared-domain.js';
 import { collectTrainedModel, summariseMetrics, type TrainedModel } from './trained-model.js';
 
@@ -99,7 +99,8 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
     ...(settings.itemBias ? { itemBias: true, itemBiasLearningRate: settings.itemBias.learningRate ?? source.config.itemBiasLearningRate } : {}),
   };
 
-  const validation = target.validation && evaluationData(target.train, target.validation, nTargetUsers, nTargetItems);
+  const events = trainingEvents(config, target.train, target.validation);
+  const validation = events.validation && evaluationData(events.train, events.validation, nTargetUsers, nTargetItems);
   const test = evaluationData(concatExamples(target.train, target.validation), target.test, nTargetUsers, nTargetItems);
 
   hooks.onPhase?.('transfer');
@@ -112,17 +113,17 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
       settings.replayWeight > 0 && sourceEvents
         ? { ...sourceEvents, weight: settings.replayWeight, fraction: settings.replayFraction }
         : undefined;
-    if (settings.itemInit === 'co-users' && sourceEvents) initNewItemsFromCoUsers(model, alignment, sourceEvents, target.train);
+    if (settings.itemInit === 'co-users' && sourceEvents) initNewItemsFromCoUsers(model, alignment, sourceEvents, events.train);
     // A user's source events (source item rows kept by the graft) feed their target representation;
     // source first, so the capped pool keeps the target events.
-    setUserHistoriesFrom(model, sourceEvents, target.train);
-    const training = await fitModel(model, { ...target.train, replay }, validation, settings.training, settings.seed, hooks, nTargetItems);
+    setUserHistoriesFrom(model, sourceEvents, events.train);
+    const training = await fitModel(model, { ...events.train, replay }, validation, settings.training, settings.seed, hooks, nTargetItems);
     if (training.aborted) throw abortError(hooks.signal);
 
     hooks.onPhase?.('baseline');
-    baseline = TwoTowerModel.create({ ...config, users: nTargetUsers, items: nTargetItems }, { itemTokens: target.itemTokens });
-    setUserHistoriesFrom(baseline, target.train);
-    const baselineTraining = await fitModel(baseline, target.train, validation, settings.training, settings.seed, hooks);
+    baseline = TwoTowerModel.create({ ...config, users: nTargetUsers, items: nTargetItems }, towerTokensFor(config, target.itemTokens));
+    setUserHistoriesFrom(baseline, events.train);
+    const baselineTraining = await fitModel(baseline, events.train, validation, settings.training, settings.seed, hooks);
     if (baselineTraining.aborted) throw abortError(hooks.signal);
 
     hooks.onPhase?.('evaluation');

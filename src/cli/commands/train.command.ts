@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { formatMetrics } from '../format-metrics.js';
-import { intList, oneOf, positiveInt, positiveNumber } from '../options.js';
+import { TRAINING_OBJECTIVES, type TrainingObjective } from '../../model/training-objective.js';
+import { intList, nonNegativeNumber, oneOf, positiveInt, positiveNumber } from '../options.js';
 import { trainingProgress } from '../training-progress.js';
 import { note, withDatabase } from '../with-database.js';
-import { DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING } from '../../workflows/model-settings.js';
+import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING, defaultModelFor, type ModelSettings } from '../../workflows/model-settings.js';
 import { prepareDomain } from '../../workflows/prepared-domain.js';
 import { pretrain } from '../../workflows/pretrain.workflow.js';
 import { registerTrainedModel } from '../../workflows/register-trained-model.js';
@@ -23,6 +24,9 @@ interface TrainCliOptions extends SplitCliOptions {
   userHistory: boolean;
   itemBias?: boolean;
   itemBiasLr: number;
+  objective: TrainingObjective;
+  alsAlpha: number;
+  alsReg: number;
   protocol: 'full' | 'sampled';
   negatives: number;
   k: number[];
@@ -54,7 +58,10 @@ export function registerTrain(program: Command): void {
     .option('--epochs <n>', 'training epochs (early stopping may end sooner)', positiveInt('epochs'), DEFAULT_TRAINING.epochs)
     .option('--batch-size <n>', 'examples per step (also the in-batch softmax width)', positiveInt('batch-size'), DEFAULT_TRAINING.batchSize)
     .option('--dim <n>', 'embedding dimension', positiveInt('dim'), DEFAULT_MODEL.dim)
-    .option('--layers <list>', 'MLP widths per tower, bottom to top', intList('layers'), DEFAULT_MODEL.layers)
+    .option('--layers <list>', 'MLP widths per tower, bottom to top ("none" for no MLP; implicit-als: none)', layerList, DEFAULT_MODEL.layers)
+    .option('--objective <objective>', 'softmax (two towers, gradient steps) or implicit-als (ID rows solved exactly; epochs count sweeps)', oneOf('objective', TRAINING_OBJECTIVES), 'softmax')
+    .option('--als-alpha <a>', 'implicit-als: confidence weight of an observed pair', nonNegativeNumber('als-alpha'), ALS_MODEL.alsAlpha)
+    .option('--als-reg <l>', 'implicit-als: L2 regularisation of every solved row', positiveNumber('als-reg'), ALS_MODEL.alsRegularization)
     .option('--lr <rate>', 'learning rate', positiveNumber('lr'), DEFAULT_TRAINING.learningRate)
     .option('--temperature <t>', 'softmax temperature', positiveNumber('temperature'), DEFAULT_MODEL.temperature)
     .option('--patience <n>', 'early stopping: epochs without validation gain (0 = off)', (v) => Number(v), DEFAULT_TRAINING.patience)
@@ -69,14 +76,18 @@ export function registerTrain(program: Command): void {
   command.option('--seed <n>', 'alias of --training-seed', positiveInt('seed'));
   command.action(async (o: TrainCliOptions & { trainingSeed: number }) => {
     const seed = o.seed ?? o.trainingSeed;
+    const given = (option: string) => command.getOptionValueSource(option) === 'cli';
     await withDatabase(async (gdb) => {
-      const model = {
-        ...DEFAULT_MODEL,
+      const als = o.objective === 'implicit-als';
+      const model: ModelSettings = {
+        ...defaultModelFor(o.objective),
         dim: o.dim,
-        layers: o.layers,
         temperature: o.temperature,
         seed,
-        userHistory: o.userHistory,
+        // implicit-als has its own defaults (no MLP, no history); what the user typed still wins, and the model names a conflict.
+        layers: als && !given('layers') ? [] : o.layers,
+        userHistory: als && !given('userHistory') ? false : o.userHistory,
+        ...(als ? { alsAlpha: o.alsAlpha, alsRegularization: o.alsReg } : {}),
         ...(o.itemBias ? { itemBias: true, itemBiasLearningRate: o.itemBiasLr } : {}),
       };
       const training = { ...DEFAULT_TRAINING, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr, patience: o.patience };
@@ -106,4 +117,9 @@ export function registerTrain(program: Command): void {
       }
     });
   });
+}
+
+/** `--layers 128,64`, or `none` (no MLP: the towers are their embedding tables). */
+function layerList(value: string): number[] {
+  return value.trim().toLowerCase() === 'none' ? [] : intList('layers')(value);
 }

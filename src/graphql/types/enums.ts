@@ -63,3 +63,15 @@ registerEnumType(TransferStrategy, {
     FULL: { description: 'Everything trains; pretrained parts at a lower learning rate.' },
   },
 });
+
+export enum TrainingObjective {
+  SOFTMAX = 'softmax',
+  IMPLICIT_ALS = 'implicit-als',
+}
+registerEnumType(TrainingObjective, {
+  name: 'TrainingObjective',
+  valuesConfig: {
+    SOFTMAX: { description: 'Two towers (ID rows, tags, history, MLP) trained by an in-batch sampled softmax on cosine similarities.' },
+    IMPLICIT_ALS: { description: 'ID rows only, solved exactly by implicit ALS; scores are raw inner products (layers must be empty; epochs count sweeps).' },
+  },
+});

@@ -1,7 +1,7 @@
 import { ArrayMaxSize, IsIn, IsOptional, Length, Max, Min } from 'class-validator';
 import { ArgsType, Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import type { JobEventRecord, JobRecord } from '../../jobs/index.js';
-import { TransferStrategy } from './enums.js';
+import { TrainingObjective, TransferStrategy } from './enums.js';
 import { JSONScalar } from './json.scalar.js';
 import { Model } from './model.type.js';
 import { PageInfo } from './page-info.type.js';
@@ -245,12 +245,29 @@ export class StartPretrainingInput extends JobInputBase {
   @Max(1024)
   dim?: number;
 
-  @Field(() => [Int], { nullable: true, description: 'MLP widths per tower, bottom to top (default [128, 64]).' })
+  @Field(() => [Int], { nullable: true, description: 'MLP widths per tower, bottom to top (default [128, 64]; [] with IMPLICIT_ALS).' })
   @IsOptional()
   @ArrayMaxSize(8)
   @Min(1, { each: true })
   @Max(4096, { each: true })
   layers?: number[];
+
+  @Field(() => TrainingObjective, { nullable: true, description: 'What the towers are trained for (default SOFTMAX).' })
+  @IsOptional()
+  @IsIn(Object.values(TrainingObjective))
+  objective?: TrainingObjective;
+
+  @Field(() => Float, { nullable: true, description: 'IMPLICIT_ALS: confidence weight of an observed pair, 0..10000 (default 40).' })
+  @IsOptional()
+  @Min(0)
+  @Max(10_000)
+  alsAlpha?: number;
+
+  @Field(() => Float, { nullable: true, description: 'IMPLICIT_ALS: L2 regularisation of every solved row, above 0 (default 0.1).' })
+  @IsOptional()
+  @Min(1e-9)
+  @Max(10_000)
+  alsRegularization?: number;
 }
 
 @InputType()
