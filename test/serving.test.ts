@@ -71,7 +71,14 @@ async function seedDomain(gdb: GraftDatabase, domain: string): Promise<void> {
   await ingestEvents(gdb, domain, [events]);
 }
 
-async function registerModel(gdb: GraftDatabase, domain: string, vectors: Float32Array, users: Record<string, Float32Array>, activate = true): Promise<ModelRecord> {
+async function registerModel(
+  gdb: GraftDatabase,
+  domain: string,
+  vectors: Float32Array,
+  users: Record<string, Float32Array>,
+  activate = true,
+  config: Record<string, unknown> = { dim: DIM },
+): Promise<ModelRecord> {
   const db = gdb.db;
   const items = await db
     .selectFrom('items')
@@ -82,7 +89,7 @@ async function registerModel(gdb: GraftDatabase, domain: string, vectors: Float3
     .execute();
   const itemRows = new Float32Array(items.length * DIM);
   items.forEach((r, k) => itemRows.set(vectorOf(vectors, itemIndex(r.external_id)), k * DIM));
-  const model = await createModel(db, { domain, kind: 'PRETRAIN', config: { dim: DIM } });
+  const model = await createModel(db, { domain, kind: 'PRETRAIN', config });
   await saveEmbeddings(db, model.id, 'ITEM', Int32Array.from(items, (r) => r.id), itemRows, DIM);
   const names = Object.keys(users);
   if (names.length > 0) {
@@ -358,6 +365,38 @@ describeEachStorage('serving recommendations', (ctx) => {
       expect((await next.ensureLoaded('shop')).indexKind).toBe('hnsw');
       expect(indexes(await next.recommend(req({ userId: 'alice', first: 10 })))).toEqual(indexes(await recommender.recommend(req({ userId: 'alice', first: 10 }))));
       await next.close();
+    } finally {
+      await fast.close();
+    }
+  });
+
+  it('inner-product models (implicit-als) rank by u·v, item lengths included, through the exact index and HNSW alike', async () => {
+    await seedDomain(ctx.db, 'ipshop');
+    // Lengths 1..7 by item: under cosine they would not count.
+    const lengths = (i: number) => 1 + ((i * 5) % 7);
+    const scaled = itemVectors.map((v, k) => v * lengths(Math.floor(k / DIM)));
+    const alice = aliceVector.map((v) => 3 * v);
+    await registerModel(ctx.db, 'ipshop', scaled, { alice }, true, { model: { objective: 'implicit-als', dim: DIM, layers: [] } });
+    const unseen = (i: number) => !ALICE_ITEMS.includes(i);
+    const byInnerProduct = bruteForce(scaled, alice, unseen).slice(0, 15);
+    expect(byInnerProduct).not.toEqual(bruteForce(itemVectors, aliceVector, unseen).slice(0, 15)); // the lengths change the answer
+    const exact = await recommender.recommend({ domain: 'ipshop', userId: 'alice', first: 15 });
+    expect(indexes(exact)).toEqual(byInnerProduct);
+    // Scores: u·v / (|u| max|v|), so the top one is the largest inner product over |u| max|v|.
+    let longest = 0;
+    for (let i = 0; i < ITEMS; i++) longest = Math.max(longest, Math.hypot(...vectorOf(scaled, i)));
+    const top = byInnerProduct[0]!;
+    const dot = vectorOf(scaled, top).reduce((s, v, j) => s + v * alice[j]!, 0);
+    expect(exact.items[0]!.score).toBeCloseTo(dot / (Math.hypot(...alice) * longest), 5);
+    const fast = new Recommender(ctx.db, { hnswThreshold: 50 });
+    try {
+      await fast.ensureLoaded('ipshop');
+      await eventually(() => fast.loaded().find((d) => d.domain === 'ipshop' && d.indexKind === 'hnsw'), 'the background HNSW build');
+      expect(indexes(await fast.recommend({ domain: 'ipshop', userId: 'alice', first: 15 }))).toEqual(byInnerProduct);
+      // Cold start and similar items query the same index with a direction and a 0 in the extra coordinate.
+      const carol = await fast.recommend({ domain: 'ipshop', userId: 'carol', first: 5 });
+      expect(carol.tier).toBe('COLD_START');
+      expect(indexes(carol)).toEqual(bruteForce(scaled, meanOf(itemVectors, CAROL_ITEMS), (i) => !CAROL_ITEMS.includes(i)).slice(0, 5));
     } finally {
       await fast.close();
     }

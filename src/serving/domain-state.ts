@@ -7,7 +7,7 @@ import { createExactIndex } from '../retrieval/exact.index.js';
 import { buildHnswIndex, loadHnswIndex } from '../retrieval/hnsw.index.js';
 import { ItemCatalogue } from './item-catalogue.js';
 import type { LoadedDomainState, ServingLogger } from './recommendation.types.js';
-import { findServedDomain, readCatalogueRows, readEventCounts, readModelVersion } from './serving-repository.js';
+import { findServedDomain, readCatalogueRows, readEventCounts, readModelHead } from './serving-repository.js';
 
 /** Name of the model artifact holding the serialised HNSW index of its item embeddings. */
 export const HNSW_ARTIFACT = 'index:hnsw';
@@ -19,13 +19,35 @@ export const HNSW_ARTIFACT = 'index:hnsw';
 export const ITEM_IDS_ARTIFACT = 'serving:item-ids';
 export const ITEM_VECTORS_ARTIFACT = 'serving:item-vectors';
 
+/**
+ * How a model's output embeddings score a user x item pair: cosine for the softmax towers
+ * (their outputs are unit vectors), raw inner products for implicit-ALS models and models
+ * with a learned item bias (a row's length carries popularity or the bias).
+ */
+export type ModelScoring = 'cosine' | 'inner-product';
+
+/** The scoring of a registered model, from its stored config (`config.model`, as trained). */
+export function scoringOf(config: unknown): ModelScoring {
+  const model = (config as { model?: { objective?: string; itemBias?: boolean } } | null)?.model;
+  return model?.objective === 'implicit-als' || model?.itemBias === true ? 'inner-product' : 'cosine';
+}
+
 /** The active model's item side, in memory. */
 export interface ModelMatrix {
   modelId: string;
   version: number;
+  scoring: ModelScoring;
   dim: number;
-  /** [rows, dim] row-major, L2-normalised: inner product = cosine. */
+  /** [rows, dim] row-major, L2-normalised: inner product = cosine (item similarity, MMR, explanations). */
   vectors: Float32Array;
+  /**
+   * What the indexes search: `vectors` itself for cosine models; for inner-product models
+   * [rows, dim + 1] rows [v / M, sqrt(1 - |v|² / M²)] (M = the longest row), unit vectors
+   * whose cosine with a query [u / |u|, 0] is u·v / (|u| M): the inner-product order through
+   * the same cosine indexes (Bachrach et al. 2014). See `indexQuery`.
+   */
+  indexVectors: Float32Array;
+  indexDim: number;
   /** Catalogue position of each row. */
   rowPosition: Int32Array;
   /** Row of each catalogue position, -1 for items the model has no embedding of (imported after training). */
@@ -101,8 +123,10 @@ async function loadModelMatrix(
   catalogue: ItemCatalogue,
   options: { hnswThreshold: number; logger: ServingLogger },
 ): Promise<ModelMatrix | null> {
-  const [version, stored] = await Promise.all([readModelVersion(gdb.db, modelId), readItemEmbeddings(gdb, modelId)]);
-  if (version === undefined) return null; // deleted between the two reads: serve popularity until the next activation
+  const [head, stored] = await Promise.all([readModelHead(gdb.db, modelId), readItemEmbeddings(gdb, modelId)]);
+  if (head === undefined) return null;
+  const { version } = head;
+  const scoring = scoringOf(head.config); // deleted between the two reads: serve popularity until the next activation
   if (stored.ids.length === 0) {
     options.logger.warn({ domain, modelId, version }, 'active model has no item embeddings; serving popular items');
     return null;
@@ -119,17 +143,22 @@ async function loadModelMatrix(
   }
   const vectors = new Float32Array(rowPosition.length * dim);
   sourceRow.forEach((i, r) => vectors.set(stored.vectors.subarray(i * dim, (i + 1) * dim), r * dim));
+  const indexVectors = scoring === 'inner-product' ? augmentToUnitRows(vectors, dim) : vectors;
+  const indexDim = scoring === 'inner-product' ? dim + 1 : dim;
   normaliseRows(vectors, dim);
   const positionRow = new Int32Array(catalogue.size).fill(-1);
   rowPosition.forEach((p, r) => (positionRow[p] = r));
   const matrix: ModelMatrix = {
     modelId,
     version,
+    scoring,
     dim,
     vectors,
+    indexVectors,
+    indexDim,
     rowPosition: Int32Array.from(rowPosition),
     positionRow,
-    exact: createExactIndex(vectors, dim),
+    exact: createExactIndex(indexVectors, indexDim),
     hnsw: null,
     wantsHnsw: rowPosition.length > options.hnswThreshold,
     saveArtifacts: stored.fromArtifacts
@@ -144,7 +173,7 @@ async function loadModelMatrix(
     const bytes = await loadBlob(gdb.db, modelId, HNSW_ARTIFACT);
     if (bytes) {
       try {
-        matrix.hnsw = loadHnswIndex(bytes, vectors, dim);
+        matrix.hnsw = loadHnswIndex(bytes, indexVectors, indexDim);
       } catch (error) {
         // Saved against another row set (items deleted since): rebuild instead of failing the domain.
         options.logger.warn({ domain, modelId, error: (error as Error).message }, 'saved HNSW index does not fit the loaded embeddings; rebuilding it');
@@ -170,9 +199,41 @@ async function readItemEmbeddings(gdb: GraftDatabase, modelId: string): Promise<
  * other processes load it instead of building. Resolves to the index (the caller swaps it in).
  */
 export async function buildAndSaveHnsw(gdb: GraftDatabase, matrix: ModelMatrix, canSave: () => boolean): Promise<CandidateIndex> {
-  const index = await buildHnswIndex(matrix.vectors, matrix.dim, { seed: 1 });
+  const index = await buildHnswIndex(matrix.indexVectors, matrix.indexDim, { seed: 1 });
   if (canSave()) await saveBlob(gdb.db, matrix.modelId, HNSW_ARTIFACT, 'index', index.toBytes());
   return index;
+}
+
+/**
+ * The index query for a direction `[dim]` (L2-normalised: a user's row, the mean of recent
+ * items, an item's row): itself for cosine models, `[direction, 0]` for inner-product models.
+ */
+export function indexQuery(model: Pick<ModelMatrix, 'scoring' | 'dim'>, direction: Float32Array): Float32Array {
+  if (model.scoring === 'cosine') return direction;
+  const query = new Float32Array(model.dim + 1);
+  query.set(direction.subarray(0, model.dim));
+  return query;
+}
+
+/** `[n, dim]` rows -> `[n, dim + 1]` unit rows [v / M, sqrt(1 - |v|² / M²)], M the longest row (see ModelMatrix.indexVectors). */
+export function augmentToUnitRows(vectors: Float32Array, dim: number): Float32Array {
+  const n = vectors.length / dim;
+  const norms = new Float64Array(n);
+  let longest = 0;
+  for (let r = 0; r < n; r++) {
+    let sq = 0;
+    for (let j = 0; j < dim; j++) sq += vectors[r * dim + j]! * vectors[r * dim + j]!;
+    norms[r] = sq;
+    longest = Math.max(longest, sq);
+  }
+  const out = new Float32Array(n * (dim + 1));
+  if (longest === 0) return out;
+  const scale = 1 / Math.sqrt(longest);
+  for (let r = 0; r < n; r++) {
+    for (let j = 0; j < dim; j++) out[r * (dim + 1) + j] = vectors[r * dim + j]! * scale;
+    out[r * (dim + 1) + dim] = Math.sqrt(Math.max(0, 1 - norms[r]! / longest));
+  }
+  return out;
 }
 
 /** L2-normalises each row in place (zero rows stay zero). Deterministic, so every process gets the same bits. */

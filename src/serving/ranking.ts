@@ -27,10 +27,10 @@ export function mmrPoolSize(step: number): number {
 
 export interface RankingInput {
   index: CandidateIndex;
-  /** The index's rows ([size, dim], L2-normalised), for MMR similarities. */
+  /** The items' rows ([size, dim], L2-normalised, in index row order), for MMR similarities. */
   vectors: Float32Array;
   dim: number;
-  /** [dim], L2-normalised. */
+  /** The index's query (`indexQuery`: [dim] for cosine models, [dim + 1] for inner-product ones). */
   query: Float32Array;
   /** Rows never to return. */
   exclude?: (row: number) => boolean;

@@ -50,7 +50,11 @@ export interface Recommendation {
   /** Title and tags as the catalogue held them when the domain was loaded (so callers need no lookup). */
   title: string | null;
   tags: string[];
-  /** Model tiers: cosine between the query and the item. POPULAR: the item's event count in the domain. */
+  /**
+   * Model tiers: cosine between the query and the item, or for inner-product models
+   * u·v / (|u| max|v|) (same order as u·v; see ModelMatrix.indexVectors). POPULAR: the
+   * item's event count in the domain.
+   */
   score: number;
   /** 1-based, global across pages. */
   rank: number;

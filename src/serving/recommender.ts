@@ -3,7 +3,7 @@ import { GraftError } from '../errors.js';
 import type { CandidateIndex } from '../retrieval/candidate-index.js';
 import { startActivationWatcher, type ActivationWatcher } from './activation-watcher.js';
 import { cursorEncoder, decodeCursor, POPULAR_RANKING, type CursorPayload } from './cursor.js';
-import { buildAndSaveHnsw, describeState, loadDomainState, type DomainState, type ModelMatrix } from './domain-state.js';
+import { buildAndSaveHnsw, describeState, indexQuery, loadDomainState, type DomainState, type ModelMatrix } from './domain-state.js';
 import { compileExclusion, validateFilter, type PositionExclusion } from './item-filter.js';
 import { LruCache } from './lru-cache.js';
 import { ladderDepth, MAX_RANKING_DEPTH, rankRows, type Ranking } from './ranking.js';
@@ -50,6 +50,7 @@ interface CachedUser {
 interface Resolved {
   tier: RecommendationTier;
   reason: string | null;
+  /** What the index searches with (see `indexQuery`); null = popularity. */
   query: Float32Array | null;
   /** Catalogue positions of the user's items in the domain, most recent first. */
   history: number[];
@@ -227,7 +228,8 @@ export class Recommender {
       return { modelId: null, modelVersion: null, items: rows.map((r, i) => this.similar(state, r.position, r.score, i)) };
     }
     const index = model.hnsw ?? model.exact;
-    const query = model.vectors.subarray(row * model.dim, (row + 1) * model.dim);
+    // Inner-product models: the items the model would rank first for a taste that is exactly this item's direction.
+    const query = indexQuery(model, model.vectors.subarray(row * model.dim, (row + 1) * model.dim));
     const found = index.search(query, count, { exclude: (r) => r === row });
     return {
       modelId: model.modelId,
@@ -435,10 +437,10 @@ export class Recommender {
     const historyCount = found.history.length;
     const recent = recentRows(model, history);
     if (user.vector) {
-      return { tier: historyCount > 0 ? 'PERSONAL' : 'TRANSFERRED', reason: null, query: user.vector, history, recent };
+      return { tier: historyCount > 0 ? 'PERSONAL' : 'TRANSFERRED', reason: null, query: indexQuery(model, user.vector), history, recent };
     }
-    const query = recent.length > 0 ? meanDirection(model, recent) : null;
-    if (query) return { tier: 'COLD_START', reason: null, query, history, recent };
+    const direction = recent.length > 0 ? meanDirection(model, recent) : null;
+    if (direction) return { tier: 'COLD_START', reason: null, query: indexQuery(model, direction), history, recent };
     return popular(
       historyCount === 0
         ? `user "${userId}" has no history in domain "${state.domain}" and no row in model version ${model.version}; showing popular items`

@@ -20,9 +20,10 @@ export async function readActiveModelIds(db: Db, names: string[]): Promise<Map<s
   return new Map(rows.map((r) => [r.name, r.active_model_id]));
 }
 
-export async function readModelVersion(db: Db, modelId: string): Promise<number | undefined> {
-  const row = await db.selectFrom('models').select('version').where('id', '=', modelId).executeTakeFirst();
-  return row?.version;
+/** A model's version and stored config (its scoring follows from the config). */
+export async function readModelHead(db: Db, modelId: string): Promise<{ version: number; config: unknown } | undefined> {
+  const row = await db.selectFrom('models').select(['version', 'config']).where('id', '=', modelId).executeTakeFirst();
+  return row && { version: row.version, config: row.config };
 }
 
 export async function readCatalogueRows(db: Db, domainId: number): Promise<Array<{ id: number; externalId: string; title: string | null; tags: string[] }>> {

@@ -21,7 +21,10 @@ export class Recommendation {
   @Field(() => Item)
   item!: Item;
 
-  @Field(() => Float, { description: 'Inner product of the user and item embeddings (popularity share for POPULAR).' })
+  @Field(() => Float, {
+    description:
+      "The model's score, in [-1, 1]: the cosine of the user and item embeddings, or for inner-product models (IMPLICIT_ALS, item bias) u·v / (|u| max|v|), same order as u·v (popularity share for POPULAR).",
+  })
   score!: number;
 
   @Field(() => Int, { description: '1-based rank across all pages.' })
