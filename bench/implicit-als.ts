@@ -2,8 +2,11 @@
  * Implicit ALS pieces for the benchmarks (Hu, Koren & Volinsky 2008: confidence 1 + alpha on
  * observed pairs, every other pair a zero with confidence 1): 0/1 matrices in CSR form and
  * the exact per-row half-step. Used by bench/als-reference (the issue's reference) and
- * bench/transfer --refit-items (a diagnostic).
+ * bench/transfer --refit-items (a diagnostic). Kept apart from src/training/implicit-als.ts
+ * (which trains the product's models) on purpose, as an independent check of its figures;
+ * only the Cholesky solve is shared.
  */
+import { choleskySolve } from '../src/training/implicit-als.js';
 
 /** CSR rows of a 0/1 matrix from (row, column) pairs (duplicates kept once). */
 export function csr(pairs: [number, number][], rows: number): { offsets: Int32Array; cols: Int32Array } {
@@ -52,28 +55,7 @@ export function solveRows(rows: { offsets: Int32Array; cols: Int32Array }, other
         for (let b = 0; b <= a; b++) A[a * f + b] += s * other[o + b]!;
       }
     }
-    // Cholesky in place (lower triangle), then two triangular solves.
-    for (let j = 0; j < f; j++) {
-      let d = A[j * f + j]!;
-      for (let k = 0; k < j; k++) d -= A[j * f + k]! * A[j * f + k]!;
-      const l = Math.sqrt(d);
-      A[j * f + j] = l;
-      for (let i = j + 1; i < f; i++) {
-        let s = A[i * f + j]!;
-        for (let k = 0; k < j; k++) s -= A[i * f + k]! * A[j * f + k]!;
-        A[i * f + j] = s / l;
-      }
-    }
-    for (let i = 0; i < f; i++) {
-      let s = rhs[i]!;
-      for (let k = 0; k < i; k++) s -= A[i * f + k]! * rhs[k]!;
-      rhs[i] = s / A[i * f + i]!;
-    }
-    for (let i = f - 1; i >= 0; i--) {
-      let s = rhs[i]!;
-      for (let k = i + 1; k < f; k++) s -= A[k * f + i]! * rhs[k]!;
-      rhs[i] = s / A[i * f + i]!;
-    }
+    choleskySolve(A, rhs, f);
     out.set(rhs, r * f);
   }
 }
