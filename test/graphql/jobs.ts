@@ -79,6 +79,22 @@ export function describeJobs(kind: string, fixture: () => ServerFixture): void {
       expect(listed.edges.map((e: { node: { id: string } }) => e.node.id)).toContain(job.id);
     }, 180_000);
 
+    it('startPretraining with objective IMPLICIT_ALS trains an ALS model; an MLP with it is refused naming the fix', async () => {
+      const bad = await gql(fx, `mutation { startPretraining(input: { domain: "source", objective: IMPLICIT_ALS, layers: [64] }) { id } }`, { key: fx.keys.admin });
+      expect(codes(bad)).toEqual(['BAD_USER_INPUT']);
+      expect(bad.errors![0]!.message).toMatch(/layers = \[64\] with objective implicit-als/);
+      const res = await gql(fx, `mutation { startPretraining(input: { domain: "source", epochs: 2, dim: 8, objective: IMPLICIT_ALS, alsAlpha: 1, alsRegularization: 10 }) { id } }`, { key: fx.keys.admin });
+      expect(res.errors).toBeUndefined();
+      const id = res.data!.startPretraining.id as string;
+      const job = await waitFor('the ALS job to end', async () => {
+        const j = (await gql(fx, `{ job(id: "${id}") { status error model { id config } } }`, { key: fx.keys.admin })).data!.job;
+        return ['CANCELLED', 'FAILED', 'SUCCEEDED'].includes(j.status) ? j : undefined;
+      }, 120_000);
+      expect(job.error).toBeNull();
+      expect(job.status).toBe('SUCCEEDED');
+      expect(job.model.config.model).toMatchObject({ objective: 'implicit-als', layers: [], alsAlpha: 1, alsRegularization: 10 });
+    }, 180_000);
+
     it('cancelJob stops a running job: CANCELLED, no model', async () => {
       const res = await gql(fx, `mutation { startPretraining(input: { domain: "source", epochs: 500, dim: 8, layers: [16] }) { id status } }`, { key: fx.keys.admin });
       const id = res.data!.startPretraining.id as string;
