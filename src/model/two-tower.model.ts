@@ -84,6 +84,8 @@ export interface TwoTowerConfig {
   alsAlpha?: number;
   /** implicit-als: L2 regularisation λ of every solved row (default 0.1). */
   alsRegularization?: number;
+  /** implicit-als: 0 = exact Cholesky solves (default); N = N conjugate-gradient steps per row and sweep (faster, inexact). */
+  alsCgSteps?: number;
 }
 
 export type ResolvedTwoTowerConfig = Required<Omit<TwoTowerConfig, 'embeddingInit'>> & { embeddingInit: Initializer };
@@ -616,6 +618,7 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
     objective: config.objective ?? 'softmax',
     alsAlpha: config.alsAlpha ?? 40,
     alsRegularization: config.alsRegularization ?? 0.1,
+    alsCgSteps: config.alsCgSteps ?? 0,
   };
   const positiveInt = (name: string, value: number, min: number) => {
     if (!Number.isInteger(value) || value < min) throw new GraftError('BAD_INPUT', `config.${name} = ${value}; it must be an integer >= ${min}`);
@@ -651,6 +654,7 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
     if (!(resolved.alsAlpha >= 0) || !Number.isFinite(resolved.alsAlpha)) {
       throw new GraftError('BAD_INPUT', `config.alsAlpha = ${resolved.alsAlpha}; it must be a finite number >= 0 (e.g. 40)`);
     }
+    positiveInt('alsCgSteps', resolved.alsCgSteps, 0);
     if (!(resolved.alsRegularization > 0) || !Number.isFinite(resolved.alsRegularization)) {
       throw new GraftError('BAD_INPUT', `config.alsRegularization = ${resolved.alsRegularization}; it must be a finite number > 0 (e.g. 0.1)`);
     }

@@ -100,7 +100,7 @@ describe('implicit ALS', () => {
       model.items,
       8,
     );
-    await solveTableRows(model.userTable, model.itemTable, rows, byItem.domains, 8, reg);
+    await solveTableRows(model.userTable, model.itemTable, rows, byItem.domains, { alpha: 8, reg });
     const x = model.userTable.weights;
     const objective = () => implicitObjective(model.userTable, model.itemTable, rows, byItem.domains, reg);
     const base = objective();
@@ -133,6 +133,24 @@ describe('implicit ALS', () => {
       return items;
     };
     expect(await itemsAfter([5, 5, 5, 5, -3, 2, 0, 1])).toEqual(await itemsAfter([0, 0, 0, 0, 0, 0, 0, 0]));
+  });
+
+  it('conjugate-gradient steps converge to the exact solve', async () => {
+    const data = blocks(8, 12, 10, 3);
+    const solved = async (cgSteps: number) => {
+      const model = alsModel(data.userCount, data.itemCount, { alsAlpha: 8 });
+      const { byUser, byItem } = confidenceMatrix(data, model.users, model.items, 8);
+      await solveTableRows(model.userTable, model.itemTable, byUser, byItem.domains, { alpha: 8, reg: 0.1, cgSteps });
+      const rows = model.userTable.weights.slice();
+      model.dispose();
+      return rows;
+    };
+    const exact = await solved(0);
+    const distance = (v: Float32Array) => Math.sqrt(v.reduce((s, x, k) => s + (x - exact[k]!) ** 2, 0));
+    const one = distance(await solved(1));
+    // f = 4: four CG steps solve a 4-dim system exactly (up to rounding).
+    expect(distance(await solved(4))).toBeLessThan(1e-4 * Math.hypot(...exact));
+    expect(distance(await solved(2))).toBeLessThan(one);
   });
 
   it('never raises the objective from one half-sweep to the next, and separates the two groups', async () => {

@@ -35,6 +35,8 @@ export interface ModelSettings {
   alsAlpha?: number;
   /** implicit-als: L2 regularisation of every solved row (absent = 0.1). */
   alsRegularization?: number;
+  /** implicit-als: conjugate-gradient steps per row and sweep, 0 = exact Cholesky (absent = 0). */
+  alsCgSteps?: number;
 }
 
 export interface TrainingSettings {
@@ -122,5 +124,6 @@ export function modelConfig(settings: ModelSettings, users: number, items: numbe
     objective: settings.objective ?? 'softmax',
     alsAlpha: settings.alsAlpha ?? 40,
     alsRegularization: settings.alsRegularization ?? 0.1,
+    alsCgSteps: settings.alsCgSteps ?? 0,
   };
 }

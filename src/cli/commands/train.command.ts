@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { formatMetrics } from '../format-metrics.js';
 import { TRAINING_OBJECTIVES, type TrainingObjective } from '../../model/training-objective.js';
-import { intList, nonNegativeNumber, oneOf, positiveInt, positiveNumber } from '../options.js';
+import { intList, nonNegativeInt, nonNegativeNumber, oneOf, positiveInt, positiveNumber } from '../options.js';
 import { trainingProgress } from '../training-progress.js';
 import { note, withDatabase } from '../with-database.js';
 import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING, defaultModelFor, type ModelSettings } from '../../workflows/model-settings.js';
@@ -27,6 +27,7 @@ interface TrainCliOptions extends SplitCliOptions {
   objective: TrainingObjective;
   alsAlpha: number;
   alsReg: number;
+  alsCgSteps: number;
   protocol: 'full' | 'sampled';
   negatives: number;
   k: number[];
@@ -62,6 +63,7 @@ export function registerTrain(program: Command): void {
     .option('--objective <objective>', 'softmax (two towers, gradient steps) or implicit-als (ID rows solved exactly; epochs count sweeps)', oneOf('objective', TRAINING_OBJECTIVES), 'softmax')
     .option('--als-alpha <a>', 'implicit-als: confidence weight of an observed pair', nonNegativeNumber('als-alpha'), ALS_MODEL.alsAlpha)
     .option('--als-reg <l>', 'implicit-als: L2 regularisation of every solved row', positiveNumber('als-reg'), ALS_MODEL.alsRegularization)
+    .option('--als-cg-steps <n>', 'implicit-als: conjugate-gradient steps per row and sweep instead of exact solves (0 = exact)', nonNegativeInt('als-cg-steps'), 0)
     .option('--lr <rate>', 'learning rate', positiveNumber('lr'), DEFAULT_TRAINING.learningRate)
     .option('--temperature <t>', 'softmax temperature', positiveNumber('temperature'), DEFAULT_MODEL.temperature)
     .option('--patience <n>', 'early stopping: epochs without validation gain (0 = off)', (v) => Number(v), DEFAULT_TRAINING.patience)
@@ -87,7 +89,7 @@ export function registerTrain(program: Command): void {
         // implicit-als has its own defaults (no MLP, no history); what the user typed still wins, and the model names a conflict.
         layers: als && !given('layers') ? [] : o.layers,
         userHistory: als && !given('userHistory') ? false : o.userHistory,
-        ...(als ? { alsAlpha: o.alsAlpha, alsRegularization: o.alsReg } : {}),
+        ...(als ? { alsAlpha: o.alsAlpha, alsRegularization: o.alsReg, alsCgSteps: o.alsCgSteps } : {}),
         ...(o.itemBias ? { itemBias: true, itemBiasLearningRate: o.itemBiasLr } : {}),
       };
       const training = { ...DEFAULT_TRAINING, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr, patience: o.patience };

@@ -268,6 +268,12 @@ export class StartPretrainingInput extends JobInputBase {
   @Min(1e-9)
   @Max(10_000)
   alsRegularization?: number;
+
+  @Field(() => Int, { nullable: true, description: 'IMPLICIT_ALS: conjugate-gradient steps per row and sweep instead of exact solves, 0..64 (default 0 = exact).' })
+  @IsOptional()
+  @Min(0)
+  @Max(64)
+  alsCgSteps?: number;
 }
 
 @InputType()
