@@ -95,7 +95,9 @@ export function registerTrain(program: Command): void {
       const training = { ...DEFAULT_TRAINING, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr, patience: o.patience };
       const evaluation = { protocol: o.protocol, negatives: o.negatives, ks: o.k, seed: o.evalSeed };
       const prepared = await prepareDomain(gdb, o.domain, { split: splitFromOptions(o), tokenBuckets: model.tokenBuckets });
-      note(`${o.domain}: ${prepared.userDbIds.length} users, ${prepared.itemDbIds.length} items, ${prepared.train.users.length} training and ${prepared.test.users.length} test interactions`);
+      // implicit-als trains on the validation carve too (see trainingEvents).
+      const trainingEvents = prepared.train.users.length + (als ? (prepared.validation?.users.length ?? 0) : 0);
+      note(`${o.domain}: ${prepared.userDbIds.length} users, ${prepared.itemDbIds.length} items, ${trainingEvents} training and ${prepared.test.users.length} test interactions`);
       const progress = trainingProgress(o.domain);
       const trained = await pretrain(prepared, { model, training, evaluation, device: o.device }, progress);
       progress.stop();
