@@ -11,6 +11,8 @@
  *     [--item-init random,co-users] [--history-dropout 0.3] [--uniform-negatives 256] [--no-logq] [--l2 0] [--lr 0.003] [--layers 128,64]
  *     [--item-bias] [--transfer-item-bias] [--item-bias-lr 30] [--batch-size 256]
  *     [--objective softmax|implicit-als] [--als-alpha 40] [--als-reg 0.1] [--als-cg-steps 0]   (implicit-als: ID rows solved exactly, --layers none)
+ *     [--joint-reference]   (also the issue's reference in the same run, on the same negatives: implicit ALS
+ *     from scratch on the joined user x (target + source items) matrix, the model's dim/alpha/λ/epochs)
  *     [--refit-items 10,40] [--refit-reg 0.1]   (diagnostic: also score each transfer with its target
  *     items solved in closed form against its user vectors, the iALS item step at each alpha)
  *
@@ -42,6 +44,11 @@ import type { NewItemInit } from '../src/transfer/item-init.js';
 import type { SplitSpec } from '../src/workflows/split-spec.js';
 import { seedSynthetic } from '../seeds/seed-database.js';
 import { csr, solveRows } from './implicit-als.js';
+import { TwoTowerModel } from '../src/model/two-tower.model.js';
+import { alignDomains, mapSourceInteractions } from '../src/transfer/alignment.js';
+import { fitImplicitAls } from '../src/training/implicit-als.js';
+import { modelConfig } from '../src/workflows/model-settings.js';
+import { modelScorer } from '../src/workflows/fit-and-evaluate.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, fallback?: string) => {
@@ -163,6 +170,7 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
   process.stderr.write(`pretrained on ${SOURCE} in ${((performance.now() - started) / 1000).toFixed(1)} s (${source.metrics.training.epochs} epochs)\n`);
   for (const variant of VARIANTS) {
     const prepared = await prepareTransfer(gdb, record.id, TARGET, { split, coldStartShare: DATASET === 'amazon' ? 0 : 0.1, maxTargetTrainPerUser: variant === 'sparse' ? 2 : undefined, seed: 2040 });
+    if (argv.includes('--joint-reference')) await jointReference(prepared, variant);
     let baselineReported = false;
     for (const strategy of STRATEGIES) {
       for (const [replayWeight, itemInit] of REPLAY.flatMap((w) => ITEM_INITS.map((init) => [w, init] as const))) {
@@ -205,6 +213,38 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
         });
       }
     }
+  }
+}
+
+/**
+ * The issue's classic cross-domain reference inside this run: implicit ALS from a random
+ * start on every target training event and every source event of the same users (one
+ * matrix: target items, then source items), scored on the target test users with the very
+ * negatives the transfers get. Weight 1 for both domains: no pretraining, no replay weight.
+ */
+async function jointReference(prepared: Awaited<ReturnType<typeof prepareTransfer>>, variant: string) {
+  const started = performance.now();
+  const { source, target } = prepared;
+  const alignment = alignDomains(source, target);
+  const sourceEvents = mapSourceInteractions(alignment, source.events);
+  const users = alignment.userDbIds.length;
+  const items = alignment.itemDbIds.length;
+  const model = TwoTowerModel.create({ ...modelConfig({ ...MODEL, objective: 'implicit-als', layers: [], userHistory: false }, users, items), seed: MODEL.seed });
+  try {
+    const seen = concatExamples(target.train, target.validation);
+    const result = await fitImplicitAls(model, { ...seen, replay: { ...sourceEvents, weight: 1 } }, { epochs: EPOCHS });
+    const data = evaluationData(seen, target.test, alignment.targetUsers, alignment.targetItems);
+    const scored = evaluate(modelScorer(model, alignment.targetItems), data, EVALUATION);
+    report({
+      setting: `joint implicit ALS on ${TARGET} + ${SOURCE} (the issue's reference, same negatives; alpha ${model.config.alsAlpha}, λ ${model.config.alsRegularization})`,
+      variant,
+      hr10: scored.metrics['hr@10']!,
+      ndcg10: scored.metrics['ndcg@10']!,
+      seconds: (performance.now() - started) / 1000,
+      note: `${result.epochs} sweeps`,
+    });
+  } finally {
+    model.dispose();
   }
 }
 

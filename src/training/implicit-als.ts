@@ -38,7 +38,8 @@ const ROWS_PER_YIELD = 2048;
  * squares (Hu, Koren & Volinsky 2008): every observed (user, item) pair has preference 1
  * and confidence 1 + alpha * w (w = the summed event weight, replayed events times the
  * replay weight), every other pair preference 0 and confidence 1; each half-sweep solves
- * the rows of one table exactly, by Cholesky, against the other table's rows:
+ * the rows of one table exactly, by Cholesky (or approximately, by `alsCgSteps`
+ * conjugate-gradient steps warm-started from the current rows), against the other's:
  *
  *   (YᵀY + Σ_j c_j y_j y_jᵀ + λ I) x* = Σ_j (1 + c_j) y_j
  *
