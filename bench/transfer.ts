@@ -10,7 +10,7 @@
  *     [--replay 0,0.5] [--replay-fraction 1] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--user-history | --no-user-history] [--seed 42] [--json out.json]
  *     [--item-init random,co-users] [--history-dropout 0.3] [--uniform-negatives 256] [--no-logq] [--l2 0] [--lr 0.003] [--layers 128,64]
  *     [--item-bias] [--transfer-item-bias] [--item-bias-lr 30] [--batch-size 256]
- *     [--objective softmax|implicit-als] [--als-alpha 40] [--als-reg 0.1] [--als-cg-steps 0]   (implicit-als: ID rows solved exactly, --layers none)
+ *     [--objective softmax|implicit-als] [--als-alpha 40] [--als-reg 0.1] [--als-cg-steps 3]   (implicit-als: ID rows solved per row, 0 = exact; --layers none)
  *     [--joint-reference]   (also the issue's reference in the same run, on the same negatives: implicit ALS
  *     from scratch on the joined user x (target + source items) matrix, the model's dim/alpha/λ/epochs)
  *     [--refit-items 10,40] [--refit-reg 0.1]   (diagnostic: also score each transfer with its target
@@ -73,7 +73,7 @@ const MODEL: ModelSettings = {
   ...DEFAULT_MODEL,
   alsAlpha: Number(arg('als-alpha', String(DEFAULT_MODEL.alsAlpha ?? 40))),
   alsRegularization: Number(arg('als-reg', String(DEFAULT_MODEL.alsRegularization ?? 0.1))),
-  alsCgSteps: Number(arg('als-cg-steps', '0')),
+  alsCgSteps: Number(arg('als-cg-steps', String(DEFAULT_MODEL.alsCgSteps ?? 3))),
   dim: Number(arg('dim', String(DEFAULT_MODEL.dim))),
   temperature: Number(arg('temperature', String(DEFAULT_MODEL.temperature))),
   l2: Number(arg('l2', '0')),

@@ -26,7 +26,7 @@ describe('job input', () => {
 
   it('takes the implicit-als defaults (no MLP, no history) and names what does not fit it', () => {
     const config = resolvePretrainInput({ domain: 'shop', objective: 'implicit-als', alsAlpha: 10 });
-    expect(config.model).toEqual({ ...ALS_MODEL, alsAlpha: 10, alsCgSteps: 0 });
+    expect(config.model).toEqual({ ...ALS_MODEL, alsAlpha: 10 });
     expect(() => resolvePretrainInput({ domain: 'x', objective: 'implicit-als', layers: [64] })).toThrow(/layers = \[64\] with objective implicit-als.*leave layers out or pass \[\]/);
     expect(() => resolvePretrainInput({ domain: 'x', objective: 'implicit-als', userHistory: true })).toThrow(/userHistory = true with objective implicit-als/);
     expect(() => resolvePretrainInput({ domain: 'x', objective: 'implicit-als', alsRegularization: 0 })).toThrow(/alsRegularization = 0 is not a positive number/);

@@ -31,7 +31,7 @@ export function resolvePretrainInput(input: PretrainJobInput): PretrainJobConfig
     if (model.userHistory) throw new GraftError('BAD_INPUT', 'userHistory = true with objective implicit-als; ALS factorises ID rows only: leave userHistory out or false');
     model.alsAlpha = nonNegativeNumber('alsAlpha', input.alsAlpha ?? defaults.alsAlpha!);
     model.alsRegularization = positiveNumber('alsRegularization', input.alsRegularization ?? defaults.alsRegularization!);
-    model.alsCgSteps = nonNegativeInt('alsCgSteps', input.alsCgSteps ?? 0);
+    model.alsCgSteps = nonNegativeInt('alsCgSteps', input.alsCgSteps ?? defaults.alsCgSteps!);
   } else if (input.alsAlpha != null || input.alsRegularization != null || input.alsCgSteps != null) {
     throw new GraftError('BAD_INPUT', 'alsAlpha, alsRegularization and alsCgSteps apply to objective implicit-als only; drop them or set objective implicit-als');
   }

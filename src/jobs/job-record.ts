@@ -32,7 +32,7 @@ export interface PretrainJobInput {
   alsAlpha?: number;
   /** implicit-als: L2 regularisation of every solved row (default 0.1). */
   alsRegularization?: number;
-  /** implicit-als: conjugate-gradient steps per row and sweep, 0 = exact solves (default 0). */
+  /** implicit-als: conjugate-gradient steps per row and sweep, 0 = exact solves (default 3). */
   alsCgSteps?: number;
   /** How test interactions are held out (default: each user's last). A `file` split is refused: the worker may be another machine. */
   split?: SplitSpec;

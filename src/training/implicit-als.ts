@@ -232,7 +232,7 @@ export interface SolveOptions {
   steps?: Float32Array;
   signal?: AbortSignal;
   /**
-   * 0 (default): exact Cholesky solves. N > 0: N conjugate-gradient steps per row, warm-started
+   * 0 (default here; models default to 3): exact Cholesky solves. N > 0: N conjugate-gradient steps per row, warm-started
    * from the row's current value (Takács, Pilászy & Tikk 2011): O(N (f² + events·f)) per row
    * instead of O(f³ + events·f²); inexact, but the next sweep starts where this one ended.
    */

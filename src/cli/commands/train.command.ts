@@ -63,7 +63,7 @@ export function registerTrain(program: Command): void {
     .option('--objective <objective>', 'softmax (two towers, gradient steps) or implicit-als (ID rows solved exactly; epochs count sweeps)', oneOf('objective', TRAINING_OBJECTIVES), 'softmax')
     .option('--als-alpha <a>', 'implicit-als: confidence weight of an observed pair', nonNegativeNumber('als-alpha'), ALS_MODEL.alsAlpha)
     .option('--als-reg <l>', 'implicit-als: L2 regularisation of every solved row', positiveNumber('als-reg'), ALS_MODEL.alsRegularization)
-    .option('--als-cg-steps <n>', 'implicit-als: conjugate-gradient steps per row and sweep instead of exact solves (0 = exact)', nonNegativeInt('als-cg-steps'), 0)
+    .option('--als-cg-steps <n>', 'implicit-als: conjugate-gradient steps per row and sweep (0 = exact Cholesky solves)', nonNegativeInt('als-cg-steps'), ALS_MODEL.alsCgSteps)
     .option('--lr <rate>', 'learning rate', positiveNumber('lr'), DEFAULT_TRAINING.learningRate)
     .option('--temperature <t>', 'softmax temperature', positiveNumber('temperature'), DEFAULT_MODEL.temperature)
     .option('--patience <n>', 'early stopping: epochs without validation gain (0 = off)', (v) => Number(v), DEFAULT_TRAINING.patience)

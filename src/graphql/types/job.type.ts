@@ -269,7 +269,7 @@ export class StartPretrainingInput extends JobInputBase {
   @Max(10_000)
   alsRegularization?: number;
 
-  @Field(() => Int, { nullable: true, description: 'IMPLICIT_ALS: conjugate-gradient steps per row and sweep instead of exact solves, 0..64 (default 0 = exact).' })
+  @Field(() => Int, { nullable: true, description: 'IMPLICIT_ALS: conjugate-gradient steps per row and sweep instead of exact solves, 0..64 (default 3; 0 = exact Cholesky solves).' })
   @IsOptional()
   @Min(0)
   @Max(64)
