@@ -26,7 +26,7 @@ export interface PretrainJobInput {
   patience?: number;
   seed?: number;
   userHistory?: boolean;
-  /** 'softmax' (default) or 'implicit-als' (ID rows solved exactly; layers must be empty, epochs count sweeps). */
+  /** 'softmax' (default) or 'implicit-als' (ID rows solved per row by ALS; layers must be empty, epochs count sweeps). */
   objective?: TrainingObjective;
   /** implicit-als: confidence weight of an observed pair (default 40). */
   alsAlpha?: number;

@@ -303,7 +303,7 @@ describeEachBackend('TwoTowerModel', () => {
     expect(model.outputDim).toBe(5);
     expect(model.embedUsers()).toEqual(model.userTable.weights);
     expect(model.embedItems(Int32Array.of(2))).toEqual(model.itemTable.weights.subarray(10, 15));
-    expect(() => model.trainStep({ users: Int32Array.of(0), items: Int32Array.of(1) }, 0.1)).toThrow(/exact row solves/);
+    expect(() => model.trainStep({ users: Int32Array.of(0), items: Int32Array.of(1) }, 0.1)).toThrow(/per-row ALS solves/);
     model.dispose();
     const als = { users: 3, items: 4, objective: 'implicit-als' as const };
     expect(() => TwoTowerModel.create({ ...als, layers: [8] })).toThrow(/config.layers = \[8\] with objective implicit-als.*--layers none/);

@@ -73,10 +73,10 @@ export interface TwoTowerConfig {
   /**
    * What the towers are trained for (default 'softmax'). 'softmax': the in-batch sampled
    * softmax on L2-normalised tower outputs (`trainStep`, `train`). 'implicit-als': implicit
-   * matrix factorisation solved exactly per row (`fitImplicitAls`): the towers are their ID
+   * matrix factorisation solved row by row (`fitImplicitAls`): the towers are their ID
    * tables alone (`layers: []`, no tokens, no user history, no item bias) and their outputs
    * are NOT normalised, so scores are raw inner products (a row's norm carries its
-   * popularity). With ~2 events per target item, an exact solve fits rows SGD cannot
+   * popularity). With ~2 events per target item, a per-row solve fits rows SGD cannot
    * (BENCHMARKS.md, Amazon Sport -> Cloth).
    */
   objective?: TrainingObjective;
@@ -283,7 +283,7 @@ export class TwoTowerModel {
    */
   trainStep(batch: TrainBatch, lr: number, options: TrainStepOptions = {}): number {
     if (this.config.objective === 'implicit-als') {
-      throw new GraftError('BAD_INPUT', 'this model has objective implicit-als: it trains by exact row solves (fitImplicitAls, or fitModel in the workflows), not by gradient steps');
+      throw new GraftError('BAD_INPUT', 'this model has objective implicit-als: it trains by per-row ALS solves (fitImplicitAls, or fitModel in the workflows), not by gradient steps');
     }
     return this.step(batch, lr, options.clipNorm, undefined);
   }

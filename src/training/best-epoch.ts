@@ -10,7 +10,7 @@ export interface SnapshotModel {
 
 /**
  * Per-epoch validation, early stopping and best-epoch restore, shared by every training loop
- * (`train` with gradient steps, `fitImplicitAls` with exact solves), so both stop and
+ * (`train` with gradient steps, `fitImplicitAls` with row solves), so both stop and
  * restore by the same rule.
  *
  * @example

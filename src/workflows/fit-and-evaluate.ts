@@ -25,7 +25,7 @@ export function modelScorer(model: TwoTowerModel, candidateItems?: number) {
 
 /**
  * Trains with early stopping on a validation set, if one is given: by gradient steps for
- * the softmax objective, by exact row solves (one sweep per epoch; the learning rate,
+ * the softmax objective, by per-row ALS solves (one sweep per epoch; the learning rate,
  * batch size and schedule do not apply) for implicit-als.
  * Returns the training result; the model ends with its best validation weights.
  */
@@ -63,7 +63,7 @@ export async function fitModel(
 
 /**
  * The events a model of `config` trains and validates on. implicit-als trains on the
- * validation carve too, with no validation (a fixed number of sweeps): an exact solve has
+ * validation carve too, with no validation (a fixed number of sweeps): a row solve has
  * no step size to stop early, and with 2-4 events per target user holding one out costs
  * more than stopping gains (Amazon Cloth, BENCHMARKS.md).
  */

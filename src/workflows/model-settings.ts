@@ -29,7 +29,7 @@ export interface ModelSettings {
   itemBias?: boolean;
   /** Learning-rate multiplier of the item biases (absent = 30; see TwoTowerConfig.itemBiasLearningRate). */
   itemBiasLearningRate?: number;
-  /** 'softmax' (absent) or 'implicit-als' (exact row solves; see TwoTowerConfig.objective and ALS_MODEL). */
+  /** 'softmax' (absent) or 'implicit-als' (per-row ALS solves; see TwoTowerConfig.objective and ALS_MODEL). */
   objective?: TrainingObjective;
   /** implicit-als: confidence weight of an observed pair (absent = 40). */
   alsAlpha?: number;

@@ -60,7 +60,7 @@ export function registerTrain(program: Command): void {
     .option('--batch-size <n>', 'examples per step (also the in-batch softmax width)', positiveInt('batch-size'), DEFAULT_TRAINING.batchSize)
     .option('--dim <n>', 'embedding dimension', positiveInt('dim'), DEFAULT_MODEL.dim)
     .option('--layers <list>', 'MLP widths per tower, bottom to top ("none" for no MLP; implicit-als: none)', layerList, DEFAULT_MODEL.layers)
-    .option('--objective <objective>', 'softmax (two towers, gradient steps) or implicit-als (ID rows solved exactly; epochs count sweeps)', oneOf('objective', TRAINING_OBJECTIVES), 'softmax')
+    .option('--objective <objective>', 'softmax (two towers, gradient steps) or implicit-als (ID rows solved per row by ALS; epochs count sweeps)', oneOf('objective', TRAINING_OBJECTIVES), 'softmax')
     .option('--als-alpha <a>', 'implicit-als: confidence weight of an observed pair', nonNegativeNumber('als-alpha'), ALS_MODEL.alsAlpha)
     .option('--als-reg <l>', 'implicit-als: L2 regularisation of every solved row', positiveNumber('als-reg'), ALS_MODEL.alsRegularization)
     .option('--als-cg-steps <n>', 'implicit-als: conjugate-gradient steps per row and sweep (0 = exact Cholesky solves)', nonNegativeInt('als-cg-steps'), ALS_MODEL.alsCgSteps)

@@ -72,6 +72,6 @@ registerEnumType(TrainingObjective, {
   name: 'TrainingObjective',
   valuesConfig: {
     SOFTMAX: { description: 'Two towers (ID rows, tags, history, MLP) trained by an in-batch sampled softmax on cosine similarities.' },
-    IMPLICIT_ALS: { description: 'ID rows only, solved exactly by implicit ALS; scores are raw inner products (layers must be empty; epochs count sweeps).' },
+    IMPLICIT_ALS: { description: 'ID rows only, solved per row by implicit ALS; scores are raw inner products (layers must be empty; epochs count sweeps).' },
   },
 });
