@@ -11,11 +11,13 @@
  *
  *   npm run build && node dist/bench/serve.js [--items 100000] [--users 10000] [--seconds 15]
  *     [--connections 32] [--recall 200] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
- *     [--workers 1] [--server-node-options "--cpu-prof --cpu-prof-dir=/tmp/prof"]
+ *     [--workers 1] [--cache off,on,precompute] [--also-connections 1]
+ *     [--server-node-options "--cpu-prof --cpu-prof-dir=/tmp/prof"]
  *
  * Prints a markdown table on stdout, progress on stderr.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -42,8 +44,12 @@ const RECALL_USERS = Number(arg('recall', '200'));
 const SERVER_NODE_OPTIONS = arg('server-node-options', '');
 /** `graft serve --workers N`: server processes sharing the port. */
 const WORKERS = Number(arg('workers', '1'));
-/** Serving-cache settings to measure, each on its own server: 'off' (TTL 0) and/or 'on' (TTL 60 s). */
-const CACHE_RUNS = arg('cache', 'off,on').split(',');
+/**
+ * Serving settings to measure, each on its own server: 'off' (no cache, nothing precomputed),
+ * 'on' (cache TTL 60 s, nothing precomputed), 'precompute' (cache on and every user
+ * precomputed when the model loads: `graft serve`'s default for up to 50,000 users).
+ */
+const CACHE_RUNS = arg('cache', 'off,on,precompute').split(',');
 /** Also measure recommendations (cache off) at this many connections: latency without queueing. */
 const ALSO_CONNECTIONS = Number(arg('also-connections', '0'));
 const ADMIN_URL = arg('database-url', process.env.GRAFT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
@@ -128,6 +134,48 @@ async function waitForIndex(base: string, kind: 'exact' | 'hnsw'): Promise<numbe
   }
 }
 
+/** Waits until every worker holds `users` precomputed users of the domain. */
+async function waitForPrecomputed(base: string, users: number): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const held = Number(/graft_serving_precomputed_users\{domain="shop"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    if (held >= users) return performance.now() - started;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** CPU seconds (user + system) used so far by the server process and its children (cluster workers). */
+function serverCpuSeconds(pid: number): number {
+  const ticks = (p: number) => {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15 of stat)
+    } catch {
+      return 0;
+    }
+  };
+  let total = ticks(pid);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      if (ppid === pid) total += ticks(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total / 100; // USER_HZ
+}
+
+/** Runs a load and measures the server's CPU time per completed request (ms): robust to other load on the machine. */
+async function loadWithCpu(pid: number, run: () => Promise<autocannon.Result>): Promise<{ result: autocannon.Result; cpuMsPerRequest: number }> {
+  const before = serverCpuSeconds(pid);
+  const result = await run();
+  const cpu = serverCpuSeconds(pid) - before;
+  return { result, cpuMsPerRequest: (1000 * cpu) / Math.max(1, result.requests.total) };
+}
+
 function load(url: string, key: string, body: (i: number) => string, seconds = SECONDS, connections = CONNECTIONS): Promise<autocannon.Result> {
   let i = 0;
   return new Promise((resolve, reject) => {
@@ -165,10 +213,10 @@ async function main() {
       variables: { u: `u${(i * 7919) % USERS}` },
     });
 
-  /** One server process with the given cache TTL: both queries in the same run, plus the serving cache's counts. */
-  async function measure(cacheTtlMs: number, withRecall: boolean) {
+  /** One server process with the given cache TTL and precomputed users: both queries in the same run, plus the serving cache's counts. */
+  async function measure(cacheTtlMs: number, precomputeUsers: number, withRecall: boolean) {
     const server = spawn(process.execPath, [...SERVER_NODE_OPTIONS.split(' ').filter(Boolean), main, 'serve', '--port', String(PORT), '--workers', String(WORKERS)], {
-      env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn', GRAFT_CACHE_TTL_MS: String(cacheTtlMs) },
+      env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn', GRAFT_CACHE_TTL_MS: String(cacheTtlMs), GRAFT_PRECOMPUTE_USERS: String(precomputeUsers) },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     try {
@@ -177,20 +225,21 @@ async function main() {
       log(`server (cache TTL ${cacheTtlMs} ms) ready (model loaded) after ${(readyMs / 1000).toFixed(1)} s`);
       const indexKind = ITEMS > 50_000 ? 'hnsw' : 'exact';
       if (indexKind === 'hnsw') log(`HNSW index in service after another ${((await waitForIndex(base, 'hnsw')) / 1000).toFixed(1)} s`);
+      if (precomputeUsers > 0) log(`${precomputeUsers.toLocaleString('en-US')} users precomputed after another ${((await waitForPrecomputed(base, precomputeUsers)) / 1000).toFixed(1)} s`);
       const gqlUrl = `${base}/graphql`;
       const check = (await (await fetch(gqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: recs(1) })).json()) as any;
       if (check.errors || check.data.recommendations.edges.length !== 20) throw new Error(`recommendations failed: ${JSON.stringify(check).slice(0, 500)}`);
       log('warm-up 3 s');
       await load(gqlUrl, key, () => JSON.stringify({ query: '{ __typename }' }), 3).catch(() => undefined);
       log(`{ __typename }: ${SECONDS} s at ${CONNECTIONS} connections`);
-      const trivial = await load(gqlUrl, key, () => JSON.stringify({ query: '{ __typename }' }));
+      const trivial = await loadWithCpu(server.pid!, () => load(gqlUrl, key, () => JSON.stringify({ query: '{ __typename }' })));
       log(`recommendations(first: 20): ${SECONDS} s at ${CONNECTIONS} connections`);
       const before = await cacheCounts(base);
-      const heavy = await load(gqlUrl, key, recs);
+      const heavy = await loadWithCpu(server.pid!, () => load(gqlUrl, key, recs));
       const after = await cacheCounts(base);
       const lookups = { hit: after.hit - before.hit, user: after.user - before.user, miss: after.miss - before.miss };
       let few: autocannon.Result | undefined;
-      if (ALSO_CONNECTIONS > 0 && cacheTtlMs === 0) {
+      if (ALSO_CONNECTIONS > 0 && cacheTtlMs === 0 && precomputeUsers === 0) {
         log(`recommendations(first: 20): ${SECONDS} s at ${ALSO_CONNECTIONS} connections`);
         few = await load(gqlUrl, key, (i) => recs(i + 5_000), SECONDS, ALSO_CONNECTIONS);
       }
@@ -223,26 +272,27 @@ async function main() {
 
   const runs: [string, Awaited<ReturnType<typeof measure>>][] = [];
   for (const run of CACHE_RUNS) {
-    if (run === 'off') runs.push(['off', await measure(0, runs.length === 0)]);
-    else if (run === 'on') runs.push(['on (60 s TTL)', await measure(60_000, runs.length === 0)]);
-    else throw new Error(`--cache ${run}: use off, on or off,on`);
+    if (run === 'off') runs.push(['off', await measure(0, 0, runs.length === 0)]);
+    else if (run === 'on') runs.push(['on (60 s TTL)', await measure(60_000, 0, runs.length === 0)]);
+    else if (run === 'precompute') runs.push(['on, all users precomputed', await measure(60_000, USERS, runs.length === 0)]);
+    else throw new Error(`--cache ${run}: use off, on, precompute or a list of them, e.g. off,precompute`);
   }
   const recall = runs[0]?.[1].recall;
 
-  const fmt = (r: autocannon.Result) => ({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx });
+  const fmt = (r: autocannon.Result, cpuMs = Number.NaN) => ({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx, cpu: Number.isNaN(cpuMs) ? '' : cpuMs.toFixed(3) });
   const rows: string[] = [];
   for (const [label, m] of runs) {
-    const t = fmt(m.trivial);
-    const h = fmt(m.heavy);
+    const t = fmt(m.trivial.result, m.trivial.cpuMsPerRequest);
+    const h = fmt(m.heavy.result, m.heavy.cpuMsPerRequest);
     const total = m.lookups.hit + m.lookups.user + m.lookups.miss;
     const share = (n: number) => (total ? `${((100 * n) / total).toFixed(0)}%` : '-');
-    rows.push(`| ${label} | \`{ __typename }\` (ceiling) | ${t.rps.toFixed(0)} | ${t.p50} | ${t.p99} | ${t.errors} | |`);
+    rows.push(`| ${label} | \`{ __typename }\` (ceiling) | ${t.rps.toFixed(0)} | ${t.p50} | ${t.p99} | ${t.cpu} | ${t.errors} | |`);
     rows.push(
-      `| ${label} | \`recommendations(first: 20)\` | ${h.rps.toFixed(0)} | ${h.p50} | ${h.p99} | ${h.errors} | ${((100 * h.rps) / t.rps).toFixed(1)}% of the ceiling; cache: ${total ? `${share(m.lookups.hit)} hits, ${share(m.lookups.user)} user only, ${share(m.lookups.miss)} misses` : 'off'} |`,
+      `| ${label} | \`recommendations(first: 20)\` | ${h.rps.toFixed(0)} | ${h.p50} | ${h.p99} | ${h.cpu} | ${h.errors} | ${((100 * h.rps) / t.rps).toFixed(1)}% of the ceiling (CPU: ${((100 * m.trivial.cpuMsPerRequest) / m.heavy.cpuMsPerRequest).toFixed(1)}%); cache: ${total ? `${share(m.lookups.hit)} hits, ${share(m.lookups.user)} user only, ${share(m.lookups.miss)} misses` : 'off'} |`,
     );
     if (m.few) {
       const f = fmt(m.few);
-      rows.push(`| ${label} | \`recommendations(first: 20)\` at ${ALSO_CONNECTIONS} connection(s) | ${f.rps.toFixed(0)} | ${f.p50} | ${f.p99} | ${f.errors} | latency without queueing |`);
+      rows.push(`| ${label} | \`recommendations(first: 20)\` at ${ALSO_CONNECTIONS} connection(s) | ${f.rps.toFixed(0)} | ${f.p50} | ${f.p99} | | ${f.errors} | latency without queueing |`);
     }
   }
   process.stdout.write(
@@ -250,8 +300,8 @@ async function main() {
       `machine: ${cpus().length} x ${cpus()[0]?.model}, load ${loadavg()[0]!.toFixed(2)}; ${ITEMS.toLocaleString('en-US')} items, ${USERS.toLocaleString('en-US')} users, dim ${DIM}; ` +
         `${CONNECTIONS} connections, ${SECONDS} s each; server: \`graft serve --workers ${WORKERS}\` on Postgres, ${ITEMS > 50_000 ? 'HNSW' : 'exact'} index; users rotate (user = 7919 i mod ${USERS})`,
       '',
-      '| serving cache | query | req/s | p50 ms | p99 ms | errors | notes |',
-      '|---|---|---:|---:|---:|---:|---|',
+      '| serving | query | req/s | p50 ms | p99 ms | server CPU ms/req | errors | notes |',
+      '|---|---|---:|---:|---:|---:|---:|---|',
       ...rows,
       '',
       recall === undefined ? '' : `recall@20 through the server vs exact: ${recall.toFixed(3)}`,

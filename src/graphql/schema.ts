@@ -3,6 +3,7 @@ import { createPubSub } from '@graphql-yoga/subscription';
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema, type NonEmptyArray } from 'type-graphql';
 import { authChecker } from './auth-checker.js';
+import { validateArgs } from './validate-args.js';
 import { ApiKeyResolver } from './resolvers/api-key.resolver.js';
 import { CatalogResolver, DomainFieldsResolver, HistoryEventFieldsResolver, UserFieldsResolver } from './resolvers/catalog.resolver.js';
 import { EventResolver } from './resolvers/event.resolver.js';
@@ -41,7 +42,8 @@ export async function buildGraftSchema(options: { emitSchemaFile?: string } = {}
   return buildSchema({
     resolvers: RESOLVERS as unknown as NonEmptyArray<Function>,
     authChecker,
-    validate: { forbidUnknownValues: false },
+    // class-validator rules on every argument, through a fast path for valid ones (validate-args.ts).
+    validateFn: validateArgs,
     // Subscriptions here stream from the database (`watchJob`), not from in-process topics;
     // type-graphql still wants a PubSub to build the Subscription type.
     pubSub: createPubSub(),

@@ -75,7 +75,7 @@ export interface DomainState {
   loadedAt: Date;
 }
 
-export function describeState(state: DomainState): LoadedDomainState {
+export function describeState(state: DomainState, precomputedUsers = 0): LoadedDomainState {
   const model = state.model;
   return {
     domain: state.domain,
@@ -84,6 +84,7 @@ export function describeState(state: DomainState): LoadedDomainState {
     items: model ? model.rowPosition.length : state.catalogue.size,
     indexKind: model ? (model.hnsw ? 'hnsw' : 'exact') : 'popularity',
     loadedAt: state.loadedAt,
+    precomputedUsers,
   };
 }
 

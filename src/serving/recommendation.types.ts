@@ -76,8 +76,8 @@ export interface RecommendationPage {
   endCursor: string | null;
   hasNextPage: boolean;
   hasPreviousPage: boolean;
-  /** One cursor per item (Relay edges). */
-  cursors: string[];
+  /** The cursor of the page's i-th item (Relay edges), encoded when asked for: most clients read only `endCursor`. */
+  cursorOf(i: number): string;
 }
 
 export interface SimilarItem {
@@ -107,6 +107,8 @@ export interface LoadedDomainState {
   /** `exact` also while an HNSW index is being built in the background. */
   indexKind: 'exact' | 'hnsw' | 'popularity';
   loadedAt: Date;
+  /** Users held precomputed (see RecommenderOptions.precomputeUsers). */
+  precomputedUsers: number;
 }
 
 /** Anything pino-like. */
@@ -131,4 +133,13 @@ export interface RecommenderOptions {
   cacheTtlMs?: number;
   /** Users per domain whose history and rankings are cached. Default 10,000. */
   cacheUsers?: number;
+  /**
+   * When a domain with an active model loads (first use, activation, reload), precompute this
+   * many of its most recently active users in the background: their history, query and first
+   * ranking step (the page a plain `recommendations(first: <= 50)` asks for), held until their
+   * next event or the next activation, so their first request reads nothing and searches
+   * nothing. ~1.5 KB per user. Default 0: off. Works with the cache off; needs `forgetUsers`
+   * to see recorded events, like the cache (the GraphQL server does).
+   */
+  precomputeUsers?: number;
 }

@@ -6,7 +6,7 @@ import { cursorEncoder, decodeCursor, POPULAR_RANKING, type CursorPayload } from
 import { buildAndSaveHnsw, describeState, indexQuery, loadDomainState, type DomainState, type ModelMatrix } from './domain-state.js';
 import { compileExclusion, validateFilter, type PositionExclusion } from './item-filter.js';
 import { LruCache } from './lru-cache.js';
-import { ladderDepth, MAX_RANKING_DEPTH, rankRows, type Ranking } from './ranking.js';
+import { ladderDepth, MAX_RANKING_DEPTH, RANKING_LADDER, rankRows, type Ranking } from './ranking.js';
 import { DEFAULT_CACHE_TTL_MS, DEFAULT_CACHE_USERS, ServingCache } from './serving-cache.js';
 import type {
   LoadedDomainState,
@@ -19,7 +19,7 @@ import type {
   ServingLogger,
   SimilarItemsResult,
 } from './recommendation.types.js';
-import { readServingUser } from './serving-repository.js';
+import { readRecentlyActiveUserIds, readServingUser, readServingUsers } from './serving-repository.js';
 
 /** Largest page. */
 export const MAX_PAGE_SIZE = 500;
@@ -29,6 +29,10 @@ export const RECENT_HISTORY = 50;
 export const HISTORY_LIMIT = 10_000;
 const BECAUSE_OF = 3;
 const DEFAULT_HNSW_THRESHOLD = 50_000;
+/** Users read per statement while precomputing. */
+const PRECOMPUTE_BATCH = 500;
+/** Longest stretch of precomputation between two turns of the event loop (requests go on meanwhile). */
+const PRECOMPUTE_SLICE_MS = 5;
 
 const SILENT: ServingLogger = { info: () => undefined, warn: () => undefined };
 
@@ -80,6 +84,9 @@ export class Recommender {
   private readonly cacheUsers: number;
   private readonly cacheTtlMs: number;
   private readonly cacheCounts = { hits: 0, userHits: 0, misses: 0 };
+  private readonly precomputeUsers: number;
+  /** The precomputation of each loaded domain state (resolves to the users stored). */
+  private readonly precomputations = new WeakMap<DomainState, Promise<number>>();
   private watcher: ActivationWatcher | null = null;
   private closed = false;
 
@@ -100,6 +107,10 @@ export class Recommender {
     }
     if (!Number.isInteger(this.cacheUsers) || this.cacheUsers < 0) {
       throw new GraftError('BAD_INPUT', `cacheUsers = ${options.cacheUsers} is not a non-negative integer; leave it out for ${DEFAULT_CACHE_USERS}`);
+    }
+    this.precomputeUsers = options.precomputeUsers ?? 0;
+    if (!Number.isInteger(this.precomputeUsers) || this.precomputeUsers < 0) {
+      throw new GraftError('BAD_INPUT', `precomputeUsers = ${options.precomputeUsers} is not a non-negative integer; pass how many active users to precompute per domain, or 0 for none`);
     }
   }
 
@@ -143,7 +154,7 @@ export class Recommender {
       user = cached.resolved;
     } else {
       const ticket = cache.ticket();
-      if (cache.enabled) this.cacheCounts.misses++;
+      if (cache.enabled || this.precomputeUsers > 0) this.cacheCounts.misses++;
       user = await this.resolveUser(state, req.userId);
       cached = cache.store(req.userId, user, ticket);
     }
@@ -189,7 +200,7 @@ export class Recommender {
     }));
     const ranking = user.tier === 'POPULAR' || model === null ? { modelId: POPULAR_RANKING, version: 0 } : { modelId: model.modelId, version: model.version };
     const cursorAt = cursorEncoder({ ...ranking, index: indexKind, request: fingerprint });
-    const cursors = items.map((_, i) => cursorAt(offset + i + 1));
+    const cursorOf = (i: number) => cursorAt(offset + i + 1);
     return {
       domain: state.domain,
       modelId: user.tier === 'POPULAR' ? null : (model?.modelId ?? null),
@@ -197,11 +208,11 @@ export class Recommender {
       tier: user.tier,
       fallbackReason: user.reason,
       items,
-      startCursor: cursors[0] ?? null,
-      endCursor: cursors[cursors.length - 1] ?? null,
+      startCursor: items.length > 0 ? cursorOf(0) : null,
+      endCursor: items.length > 0 ? cursorOf(items.length - 1) : null,
       hasNextPage: more && offset + first < MAX_RANKING_DEPTH,
       hasPreviousPage: offset > 0,
-      cursors,
+      cursorOf,
     };
   }
 
@@ -241,7 +252,7 @@ export class Recommender {
   /** Loads the domain if it is not in memory yet (concurrent callers share one load) and describes what is served. */
   async ensureLoaded(domain: string): Promise<LoadedDomainState> {
     this.assertOpen();
-    return describeState(await this.state(domain));
+    return this.describe(await this.state(domain));
   }
 
   /**
@@ -251,7 +262,7 @@ export class Recommender {
    */
   async reload(domain: string): Promise<LoadedDomainState> {
     this.assertOpen();
-    return describeState(await this.load(domain));
+    return this.describe(await this.load(domain));
   }
 
   /**
@@ -261,13 +272,30 @@ export class Recommender {
    */
   forgetUsers(domain: string, userIds?: Iterable<string>): void {
     const current = this.entries.get(domain)?.current;
-    if (current) this.caches.get(current)?.forget(userIds);
+    if (!current) return;
+    this.caches.get(current)?.forget(userIds);
+    // Everyone forgotten (e.g. the events listener reconnected): precompute them again.
+    if (userIds === undefined && this.precomputations.has(current)) this.startPrecompute(current, true);
+  }
+
+  /**
+   * Resolves when the precomputation of the domain's loaded state (see
+   * RecommenderOptions.precomputeUsers) has finished, with the users it stored; 0 when
+   * nothing is precomputed (option off, no active model, domain not loaded). With an HNSW
+   * index still building, precomputation waits for it.
+   */
+  async precomputed(domain: string): Promise<number> {
+    const state = await this.state(domain);
+    const model = state.model;
+    if (this.precomputeUsers === 0 || !model) return 0;
+    if (model.wantsHnsw && !model.hnsw) await this.hnswBuilds.get(model.modelId);
+    return (await this.precomputations.get(state)) ?? 0;
   }
 
   /**
    * Recommendation requests since start by what the cache held: `hits` (user and ranking
    * cached: no database read, no index search), `userHits` (user cached, ranking computed),
-   * `misses` (the database was read). All zero while the cache is off.
+   * `misses` (the database was read). All zero while the cache and precomputation are off.
    */
   cacheStats(): { hits: number; userHits: number; misses: number } {
     return { ...this.cacheCounts };
@@ -275,7 +303,7 @@ export class Recommender {
 
   /** What is in memory, per domain. */
   loaded(): LoadedDomainState[] {
-    return [...this.entries.values()].flatMap((e) => (e.current ? [describeState(e.current)] : []));
+    return [...this.entries.values()].flatMap((e) => (e.current ? [this.describe(e.current)] : []));
   }
 
   /**
@@ -346,9 +374,11 @@ export class Recommender {
         if (generation > own.applied && !this.closed) {
           own.current = state;
           own.applied = generation;
-          this.logger.info(describeState(state), 'serving domain loaded');
+          this.logger.info(this.describe(state), 'serving domain loaded');
           this.saveMatrixArtifacts(state);
           this.startHnswBuild(state);
+          // Rankings are per index kind: with an HNSW index coming, precompute once it is in.
+          if (!state.model?.wantsHnsw || state.model.hnsw) this.startPrecompute(state);
         }
         return own.current ?? state;
       },
@@ -412,6 +442,7 @@ export class Recommender {
         model.hnsw = index;
         this.logger.info({ domain: state.domain, modelId: model.modelId }, 'HNSW index ready');
       }
+      this.startPrecompute(state);
     });
   }
 
@@ -424,42 +455,111 @@ export class Recommender {
     const vectorKey = model ? `${model.modelId}\u0000${userId}` : '';
     const knownVector = model ? this.users.get(vectorKey) : undefined;
     const found = await readServingUser(this.gdb, userId, state.domainId, model && !knownVector ? model.modelId : null, HISTORY_LIMIT);
-    const history: number[] = [];
-    for (const id of found?.history ?? []) {
-      const p = state.catalogue.positionOfItem(id);
-      if (p >= 0) history.push(p);
-    }
-    const popular = (reason: string): Resolved => ({ tier: 'POPULAR', reason, query: null, history, recent: [] });
-    if (model === null) return popular(`domain "${state.domain}" has no active model; showing popular items`);
-    // Not cached when unknown: the user may be created any moment.
-    if (found === undefined) return popular(`user "${userId}" is unknown; showing popular items`);
+    if (found === undefined || model === null) return resolveFound(state, userId, found, null);
     const user = knownVector ?? this.cacheUserVector(model, userId, vectorKey, found.vector);
-    const historyCount = found.history.length;
-    const recent = recentRows(model, history);
-    if (user.vector) {
-      return { tier: historyCount > 0 ? 'PERSONAL' : 'TRANSFERRED', reason: null, query: indexQuery(model, user.vector), history, recent };
-    }
-    const direction = recent.length > 0 ? meanDirection(model, recent) : null;
-    if (direction) return { tier: 'COLD_START', reason: null, query: indexQuery(model, direction), history, recent };
-    return popular(
-      historyCount === 0
-        ? `user "${userId}" has no history in domain "${state.domain}" and no row in model version ${model.version}; showing popular items`
-        : `user "${userId}" has no row in model version ${model.version} and none of their items in domain "${state.domain}" has one either; showing popular items`,
+    return resolveFound(state, userId, found, user.vector);
+  }
+
+  /** Starts (or with `again`, restarts) precomputing the state's most recently active users, unless off or already running. */
+  private startPrecompute(state: DomainState, again = false): void {
+    if (this.precomputeUsers === 0 || !state.model || this.closed || this.entries.get(state.domain)?.current !== state) return;
+    const running = this.precomputations.get(state);
+    if (running && !again) return;
+    const run = (running ?? Promise.resolve(0)).catch(() => 0).then(() => this.precompute(state));
+    this.precomputations.set(state, run);
+    run.then(
+      (stored) => this.logger.info({ domain: state.domain, modelId: state.model?.modelId, users: stored }, 'users precomputed'),
+      (error: Error) => this.logger.warn({ domain: state.domain, error: error.message }, 'precomputing users failed; they are served as they come'),
     );
   }
 
-  private cacheUserVector(model: ModelMatrix, userId: string, key: string, stored: number[] | null): CachedUser {
-    let vector: Float32Array | null = null;
-    if (stored) {
-      if (stored.length !== model.dim) {
-        throw new GraftError('INTERNAL', `user "${userId}" has a ${stored.length}-wide row in model "${model.modelId}" whose items are ${model.dim}-wide; the model's embeddings are damaged, re-register it`);
+  /**
+   * Reads the domain's most recently active users in batches and stores each one's resolution
+   * and first ranking step (exclude-seen, no filter, no diversity: a plain first page) in the
+   * state's cache. Yields to requests every few milliseconds; stops when the state is replaced.
+   */
+  private async precompute(state: DomainState): Promise<number> {
+    const model = state.model!;
+    const cache = this.cacheOf(state);
+    const ticket = cache.beginPrecompute();
+    const current = () => !this.closed && !ticket.cancelled && this.entries.get(state.domain)?.current === state;
+    let stored = 0;
+    try {
+      const ids = await readRecentlyActiveUserIds(this.gdb.db, state.domainId, this.precomputeUsers);
+      let sliceStart = performance.now();
+      for (let start = 0; start < ids.length && current(); start += PRECOMPUTE_BATCH) {
+        const batch = await readServingUsers(this.gdb.db, ids.slice(start, start + PRECOMPUTE_BATCH), state.domainId, model.modelId, HISTORY_LIMIT);
+        for (const found of batch) {
+          if (!current()) break;
+          const user = resolveFound(state, found.externalId, found, userVector(model, found.externalId, found.vector));
+          const rankings: Array<[string, Ranking]> = [];
+          if (user.query !== null) {
+            const index = model.hnsw ?? model.exact;
+            const exclusion = compileExclusion(state.catalogue, null, user.history);
+            const exclude = exclusion ? (row: number) => exclusion(model.rowPosition[row]!) : undefined;
+            const ranking = rankRows({ index, vectors: model.vectors, dim: model.dim, query: user.query, exclude, diversity: 0 }, RANKING_LADDER[0]!);
+            rankings.push([`${index.kind}|${requestFingerprint(found.externalId, true, null, 0)}`, ranking]);
+          }
+          if (cache.storePrecomputed(ticket, found.externalId, user, rankings)) stored++;
+          if (performance.now() - sliceStart > PRECOMPUTE_SLICE_MS) {
+            await new Promise((resolve) => setImmediate(resolve));
+            sliceStart = performance.now();
+          }
+        }
       }
-      vector = unit(Float32Array.from(stored));
+    } finally {
+      cache.endPrecompute(ticket);
     }
-    const user = { vector };
+    return stored;
+  }
+
+  private describe(state: DomainState): LoadedDomainState {
+    return describeState(state, this.caches.get(state)?.precomputedSize ?? 0);
+  }
+
+  private cacheUserVector(model: ModelMatrix, userId: string, key: string, stored: number[] | null): CachedUser {
+    const user = { vector: userVector(model, userId, stored) };
     this.users.set(key, user);
     return user;
   }
+}
+
+/** A stored user row as a unit vector (null: no row, or a zero row). */
+function userVector(model: ModelMatrix, userId: string, stored: number[] | null): Float32Array | null {
+  if (!stored) return null;
+  if (stored.length !== model.dim) {
+    throw new GraftError('INTERNAL', `user "${userId}" has a ${stored.length}-wide row in model "${model.modelId}" whose items are ${model.dim}-wide; the model's embeddings are damaged, re-register it`);
+  }
+  return unit(Float32Array.from(stored));
+}
+
+/**
+ * Who the user is to the domain's model, from what was read of them (`found`: undefined for an
+ * unknown user) and their unit row (null: none): the tier, the index query and the history.
+ */
+function resolveFound(state: DomainState, userId: string, found: { history: number[] } | undefined, vector: Float32Array | null): Resolved {
+  const model = state.model;
+  const history: number[] = [];
+  for (const id of found?.history ?? []) {
+    const p = state.catalogue.positionOfItem(id);
+    if (p >= 0) history.push(p);
+  }
+  const popular = (reason: string): Resolved => ({ tier: 'POPULAR', reason, query: null, history, recent: [] });
+  if (model === null) return popular(`domain "${state.domain}" has no active model; showing popular items`);
+  // Not cached when unknown: the user may be created any moment.
+  if (found === undefined) return popular(`user "${userId}" is unknown; showing popular items`);
+  const historyCount = found.history.length;
+  const recent = recentRows(model, history);
+  if (vector) {
+    return { tier: historyCount > 0 ? 'PERSONAL' : 'TRANSFERRED', reason: null, query: indexQuery(model, vector), history, recent };
+  }
+  const direction = recent.length > 0 ? meanDirection(model, recent) : null;
+  if (direction) return { tier: 'COLD_START', reason: null, query: indexQuery(model, direction), history, recent };
+  return popular(
+    historyCount === 0
+      ? `user "${userId}" has no history in domain "${state.domain}" and no row in model version ${model.version}; showing popular items`
+      : `user "${userId}" has no row in model version ${model.version} and none of their items in domain "${state.domain}" has one either; showing popular items`,
+  );
 }
 
 function checkFirst(first: number): number {

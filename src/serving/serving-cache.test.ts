@@ -49,4 +49,40 @@ describe('ServingCache', () => {
     expect(cache.enabled).toBe(false);
     expect(cache.store('a', 'a', cache.ticket())).toBeUndefined();
   });
+  it('keeps precomputed users past the TTL and the LRU capacity, until they are forgotten', () => {
+    const cache = new ServingCache<string>(1, 1_000);
+    const ticket = cache.beginPrecompute();
+    expect(cache.storePrecomputed(ticket, 'alice', 'a', [['hnsw|x', ranking([4, 5])]])).toBe(true);
+    expect(cache.storePrecomputed(ticket, 'bob', 'b', [])).toBe(true);
+    cache.endPrecompute(ticket);
+    cache.store('carol', 'c', cache.ticket(), 0);
+    cache.store('dave', 'd', cache.ticket(), 0); // the LRU holds one: carol goes, the precomputed stay
+    expect(cache.get('alice', 10_000_000)?.rankings.get('hnsw|x')?.rows).toEqual([4, 5]);
+    expect(cache.get('bob', 10_000_000)?.resolved).toBe('b');
+    expect(cache.get('carol', 0)).toBeUndefined();
+    expect(cache.precomputedSize).toBe(2);
+    cache.forget(['alice']);
+    expect(cache.get('alice')).toBeUndefined();
+    expect(cache.precomputedSize).toBe(1);
+    cache.forget();
+    expect(cache.precomputedSize).toBe(0);
+  });
+
+  it('never stores a precomputed user forgotten since the precomputation began; forgetting everyone cancels it', () => {
+    const cache = new ServingCache<string>(10, 0); // precomputation works with the TTL cache off
+    const ticket = cache.beginPrecompute();
+    cache.forget(['alice']); // her event arrives while the batch with her is being read
+    expect(cache.storePrecomputed(ticket, 'alice', 'stale', [])).toBe(false);
+    expect(cache.storePrecomputed(ticket, 'bob', 'b', [])).toBe(true);
+    expect(cache.get('alice')).toBeUndefined();
+    cache.forget();
+    expect(ticket.cancelled).toBe(true);
+    expect(cache.storePrecomputed(ticket, 'carol', 'c', [])).toBe(false);
+    cache.endPrecompute(ticket);
+    const later = cache.beginPrecompute();
+    expect(cache.storePrecomputed(later, 'alice', 'fresh', [])).toBe(true);
+    cache.endPrecompute(later);
+    expect(cache.storePrecomputed(later, 'dave', 'late', [])).toBe(false); // ended: nothing more is stored
+    expect(cache.get('alice')?.resolved).toBe('fresh');
+  });
 });

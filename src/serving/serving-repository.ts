@@ -85,3 +85,42 @@ export async function readServingUser(
   }
   return row ? { userId: row.id, vector: row.vector ?? null, history: row.history ?? [] } : undefined;
 }
+
+/**
+ * Internal ids of the users with events in the domain, most recently active first, at most
+ * `limit`: who is precomputed when a domain state loads (one aggregate over the domain's events).
+ */
+export async function readRecentlyActiveUserIds(db: Db, domainId: number, limit: number): Promise<number[]> {
+  const rows = await sql<{ user_id: number }>`
+    select user_id from events where domain_id = ${domainId}
+    group by user_id order by max(occurred_at) desc, user_id limit ${limit}`.execute(db);
+  return rows.rows.map((r) => r.user_id);
+}
+
+/**
+ * `readServingUser` for a batch of users by internal id (precomputation): external id, row of
+ * `modelId`'s user embeddings (null when the model has none) and distinct items in the domain,
+ * most recent first, at most `limit`. One statement per batch; users that do not exist are absent.
+ */
+export async function readServingUsers(
+  db: Db,
+  userIds: number[],
+  domainId: number,
+  modelId: string,
+  limit: number,
+): Promise<Array<{ externalId: string; vector: number[] | null; history: number[] }>> {
+  if (userIds.length === 0) return [];
+  const rows = await sql<{ external_id: string; vector: number[] | null; history: number[] | null }>`
+    select u.external_id,
+      (select e.vector from embeddings e where e.model_id = ${modelId} and e.entity_kind = 'USER' and e.entity_id = u.id) as vector,
+      (select array_agg(h.item_id order by h.last desc, h.item_id desc)
+       from (select e.item_id, max(e.occurred_at) as last
+             from events e
+             where e.user_id = u.id and e.domain_id = ${domainId}
+             group by e.item_id
+             order by last desc, e.item_id desc
+             limit ${limit}) h) as history
+    from users u
+    where u.id = any(${userIds}::int[])`.execute(db);
+  return rows.rows.map((r) => ({ externalId: r.external_id, vector: r.vector ?? null, history: r.history ?? [] }));
+}

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestEvents } from '../../src/logs/index.js';
+import { Recommender } from '../../src/serving/index.js';
 import { rollbackModel, activateModel } from '../../src/registry/index.js';
 import { STORAGE_KINDS } from '../support/databases.js';
 import { describeExamples } from './examples.js';
@@ -191,6 +192,34 @@ for (const kind of STORAGE_KINDS) {
         expect(next.edges.map((e: any) => e.node.item.id)).not.toContain(top);
         expect(next.edges.map((e: any) => e.node.item.id)).not.toContain([...seen][0]);
         expect((await lookups())('miss') - after('miss')).toBe(1); // the recorded event dropped the cached user
+      });
+
+      it("answers a known user's first request from the users precomputed at load: a hit in /metrics, the same page as a live read", async () => {
+        const metrics = async () => (await fetch(fx.server.url.replace('/graphql', '/metrics'))).text();
+        const count = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? Number.NaN);
+        // graft serve's default precomputes up to 50,000 users per domain: all of the fixture's.
+        let text = await metrics();
+        for (let tries = 0; !(count(text, /graft_serving_precomputed_users\{domain="target"\} (\d+)/) > 0) && tries < 400; tries++) {
+          await new Promise((r) => setTimeout(r, 50));
+          text = await metrics();
+        }
+        expect(count(text, /graft_serving_precomputed_users\{domain="target"\} (\d+)/)).toBeGreaterThan(0);
+        const hits = count(text, /graft_serving_cache_lookups_total\{result="hit"\} (\d+)/);
+        const misses = count(text, /graft_serving_cache_lookups_total\{result="miss"\} (\d+)/);
+        const res = await gql(fx, RECS, { key: fx.keys.app, variables: { userId, domain: 'target', first: 20 } });
+        expect(res.errors).toBeUndefined();
+        const after = await metrics();
+        expect(count(after, /graft_serving_cache_lookups_total\{result="hit"\} (\d+)/) - hits).toBe(1);
+        expect(count(after, /graft_serving_cache_lookups_total\{result="miss"\} (\d+)/) - misses).toBe(0);
+        // The same answer a recommender without precomputation gives.
+        const live = new Recommender(fx.db, { hnswThreshold: 1_000_000 });
+        try {
+          const page = await live.recommend({ userId, domain: 'target', first: 20 });
+          expect(res.data!.recommendations.edges.map((e: any) => e.node.item.id)).toEqual(page.items.map((r) => r.externalId));
+          expect(res.data!.recommendations.edges.map((e: any) => e.node.score)).toEqual(page.items.map((r) => r.score));
+        } finally {
+          await live.close();
+        }
       });
 
       it('serves a known target user from the transferred model, leaving out what they have seen', async () => {

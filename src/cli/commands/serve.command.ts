@@ -12,8 +12,13 @@ export function registerServe(program: Command): void {
     .description('serve the GraphQL API at /graphql (GraphiQL in a browser), the embedding explorer at /explorer, /healthz and /metrics')
     .option('--port <n>', 'HTTP port (default: PORT or 4000)', positiveInt('port'))
     .option('--cache-ttl <seconds>', "reuse a user's history and rankings this long; recorded events invalidate them at once; 0 = off (default: GRAFT_CACHE_TTL_MS or 60 s)", nonNegativeInt('cache-ttl'))
+    .option(
+      '--precompute-users <n>',
+      "per domain, precompute this many of the most recently active users' first page when a model loads (~1.5 KB each); 0 = off (default: GRAFT_PRECOMPUTE_USERS or 50000)",
+      nonNegativeInt('precompute-users'),
+    )
     .option('--workers <n>', 'server processes sharing the port (Postgres only; e.g. one per core); default 1', positiveInt('workers'))
-    .action(async (o: { port?: number; cacheTtl?: number; workers?: number }) => {
+    .action(async (o: { port?: number; cacheTtl?: number; precomputeUsers?: number; workers?: number }) => {
       if ((o.workers ?? 1) > 1 && cluster.isPrimary) {
         if (!process.env.DATABASE_URL) {
           throw new GraftError('BAD_INPUT', `--workers ${o.workers} needs Postgres: the embedded database (PGlite) is open in one process only; set DATABASE_URL, or leave --workers out`);
@@ -24,14 +29,24 @@ export function registerServe(program: Command): void {
         await runClusterPrimary(o.workers!, (m) => process.stderr.write(`${m}\n`));
         return;
       }
-      await withDatabase((gdb) => serveUntilSignal(gdb, { port: o.port, cacheTtlMs: o.cacheTtl === undefined ? undefined : o.cacheTtl * 1000, onListening: (url) => process.stderr.write(`GraphQL: ${url}\nembedding explorer: ${url.replace(/\/graphql$/, '/explorer')}\n`) }));
+      await withDatabase((gdb) =>
+        serveUntilSignal(gdb, {
+          port: o.port,
+          cacheTtlMs: o.cacheTtl === undefined ? undefined : o.cacheTtl * 1000,
+          precomputeUsers: o.precomputeUsers,
+          onListening: (url) => process.stderr.write(`GraphQL: ${url}\nembedding explorer: ${url.replace(/\/graphql$/, '/explorer')}\n`),
+        }),
+      );
       // A cluster worker's IPC channel to the primary keeps it alive: it is done once drained and closed.
       if (cluster.isWorker) process.exit(0);
     });
 }
 
 /** Serves until the process is asked to stop, then drains connections and returns. */
-export async function serveUntilSignal(gdb: GraftDatabase, options: { port?: number; cacheTtlMs?: number; onListening?: (url: string) => void }): Promise<void> {
+export async function serveUntilSignal(
+  gdb: GraftDatabase,
+  options: { port?: number; cacheTtlMs?: number; precomputeUsers?: number; onListening?: (url: string) => void },
+): Promise<void> {
   // Listening for the signals before starting: a stop asked for during start-up waits for it, then stops.
   const stopRequested = new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
@@ -43,7 +58,7 @@ export async function serveUntilSignal(gdb: GraftDatabase, options: { port?: num
   process.env.NODE_ENV ??= 'production';
   // Loaded on demand: the GraphQL stack is the heaviest import, and other commands (`graft worker`) start faster without it.
   const { startGraftServer } = await import('../../graphql/server/http-server.js');
-  const server = await startGraftServer({ gdb, port: options.port, cacheTtlMs: options.cacheTtlMs });
+  const server = await startGraftServer({ gdb, port: options.port, cacheTtlMs: options.cacheTtlMs, precomputeUsers: options.precomputeUsers });
   options.onListening?.(server.url);
   await stopRequested;
   await server.close();

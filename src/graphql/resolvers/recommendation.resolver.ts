@@ -6,6 +6,7 @@ import { Item } from '../types/item.type.js';
 import {
   Recommendation,
   RecommendationConnection,
+  RecommendationEdge,
   RecommendationReason,
   SimilarItem,
   SimilarItems,
@@ -41,16 +42,20 @@ export class RecommendationResolver {
       tier: page.tier as RecommendationTier,
       fallbackReason: page.fallbackReason,
       pageInfo: { hasNextPage: page.hasNextPage, hasPreviousPage: page.hasPreviousPage, startCursor: page.startCursor, endCursor: page.endCursor },
-      edges: page.items.map((r, i) => ({
-        cursor: page.cursors[i]!,
-        node: Object.assign(new Recommendation(), {
-          // The recommender already holds the item: no loader, no promise per edge.
-          item: Item.from({ id: r.externalId, domain: page.domain, title: r.title, tags: r.tags }),
-          score: r.score,
-          rank: r.rank,
-          reason: Object.assign(new RecommendationReason(), { tier: r.tier as RecommendationTier, becauseOfRowIds: r.becauseOf }),
-        }),
-      })),
+      edges: page.items.map(
+        (r, i) =>
+          new RecommendationEdge(
+            Object.assign(new Recommendation(), {
+              // The recommender already holds the item: no loader, no promise per edge.
+              item: Item.from({ id: r.externalId, domain: page.domain, title: r.title, tags: r.tags }),
+              score: r.score,
+              rank: r.rank,
+              reason: Object.assign(new RecommendationReason(), { tier: r.tier as RecommendationTier, becauseOfRowIds: r.becauseOf }),
+            }),
+            i,
+            page.cursorOf,
+          ),
+      ),
     });
   }
 

@@ -42,6 +42,12 @@ export interface GraftServerOptions {
    * Postgres NOTIFY. Default: GRAFT_CACHE_TTL_MS or 60,000. Ignored with `recommender`.
    */
   cacheTtlMs?: number;
+  /**
+   * Most recently active users per domain precomputed when an active model loads (history,
+   * query and first ranking: their first request reads and searches nothing; ~1.5 KB each).
+   * Default: GRAFT_PRECOMPUTE_USERS or 50,000; 0 = off. Ignored with `recommender`.
+   */
+  precomputeUsers?: number;
   schema?: GraphQLSchema;
   limits?: QueryLimits;
   /** Full error details (stack traces) to clients. Default: NODE_ENV === 'development'. */
@@ -82,7 +88,11 @@ export interface GraftServer {
 export async function startGraftServer(options: GraftServerOptions): Promise<GraftServer> {
   const development = options.development ?? process.env.NODE_ENV === 'development';
   const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
-  const recommender = options.recommender ?? new Recommender(options.gdb, { logger, cacheTtlMs: options.cacheTtlMs ?? envCacheTtl() });
+  const recommender = options.recommender ?? new Recommender(options.gdb, {
+      logger,
+      cacheTtlMs: options.cacheTtlMs ?? envCacheTtl(),
+      precomputeUsers: options.precomputeUsers ?? envPrecomputeUsers(),
+    });
   const services: GraftServices = { gdb: options.gdb, recommender, logger, extensions: options.extensions ?? {} };
   const schema = options.schema ?? (await buildGraftSchema());
   const metrics = createServerMetrics(recommender);
@@ -101,6 +111,9 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
     includeStacktraceInErrorResponses: development,
     validationRules: [queryLimitsRule(options.limits ?? DEFAULT_QUERY_LIMITS)],
     formatError: (formatted, error) => formatGraphQLError(formatted, development, error),
+    // Apollo's default indents every response (JSON.stringify(value, null, 2)): bigger bodies
+    // and slower to write; clients and GraphiQL format what they show themselves.
+    stringifyResult: (result) => JSON.stringify(result),
     plugins: [
       // Cache-control hints are unused here, and the plugin makes Apollo wrap every field resolver.
       ApolloServerPluginCacheControlDisabled(),
@@ -284,6 +297,20 @@ function sendText(res: ServerResponse, status: number, body: string, type: strin
 }
 
 export { GraphQLError };
+
+/** Users precomputed per domain by `graft serve` unless told otherwise. */
+export const DEFAULT_PRECOMPUTE_USERS = 50_000;
+
+/** GRAFT_PRECOMPUTE_USERS, checked; DEFAULT_PRECOMPUTE_USERS when unset. */
+function envPrecomputeUsers(): number {
+  const raw = process.env.GRAFT_PRECOMPUTE_USERS;
+  if (raw === undefined || raw === '') return DEFAULT_PRECOMPUTE_USERS;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new GraftError('BAD_INPUT', `GRAFT_PRECOMPUTE_USERS=${raw} is not a user count; set an integer >= 0 (0 turns precomputation off), or unset it for ${DEFAULT_PRECOMPUTE_USERS}`);
+  }
+  return value;
+}
 
 /** GRAFT_CACHE_TTL_MS, checked; 60,000 when unset. */
 function envCacheTtl(): number {

@@ -60,6 +60,17 @@ export function createServerMetrics(recommender: Recommender): ServerMetrics {
       for (const d of recommender.loaded()) this.set({ domain: d.domain, kind: d.indexKind }, d.items);
     },
   });
+  new Gauge({
+    name: 'graft_serving_precomputed_users',
+    help: 'Users held precomputed (history, query and first ranking) per domain; see graft serve --precompute-users',
+    labelNames: ['domain'] as const,
+    aggregator: 'min', // under --workers N: the worker with the fewest so far
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const d of recommender.loaded()) this.set({ domain: d.domain }, d.precomputedUsers);
+    },
+  });
 
   new Counter({
     name: 'graft_serving_cache_lookups_total',

@@ -2,7 +2,8 @@ import { Field, ID, ObjectType } from 'type-graphql';
 import type { CatalogItem } from '../../logs/index.js';
 
 /** An item of one domain's catalogue. */
-@ObjectType()
+// Plain fields read directly by graphql-js (no per-field wrapper); no field has middleware or @Authorized.
+@ObjectType({ simpleResolvers: true })
 export class Item {
   @Field(() => ID, { description: 'External id, unique within the domain.' })
   id!: string;

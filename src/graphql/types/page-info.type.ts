@@ -1,7 +1,8 @@
 import { Field, ObjectType } from 'type-graphql';
 
 /** Relay-style page information. */
-@ObjectType()
+// Plain fields read directly by graphql-js (no per-field wrapper); no field has middleware or @Authorized.
+@ObjectType({ simpleResolvers: true })
 export class PageInfo {
   @Field(() => Boolean)
   hasNextPage!: boolean;

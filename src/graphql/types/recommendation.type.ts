@@ -3,8 +3,12 @@ import { RecommendationTier } from './enums.js';
 import { Item } from './item.type.js';
 import { PageInfo } from './page-info.type.js';
 
+// The recommendation types are on every app request: their plain fields are read by graphql-js
+// directly (`simpleResolvers`) instead of through a type-graphql wrapper per field. None of
+// their fields has middleware or @Authorized of its own (field resolvers are still wrapped).
+
 /** Why an item was recommended. */
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class RecommendationReason {
   @Field(() => RecommendationTier)
   tier!: RecommendationTier;
@@ -15,7 +19,7 @@ export class RecommendationReason {
   becauseOfRowIds!: number[];
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class Recommendation {
   /** Set by the resolver from the recommender's catalogue (no loader, no promise per edge). */
   @Field(() => Item)
@@ -34,16 +38,27 @@ export class Recommendation {
   reason!: RecommendationReason;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class RecommendationEdge {
   @Field(() => String)
-  cursor!: string;
+  get cursor(): string {
+    return this.cursorOf(this.index);
+  }
 
   @Field(() => Recommendation)
   node!: Recommendation;
+
+  /** Encodes the cursor when a query selects it (most read only pageInfo.endCursor). */
+  constructor(
+    node: Recommendation,
+    private readonly index: number,
+    private readonly cursorOf: (i: number) => string,
+  ) {
+    this.node = node;
+  }
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class RecommendationConnection {
   @Field(() => [RecommendationEdge])
   edges!: RecommendationEdge[];
@@ -67,7 +82,7 @@ export class RecommendationConnection {
   fallbackReason!: string | null;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class SimilarItem {
   /** Set by the resolver from the recommender's catalogue. */
   @Field(() => Item)
@@ -80,7 +95,7 @@ export class SimilarItem {
   rank!: number;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class SimilarItems {
   @Field(() => [SimilarItem])
   items!: SimilarItem[];
