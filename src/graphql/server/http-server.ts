@@ -21,6 +21,7 @@ import { Authenticator } from './authenticator.js';
 import { clusterMetricsSource } from './cluster.js';
 import { EXPLORER_PATH, explorerRoute, registerExplorerAssets } from './explorer-page.js';
 import { checkHealth } from './health.js';
+import { jitGateway } from './jit-gateway.js';
 import { createServerMetrics } from './metrics.js';
 import { graphiqlPage, readAsset } from './static-assets.js';
 
@@ -106,7 +107,8 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
 
   const http = createServer();
   const apollo = new ApolloServer<GraphqlContext>({
-    schema,
+    // graphql-jit executes queries and mutations (jit-gateway.ts); the schema comes with it.
+    gateway: jitGateway(schema),
     introspection: true,
     includeStacktraceInErrorResponses: development,
     validationRules: [queryLimitsRule(options.limits ?? DEFAULT_QUERY_LIMITS)],
