@@ -351,18 +351,24 @@ describeEachStorage('serving recommendations', (ctx) => {
       expect(await waitForArtifact(ctx.db, shopModel.id, HNSW_ARTIFACT)).toBeGreaterThan(0);
       // The first load also stored the item rows as one binary artifact; the next process reads that.
       expect(await waitForArtifact(ctx.db, shopModel.id, ITEM_VECTORS_ARTIFACT)).toBe(ITEMS * DIM * 4);
-      for (const userId of ['alice', 'bob', 'carol']) {
-        const viaHnsw = await fast.recommend(req({ userId, first: 10 }));
-        const viaExact = await recommender.recommend(req({ userId, first: 10 }));
-        expect(indexes(viaHnsw)).toEqual(indexes(viaExact));
+      // HNSW is approximate, and its graph is built on several threads (not reproducible): the
+      // answers must match the exact index's nearly (recall), and exactly across processes.
+      const recall = (got: RecommendationPage, want: RecommendationPage) => indexes(got).filter((i) => indexes(want).includes(i)).length / want.items.length;
+      const asked: Array<Partial<RecommendRequest> & { userId: string }> = [
+        ...['alice', 'bob', 'carol'].map((userId) => ({ userId, first: 10 })),
+        { userId: 'alice', first: 25, filter: { tagsAny: ['t3'] } },
+      ];
+      const viaHnsw: RecommendationPage[] = [];
+      for (const r of asked) {
+        const page = await fast.recommend(req(r));
+        expect(page.items).toHaveLength(r.first!);
+        expect(recall(page, await recommender.recommend(req(r)))).toBeGreaterThanOrEqual(0.9);
+        viaHnsw.push(page);
       }
-      const filtered = await fast.recommend(req({ userId: 'alice', first: 25, filter: { tagsAny: ['t3'] } }));
-      expect(filtered.items).toHaveLength(25);
-      expect(indexes(filtered)).toEqual(indexes(await recommender.recommend(req({ userId: 'alice', first: 25, filter: { tagsAny: ['t3'] } }))));
       // Another process loads the saved rows and index instead of building it (the index checks it gets the same rows).
       const next = new Recommender(ctx.db, { hnswThreshold: 50 });
       expect((await next.ensureLoaded('shop')).indexKind).toBe('hnsw');
-      expect(indexes(await next.recommend(req({ userId: 'alice', first: 10 })))).toEqual(indexes(await recommender.recommend(req({ userId: 'alice', first: 10 }))));
+      for (const [i, r] of asked.entries()) expect(indexes(await next.recommend(req(r)))).toEqual(indexes(viaHnsw[i]!));
       await next.close();
     } finally {
       await fast.close();

@@ -138,7 +138,7 @@ export interface RecommenderOptions {
    * many of its most recently active users in the background: their history, query and first
    * ranking step (the page a plain `recommendations(first: <= 50)` asks for), held until their
    * next event or the next activation, so their first request reads nothing and searches
-   * nothing. ~1.5 KB per user. Default 0: off. Works with the cache off; needs `forgetUsers`
+   * nothing. ~3 KB per user (bench/precompute). Default 0: off. Works with the cache off; needs `forgetUsers`
    * to see recorded events, like the cache (the GraphQL server does).
    */
   precomputeUsers?: number;

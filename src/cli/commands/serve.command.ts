@@ -14,7 +14,7 @@ export function registerServe(program: Command): void {
     .option('--cache-ttl <seconds>', "reuse a user's history and rankings this long; recorded events invalidate them at once; 0 = off (default: GRAFT_CACHE_TTL_MS or 60 s)", nonNegativeInt('cache-ttl'))
     .option(
       '--precompute-users <n>',
-      "per domain, precompute this many of the most recently active users' first page when a model loads (~1.5 KB each); 0 = off (default: GRAFT_PRECOMPUTE_USERS or 50000)",
+      "per domain, precompute this many of the most recently active users' first page when a model loads (~3 KB each); 0 = off (default: GRAFT_PRECOMPUTE_USERS or 50000)",
       nonNegativeInt('precompute-users'),
     )
     .option('--workers <n>', 'server processes sharing the port (Postgres only; e.g. one per core); default 1', positiveInt('workers'))

@@ -45,7 +45,7 @@ export interface GraftServerOptions {
   cacheTtlMs?: number;
   /**
    * Most recently active users per domain precomputed when an active model loads (history,
-   * query and first ranking: their first request reads and searches nothing; ~1.5 KB each).
+   * query and first ranking: their first request reads and searches nothing; ~3 KB each).
    * Default: GRAFT_PRECOMPUTE_USERS or 50,000; 0 = off. Ignored with `recommender`.
    */
   precomputeUsers?: number;
