@@ -121,11 +121,23 @@ async function waitHealthy(base: string, server: ChildProcess): Promise<number> 
   }
 }
 
+/** /metrics, retried: a poll that meets a kept-alive connection the server is closing fails once, harmlessly. */
+async function readMetrics(base: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await (await fetch(`${base}/metrics`)).text();
+    } catch (error) {
+      if (attempt === 5) throw error;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+}
+
 /** Above the server's HNSW threshold the exact index serves while HNSW builds in the background: wait for HNSW. */
 async function waitForIndex(base: string, kind: 'exact' | 'hnsw'): Promise<number> {
   const started = performance.now();
   for (;;) {
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const metrics = await readMetrics(base);
     // Under --workers N every worker must be on it (the gauges of all workers are listed).
     const other = kind === 'hnsw' ? 'exact' : 'hnsw';
     const has = (k: string) => new RegExp(`graft_index_items\\{domain="shop",kind="${k}"\\}`).test(metrics);
@@ -138,7 +150,7 @@ async function waitForIndex(base: string, kind: 'exact' | 'hnsw'): Promise<numbe
 async function waitForPrecomputed(base: string, users: number): Promise<number> {
   const started = performance.now();
   for (;;) {
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const metrics = await readMetrics(base);
     const held = Number(/graft_serving_precomputed_users\{domain="shop"\} (\d+)/.exec(metrics)?.[1] ?? 0);
     if (held >= users) return performance.now() - started;
     await new Promise((r) => setTimeout(r, 250));
@@ -311,7 +323,7 @@ async function main() {
 }
 
 async function cacheCounts(base: string): Promise<{ hit: number; user: number; miss: number }> {
-  const text = await (await fetch(`${base}/metrics`)).text();
+  const text = await readMetrics(base);
   const read = (result: string) => Number(new RegExp(`graft_serving_cache_lookups_total\\{result="${result}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
   return { hit: read('hit'), user: read('user'), miss: read('miss') };
 }

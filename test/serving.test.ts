@@ -163,6 +163,20 @@ describeEachStorage('serving recommendations', (ctx) => {
     expect(recommender.loaded().map((d) => d.domain)).toEqual(['shop']);
   });
 
+  it("loads a domain once when the activation watcher reports the very model the first load is reading", async () => {
+    const messages: string[] = [];
+    const watched = new Recommender(ctx.db, { logger: { info: (_, msg) => messages.push(msg ?? ''), warn: () => undefined } });
+    try {
+      await watched.watchActivations({ pollMs: 10 }); // PGlite: polls all through the load; Postgres: the listener's first sync
+      await watched.ensureLoaded('shop');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(messages.filter((m) => m === 'serving domain loaded')).toHaveLength(1);
+      expect(messages).not.toContain('active model changed; reloading the domain');
+    } finally {
+      await watched.close();
+    }
+  });
+
   it('rejects an unknown domain with NOT_FOUND naming it and the fix', async () => {
     await expectGraftError(recommender.recommend(req({ userId: 'alice', domain: 'nowhere' })), 'NOT_FOUND', /domain "nowhere" does not exist; .*graft import FILE --domain nowhere/);
     expect(recommender.loaded().some((d) => d.domain === 'nowhere')).toBe(false);

@@ -93,7 +93,11 @@ export function describeState(state: DomainState, precomputedUsers = 0): LoadedD
  * embeddings with an exact index (plus a saved HNSW index when the catalogue is above
  * `hnswThreshold` and another process already built one).
  */
-export async function loadDomainState(gdb: GraftDatabase, domain: string, options: { hnswThreshold: number; logger: ServingLogger }): Promise<DomainState> {
+export async function loadDomainState(
+  gdb: GraftDatabase,
+  domain: string,
+  options: { hnswThreshold: number; logger: ServingLogger; onActiveModelRead?: (modelId: string | null) => void },
+): Promise<DomainState> {
   if (typeof domain !== 'string' || domain === '') {
     throw new GraftError('BAD_INPUT', `domain ${JSON.stringify(domain)} is not a domain name; pass the name used at import, e.g. "sport"`);
   }
@@ -102,6 +106,7 @@ export async function loadDomainState(gdb: GraftDatabase, domain: string, option
   if (!row) {
     throw new GraftError('NOT_FOUND', `domain "${domain}" does not exist; check the name, or create it by importing events with \`graft import FILE --domain ${domain}\``);
   }
+  options.onActiveModelRead?.(row.activeModelId);
   const [catalogueRows, counts] = await Promise.all([readCatalogueRows(db, row.id), readEventCounts(db, row.id)]);
   const catalogue = ItemCatalogue.fromRows(catalogueRows);
   const eventCounts = new Int32Array(catalogue.size);

@@ -369,7 +369,14 @@ export class Recommender {
     }
     const own = entry;
     const generation = ++own.generation;
-    const promise = loadDomainState(this.gdb, domain, { hnswThreshold: this.hnswThreshold, logger: this.logger }).then(
+    const promise = loadDomainState(this.gdb, domain, {
+      hnswThreshold: this.hnswThreshold,
+      logger: this.logger,
+      // A first load reads whatever is active: once it knows which model, the watcher's report of that same model is not news.
+      onActiveModelRead: (modelId) => {
+        if (own.generation === generation && own.loadingFor === undefined) own.loadingFor = modelId;
+      },
+    }).then(
       (state) => {
         if (generation > own.applied && !this.closed) {
           own.current = state;
