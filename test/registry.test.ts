@@ -13,6 +13,8 @@ import {
   rollbackModel,
   saveEmbeddings,
   saveIdArtifact,
+  saveBlob,
+  loadBlob,
   saveWeights,
 } from '../src/registry/index.js';
 import { describeEachStorage } from './support/databases.js';
@@ -70,6 +72,18 @@ describeEachStorage('model registry', (ctx) => {
     const some = await loadEmbeddings(ctx.db.db, m.id, 'ITEM', [2, 4000]);
     expect(Array.from(some.ids)).toEqual([2, 4000]);
     expect(some.vectors[3]).toBeCloseTo(vectors[3999 * 3]!, 6);
+  });
+
+  it('reads artifacts in pieces, bit-exactly (one string per value is limited to ~512M characters, i.e. 256 MB of bytea)', async () => {
+    const m = await createModel(ctx.db.db, { domain: 'source', kind: 'PRETRAIN', config: {} });
+    const bytes = new Uint8Array(1_000_003).map((_, i) => (i * 7919) % 251);
+    await saveBlob(ctx.db.db, m.id, 'index:test', 'index', bytes);
+    for (const chunkBytes of [1_000_003, 65_536, 999_999]) {
+      expect(Buffer.from((await loadBlob(ctx.db.db, m.id, 'index:test', { chunkBytes }))!).equals(Buffer.from(bytes))).toBe(true);
+    }
+    await saveBlob(ctx.db.db, m.id, 'index:empty', 'index', new Uint8Array(0));
+    expect((await loadBlob(ctx.db.db, m.id, 'index:empty'))!.byteLength).toBe(0);
+    expect(await loadBlob(ctx.db.db, m.id, 'index:missing')).toBeNull();
   });
 
   it('activates atomically, rolls back through history, and keeps the previous model when activation fails', async () => {

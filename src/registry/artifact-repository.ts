@@ -23,7 +23,7 @@ export async function saveWeights(db: Db, modelId: string, weights: NamedWeight[
 export async function loadWeights(db: Db, modelId: string): Promise<NamedWeight[]> {
   const rows = await db
     .selectFrom('model_artifacts')
-    .select(['name', 'kind', 'shape', 'data'])
+    .select(['name', 'kind', 'shape'])
     .where('model_id', '=', modelId)
     .where('name', 'like', 'weight:%')
     .orderBy('id')
@@ -31,7 +31,12 @@ export async function loadWeights(db: Db, modelId: string): Promise<NamedWeight[
   if (rows.length === 0) {
     throw new GraftError('NOT_FOUND', `model "${modelId}" has no stored weights; it may have failed or still be training (see \`graft models\`)`);
   }
-  return rows.map((r) => ({ name: r.name.slice('weight:'.length), kind: r.kind as NamedWeight['kind'], shape: r.shape, data: bytesToFloat32(r.data) }));
+  const weights: NamedWeight[] = [];
+  for (const r of rows) {
+    const data = (await readArtifactBytes(db, modelId, r.name))!;
+    weights.push({ name: r.name.slice('weight:'.length), kind: r.kind as NamedWeight['kind'], shape: r.shape, data: bytesToFloat32(data) });
+  }
+  return weights;
 }
 
 /** Stores an Int32Array artifact, e.g. the database ids behind a model's dense user or item indexes. */
@@ -44,9 +49,9 @@ export async function saveIdArtifact(db: Db, modelId: string, name: string, ids:
 }
 
 export async function loadIdArtifact(db: Db, modelId: string, name: string): Promise<Int32Array> {
-  const row = await db.selectFrom('model_artifacts').select('data').where('model_id', '=', modelId).where('name', '=', name).executeTakeFirst();
-  if (!row) throw new GraftError('NOT_FOUND', `model "${modelId}" has no artifact "${name}"`);
-  return bytesToInt32(row.data);
+  const data = await readArtifactBytes(db, modelId, name);
+  if (!data) throw new GraftError('NOT_FOUND', `model "${modelId}" has no artifact "${name}"`);
+  return bytesToInt32(data);
 }
 
 /** Stores an opaque binary artifact (e.g. a serialised HNSW index). */
@@ -58,9 +63,29 @@ export async function saveBlob(db: Db, modelId: string, name: string, kind: 'ind
     .execute();
 }
 
-export async function loadBlob(db: Db, modelId: string, name: string): Promise<Uint8Array | null> {
-  const row = await db.selectFrom('model_artifacts').select('data').where('model_id', '=', modelId).where('name', '=', name).executeTakeFirst();
-  return row ? new Uint8Array(row.data) : null;
+export async function loadBlob(db: Db, modelId: string, name: string, options: { chunkBytes?: number } = {}): Promise<Uint8Array | null> {
+  const data = await readArtifactBytes(db, modelId, name, options.chunkBytes);
+  return data ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : null;
+}
+
+/** Artifacts are read in pieces of at most this many bytes (see `readArtifactBytes`). */
+export const ARTIFACT_READ_CHUNK_BYTES = 64 * 1024 * 1024;
+
+/**
+ * An artifact's bytes, null when it does not exist. Read in pieces (`substring` of the bytea):
+ * node-postgres receives bytea as hex text, and a JavaScript string holds at most 2^29 - 24
+ * characters, so one value above ~256 MB (1M items x 64 floats is 256 MB) cannot be read whole.
+ */
+async function readArtifactBytes(db: Db, modelId: string, name: string, chunkBytes = ARTIFACT_READ_CHUNK_BYTES): Promise<Buffer | null> {
+  // One statement (one snapshot: a concurrent rewrite cannot mix two versions), one row per piece.
+  const { rows } = await sql<{ part: Uint8Array | null }>`
+    select substring(a.data from g.start for ${chunkBytes}) as part
+    from model_artifacts a
+    cross join lateral generate_series(1, greatest(octet_length(a.data), 1), ${chunkBytes}) as g(start)
+    where a.model_id = ${modelId} and a.name = ${name}
+    order by g.start`.execute(db);
+  if (rows.length === 0) return null;
+  return Buffer.concat(rows.map((r) => r.part ?? new Uint8Array(0)));
 }
 
 const EMBEDDING_BATCH_ROWS = 4096;
