@@ -491,15 +491,26 @@ describeEachStorage('serving recommendations', (ctx) => {
 
   it('precomputes the most recently active users when the model loads: their first pages read nothing and match a live answer; events drop them', async () => {
     await seedDomain(ctx.db, 'depot');
-    const depotModel = await registerModel(ctx.db, 'depot', itemVectors, { alice: aliceVector });
+    // Bob has a model row but no events in "depot": a user the transfer brought (TRANSFERRED).
+    const depotModel = await registerModel(ctx.db, 'depot', itemVectors, { alice: aliceVector, bob: bobVector });
     const other: GraftDatabase = ctx.kind === 'postgres' ? await connect({ databaseUrl: ctx.db.url!, poolSize: 2 }) : ctx.db;
+    // Most recent first: seedDomain writes the crowd, then alice, then carol; 3 = carol, alice, crowd44.
+    const few = new Recommender(other, { precomputeUsers: 3 });
+    try {
+      expect(await few.precomputed('depot')).toBe(3);
+      for (const userId of ['carol', 'alice', 'crowd44', 'crowd0']) await few.recommend(req({ userId, domain: 'depot', first: 5 }));
+      expect(few.cacheStats()).toEqual({ hits: 3, userHits: 0, misses: 1 });
+    } finally {
+      await few.close();
+    }
     // The cache proper stays off: what is served without a read comes from the precomputation alone.
-    const warm = new Recommender(other, { precomputeUsers: 3 });
+    const warm = new Recommender(other, { precomputeUsers: 100 });
     try {
       await warm.watchActivations({ pollMs: 20 });
-      // seedDomain writes the crowd first, then alice, then carol: the 3 most recent are carol, alice, crowd44.
-      expect(await warm.precomputed('depot')).toBe(3);
-      expect(warm.loaded().find((d) => d.domain === 'depot')).toMatchObject({ modelId: depotModel.id, precomputedUsers: 3 });
+      // The 47 users with events in the domain (45 crowd, alice, carol), then the model's users
+      // without events in it: bob.
+      expect(await warm.precomputed('depot')).toBe(48);
+      expect(warm.loaded().find((d) => d.domain === 'depot')).toMatchObject({ modelId: depotModel.id, precomputedUsers: 48 });
       const depot = (userId: string, r: Partial<RecommendRequest> = {}) => warm.recommend(req({ userId, domain: 'depot', first: 5, ...r }));
       const live = (userId: string, r: Partial<RecommendRequest> = {}) => recommender.recommend(req({ userId, domain: 'depot', first: 5, ...r }));
 
@@ -513,16 +524,19 @@ describeEachStorage('serving recommendations', (ctx) => {
       const carol = await depot('carol');
       expect(carol.tier).toBe('COLD_START');
       expect(indexes(carol)).toEqual(indexes(await live('carol')));
-      expect(warm.cacheStats()).toEqual({ hits: 3, userHits: 0, misses: 0 });
+      const bob = await depot('bob');
+      expect(bob.tier).toBe('TRANSFERRED');
+      expect(indexes(bob)).toEqual(bruteForce(itemVectors, bobVector).slice(0, 5));
+      expect(warm.cacheStats()).toEqual({ hits: 4, userHits: 0, misses: 0 });
       // Another request shape of a precomputed user is searched, still without a read.
       await depot('alice', { filter: { tagsNone: ['sale'] } });
-      expect(warm.cacheStats()).toEqual({ hits: 3, userHits: 1, misses: 0 });
+      expect(warm.cacheStats()).toEqual({ hits: 4, userHits: 1, misses: 0 });
 
       // Alice views her top recommendation through this process: she is dropped and read again.
       const t = new Date('2026-01-01T00:00:00Z');
       await recordEvents(other.db, [{ domain: 'depot', user: 'alice', item: itemName(expected[0]!), kind: 'view', weight: 1, time: t }]);
       warm.forgetUsers('depot', ['alice']);
-      expect(warm.loaded().find((d) => d.domain === 'depot')?.precomputedUsers).toBe(2);
+      expect(warm.loaded().find((d) => d.domain === 'depot')?.precomputedUsers).toBe(47);
       expect(indexes(await depot('alice'))).toEqual(expected.slice(1, 6));
       expect(warm.cacheStats().misses).toBe(1);
 
@@ -530,14 +544,14 @@ describeEachStorage('serving recommendations', (ctx) => {
         // Written through another pool (another process): the notification alone drops carol.
         const carolTop = indexes(carol)[0]!;
         await recordEvents(ctx.db.db, [{ domain: 'depot', user: 'carol', item: itemName(carolTop), kind: 'view', weight: 1, time: t }]);
-        await eventually(() => warm.loaded().find((d) => d.domain === 'depot')?.precomputedUsers === 1, 'the events notification');
+        await eventually(() => warm.loaded().find((d) => d.domain === 'depot')?.precomputedUsers === 46, 'the events notification');
         expect(indexes(await depot('carol'))).not.toContain(carolTop);
       }
 
       // A new activation loads a new state and precomputes again, for the new model.
-      const next = await registerModel(ctx.db, 'depot', otherItemVectors, { alice: aliceVector });
+      const next = await registerModel(ctx.db, 'depot', otherItemVectors, { alice: aliceVector, bob: bobVector });
       await eventually(() => warm.loaded().find((d) => d.domain === 'depot')?.modelId === next.id, 'the activation');
-      expect(await warm.precomputed('depot')).toBe(3);
+      expect(await warm.precomputed('depot')).toBe(48);
       await recommender.reload('depot');
       const again = await depot('alice');
       expect(again.modelVersion).toBe(2);

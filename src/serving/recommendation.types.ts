@@ -135,7 +135,8 @@ export interface RecommenderOptions {
   cacheUsers?: number;
   /**
    * When a domain with an active model loads (first use, activation, reload), precompute this
-   * many of its most recently active users in the background: their history, query and first
+   * many of its most recently active users (then the model's users without events in the
+   * domain, the TRANSFERRED tier) in the background: their history, query and first
    * ranking step (the page a plain `recommendations(first: <= 50)` asks for), held until their
    * next event or the next activation, so their first request reads nothing and searches
    * nothing. ~3 KB per user (bench/precompute). Default 0: off. Works with the cache off; needs `forgetUsers`

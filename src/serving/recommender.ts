@@ -481,7 +481,8 @@ export class Recommender {
   }
 
   /**
-   * Reads the domain's most recently active users in batches and stores each one's resolution
+   * Reads the domain's most recently active users (then the model's users without events in
+   * the domain: TRANSFERRED) in batches and stores each one's resolution
    * and first ranking step (exclude-seen, no filter, no diversity: a plain first page) in the
    * state's cache. Yields to requests every few milliseconds; stops when the state is replaced.
    */
@@ -492,7 +493,7 @@ export class Recommender {
     const current = () => !this.closed && !ticket.cancelled && this.entries.get(state.domain)?.current === state;
     let stored = 0;
     try {
-      const ids = await readRecentlyActiveUserIds(this.gdb.db, state.domainId, this.precomputeUsers);
+      const ids = await readRecentlyActiveUserIds(this.gdb.db, state.domainId, model.modelId, this.precomputeUsers);
       let sliceStart = performance.now();
       for (let start = 0; start < ids.length && current(); start += PRECOMPUTE_BATCH) {
         const batch = await readServingUsers(this.gdb.db, ids.slice(start, start + PRECOMPUTE_BATCH), state.domainId, model.modelId, HISTORY_LIMIT);

@@ -87,13 +87,21 @@ export async function readServingUser(
 }
 
 /**
- * Internal ids of the users with events in the domain, most recently active first, at most
- * `limit`: who is precomputed when a domain state loads (one aggregate over the domain's events).
+ * Who is precomputed when a domain state loads, at most `limit` internal user ids: the users
+ * with events in the domain, most recently active first, then the users with a row in the
+ * model but no events in the domain (those a transfer brought: the TRANSFERRED tier), by id.
  */
-export async function readRecentlyActiveUserIds(db: Db, domainId: number, limit: number): Promise<number[]> {
+export async function readRecentlyActiveUserIds(db: Db, domainId: number, modelId: string, limit: number): Promise<number[]> {
   const rows = await sql<{ user_id: number }>`
-    select user_id from events where domain_id = ${domainId}
-    group by user_id order by max(occurred_at) desc, user_id limit ${limit}`.execute(db);
+    select user_id from (
+      select user_id, 0 as tier, max(occurred_at) as last from events where domain_id = ${domainId} group by user_id
+      union all
+      select e.entity_id, 1, null from embeddings e
+      where e.model_id = ${modelId} and e.entity_kind = 'USER'
+        and not exists (select 1 from events v where v.user_id = e.entity_id and v.domain_id = ${domainId})
+    ) u
+    order by tier, last desc nulls last, user_id
+    limit ${limit}`.execute(db);
   return rows.rows.map((r) => r.user_id);
 }
 
