@@ -46,14 +46,16 @@ describe('jobs on Postgres with real `graft worker` processes', () => {
     const job = await enqueueJob(db, { kind: 'PRETRAIN', input: { ...SMALL_JOB, epochs: 2 } });
     const statuses: string[] = [];
     for await (const j of watchJob(db.db, job.id, { intervalMs: 50 })) if (statuses.at(-1) !== j.status) statuses.push(j.status);
-    expect(statuses[0]).toBe('QUEUED');
-    expect(statuses.at(-1)).toBe('SUCCEEDED');
+    // A worker can take the job (~35 ms) before the watcher's first read (50 ms): QUEUED may be gone
+    // by then; the job's events below show it was queued first.
+    expect([['QUEUED', 'RUNNING', 'SUCCEEDED'], ['RUNNING', 'SUCCEEDED']]).toContainEqual(statuses);
     const done = await getJob(db.db, job.id);
     expect(done).toMatchObject({ status: 'SUCCEEDED', attempts: 1, device: 'CPU' });
     expect([a.pid, b.pid].map((pid) => done.workerId?.endsWith(`:${pid}`))).toContain(true);
     expect(await getModel(db.db, done.modelId!)).toMatchObject({ status: 'READY', jobId: job.id, device: 'CPU', backend: done.backend });
     const kinds = await eventKinds(db, job.id);
     expect(kinds).toEqual(expect.arrayContaining(['queued', 'started', 'backend', 'epoch', 'succeeded']));
+    expect(kinds.indexOf('queued')).toBeLessThan(kinds.indexOf('started'));
     expect(kinds.filter((k) => k === 'epoch')).toHaveLength(2);
 
     const transferSpec = {
