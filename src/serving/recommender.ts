@@ -19,7 +19,7 @@ import type {
   ServingLogger,
   SimilarItemsResult,
 } from './recommendation.types.js';
-import { readRecentlyActiveUserIds, readServingUser, readServingUsers } from './serving-repository.js';
+import { readUsersToPrecompute, readServingUser, readServingUsers } from './serving-repository.js';
 
 /** Largest page. */
 export const MAX_PAGE_SIZE = 500;
@@ -493,7 +493,7 @@ export class Recommender {
     const current = () => !this.closed && !ticket.cancelled && this.entries.get(state.domain)?.current === state;
     let stored = 0;
     try {
-      const ids = await readRecentlyActiveUserIds(this.gdb.db, state.domainId, model.modelId, this.precomputeUsers);
+      const ids = await readUsersToPrecompute(this.gdb.db, state.domainId, model.modelId, this.precomputeUsers);
       let sliceStart = performance.now();
       for (let start = 0; start < ids.length && current(); start += PRECOMPUTE_BATCH) {
         const batch = await readServingUsers(this.gdb.db, ids.slice(start, start + PRECOMPUTE_BATCH), state.domainId, model.modelId, HISTORY_LIMIT);

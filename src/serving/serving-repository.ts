@@ -38,19 +38,28 @@ export async function readEventCounts(db: Db, domainId: number): Promise<Array<{
   return rows.rows.map((r) => ({ itemId: r.item_id, count: Number(r.n) }));
 }
 
-/** The statement behind `readServingUser`: $1 external id, $2 domain id, $3 history limit, $4 model id. */
-function servingUserSql(withVector: boolean): string {
-  const vector = withVector
-    ? `(select e.vector from embeddings e where e.model_id = $4 and e.entity_kind = 'USER' and e.entity_id = u.id)`
+/**
+ * What serving reads of a user `u`: their row of model `modelParam` (or null) and their distinct
+ * items in domain `domainParam`, most recent first, at most `limitParam`. One text for the
+ * request path and the precomputation, so both see a user the same way.
+ */
+function servingUserColumns(modelParam: string | null, domainParam: string, limitParam: string): string {
+  const vector = modelParam
+    ? `(select e.vector from embeddings e where e.model_id = ${modelParam} and e.entity_kind = 'USER' and e.entity_id = u.id)`
     : 'null::real[]';
-  return `select u.id, ${vector} as vector,
+  return `${vector} as vector,
       (select array_agg(h.item_id order by h.last desc, h.item_id desc)
        from (select e.item_id, max(e.occurred_at) as last
              from events e
-             where e.user_id = u.id and e.domain_id = $2
+             where e.user_id = u.id and e.domain_id = ${domainParam}
              group by e.item_id
              order by last desc, e.item_id desc
-             limit $3) h) as history
+             limit ${limitParam}) h) as history`;
+}
+
+/** The statement behind `readServingUser`: $1 external id, $2 domain id, $3 history limit, $4 model id. */
+function servingUserSql(withVector: boolean): string {
+  return `select u.id, ${servingUserColumns(withVector ? '$4' : null, '$2', '$3')}
     from users u
     where u.external_id = $1`;
 }
@@ -91,7 +100,7 @@ export async function readServingUser(
  * with events in the domain, most recently active first, then the users with a row in the
  * model but no events in the domain (those a transfer brought: the TRANSFERRED tier), by id.
  */
-export async function readRecentlyActiveUserIds(db: Db, domainId: number, modelId: string, limit: number): Promise<number[]> {
+export async function readUsersToPrecompute(db: Db, domainId: number, modelId: string, limit: number): Promise<number[]> {
   const rows = await sql<{ user_id: number }>`
     select user_id from (
       select user_id, 0 as tier, max(occurred_at) as last from events where domain_id = ${domainId} group by user_id
@@ -118,17 +127,9 @@ export async function readServingUsers(
   limit: number,
 ): Promise<Array<{ externalId: string; vector: number[] | null; history: number[] }>> {
   if (userIds.length === 0) return [];
-  const rows = await sql<{ external_id: string; vector: number[] | null; history: number[] | null }>`
-    select u.external_id,
-      (select e.vector from embeddings e where e.model_id = ${modelId} and e.entity_kind = 'USER' and e.entity_id = u.id) as vector,
-      (select array_agg(h.item_id order by h.last desc, h.item_id desc)
-       from (select e.item_id, max(e.occurred_at) as last
-             from events e
-             where e.user_id = u.id and e.domain_id = ${domainId}
-             group by e.item_id
-             order by last desc, e.item_id desc
-             limit ${limit}) h) as history
-    from users u
-    where u.id = any(${userIds}::int[])`.execute(db);
+  const text = `select u.external_id, ${servingUserColumns('$3', '$2', '$4')} from users u where u.id = any($1::int[])`;
+  const rows = await db.executeQuery<{ external_id: string; vector: number[] | null; history: number[] | null }>(
+    CompiledQuery.raw(text, [userIds, domainId, modelId, limit]),
+  );
   return rows.rows.map((r) => ({ externalId: r.external_id, vector: r.vector ?? null, history: r.history ?? [] }));
 }

@@ -28,7 +28,7 @@ async function run(query: string, variables: Record<string, unknown> = {}) {
   const { executor } = await jitGateway(schema).load({ apollo: {} });
   const document = parse(query);
   const operation = document.definitions[0] as OperationDefinitionNode;
-  return executor!({ document, operation, operationName: null, context: {}, request: { query, variables } } as never);
+  return executor!({ document, operation, operationName: null, queryHash: query, context: {}, request: { query, variables } } as never);
 }
 
 describe('jitGateway', () => {

@@ -8,7 +8,6 @@ import {
   isListType,
   typeFromAST,
   valueFromASTUntyped,
-  type DocumentNode,
   type ExecutionResult,
   type GraphQLInputField,
   type GraphQLInputType,
@@ -16,14 +15,14 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { LruCache } from '../../serving/lru-cache.js';
 
-/** Compiled operations kept per process (a client sends a handful of distinct operations). */
+/** Compiled operations kept per process (the least recently used go: clients that inline values send many). */
 const MAX_COMPILED = 500;
 
 /**
  * Executes queries and mutations with graphql-jit instead of graphql-js: an operation is
- * compiled to JavaScript once (per parsed document, which Apollo already caches per query
- * text) and then run as straight-line code, without graphql-js's per-field work (argument
+ * compiled to JavaScript once (per query text and operation name) and then run as straight-line code, without graphql-js's per-field work (argument
  * maps, resolve-info objects, promise checks): for a page of 20 recommendations that work was
  * a third of the server's CPU. Resolvers, type-graphql middleware and authorization are the
  * same functions either way; Apollo still parses, validates (query limits included), formats
@@ -33,25 +32,19 @@ const MAX_COMPILED = 500;
  * supply one. Subscriptions do not come through here (graphql-ws runs them with graphql-js).
  */
 export function jitGateway(schema: GraphQLSchema): GatewayInterface {
-  const compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | ExecutionResult>>();
-  let count = 0;
+  // Keyed by Apollo's hash of the query text and the operation name; least recently used go.
+  const compiled = new LruCache<string, CompiledQuery | ExecutionResult>(MAX_COMPILED);
 
   const executor: GatewayExecutor = async (rc) => {
     const { document, operation } = rc;
     if (operation.operation === 'subscription') {
       return execute({ schema, document, contextValue: rc.context, variableValues: rc.request.variables, operationName: rc.operationName });
     }
-    let byName = compiled.get(document);
-    if (!byName) compiled.set(document, (byName = new Map()));
-    const name = rc.operationName ?? '';
-    let query = byName.get(name);
+    const key = `${rc.queryHash}\u0000${rc.operationName ?? ''}`;
+    let query = compiled.get(key);
     if (!query) {
       query = compileQuery(schema, document, rc.operationName ?? undefined, { disablingCapturingStackErrors: true });
-      // Documents are cached by Apollo (and collected with it); the count only bounds growth from clients sending endless distinct operations.
-      if (count < MAX_COMPILED) {
-        byName.set(name, query);
-        count++;
-      }
+      compiled.set(key, query);
     }
     if (!isCompiledQuery(query)) return query; // the operation itself was refused
     const result = await query.query(undefined, rc.context, withInputDefaults(schema, operation, rc.request.variables ?? {}));
