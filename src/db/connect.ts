@@ -55,6 +55,10 @@ async function connectPostgres(url: string, poolSize: number): Promise<GraftData
     );
   }
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle connection the server ends (restart, failover, pg_terminate_backend, a dropped
+  // database) is removed by the pool and the next query opens another; without a listener
+  // node-postgres re-emits that error on the pool and the process dies.
+  pool.on('error', () => undefined);
   try {
     const client = await pool.connect();
     client.release();

@@ -1,0 +1,29 @@
+import { sql } from 'kysely';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_POSTGRES_URL, freshDatabase, type TestDatabase } from './support/databases.js';
+
+// Postgres only: PGlite runs in the process and has no server connections to lose.
+describe('database connection [postgres]', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await freshDatabase('postgres');
+  });
+  afterAll(async () => {
+    await db?.dispose();
+  });
+
+  it('survives the server ending an idle connection (restart, failover, admin): the next query reconnects', async () => {
+    const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db.db);
+    const admin = new pg.Client({ connectionString: ADMIN_POSTGRES_URL });
+    await admin.connect();
+    try {
+      await admin.query('select pg_terminate_backend($1)', [rows[0]!.pid]);
+    } finally {
+      await admin.end();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the pool hears of it while the connection is idle
+    const again = await sql<{ one: number }>`select 1 as one`.execute(db.db);
+    expect(again.rows[0]!.one).toBe(1);
+  });
+});
