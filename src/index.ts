@@ -1,8 +1,12 @@
 /**
- * Graft's public API. Adapters (CLI, GraphQL, jobs) use only what is exported here or
- * from the stage folders; the list is explicit so that a reader sees the surface at once.
+ * `graft`: the library (logs, dataset, model, training, transfer, evaluation, registry,
+ * retrieval, serving, explorer). It loads no GraphQL server: the adapters have their own
+ * entry points, `graft/server` (GraphQL on Apollo, jobs and workers) and `graft/testing`
+ * (synthetic seeds). The list is explicit so that a reader sees the surface at once.
+ *
+ * @example
+ * import { connect, migrateToLatest, importEventsFile, pretrain } from 'graft';
  */
-import 'reflect-metadata';
 
 // Errors
 export { GraftError, isGraftError, type GraftErrorCode } from './errors.js';
@@ -81,10 +85,6 @@ export {
 // Serving (what the GraphQL resolvers call)
 export * from './serving/index.js';
 
-// GraphQL service (type-graphql on Apollo Server 5)
-export { buildGraftSchema } from './graphql/schema.js';
-export { startGraftServer, type GraftServer, type GraftServerOptions } from './graphql/server/http-server.js';
-
 // Embedding explorer (analysts)
 export { compareModels, getEmbedding, nearestNeighbors, pca2, projectEmbeddings, umap2, type ColorBy, type EntityKind, type LayerChange, type ModelComparison, type Neighbour, type Projection, type ProjectionMethod, type ProjectionPoint } from './explorer/index.js';
 
@@ -111,10 +111,3 @@ export { registerTrainedModel } from './workflows/register-trained-model.js';
 export { evaluateStoredModel } from './workflows/evaluate-stored-model.js';
 export { DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING } from './workflows/model-settings.js';
 export type { SplitSpec } from './workflows/split-spec.js';
-
-// Jobs: training and transfer runs through a queue (graphile-worker on Postgres, in-process on PGlite), each in a child process
-export { enqueueJob, getJob, getJobs, listJobEvents, listJobs, probeDevice, recoverStaleJobs, requestCancel, runJob, runWorker, startInProcessRunner, watchJob, TERMINAL_JOB_STATUSES, type GraftWorker, type InProcessRunner, type JobDevice, type JobEventRecord, type JobKind, type JobOutcome, type JobPage, type JobProgress, type JobRecord, type JobSpec, type JobStatus, type PretrainJobInput, type TransferJobInput, type WorkerOptions } from './jobs/index.js';
-
-// Synthetic data
-export { seedSynthetic, type SeedOptions, type SeedSummary } from '../seeds/seed-database.js';
-export { generateCrossDomain, type CrossDomainOptions } from '../seeds/synthetic-domains.js';
