@@ -5,7 +5,7 @@ import { createExactIndex } from '../retrieval/exact.index.js';
 import type { CandidateIndex } from '../retrieval/candidate-index.js';
 import { normaliseRows } from './cosine-knn.js';
 import { entityNoun, type EntityKind } from './entity-kind.js';
-import { LruCache } from './lru-cache.js';
+import { LruCache } from '../serving/lru-cache.js';
 
 /**
  * One model's output embeddings of one kind, in memory: rows ordered by database id, with

@@ -2,7 +2,7 @@ import type { Db } from '../db/database.js';
 import { GraftError } from '../errors.js';
 import { loadEmbeddingMatrix, type EmbeddingMatrix } from './embedding-matrix.js';
 import { requireEntityKind, type EntityKind } from './entity-kind.js';
-import { LruCache } from './lru-cache.js';
+import { LruCache } from '../serving/lru-cache.js';
 import { pca2 } from './pca.js';
 import { COLOR_MODES, pointColors, type ColorBy } from './point-colors.js';
 import { loadProjection, projectionArtifactName, saveProjection, type ProjectionMethod, type StoredProjection } from './projection-store.js';
