@@ -4,7 +4,7 @@ import { popularityScorer } from './popularity.scorer.js';
 import { rankMetrics, type RelevantTieGroup, type TiePolicy } from './ranking-metrics.js';
 import type { Scorer } from './scorer.js';
 import { DEFAULT_STRATA, assignStrata, strataLabel } from './strata.js';
-import { TopK } from './top-k.js';
+import { TopKHeap } from '../dataset/top-k-heap.js';
 
 /**
  * Offline evaluation of a `Scorer` on a train/test split.
@@ -119,7 +119,7 @@ export function evaluate(scorer: Scorer, data: EvaluationData, options: Evaluati
   const covered = Array.from({ length: settings.strata.length + 1 }, () => ks.map(() => new Uint8Array(nItems)));
 
   const context: UserContext = {
-    nItems, ks, ties, mask, popularity: data.popularity, top: new TopK(maxK),
+    nItems, ks, ties, mask, popularity: data.popularity, top: new TopKHeap(maxK),
     seen: new Int32Array(nItems), relevant: new Int32Array(nItems), values,
   };
   const sampler = protocol === 'sampled' ? new NegativeSampler(pool, nItems) : undefined;
@@ -211,7 +211,7 @@ interface UserContext {
   ties: TiePolicy;
   mask: Uint8Array;
   popularity: Float32Array;
-  top: TopK;
+  top: TopKHeap;
   /** seen[item] === index + 1: item is in the current user's training history */
   seen: Int32Array;
   /** relevant[item] === index + 1: item is one of the current user's test items */

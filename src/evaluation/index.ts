@@ -12,7 +12,6 @@ export {
 export { rankMetrics, discount, idealDcg, type RankMetrics, type RelevantTieGroup, type TiePolicy } from './ranking-metrics.js';
 export { DEFAULT_STRATA, assignStrata, strataLabel } from './strata.js';
 export { NegativeSampler } from './negative-sampler.js';
-export { TopK } from './top-k.js';
 export { pairedBootstrap, relativeGain } from './paired-bootstrap.js';
 export { formatReport } from './format-report.js';
 export { mixSeed, seededRandom } from './seeded-random.js';

@@ -1,7 +1,7 @@
 import { GraftError } from '../errors.js';
 import { checkQuery, checkVectors, emptyResult, type CandidateIndex, type SearchOptions, type SearchResult } from './candidate-index.js';
 import { allocateIndexBytes, HEADER_BYTES, readIndexHeader } from './index-bytes.js';
-import { TopKHeap } from './top-k-heap.js';
+import { TopKHeap } from '../dataset/top-k-heap.js';
 
 /** Rows scored per block: the block's scores (8 KB) stay in L1 while the heap selects from them. */
 const BLOCK_ROWS = 1024;

@@ -8,7 +8,7 @@ import { checkQuery, checkVectors, emptyResult, type CandidateIndex, type Search
 import { exactTopK, rowScore } from './exact.index.js';
 import { allocateIndexBytes, HEADER_BYTES, readIndexHeader, vectorFingerprint } from './index-bytes.js';
 import { buildGraphInWorker } from './hnsw-build.worker.js';
-import { TopKHeap } from './top-k-heap.js';
+import { TopKHeap } from '../dataset/top-k-heap.js';
 
 export interface HnswOptions {
   /** Graph degree M (edges per node and layer). More: better recall, bigger and slower to build. Default 16. */

@@ -3,5 +3,5 @@ export { emptyResult, type CandidateIndex, type SearchOptions, type SearchResult
 export { createExactIndex, exactTopK, loadExactIndex } from './exact.index.js';
 export { buildHnswIndex, createHnswIndex, loadHnswIndex, type HnswOptions } from './hnsw.index.js';
 export { loadCandidateIndex } from './load-candidate-index.js';
-export { TopKHeap } from './top-k-heap.js';
+export { TopKHeap } from '../dataset/top-k-heap.js';
 export { clusteredUnitVectors, type ClusteredVectorsOptions } from './synthetic-vectors.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRng } from '../dataset/random.js';
+import { createRng } from './random.js';
 import { TopKHeap } from './top-k-heap.js';
 
 describe('TopKHeap', () => {
@@ -22,5 +22,17 @@ describe('TopKHeap', () => {
     const top = new TopKHeap(0);
     expect(top.offer(1, 1)).toBe(false);
     expect(top.toResult().ids.length).toBe(0);
+  });
+
+  it('items() lists the kept rows best first without emptying; NaN is skipped; clear() starts over', () => {
+    const top = new TopKHeap(5);
+    top.offer(3, 1);
+    expect(top.offer(4, NaN)).toBe(false);
+    top.offer(1, 2);
+    expect(Array.from(top.items())).toEqual([1, 3]);
+    expect(top.size).toBe(2);
+    top.clear();
+    top.offer(9, 0.5);
+    expect(Array.from(top.items())).toEqual([9]);
   });
 });
