@@ -7,7 +7,7 @@
  *
  *   npm run build && node dist/bench/als.js [--rounds 3] [--sweeps 5] [--cg 2,3,5] [--dim 64]
  */
-import { createSeededRandom } from '../src/model/seeded-random.js';
+import { createRng } from '../src/dataset/random.js';
 import { TwoTowerModel } from '../src/model/two-tower.model.js';
 import { confidenceMatrix, fitImplicitAls, implicitObjective } from '../src/training/implicit-als.js';
 
@@ -24,7 +24,7 @@ const ITEMS = 30_796;
 const EVENTS = 92_612;
 
 function generate() {
-  const rng = createSeededRandom(11);
+  const rng = createRng(11, { resumable: true });
   const users = new Int32Array(EVENTS);
   const items = new Int32Array(EVENTS);
   for (let k = 0; k < EVENTS; k++) {

@@ -18,7 +18,7 @@ import {
   type EvaluationData,
   type TiePolicy,
 } from '../src/evaluation/index.js';
-import { seededRandom } from '../src/evaluation/seeded-random.js';
+import { rngFromState } from '../src/dataset/random.js';
 
 function readPairs(path: string): { users: Int32Array; items: Int32Array } {
   const users: number[] = [];
@@ -61,7 +61,7 @@ console.log('\n' + formatReport(full));
 
 // Timing with a model-shaped scorer: random 64-dim towers.
 const dim = 64;
-const random = seededRandom(7);
+const random = rngFromState(7).next;
 const userVectors = Float32Array.from({ length: nUsers * dim }, () => random() - 0.5);
 const itemVectors = Float32Array.from({ length: nItems * dim }, () => random() - 0.5);
 const scorer = embeddingScorer(userVectors, itemVectors, dim);

@@ -13,7 +13,7 @@
 import { cpus, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/model/backend.js';
-import { createSeededRandom } from '../src/model/seeded-random.js';
+import { createRng } from '../src/dataset/random.js';
 import type { TokenBags } from '../src/model/token-hash.js';
 import { TwoTowerModel, type StepTimings } from '../src/model/two-tower.model.js';
 
@@ -45,7 +45,7 @@ const LR = 0.001;
 
 /** Skewed random batches (item popularity ~ r^3), fixed seed. */
 function makeBatches(count: number): { users: Int32Array; items: Int32Array }[] {
-  const rng = createSeededRandom(42);
+  const rng = createRng(42, { resumable: true });
   return Array.from({ length: count }, () => {
     const users = new Int32Array(BATCH);
     const items = new Int32Array(BATCH);
@@ -58,7 +58,7 @@ function makeBatches(count: number): { users: Int32Array; items: Int32Array }[] 
 }
 
 function itemTokens(): TokenBags {
-  const rng = createSeededRandom(7);
+  const rng = createRng(7, { resumable: true });
   const offsets = new Int32Array(ITEMS + 1);
   const ids = new Int32Array(ITEMS * TOKENS_PER_ITEM);
   for (let i = 0; i < ITEMS; i++) {

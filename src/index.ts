@@ -43,7 +43,7 @@ export { readDataset, type ReadDatasetOptions } from './dataset/read-dataset.js'
 export { heldOutSplit, leaveOneOutSplit, temporalSplit, timeCutSplit, validationFromTrain, type HeldOutPair } from './dataset/splits.js';
 export { readHeldOutFile } from './dataset/held-out-file.js';
 export { buildHistories } from './dataset/user-histories.js';
-export { createRng, type Rng } from './dataset/random.js';
+export { createRng, deriveSeed, mixSeed, rngFromState, shuffleInPlace, type ResumableRng, type Rng } from './dataset/random.js';
 
 // Model engine and training
 export { initBackend, currentBackend, type BackendInfo } from './model/backend.js';

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { embeddingScorer } from './embedding.scorer.js';
 import { itemPopularity, popularityScorer } from './popularity.scorer.js';
-import { seededRandom } from './seeded-random.js';
+import { rngFromState } from '../dataset/random.js';
 
 describe('embeddingScorer', () => {
   it('equals naive dot products for odd shapes and any user order', () => {
-    const random = seededRandom(11);
+    const random = rngFromState(11).next;
     const dim = 5;
     const nUsers = 7;
     const nItems = 13;
@@ -24,7 +24,7 @@ describe('embeddingScorer', () => {
   });
 
   it('scoreItems gives exactly the entries of score', () => {
-    const random = seededRandom(12);
+    const random = rngFromState(12).next;
     const dim = 64;
     const users = Float32Array.from({ length: 5 * dim }, () => random() - 0.5);
     const items = Float32Array.from({ length: 21 * dim }, () => random() - 0.5);

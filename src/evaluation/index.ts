@@ -14,4 +14,3 @@ export { DEFAULT_STRATA, assignStrata, strataLabel } from './strata.js';
 export { NegativeSampler } from './negative-sampler.js';
 export { pairedBootstrap, relativeGain } from './paired-bootstrap.js';
 export { formatReport } from './format-report.js';
-export { mixSeed, seededRandom } from './seeded-random.js';

@@ -1,4 +1,4 @@
-import { mixSeed, seededRandom } from './seeded-random.js';
+import { mixSeed, rngFromState } from '../dataset/random.js';
 
 /**
  * Draws the sampled protocol's negatives: distinct items, uniform over a candidate pool
@@ -26,7 +26,7 @@ export class NegativeSampler {
 
   /** The per-user random stream; call once per user and draw that user's interactions from it in test order. */
   stream(seed: number, user: number): () => number {
-    return seededRandom(mixSeed(seed, user));
+    return rngFromState(mixSeed(seed, user)).next;
   }
 
   /** `count` distinct pool items outside `exclude` (fewer if fewer exist). */

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { pairedBootstrap, relativeGain } from './paired-bootstrap.js';
-import { seededRandom } from './seeded-random.js';
+import { rngFromState } from '../dataset/random.js';
 
 /** Per-user pairs whose differences are 0.3 + uniform noise in [-1, 1] (true mean 0.3). */
 function pairs(users: number, seed: number): [Float32Array, Float32Array] {
-  const random = seededRandom(seed);
+  const random = rngFromState(seed).next;
   const b = Float32Array.from({ length: users }, () => random());
   const a = b.map((value) => value + 0.3 + (random() * 2 - 1));
   return [a, b];

@@ -1,5 +1,5 @@
 import { GraftError } from '../errors.js';
-import { seededRandom } from './seeded-random.js';
+import { rngFromState } from '../dataset/random.js';
 
 /**
  * Paired bootstrap over users: the mean of per-user differences `a - b` and its
@@ -38,7 +38,7 @@ export function pairedBootstrap(
     diff[i] = a[i]! - b[i]!;
     total += diff[i]!;
   }
-  const random = seededRandom(options.seed ?? 2040);
+  const random = rngFromState(options.seed ?? 2040).next;
   const means = new Float64Array(samples);
   for (let s = 0; s < samples; s++) {
     let sum = 0;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { evaluate } from './evaluate.js';
 import { rankMetrics } from './ranking-metrics.js';
-import { seededRandom } from './seeded-random.js';
+import { rngFromState } from '../dataset/random.js';
 import { histories, matrixScorer } from './test-helpers.js';
 
 const log2 = Math.log2;
@@ -70,7 +70,7 @@ describe("'mean' ties equal the average over every tie-breaking order", () => {
   }
 
   it.each([1, 2, 3, 4])('random tied case %i', (seed) => {
-    const random = seededRandom(seed);
+    const random = rngFromState(seed).next;
     const nItems = 7;
     const scores = Array.from({ length: nItems }, () => Math.floor(random() * 3));
     const relevant = [...new Set([Math.floor(random() * nItems), Math.floor(random() * nItems), Math.floor(random() * nItems)])];

@@ -2,11 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { isGraftError } from '../errors.js';
 import { EmbeddingTable } from './embedding-table.js';
-import { createSeededRandom } from './seeded-random.js';
+import { createRng } from '../dataset/random.js';
 import { describeEachBackend } from './testing/each-backend.js';
 
 function randomGrads(n: number, seed: number): Float32Array {
-  const rng = createSeededRandom(seed);
+  const rng = createRng(seed, { resumable: true });
   return Float32Array.from({ length: n }, () => rng.normal());
 }
 

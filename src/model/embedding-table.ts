@@ -1,6 +1,6 @@
 import { GraftError } from '../errors.js';
 import { fillInitial, type Initializer } from './initializer.js';
-import { createSeededRandom, type SeededRandom } from './seeded-random.js';
+import { createRng, type ResumableRng } from '../dataset/random.js';
 import { createSparseOptimizer, type SparseOptimizer, type SparseOptimizerKind, type SparseOptimizerOptions } from './sparse-optimizer.js';
 
 export interface EmbeddingTableOptions {
@@ -43,7 +43,7 @@ export class EmbeddingTable {
   readonly optimizer: SparseOptimizer;
   private rowCount: number;
   private readonly init: Initializer;
-  private readonly rng: SeededRandom;
+  private readonly rng: ResumableRng;
   /** Optional per-row learning-rate multiplier (allocated on first use). */
   private rowScale: Float32Array | undefined;
   // Gradient accumulator for the current step: slotOf[row] = slot or -1.
@@ -60,7 +60,7 @@ export class EmbeddingTable {
     this.dim = dim;
     this.rowCount = rows;
     this.init = options.init ?? { kind: 'normal', scale: 0.05 };
-    this.rng = createSeededRandom(options.seed ?? 1);
+    this.rng = createRng(options.seed ?? 1, { resumable: true });
     this.l2 = options.l2 ?? 0;
     if (options.weights) {
       if (options.weights.length !== rows * dim) {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
-import { createSeededRandom, type SeededRandom } from './seeded-random.js';
+import { createRng, type ResumableRng } from '../dataset/random.js';
 import { diagonalSoftmaxCrossEntropy, matMulTransposeB } from './tower-ops.js';
 
 export interface InBatchSoftmaxOptions {
@@ -62,7 +62,7 @@ export class InBatchSoftmaxTask {
   private negLogQ: Float32Array | undefined;
   /** Items that uniform negatives are drawn from (those with training examples); undefined = all items. */
   private pool: Int32Array | undefined;
-  private readonly rng: SeededRandom;
+  private readonly rng: ResumableRng;
   private candidateBuffer = new Int32Array(0);
   private itemCount: number;
   // Scratch reused across steps.
@@ -82,7 +82,7 @@ export class InBatchSoftmaxTask {
     if (!Number.isInteger(this.uniformNegatives) || this.uniformNegatives < 0) {
       throw new GraftError('BAD_INPUT', `uniformNegatives = ${this.uniformNegatives}; use an integer >= 0 (e.g. 128; 0 = in-batch negatives only)`);
     }
-    this.rng = createSeededRandom(options.seed ?? 1);
+    this.rng = createRng(options.seed ?? 1, { resumable: true });
     this.itemCount = options.items;
     this.seenStamp = new Int32Array(options.items);
   }

@@ -5,7 +5,6 @@ export * from './history-bags.js';
 export * from './in-batch-softmax.task.js';
 export * from './initializer.js';
 export * from './named-weight.js';
-export * from './seeded-random.js';
 export * from './sparse-optimizer.js';
 export * from './token-hash.js';
 export * from './tower.js';

@@ -1,5 +1,5 @@
 import { GraftError } from '../errors.js';
-import type { SeededRandom } from './seeded-random.js';
+import type { ResumableRng } from '../dataset/random.js';
 
 /**
  * How new parameters are drawn. `normal`: N(0, scale^2); `uniform`: U(-scale, scale);
@@ -14,7 +14,7 @@ export interface Initializer {
 }
 
 /** Fills `target[from, to)` from the initialiser with the given generator. */
-export function fillInitial(target: Float32Array, init: Initializer, rng: SeededRandom, from = 0, to = target.length): void {
+export function fillInitial(target: Float32Array, init: Initializer, rng: ResumableRng, from = 0, to = target.length): void {
   if (!(init.scale >= 0) || !Number.isFinite(init.scale)) {
     throw new GraftError('BAD_INPUT', `initialiser scale ${init.scale} is not a finite number >= 0; use e.g. { kind: 'normal', scale: 0.05 }`);
   }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
 import type { EmbeddingTable } from './embedding-table.js';
 import { fillInitial, glorotScale } from './initializer.js';
-import type { SeededRandom } from './seeded-random.js';
+import type { ResumableRng } from '../dataset/random.js';
 import type { TokenBags } from './token-hash.js';
 import { dense, l2Normalize } from './tower-ops.js';
 
@@ -28,7 +28,7 @@ export interface TowerOptions {
   /** L2-normalise the output (default true; false for implicit-ALS towers, scored by raw inner products). */
   normalize?: boolean;
   /** Draws the initial dense weights. */
-  rng: SeededRandom;
+  rng: ResumableRng;
   /** Initial dense weights (kernel [in, out] and bias [out] per layer); else Glorot-uniform / zeros. */
   dense?: { kernels: Float32Array[]; biases: Float32Array[] };
 }
@@ -177,7 +177,7 @@ export class Tower {
    * `historyDropout`, drawn after the token dropout). Remembers the bags for
    * `accumulateGradients` (`pooledHistory` lists them).
    */
-  fillInput(ids: Int32Array, tokenDropout = 0, rng?: SeededRandom, exclude?: Int32Array, historyDropout = 0): Float32Array {
+  fillInput(ids: Int32Array, tokenDropout = 0, rng?: ResumableRng, exclude?: Int32Array, historyDropout = 0): Float32Array {
     const batch = ids.length;
     const width = this.inputDim;
     if (this.input.length < batch * width) this.input = new Float32Array(batch * width);
@@ -194,7 +194,7 @@ export class Tower {
     return this.historyIds.slice(this.historyOffsets[i], this.historyOffsets[i + 1]);
   }
 
-  private fillHistory(ids: Int32Array, input: Float32Array, exclude: Int32Array | undefined, dropout: number, rng: SeededRandom | undefined): void {
+  private fillHistory(ids: Int32Array, input: Float32Array, exclude: Int32Array | undefined, dropout: number, rng: ResumableRng | undefined): void {
     const table = this.historyTable;
     if (!table) return;
     const batch = ids.length;
@@ -241,7 +241,7 @@ export class Tower {
     offsets[batch] = n;
   }
 
-  private fillTokens(ids: Int32Array, input: Float32Array, tokenDropout: number, rng: SeededRandom | undefined): void {
+  private fillTokens(ids: Int32Array, input: Float32Array, tokenDropout: number, rng: ResumableRng | undefined): void {
     const batch = ids.length;
     const width = this.inputDim;
     const tokenTable = this.tokenTable;

@@ -5,7 +5,7 @@ import { EmbeddingTable } from './embedding-table.js';
 import { InBatchSoftmaxTask } from './in-batch-softmax.task.js';
 import type { Initializer } from './initializer.js';
 import type { NamedWeight } from './named-weight.js';
-import { createSeededRandom, deriveSeed, type SeededRandom } from './seeded-random.js';
+import { createRng, deriveSeed, type ResumableRng } from '../dataset/random.js';
 import type { SparseOptimizerKind } from './sparse-optimizer.js';
 import { validateTokenBags, type TokenBags } from './token-hash.js';
 import { Tower, type HistoryBags, type TowerName } from './tower.js';
@@ -164,7 +164,7 @@ export class TwoTowerModel {
   timings: StepTimings | undefined;
   private readonly towers: Record<TowerName, Tower>;
   private readonly denseOptimizer: DenseOptimizer;
-  private readonly rng: SeededRandom;
+  private readonly rng: ResumableRng;
   private disposed = false;
 
   private constructor(config: ResolvedTwoTowerConfig, tokens: TowerTokens, weights?: Map<string, NamedWeight>) {
@@ -190,7 +190,7 @@ export class TwoTowerModel {
     this.tokenTable = userHasTokens || itemHasTokens ? table('token', config.tokenBuckets) : undefined;
     if (tokens.userTokens) validateTokenBags(tokens.userTokens, config.users, config.tokenBuckets, 'user');
     if (tokens.itemTokens) validateTokenBags(tokens.itemTokens, config.items, config.tokenBuckets, 'item');
-    const denseRng = createSeededRandom(deriveSeed(seed, 'dense'));
+    const denseRng = createRng(deriveSeed(seed, 'dense'), { resumable: true });
     const tower = (name: TowerName, idTable: EmbeddingTable, hasTokens: boolean, bags: TokenBags | undefined) =>
       new Tower({
         name,
@@ -216,7 +216,7 @@ export class TwoTowerModel {
       seed: deriveSeed(seed, 'negatives'),
     });
     this.denseOptimizer = new DenseOptimizer(optimizer);
-    this.rng = createSeededRandom(deriveSeed(seed, 'dropout'));
+    this.rng = createRng(deriveSeed(seed, 'dropout'), { resumable: true });
   }
 
   /** Builds a freshly initialised model (deterministic for `config.seed`). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSeededRandom } from '../model/seeded-random.js';
+import { createRng } from '../dataset/random.js';
 import { ExampleMixture } from './example-mixture.js';
 
 const range = (n: number, offset = 0) => Int32Array.from({ length: n }, (_, i) => i + offset);
@@ -19,8 +19,8 @@ function epoch(mixture: ExampleMixture) {
 describe('ExampleMixture', () => {
   it('visits every example once per epoch, in a seeded order that changes between epochs', () => {
     const data = { users: range(10), items: range(10) };
-    const a = new ExampleMixture(data, 4, createSeededRandom(7));
-    const b = new ExampleMixture(data, 4, createSeededRandom(7));
+    const a = new ExampleMixture(data, 4, createRng(7, { resumable: true }));
+    const b = new ExampleMixture(data, 4, createRng(7, { resumable: true }));
     const first = epoch(a).users;
     expect([...first].sort((x, y) => x - y)).toEqual([...range(10)]);
     expect(epoch(b).users).toEqual(first);
@@ -29,8 +29,8 @@ describe('ExampleMixture', () => {
   });
 
   it('drops a final batch of one example (no in-batch negatives)', () => {
-    expect(new ExampleMixture({ users: range(9), items: range(9) }, 4, createSeededRandom(1)).stepsPerEpoch).toBe(2);
-    expect(new ExampleMixture({ users: range(10), items: range(10) }, 4, createSeededRandom(1)).stepsPerEpoch).toBe(3);
+    expect(new ExampleMixture({ users: range(9), items: range(9) }, 4, createRng(1, { resumable: true })).stepsPerEpoch).toBe(2);
+    expect(new ExampleMixture({ users: range(10), items: range(10) }, 4, createRng(1, { resumable: true })).stepsPerEpoch).toBe(3);
   });
 
   it('mixes in replay examples at the requested share with their weight multiplied', () => {
@@ -40,7 +40,7 @@ describe('ExampleMixture', () => {
       weights: new Float32Array(20).fill(2),
       replay: { users: range(50, 100), items: range(50), weight: 0.25, fraction: 0.5 },
     };
-    const mixture = new ExampleMixture(data, 8, createSeededRandom(3));
+    const mixture = new ExampleMixture(data, 8, createRng(3, { resumable: true }));
     expect(mixture.epochSize).toBe(30);
     const seen = new Set<number>();
     for (let e = 0; e < 5; e++) {
@@ -62,7 +62,7 @@ describe('ExampleMixture', () => {
   });
 
   it('rejects mismatched arrays and batch sizes below 2', () => {
-    expect(() => new ExampleMixture({ users: range(3), items: range(2) }, 4, createSeededRandom(1))).toThrow(/3 users but 2 items/);
-    expect(() => new ExampleMixture({ users: range(3), items: range(3) }, 1, createSeededRandom(1))).toThrow(/batch size >= 2/);
+    expect(() => new ExampleMixture({ users: range(3), items: range(2) }, 4, createRng(1, { resumable: true }))).toThrow(/3 users but 2 items/);
+    expect(() => new ExampleMixture({ users: range(3), items: range(3) }, 1, createRng(1, { resumable: true }))).toThrow(/batch size >= 2/);
   });
 });

@@ -1,5 +1,5 @@
 import { GraftError } from '../errors.js';
-import type { SeededRandom } from '../model/seeded-random.js';
+import type { ResumableRng } from '../dataset/random.js';
 
 /** Training examples as parallel arrays (user, positive item, optional weight). */
 export interface ExampleSet {
@@ -46,7 +46,7 @@ export class ExampleMixture {
   constructor(
     private readonly data: TrainingData,
     readonly batchSize: number,
-    private readonly rng: SeededRandom,
+    private readonly rng: ResumableRng,
   ) {
     validateSet(data, 'data');
     const replay = data.replay;
@@ -152,7 +152,7 @@ function validateSet(set: ExampleSet, name: string): void {
   }
 }
 
-function shuffleInPlace(array: Int32Array, rng: SeededRandom): void {
+function shuffleInPlace(array: Int32Array, rng: ResumableRng): void {
   for (let i = array.length - 1; i > 0; i--) {
     const j = rng.int(i + 1);
     const t = array[i];

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createSeededRandom } from '../model/seeded-random.js';
+import { createRng } from '../dataset/random.js';
 import { TwoTowerModel } from '../model/two-tower.model.js';
 import { confidenceMatrix, fitImplicitAls, implicitObjective, solveTableRows } from './implicit-als.js';
 
 /** Two groups of users, each choosing from its own half of the items (low ids more often). */
 function blocks(seed: number, users = 40, items = 20, perUser = 4) {
-  const rng = createSeededRandom(seed);
+  const rng = createRng(seed, { resumable: true });
   const us: number[] = [];
   const is: number[] = [];
   for (let u = 0; u < users; u++) {

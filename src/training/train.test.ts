@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NamedWeight } from '../model/named-weight.js';
-import { createSeededRandom } from '../model/seeded-random.js';
+import { createRng } from '../dataset/random.js';
 import { describeEachBackend } from '../model/testing/each-backend.js';
 import type { TrainBatch } from '../model/two-tower.model.js';
 import { TwoTowerModel } from '../model/two-tower.model.js';
@@ -16,7 +16,7 @@ function plantedData(seed: number) {
   const usersPerCluster = 40;
   const itemsPerBlock = 30;
   const perUser = 8;
-  const rng = createSeededRandom(seed);
+  const rng = createRng(seed, { resumable: true });
   const users: number[] = [];
   const items: number[] = [];
   const heldOut: number[][] = [];

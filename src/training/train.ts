@@ -1,6 +1,6 @@
 import { GraftError } from '../errors.js';
 import type { NamedWeight } from '../model/named-weight.js';
-import { createSeededRandom } from '../model/seeded-random.js';
+import { createRng } from '../dataset/random.js';
 import type { TrainBatch, TrainStepOptions } from '../model/two-tower.model.js';
 import { BestEpochTracker } from './best-epoch.js';
 import type { EarlyStoppingOptions } from './early-stopping.js';
@@ -118,7 +118,7 @@ export async function train<M extends TrainableModel>(model: M, data: TrainingDa
   if (!(learningRate > 0) || !Number.isFinite(learningRate)) throw new GraftError('BAD_INPUT', `learningRate = ${learningRate}; use a finite rate > 0 (e.g. 0.005)`);
   const tracker = new BestEpochTracker(options.validate, options.earlyStopping);
   validateSchedule(options.schedule);
-  const mixture = new ExampleMixture(data, options.batchSize ?? 256, createSeededRandom(options.seed ?? 1));
+  const mixture = new ExampleMixture(data, options.batchSize ?? 256, createRng(options.seed ?? 1, { resumable: true }));
   if ((options.itemFrequencies ?? 'data') === 'data') model.setItemFrequencies(mixture.itemCounts(model.items));
 
   const stepsPerEpoch = mixture.stepsPerEpoch;
