@@ -5,6 +5,7 @@ import { GraftError } from '../errors.js';
 import type { Dataset, ItemTokens, Vocabulary } from './dataset.js';
 import { InteractionsBuilder } from './interactions.js';
 import { buildHistories } from './user-histories.js';
+import { readItemPage } from '../logs/item-repository.js';
 
 export interface ReadDatasetOptions {
   /** Only events that occurred strictly before this instant. */
@@ -210,14 +211,7 @@ async function readCatalogue(
   const offsets: number[] = [0];
   let after = 0;
   for (;;) {
-    const rows = await db
-      .selectFrom('items')
-      .select(['id', 'external_id', 'tags'])
-      .where('domain_id', '=', domainId)
-      .where('id', '>', after)
-      .orderBy('id')
-      .limit(pageSize)
-      .execute();
+    const rows = await readItemPage(db, domainId, after, pageSize);
     for (const row of rows) {
       ids.push(row.external_id);
       dbIds.push(row.id);

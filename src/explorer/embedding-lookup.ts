@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import { GraftError } from '../errors.js';
+import { itemExists } from '../logs/item-repository.js';
 import { getModel, type ModelRecord } from '../registry/model-repository.js';
 import { loadEmbeddingMatrix } from './embedding-matrix.js';
 import { entityNoun, requireEntityKind, type EntityKind } from './entity-kind.js';
@@ -93,7 +94,7 @@ export async function missingEmbedding(db: Db, model: ModelRecord, kind: EntityK
   const exists =
     kind === 'USER'
       ? await db.selectFrom('users').select('id').where('external_id', '=', externalId).executeTakeFirst()
-      : await db.selectFrom('items').select('id').where('external_id', '=', externalId).where('domain_id', '=', model.domainId).executeTakeFirst();
+      : await itemExists(db, model.domainId, externalId);
   const examples =
     kind === 'USER'
       ? await db

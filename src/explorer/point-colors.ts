@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
+import { readItemTags } from '../logs/item-repository.js';
 import type { EmbeddingMatrix } from './embedding-matrix.js';
 
 /** What colours the points of a projection. */
@@ -36,8 +37,7 @@ export async function pointColors(db: Db, matrix: EmbeddingMatrix, rows: Int32Ar
 async function tagColors(db: Db, matrix: EmbeddingMatrix, ids: number[]): Promise<string[]> {
   let labels: string[];
   if (matrix.kind === 'ITEM') {
-    const tagRows = await db.selectFrom('items').select(['id', 'tags']).where('id', '=', sql<number>`any(${ids}::int[])`).execute();
-    const tagsById = new Map(tagRows.map((r) => [r.id, r.tags]));
+    const tagsById = await readItemTags(db, ids);
     // Frequencies over all of the model's items, so an item gets the same colour in every sample.
     const counted = await sql<{ tag: string; items: number }>`
       select t.tag, count(distinct i.id)::int as items

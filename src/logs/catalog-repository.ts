@@ -3,16 +3,7 @@ import type { Db } from '../db/database.js';
 import type { EventKind } from '../db/tables/event.table.js';
 import { numberArrayLiteral, textArrayLiteral } from './pg-array-literal.js';
 
-/** An item of a domain's catalogue as readers (GraphQL, explorer) see it. */
-export interface CatalogItem {
-  /** Database id (items.id). */
-  rowId: number;
-  domain: string;
-  /** External id, unique within the domain. */
-  id: string;
-  title: string | null;
-  tags: string[];
-}
+export type { CatalogItem } from './item-repository.js';
 
 export interface CatalogUser {
   rowId: number;
@@ -25,37 +16,6 @@ export interface HistoryEntry {
   kind: EventKind;
   weight: number;
   occurredAt: Date;
-}
-
-/** Items by database id, in one query. Missing ids are absent from the map. */
-export async function findItemsByRowIds(db: Db, rowIds: readonly number[]): Promise<Map<number, CatalogItem>> {
-  const out = new Map<number, CatalogItem>();
-  if (rowIds.length === 0) return out;
-  const rows = await db
-    .selectFrom('items')
-    .innerJoin('domains', 'domains.id', 'items.domain_id')
-    .select(['items.id', 'items.external_id', 'items.title', 'items.tags', 'domains.name'])
-    .where('items.id', '=', sql<number>`any(${numberArrayLiteral(Int32Array.from(rowIds))}::int[])`)
-    .execute();
-  for (const r of rows) out.set(r.id, { rowId: r.id, domain: r.name, id: r.external_id, title: r.title, tags: r.tags });
-  return out;
-}
-
-/** Items by (domain, external id) pairs, in one query. Keyed by `itemKey(domain, id)`. */
-export async function findItemsByExternalIds(db: Db, keys: ReadonlyArray<{ domain: string; id: string }>): Promise<Map<string, CatalogItem>> {
-  const out = new Map<string, CatalogItem>();
-  if (keys.length === 0) return out;
-  const rows = await sql<{ id: number; external_id: string; title: string | null; tags: string[]; name: string }>`
-    select i.id, i.external_id, i.title, i.tags, d.name
-    from unnest(${textArrayLiteral(keys.map((k) => k.domain))}::text[], ${textArrayLiteral(keys.map((k) => k.id))}::text[]) as k(domain, external_id)
-    join domains d on d.name = k.domain
-    join items i on i.domain_id = d.id and i.external_id = k.external_id`.execute(db);
-  for (const r of rows.rows) out.set(itemKey(r.name, r.external_id), { rowId: r.id, domain: r.name, id: r.external_id, title: r.title, tags: r.tags });
-  return out;
-}
-
-export function itemKey(domain: string, id: string): string {
-  return `${domain}\u0000${id}`;
 }
 
 /** Users by external id, in one query. */

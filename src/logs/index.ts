@@ -9,14 +9,5 @@ export { formatFromPath, FILE_FORMATS, type FileFormat } from './line-parser.js'
 export { EVENT_COLUMNS, ITEM_COLUMNS, DEFAULT_EVENT_COLUMNS, DEFAULT_ITEM_COLUMNS } from './column-spec.js';
 export { EVENTS_CHANNEL, notifyEventsRecorded, parseEventsNotification, type EventsNotification } from './events-notification.js';
 export { recordEvents, MAX_RECORDED_EVENTS, type RecordedEvent } from './record-events.js';
-export {
-  findItemsByRowIds,
-  findItemsByExternalIds,
-  findUsersByExternalIds,
-  recentHistories,
-  listDomains,
-  itemKey,
-  type CatalogItem,
-  type CatalogUser,
-  type HistoryEntry,
-} from './catalog-repository.js';
+export { findUsersByExternalIds, recentHistories, listDomains, type CatalogUser, type HistoryEntry } from './catalog-repository.js';
+export { findItemsByRowIds, findItemsByExternalIds, itemKey, readCatalogueRows, readItemPage, readItemTags, itemExists, type CatalogItem } from './item-repository.js';

@@ -5,6 +5,7 @@ import { GraftError } from '../errors.js';
 import { assertDomainName, ensureDomain } from './domain-repository.js';
 import type { ItemRecord } from './event-record.js';
 import { ExternalIdMap } from './external-id-map.js';
+import { updateItems } from './item-repository.js';
 import { finishImport, startImport } from './import-repository.js';
 import type { ImportSummary } from './import-summary.js';
 import { checkBatchSize, previousImportSummary } from './ingest-events.js';
@@ -83,19 +84,4 @@ function withoutUndefined(r: ItemRecord): ItemRecord {
   if (r.tags !== undefined) out.tags = r.tags;
   if (r.features !== undefined) out.features = r.features;
   return out;
-}
-
-async function updateItems(db: Db, records: Map<string, ItemRecord>, items: ExternalIdMap): Promise<void> {
-  const rows = [...records.values()]
-    .filter((r) => r.title !== undefined || r.tags !== undefined || r.features !== undefined)
-    .map((r) => ({ id: items.get(r.item)!, title: r.title, tags: r.tags, features: r.features }));
-  if (rows.length === 0) return;
-  // JSON keeps "field absent" (leave as is) apart from "field null" (clear the title).
-  await sql`
-    update items set
-      title = case when r ? 'title' then r->>'title' else items.title end,
-      tags = case when r ? 'tags' then array(select jsonb_array_elements_text(r->'tags')) else items.tags end,
-      features = case when r ? 'features' then r->'features' else items.features end
-    from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) as r
-    where items.id = (r->>'id')::int`.execute(db);
 }

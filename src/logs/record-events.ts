@@ -1,6 +1,6 @@
 import type { Db } from '../db/database.js';
 import { GraftError } from '../errors.js';
-import { findItemsByExternalIds, itemKey } from './catalog-repository.js';
+import { findItemsByExternalIds, itemKey } from './item-repository.js';
 import type { EventRecord } from './event-record.js';
 import { ExternalIdMap } from './external-id-map.js';
 import { notifyEventsRecorded } from './events-notification.js';

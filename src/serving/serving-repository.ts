@@ -26,10 +26,7 @@ export async function readModelHead(db: Db, modelId: string): Promise<{ version:
   return row && { version: row.version, config: row.config };
 }
 
-export async function readCatalogueRows(db: Db, domainId: number): Promise<Array<{ id: number; externalId: string; title: string | null; tags: string[] }>> {
-  const rows = await db.selectFrom('items').select(['id', 'external_id', 'title', 'tags']).where('domain_id', '=', domainId).orderBy('id').execute();
-  return rows.map((r) => ({ id: r.id, externalId: r.external_id, title: r.title, tags: r.tags ?? [] }));
-}
+export { readCatalogueRows } from '../logs/item-repository.js';
 
 /** Events per item of the domain (items without events are absent). */
 export async function readEventCounts(db: Db, domainId: number): Promise<Array<{ itemId: number; count: number }>> {
