@@ -31,7 +31,7 @@ describe('job input', () => {
     expect(() => resolvePretrainInput({ domain: 'x', objective: 'implicit-als', userHistory: true })).toThrow(/userHistory = true with objective implicit-als/);
     expect(() => resolvePretrainInput({ domain: 'x', objective: 'implicit-als', alsRegularization: 0 })).toThrow(/alsRegularization = 0 is not a positive number/);
     expect(() => resolvePretrainInput({ domain: 'x', alsAlpha: 5 })).toThrow(/apply to objective implicit-als only/);
-    expect(() => resolvePretrainInput({ domain: 'x', objective: 'svd' as never })).toThrow(/objective "svd" is unknown; use softmax or implicit-als/);
+    expect(() => resolvePretrainInput({ domain: 'x', objective: 'svd' as never })).toThrow(/objective = "svd" is unknown; use softmax or implicit-als/);
   });
 
   it('gives PARTIAL one frozen layer unless told otherwise', () => {

@@ -1,6 +1,6 @@
 import { GraftError } from '../errors.js';
 import { TRANSFER_STRATEGIES } from '../transfer/transfer-strategy.js';
-import { TRAINING_OBJECTIVES, type TrainingObjective } from '../model/training-objective.js';
+import { modelObjective, objectivesReading, type ModelObjective } from '../model/objective.js';
 import { DEFAULT_EVALUATION, DEFAULT_TRAINING, defaultModelFor, type EvaluationSettings, type ModelSettings, type TrainingSettings } from '../workflows/model-settings.js';
 import { DEFAULT_SPLIT, type SplitSpec } from '../workflows/split-spec.js';
 import { DEFAULT_TRANSFER } from '../workflows/transfer.workflow.js';
@@ -16,9 +16,8 @@ const TRANSFER_DEFAULTS = { coldStartShare: 0.1, seed: 42, tokenDropout: 0 };
  */
 export function resolvePretrainInput(input: PretrainJobInput): PretrainJobConfig {
   const domain = requireName('domain', input.domain);
-  const objective = input.objective ?? 'softmax';
-  if (!TRAINING_OBJECTIVES.includes(objective)) throw new GraftError('BAD_INPUT', `objective "${String(objective)}" is unknown; use ${TRAINING_OBJECTIVES.join(' or ')}`);
-  const defaults = defaultModelFor(objective);
+  const objective = modelObjective(input.objective ?? 'softmax');
+  const defaults = defaultModelFor(objective.name);
   const model: ModelSettings = {
     ...defaults,
     dim: positiveInt('dim', input.dim ?? defaults.dim, 4096),
@@ -27,14 +26,15 @@ export function resolvePretrainInput(input: PretrainJobInput): PretrainJobConfig
     seed: positiveInt('seed', input.seed ?? defaults.seed),
     userHistory: input.userHistory ?? defaults.userHistory,
   };
-  if (objective === 'implicit-als') {
-    if (model.userHistory) throw new GraftError('BAD_INPUT', 'userHistory = true with objective implicit-als; ALS factorises ID rows only: leave userHistory out or false');
-    model.alsAlpha = nonNegativeNumber('alsAlpha', input.alsAlpha ?? defaults.alsAlpha!);
-    model.alsRegularization = positiveNumber('alsRegularization', input.alsRegularization ?? defaults.alsRegularization!);
-    model.alsCgSteps = nonNegativeInt('alsCgSteps', input.alsCgSteps ?? defaults.alsCgSteps!);
-  } else if (input.alsAlpha != null || input.alsRegularization != null || input.alsCgSteps != null) {
-    throw new GraftError('BAD_INPUT', 'alsAlpha, alsRegularization and alsCgSteps apply to objective implicit-als only; drop them or set objective implicit-als');
+  if (objective.layers === 'id-rows' && model.userHistory) {
+    throw new GraftError('BAD_INPUT', `userHistory = true with objective ${objective.name}; its towers are ID rows only: leave userHistory out or false`);
   }
+  const foreign = OBJECTIVE_SETTINGS.filter((name) => input[name] != null && !objective.ownSettings.includes(name));
+  if (foreign.length > 0) {
+    const owners = [...new Set(foreign.flatMap(objectivesReading))].join(' or ');
+    throw new GraftError('BAD_INPUT', `${foreign.join(', ')} apply to objective ${owners} only; drop them or set objective ${owners}`);
+  }
+  for (const name of objective.ownSettings as readonly ObjectiveSetting[]) model[name] = OBJECTIVE_SETTING_CHECKS[name](input[name] ?? defaults[name]!);
   return {
     domain,
     model,
@@ -118,10 +118,19 @@ function unit(field: string, value: number): number {
   return value;
 }
 
-function layers(value: number[], objective: TrainingObjective): number[] {
-  if (objective === 'implicit-als') {
+/** Settings that belong to one objective, with their checks. */
+const OBJECTIVE_SETTING_CHECKS = {
+  alsAlpha: (v: number) => nonNegativeNumber('alsAlpha', v),
+  alsRegularization: (v: number) => positiveNumber('alsRegularization', v),
+  alsCgSteps: (v: number) => nonNegativeInt('alsCgSteps', v),
+};
+type ObjectiveSetting = keyof typeof OBJECTIVE_SETTING_CHECKS;
+const OBJECTIVE_SETTINGS = Object.keys(OBJECTIVE_SETTING_CHECKS) as ObjectiveSetting[];
+
+function layers(value: number[], objective: ModelObjective): number[] {
+  if (objective.layers === 'id-rows') {
     if (!Array.isArray(value) || value.length > 0) {
-      throw new GraftError('BAD_INPUT', `layers = ${JSON.stringify(value)} with objective implicit-als; ALS solves the ID tables exactly and has no MLP: leave layers out or pass []`);
+      throw new GraftError('BAD_INPUT', `layers = ${JSON.stringify(value)} with objective ${objective.name}; its towers are the ID tables alone, with no MLP: leave layers out or pass []`);
     }
     return [];
   }

@@ -9,7 +9,8 @@ import { createRng, deriveSeed, type ResumableRng } from '../dataset/random.js';
 import type { SparseOptimizerKind } from './sparse-optimizer.js';
 import { validateTokenBags, type TokenBags } from './token-hash.js';
 import { Tower, type HistoryBags, type TowerName } from './tower.js';
-import { TRAINING_OBJECTIVES, type TrainingObjective } from './training-objective.js';
+import { modelObjective, type ModelObjective } from './objective.js';
+import type { TrainingObjective } from './training-objective.js';
 
 /** Shape and training settings of a two-tower model. Optional fields have the defaults shown. */
 export interface TwoTowerConfig {
@@ -153,6 +154,8 @@ const EMBED_CHUNK = 4096;
  */
 export class TwoTowerModel {
   readonly config: ResolvedTwoTowerConfig;
+  /** What the model is trained for: decides its scoring, its layers and whether it takes gradient steps. */
+  readonly objective: ModelObjective;
   readonly userTable: EmbeddingTable;
   readonly itemTable: EmbeddingTable;
   /** Hashed-token table shared by both towers (and across domains); undefined for ID-only models. */
@@ -169,6 +172,7 @@ export class TwoTowerModel {
 
   private constructor(config: ResolvedTwoTowerConfig, tokens: TowerTokens, weights?: Map<string, NamedWeight>) {
     this.config = config;
+    this.objective = modelObjective(config.objective, 'config.objective');
     const { dim, optimizer, l2, seed, embeddingInit } = config;
     const table = (name: string, rows: number) => {
       const saved = weights?.get(`${name}.embedding`);
@@ -184,8 +188,8 @@ export class TwoTowerModel {
     const historyDim = config.userHistory ? dim : 0;
     const userHasTokens = weights ? towerHasTokens(weights, 'user', dim + historyDim, tokens.userTokens !== undefined) : tokens.userTokens !== undefined;
     const itemHasTokens = weights ? towerHasTokens(weights, 'item', dim, tokens.itemTokens !== undefined) : tokens.itemTokens !== undefined;
-    if (config.objective === 'implicit-als' && (userHasTokens || itemHasTokens)) {
-      throw new GraftError('BAD_INPUT', 'token bags were given to a model with objective implicit-als, which factorises ID rows only; leave the tokens out or use objective softmax');
+    if (this.objective.layers === 'id-rows' && (userHasTokens || itemHasTokens)) {
+      throw new GraftError('BAD_INPUT', `token bags were given to a model with objective ${config.objective}, which factorises ID rows only; leave the tokens out or use objective softmax`);
     }
     this.tokenTable = userHasTokens || itemHasTokens ? table('token', config.tokenBuckets) : undefined;
     if (tokens.userTokens) validateTokenBags(tokens.userTokens, config.users, config.tokenBuckets, 'user');
@@ -200,7 +204,7 @@ export class TwoTowerModel {
         historyTable: name === 'user' && config.userHistory ? this.itemTable : undefined,
         historyLength: config.userHistoryLength,
         layers: config.layers,
-        normalize: config.objective !== 'implicit-als',
+        normalize: this.objective.scoring === 'cosine',
         rng: denseRng,
         dense: weights ? denseWeights(weights, name, config.layers.length) : undefined,
       });
@@ -282,8 +286,8 @@ export class TwoTowerModel {
    * the only readbacks are the loss and the gathered rows' gradients.
    */
   trainStep(batch: TrainBatch, lr: number, options: TrainStepOptions = {}): number {
-    if (this.config.objective === 'implicit-als') {
-      throw new GraftError('BAD_INPUT', 'this model has objective implicit-als: it trains by per-row ALS solves (fitImplicitAls, or fitModel in the workflows), not by gradient steps');
+    if (!this.objective.gradientSteps) {
+      throw new GraftError('BAD_INPUT', `this model has objective ${this.config.objective}: it trains by its objective's fit (per-row solves; fitModel in the workflows), not by gradient steps`);
     }
     return this.step(batch, lr, options.clipNorm, undefined);
   }
@@ -644,25 +648,7 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
     throw new GraftError('BAD_INPUT', `config.tokenDropout = ${resolved.tokenDropout}; it must be in [0, 1)`);
   }
   if (!(resolved.l2 >= 0)) throw new GraftError('BAD_INPUT', `config.l2 = ${resolved.l2}; it must be >= 0`);
-  if (!TRAINING_OBJECTIVES.includes(resolved.objective)) {
-    throw new GraftError('BAD_INPUT', `config.objective = ${JSON.stringify(resolved.objective)}; use ${TRAINING_OBJECTIVES.join(' or ')}`);
-  }
-  if (resolved.objective === 'implicit-als') {
-    if (resolved.layers.length > 0) {
-      throw new GraftError('BAD_INPUT', `config.layers = [${resolved.layers.join(', ')}] with objective implicit-als; ALS solves the ID tables exactly and has no MLP: use layers [] (CLI: --layers none)`);
-    }
-    const unsupported = (['userHistory', 'itemBias'] as const).filter((k) => resolved[k]);
-    if (unsupported.length > 0) {
-      throw new GraftError('BAD_INPUT', `config.${unsupported.join(' and config.')} with objective implicit-als; ALS factorises user and item ID rows only: turn ${unsupported.length > 1 ? 'them' : 'it'} off (CLI: --no-user-history)`);
-    }
-    if (!(resolved.alsAlpha >= 0) || !Number.isFinite(resolved.alsAlpha)) {
-      throw new GraftError('BAD_INPUT', `config.alsAlpha = ${resolved.alsAlpha}; it must be a finite number >= 0 (e.g. 40)`);
-    }
-    positiveInt('alsCgSteps', resolved.alsCgSteps, 0);
-    if (!(resolved.alsRegularization > 0) || !Number.isFinite(resolved.alsRegularization)) {
-      throw new GraftError('BAD_INPUT', `config.alsRegularization = ${resolved.alsRegularization}; it must be a finite number > 0 (e.g. 0.1)`);
-    }
-  }
+  modelObjective(resolved.objective, 'config.objective').check(resolved);
   return resolved;
 }
 

@@ -5,6 +5,7 @@ import { bytesToFloat32, bytesToInt32 } from '../registry/model-weights.js';
 import type { CandidateIndex } from '../retrieval/candidate-index.js';
 import { createExactIndex } from '../retrieval/exact.index.js';
 import { buildHnswIndex, loadHnswIndex } from '../retrieval/hnsw.index.js';
+import { scoringOf, type ModelScoring } from '../model/objective.js';
 import { ItemCatalogue } from './item-catalogue.js';
 import type { LoadedDomainState, ServingLogger } from './recommendation.types.js';
 import { findServedDomain, readCatalogueRows, readEventCounts, readModelHead } from './serving-repository.js';
@@ -19,18 +20,7 @@ export const HNSW_ARTIFACT = 'index:hnsw';
 export const ITEM_IDS_ARTIFACT = 'serving:item-ids';
 export const ITEM_VECTORS_ARTIFACT = 'serving:item-vectors';
 
-/**
- * How a model's output embeddings score a user x item pair: cosine for the softmax towers
- * (their outputs are unit vectors), raw inner products for implicit-ALS models and models
- * with a learned item bias (a row's length carries popularity or the bias).
- */
-export type ModelScoring = 'cosine' | 'inner-product';
-
-/** The scoring of a registered model, from its stored config (`config.model`, as trained). */
-export function scoringOf(config: unknown): ModelScoring {
-  const model = (config as { model?: { objective?: string; itemBias?: boolean } } | null)?.model;
-  return model?.objective === 'implicit-als' || model?.itemBias === true ? 'inner-product' : 'cosine';
-}
+export { scoringOf, type ModelScoring } from '../model/objective.js';
 
 /** The active model's item side, in memory. */
 export interface ModelMatrix {

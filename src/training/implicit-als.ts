@@ -64,8 +64,8 @@ const ROWS_PER_YIELD = 2048;
  */
 export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, options: ImplicitAlsOptions): Promise<TrainResult> {
   const { config } = model;
-  if (config.objective !== 'implicit-als') {
-    throw new GraftError('BAD_INPUT', `fitImplicitAls trains models with objective "implicit-als", this one has "${config.objective}"; use train() for it`);
+  if (model.objective.layers !== 'id-rows') {
+    throw new GraftError('BAD_INPUT', `fitImplicitAls solves the ID rows of models without layers (objective implicit-als), this one has objective "${config.objective}"; fit it with its own objective (objectiveNamed(name).fit)`);
   }
   const { epochs, signal } = options;
   if (!Number.isInteger(epochs) || epochs < 0) throw new GraftError('BAD_INPUT', `epochs = ${epochs}; use an integer >= 0`);

@@ -2,3 +2,4 @@ export * from './early-stopping.js';
 export * from './example-mixture.js';
 export * from './learning-rate-schedule.js';
 export * from './train.js';
+export * from './objectives/index.js';

@@ -3,8 +3,8 @@ import { evaluate, evaluateWithPopularity, type EvaluationData, type EvaluationR
 import { buildHistoryBags } from '../model/history-bags.js';
 import type { TwoTowerConfig, TwoTowerModel } from '../model/two-tower.model.js';
 import type { TrainingData } from '../training/example-mixture.js';
-import { fitImplicitAls } from '../training/implicit-als.js';
-import { train, type EpochProgress, type StepProgress, type TrainResult } from '../training/train.js';
+import { objectiveNamed } from '../training/objectives/index.js';
+import type { EpochProgress, StepProgress, TrainResult } from '../training/train.js';
 import type { EvaluationSettings, TrainingSettings } from './model-settings.js';
 import { concatExamples, type Examples } from './prepared-domain.js';
 
@@ -24,10 +24,9 @@ export function modelScorer(model: TwoTowerModel, candidateItems?: number) {
 }
 
 /**
- * Trains with early stopping on a validation set, if one is given: by gradient steps for
- * the softmax objective, by per-row ALS solves (one sweep per epoch; the learning rate,
- * batch size and schedule do not apply) for implicit-als.
- * Returns the training result; the model ends with its best validation weights.
+ * Trains with the model's objective (gradient steps, or per-row solves: see `objectiveNamed`),
+ * with early stopping on a validation set if one is given. Returns the training result; the
+ * model ends with its best validation weights.
  */
 export async function fitModel(
   model: TwoTowerModel,
@@ -43,10 +42,7 @@ export async function fitModel(
     ? (m: TwoTowerModel) => evaluate(modelScorer(m, candidateItems), validation, { ...VALIDATION, users: validationUsers }).metrics[VALIDATION.metric]!
     : undefined;
   const earlyStopping = validation && settings.patience > 0 ? { patience: settings.patience, restoreBest: true } : undefined;
-  if (model.config.objective === 'implicit-als') {
-    return fitImplicitAls(model, data, { epochs: settings.epochs, signal: hooks.signal, onStep: hooks.onStep, onEpoch: hooks.onEpoch, validate, earlyStopping });
-  }
-  return train(model, data, {
+  return objectiveNamed(model.config.objective).fit(model, data, {
     epochs: settings.epochs,
     batchSize: settings.batchSize,
     learningRate: settings.learningRate,
@@ -62,13 +58,12 @@ export async function fitModel(
 }
 
 /**
- * The events a model of `config` trains and validates on. implicit-als trains on the
- * validation carve too, with no validation (a fixed number of sweeps): a row solve has
- * no step size to stop early, and with 2-4 events per target user holding one out costs
- * more than stopping gains (Amazon Cloth, BENCHMARKS.md).
+ * The events a model of `config` trains and validates on: objectives that train on the
+ * validation carve (`trainsOnValidation`: implicit ALS) get it added to training and run a
+ * fixed budget without validation.
  */
 export function trainingEvents(config: Pick<TwoTowerConfig, 'objective'>, train: Examples, validation: Examples | undefined): { train: Examples; validation?: Examples } {
-  if (config.objective !== 'implicit-als' || !validation) return { train, validation };
+  if (!objectiveNamed(config.objective).trainsOnValidation || !validation) return { train, validation };
   return { train: concatExamples(train, validation) };
 }
 

@@ -1,4 +1,5 @@
 import type { TokenBags } from '../model/token-hash.js';
+import { modelObjective } from '../model/objective.js';
 import type { TrainingObjective } from '../model/training-objective.js';
 import type { TowerTokens, TwoTowerConfig } from '../model/two-tower.model.js';
 import type { LearningRateSchedule } from '../training/learning-rate-schedule.js';
@@ -75,22 +76,28 @@ export const DEFAULT_MODEL: ModelSettings = {
  */
 export const ALS_MODEL: ModelSettings = {
   ...DEFAULT_MODEL,
-  layers: [],
-  userHistory: false,
+  ...withoutReadonly(modelObjective('implicit-als').modelDefaults),
   objective: 'implicit-als',
   alsAlpha: 40,
   alsRegularization: 0.1,
   alsCgSteps: 3,
 };
 
+const MODEL_DEFAULTS: Record<TrainingObjective, ModelSettings> = { softmax: DEFAULT_MODEL, 'implicit-als': ALS_MODEL };
+
 /** The defaults of a model with `objective` (DEFAULT_MODEL or ALS_MODEL). */
 export function defaultModelFor(objective: TrainingObjective | undefined): ModelSettings {
-  return objective === 'implicit-als' ? ALS_MODEL : DEFAULT_MODEL;
+  return MODEL_DEFAULTS[modelObjective(objective ?? 'softmax').name];
 }
 
-/** The token bags a model of `config` takes: none for implicit-als, which factorises ID rows only. */
+/** The token bags a model of `config` takes: none for objectives whose towers are ID rows only (implicit ALS). */
 export function towerTokensFor(config: Pick<TwoTowerConfig, 'objective'>, itemTokens: TokenBags | undefined): TowerTokens {
-  return config.objective === 'implicit-als' ? {} : { itemTokens };
+  return modelObjective(config.objective ?? 'softmax').layers === 'id-rows' ? {} : { itemTokens };
+}
+
+function withoutReadonly(defaults: { readonly layers?: readonly number[]; readonly userHistory?: boolean }): Partial<ModelSettings> {
+  const { layers, ...rest } = defaults;
+  return layers ? { ...rest, layers: [...layers] } : rest;
 }
 
 export const DEFAULT_TRAINING: TrainingSettings = {

@@ -5,6 +5,7 @@ import { intList, nonNegativeInt, nonNegativeNumber, oneOf, positiveInt, positiv
 import { trainingProgress } from '../training-progress.js';
 import { note, withDatabase } from '../with-database.js';
 import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING, defaultModelFor, type ModelSettings } from '../../workflows/model-settings.js';
+import { objectiveNamed } from '../../training/objectives/index.js';
 import { prepareDomain } from '../../workflows/prepared-domain.js';
 import { pretrain } from '../../workflows/pretrain.workflow.js';
 import { registerTrainedModel } from '../../workflows/register-trained-model.js';
@@ -80,23 +81,25 @@ export function registerTrain(program: Command): void {
     const seed = o.seed ?? o.trainingSeed;
     const given = (option: string) => command.getOptionValueSource(option) === 'cli';
     await withDatabase(async (gdb) => {
-      const als = o.objective === 'implicit-als';
+      const objective = objectiveNamed(o.objective);
+      const defaults = defaultModelFor(objective.name);
+      const ownSettings: Record<string, number> = { alsAlpha: o.alsAlpha, alsRegularization: o.alsReg, alsCgSteps: o.alsCgSteps };
       const model: ModelSettings = {
-        ...defaultModelFor(o.objective),
+        ...defaults,
         dim: o.dim,
         temperature: o.temperature,
         seed,
-        // implicit-als has its own defaults (no MLP, no history); what the user typed still wins, and the model names a conflict.
-        layers: als && !given('layers') ? [] : o.layers,
-        userHistory: als && !given('userHistory') ? false : o.userHistory,
-        ...(als ? { alsAlpha: o.alsAlpha, alsRegularization: o.alsReg, alsCgSteps: o.alsCgSteps } : {}),
+        // An objective's own defaults (implicit-als: no MLP, no history) apply unless the user typed the option; the model names a conflict.
+        layers: objective.modelDefaults.layers && !given('layers') ? defaults.layers : o.layers,
+        userHistory: objective.modelDefaults.userHistory !== undefined && !given('userHistory') ? defaults.userHistory : o.userHistory,
+        ...Object.fromEntries(objective.ownSettings.map((name) => [name, ownSettings[name]])),
         ...(o.itemBias ? { itemBias: true, itemBiasLearningRate: o.itemBiasLr } : {}),
       };
       const training = { ...DEFAULT_TRAINING, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr, patience: o.patience };
       const evaluation = { protocol: o.protocol, negatives: o.negatives, ks: o.k, seed: o.evalSeed };
       const prepared = await prepareDomain(gdb, o.domain, { split: splitFromOptions(o), tokenBuckets: model.tokenBuckets });
-      // implicit-als trains on the validation carve too (see trainingEvents).
-      const trainingEvents = prepared.train.users.length + (als ? (prepared.validation?.users.length ?? 0) : 0);
+      // Objectives that train on the validation carve count it as training (see trainingEvents).
+      const trainingEvents = prepared.train.users.length + (objective.trainsOnValidation ? (prepared.validation?.users.length ?? 0) : 0);
       note(`${o.domain}: ${prepared.userDbIds.length} users, ${prepared.itemDbIds.length} items, ${trainingEvents} training and ${prepared.test.users.length} test interactions`);
       const progress = trainingProgress(o.domain);
       const trained = await pretrain(prepared, { model, training, evaluation, device: o.device }, progress);

@@ -1,0 +1,103 @@
+import { GraftError } from '../errors.js';
+import { TRAINING_OBJECTIVES, type TrainingObjective } from './training-objective.js';
+
+/**
+ * How a trained model scores a user x item pair: cosine for towers whose outputs are unit
+ * vectors, raw inner products where a row's length carries meaning (ALS factors, item bias).
+ */
+export type ModelScoring = 'cosine' | 'inner-product';
+
+/** The parts of a model config an objective checks. */
+export interface ObjectiveCheckedConfig {
+  layers: readonly number[];
+  userHistory: boolean;
+  itemBias: boolean;
+  alsAlpha: number;
+  alsRegularization: number;
+  alsCgSteps: number;
+}
+
+/**
+ * What the model engine, serving and job validation need to know of a training objective,
+ * without loading TF.js or any training code: how it scores, which layers its towers have,
+ * whether it trains by gradient steps, its own settings and the configs it refuses. The fit
+ * loops live with the training objectives (`src/training/objectives`), which extend this.
+ */
+export interface ModelObjective {
+  readonly name: TrainingObjective;
+  /** cosine: tower outputs are L2-normalised; inner-product: raw (see `scoringOf` for item bias). */
+  readonly scoring: ModelScoring;
+  /** 'towers': ID rows, hashed tokens, history pooling and an MLP; 'id-rows': the ID tables alone. */
+  readonly layers: 'towers' | 'id-rows';
+  /** Whether the model trains by gradient steps (`TwoTowerModel.trainStep`); otherwise its fit solves rows. */
+  readonly gradientSteps: boolean;
+  /** Model defaults that differ from the softmax towers' (DEFAULT_MODEL). */
+  readonly modelDefaults: { readonly layers?: readonly number[]; readonly userHistory?: boolean };
+  /** Settings only this objective reads (others refuse them). */
+  readonly ownSettings: readonly string[];
+  /** Throws BAD_INPUT naming the setting and the fix for a config this objective cannot train. */
+  check(config: ObjectiveCheckedConfig): void;
+}
+
+const SOFTMAX: ModelObjective = {
+  name: 'softmax',
+  scoring: 'cosine',
+  layers: 'towers',
+  gradientSteps: true,
+  modelDefaults: {},
+  ownSettings: [],
+  check: () => undefined,
+};
+
+const IMPLICIT_ALS: ModelObjective = {
+  name: 'implicit-als',
+  scoring: 'inner-product',
+  layers: 'id-rows',
+  gradientSteps: false,
+  modelDefaults: { layers: [], userHistory: false },
+  ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps'],
+  check(config) {
+    if (config.layers.length > 0) {
+      throw new GraftError('BAD_INPUT', `config.layers = [${config.layers.join(', ')}] with objective implicit-als; ALS solves the ID tables exactly and has no MLP: use layers [] (CLI: --layers none)`);
+    }
+    const unsupported = (['userHistory', 'itemBias'] as const).filter((k) => config[k]);
+    if (unsupported.length > 0) {
+      throw new GraftError('BAD_INPUT', `config.${unsupported.join(' and config.')} with objective implicit-als; ALS factorises user and item ID rows only: turn ${unsupported.length > 1 ? 'them' : 'it'} off (CLI: --no-user-history)`);
+    }
+    if (!(config.alsAlpha >= 0) || !Number.isFinite(config.alsAlpha)) {
+      throw new GraftError('BAD_INPUT', `config.alsAlpha = ${config.alsAlpha}; it must be a finite number >= 0 (e.g. 40)`);
+    }
+    if (!Number.isInteger(config.alsCgSteps) || config.alsCgSteps < 0) {
+      throw new GraftError('BAD_INPUT', `config.alsCgSteps = ${config.alsCgSteps}; it must be an integer >= 0`);
+    }
+    if (!(config.alsRegularization > 0) || !Number.isFinite(config.alsRegularization)) {
+      throw new GraftError('BAD_INPUT', `config.alsRegularization = ${config.alsRegularization}; it must be a finite number > 0 (e.g. 0.1)`);
+    }
+  },
+};
+
+const MODEL_OBJECTIVES: Record<TrainingObjective, ModelObjective> = { softmax: SOFTMAX, 'implicit-als': IMPLICIT_ALS };
+
+/**
+ * The objective of this name; BAD_INPUT naming the known ones otherwise.
+ *
+ * @example
+ * modelObjective(config.objective).scoring; // 'cosine' | 'inner-product'
+ */
+export function modelObjective(name: unknown, field = 'objective'): ModelObjective {
+  if (typeof name === 'string' && (TRAINING_OBJECTIVES as readonly string[]).includes(name)) return MODEL_OBJECTIVES[name as TrainingObjective];
+  throw new GraftError('BAD_INPUT', `${field} = ${JSON.stringify(name)} is unknown; use ${TRAINING_OBJECTIVES.join(' or ')}`);
+}
+
+/** The objectives that read a setting of their own (e.g. alsAlpha: implicit-als); empty for shared settings. */
+export function objectivesReading(setting: string): TrainingObjective[] {
+  return TRAINING_OBJECTIVES.filter((name) => MODEL_OBJECTIVES[name].ownSettings.includes(setting));
+}
+
+/** The scoring of a registered model from its stored config (`config.model`, as trained); absent objective = softmax. */
+export function scoringOf(config: unknown): ModelScoring {
+  const model = (config as { model?: { objective?: string; itemBias?: boolean } } | null)?.model;
+  if (model?.itemBias === true) return 'inner-product';
+  const name = model?.objective ?? 'softmax';
+  return (TRAINING_OBJECTIVES as readonly string[]).includes(name) ? MODEL_OBJECTIVES[name as TrainingObjective].scoring : 'cosine';
+}

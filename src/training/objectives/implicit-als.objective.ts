@@ -1,0 +1,23 @@
+import { modelObjective } from '../../model/objective.js';
+import { fitImplicitAls } from '../implicit-als.js';
+import type { Objective } from './objective.js';
+
+/**
+ * Implicit ALS (Hu, Koren & Volinsky 2008) on the ID tables: one sweep per epoch solves every
+ * row (CG or exact); the learning rate, batch size and schedule do not apply. It trains on the
+ * validation carve too: with 2-4 events per target user, holding one out costs more than
+ * stopping early gains (Amazon Cloth, BENCHMARKS.md).
+ */
+export const implicitAlsObjective: Objective = {
+  ...modelObjective('implicit-als'),
+  trainsOnValidation: true,
+  fit: (model, data, options) =>
+    fitImplicitAls(model, data, {
+      epochs: options.epochs,
+      signal: options.signal,
+      onStep: options.onStep,
+      onEpoch: options.onEpoch,
+      validate: options.validate,
+      earlyStopping: options.earlyStopping,
+    }),
+};

@@ -1,0 +1,44 @@
+import type { ModelObjective } from '../../model/objective.js';
+import type { TwoTowerModel } from '../../model/two-tower.model.js';
+import type { EarlyStoppingOptions } from '../early-stopping.js';
+import type { TrainingData } from '../example-mixture.js';
+import type { LearningRateSchedule } from '../learning-rate-schedule.js';
+import type { EpochProgress, StepProgress, TrainResult } from '../train.js';
+
+/** What every objective's fit takes: the budget, the step settings (gradient objectives), validation and hooks. */
+export interface FitOptions {
+  /** Epochs (gradient objectives) or sweeps (row-solving ones). */
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  schedule?: LearningRateSchedule;
+  clipNorm?: number;
+  /** Seeds the example order (gradient objectives). */
+  seed: number;
+  /** Checked between steps / row blocks: the fit returns `aborted: true` with the last completed state. */
+  signal?: AbortSignal;
+  /** Validation metric after each epoch, higher is better; with `earlyStopping` the best epoch is restored. */
+  validate?: (model: TwoTowerModel) => number | Promise<number>;
+  earlyStopping?: EarlyStoppingOptions;
+  onStep?: (progress: StepProgress) => void;
+  onEpoch?: (progress: EpochProgress) => Promise<void> | void;
+}
+
+/**
+ * A training objective: the model-facing traits (scoring, layers, refused configs; see
+ * `ModelObjective`) plus how it fits a model. Chosen once by name (`objectiveNamed`); the
+ * workflows, jobs and transfer call `fit` and read the traits, never compare names.
+ *
+ * @example
+ * const objective = objectiveNamed(model.config.objective);
+ * const result = await objective.fit(model, data, { epochs: 10, batchSize: 256, learningRate: 0.003, seed: 1 });
+ */
+export interface Objective extends ModelObjective {
+  /**
+   * Whether the validation carve is trained on, for a fixed budget, instead of held out for
+   * early stopping (a row solve has no step size to stop early; see `trainingEvents`).
+   */
+  readonly trainsOnValidation: boolean;
+  /** Fits the model to the data; the model ends with its best validation weights when early stopping restores them. */
+  fit(model: TwoTowerModel, data: TrainingData, options: FitOptions): Promise<TrainResult>;
+}

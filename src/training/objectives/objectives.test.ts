@@ -1,0 +1,56 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { scoringOf } from '../../model/objective.js';
+import { TRAINING_OBJECTIVES } from '../../model/training-objective.js';
+import { objectiveNamed } from './index.js';
+
+const SRC = fileURLToPath(new URL('../../', import.meta.url));
+/** The objective modules: the only places an objective's name may decide behaviour. */
+const OBJECTIVE_MODULES = ['model/objective.ts', 'model/training-objective.ts', 'training/objectives/'];
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return path.endsWith('.ts') && !path.endsWith('.test.ts') ? [path] : [];
+  });
+}
+
+describe('training objectives', () => {
+  it('decide behaviour by their traits: no objective-name comparison outside the objective modules', () => {
+    const names = TRAINING_OBJECTIVES.map((n) => n.replace('-', '\\-')).join('|');
+    const branch = new RegExp(`objective\\s*[!=]==|[!=]==\\s*['"](${names})['"]|['"](${names})['"]\\s*[!=]==|case\\s+['"](${names})['"]`);
+    const offending: string[] = [];
+    for (const file of sourceFiles(SRC)) {
+      const rel = relative(SRC, file);
+      if (OBJECTIVE_MODULES.some((m) => rel === m || rel.startsWith(m))) continue;
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (branch.test(line)) offending.push(`src/${rel}:${i + 1}: ${line.trim()}`);
+        });
+    }
+    expect(offending).toEqual([]);
+  });
+
+  it('are picked by name from one registry, each with its scoring, layers and fit', () => {
+    const softmax = objectiveNamed('softmax');
+    const als = objectiveNamed('implicit-als');
+    expect([softmax.scoring, softmax.layers, softmax.gradientSteps, softmax.trainsOnValidation]).toEqual(['cosine', 'towers', true, false]);
+    expect([als.scoring, als.layers, als.gradientSteps, als.trainsOnValidation]).toEqual(['inner-product', 'id-rows', false, true]);
+    expect(als.ownSettings).toEqual(['alsAlpha', 'alsRegularization', 'alsCgSteps']);
+    expect(() => objectiveNamed('svd')).toThrow(/objective = "svd" is unknown; use softmax or implicit-als/);
+    expect(() => als.check({ layers: [8], userHistory: false, itemBias: false, alsAlpha: 40, alsRegularization: 0.1, alsCgSteps: 3 })).toThrow(/config.layers = \[8\] with objective implicit-als/);
+    expect(() => softmax.check({ layers: [8], userHistory: true, itemBias: true, alsAlpha: 40, alsRegularization: 0.1, alsCgSteps: 3 })).not.toThrow();
+  });
+
+  it('give a stored model its scoring (item bias scores by inner product whatever the objective)', () => {
+    expect(scoringOf({ model: { objective: 'implicit-als' } })).toBe('inner-product');
+    expect(scoringOf({ model: { objective: 'softmax' } })).toBe('cosine');
+    expect(scoringOf({ model: {} })).toBe('cosine');
+    expect(scoringOf({ model: { itemBias: true } })).toBe('inner-product');
+    expect(scoringOf(null)).toBe('cosine');
+  });
+});
