@@ -76,9 +76,9 @@ export function holdOutColdStartUsers(
   eligible: (userRow: number) => boolean,
   share: number,
   seed: number,
-): { prepared: PreparedDomain; users: number } {
+): { prepared: PreparedDomain; users: number; userDbIds: Int32Array } {
   if (!(share >= 0 && share < 1)) throw new GraftError('BAD_INPUT', `cold-start share ${share} must be in [0, 1); use e.g. 0.1`);
-  if (share === 0) return { prepared: target, users: 0 };
+  if (share === 0) return { prepared: target, users: 0, userDbIds: new Int32Array(0) };
   const rng = createRng(seed);
   const held = new Uint8Array(target.userDbIds.length);
   let count = 0;
@@ -101,28 +101,48 @@ export function holdOutColdStartUsers(
   return {
     prepared: { ...target, train: train.keep, validation: target.validation && validation.keep, test: heldTest },
     users: count,
+    userDbIds: target.userDbIds.filter((_, u) => held[u] === 1),
   };
 }
 
-/** Keeps at most `max` training interactions per user (a seeded choice): the sparse-target variant. */
+/**
+ * Keeps at most `max` training interactions per user, a seeded choice among all of them (the
+ * validation carve included), and carves validation again from what is kept: the sparse-target
+ * variant. Each user then has at most `max` rows in train and validation together, so at most
+ * `max` rows feed training, histories, seen-item exclusion and popularity.
+ */
 export function capTrainPerUser(target: PreparedDomain, max: number, seed: number): PreparedDomain {
+  if (!Number.isInteger(max) || max < 1) throw new GraftError('BAD_INPUT', `max training interactions per user ${max} is not a positive integer; use e.g. 2`);
   const rng = createRng(seed);
+  // Train, then validation: each user's validation row is their last training interaction, so
+  // this keeps every user's rows in time order.
+  const all = concatExamples(target.train, target.validation);
   const byUser = new Map<number, number[]>();
-  target.train.users.forEach((u, i) => {
+  all.users.forEach((u, i) => {
     const list = byUser.get(u);
     if (list) list.push(i);
     else byUser.set(u, [i]);
   });
-  const keep: number[] = [];
+  const kept: number[][] = [];
   for (const list of byUser.values()) {
-    for (let i = list.length - 1; i > 0; i--) {
+    const order = list.slice();
+    for (let i = order.length - 1; i > 0; i--) {
       const j = rng.int(i + 1);
-      [list[i], list[j]] = [list[j]!, list[i]!];
+      [order[i], order[j]] = [order[j]!, order[i]!];
     }
-    keep.push(...list.slice(0, max));
+    kept.push(order.slice(0, max).sort((a, b) => a - b));
   }
-  keep.sort((a, b) => a - b);
-  return { ...target, train: pick(target.train, keep) };
+  if (!target.validation) return { ...target, train: pick(all, kept.flat().sort((a, b) => a - b)) };
+  // As prepareDataset carves it: a user's last kept row, for users keeping more than one.
+  const train: number[] = [];
+  const validation: number[] = [];
+  for (const rows of kept) {
+    if (rows.length > 1) {
+      train.push(...rows.slice(0, -1));
+      validation.push(rows.at(-1)!);
+    } else train.push(...rows);
+  }
+  return { ...target, train: pick(all, train.sort((a, b) => a - b)), validation: pick(all, validation.sort((a, b) => a - b)) };
 }
 
 function pick(ex: Examples | undefined, rows: number[]): Examples {

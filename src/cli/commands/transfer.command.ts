@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { activateModel } from '../../registry/activation.js';
 import { parseStrategyName } from '../../transfer/transfer-strategy.js';
-import type { TransferReport } from '../../transfer/transfer-report.js';
+import { describeGuard, type MetricGain, type TransferReport } from '../../transfer/transfer-report.js';
 import { DEFAULT_TRAINING } from '../../workflows/model-settings.js';
 import { prepareTransfer } from '../../workflows/prepare-transfer.js';
 import { registerTrainedModel } from '../../workflows/register-trained-model.js';
@@ -124,6 +124,8 @@ export function registerTransfer(program: Command): void {
             baseline: report.baseline,
             popularity: report.popularity,
             gain: report.gain,
+            gainOverPopularity: report.gainOverPopularity,
+            guard: report.guard,
             negativeTransfer: report.negativeTransfer,
             overlap: report.overlap,
             strata: report.strata,
@@ -142,23 +144,23 @@ export function registerTransfer(program: Command): void {
   });
 }
 
-/** The transfer report as a small table: transferred vs baseline vs popularity, gain with its interval. */
+/** The transfer report as a small table: transferred vs baseline vs popularity, both gains with their intervals. */
 export function formatTransferReport(report: TransferReport): string {
   const metrics = Object.keys(report.gain).filter((k) => /^(hr|ndcg)@/.test(k));
   const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(4));
+  const g = (x: MetricGain | undefined) => (x === undefined ? '-' : `${x.value >= 0 ? '+' : ''}${x.value.toFixed(4)} [${x.ci95[0].toFixed(4)}, ${x.ci95[1].toFixed(4)}]`);
   const lines = [
     `${report.strategy}: ${report.frozen}; replay weight ${report.replayWeight}`,
     `overlap: ${report.overlap.usersInBoth} users in both domains, ${report.overlap.targetOnlyUsers} target-only, ${report.overlap.usersWithoutTargetHistory} with no target history`,
-    `${'metric'.padEnd(10)} ${'transfer'.padStart(9)} ${'baseline'.padStart(9)} ${'popular'.padStart(9)}  gain [95% CI]`,
+    `${'metric'.padEnd(10)} ${'transfer'.padStart(9)} ${'baseline'.padStart(9)} ${'popular'.padStart(9)}  ${'gain over baseline [95% CI]'.padEnd(32)} gain over popularity [95% CI]`,
   ];
   for (const m of metrics) {
-    const g = report.gain[m]!;
-    lines.push(`${m.padEnd(10)} ${f(report.metrics[m]).padStart(9)} ${f(report.baseline[m]).padStart(9)} ${f(report.popularity[m]).padStart(9)}  ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]`);
+    lines.push(`${m.padEnd(10)} ${f(report.metrics[m]).padStart(9)} ${f(report.baseline[m]).padStart(9)} ${f(report.popularity[m]).padStart(9)}  ${g(report.gain[m]).padEnd(32)} ${g(report.gainOverPopularity?.[m])}`);
   }
   const guard = report.guardMetric;
   for (const s of report.strata.filter((x) => x.users > 0)) {
     lines.push(`  ${`${s.label} train`.padEnd(10)} ${f(s.transferred[guard]).padStart(9)} ${f(s.baseline[guard]).padStart(9)} ${f(s.popularity[guard]).padStart(9)}  (${guard}, ${s.users} users)`);
   }
-  lines.push(report.negativeTransfer ? `NEGATIVE TRANSFER: the ${guard} gain interval does not lie above 0; not activated automatically` : `positive transfer on ${guard}`);
+  lines.push(report.negativeTransfer ? `NEGATIVE TRANSFER (${describeGuard(report)}); not activated automatically` : describeGuard(report));
   return lines.join('\n');
 }
