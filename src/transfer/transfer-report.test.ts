@@ -7,7 +7,7 @@ function report(hits: number[]): EvaluationReport {
   const values = Float32Array.from(hits);
   const mean = hits.reduce((a, b) => a + b, 0) / hits.length;
   return {
-    protocol: 'sampled', negatives: 99, ks: [10], seed: 1, ties: 'mean', users: hits.length, candidates: 100,
+    protocol: 'sampled', negatives: 99, ks: [10], seed: 1, ties: 'mean', users: hits.length, rows: hits.length, candidates: 100,
     metrics: { 'hr@10': mean }, strata: [{ label: '0', users: hits.length, metrics: { 'hr@10': mean } }],
     perUser: { users: Int32Array.from(hits, (_, u) => u), values: { 'hr@10': values } },
   };

@@ -21,6 +21,21 @@ export interface StratumComparison {
   popularity: Record<string, number>;
 }
 
+/** A synthetic cold-start carve: a seeded share of the overlapping target users had their whole target history moved into test. */
+export interface ColdStartCarve {
+  share: number;
+  seed: number;
+  /** Users it moved (0 when share is 0). */
+  users: number;
+}
+
+/** Held-out pairs left out of test, by reason (all 0 but for a file split). */
+export interface TestPairDrops {
+  header: number;
+  unknownUser: number;
+  unknownItem: number;
+}
+
 export interface TransferReport {
   strategy: string;
   /** What the strategy froze, in words. */
@@ -29,7 +44,17 @@ export interface TransferReport {
   replayWeight: number;
   overlap: OverlapReport;
   protocol: string;
+  /** Test users evaluated (every model on the same ones). */
   users: number;
+  /** Their test interactions. */
+  rows: number;
+  /** Held-out pairs left out of test and why. */
+  dropped?: TestPairDrops;
+  /**
+   * Where the "0" stratum (test users with no target training events) comes from: test users of
+   * a fixed split with source history only (`fromTestFile`), and the synthetic carve.
+   */
+  coldStart?: { fromTestFile: number; carve: ColdStartCarve };
   metrics: Record<string, number>;
   baseline: Record<string, number>;
   popularity: Record<string, number>;
@@ -57,7 +82,7 @@ export function compareWithBaseline(
   baseline: EvaluationReport,
   popularity: EvaluationReport,
   options: { guardMetric?: string; samples?: number; seed?: number },
-): Pick<TransferReport, 'metrics' | 'baseline' | 'popularity' | 'gain' | 'gainOverPopularity' | 'guardMetric' | 'guard' | 'negativeTransfer' | 'strata' | 'users' | 'protocol'> {
+): Pick<TransferReport, 'metrics' | 'baseline' | 'popularity' | 'gain' | 'gainOverPopularity' | 'guardMetric' | 'guard' | 'negativeTransfer' | 'strata' | 'users' | 'rows' | 'protocol'> {
   for (const [name, other] of [['baseline', baseline], ['popularity', popularity]] as const) {
     if (transferred.perUser.users.length !== other.perUser.users.length || !transferred.perUser.users.every((u, i) => u === other.perUser.users[i])) {
       throw new GraftError('INTERNAL', `the transferred model and ${name} were evaluated on different users; a paired comparison needs the same test users`);
@@ -78,6 +103,7 @@ export function compareWithBaseline(
   return {
     protocol: transferred.protocol,
     users: transferred.users,
+    rows: transferred.rows,
     metrics: transferred.metrics,
     baseline: baseline.metrics,
     popularity: popularity.metrics,

@@ -24,6 +24,8 @@ function prepared(users: number, perUser: number): PreparedDomain {
     test: { users: new Int32Array(0), items: new Int32Array(0), weights: new Float32Array(0) },
     split: { kind: 'none' },
     unknownTestPairs: 0,
+    dropped: { header: 0, unknownUser: 0, unknownItem: 0 },
+    coldStartTestUsers: 0,
   };
 }
 

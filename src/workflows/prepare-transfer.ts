@@ -13,7 +13,11 @@ import type { PreparedSource, PreparedTransfer } from './transfer.workflow.js';
 
 export interface PrepareTransferOptions {
   split: SplitSpec;
-  /** Share of target users who also have source history whose whole target history is held out for test (default 0.1). */
+  /**
+   * Share of target users who also have source history whose whole target history is moved
+   * into test (a synthetic cold-start carve). Default 0.1 for generated splits and 0 for a
+   * file split: a fixed split is never changed unless asked.
+   */
   coldStartShare?: number;
   seed?: number;
   /** Keep at most this many target training interactions per user (a sparse variant of the target; fixed seed). */
@@ -60,11 +64,31 @@ export async function prepareTransfer(gdb: GraftDatabase, sourceModelId: string,
   };
 
   const targetData = await readDataset(gdb, targetDomain);
-  let target = await prepareDataset(targetData, { split: options.split, tokenBuckets: settings.tokenBuckets });
-  if (options.maxTargetTrainPerUser !== undefined) target = capTrainPerUser(target, options.maxTargetTrainPerUser, options.seed ?? 1);
   const sourceUsers = new Set(userDbIds);
-  const { prepared, users } = holdOutColdStartUsers(target, (row) => sourceUsers.has(target.userDbIds[row]!), options.coldStartShare ?? 0.1, options.seed ?? 1);
-  return { source, target: prepared, coldStartTestUsers: users };
+  // Test users of a fixed split with source history but no target events: the users transfer
+  // is for. They are scored from their transferred rows (the "0" stratum).
+  const coldStartUsers = new Map<string, number>();
+  sourceData.users.ids.forEach((id, u) => {
+    const dbId = sourceData.users.dbIds[u]!;
+    if (sourceUsers.has(dbId) && !targetData.users.index.has(id)) coldStartUsers.set(id, dbId);
+  });
+  let target = await prepareDataset(targetData, { split: options.split, tokenBuckets: settings.tokenBuckets, coldStartUsers });
+  const seed = options.seed ?? 1;
+  if (options.maxTargetTrainPerUser !== undefined) target = capTrainPerUser(target, options.maxTargetTrainPerUser, seed);
+  const share = options.coldStartShare ?? defaultColdStartShare(options.split);
+  const hasTargetEvents = (row: number) => row < targetData.users.size;
+  const carve = holdOutColdStartUsers(target, (row) => hasTargetEvents(row) && sourceUsers.has(target.userDbIds[row]!), share, seed);
+  return {
+    source,
+    target: carve.prepared,
+    coldStartTestUsers: carve.users,
+    coldStartCarve: { share, seed, users: carve.users },
+  };
+}
+
+/** 0.1 for a generated split, 0 for a fixed (file) split: a given test set is kept as it is. */
+export function defaultColdStartShare(split: SplitSpec): number {
+  return split.kind === 'file' ? 0 : 0.1;
 }
 
 /**
