@@ -192,6 +192,7 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
           baselineReported = true;
         }
         const g = r.gain['hr@10']!;
+        const p = r.gainOverPopularity['hr@10']!;
         for (const REFIT_ALPHA of REFIT_ALPHAS) {
           const t0 = performance.now();
           const target = prepared.target;
@@ -209,7 +210,7 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
           hr10: r.metrics['hr@10']!,
           ndcg10: r.metrics['ndcg@10']!,
           seconds,
-          note: `gain ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]${g.relative === null ? '' : `, ${g.relative >= 0 ? '+' : ''}${(100 * g.relative).toFixed(1)}%`}${r.negativeTransfer ? ', negative transfer' : ''}; best epoch ${trained.metrics.training.bestEpoch ?? '-'} of ${trained.metrics.training.epochs}`,
+          note: `gain ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]${g.relative === null ? '' : `, ${g.relative >= 0 ? '+' : ''}${(100 * g.relative).toFixed(1)}%`}; over popularity ${p.value >= 0 ? '+' : ''}${p.value.toFixed(4)} [${p.ci95[0].toFixed(4)}, ${p.ci95[1].toFixed(4)}]${r.negativeTransfer ? ', negative transfer' : ''}; best epoch ${trained.metrics.training.bestEpoch ?? '-'} of ${trained.metrics.training.epochs}`,
         });
       }
     }

@@ -39,13 +39,14 @@ interface PageGlobals {
 }
 
 /** Chart.js's own view of a canvas: its type and the points of each dataset. */
-function chartState(page: Page, canvasId: string): Promise<{ type: string; datasets: Array<{ label: string; points: number }> } | null> {
+function chartState(page: Page, canvasId: string): Promise<{ type: string; labels: string[]; datasets: Array<{ label: string; points: number }> } | null> {
   return page.evaluate((id) => {
     const g = globalThis as unknown as PageGlobals;
     const chart = g.Chart.getChart(g.document.getElementById(id));
     if (!chart) return null;
     return {
       type: chart.config.type as string,
+      labels: (chart.data.labels ?? []).map(String),
       datasets: chart.data.datasets.map((d: { label: string; data: unknown[] }) => ({ label: d.label, points: d.data.length })),
     };
   }, canvasId);
@@ -202,6 +203,12 @@ describe('embedding explorer page in Chromium', () => {
     const gains = (await chartState(page, 'gain-chart'))!;
     expect(gains.datasets.map((d) => d.label)).toEqual(['95% interval', 'gain (transferred − baseline)']);
     expect(gains.datasets[0]!.points).toBeGreaterThan(0);
+    // Quality gains on their own scale; popularity@K (event counts) goes to a table.
+    expect(gains.labels.length).toBeGreaterThan(0);
+    for (const label of gains.labels) expect(label).toMatch(/^(hr|ndcg|recall)@\d+$|^mrr$/);
+    expect(await page.$$eval('#report-other td:first-child', (cells) => cells.map((c) => c.textContent ?? ''))).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^popularity@10: /)]),
+    );
     expect(await page.textContent('#report-flag')).toMatch(/transfer/);
     expect(await page.$$eval('#report-overlap li', (items) => items.length)).toBeGreaterThan(0);
     expect((await chartState(page, 'strata-chart'))!.datasets).toHaveLength(3);

@@ -1,7 +1,9 @@
+import type { HeldOutDrops } from '../dataset/splits.js';
 import type { ModelMetrics } from '../workflows/trained-model.js';
 
-/** A small aligned table: model vs popularity, overall and per stratum. */
+/** A small aligned table: model vs popularity, overall and per stratum (or why there is none). */
 export function formatMetrics(metrics: Pick<ModelMetrics, 'test' | 'popularity' | 'strata' | 'protocol' | 'users'>): string {
+  if (metrics.users === 0) return 'no test user was evaluated: no metrics (see the test set line for why)';
   const keys = Object.keys(metrics.test).filter((k) => /^(hr|ndcg|recall)@/.test(k) || k === 'mrr');
   const header = ['', 'users', ...keys];
   const row = (label: string, users: number | string, values: Record<string, number> | undefined) => [
@@ -18,4 +20,27 @@ export function formatMetrics(metrics: Pick<ModelMetrics, 'test' | 'popularity' 
   const widths = header.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const lines = rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
   return [`${metrics.protocol} protocol`, ...lines].join('\n');
+}
+
+/**
+ * One line on what was evaluated and what was left out, e.g.
+ * `test set: 7,540 users and 7,540 rows evaluated; 3 pairs left out: 1 header line read as data, 2 with an item not in cloth's training data`.
+ * `unknownUser` says what an unknown user is for the command (no events in the domain, or in neither domain).
+ */
+export function formatTestSet(evaluated: { users: number; rows?: number }, dropped: HeldOutDrops | undefined, unknownUser: string, domain: string): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const head = `test set: ${n(evaluated.users)} users and ${n(evaluated.rows ?? 0)} rows evaluated`;
+  const d = dropped ?? { header: 0, unknownUser: 0, unknownItem: 0 };
+  const reasons = [
+    d.header > 0 && `${n(d.header)} header line read as data (the file has a header: remove it)`,
+    d.unknownUser > 0 && `${n(d.unknownUser)} with ${unknownUser}`,
+    d.unknownItem > 0 && `${n(d.unknownItem)} with an item not in ${domain}'s training data`,
+  ].filter(Boolean);
+  const total = d.header + d.unknownUser + d.unknownItem;
+  return total === 0 ? `${head}; no test pair left out` : `${head}; ${n(total)} pairs left out: ${reasons.join(', ')}`;
+}
+
+/** What `unknownUser` means for a model trained on `domain` alone. */
+export function unknownUserInDomain(domain: string): string {
+  return `a user without events in ${domain} (cold-start: a model trained on ${domain} alone cannot score them; \`graft transfer\` scores users with source history from their transferred rows)`;
 }

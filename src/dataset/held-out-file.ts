@@ -51,7 +51,7 @@ export async function readHeldOutFile(path: string, options: HeldOutFileOptions)
         `${path}:${lineNumber} has no user in column ${userAt} or no item in column ${itemAt}; check the file format (${options.format}) and the columns option`,
       );
     }
-    pairs.push({ user, item });
+    pairs.push({ user, item, line: lineNumber });
   }
   return pairs;
 }

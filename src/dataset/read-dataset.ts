@@ -235,6 +235,20 @@ async function readCatalogue(
   };
 }
 
+/**
+ * External id -> database id of the given users (ids without a row are left out), e.g. to find
+ * the test users of a file among the users a model has rows for.
+ */
+export async function readUserExternalIds(gdb: GraftDatabase, dbIds: Int32Array): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (let from = 0; from < dbIds.length; from += LOOKUP_CHUNK) {
+    const chunk = Array.from(dbIds.subarray(from, from + LOOKUP_CHUNK));
+    const rows = await gdb.db.selectFrom('users').select(['id', 'external_id']).where(sql<boolean>`id = any(${chunk}::int4[])`).execute();
+    for (const row of rows) out.set(row.external_id, row.id);
+  }
+  return out;
+}
+
 /** External ids of the users, in the dense order given by `dbIds`. */
 async function readUserVocabulary(db: Db, dbIds: Int32Array): Promise<Vocabulary> {
   const ids = new Array<string>(dbIds.length);

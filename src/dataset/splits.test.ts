@@ -170,6 +170,7 @@ describe('heldOutSplit', () => {
     expect(Array.from(split.test.users)).toEqual([3, 0]);
     expect(Array.from(split.test.items)).toEqual([4, 0]);
     expect(split.unknown).toEqual({ pairs: 3, users: 1, items: 2 });
+    expect(split.dropped).toEqual({ header: 0, unknownUser: 2, unknownItem: 1 });
     const lastTime = ds.interactions.times[ds.interactions.times.length - 1];
     expect(split.test.times.every((t) => t > lastTime)).toBe(true);
   });
@@ -179,17 +180,47 @@ describe('heldOutSplit', () => {
     const tsv = join(dir, 'test.txt');
     writeFileSync(tsv, 'u1\ti2\t1\nu3\ti4\t1\n\n');
     expect(await readHeldOutFile(tsv, { format: 'tsv' })).toEqual([
-      { user: 'u1', item: 'i2' },
-      { user: 'u3', item: 'i4' },
+      { user: 'u1', item: 'i2', line: 1 },
+      { user: 'u3', item: 'i4', line: 2 },
     ]);
     const csv = join(dir, 'test.csv');
     writeFileSync(csv, 'item,"user id"\r\n"i,9",u1\r\ni2,u2\r\n');
     expect(await readHeldOutFile(csv, { format: 'csv', columns: { user: 'user id', item: 'item' } })).toEqual([
-      { user: 'u1', item: 'i,9' },
-      { user: 'u2', item: 'i2' },
+      { user: 'u1', item: 'i,9', line: 2 },
+      { user: 'u2', item: 'i2', line: 3 },
     ]);
     await expect(readHeldOutFile(join(dir, 'missing.txt'), { format: 'tsv' })).rejects.toThrow(/does not exist/);
     await expect(readHeldOutFile(csv, { format: 'csv', columns: { user: 'who', item: 'item' } })).rejects.toThrow(/no column "who"/);
+  });
+
+  it('counts a first line naming neither a known user nor a known item as a header read as data', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'graft-heldout-'));
+    const file = join(dir, 'test.txt');
+    writeFileSync(file, 'user\titem\nu3\ti4\nu2\tnope\n');
+    const split = heldOutSplit(fakeDataset(7), await readHeldOutFile(file, { format: 'tsv' }));
+    expect(split.dropped).toEqual({ header: 1, unknownUser: 0, unknownItem: 1 });
+    expect(split.test.users.length).toBe(1);
+  });
+
+  it('keeps test users without events in the dataset that coldStartUsers names, after the dataset\'s users, in file order', () => {
+    const ds = fakeDataset(7);
+    const n = ds.users.size;
+    const split = heldOutSplit(
+      ds,
+      [
+        { user: 'cold-b', item: 'i1' },
+        { user: 'u2', item: 'i2' },
+        { user: 'cold-a', item: 'i3' },
+        { user: 'cold-b', item: 'i4' },
+        { user: 'stranger', item: 'i0' },
+      ],
+      { coldStartUsers: new Map([['cold-a', 901], ['cold-b', 902]]) },
+    );
+    expect(split.addedUsers).toEqual({ ids: ['cold-b', 'cold-a'], dbIds: Int32Array.from([902, 901]) });
+    expect(Array.from(split.test.users)).toEqual([n, 2, n + 1, n]);
+    expect(split.dropped).toEqual({ header: 0, unknownUser: 1, unknownItem: 0 });
+    // Train is untouched: the added users have no training interactions.
+    expect(keys(split.train)).toEqual(keys(ds.interactions));
   });
 
   it('splits CSV lines with quotes', () => {

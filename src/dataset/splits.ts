@@ -71,29 +71,57 @@ export interface HeldOutPair {
   weight?: number;
   /** Default: 1 ms after the dataset's last interaction (test comes after train). */
   time?: Date;
+  /** 1-based line of the file it came from (`readHeldOutFile` sets it); a line-1 pair naming neither a known user nor a known item is a header read as data. */
+  line?: number;
+}
+
+/** Why held-out pairs were left out of test: pairs per reason (each pair counted once, in this order). */
+export interface HeldOutDrops {
+  /** The first line names neither a known user nor a known item: a header line read as data. */
+  header: number;
+  /** The user has no events in the domain and no row to be scored from (see `coldStartUsers`). */
+  unknownUser: number;
+  /** The item is not in the domain's training data: no model can rank it. */
+  unknownItem: number;
 }
 
 /** A split whose test part came from a file; pairs naming unknown users or items are left out and counted. */
 export interface HeldOutSplit extends Split {
   readonly unknown: {
-    /** Pairs left out because the user or the item is not in the dataset's vocabularies. */
+    /** Pairs left out (every reason of `dropped`). */
     readonly pairs: number;
     /** Distinct unknown user ids / item ids among them. */
     readonly users: number;
     readonly items: number;
   };
+  readonly dropped: HeldOutDrops;
+  /**
+   * Test users with no events in the dataset that `options.coldStartUsers` knows: they get the
+   * user indexes after the dataset's (`ds.users.size + k`, in file order), with no training
+   * interactions. External ids and database ids.
+   */
+  readonly addedUsers: { readonly ids: readonly string[]; readonly dbIds: Int32Array };
 }
 
 /**
  * For benchmarks with a fixed split (e.g. the Amazon `train.txt` / `test.txt`): every dataset
- * interaction is train and the test interactions are `testPairs`. A pair whose user or item is
- * not in the dataset cannot be scored by a model trained on it, so it is left out of test and
- * reported in `unknown` (the Amazon test files only hold items seen in train, so it stays 0 there).
+ * interaction is train and the test interactions are `testPairs`. A pair whose item is not in
+ * the dataset, or whose user is neither in the dataset nor in `options.coldStartUsers`, cannot
+ * be scored, so it is left out of test and counted by reason in `dropped`.
+ *
+ * `coldStartUsers` (external id -> database id) names users without events in this domain who
+ * can still be scored, e.g. users a transferred model has a row for (their source history):
+ * such test users are kept, as users with no training interactions (the "0" stratum).
  *
  * @example
  * const split = heldOutSplit(ds, await readHeldOutFile('test.txt', { format: 'tsv' }));
+ * split.dropped; // { header: 0, unknownUser: 0, unknownItem: 0 }
  */
-export function heldOutSplit(ds: Pick<Dataset, 'interactions' | 'users' | 'items'>, testPairs: Iterable<HeldOutPair>): HeldOutSplit {
+export function heldOutSplit(
+  ds: Pick<Dataset, 'interactions' | 'users' | 'items'>,
+  testPairs: Iterable<HeldOutPair>,
+  options: { coldStartUsers?: ReadonlyMap<string, number> } = {},
+): HeldOutSplit {
   const all = ds.interactions;
   const after = (all.times.length ? all.times[all.times.length - 1] : 0) + 1;
   const users: number[] = [];
@@ -102,14 +130,30 @@ export function heldOutSplit(ds: Pick<Dataset, 'interactions' | 'users' | 'items
   const times: number[] = [];
   const unknownUsers = new Set<string>();
   const unknownItems = new Set<string>();
-  let unknownPairs = 0;
+  const dropped: HeldOutDrops = { header: 0, unknownUser: 0, unknownItem: 0 };
+  const added = new Map<string, number>();
+  const addedDbIds: number[] = [];
+  let position = 0;
   for (const pair of testPairs) {
-    const u = ds.users.index.get(pair.user);
+    position++;
     const i = ds.items.index.get(pair.item);
-    if (u === undefined) unknownUsers.add(pair.user);
-    if (i === undefined) unknownItems.add(pair.item);
+    let u = ds.users.index.get(pair.user) ?? added.get(pair.user);
+    const dbId = u === undefined ? options.coldStartUsers?.get(pair.user) : undefined;
+    // Added only with a known item, so every added user has a test row.
+    if (dbId !== undefined && i !== undefined) {
+      u = ds.users.size + added.size;
+      added.set(pair.user, u);
+      addedDbIds.push(dbId);
+    }
     if (u === undefined || i === undefined) {
-      unknownPairs++;
+      const known = u !== undefined || dbId !== undefined;
+      if (!known && i === undefined && (pair.line ?? position) === 1) dropped.header++;
+      else {
+        if (!known) unknownUsers.add(pair.user);
+        if (i === undefined) unknownItems.add(pair.item);
+        if (!known) dropped.unknownUser++;
+        else dropped.unknownItem++;
+      }
       continue;
     }
     users.push(u);
@@ -126,7 +170,13 @@ export function heldOutSplit(ds: Pick<Dataset, 'interactions' | 'users' | 'items
     times: Float64Array.from(order, (k) => times[k]),
   };
   const train: Interactions = { users: all.users.slice(), items: all.items.slice(), weights: all.weights.slice(), times: all.times.slice() };
-  return { train, test, unknown: { pairs: unknownPairs, users: unknownUsers.size, items: unknownItems.size } };
+  return {
+    train,
+    test,
+    unknown: { pairs: dropped.header + dropped.unknownUser + dropped.unknownItem, users: unknownUsers.size, items: unknownItems.size },
+    dropped,
+    addedUsers: { ids: [...added.keys()], dbIds: Int32Array.from(addedDbIds) },
+  };
 }
 
 /**

@@ -74,6 +74,8 @@ export interface EvaluationReport {
   ties: TiePolicy;
   /** evaluated users */
   users: number;
+  /** their test interactions, every one of which was ranked */
+  rows: number;
   /** candidate items (denominator of coverage) */
   candidates: number;
   /** "hr@10", "ndcg@10", "recall@10" (full only), "mrr", "coverage@10", "popularity@10", ... */
@@ -177,6 +179,8 @@ export function evaluate(scorer: Scorer, data: EvaluationData, options: Evaluati
   };
 
   const overall = summarize(() => true, covered[settings.strata.length]!);
+  let rows = 0;
+  for (const user of users) rows += testByUser.offsets[user + 1]! - testByUser.offsets[user]!;
   return {
     protocol,
     ...(protocol === 'sampled' ? { negatives } : {}),
@@ -184,6 +188,7 @@ export function evaluate(scorer: Scorer, data: EvaluationData, options: Evaluati
     seed,
     ties,
     users: users.length,
+    rows,
     candidates: pool.length,
     metrics: overall.metrics,
     strata: settings.strata.map((range, s) => ({ label: strataLabel(range), ...summarize((n) => stratumOf[n] === s, covered[s]!) })),

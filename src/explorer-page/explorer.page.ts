@@ -468,10 +468,18 @@ function drawReport(c: Comparison): void {
     return;
   }
   $('report-flag').textContent = report.negativeTransfer
-    ? 'Negative transfer: the gain interval of the guard metric is not above 0 (not activated automatically).'
-    : 'Positive transfer: the gain interval of the guard metric lies above 0.';
+    ? 'Negative transfer: the guard metric\'s gain interval over the baseline or over popularity is not above 0 (not activated automatically).'
+    : 'Positive transfer: the guard metric\'s gain interval lies above 0 over the baseline and over popularity.';
   $('report-flag').className = report.negativeTransfer ? 'error' : 'ok';
-  const gains = report.gains;
+  // Quality gains (HR, NDCG, recall, MRR: shares of users, about ±0.1) get the chart; popularity@K
+  // (event counts) and coverage@K describe what is recommended, on scales of their own: a table.
+  const gains = report.gains.filter((g) => isQualityMetric(g.metric));
+  $('report-other').replaceChildren(
+    el('tr', {}, el('th', {}, 'what is recommended'), el('th', {}, 'gain'), el('th', {}, '95% interval')),
+    ...report.gains
+      .filter((g) => !isQualityMetric(g.metric))
+      .map((g) => el('tr', {}, el('td', {}, describeMetric(g.metric)), el('td', {}, fmt(g.value, g.metric.startsWith('popularity@') ? 1 : 4)), el('td', {}, `[${fmt(g.ciLow, 4)}, ${fmt(g.ciHigh, 4)}]`))),
+  );
   replaceChart('gain-chart', {
     type: 'bar',
     data: {
@@ -484,7 +492,7 @@ function drawReport(c: Comparison): void {
     options: {
       animation: false,
       maintainAspectRatio: false,
-      scales: { y: { title: { display: true, text: 'gain over the same-budget baseline' }, grid: { color: (ctx: { tick?: { value: number } }) => (ctx.tick?.value === 0 ? '#333' : 'rgba(0,0,0,0.08)') } } },
+      scales: { y: { title: { display: true, text: 'quality gain over the same-budget baseline' }, grid: { color: (ctx: { tick?: { value: number } }) => (ctx.tick?.value === 0 ? '#333' : 'rgba(0,0,0,0.08)') } } },
     },
   } as ChartConfiguration);
   const metric = gains.find((g) => g.metric.startsWith('hr@'))?.metric ?? gains[0]?.metric ?? 'hr@10';
@@ -502,6 +510,18 @@ function drawReport(c: Comparison): void {
     options: { animation: false, maintainAspectRatio: false, scales: { y: { beginAtZero: true, title: { display: true, text: `${metric} by training interactions` } } } },
   } as ChartConfiguration);
   $('report-overlap').replaceChildren(...report.overlap.map((o) => el('li', {}, `${o.name}: `, el('b', {}, o.count.toLocaleString('en-US')))));
+}
+
+/** HR, NDCG, recall and MRR: how often and how high the held-out item ranks. */
+function isQualityMetric(metric: string): boolean {
+  return /^(hr|ndcg|recall)@\d+$/.test(metric) || metric === 'mrr';
+}
+
+function describeMetric(metric: string): string {
+  const k = metric.split('@')[1];
+  if (metric.startsWith('popularity@')) return `${metric}: mean training events of the top ${k} items`;
+  if (metric.startsWith('coverage@')) return `${metric}: share of items in some top ${k}`;
+  return metric;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { GraftDatabase } from '../db/connect.js';
 import type { Database } from '../db/database.js';
 import { GraftError, isGraftError } from '../errors.js';
 import { activateModel } from '../registry/activation.js';
-import type { TransferReport } from '../transfer/transfer-report.js';
+import { describeGuard, type TransferReport } from '../transfer/transfer-report.js';
 import { prepareTransfer } from '../workflows/prepare-transfer.js';
 import { prepareDomain } from '../workflows/prepared-domain.js';
 import { registerTrainedModel } from '../workflows/register-trained-model.js';
@@ -220,7 +220,7 @@ async function register(gdb: GraftDatabase, job: JobRecord, lease: JobLease, res
 /** activateIfBetter: only a transfer that is not flagged negative and whose guard-metric gain is above 0. */
 export function activationDecision(config: TransferJobConfig | undefined, report: TransferReport | undefined): { activate: boolean; reason: string } {
   if (!config?.activateIfBetter || !report) return { activate: false, reason: 'not requested' };
-  if (report.negativeTransfer) return { activate: false, reason: `flagged as negative transfer (${report.guardMetric} gain interval not above 0)` };
+  if (report.negativeTransfer) return { activate: false, reason: `flagged: ${describeGuard(report)}` };
   const gain = report.gain[report.guardMetric]?.value ?? 0;
   if (!(gain > 0)) return { activate: false, reason: `${report.guardMetric} gain ${gain} is not above 0` };
   return { activate: true, reason: `${report.guardMetric} gain ${gain.toFixed(4)} over the target-only baseline` };

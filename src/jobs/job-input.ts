@@ -2,12 +2,13 @@ import { GraftError } from '../errors.js';
 import { TRANSFER_STRATEGIES } from '../transfer/transfer-strategy.js';
 import { modelObjective, objectivesReading, type ModelObjective } from '../model/objective.js';
 import { DEFAULT_EVALUATION, DEFAULT_TRAINING, defaultModelFor, type EvaluationSettings, type ModelSettings, type TrainingSettings } from '../workflows/model-settings.js';
+import { defaultColdStartShare } from '../workflows/prepare-transfer.js';
 import { DEFAULT_SPLIT, type SplitSpec } from '../workflows/split-spec.js';
 import { DEFAULT_TRANSFER } from '../workflows/transfer.workflow.js';
 import type { JobDevice, PretrainJobConfig, PretrainJobInput, TransferJobConfig, TransferJobInput } from './job-record.js';
 
 /** The CLI's defaults for what `graft transfer` does not take from DEFAULT_TRANSFER. */
-const TRANSFER_DEFAULTS = { coldStartShare: 0.1, seed: 42, tokenDropout: 0 };
+const TRANSFER_DEFAULTS = { seed: 42, tokenDropout: 0 };
 
 /**
  * Fills in every default and checks every bound, so that the stored input is complete (a
@@ -64,6 +65,7 @@ export function resolveTransferInput(input: TransferJobInput): TransferJobConfig
   if (input.freezeLayers !== undefined && input.freezeLayers !== null && strategy !== 'PARTIAL') {
     throw new GraftError('BAD_INPUT', `freezeLayers = ${input.freezeLayers} applies to the PARTIAL strategy only; drop it or use strategy PARTIAL`);
   }
+  const splitSpec = split(input.split);
   const config: TransferJobConfig = {
     sourceModelId,
     targetDomain,
@@ -71,12 +73,13 @@ export function resolveTransferInput(input: TransferJobInput): TransferJobConfig
     replayWeight: unit('replayWeight', input.replayWeight ?? DEFAULT_TRANSFER.replayWeight),
     replayFraction: positiveNumber('replayFraction', input.replayFraction ?? DEFAULT_TRANSFER.replayFraction),
     tokenDropout: unit('tokenDropout', input.tokenDropout ?? TRANSFER_DEFAULTS.tokenDropout),
-    coldStartShare: unit('coldStartShare', input.coldStartShare ?? TRANSFER_DEFAULTS.coldStartShare),
+    // A fixed (file) split is kept as it is unless a share is asked for.
+    coldStartShare: unit('coldStartShare', input.coldStartShare ?? defaultColdStartShare(splitSpec)),
     seed: positiveInt('seed', input.seed ?? TRANSFER_DEFAULTS.seed),
     activateIfBetter: input.activateIfBetter ?? false,
     training: trainingBudget(input),
     evaluation: evaluation(input.evaluation),
-    split: split(input.split),
+    split: splitSpec,
   };
   if (config.coldStartShare >= 1) throw new GraftError('BAD_INPUT', `coldStartShare = ${config.coldStartShare} must be below 1; use e.g. 0.1`);
   if (strategy === 'PARTIAL') config.freezeLayers = nonNegativeInt('freezeLayers', input.freezeLayers ?? 1);

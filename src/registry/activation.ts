@@ -42,7 +42,7 @@ export async function activateModel(
     if (model.negativeTransfer && !options.force) {
       throw new GraftError(
         'CONFLICT',
-        `model "${modelId}" is flagged as negative transfer (its gain over the target-only baseline is not above 0); activate it with --force if you still want it`,
+        `model "${modelId}" is flagged as negative transfer (its gain over the target-only baseline or over popularity is not above 0); activate it with --force if you still want it`,
       );
     }
     return switchActive(trx, model, Boolean(options.force), options.beforeCommit);

@@ -21,6 +21,21 @@ export interface StratumComparison {
   popularity: Record<string, number>;
 }
 
+/** A synthetic cold-start carve: a seeded share of the overlapping target users had their whole target history moved into test. */
+export interface ColdStartCarve {
+  share: number;
+  seed: number;
+  /** Users it moved (0 when share is 0). */
+  users: number;
+}
+
+/** Held-out pairs left out of test, by reason (all 0 but for a file split). */
+export interface TestPairDrops {
+  header: number;
+  unknownUser: number;
+  unknownItem: number;
+}
+
 export interface TransferReport {
   strategy: string;
   /** What the strategy froze, in words. */
@@ -29,53 +44,74 @@ export interface TransferReport {
   replayWeight: number;
   overlap: OverlapReport;
   protocol: string;
+  /** Test users evaluated (every model on the same ones). */
   users: number;
+  /** Their test interactions. */
+  rows: number;
+  /** Held-out pairs left out of test and why. */
+  dropped?: TestPairDrops;
+  /**
+   * Where the "0" stratum (test users with no target training events) comes from: test users of
+   * a fixed split with source history only (`fromTestFile`), and the synthetic carve.
+   */
+  coldStart?: { fromTestFile: number; carve: ColdStartCarve };
   metrics: Record<string, number>;
   baseline: Record<string, number>;
   popularity: Record<string, number>;
+  /** Transferred minus the same-budget target-only baseline, per metric. */
   gain: Record<string, MetricGain>;
-  /** The metric whose interval decides `negativeTransfer`. */
+  /** Transferred minus popularity on the same users (and negatives), per metric. */
+  gainOverPopularity: Record<string, MetricGain>;
+  /** The metric whose intervals decide `negativeTransfer`. */
   guardMetric: string;
-  /** True when the guard metric's interval does not lie above 0: never activated automatically. */
+  /** The two comparisons of the guard: true when the guard metric's interval lies above 0. */
+  guard: { beatsBaseline: boolean; beatsPopularity: boolean };
+  /** True when either guard interval does not lie above 0: never activated automatically. */
   negativeTransfer: boolean;
   strata: StratumComparison[];
 }
 
 /**
- * Compares the transferred model with its same-budget baseline on the same test users:
- * per-metric gain with a paired bootstrap interval, and the negative-transfer flag.
+ * Compares the transferred model with its same-budget baseline and with popularity on the
+ * same test users: per-metric gains with paired bootstrap intervals, and the negative-transfer
+ * flag, raised unless the guard metric's gain lies above 0 against both (a transfer that beats
+ * a weak baseline but not the most popular items is no product gain).
  */
 export function compareWithBaseline(
   transferred: EvaluationReport,
   baseline: EvaluationReport,
   popularity: EvaluationReport,
   options: { guardMetric?: string; samples?: number; seed?: number },
-): Pick<TransferReport, 'metrics' | 'baseline' | 'popularity' | 'gain' | 'guardMetric' | 'negativeTransfer' | 'strata' | 'users' | 'protocol'> {
-  if (transferred.perUser.users.length !== baseline.perUser.users.length || !transferred.perUser.users.every((u, i) => u === baseline.perUser.users[i])) {
-    throw new GraftError('INTERNAL', 'transferred and baseline models were evaluated on different users; a paired comparison needs the same test users');
+): Pick<TransferReport, 'metrics' | 'baseline' | 'popularity' | 'gain' | 'gainOverPopularity' | 'guardMetric' | 'guard' | 'negativeTransfer' | 'strata' | 'users' | 'rows' | 'protocol'> {
+  for (const [name, other] of [['baseline', baseline], ['popularity', popularity]] as const) {
+    if (transferred.perUser.users.length !== other.perUser.users.length || !transferred.perUser.users.every((u, i) => u === other.perUser.users[i])) {
+      throw new GraftError('INTERNAL', `the transferred model and ${name} were evaluated on different users; a paired comparison needs the same test users`);
+    }
+  }
+  if (transferred.users === 0) {
+    throw new GraftError('BAD_INPUT', 'no test user could be evaluated, so the transfer cannot be compared with its baseline; check the test set (the report of dropped test pairs says why each was left out)');
   }
   const guardMetric = options.guardMetric ?? `hr@${transferred.ks[0]}`;
-  const gain: Record<string, MetricGain> = {};
-  for (const [metric, values] of Object.entries(transferred.perUser.values)) {
-    const base = baseline.perUser.values[metric];
-    if (!base || values.length === 0) continue;
-    const { mean, ci } = pairedBootstrap(values, base, { samples: options.samples ?? 1000, seed: options.seed ?? 2040 });
-    const b = baseline.metrics[metric] ?? 0;
-    gain[metric] = { value: mean, ci95: [ci[0], ci[1]], relative: b === 0 ? null : mean / b };
-  }
-  const guard = gain[guardMetric];
-  if (!guard) throw new GraftError('BAD_INPUT', `guard metric "${guardMetric}" is not among the evaluated metrics (${Object.keys(gain).join(', ')})`);
+  const gain = gains(transferred, baseline, options);
+  const gainOverPopularity = gains(transferred, popularity, options);
+  const guardGain = gain[guardMetric];
+  const guardPopularity = gainOverPopularity[guardMetric];
+  if (!guardGain || !guardPopularity) throw new GraftError('BAD_INPUT', `guard metric "${guardMetric}" is not among the evaluated metrics (${Object.keys(gain).join(', ')}); use one of them`);
+  const guard = { beatsBaseline: guardGain.ci95[0] > 0, beatsPopularity: guardPopularity.ci95[0] > 0 };
   const baseStrata = new Map(baseline.strata.map((s) => [s.label, s.metrics]));
   const popStrata = new Map(popularity.strata.map((s) => [s.label, s.metrics]));
   return {
     protocol: transferred.protocol,
     users: transferred.users,
+    rows: transferred.rows,
     metrics: transferred.metrics,
     baseline: baseline.metrics,
     popularity: popularity.metrics,
     gain,
+    gainOverPopularity,
     guardMetric,
-    negativeTransfer: !(guard.ci95[0] > 0),
+    guard,
+    negativeTransfer: !(guard.beatsBaseline && guard.beatsPopularity),
     strata: transferred.strata.map((s) => ({
       label: s.label,
       users: s.users,
@@ -84,4 +120,29 @@ export function compareWithBaseline(
       popularity: popStrata.get(s.label) ?? {},
     })),
   };
+}
+
+/**
+ * Why a report is (or is not) flagged, in words: which of the guard's two comparisons failed.
+ * Reports stored before the popularity comparison existed have no `guard`: the baseline one decided.
+ */
+export function describeGuard(report: Pick<TransferReport, 'guardMetric' | 'negativeTransfer'> & Partial<Pick<TransferReport, 'guard'>>): string {
+  const m = report.guardMetric;
+  if (!report.negativeTransfer) return `positive transfer: the ${m} gain interval lies above 0 against the baseline and against popularity`;
+  if (!report.guard) return `negative transfer: the ${m} gain interval over the baseline does not lie above 0`;
+  const failed = [!report.guard.beatsBaseline && 'the target-only baseline', !report.guard.beatsPopularity && 'popularity'].filter(Boolean);
+  return `negative transfer: the ${m} gain interval over ${failed.join(' and over ')} does not lie above 0`;
+}
+
+/** Per metric: mean over users of (transferred - other) with its paired bootstrap interval. */
+function gains(transferred: EvaluationReport, other: EvaluationReport, options: { samples?: number; seed?: number }): Record<string, MetricGain> {
+  const out: Record<string, MetricGain> = {};
+  for (const [metric, values] of Object.entries(transferred.perUser.values)) {
+    const base = other.perUser.values[metric];
+    if (!base || values.length === 0) continue;
+    const { mean, ci } = pairedBootstrap(values, base, { samples: options.samples ?? 1000, seed: options.seed ?? 2040 });
+    const b = other.metrics[metric] ?? 0;
+    out[metric] = { value: mean, ci95: [ci[0], ci[1]], relative: b === 0 ? null : mean / b };
+  }
+  return out;
 }

@@ -13,7 +13,11 @@ import type { PreparedSource, PreparedTransfer } from './transfer.workflow.js';
 
 export interface PrepareTransferOptions {
   split: SplitSpec;
-  /** Share of target users who also have source history whose whole target history is held out for test (default 0.1). */
+  /**
+   * Share of target users who also have source history whose whole target history is moved
+   * into test (a synthetic cold-start carve). Default 0.1 for generated splits and 0 for a
+   * file split: a fixed split is never changed unless asked.
+   */
   coldStartShare?: number;
   seed?: number;
   /** Keep at most this many target training interactions per user (a sparse variant of the target; fixed seed). */
@@ -60,11 +64,31 @@ export async function prepareTransfer(gdb: GraftDatabase, sourceModelId: string,
   };
 
   const targetData = await readDataset(gdb, targetDomain);
-  let target = await prepareDataset(targetData, { split: options.split, tokenBuckets: settings.tokenBuckets });
-  if (options.maxTargetTrainPerUser !== undefined) target = capTrainPerUser(target, options.maxTargetTrainPerUser, options.seed ?? 1);
   const sourceUsers = new Set(userDbIds);
-  const { prepared, users } = holdOutColdStartUsers(target, (row) => sourceUsers.has(target.userDbIds[row]!), options.coldStartShare ?? 0.1, options.seed ?? 1);
-  return { source, target: prepared, coldStartTestUsers: users };
+  // Test users of a fixed split with source history but no target events: the users transfer
+  // is for. They are scored from their transferred rows (the "0" stratum).
+  const coldStartUsers = new Map<string, number>();
+  sourceData.users.ids.forEach((id, u) => {
+    const dbId = sourceData.users.dbIds[u]!;
+    if (sourceUsers.has(dbId) && !targetData.users.index.has(id)) coldStartUsers.set(id, dbId);
+  });
+  let target = await prepareDataset(targetData, { split: options.split, tokenBuckets: settings.tokenBuckets, coldStartUsers });
+  const seed = options.seed ?? 1;
+  if (options.maxTargetTrainPerUser !== undefined) target = capTrainPerUser(target, options.maxTargetTrainPerUser, seed);
+  const share = options.coldStartShare ?? defaultColdStartShare(options.split);
+  const hasTargetEvents = (row: number) => row < targetData.users.size;
+  const carve = holdOutColdStartUsers(target, (row) => hasTargetEvents(row) && sourceUsers.has(target.userDbIds[row]!), share, seed);
+  return {
+    source,
+    target: carve.prepared,
+    coldStartTestUsers: carve.users,
+    coldStartCarve: { share, seed, users: carve.users },
+  };
+}
+
+/** 0.1 for a generated split, 0 for a fixed (file) split: a given test set is kept as it is. */
+export function defaultColdStartShare(split: SplitSpec): number {
+  return split.kind === 'file' ? 0 : 0.1;
 }
 
 /**
@@ -76,9 +100,9 @@ export function holdOutColdStartUsers(
   eligible: (userRow: number) => boolean,
   share: number,
   seed: number,
-): { prepared: PreparedDomain; users: number } {
+): { prepared: PreparedDomain; users: number; userDbIds: Int32Array } {
   if (!(share >= 0 && share < 1)) throw new GraftError('BAD_INPUT', `cold-start share ${share} must be in [0, 1); use e.g. 0.1`);
-  if (share === 0) return { prepared: target, users: 0 };
+  if (share === 0) return { prepared: target, users: 0, userDbIds: new Int32Array(0) };
   const rng = createRng(seed);
   const held = new Uint8Array(target.userDbIds.length);
   let count = 0;
@@ -101,28 +125,48 @@ export function holdOutColdStartUsers(
   return {
     prepared: { ...target, train: train.keep, validation: target.validation && validation.keep, test: heldTest },
     users: count,
+    userDbIds: target.userDbIds.filter((_, u) => held[u] === 1),
   };
 }
 
-/** Keeps at most `max` training interactions per user (a seeded choice): the sparse-target variant. */
+/**
+ * Keeps at most `max` training interactions per user, a seeded choice among all of them (the
+ * validation carve included), and carves validation again from what is kept: the sparse-target
+ * variant. Each user then has at most `max` rows in train and validation together, so at most
+ * `max` rows feed training, histories, seen-item exclusion and popularity.
+ */
 export function capTrainPerUser(target: PreparedDomain, max: number, seed: number): PreparedDomain {
+  if (!Number.isInteger(max) || max < 1) throw new GraftError('BAD_INPUT', `max training interactions per user ${max} is not a positive integer; use e.g. 2`);
   const rng = createRng(seed);
+  // Train, then validation: each user's validation row is their last training interaction, so
+  // this keeps every user's rows in time order.
+  const all = concatExamples(target.train, target.validation);
   const byUser = new Map<number, number[]>();
-  target.train.users.forEach((u, i) => {
+  all.users.forEach((u, i) => {
     const list = byUser.get(u);
     if (list) list.push(i);
     else byUser.set(u, [i]);
   });
-  const keep: number[] = [];
+  const kept: number[][] = [];
   for (const list of byUser.values()) {
-    for (let i = list.length - 1; i > 0; i--) {
+    const order = list.slice();
+    for (let i = order.length - 1; i > 0; i--) {
       const j = rng.int(i + 1);
-      [list[i], list[j]] = [list[j]!, list[i]!];
+      [order[i], order[j]] = [order[j]!, order[i]!];
     }
-    keep.push(...list.slice(0, max));
+    kept.push(order.slice(0, max).sort((a, b) => a - b));
   }
-  keep.sort((a, b) => a - b);
-  return { ...target, train: pick(target.train, keep) };
+  if (!target.validation) return { ...target, train: pick(all, kept.flat().sort((a, b) => a - b)) };
+  // As prepareDataset carves it: a user's last kept row, for users keeping more than one.
+  const train: number[] = [];
+  const validation: number[] = [];
+  for (const rows of kept) {
+    if (rows.length > 1) {
+      train.push(...rows.slice(0, -1));
+      validation.push(rows.at(-1)!);
+    } else train.push(...rows);
+  }
+  return { ...target, train: pick(all, train.sort((a, b) => a - b)), validation: pick(all, validation.sort((a, b) => a - b)) };
 }
 
 function pick(ex: Examples | undefined, rows: number[]): Examples {

@@ -1,7 +1,7 @@
 import type { GraftDatabase } from '../db/connect.js';
 import type { Dataset } from '../dataset/dataset.js';
 import { readDataset } from '../dataset/read-dataset.js';
-import { validationFromTrain } from '../dataset/splits.js';
+import { validationFromTrain, type HeldOutDrops } from '../dataset/splits.js';
 import { hashTokenBags, type TokenBags } from '../model/token-hash.js';
 import { applySplit, type SplitSpec } from './split-spec.js';
 
@@ -45,6 +45,13 @@ export interface PreparedDomain {
   itemTokens?: TokenBags;
   split: SplitSpec;
   unknownTestPairs: number;
+  /** Held-out pairs left out of test, by reason (all 0 but for a file split). */
+  dropped: HeldOutDrops;
+  /**
+   * Test users with no events in the domain kept because `coldStartUsers` named them: the last
+   * `coldStartTestUsers` rows of `userDbIds`, with no training interactions.
+   */
+  coldStartTestUsers: number;
 }
 
 export interface PrepareOptions {
@@ -52,6 +59,8 @@ export interface PrepareOptions {
   tokenBuckets: number;
   /** Hold out each user's last training interaction for validation (default true). */
   validation?: boolean;
+  /** For a file split: test users without events in the domain who can still be scored (external id -> database id). */
+  coldStartUsers?: ReadonlyMap<string, number>;
 }
 
 /** Reads a domain through Kysely and splits it. */
@@ -62,7 +71,7 @@ export async function prepareDomain(gdb: GraftDatabase, domain: string, options:
 
 /** The split and token hashing of an already read dataset. */
 export async function prepareDataset(dataset: Dataset, options: PrepareOptions): Promise<PreparedDomain> {
-  const split = await applySplit(dataset, options.split);
+  const split = await applySplit(dataset, options.split, { coldStartUsers: options.coldStartUsers });
   let train = split.train;
   let validation: Examples | undefined;
   if (options.validation !== false && train.users.length > 0) {
@@ -75,7 +84,7 @@ export async function prepareDataset(dataset: Dataset, options: PrepareOptions):
   return {
     domain: dataset.domain,
     domainId: dataset.domainId,
-    userDbIds: dataset.users.dbIds,
+    userDbIds: split.addedUsers.dbIds.length > 0 ? Int32Array.from([...dataset.users.dbIds, ...split.addedUsers.dbIds]) : dataset.users.dbIds,
     itemDbIds: dataset.items.dbIds,
     train: { users: train.users, items: train.items, weights: train.weights },
     test: { users: split.test.users, items: split.test.items, weights: split.test.weights },
@@ -83,5 +92,7 @@ export async function prepareDataset(dataset: Dataset, options: PrepareOptions):
     itemTokens: hasTags ? hashTokenBags(dataset.itemTokens, options.tokenBuckets) : undefined,
     split: options.split,
     unknownTestPairs: split.unknownTestPairs,
+    dropped: split.dropped,
+    coldStartTestUsers: split.addedUsers.dbIds.length,
   };
 }

@@ -47,6 +47,7 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
       itemDbIds: prepared.itemDbIds,
       candidateItems: items,
       report,
+      dropped: prepared.dropped,
       training,
       backend,
     });

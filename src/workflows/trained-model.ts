@@ -1,3 +1,4 @@
+import type { HeldOutDrops } from '../dataset/splits.js';
 import type { EvaluationReport } from '../evaluation/evaluate.js';
 import type { BackendInfo } from '../model/backend.js';
 import type { NamedWeight } from '../model/named-weight.js';
@@ -34,7 +35,12 @@ export interface ModelMetrics {
   strata: Array<{ label: string; users: number; metrics: Record<string, number>; popularity?: Record<string, number> }>;
   protocol: string;
   negatives?: number;
+  /** Test users evaluated (0: no test set, and `test` / `popularity` are empty). */
   users: number;
+  /** Their test interactions. */
+  rows?: number;
+  /** Held-out pairs left out of test, by reason (absent: nothing dropped or a model stored before this was recorded). */
+  dropped?: HeldOutDrops;
   training: {
     epochs: number;
     bestEpoch?: number;
@@ -54,6 +60,8 @@ export function collectTrainedModel(
     itemDbIds: Int32Array;
     candidateItems: number;
     report: { model: EvaluationReport; popularity: EvaluationReport };
+    /** Held-out pairs the split left out, by reason. */
+    dropped?: HeldOutDrops;
     training: TrainResult;
     backend: BackendInfo;
   },
@@ -68,20 +76,24 @@ export function collectTrainedModel(
     outputDim: model.outputDim,
     userVectors: model.embedUsers(),
     itemVectors,
-    metrics: summariseMetrics(args.report, args.training),
+    metrics: summariseMetrics(args.report, args.training, args.dropped),
     backend: args.backend,
   };
 }
 
-export function summariseMetrics(report: { model: EvaluationReport; popularity: EvaluationReport }, training: TrainResult): ModelMetrics {
+/** The stored form of an evaluation; with no evaluated user the metrics are empty, never zeros. */
+export function summariseMetrics(report: { model: EvaluationReport; popularity: EvaluationReport }, training: TrainResult, dropped?: HeldOutDrops): ModelMetrics {
   const popStrata = new Map(report.popularity.strata.map((s) => [s.label, s.metrics]));
+  const evaluated = report.model.users > 0;
   return {
-    test: report.model.metrics,
-    popularity: report.popularity.metrics,
-    strata: report.model.strata.map((s) => ({ label: s.label, users: s.users, metrics: s.metrics, popularity: popStrata.get(s.label) })),
+    test: evaluated ? report.model.metrics : {},
+    popularity: evaluated ? report.popularity.metrics : {},
+    strata: evaluated ? report.model.strata.map((s) => ({ label: s.label, users: s.users, metrics: s.metrics, popularity: popStrata.get(s.label) })) : [],
     protocol: report.model.protocol,
     negatives: report.model.negatives,
     users: report.model.users,
+    rows: report.model.rows,
+    ...(dropped ? { dropped: { ...dropped } } : {}),
     training: {
       epochs: training.epochs,
       bestEpoch: training.bestEpoch,

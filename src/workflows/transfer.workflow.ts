@@ -9,7 +9,7 @@ import { alignDomains, mapSourceInteractions, type Alignment } from '../transfer
 import { graftModel } from '../transfer/graft-model.js';
 import { initNewItemsFromCoUsers, type NewItemInit } from '../transfer/item-init.js';
 import { createStrategy } from '../transfer/strategies.js';
-import { compareWithBaseline, type TransferReport } from '../transfer/transfer-report.js';
+import { compareWithBaseline, type ColdStartCarve, type TransferReport } from '../transfer/transfer-report.js';
 import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
 import { evaluationData } from './evaluation-data.js';
 import { evaluateModel, fitModel, modelScorer, setUserHistoriesFrom, trainingEvents, type TrainingHooks } from './fit-and-evaluate.js';
@@ -37,6 +37,8 @@ export interface PreparedTransfer {
   target: PreparedDomain;
   /** Target users whose whole target history was held out to measure cold-start quality. */
   coldStartTestUsers: number;
+  /** The synthetic cold-start carve (`holdOutColdStartUsers`): its share, seed and how many users it moved. */
+  coldStartCarve?: ColdStartCarve;
 }
 
 export interface TransferSettings {
@@ -86,8 +88,14 @@ export interface TransferResult {
  * both on the same target test users. Pure computation: no database access.
  */
 export async function transfer(prepared: PreparedTransfer, settings: TransferSettings, hooks: TransferHooks = {}): Promise<TransferResult> {
-  const backend = await initBackend({ device: settings.device });
   const { source, target } = prepared;
+  if (target.test.users.length === 0) {
+    throw new GraftError(
+      'BAD_INPUT',
+      `the target split (${describeSplit(target)}) has no test interactions, so the transfer could not be compared with its baseline; use --split loo, --test-file F or a cold-start share above 0`,
+    );
+  }
+  const backend = await initBackend({ device: settings.device });
   const alignment = alignDomains(source, target);
   const strategy = createStrategy(settings.strategy, { freezeLayers: settings.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
   const nTargetUsers = alignment.targetUsers;
@@ -138,8 +146,10 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
       frozen: strategy.describe(model),
       freezeLayers: strategy.name === 'PARTIAL' ? (settings.freezeLayers ?? 1) : undefined,
       replayWeight: replay ? settings.replayWeight : 0,
-      overlap: { ...alignment.overlap },
+      overlap: overlapByHistory(alignment, target.coldStartTestUsers),
       ...comparison,
+      dropped: { ...target.dropped },
+      coldStart: { fromTestFile: target.coldStartTestUsers, carve: prepared.coldStartCarve ?? { share: 0, seed: settings.seed, users: prepared.coldStartTestUsers } },
     };
     const trained = collectTrainedModel(model, {
       config: {
@@ -152,12 +162,13 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
         replayWeight: report.replayWeight,
         replayFraction: settings.replayFraction,
         sourceModelId: source.modelId,
-        baseline: summariseMetrics({ model: baselineReport, popularity: transferred.popularity }, baselineTraining),
+        baseline: summariseMetrics({ model: baselineReport, popularity: transferred.popularity }, baselineTraining, target.dropped),
       },
       userDbIds: alignment.userDbIds,
       itemDbIds: alignment.itemDbIds,
       candidateItems: nTargetItems,
       report: transferred,
+      dropped: target.dropped,
       training,
       backend,
     });
@@ -166,6 +177,21 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
     model.dispose();
     baseline?.dispose();
   }
+}
+
+/**
+ * The alignment's overlap with the test users of a fixed split who have source history only
+ * counted as what they are: users without target history (the alignment puts them in the
+ * target rows, after the users with target events, so that the split can index them).
+ */
+function overlapByHistory(alignment: Alignment, fromTestFile: number): Alignment['overlap'] {
+  const o = alignment.overlap;
+  return { ...o, usersInBoth: o.usersInBoth - fromTestFile, usersWithoutTargetHistory: o.usersWithoutTargetHistory + fromTestFile, targetUsers: o.targetUsers - fromTestFile };
+}
+
+function describeSplit(target: PreparedDomain): string {
+  const split = target.split;
+  return split.kind === 'file' ? `file ${split.path}, ${target.unknownTestPairs} pairs left out` : split.kind;
 }
 
 /**

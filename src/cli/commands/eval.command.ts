@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { formatMetrics } from '../format-metrics.js';
+import { GraftError } from '../../errors.js';
+import { formatMetrics, formatTestSet } from '../format-metrics.js';
 import { splitFromOptions } from '../split-options.js';
 import { withDatabase } from '../with-database.js';
 import { evaluateStoredModel } from '../../workflows/evaluate-stored-model.js';
@@ -15,14 +16,35 @@ export function registerEval(program: Command): void {
     .option('--format <format>', 'format of --test-file', oneOf('format', ['tsv', 'csv'] as const), 'tsv')
     .option('--json', 'print one JSON object');
   addEvaluationOptions(command);
-  command.action(async (o: { model: string; testFile?: string; format: 'tsv' | 'csv'; protocol: 'full' | 'sampled'; negatives: number; k: number[]; seed: number; json?: boolean }) => {
+  // One name, one meaning: --seed is the training seed in train and transfer, and eval trains nothing.
+  command.option('--seed <n>', 'not an eval option: the negatives\' seed is --eval-seed');
+  command.action(async (o: { model: string; testFile?: string; format: 'tsv' | 'csv'; protocol: 'full' | 'sampled'; negatives: number; k: number[]; evalSeed: number; seed?: string; json?: boolean }) => {
+    if (o.seed !== undefined) {
+      throw new GraftError('BAD_INPUT', `--seed ${o.seed} is the training seed (train, transfer) and eval trains nothing; the seed of the sampled negatives is --eval-seed (e.g. --eval-seed ${o.seed})`);
+    }
     await withDatabase(async (gdb) => {
       const split = o.testFile ? splitFromOptions({ split: 'loo', testFile: o.testFile, format: o.format }) : undefined;
-      const { model, metrics } = await evaluateStoredModel(gdb, o.model, { protocol: o.protocol, negatives: o.negatives, ks: o.k, seed: o.seed }, split);
+      const { model, metrics } = await evaluateStoredModel(gdb, o.model, { protocol: o.protocol, negatives: o.negatives, ks: o.k, seed: o.evalSeed }, split);
+      const testSet = formatTestSet({ users: metrics.users, rows: metrics.rows }, metrics.dropped, `a user with no events in ${model.domain} and no row in the model`, model.domain);
+      if (metrics.users === 0) process.exitCode = 1;
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ model: model.id, domain: model.domain, protocol: metrics.protocol, users: metrics.users, metrics: metrics.test, popularity: metrics.popularity, strata: metrics.strata })}\n`);
+        const evaluated = metrics.users > 0;
+        process.stdout.write(
+          `${JSON.stringify({
+            model: model.id,
+            domain: model.domain,
+            protocol: metrics.protocol,
+            users: metrics.users,
+            evaluated: { users: metrics.users, rows: metrics.rows ?? 0 },
+            dropped: metrics.dropped,
+            metrics: evaluated ? metrics.test : null,
+            popularity: evaluated ? metrics.popularity : null,
+            strata: metrics.strata,
+          })}\n`,
+        );
+        process.stderr.write(`${testSet}\n`);
       } else {
-        process.stdout.write(`model ${model.id} (${model.domain} v${model.version})\n${formatMetrics(metrics)}\n`);
+        process.stdout.write(`model ${model.id} (${model.domain} v${model.version})\n${testSet}\n${formatMetrics(metrics)}\n`);
       }
     });
   });

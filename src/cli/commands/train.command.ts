@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { formatMetrics } from '../format-metrics.js';
+import { formatMetrics, formatTestSet, unknownUserInDomain } from '../format-metrics.js';
 import { TRAINING_OBJECTIVES, type TrainingObjective } from '../../model/training-objective.js';
 import { intList, nonNegativeInt, nonNegativeNumber, oneOf, positiveInt, positiveNumber } from '../options.js';
 import { trainingProgress } from '../training-progress.js';
@@ -36,13 +36,13 @@ interface TrainCliOptions extends SplitCliOptions {
   json?: boolean;
 }
 
-/** Adds the evaluation options shared by train, eval and transfer. */
-export function addEvaluationOptions(command: Command, seedFlag = '--seed'): Command {
+/** Adds the evaluation options shared by train, eval and transfer (`--eval-seed`: the negatives' seed in all three; `--seed` is the training seed). */
+export function addEvaluationOptions(command: Command): Command {
   return command
     .option('--protocol <protocol>', 'evaluation protocol: full ranking or sampled negatives', oneOf('protocol', ['full', 'sampled'] as const), DEFAULT_EVALUATION.protocol)
     .option('--negatives <n>', 'sampled protocol: negatives per test interaction', positiveInt('negatives'), DEFAULT_EVALUATION.negatives)
     .option('--k <list>', 'cut-offs for HR/NDCG/recall, e.g. 10,20', intList('k'), DEFAULT_EVALUATION.ks)
-    .option(`${seedFlag} <n>`, 'seed of the sampled negatives', positiveInt('seed'), DEFAULT_EVALUATION.seed);
+    .option('--eval-seed <n>', 'seed of the sampled negatives (the same in train, transfer and eval)', positiveInt('eval-seed'), DEFAULT_EVALUATION.seed);
 }
 
 export function addSplitOptions(command: Command): Command {
@@ -75,8 +75,8 @@ export function registerTrain(program: Command): void {
     .option('--device <device>', 'AUTO, CPU or GPU (GPU needs @tensorflow/tfjs-node-gpu)', oneOf('device', ['AUTO', 'CPU', 'GPU'] as const), 'AUTO')
     .option('--json', 'print one JSON object instead of a table');
   addSplitOptions(command);
-  addEvaluationOptions(command, '--eval-seed');
-  command.option('--seed <n>', 'alias of --training-seed', positiveInt('seed'));
+  addEvaluationOptions(command);
+  command.option('--seed <n>', 'the training seed (alias of --training-seed; the negatives\' seed is --eval-seed)', positiveInt('seed'));
   command.action(async (o: TrainCliOptions & { trainingSeed: number }) => {
     const seed = o.seed ?? o.trainingSeed;
     const given = (option: string) => command.getOptionValueSource(option) === 'cli';
@@ -97,7 +97,8 @@ export function registerTrain(program: Command): void {
       };
       const training = { ...DEFAULT_TRAINING, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr, patience: o.patience };
       const evaluation = { protocol: o.protocol, negatives: o.negatives, ks: o.k, seed: o.evalSeed };
-      const prepared = await prepareDomain(gdb, o.domain, { split: splitFromOptions(o), tokenBuckets: model.tokenBuckets });
+      const split = splitFromOptions(o);
+      const prepared = await prepareDomain(gdb, o.domain, { split, tokenBuckets: model.tokenBuckets });
       // Objectives that train on the validation carve count it as training (see trainingEvents).
       const trainingEvents = prepared.train.users.length + (objective.trainsOnValidation ? (prepared.validation?.users.length ?? 0) : 0);
       note(`${o.domain}: ${prepared.userDbIds.length} users, ${prepared.itemDbIds.length} items, ${trainingEvents} training and ${prepared.test.users.length} test interactions`);
@@ -105,20 +106,33 @@ export function registerTrain(program: Command): void {
       const trained = await pretrain(prepared, { model, training, evaluation, device: o.device }, progress);
       progress.stop();
       const record = await registerTrainedModel(gdb, { domain: o.domain, kind: 'PRETRAIN' }, trained);
+      const m = trained.metrics;
+      // No test set is a choice (--split none); a test file of which nothing could be scored is a failure.
+      const noTestSet = split.kind === 'none';
+      if (noTestSet) note(`no test set (--split none): the model trained on every event and is not evaluated; give --split loo or --test-file F to evaluate it`);
+      else note(formatTestSet({ users: m.users, rows: m.rows }, m.dropped, unknownUserInDomain(o.domain), o.domain));
+      if (!noTestSet && m.users === 0) {
+        note(`no test user could be evaluated, so there are no metrics; the model is registered (${record.id})`);
+        process.exitCode = 1;
+      }
+      const evaluated = m.users > 0;
       if (o.json) {
         process.stdout.write(
           `${JSON.stringify({
             model: record.id,
             version: record.version,
-            metrics: trained.metrics.test,
-            popularity: trained.metrics.popularity,
-            strata: trained.metrics.strata,
+            metrics: evaluated ? m.test : null,
+            popularity: evaluated ? m.popularity : null,
+            strata: m.strata,
+            evaluated: { users: m.users, rows: m.rows ?? 0 },
+            dropped: m.dropped,
+            ...(noTestSet ? { note: 'no test set (--split none)' } : {}),
             backend: trained.backend,
-            examplesPerSecond: trained.metrics.training.examplesPerSecond,
+            examplesPerSecond: m.training.examplesPerSecond,
           })}\n`,
         );
       } else {
-        note(formatMetrics(trained.metrics));
+        if (evaluated) note(formatMetrics(m));
         note(`backend ${trained.backend.backend} (${trained.backend.device}), ${trained.metrics.training.examplesPerSecond.toLocaleString('en-US')} examples/s`);
         process.stdout.write(`${record.id}\n`);
       }

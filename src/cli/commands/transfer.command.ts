@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { activateModel } from '../../registry/activation.js';
 import { parseStrategyName } from '../../transfer/transfer-strategy.js';
-import type { TransferReport } from '../../transfer/transfer-report.js';
+import { describeGuard, type MetricGain, type TransferReport } from '../../transfer/transfer-report.js';
 import { DEFAULT_TRAINING } from '../../workflows/model-settings.js';
 import { prepareTransfer } from '../../workflows/prepare-transfer.js';
 import { registerTrainedModel } from '../../workflows/register-trained-model.js';
 import { DEFAULT_TRANSFER, transfer } from '../../workflows/transfer.workflow.js';
 import { nonNegativeInt, oneOf, positiveInt, positiveNumber, unitInterval } from '../options.js';
+import { formatTestSet } from '../format-metrics.js';
 import { splitFromOptions, type SplitCliOptions } from '../split-options.js';
 import { trainingProgress } from '../training-progress.js';
 import { note, withDatabase } from '../with-database.js';
@@ -26,7 +27,7 @@ interface TransferCliOptions extends SplitCliOptions {
   tokenDropout: number;
   itemBias?: boolean;
   itemBiasLr: number;
-  coldStartShare: number;
+  coldStartShare?: number;
   maxTrainPerUser?: number;
   trainingSeed: number;
   activate?: boolean;
@@ -34,7 +35,8 @@ interface TransferCliOptions extends SplitCliOptions {
   protocol: 'full' | 'sampled';
   negatives: number;
   k: number[];
-  seed: number;
+  seed?: number;
+  evalSeed: number;
   json?: boolean;
 }
 
@@ -55,21 +57,23 @@ export function registerTransfer(program: Command): void {
     .option('--token-dropout <p>', 'feature dropout: probability of dropping each item tag while training', unitInterval('token-dropout'), 0)
     .option('--item-bias', 'give the transferred model and the baseline a learned logit bias per item (source rows start at 0; frozen with the pretrained rows)')
     .option('--item-bias-lr <m>', 'learning-rate multiplier of the item biases', positiveNumber('item-bias-lr'), 30)
-    .option('--cold-start-share <s>', 'share of overlapping users whose whole target history is held out for test', unitInterval('cold-start-share'), 0.1)
+    .option('--cold-start-share <s>', 'synthetic cold-start carve: share of overlapping users whose whole target history is moved to test (default 0.1 with --split, 0 with --test-file: a fixed split is kept as it is)', unitInterval('cold-start-share'))
     .option('--max-train-per-user <n>', 'sparse variant: keep at most N target training interactions per user', positiveInt('max-train-per-user'))
-    .option('--training-seed <n>', 'seed of initialisation, shuffling and the cold-start draw', positiveInt('training-seed'), 42)
+    .option('--training-seed <n>', 'seed of initialisation, shuffling, the sparse cap and the cold-start draw', positiveInt('training-seed'), 42)
     .option('--activate', 'activate the result if its gain is positive (never a negative-transfer model)')
     .option('--device <device>', 'AUTO, CPU or GPU', oneOf('device', ['AUTO', 'CPU', 'GPU'] as const), 'AUTO')
     .option('--json', 'print one JSON object');
   addSplitOptions(command);
   addEvaluationOptions(command);
+  command.option('--seed <n>', 'the training seed (alias of --training-seed; the negatives\' seed is --eval-seed)', positiveInt('seed'));
   command.action(async (o: TransferCliOptions) => {
     const strategy = parseStrategyName(o.strategy);
+    const seed = o.seed ?? o.trainingSeed;
     await withDatabase(async (gdb) => {
       const prepared = await prepareTransfer(gdb, o.from, o.to, {
         split: splitFromOptions(o),
         coldStartShare: o.coldStartShare,
-        seed: o.trainingSeed,
+        seed,
         maxTargetTrainPerUser: o.maxTrainPerUser,
       });
       let progress = trainingProgress(`${o.to} transfer`);
@@ -83,8 +87,8 @@ export function registerTransfer(program: Command): void {
           tokenDropout: o.tokenDropout,
           itemBias: o.itemBias ? { learningRate: o.itemBiasLr } : undefined,
           training: { ...DEFAULT_TRAINING, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr, patience: o.patience },
-          evaluation: { protocol: o.protocol, negatives: o.negatives, ks: o.k, seed: o.seed },
-          seed: o.trainingSeed,
+          evaluation: { protocol: o.protocol, negatives: o.negatives, ks: o.k, seed: o.evalSeed },
+          seed,
           device: o.device,
         },
         {
@@ -124,9 +128,14 @@ export function registerTransfer(program: Command): void {
             baseline: report.baseline,
             popularity: report.popularity,
             gain: report.gain,
+            gainOverPopularity: report.gainOverPopularity,
+            guard: report.guard,
             negativeTransfer: report.negativeTransfer,
             overlap: report.overlap,
             strata: report.strata,
+            evaluated: { users: report.users, rows: report.rows },
+            dropped: report.dropped,
+            coldStart: report.coldStart,
             coldStartTestUsers: prepared.coldStartTestUsers,
             replayWeight: report.replayWeight,
             activated,
@@ -142,23 +151,35 @@ export function registerTransfer(program: Command): void {
   });
 }
 
-/** The transfer report as a small table: transferred vs baseline vs popularity, gain with its interval. */
+/** The transfer report as a small table: transferred vs baseline vs popularity, both gains with their intervals. */
 export function formatTransferReport(report: TransferReport): string {
   const metrics = Object.keys(report.gain).filter((k) => /^(hr|ndcg)@/.test(k));
   const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(4));
+  const g = (x: MetricGain | undefined) => (x === undefined ? '-' : `${x.value >= 0 ? '+' : ''}${x.value.toFixed(4)} [${x.ci95[0].toFixed(4)}, ${x.ci95[1].toFixed(4)}]`);
   const lines = [
     `${report.strategy}: ${report.frozen}; replay weight ${report.replayWeight}`,
     `overlap: ${report.overlap.usersInBoth} users in both domains, ${report.overlap.targetOnlyUsers} target-only, ${report.overlap.usersWithoutTargetHistory} with no target history`,
-    `${'metric'.padEnd(10)} ${'transfer'.padStart(9)} ${'baseline'.padStart(9)} ${'popular'.padStart(9)}  gain [95% CI]`,
+    formatTestSet({ users: report.users, rows: report.rows }, report.dropped, 'a user in neither the target domain nor the source model', 'the target domain'),
+    ...(report.coldStart ? [describeColdStart(report.coldStart)] : []),
+    `${'metric'.padEnd(10)} ${'transfer'.padStart(9)} ${'baseline'.padStart(9)} ${'popular'.padStart(9)}  ${'gain over baseline [95% CI]'.padEnd(32)} gain over popularity [95% CI]`,
   ];
   for (const m of metrics) {
-    const g = report.gain[m]!;
-    lines.push(`${m.padEnd(10)} ${f(report.metrics[m]).padStart(9)} ${f(report.baseline[m]).padStart(9)} ${f(report.popularity[m]).padStart(9)}  ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]`);
+    lines.push(`${m.padEnd(10)} ${f(report.metrics[m]).padStart(9)} ${f(report.baseline[m]).padStart(9)} ${f(report.popularity[m]).padStart(9)}  ${g(report.gain[m]).padEnd(32)} ${g(report.gainOverPopularity?.[m])}`);
   }
   const guard = report.guardMetric;
   for (const s of report.strata.filter((x) => x.users > 0)) {
     lines.push(`  ${`${s.label} train`.padEnd(10)} ${f(s.transferred[guard]).padStart(9)} ${f(s.baseline[guard]).padStart(9)} ${f(s.popularity[guard]).padStart(9)}  (${guard}, ${s.users} users)`);
   }
-  lines.push(report.negativeTransfer ? `NEGATIVE TRANSFER: the ${guard} gain interval does not lie above 0; not activated automatically` : `positive transfer on ${guard}`);
+  lines.push(report.negativeTransfer ? `NEGATIVE TRANSFER (${describeGuard(report)}); not activated automatically` : describeGuard(report));
   return lines.join('\n');
+}
+
+/** Where the "0" stratum's users come from, so that a reader knows whether the split was changed. */
+function describeColdStart(c: NonNullable<TransferReport['coldStart']>): string {
+  const carve =
+    c.carve.users > 0
+      ? `the cold-start carve moved the whole target history of ${c.carve.users} overlapping users (share ${c.carve.share}, seed ${c.carve.seed}) into test`
+      : 'no cold-start carve (the split is as given)';
+  const file = c.fromTestFile > 0 ? `; ${c.fromTestFile} test users have source history only, scored from their transferred rows (baseline: popularity)` : '';
+  return `cold start ("0" stratum): ${carve}${file}`;
 }

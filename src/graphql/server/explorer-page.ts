@@ -170,6 +170,7 @@ function explorerHtml(version: string): string {
             <div id="report-body">
               <p id="report-flag"></p>
               <div class="chart short"><canvas id="gain-chart"></canvas></div>
+              <table id="report-other"></table>
               <ul id="report-overlap"></ul>
               <div class="chart short"><canvas id="strata-chart"></canvas></div>
             </div>
