@@ -16,9 +16,9 @@ describe('job input', () => {
   it('names the bad value and a fix', () => {
     expect(() => resolvePretrainInput({ domain: 'x', epochs: 0 })).toThrow(/epochs = 0 .*use e\.g\. 10/);
     expect(() => resolvePretrainInput({ domain: '' })).toThrow(/domain is empty/);
-    expect(() => resolvePretrainInput({ domain: 'x', layers: [] })).toThrow(/layers = \[\]/);
+    expect(() => resolvePretrainInput({ domain: 'x', layers: [0] })).toThrow(/layers = \[0\] is out of range \(up to 8 of 1..8192\)/);
     expect(() => resolvePretrainInput({ domain: 'x', split: { kind: 'file', path: '/tmp/t.tsv', format: 'tsv' } })).toThrow(/another machine/);
-    expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', freezeLayers: 1 })).toThrow(/PARTIAL strategy only/);
+    expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', freezeLayers: 1 })).toThrow(/applies to strategy PARTIAL only/);
     expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'SOME' as never })).toThrow(/strategy "SOME" is unknown/);
     expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', replayWeight: 2 })).toThrow(/replayWeight = 2/);
     expect(() => parseJobDevice('tpu')).toThrow(/device "tpu" is not one of AUTO, CPU, GPU/);
@@ -29,8 +29,8 @@ describe('job input', () => {
     expect(config.model).toEqual({ ...ALS_MODEL, alsAlpha: 10 });
     expect(() => resolvePretrainInput({ domain: 'x', objective: 'implicit-als', layers: [64] })).toThrow(/layers = \[64\] with objective implicit-als.*leave layers out or pass \[\]/);
     expect(() => resolvePretrainInput({ domain: 'x', objective: 'implicit-als', userHistory: true })).toThrow(/userHistory = true with objective implicit-als/);
-    expect(() => resolvePretrainInput({ domain: 'x', objective: 'implicit-als', alsRegularization: 0 })).toThrow(/alsRegularization = 0 is not a positive number/);
-    expect(() => resolvePretrainInput({ domain: 'x', alsAlpha: 5 })).toThrow(/apply to objective implicit-als only/);
+    expect(() => resolvePretrainInput({ domain: 'x', objective: 'implicit-als', alsRegularization: 0 })).toThrow(/alsRegularization = 0 is out of range \(above 0, at most 10000\); use e\.g\. 0\.1/);
+    expect(() => resolvePretrainInput({ domain: 'x', alsAlpha: 5 })).toThrow(/applies to objective implicit-als only/);
     expect(() => resolvePretrainInput({ domain: 'x', objective: 'svd' as never })).toThrow(/objective = "svd" is unknown; use softmax or implicit-als/);
   });
 

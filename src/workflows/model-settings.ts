@@ -1,5 +1,6 @@
 import type { TokenBags } from '../model/token-hash.js';
 import { modelObjective } from '../model/objective.js';
+import { defaultOf } from './settings/index.js';
 import type { TrainingObjective } from '../model/training-objective.js';
 import type { TowerTokens, TwoTowerConfig } from '../model/two-tower.model.js';
 import type { LearningRateSchedule } from '../training/learning-rate-schedule.js';
@@ -57,16 +58,17 @@ export interface EvaluationSettings {
   seed: number;
 }
 
+/** The softmax towers' defaults; the declared settings' defaults (src/workflows/settings) plus what no command sets. */
 export const DEFAULT_MODEL: ModelSettings = {
-  dim: 64,
-  layers: [128, 64],
-  temperature: 0.1,
+  dim: defaultOf('dim'),
+  layers: defaultOf('layers'),
+  temperature: defaultOf('temperature'),
   tokenBuckets: 1 << 14,
   optimizer: 'adam',
   l2: 0,
   tokenDropout: 0,
-  seed: 42,
-  userHistory: true,
+  seed: defaultOf('seed'),
+  userHistory: defaultOf('userHistory'),
 };
 
 /**
@@ -78,9 +80,9 @@ export const ALS_MODEL: ModelSettings = {
   ...DEFAULT_MODEL,
   ...withoutReadonly(modelObjective('implicit-als').modelDefaults),
   objective: 'implicit-als',
-  alsAlpha: 40,
-  alsRegularization: 0.1,
-  alsCgSteps: 3,
+  alsAlpha: defaultOf('alsAlpha'),
+  alsRegularization: defaultOf('alsRegularization'),
+  alsCgSteps: defaultOf('alsCgSteps'),
 };
 
 const MODEL_DEFAULTS: Record<TrainingObjective, ModelSettings> = { softmax: DEFAULT_MODEL, 'implicit-als': ALS_MODEL };
@@ -101,12 +103,12 @@ function withoutReadonly(defaults: { readonly layers?: readonly number[]; readon
 }
 
 export const DEFAULT_TRAINING: TrainingSettings = {
-  epochs: 10,
-  batchSize: 256,
-  learningRate: 0.003,
+  epochs: defaultOf('epochs'),
+  batchSize: defaultOf('batchSize'),
+  learningRate: defaultOf('learningRate'),
   schedule: { warmupSteps: 50, decay: 'cosine' },
   clipNorm: 5,
-  patience: 3,
+  patience: defaultOf('patience'),
 };
 
 export const DEFAULT_EVALUATION: EvaluationSettings = { protocol: 'sampled', negatives: 999, ks: [10, 20], seed: 2040 };

@@ -1,3 +1,4 @@
+import { defaultOf } from './settings/index.js';
 import { GraftError } from '../errors.js';
 import { evaluate } from '../evaluation/evaluate.js';
 import type { Scorer } from '../evaluation/scorer.js';
@@ -68,8 +69,8 @@ export interface TransferSettings {
 }
 
 export const DEFAULT_TRANSFER: Omit<TransferSettings, 'strategy' | 'training' | 'evaluation' | 'seed'> = {
-  replayWeight: 0.5,
-  replayFraction: 1,
+  replayWeight: defaultOf('replayWeight'),
+  replayFraction: defaultOf('replayFraction'),
 };
 
 export interface TransferHooks extends TrainingHooks {

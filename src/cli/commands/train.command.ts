@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { formatMetrics, formatTestSet, unknownUserInDomain } from '../format-metrics.js';
-import { TRAINING_OBJECTIVES, type TrainingObjective } from '../../model/training-objective.js';
-import { intList, nonNegativeInt, nonNegativeNumber, oneOf, positiveInt, positiveNumber } from '../options.js';
+import { intList, oneOf, positiveInt, positiveNumber } from '../options.js';
+import { addSettingOptions, typedSettings } from '../setting-options.js';
 import { trainingProgress } from '../training-progress.js';
 import { note, withDatabase } from '../with-database.js';
-import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING, defaultModelFor, type ModelSettings } from '../../workflows/model-settings.js';
+import { DEFAULT_EVALUATION, type ModelSettings } from '../../workflows/model-settings.js';
+import { defaultOf } from '../../workflows/settings/index.js';
+import { resolvePretrainSettings } from '../../workflows/settings/run-settings.js';
 import { objectiveNamed } from '../../training/objectives/index.js';
 import { prepareDomain } from '../../workflows/prepared-domain.js';
 import { pretrain } from '../../workflows/pretrain.workflow.js';
@@ -13,22 +15,10 @@ import { splitFromOptions, type SplitCliOptions } from '../split-options.js';
 
 interface TrainCliOptions extends SplitCliOptions {
   domain: string;
-  epochs: number;
-  batchSize: number;
-  dim: number;
-  layers: number[];
-  lr: number;
-  temperature: number;
-  seed: number;
-  patience: number;
+  seed?: number;
   device: 'AUTO' | 'CPU' | 'GPU';
-  userHistory: boolean;
   itemBias?: boolean;
   itemBiasLr: number;
-  objective: TrainingObjective;
-  alsAlpha: number;
-  alsReg: number;
-  alsCgSteps: number;
   protocol: 'full' | 'sampled';
   negatives: number;
   k: number[];
@@ -57,45 +47,23 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('train a two-tower model on one domain, evaluate it next to popularity, and register it')
     .requiredOption('--domain <name>', 'domain to train on')
-    .option('--epochs <n>', 'training epochs (early stopping may end sooner)', positiveInt('epochs'), DEFAULT_TRAINING.epochs)
-    .option('--batch-size <n>', 'examples per step (also the in-batch softmax width)', positiveInt('batch-size'), DEFAULT_TRAINING.batchSize)
-    .option('--dim <n>', 'embedding dimension', positiveInt('dim'), DEFAULT_MODEL.dim)
-    .option('--layers <list>', 'MLP widths per tower, bottom to top ("none" for no MLP; implicit-als: none)', layerList, DEFAULT_MODEL.layers)
-    .option('--objective <objective>', 'softmax (two towers, gradient steps) or implicit-als (ID rows solved per row by ALS; epochs count sweeps)', oneOf('objective', TRAINING_OBJECTIVES), 'softmax')
-    .option('--als-alpha <a>', 'implicit-als: confidence weight of an observed pair', nonNegativeNumber('als-alpha'), ALS_MODEL.alsAlpha)
-    .option('--als-reg <l>', 'implicit-als: L2 regularisation of every solved row', positiveNumber('als-reg'), ALS_MODEL.alsRegularization)
-    .option('--als-cg-steps <n>', 'implicit-als: conjugate-gradient steps per row and sweep (0 = exact Cholesky solves)', nonNegativeInt('als-cg-steps'), ALS_MODEL.alsCgSteps)
-    .option('--lr <rate>', 'learning rate', positiveNumber('lr'), DEFAULT_TRAINING.learningRate)
-    .option('--temperature <t>', 'softmax temperature', positiveNumber('temperature'), DEFAULT_MODEL.temperature)
-    .option('--patience <n>', 'early stopping: epochs without validation gain (0 = off)', (v) => Number(v), DEFAULT_TRAINING.patience)
-    .option('--training-seed <n>', 'seed of initialisation and shuffling', positiveInt('training-seed'), DEFAULT_MODEL.seed)
-    .option('--no-user-history', "user tower without the pooled items of the user's history")
     .option('--item-bias', "a learned logit bias per item (item popularity outside the normalised vectors)")
     .option('--item-bias-lr <m>', 'learning-rate multiplier of the item biases', positiveNumber('item-bias-lr'), 30)
     .option('--device <device>', 'AUTO, CPU or GPU (GPU needs @tensorflow/tfjs-node-gpu)', oneOf('device', ['AUTO', 'CPU', 'GPU'] as const), 'AUTO')
     .option('--json', 'print one JSON object instead of a table');
+  addSettingOptions(command, 'train');
   addSplitOptions(command);
   addEvaluationOptions(command);
   command.option('--seed <n>', 'the training seed (alias of --training-seed; the negatives\' seed is --eval-seed)', positiveInt('seed'));
-  command.action(async (o: TrainCliOptions & { trainingSeed: number }) => {
-    const seed = o.seed ?? o.trainingSeed;
-    const given = (option: string) => command.getOptionValueSource(option) === 'cli';
+  command.action(async (o: TrainCliOptions) => {
     await withDatabase(async (gdb) => {
-      const objective = objectiveNamed(o.objective);
-      const defaults = defaultModelFor(objective.name);
-      const ownSettings: Record<string, number> = { alsAlpha: o.alsAlpha, alsRegularization: o.alsReg, alsCgSteps: o.alsCgSteps };
-      const model: ModelSettings = {
-        ...defaults,
-        dim: o.dim,
-        temperature: o.temperature,
-        seed,
-        // An objective's own defaults (implicit-als: no MLP, no history) apply unless the user typed the option; the model names a conflict.
-        layers: objective.modelDefaults.layers && !given('layers') ? defaults.layers : o.layers,
-        userHistory: objective.modelDefaults.userHistory !== undefined && !given('userHistory') ? defaults.userHistory : o.userHistory,
-        ...Object.fromEntries(objective.ownSettings.map((name) => [name, ownSettings[name]])),
-        ...(o.itemBias ? { itemBias: true, itemBiasLearningRate: o.itemBiasLr } : {}),
-      };
-      const training = { ...DEFAULT_TRAINING, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr, patience: o.patience };
+      // The typed settings resolve exactly as a job's input does (declared bounds, the objective's defaults).
+      const typed = typedSettings(command, 'train');
+      if (o.seed !== undefined && typed.seed === undefined) typed.seed = o.seed;
+      const resolved = resolvePretrainSettings(typed);
+      const model: ModelSettings = { ...resolved.model, ...(o.itemBias ? { itemBias: true, itemBiasLearningRate: o.itemBiasLr } : {}) };
+      const objective = objectiveNamed(model.objective ?? defaultOf('objective'));
+      const training = resolved.training;
       const evaluation = { protocol: o.protocol, negatives: o.negatives, ks: o.k, seed: o.evalSeed };
       const split = splitFromOptions(o);
       const prepared = await prepareDomain(gdb, o.domain, { split, tokenBuckets: model.tokenBuckets });
@@ -138,9 +106,4 @@ export function registerTrain(program: Command): void {
       }
     });
   });
-}
-
-/** `--layers 128,64`, or `none` (no MLP: the towers are their embedding tables). */
-function layerList(value: string): number[] {
-  return value.trim().toLowerCase() === 'none' ? [] : intList('layers')(value);
 }

@@ -2,11 +2,12 @@ import type { Command } from 'commander';
 import { activateModel } from '../../registry/activation.js';
 import { parseStrategyName } from '../../transfer/transfer-strategy.js';
 import { describeGuard, type MetricGain, type TransferReport } from '../../transfer/transfer-report.js';
-import { DEFAULT_TRAINING } from '../../workflows/model-settings.js';
+import { resolveTransferSettings } from '../../workflows/settings/run-settings.js';
 import { prepareTransfer } from '../../workflows/prepare-transfer.js';
 import { registerTrainedModel } from '../../workflows/register-trained-model.js';
-import { DEFAULT_TRANSFER, transfer } from '../../workflows/transfer.workflow.js';
-import { nonNegativeInt, oneOf, positiveInt, positiveNumber, unitInterval } from '../options.js';
+import { transfer } from '../../workflows/transfer.workflow.js';
+import { oneOf, positiveInt, positiveNumber, unitInterval } from '../options.js';
+import { addSettingOptions, typedSettings } from '../setting-options.js';
 import { formatTestSet } from '../format-metrics.js';
 import { splitFromOptions, type SplitCliOptions } from '../split-options.js';
 import { trainingProgress } from '../training-progress.js';
@@ -17,19 +18,9 @@ interface TransferCliOptions extends SplitCliOptions {
   from: string;
   to: string;
   strategy: string;
-  freezeLayers?: number;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  patience: number;
-  replayWeight: number;
-  replayFraction: number;
-  tokenDropout: number;
   itemBias?: boolean;
   itemBiasLr: number;
   coldStartShare?: number;
-  maxTrainPerUser?: number;
-  trainingSeed: number;
   activate?: boolean;
   device: 'AUTO' | 'CPU' | 'GPU';
   protocol: 'full' | 'sampled';
@@ -47,46 +38,41 @@ export function registerTransfer(program: Command): void {
     .requiredOption('--from <model>', 'source model id (see `graft models`)')
     .requiredOption('--to <domain>', 'target domain')
     .requiredOption('--strategy <name>', 'feature-extraction, partial or full')
-    .option('--freeze-layers <n>', 'partial: freeze the lowest N layers of each tower (0 = embedding tables)', nonNegativeInt('freeze-layers'))
-    .option('--epochs <n>', 'fine-tuning epochs (the baseline gets the same)', positiveInt('epochs'), DEFAULT_TRAINING.epochs)
-    .option('--batch-size <n>', 'examples per step', positiveInt('batch-size'), DEFAULT_TRAINING.batchSize)
-    .option('--lr <rate>', 'learning rate', positiveNumber('lr'), DEFAULT_TRAINING.learningRate)
-    .option('--patience <n>', 'early stopping patience (0 = off)', (v) => Number(v), DEFAULT_TRAINING.patience)
-    .option('--replay-weight <w>', 'weight of replayed source events of the same users (0 = no replay)', unitInterval('replay-weight'), DEFAULT_TRANSFER.replayWeight)
-    .option('--replay-fraction <f>', 'replayed source examples per epoch, as a share of target examples', positiveNumber('replay-fraction'), DEFAULT_TRANSFER.replayFraction)
-    .option('--token-dropout <p>', 'feature dropout: probability of dropping each item tag while training', unitInterval('token-dropout'), 0)
     .option('--item-bias', 'give the transferred model and the baseline a learned logit bias per item (source rows start at 0; frozen with the pretrained rows)')
     .option('--item-bias-lr <m>', 'learning-rate multiplier of the item biases', positiveNumber('item-bias-lr'), 30)
     .option('--cold-start-share <s>', 'synthetic cold-start carve: share of overlapping users whose whole target history is moved to test (default 0.1 with --split, 0 with --test-file: a fixed split is kept as it is)', unitInterval('cold-start-share'))
-    .option('--max-train-per-user <n>', 'sparse variant: keep at most N target training interactions per user', positiveInt('max-train-per-user'))
-    .option('--training-seed <n>', 'seed of initialisation, shuffling, the sparse cap and the cold-start draw', positiveInt('training-seed'), 42)
     .option('--activate', 'activate the result if its gain is positive (never a negative-transfer model)')
     .option('--device <device>', 'AUTO, CPU or GPU', oneOf('device', ['AUTO', 'CPU', 'GPU'] as const), 'AUTO')
     .option('--json', 'print one JSON object');
+  addSettingOptions(command, 'transfer');
   addSplitOptions(command);
   addEvaluationOptions(command);
   command.option('--seed <n>', 'the training seed (alias of --training-seed; the negatives\' seed is --eval-seed)', positiveInt('seed'));
   command.action(async (o: TransferCliOptions) => {
     const strategy = parseStrategyName(o.strategy);
-    const seed = o.seed ?? o.trainingSeed;
+    // The typed settings resolve exactly as a job's input does (declared bounds and defaults, strategy-only settings refused elsewhere).
+    const typed = typedSettings(command, 'transfer');
+    if (o.seed !== undefined && typed.seed === undefined) typed.seed = o.seed;
+    const settings = resolveTransferSettings(typed, strategy);
+    const seed = settings.seed;
     await withDatabase(async (gdb) => {
       const prepared = await prepareTransfer(gdb, o.from, o.to, {
         split: splitFromOptions(o),
         coldStartShare: o.coldStartShare,
         seed,
-        maxTargetTrainPerUser: o.maxTrainPerUser,
+        maxTargetTrainPerUser: settings.maxTrainPerUser,
       });
       let progress = trainingProgress(`${o.to} transfer`);
       const { trained, report } = await transfer(
         prepared,
         {
           strategy,
-          freezeLayers: o.freezeLayers,
-          replayWeight: o.replayWeight,
-          replayFraction: o.replayFraction,
-          tokenDropout: o.tokenDropout,
+          freezeLayers: settings.freezeLayers,
+          replayWeight: settings.replayWeight,
+          replayFraction: settings.replayFraction,
+          tokenDropout: settings.tokenDropout,
           itemBias: o.itemBias ? { learningRate: o.itemBiasLr } : undefined,
-          training: { ...DEFAULT_TRAINING, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr, patience: o.patience },
+          training: settings.training,
           evaluation: { protocol: o.protocol, negatives: o.negatives, ks: o.k, seed: o.evalSeed },
           seed,
           device: o.device,

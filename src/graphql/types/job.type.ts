@@ -5,6 +5,7 @@ import { TrainingObjective, TransferStrategy } from './enums.js';
 import { JSONScalar } from './json.scalar.js';
 import { Model } from './model.type.js';
 import { PageInfo } from './page-info.type.js';
+import { declareSettingFields } from './setting-fields.js';
 
 export enum JobStatus {
   QUEUED = 'QUEUED',
@@ -197,32 +198,9 @@ export class JobsArgs {
   after?: string | null;
 }
 
-/** What every job input has: the training budget, the device and the idempotency key. */
+/** What every job input has: the device and the idempotency key (the settings are declared in src/workflows/settings). */
 @InputType()
 abstract class JobInputBase {
-  @Field(() => Int, { nullable: true, description: '1..1000 (default 10; early stopping may end sooner).' })
-  @IsOptional()
-  @Min(1)
-  @Max(1000)
-  epochs?: number;
-
-  @Field(() => Int, { nullable: true, description: '8..65536 (default 256).' })
-  @IsOptional()
-  @Min(8)
-  @Max(65536)
-  batchSize?: number;
-
-  @Field(() => Float, { nullable: true, description: '(0, 1] (default 0.003).' })
-  @IsOptional()
-  @Min(1e-7)
-  @Max(1)
-  learningRate?: number;
-
-  @Field(() => Int, { nullable: true })
-  @IsOptional()
-  @Min(0)
-  seed?: number;
-
   @Field(() => Device, { defaultValue: Device.AUTO })
   @IsIn(Object.values(Device))
   device!: Device;
@@ -239,42 +217,21 @@ export class StartPretrainingInput extends JobInputBase {
   @Length(1, 63)
   domain!: string;
 
-  @Field(() => Int, { nullable: true, description: 'Embedding width, 4..1024 (default 64).' })
-  @IsOptional()
-  @Min(4)
-  @Max(1024)
   dim?: number;
-
-  @Field(() => [Int], { nullable: true, description: 'MLP widths per tower, bottom to top (default [128, 64]; [] with IMPLICIT_ALS).' })
-  @IsOptional()
-  @ArrayMaxSize(8)
-  @Min(1, { each: true })
-  @Max(4096, { each: true })
   layers?: number[];
-
-  @Field(() => TrainingObjective, { nullable: true, description: 'What the towers are trained for (default SOFTMAX).' })
-  @IsOptional()
-  @IsIn(Object.values(TrainingObjective))
+  temperature?: number;
+  userHistory?: boolean;
   objective?: TrainingObjective;
-
-  @Field(() => Float, { nullable: true, description: 'IMPLICIT_ALS: confidence weight of an observed pair, 0..10000 (default 40).' })
-  @IsOptional()
-  @Min(0)
-  @Max(10_000)
   alsAlpha?: number;
-
-  @Field(() => Float, { nullable: true, description: 'IMPLICIT_ALS: L2 regularisation of every solved row, above 0 (default 0.1).' })
-  @IsOptional()
-  @Min(1e-9)
-  @Max(10_000)
   alsRegularization?: number;
-
-  @Field(() => Int, { nullable: true, description: 'IMPLICIT_ALS: conjugate-gradient steps per row and sweep instead of exact solves, 0..64 (default 3; 0 = exact Cholesky solves).' })
-  @IsOptional()
-  @Min(0)
-  @Max(64)
   alsCgSteps?: number;
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  patience?: number;
+  seed?: number;
 }
+declareSettingFields(StartPretrainingInput, 'train', { objective: TrainingObjective });
 
 @InputType()
 export class StartTransferInput extends JobInputBase {
@@ -289,24 +246,18 @@ export class StartTransferInput extends JobInputBase {
   @Field(() => TransferStrategy)
   strategy!: TransferStrategy;
 
-  @Field(() => Int, { nullable: true, description: 'PARTIAL: the lowest N layers of each tower stay frozen (0 = embedding tables).' })
-  @IsOptional()
-  @Min(0)
-  @Max(16)
-  freezeLayers?: number;
-
-  @Field(() => Float, { nullable: true, description: 'Weight of replayed source events, 0..1 (0 turns replay off; default 0.5).' })
-  @IsOptional()
-  @Min(0)
-  @Max(1)
-  replayWeight?: number;
-
-  @Field(() => Float, { nullable: true, description: 'Feature (tag) dropout while fine-tuning, 0..0.95.' })
-  @IsOptional()
-  @Min(0)
-  @Max(0.95)
-  tokenDropout?: number;
-
   @Field(() => Boolean, { defaultValue: false, description: 'Activate the result when it is not negative transfer and beats the baseline.' })
   activateIfBetter!: boolean;
+
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  patience?: number;
+  seed?: number;
+  freezeLayers?: number;
+  replayWeight?: number;
+  replayFraction?: number;
+  tokenDropout?: number;
+  maxTrainPerUser?: number;
 }
+declareSettingFields(StartTransferInput, 'transfer');

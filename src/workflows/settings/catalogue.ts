@@ -1,0 +1,60 @@
+import { TRAINING_OBJECTIVES } from '../../model/training-objective.js';
+import type { Setting } from './setting.js';
+
+/*
+ * Every model, training and transfer setting of a pretraining or transfer run, declared once.
+ * The CLI flags (`settingOptions`), the job-input checks (`resolveSettings`), the GraphQL input
+ * fields (`src/graphql/types/setting-fields.ts`) and the README's settings table
+ * (`settingsTable`) derive from these entries; a test checks that all of them agree.
+ * Evaluation and split options have their own helpers (`--protocol`, `--split`, ...).
+ */
+
+const BOTH = ['train', 'transfer'] as const;
+const ALS = ['implicit-als'] as const;
+
+/** The model: what `graft train` builds (a transfer takes its source model's). */
+export const MODEL_SETTINGS = [
+  { name: 'objective', kind: 'enum', values: TRAINING_OBJECTIVES, stage: 'model', commands: ['train'], default: 'softmax', example: 'implicit-als', doc: 'what the towers are trained for: softmax (two towers, gradient steps) or implicit-als (ID rows solved per row by ALS; epochs count sweeps)' },
+  { name: 'dim', kind: 'int', min: 4, max: 4096, stage: 'model', commands: ['train'], default: 64, example: '64', doc: 'embedding width of both towers' },
+  { name: 'layers', kind: 'int-list', min: 1, max: 8192, maxItems: 8, stage: 'model', commands: ['train'], default: [128, 64], example: '128,64', doc: 'MLP widths per tower, bottom to top (empty: no MLP, the CLI\'s "none"; implicit-als: empty)' },
+  { name: 'temperature', kind: 'float', min: 0, minExclusive: true, max: 10, stage: 'model', commands: ['train'], default: 0.1, example: '0.1', doc: 'softmax temperature' },
+  { name: 'userHistory', flag: 'user-history', kind: 'boolean', stage: 'model', commands: ['train'], default: true, example: 'false', doc: "pool the items of the user's history into the user tower (implicit-als: off)" },
+  { name: 'alsAlpha', kind: 'float', min: 0, max: 10_000, stage: 'model', commands: ['train'], objectives: ALS, default: 40, example: '40', doc: 'implicit-als: confidence weight of an observed pair' },
+  { name: 'alsRegularization', flag: 'als-reg', kind: 'float', min: 0, minExclusive: true, max: 10_000, stage: 'model', commands: ['train'], objectives: ALS, default: 0.1, example: '0.1', doc: 'implicit-als: L2 regularisation of every solved row' },
+  { name: 'alsCgSteps', kind: 'int', min: 0, max: 64, stage: 'model', commands: ['train'], objectives: ALS, default: 3, example: '3', doc: 'implicit-als: conjugate-gradient steps per row and sweep (0 = exact Cholesky solves)' },
+] as const satisfies readonly Setting[];
+
+/** The training budget, the same for both job kinds (a transfer's baseline gets the same). */
+export const TRAINING_SETTINGS = [
+  { name: 'epochs', kind: 'int', min: 1, max: 10_000, stage: 'training', commands: BOTH, default: 10, unit: 'epochs', example: '10', doc: 'training epochs (implicit-als: sweeps); early stopping may end sooner' },
+  { name: 'batchSize', kind: 'int', min: 8, max: 65_536, stage: 'training', commands: BOTH, default: 256, unit: 'examples', example: '256', doc: 'examples per step (also the in-batch softmax width)' },
+  { name: 'learningRate', flag: 'lr', kind: 'float', min: 0, minExclusive: true, max: 1, stage: 'training', commands: BOTH, default: 0.003, example: '0.003', doc: 'learning rate' },
+  { name: 'patience', kind: 'int', min: 0, max: 100, stage: 'training', commands: BOTH, default: 3, unit: 'epochs', example: '3', doc: 'early stopping: epochs without validation gain (0 = off)' },
+  { name: 'seed', flag: 'training-seed', kind: 'int', min: 1, max: 2_147_483_647, stage: 'training', commands: BOTH, default: 42, example: '42', doc: 'seed of initialisation and shuffling (transfer: also the sparse cap and the cold-start draw)' },
+] as const satisfies readonly Setting[];
+
+/** What a transfer adds. */
+export const TRANSFER_SETTINGS = [
+  { name: 'freezeLayers', kind: 'int', min: 0, max: 16, stage: 'transfer', commands: ['transfer'], strategies: ['PARTIAL'], default: 1, unit: 'layers', example: '1', doc: 'PARTIAL: the lowest N layers of each tower stay frozen (0 = the embedding tables)' },
+  { name: 'replayWeight', kind: 'float', min: 0, max: 1, stage: 'transfer', commands: ['transfer'], default: 0.5, example: '0.5', doc: 'weight of replayed source events of the same users (0 = no replay)' },
+  { name: 'replayFraction', kind: 'float', min: 0, minExclusive: true, max: 10, stage: 'transfer', commands: ['transfer'], default: 1, example: '1', doc: 'replayed source examples per epoch, as a share of target examples' },
+  { name: 'tokenDropout', kind: 'float', min: 0, max: 0.95, stage: 'transfer', commands: ['transfer'], default: 0, example: '0.2', doc: 'feature dropout: probability of dropping each item tag while fine-tuning' },
+  { name: 'maxTrainPerUser', kind: 'int', min: 1, max: 1_000_000, stage: 'transfer', commands: ['transfer'], example: '2', doc: 'sparse variant: keep at most N target training interactions per user (seeded draw)' },
+] as const satisfies readonly Setting[];
+
+/** Every setting, in table order. */
+export const SETTINGS: readonly Setting[] = [...MODEL_SETTINGS, ...TRAINING_SETTINGS, ...TRANSFER_SETTINGS];
+
+type Entry = (typeof MODEL_SETTINGS)[number] | (typeof TRAINING_SETTINGS)[number] | (typeof TRANSFER_SETTINGS)[number];
+/** A setting's name. */
+export type SettingName = Entry['name'];
+
+/** The setting of this name. */
+export function settingNamed(name: SettingName): Setting {
+  return SETTINGS.find((s) => s.name === name)!;
+}
+
+/** The settings a command (or job kind) takes, in table order. */
+export function settingsOf(command: 'train' | 'transfer'): Setting[] {
+  return SETTINGS.filter((s) => s.commands.includes(command));
+}

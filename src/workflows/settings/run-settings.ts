@@ -1,0 +1,53 @@
+import { GraftError } from '../../errors.js';
+import { modelObjective } from '../../model/objective.js';
+import type { TransferStrategyName } from '../../transfer/transfer-strategy.js';
+import { DEFAULT_TRAINING, defaultModelFor, type ModelSettings, type TrainingSettings } from '../model-settings.js';
+import { defaultOf, MODEL_SETTINGS, resolveSettings, TRAINING_SETTINGS } from './index.js';
+
+/**
+ * The model and training settings of a pretraining run from what was given (a job input, the
+ * GraphQL input, `graft train`'s typed flags): every value checked against its declaration,
+ * the rest from the objective's defaults. The one resolution the CLI and jobs share.
+ *
+ * @example
+ * resolvePretrainSettings({ objective: 'implicit-als', alsAlpha: 10 }).model.layers; // []
+ */
+export function resolvePretrainSettings(input: object): { model: ModelSettings; training: TrainingSettings } {
+  const objective = modelObjective((input as { objective?: unknown }).objective ?? defaultOf('objective'));
+  const defaults = defaultModelFor(objective.name);
+  const values = resolveSettings('train', input, { objective }, defaults);
+  if (objective.layers === 'id-rows' && values.layers.length > 0) {
+    throw new GraftError('BAD_INPUT', `layers = ${JSON.stringify(values.layers)} with objective ${objective.name}; its towers are the ID tables alone, with no MLP: leave layers out or pass [] (CLI: --layers none)`);
+  }
+  if (objective.layers === 'id-rows' && values.userHistory) {
+    throw new GraftError('BAD_INPUT', `userHistory = true with objective ${objective.name}; its towers are ID rows only: leave userHistory out or false (CLI: drop --user-history)`);
+  }
+  const model: ModelSettings = { ...defaults };
+  for (const setting of MODEL_SETTINGS) if (setting.name !== 'objective' && values[setting.name] !== undefined) Object.assign(model, { [setting.name]: values[setting.name] });
+  model.seed = values.seed;
+  return { model, training: trainingBudget(values) };
+}
+
+/** The transfer's own settings and training budget from what was given (see `resolvePretrainSettings`). */
+export function resolveTransferSettings(
+  input: object,
+  strategy: TransferStrategyName,
+): { training: TrainingSettings; seed: number; replayWeight: number; replayFraction: number; tokenDropout: number; freezeLayers?: number; maxTrainPerUser?: number } {
+  const values = resolveSettings('transfer', input, { strategy });
+  return {
+    training: trainingBudget(values),
+    seed: values.seed,
+    replayWeight: values.replayWeight,
+    replayFraction: values.replayFraction,
+    tokenDropout: values.tokenDropout,
+    ...(values.freezeLayers !== undefined ? { freezeLayers: values.freezeLayers } : {}),
+    ...(values.maxTrainPerUser !== undefined ? { maxTrainPerUser: values.maxTrainPerUser } : {}),
+  };
+}
+
+/** DEFAULT_TRAINING with the checked budget. */
+function trainingBudget(values: Record<string, unknown>): TrainingSettings {
+  const training: TrainingSettings = { ...DEFAULT_TRAINING };
+  for (const setting of TRAINING_SETTINGS) if (setting.name in training) Object.assign(training, { [setting.name]: values[setting.name] });
+  return training;
+}

@@ -1,0 +1,135 @@
+import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { isInputObjectType, isListType, isNonNullType, type GraphQLInputType, type GraphQLSchema } from 'graphql';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { registerTrain } from '../src/cli/commands/train.command.js';
+import { registerTransfer } from '../src/cli/commands/transfer.command.js';
+import { typedSettings } from '../src/cli/setting-options.js';
+import { buildGraftSchema } from '../src/graphql/schema.js';
+import { validateArgs } from '../src/graphql/validate-args.js';
+import { StartPretrainingInput, StartTransferInput } from '../src/graphql/types/job.type.js';
+import { resolvePretrainInput, resolveTransferInput } from '../src/jobs/job-input.js';
+import { flagOf, SETTINGS, type Setting } from '../src/workflows/settings/index.js';
+import { withSettingsTable } from '../src/workflows/settings/emit-settings-table.js';
+
+/** The command, the GraphQL input class and the job-input resolver of each kind of run. */
+const KINDS = {
+  train: {
+    register: registerTrain,
+    input: StartPretrainingInput,
+    graphqlType: 'StartPretrainingInput',
+    resolve: (settings: Record<string, unknown>) => {
+      const config = resolvePretrainInput({ domain: 'd', ...settings } as never);
+      // Stored model configs leave the default objective out (absent = softmax).
+      return { objective: 'softmax', ...config.model, ...config.training } as Record<string, unknown>;
+    },
+  },
+  transfer: {
+    register: registerTransfer,
+    input: StartTransferInput,
+    graphqlType: 'StartTransferInput',
+    resolve: (settings: Record<string, unknown>) => {
+      const config = resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', ...settings } as never);
+      return { ...config, ...config.training } as unknown as Record<string, unknown>;
+    },
+  },
+} as const;
+
+/** What makes the setting apply: its objective or strategy. */
+function contextFor(setting: Setting): Record<string, unknown> {
+  if (setting.objectives) return { objective: setting.objectives[0] };
+  if (setting.strategies) return { strategy: setting.strategies[0] };
+  return {};
+}
+
+/** Values in bounds and out of them (the bounds themselves, and one step past each). */
+function boundaryValues(setting: Setting): { inside: unknown[]; outside: unknown[] } {
+  switch (setting.kind) {
+    case 'int':
+      return { inside: [setting.min + (setting.minExclusive ? 1 : 0), setting.max], outside: [setting.min - (setting.minExclusive ? 0 : 1), setting.max + 1, 1.5] };
+    case 'float':
+      return { inside: [setting.minExclusive ? setting.min + 1e-6 : setting.min, setting.max], outside: [setting.minExclusive ? setting.min : setting.min - 1e-6, setting.max + 1e-3] };
+    case 'int-list':
+      return { inside: [[setting.min], [setting.max]], outside: [[setting.min - 1], [setting.max + 1], Array(setting.maxItems + 1).fill(setting.min)] };
+    case 'boolean':
+      return { inside: [true, false], outside: [] };
+    case 'enum':
+      return { inside: [...setting.values], outside: ['no-such-value'] };
+  }
+}
+
+/** The CLI text of a value. */
+function argument(value: unknown): string {
+  return Array.isArray(value) ? (value.length === 0 ? 'none' : value.join(',')) : String(value);
+}
+
+/** Parses one typed setting as `graft <kind>` would (the action is replaced: nothing runs). */
+function parseCli(kind: 'train' | 'transfer', args: string[]): Record<string, unknown> {
+  const program = new Command().exitOverride();
+  KINDS[kind].register(program);
+  const command = program.commands.find((c) => c.name() === kind)!;
+  let typed: Record<string, unknown> = {};
+  command.action(() => {
+    typed = typedSettings(command, kind);
+  });
+  const required = kind === 'train' ? ['--domain', 'd'] : ['--from', 'm', '--to', 't', '--strategy', 'full'];
+  program.parse(['node', 'graft', kind, ...required, ...args]);
+  return typed;
+}
+
+async function graphqlAccepts(kind: 'train' | 'transfer', name: string, value: unknown): Promise<boolean> {
+  const input = Object.assign(new KINDS[kind].input(), { [name]: value });
+  return validateArgs(input).then(
+    () => true,
+    () => false,
+  );
+}
+
+describe('settings declared once', () => {
+  let schema: GraphQLSchema;
+  beforeAll(async () => {
+    schema = await buildGraftSchema();
+  });
+
+  for (const setting of SETTINGS) {
+    for (const kind of setting.commands) {
+      it(`${setting.name}: graft ${kind} --${flagOf(setting)}, the GraphQL ${KINDS[kind].graphqlType}.${setting.name} and the job input take it with one default and one set of bounds`, async () => {
+        const context = contextFor(setting);
+        // The same default everywhere: nothing typed, nothing sent.
+        const resolved = KINDS[kind].resolve(context);
+        if (setting.default !== undefined) expect(resolved[setting.name]).toEqual(setting.default);
+        else expect(resolved[setting.name]).toBeUndefined();
+        const field = (schema.getType(KINDS[kind].graphqlType) as { getFields(): Record<string, { type: GraphQLInputType; defaultValue?: unknown }> }).getFields()[setting.name];
+        expect(field, `${KINDS[kind].graphqlType}.${setting.name}`).toBeDefined();
+        expect(isNonNullType(field!.type)).toBe(false); // left out -> the declared default
+        expect(field!.defaultValue).toBeUndefined();
+        expect(isListType(field!.type)).toBe(setting.kind === 'int-list');
+
+        const { inside, outside } = boundaryValues(setting);
+        for (const value of inside) {
+          const typed = setting.kind === 'boolean' ? (value === setting.default ? {} : parseCli(kind, [`--${setting.default ? 'no-' : ''}${flagOf(setting)}`])) : parseCli(kind, [`--${flagOf(setting)}`, argument(value)]);
+          if (setting.kind !== 'boolean' || value !== setting.default) expect(typed[setting.name]).toEqual(value);
+          expect(KINDS[kind].resolve({ ...context, [setting.name]: value })[setting.name]).toEqual(value);
+          expect(await graphqlAccepts(kind, setting.name, value), `GraphQL accepts ${setting.name} = ${JSON.stringify(value)}`).toBe(true);
+        }
+        for (const value of outside) {
+          expect(() => parseCli(kind, [`--${flagOf(setting)}`, argument(value)]), `CLI refuses ${JSON.stringify(value)}`).toThrow(new RegExp(`--${flagOf(setting)} = .* is out of range`));
+          expect(() => KINDS[kind].resolve({ ...context, [setting.name]: value }), `job input refuses ${JSON.stringify(value)}`).toThrow(new RegExp(`${setting.name} = .* is (out of range|unknown)`));
+          if (setting.kind !== 'enum') expect(await graphqlAccepts(kind, setting.name, value), `GraphQL refuses ${setting.name} = ${JSON.stringify(value)}`).toBe(false);
+        }
+      });
+    }
+  }
+
+  it('refuses a setting where it does not apply, on the CLI and in job inputs alike', () => {
+    expect(() => resolvePretrainInput({ domain: 'd', alsAlpha: 5 })).toThrow(/alsAlpha = 5 applies to objective implicit-als only/);
+    expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', freezeLayers: 2 })).toThrow(/freezeLayers = 2 applies to strategy PARTIAL only/);
+    expect(isInputObjectType(schema.getType('StartTransferInput'))).toBe(true);
+  });
+
+  it("keeps the README's settings table generated from the declarations (npm run settings-table)", () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    expect(readme).toBe(withSettingsTable(readme));
+  });
+});
