@@ -6,12 +6,15 @@ import { GraftError } from '../errors.js';
 const DOMAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 export function assertDomainName(name: string): void {
-  if (!DOMAIN_NAME.test(name)) {
-    throw new GraftError(
-      'BAD_INPUT',
-      `domain name "${name}" is not allowed; use 1-63 letters, digits, "_", "." or "-", starting with a letter or digit (e.g. "sport")`,
-    );
-  }
+  const problem = domainNameProblem(name);
+  if (problem) throw new GraftError('BAD_INPUT', problem);
+}
+
+/** Why `name` cannot be a domain name, or undefined when it can. */
+export function domainNameProblem(name: unknown): string | undefined {
+  if (typeof name === 'string' && DOMAIN_NAME.test(name)) return undefined;
+  const shown = typeof name === 'string' && name.length > 80 ? `${name.slice(0, 80)}...` : name;
+  return `domain name ${JSON.stringify(shown ?? null)} is not allowed; use 1-63 letters, digits, "_", "." or "-", starting with a letter or digit (e.g. "sport")`;
 }
 
 /** The id of the named domain, or undefined when it does not exist. */

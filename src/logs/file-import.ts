@@ -11,6 +11,7 @@ import { ingestItems } from './ingest-items.js';
 import { DEFAULT_BATCH_SIZE, type ImportProgress } from './ingest-options.js';
 import { EventLineParser, FILE_FORMATS, formatFromPath, ItemLineParser, type FileFormat } from './line-parser.js';
 import { readLines } from './line-reader.js';
+import { MAX_FUTURE_MS } from './record-validator.js';
 
 export interface FileImportOptions {
   domain: string;
@@ -29,6 +30,8 @@ export interface EventsFileImportOptions extends FileImportOptions {
   kind?: EventKind;
   /** See `IngestOptions.rebuildIndexes`; default `auto`. */
   rebuildIndexes?: RebuildIndexes;
+  /** Accept weights <= 0 (rejected by default); see `RecordPolicy.allowNonPositiveWeights` for what they do in training. */
+  allowNonPositiveWeights?: boolean;
 }
 
 /**
@@ -44,19 +47,25 @@ export async function importEventsFile(gdb: GraftDatabase, path: string, options
   const format = checkFormat(options.format ?? formatFromPath(path));
   const { hash, lines } = await hashFileOrExplain(path);
   // Rows without a time are spaced 1 ms apart from the start of the import, keeping line order.
+  const now = Date.now();
   const parser = new EventLineParser({
     file: path,
     format,
     columns: options.columns,
     header: options.header,
     kind: options.kind,
-    syntheticTimeBase: Date.now(),
+    syntheticTimeBase: now,
+    allowNonPositiveWeights: options.allowNonPositiveWeights,
+    now,
   });
   return ingestEvents(gdb, options.domain, parsedBatches(path, parser, options.batchSize ?? DEFAULT_BATCH_SIZE), {
     source: { fileName: basename(path), hash },
     batchSize: options.batchSize,
     expectedRows: lines,
     rebuildIndexes: options.rebuildIndexes,
+    allowNonPositiveWeights: options.allowNonPositiveWeights,
+    // The parser checked the file's own times against now + a day; this only admits its synthetic ones.
+    latestTime: now + lines + 1 + MAX_FUTURE_MS,
     onProgress: withEstimate(options.onProgress, lines),
   });
 }

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { GraftDatabase } from '../db/connect.js';
 import type { Db } from '../db/database.js';
-import { EVENT_KINDS, type EventKind } from '../db/tables/event.table.js';
+import type { EventKind } from '../db/tables/event.table.js';
 import { GraftError } from '../errors.js';
 import { assertDomainName, ensureDomain, findDomainId } from './domain-repository.js';
 import type { EventRecord } from './event-record.js';
@@ -13,6 +13,7 @@ import type { ImportSummary } from './import-summary.js';
 import { DEFAULT_BATCH_SIZE, type IngestOptions } from './ingest-options.js';
 import { numberArrayLiteral, textArrayLiteral } from './pg-array-literal.js';
 import { rebatch } from './rebatch.js';
+import { validateEvents } from './record-validator.js';
 
 /** Imports at least this large refresh the planner's statistics of `events` before commit. */
 const ANALYZE_AFTER_ROWS = 10_000;
@@ -37,6 +38,7 @@ export async function ingestEvents(
   const started = performance.now();
   assertDomainName(domain);
   const batchSize = checkBatchSize(options.batchSize);
+  const policy = { allowNonPositiveWeights: options.allowNonPositiveWeights, now: Date.now(), latestTime: options.latestTime };
   return gdb.db.transaction().execute(async (trx) => {
     if (options.source) {
       const skipped = await previousImportSummary(trx, domain, 'events', options.source.hash, started);
@@ -53,7 +55,7 @@ export async function ingestEvents(
     let pending: Promise<unknown> | undefined;
     try {
       for await (const batch of rebatch(batches, batchSize)) {
-        validateEvents(batch, rows);
+        validateEvents(batch, rows, policy);
         await users.resolve(trx, batch.map((e) => e.user));
         await items.resolve(trx, batch.map((e) => e.item));
         const insert = insertEvents(trx, domainId, importId, batch, users, items);
@@ -110,28 +112,6 @@ export function checkBatchSize(batchSize: number | undefined): number {
     throw new GraftError('BAD_INPUT', `batchSize ${size} is not a positive integer; use e.g. ${DEFAULT_BATCH_SIZE}`);
   }
   return size;
-}
-
-const KINDS: ReadonlySet<string> = new Set(EVENT_KINDS);
-
-/** Records from code (seeds, API) get the same checks as file lines, with their position as the location. */
-export function validateEvents(batch: readonly EventRecord[], offset: number): void {
-  for (let i = 0; i < batch.length; i++) {
-    const e = batch[i]!;
-    const problem =
-      typeof e.user !== 'string' || e.user === ''
-        ? `user ${JSON.stringify(e.user)} is not a non-empty string; give every event a user id`
-        : typeof e.item !== 'string' || e.item === ''
-          ? `item ${JSON.stringify(e.item)} is not a non-empty string; give every event an item id`
-          : typeof e.weight !== 'number' || !Number.isFinite(e.weight)
-            ? `weight ${String(e.weight)} is not a finite number; use a number such as 1 or 0.5`
-            : !(e.time instanceof Date) || Number.isNaN(e.time.getTime())
-              ? `time ${String(e.time)} is not a valid Date`
-              : !KINDS.has(e.kind)
-                ? `kind "${e.kind}" is unknown; use one of ${EVENT_KINDS.join(', ')}`
-                : undefined;
-    if (problem) throw new GraftError('BAD_INPUT', `event #${offset + i + 1}: ${problem}; nothing was imported`);
-  }
 }
 
 export async function insertEvents(

@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
 import type { GraftDatabase } from '../db/connect.js';
 import type { Db } from '../db/database.js';
-import { GraftError } from '../errors.js';
 import { assertDomainName, ensureDomain } from './domain-repository.js';
 import type { ItemRecord } from './event-record.js';
 import { ExternalIdMap } from './external-id-map.js';
@@ -11,6 +10,7 @@ import type { ImportSummary } from './import-summary.js';
 import { checkBatchSize, previousImportSummary } from './ingest-events.js';
 import type { IngestOptions } from './ingest-options.js';
 import { rebatch } from './rebatch.js';
+import { validateItems } from './record-validator.js';
 
 /**
  * Creates or updates catalogue items of `domain` (created if missing) by external id.
@@ -49,23 +49,6 @@ export async function ingestItems(
     if (importId !== null) await finishImport(trx, importId, counts);
     return { domain, ...counts, skipped: false, importId, elapsedMs: performance.now() - started };
   });
-}
-
-function validateItems(batch: readonly ItemRecord[], offset: number): void {
-  for (let i = 0; i < batch.length; i++) {
-    const r = batch[i]!;
-    const problem =
-      typeof r.item !== 'string' || r.item === ''
-        ? `item ${JSON.stringify(r.item)} is not a non-empty string; give every item its external id`
-        : r.title !== undefined && r.title !== null && typeof r.title !== 'string'
-          ? `title ${JSON.stringify(r.title)} is not a string; use a string or null`
-          : r.tags !== undefined && (!Array.isArray(r.tags) || r.tags.some((t) => typeof t !== 'string' || t === ''))
-            ? `tags ${JSON.stringify(r.tags)} are not a list of non-empty strings; use e.g. ["outdoor", "running"]`
-            : r.features !== undefined && (r.features === null || typeof r.features !== 'object' || Array.isArray(r.features))
-              ? `features ${JSON.stringify(r.features)} are not an object; use e.g. {"price": 9.5}`
-              : undefined;
-    if (problem) throw new GraftError('BAD_INPUT', `item #${offset + i + 1}: ${problem}; nothing was imported`);
-  }
 }
 
 /** One record per external id, later fields winning: an `update ... from` with two matches per row would pick one at random. */

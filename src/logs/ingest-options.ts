@@ -24,6 +24,10 @@ export interface IngestOptions {
    * table is locked for readers until the import commits. See `event-indexes.ts`.
    */
   rebuildIndexes?: RebuildIndexes;
+  /** Events only. Accept weights <= 0 (rejected by default); see `RecordPolicy.allowNonPositiveWeights` for what they do in training. */
+  allowNonPositiveWeights?: boolean;
+  /** Events only. Latest accepted event time (ms); default a day after the import starts. See `RecordPolicy.latestTime`. */
+  latestTime?: number;
 }
 
 export const DEFAULT_BATCH_SIZE = 10_000;

@@ -11,6 +11,7 @@ import {
   type ItemColumn,
 } from './column-spec.js';
 import type { EventRecord, ItemRecord } from './event-record.js';
+import { eventProblem, itemProblem, MAX_FUTURE_MS, type RecordPolicy } from './record-validator.js';
 import { BadValue, isBlank, parseFeatures, parseId, parseKind, parseTags, parseTime, parseTitle, parseWeight } from './value-parsers.js';
 
 export const FILE_FORMATS = ['tsv', 'csv', 'jsonl'] as const;
@@ -218,6 +219,10 @@ export interface EventLineParserOptions extends LineParserOptions {
   kind?: EventKind;
   /** Rows without a time get `syntheticTimeBase + lineNo` ms, so line order is time order. */
   syntheticTimeBase: number;
+  /** Accept weights <= 0 (see `RecordPolicy.allowNonPositiveWeights`). */
+  allowNonPositiveWeights?: boolean;
+  /** The clock for "in the future" (default: when the parser is made). */
+  now?: number;
 }
 
 /**
@@ -229,9 +234,15 @@ export interface EventLineParserOptions extends LineParserOptions {
  */
 export class EventLineParser {
   private readonly rows: RowReader<EventColumn>;
+  private readonly policy: RecordPolicy;
+  /** For rows whose time the parser made up: any time it makes is fine. */
+  private readonly syntheticPolicy: RecordPolicy;
 
   constructor(private readonly options: EventLineParserOptions) {
     this.rows = new RowReader(options, EVENT_COLUMNS, ['user', 'item'], DEFAULT_EVENT_COLUMNS);
+    const now = options.now ?? Date.now();
+    this.policy = { allowNonPositiveWeights: options.allowNonPositiveWeights, now, latestTime: now + MAX_FUTURE_MS };
+    this.syntheticPolicy = { ...this.policy, latestTime: Number.POSITIVE_INFINITY };
   }
 
   /** The record on this line, or undefined (blank line, header, csv record continued on the next line). */
@@ -242,13 +253,16 @@ export class EventLineParser {
       if (!row) return undefined;
       at = row.line;
       const v = row.values;
-      return {
+      const record: EventRecord = {
         user: parseId(v.user, 'user'),
         item: parseId(v.item, 'item'),
         weight: v.weight === undefined ? 1 : parseWeight(v.weight),
         time: v.time === undefined ? new Date(this.options.syntheticTimeBase + at) : parseTime(v.time),
         kind: v.kind === undefined ? (this.options.kind ?? 'view') : parseKind(v.kind),
       };
+      const problem = eventProblem(record, v.time === undefined ? this.syntheticPolicy : this.policy, v.time);
+      if (problem) throw new BadValue(problem);
+      return record;
     } catch (error) {
       atLine(this.options.file, at, error);
     }
@@ -281,6 +295,8 @@ export class ItemLineParser {
         const features = parseFeatures(v.features);
         if (features !== undefined) record.features = features;
       }
+      const problem = itemProblem(record);
+      if (problem) throw new BadValue(problem);
       return record;
     } catch (error) {
       atLine(this.options.file, at, error);

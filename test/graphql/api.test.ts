@@ -136,6 +136,26 @@ for (const kind of STORAGE_KINDS) {
         expect(await count()).toBe(before);
       });
 
+      it('recordEvents refuses NUL, weights <= 0 and implausible times as BAD_USER_INPUT naming the event and field (issue 19)', async () => {
+        const count = async () => Number((await fx.db.db.selectFrom('events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
+        const before = await count();
+        const good = { userId, domain: 'target', itemId: [...seen][0], kind: 'VIEW' };
+        for (const [change, pattern] of [
+          [{ userId: 'a\u0000b' }, /event #2: user id "a\\u0000b" contains a NUL character/],
+          [{ weight: 0 }, /event #2: weight 0 is not positive/],
+          [{ weight: -5 }, /event #2: weight -5 is not positive/],
+          [{ occurredAt: '9999-01-01T00:00:00.000Z' }, /event #2: time 9999-01-01T00:00:00\.000Z is more than a day in the future/],
+        ] as const) {
+          const res = await gql(fx, `mutation($events: [EventInput!]!) { recordEvents(events: $events) { recorded } }`, {
+            key: fx.keys.app,
+            variables: { events: [good, { ...good, ...change }] },
+          });
+          expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+          expect(res.errors![0]!.message).toMatch(pattern);
+        }
+        expect(await count()).toBe(before);
+      });
+
       it('rejects operations over the depth or cost limits before running them', async () => {
         const nested = 'parent { '.repeat(12) + 'id' + ' }'.repeat(12);
         const deep = await gql(fx, `{ domains { activeModel { ${nested} } } }`, { key: fx.keys.admin });

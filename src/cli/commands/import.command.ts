@@ -10,6 +10,7 @@ interface ImportCliOptions {
   columns?: string[];
   header: boolean;
   kind?: EventKind;
+  allowNonPositiveWeights?: boolean;
 }
 
 const n = (x: number) => x.toLocaleString('en-US');
@@ -31,6 +32,10 @@ export function registerImport(program: Command): void {
     'field names in order: user,item,weight,time,kind (_ skips a field; default user,item,weight,time, or the header)',
   )
     .addOption(new Option('--kind <kind>', 'kind of every row without a kind column').choices(EVENT_KINDS).default('view'))
+    .option(
+      '--allow-non-positive-weights',
+      'accept weights <= 0 (refused by default). In training a 0 weight adds nothing to the loss (the event stays in the user\'s history; implicit ALS drops the pair); a negative one pushes the item away (softmax), and implicit ALS fails on a (user, item) pair whose weights sum below 0',
+    )
     .action(async (file: string, options: ImportCliOptions) => {
       await withDatabase(async (gdb) => {
         const progress = createProgressReporter(`import ${options.domain}`);
