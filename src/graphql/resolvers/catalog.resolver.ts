@@ -9,6 +9,7 @@ import { Item } from '../types/item.type.js';
 import { Model } from '../types/model.type.js';
 import { HistoryEvent, User } from '../types/user.type.js';
 import { loadItems } from './load-items.js';
+import { Cost } from '../limits/field-cost.js';
 
 @ArgsType()
 class ItemsArgs {
@@ -44,6 +45,7 @@ export class CatalogResolver {
   }
 
   @Authorized(Role.APP)
+  @Cost({ listSize: { listArg: 'ids' } })
   @Query(() => [Item], { nullable: 'items', description: 'Items by external ids, in the order asked; null where unknown.' })
   async items(@Args(() => ItemsArgs) args: ItemsArgs, @Ctx() ctx: GraphqlContext): Promise<Array<Item | null>> {
     const found = await ctx.loaders.itemByExternalId.loadMany(args.ids.map((id) => ({ domain: args.domain, id })));
@@ -61,6 +63,7 @@ export class CatalogResolver {
   }
 
   @Authorized(Role.APP)
+  @Cost({ listSize: { fixed: 20 } })
   @Query(() => [Domain], { description: 'Every domain with its catalogue size and active model.' })
   async domains(@Ctx() ctx: GraphqlContext): Promise<Domain[]> {
     return (await listDomains(ctx.db)).map((d) => Object.assign(new Domain(), d));
@@ -69,6 +72,7 @@ export class CatalogResolver {
 
 @Resolver(() => User)
 export class UserFieldsResolver {
+  @Cost({ resolve: 5, listSize: { arg: 'first' } })
   @FieldResolver(() => [HistoryEvent], { description: "The user's newest events in a domain." })
   async history(@Root() user: User, @Args(() => HistoryArgs) args: HistoryArgs, @Ctx() ctx: GraphqlContext): Promise<HistoryEvent[]> {
     const entries = await ctx.loaders.history.load({ userRowId: user.rowId, domain: args.domain, limit: args.first });

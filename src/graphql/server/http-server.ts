@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { execute, getOperationAST, GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import pino, { type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
@@ -13,19 +14,21 @@ import type { Db } from '../../db/database.js';
 import { GraftError, isGraftError } from '../../errors.js';
 import { startInProcessRunner, type InProcessRunner } from '../../jobs/index.js';
 import { DEFAULT_CACHE_TTL_MS, Recommender } from '../../serving/index.js';
-import { createContext, type GraftServices, type GraphqlContext } from '../context.js';
+import { callerOf, createContext, type GraftServices, type GraphqlContext, type Principal } from '../context.js';
 import { formatGraphQLError } from '../errors.js';
-import { DEFAULT_QUERY_LIMITS, queryLimitsRule, type QueryLimits } from '../query-limits.js';
+import { checkDocumentSize, checkOperation } from '../limits/operation-guard.js';
+import { resolveLimits, type Caller, type OperationLimits } from '../limits/operation-limits.js';
 import { buildGraftSchema } from '../schema.js';
 import { Authenticator } from './authenticator.js';
 import { clusterMetricsSource } from './cluster.js';
 import { EXPLORER_PATH, explorerRoute, registerExplorerAssets } from './explorer-page.js';
 import { checkHealth } from './health.js';
 import { jitGateway } from './jit-gateway.js';
+import { resolveExposure, type MetricsAccess } from './exposure-settings.js';
 import { createServerMetrics } from './metrics.js';
 import { graphiqlPage, readAsset } from './static-assets.js';
 
-/** Largest request body accepted (a recordEvents call of 1,000 events is ~200 kB). */
+/** Largest request body (HTTP) or WebSocket message accepted (a recordEvents call of 1,000 events is ~200 kB). */
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
@@ -50,7 +53,14 @@ export interface GraftServerOptions {
    */
   precomputeUsers?: number;
   schema?: GraphQLSchema;
-  limits?: QueryLimits;
+  /** Operation limits per caller (role, or ANONYMOUS without a key); what is left out keeps DEFAULT_OPERATION_LIMITS. */
+  limits?: Partial<Record<Caller, Partial<OperationLimits>>>;
+  /** Schema introspection for every caller. Default: GRAFT_INTROSPECTION, else off (on when `graphiql` is). */
+  introspection?: boolean;
+  /** GraphiQL at GET /graphql in a browser. Default: GRAFT_GRAPHIQL, else off. */
+  graphiql?: boolean;
+  /** Who may read /metrics: `open`, `key` (an ANALYST or ADMIN key), `off`. Default: GRAFT_METRICS, else `key`. */
+  metrics?: MetricsAccess;
   /** Full error details (stack traces) to clients. Default: NODE_ENV === 'development'. */
   development?: boolean;
   /** Database handle used by resolvers (tests pass a query-counting one). Default: gdb.db. */
@@ -94,7 +104,9 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
       cacheTtlMs: options.cacheTtlMs ?? envCacheTtl(),
       precomputeUsers: options.precomputeUsers ?? envPrecomputeUsers(),
     });
-  const services: GraftServices = { gdb: options.gdb, recommender, logger, extensions: options.extensions ?? {} };
+  const limits = resolveLimits(options.limits);
+  const exposure = resolveExposure({ introspection: options.introspection, graphiql: options.graphiql, metrics: options.metrics });
+  const services: GraftServices = { gdb: options.gdb, recommender, logger, extensions: options.extensions ?? {}, limits };
   const schema = options.schema ?? (await buildGraftSchema());
   const metrics = createServerMetrics(recommender);
   // Under `graft serve --workers N` a scrape on any worker reports the whole cluster.
@@ -109,9 +121,10 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
   const apollo = new ApolloServer<GraphqlContext>({
     // graphql-jit executes queries and mutations (jit-gateway.ts); the schema comes with it.
     gateway: jitGateway(schema),
-    introspection: true,
+    introspection: exposure.introspection,
     includeStacktraceInErrorResponses: development,
-    validationRules: [queryLimitsRule(options.limits ?? DEFAULT_QUERY_LIMITS)],
+    // Batches would sum many operations' costs past any one limit: one operation per request.
+    allowBatchedHttpRequests: false,
     formatError: (formatted, error) => formatGraphQLError(formatted, development, error),
     // Apollo's default indents every response (JSON.stringify(value, null, 2)): bigger bodies
     // and slower to write; clients and GraphiQL format what they show themselves.
@@ -124,9 +137,19 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
       {
         async requestDidStart() {
           return {
+            // The limits (depth, aliases, cost, inputs) are checked here rather than as validation
+            // rules: they depend on the caller's role and on the variables, and Apollo caches
+            // validation per document for everyone.
+            async didResolveOperation(rc) {
+              if (!rc.operation) return;
+              const caller = callerOf(rc.contextValue.principal);
+              const errors = checkOperation({ schema, document: rc.document, operation: rc.operation, variables: rc.request.variables, limits: limits[caller], caller });
+              if (errors.length > 0) throw errors[0];
+            },
             async didEncounterErrors(rc) {
               for (const error of rc.errors) {
                 const code = error.extensions?.code;
+                if (code === 'TIMEOUT') logger.warn({ path: error.path, requestId: rc.contextValue.requestId, operation: rc.operationName }, 'operation ran past its time budget');
                 const library = error.originalError;
                 const expected = isGraftError(library) && library.code !== 'INTERNAL';
                 if (!expected && (code === undefined || code === 'INTERNAL_SERVER_ERROR')) {
@@ -141,15 +164,71 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
   });
   await apollo.start();
 
-  const wss = new WebSocketServer({ server: http, path: '/graphql' });
-  const wsCleanup = useServer(
+  // graphql-ws runs queries and mutations too: the same limits, input checks, deadline and
+  // error formatting as HTTP, and messages no larger than an HTTP body.
+  const wss = new WebSocketServer({ server: http, path: '/graphql', maxPayload: MAX_BODY_BYTES });
+  const authorizationOf = (params: Readonly<Record<string, unknown>> | undefined): string | null => {
+    const raw = params?.authorization ?? params?.Authorization;
+    return typeof raw === 'string' ? raw : null;
+  };
+  const format = (errors: readonly GraphQLError[]): GraphQLFormattedError[] =>
+    errors.map((e) => {
+      const { http: _http, ...extensions } = e.extensions ?? {};
+      return formatGraphQLError({ ...e.toJSON(), extensions }, development, e);
+    });
+  const wsCleanup = useServer<Record<string, unknown>>(
     {
       schema,
-      context: async (ctx) => {
-        const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-        const principal = await authenticator.fromHeader(typeof raw === 'string' ? raw : null);
-        return createContext(services, principal, randomUUID(), requestDb);
+      onConnect: async (ctx) => {
+        try {
+          await authenticator.fromHeader(authorizationOf(ctx.connectionParams));
+          return true;
+        } catch (error) {
+          if (!(error instanceof GraphQLError) || error.extensions?.code !== 'UNAUTHENTICATED') throw error;
+          // As HTTP answers 401: the client learns why instead of "Internal server error".
+          ctx.extra.socket.close(CloseCode.Unauthorized, closeReason(`Unauthorized: ${error.message}`));
+          return false;
+        }
       },
+      onSubscribe: async (ctx, _id, payload) => {
+        let principal: Principal | null;
+        try {
+          principal = await authenticator.fromHeader(authorizationOf(ctx.connectionParams));
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
+        const caller = callerOf(principal);
+        const tooBig = checkDocumentSize(payload.query, limits[caller], caller);
+        if (tooBig) return [tooBig];
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          if (error instanceof GraphQLError) return [new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+          throw error;
+        }
+        const invalid = validate(schema, document, exposure.introspection ? undefined : VALIDATION_WITHOUT_INTROSPECTION);
+        if (invalid.length > 0) return invalid.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
+        const operation = getOperationAST(document, payload.operationName);
+        if (!operation) return [new GraphQLError('the document has no operation of that name; send operationName', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
+        const refused = checkOperation({ schema, document, operation, variables: payload.variables ?? undefined, limits: limits[caller], caller });
+        if (refused.length > 0) return refused;
+        return {
+          schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue: createContext(services, principal, randomUUID(), requestDb),
+        };
+      },
+      // Queries and mutations get the caller's deadline; a subscription lasts as long as its job.
+      execute: (args) => {
+        const context = args.contextValue as GraphqlContext;
+        return context.deadline.race<ExecutionResult>(Promise.resolve(execute(args)), (error) => ({ errors: [error] }));
+      },
+      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: format(result.errors) } : undefined),
+      onError: (_ctx, _id, _payload, errors) => format(errors),
     },
     wss,
   );
@@ -166,6 +245,9 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/graphql') {
       if (req.method === 'GET' && !url.searchParams.has('query') && (req.headers.accept ?? '').includes('text/html')) {
+        if (!exposure.graphiql) {
+          return sendText(res, 404, 'GraphiQL is off on this server; start it with `graft serve --graphiql` (or GRAFT_GRAPHIQL=on), or POST queries to /graphql\n', 'text/plain; charset=utf-8');
+        }
         return sendText(res, 200, graphiqlPage(), 'text/html; charset=utf-8');
       }
       return graphql(req, res, url);
@@ -176,6 +258,8 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
       return sendJson(res, health.status === 'ok' ? 200 : 503, health);
     }
     if (url.pathname === '/metrics') {
+      const refusal = await metricsRefusal(req.headers.authorization);
+      if (refusal) return sendJson(res, refusal.status, { error: refusal.message });
       return sendText(res, 200, clusterMetrics ? await clusterMetrics() : await metrics.registry.metrics(), metrics.registry.contentType);
     }
     if (url.pathname === '/') {
@@ -192,6 +276,33 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
     sendJson(res, 404, { error: `nothing at ${url.pathname}; the API is at /graphql` });
   }
 
+  /** Why /metrics is refused to this caller (exposure.metrics), or undefined. */
+  async function metricsRefusal(header: string | undefined): Promise<{ status: number; message: string } | undefined> {
+    if (exposure.metrics === 'open') return undefined;
+    if (exposure.metrics === 'off') return { status: 404, message: '/metrics is off on this server; turn it on with GRAFT_METRICS=key (an ANALYST or ADMIN key) or open' };
+    let principal: Principal | null;
+    try {
+      principal = await authenticator.fromHeader(header);
+    } catch (error) {
+      if (error instanceof GraphQLError) return { status: 401, message: error.message };
+      throw error;
+    }
+    if (!principal) return { status: 401, message: '/metrics needs an ANALYST or ADMIN key: send `Authorization: Bearer KEY` (e.g. `graft keys create --role ANALYST --name prometheus`)' };
+    if (principal.role === 'APP') return { status: 403, message: `/metrics needs role ANALYST or above; key "${principal.name}" has role APP` };
+    return undefined;
+  }
+
+  /** The caller's limits for a request's document size: its key's role, or anonymous (a bad key is refused later, by Apollo, with 401). */
+  async function limitsOf(header: string | undefined): Promise<{ caller: Caller; limits: OperationLimits }> {
+    let caller: Caller = 'ANONYMOUS';
+    try {
+      caller = callerOf(await authenticator.fromHeader(header));
+    } catch (error) {
+      if (!(error instanceof GraphQLError)) throw error;
+    }
+    return { caller, limits: limits[caller] };
+  }
+
   async function graphql(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
@@ -205,6 +316,16 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
         body = text.length ? JSON.parse(text) : {};
       } catch {
         return sendJson(res, 400, { errors: [{ message: 'request body is not valid JSON; send {"query": "...", "variables": {...}}', extensions: { code: 'BAD_REQUEST' } }] });
+      }
+    }
+    // The document's size is checked before anything parses it.
+    const queries = [url.searchParams.get('query'), ...(Array.isArray(body) ? body : [body]).map((b) => (b as { query?: unknown } | null)?.query)];
+    const documents = queries.filter((q): q is string => typeof q === 'string');
+    if (documents.length > 0) {
+      const { caller, limits: callerLimits } = await limitsOf(req.headers.authorization);
+      for (const document of documents) {
+        const tooBig = checkDocumentSize(document, callerLimits, caller);
+        if (tooBig) return sendJson(res, 400, { errors: [{ message: tooBig.message, extensions: { code: tooBig.extensions.code } }] });
       }
     }
     const response = await apollo.executeHTTPGraphQLRequest({
@@ -273,6 +394,16 @@ function preloadActiveDomains(gdb: GraftDatabase, recommender: Recommender, logg
       }
     }
   })();
+}
+
+/** graphql-js's rules with introspection refused (what Apollo does with `introspection: false`). */
+const VALIDATION_WITHOUT_INTROSPECTION = [...specifiedRules, NoSchemaIntrospectionCustomRule];
+
+/** A WebSocket close reason fits in 123 bytes. */
+function closeReason(text: string): string {
+  let out = text;
+  while (Buffer.byteLength(out) > 123) out = `${out.slice(0, out.length - 2)}…`;
+  return out;
 }
 
 function readBody(req: IncomingMessage): Promise<string | null> {
