@@ -35,6 +35,11 @@ export function graphqlError(code: 'BAD_USER_INPUT' | 'NOT_FOUND' | 'FORBIDDEN' 
   return new GraphQLError(message, { extensions: { code } });
 }
 
+/** A variable the client got wrong (graphql-js's coercion error): BAD_USER_INPUT with HTTP 400, whichever executor found it. */
+export function badVariable(error: GraphQLError): GraphQLError {
+  return new GraphQLError(error.message, { nodes: error.nodes, extensions: { ...error.extensions, code: 'BAD_USER_INPUT', http: { status: 400 } } });
+}
+
 /**
  * What leaves the server: known client errors as they are; unexpected ones reduced to
  * "internal error" (with the request id to find it in the logs) unless NODE_ENV=development.

@@ -13,6 +13,7 @@ export class EventResolver {
     description: 'Appends behaviour events (1..1000), all-or-nothing. Domains and items must exist; users are created on first sight.',
   })
   async recordEvents(@Args(() => RecordEventsArgs) args: RecordEventsArgs, @Ctx() ctx: GraphqlContext): Promise<RecordEventsResult> {
+    ctx.deadline.check();
     const now = new Date();
     const result = await recordEvents(
       ctx.db,

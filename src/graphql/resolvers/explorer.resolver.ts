@@ -25,6 +25,7 @@ export class ExplorerResolver {
   @Cost({ resolve: 5 })
   @Query(() => Embedding, { description: 'The embedding a model gives a user or an item, with its norm.' })
   async embedding(@Args(() => EmbeddingArgs) args: EmbeddingArgs, @Ctx() ctx: GraphqlContext): Promise<Embedding> {
+    ctx.deadline.check();
     return Embedding.from(await getEmbedding(ctx.db, args.modelId, args.kind, args.id));
   }
 
@@ -32,6 +33,7 @@ export class ExplorerResolver {
   @Cost({ resolve: 100, listSize: { arg: 'first' } })
   @Query(() => [Neighbor], { description: 'The users or items closest (cosine, exact search) to one of the same kind in the same model, best first, itself excluded.' })
   async nearestNeighbors(@Args(() => NearestNeighborsArgs) args: NearestNeighborsArgs, @Ctx() ctx: GraphqlContext): Promise<Neighbor[]> {
+    ctx.deadline.check();
     return (await nearestNeighbors(ctx.db, args.modelId, args.kind, args.id, args.first)).map(Neighbor.from);
   }
 
@@ -41,6 +43,7 @@ export class ExplorerResolver {
     description: "A 2-D map (PCA or UMAP) of a seeded sample of a model's user or item embeddings, each point labelled and coloured. The layout is cached and stored with the model.",
   })
   async embeddingProjection(@Args(() => EmbeddingProjectionArgs) args: EmbeddingProjectionArgs, @Ctx() ctx: GraphqlContext): Promise<EmbeddingProjection> {
+    ctx.deadline.check();
     const projection = await projectEmbeddings(ctx.db, { modelId: args.modelId, kind: args.kind, method: args.method, sample: args.sample, seed: args.seed, colorBy: args.colorBy });
     return EmbeddingProjection.from(projection, args);
   }
@@ -51,6 +54,7 @@ export class ExplorerResolver {
     description: 'Compares two models: neighbour overlap@k over shared users and items, mean cosine of shared users, per-layer relative weight change, and the transfer report.',
   })
   async modelComparison(@Args(() => ModelComparisonArgs) args: ModelComparisonArgs, @Ctx() ctx: GraphqlContext): Promise<ModelComparison> {
+    ctx.deadline.check();
     return ModelComparison.from(await compareModels(ctx.db, args.a, args.b, { k: args.k, sample: args.sample }));
   }
 
@@ -58,6 +62,7 @@ export class ExplorerResolver {
   @Cost({ resolve: 10 })
   @Query(() => TrainingCurve, { description: 'Loss and validation metric per epoch of the run that produced a model (and of its baseline for a transfer job).' })
   async trainingCurve(@Arg('modelId', () => ID) modelId: string, @Ctx() ctx: GraphqlContext): Promise<TrainingCurve> {
+    ctx.deadline.check();
     const curve = await getTrainingCurve(ctx.db, modelId);
     return Object.assign(new TrainingCurve(), { ...curve, source: curve.source as TrainingCurveSource });
   }

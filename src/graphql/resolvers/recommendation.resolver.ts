@@ -26,6 +26,7 @@ export class RecommendationResolver {
       "A user's recommendations in a domain, best first. Unknown users get popular items (tier POPULAR); a domain without an active model falls back to popularity and says so in fallbackReason.",
   })
   async recommendations(@Args(() => RecommendationsArgs) args: RecommendationsArgs, @Ctx() ctx: GraphqlContext, @Info() info: GraphQLResolveInfo): Promise<RecommendationConnection> {
+    ctx.deadline.check();
     const page = await ctx.services.recommender.recommend({
       userId: args.userId,
       domain: args.domain,
@@ -65,6 +66,7 @@ export class RecommendationResolver {
   @Cost({ resolve: 10, listSize: { arg: 'first' } })
   @Query(() => SimilarItems, { description: 'Items closest to an item in the active model of its domain.' })
   async similarItems(@Args(() => SimilarItemsArgs) args: SimilarItemsArgs, @Ctx() ctx: GraphqlContext): Promise<SimilarItems> {
+    ctx.deadline.check();
     const found = await ctx.services.recommender.similarItems(args.domain, args.itemId, args.first);
     return Object.assign(new SimilarItems(), {
       modelId: found.modelId,
@@ -82,6 +84,7 @@ export class RecommendationReasonResolver {
   @Cost({ listSize: { fixed: 3 } })
   @FieldResolver(() => [Item])
   becauseOf(@Root() reason: RecommendationReason, @Ctx() ctx: GraphqlContext): Promise<Item[]> {
+    ctx.deadline.check();
     return loadItems(ctx, reason.becauseOfRowIds);
   }
 }

@@ -15,7 +15,7 @@ import { GraftError, isGraftError } from '../../errors.js';
 import { startInProcessRunner, type InProcessRunner } from '../../jobs/index.js';
 import { DEFAULT_CACHE_TTL_MS, Recommender } from '../../serving/index.js';
 import { callerOf, createContext, type GraftServices, type GraphqlContext, type Principal } from '../context.js';
-import { formatGraphQLError } from '../errors.js';
+import { badVariable, formatGraphQLError } from '../errors.js';
 import { checkDocumentSize, checkOperation } from '../limits/operation-guard.js';
 import { resolveLimits, type Caller, type OperationLimits } from '../limits/operation-limits.js';
 import { buildGraftSchema } from '../schema.js';
@@ -225,7 +225,11 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
       // Queries and mutations get the caller's deadline; a subscription lasts as long as its job.
       execute: (args) => {
         const context = args.contextValue as GraphqlContext;
-        return context.deadline.race<ExecutionResult>(Promise.resolve(execute(args)), (error) => ({ errors: [error] }));
+        const run = Promise.resolve(execute(args)).then((result) =>
+          // No data at all: graphql-js refused the variables before running anything.
+          result.data === undefined && result.errors ? { errors: result.errors.map(badVariable) } : result,
+        );
+        return context.deadline.race<ExecutionResult>(run, (error) => ({ errors: [error] }));
       },
       onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: format(result.errors) } : undefined),
       onError: (_ctx, _id, _payload, errors) => format(errors),

@@ -18,6 +18,7 @@ import {
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { LruCache } from '../../serving/lru-cache.js';
 import type { GraphqlContext } from '../context.js';
+import { badVariable } from '../errors.js';
 
 /** Compiled operations kept per process (the least recently used go: clients that inline values send many). */
 const MAX_COMPILED = 500;
@@ -121,11 +122,6 @@ function externalDefault(field: GraphQLInputField): unknown {
     externalDefaults.set(field, ast ? valueFromASTUntyped(ast) : undefined);
   }
   return externalDefaults.get(field);
-}
-
-/** A variable the client got wrong: BAD_USER_INPUT with HTTP 400, as graphql-js's executor would answer. */
-function badVariable(error: GraphQLError): GraphQLError {
-  return new GraphQLError(error.message, { nodes: error.nodes, extensions: { ...error.extensions, code: 'BAD_USER_INPUT', http: { status: 400 } } });
 }
 
 /**
