@@ -119,7 +119,7 @@ for (const kind of STORAGE_KINDS) {
         const res = await gql(fx, doublingFragments(22));
         expect(res.status).toBe(400);
         expect(codes(res)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
-        expect(res.errors![0]!.message).toMatch(/estimated cost of 2097152; the limit for callers without an API key is 100/);
+        expect(res.errors![0]!.message).toMatch(/estimated cost of 2097152; the limit for callers without an API key is 1000/);
         // Still serving: the next request is answered.
         expect((await gql(fx, '{ __typename }')).data).toEqual({ __typename: 'Query' });
       });

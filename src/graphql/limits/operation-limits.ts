@@ -19,12 +19,14 @@ export interface OperationLimits {
 
 /**
  * The limits of each kind of caller, least for callers without a key (they can reach only
- * errors, `__typename` and, when enabled, introspection). The cost unit is roughly "one row
+ * errors, `__typename` and, when enabled, introspection; their cost limit still admits an
+ * ordinary operation, so that it is answered UNAUTHENTICATED, naming the missing key, rather
+ * than refused for its cost). The cost unit is roughly "one row
  * or item produced": `recommendations(first: 20) { edges { node { item { id } } } }` costs
  * about 100, a 2,000-point `embeddingProjection` about 20,000.
  */
 export const DEFAULT_OPERATION_LIMITS: Readonly<Record<Caller, Readonly<OperationLimits>>> = {
-  ANONYMOUS: { maxDocumentBytes: 8 * 1024, maxDepth: 6, maxAliases: 10, maxCost: 100, deadlineMs: 2_000 },
+  ANONYMOUS: { maxDocumentBytes: 8 * 1024, maxDepth: 6, maxAliases: 10, maxCost: 1_000, deadlineMs: 2_000 },
   APP: { maxDocumentBytes: 64 * 1024, maxDepth: 12, maxAliases: 50, maxCost: 20_000, deadlineMs: 10_000 },
   ANALYST: { maxDocumentBytes: 128 * 1024, maxDepth: 12, maxAliases: 100, maxCost: 200_000, deadlineMs: 60_000 },
   ADMIN: { maxDocumentBytes: 128 * 1024, maxDepth: 12, maxAliases: 100, maxCost: 200_000, deadlineMs: 60_000 },
