@@ -45,7 +45,7 @@ const DIM = 64;
 const PORT = 4100 + Math.floor(Math.random() * 500);
 const log = (m: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${m}\n`);
 
-async function setUp(url: string): Promise<string> {
+async function setUp(url: string): Promise<{ key: string; abuser: string }> {
   const gdb = await connect({ databaseUrl: url });
   await migrateToLatest(gdb.db);
   const rng = createRng(7);
@@ -68,8 +68,9 @@ async function setUp(url: string): Promise<string> {
   });
   await activateModel(gdb.db, model.id);
   const { key } = await createApiKey(gdb.db, { name: 'bench', role: 'APP' });
+  const { key: abuser } = await createApiKey(gdb.db, { name: 'abuser', role: 'APP' });
   await gdb.close();
-  return key;
+  return { key, abuser };
 }
 
 const PAGE = (alias: string, user: number, first: number) =>
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
   const main = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
   try {
     log(`set-up: ${ITEMS} items, ${USERS} users x 20 events, an active model`);
-    const key = await setUp(url.toString());
+    const { key, abuser } = await setUp(url.toString());
     const heavy = await heaviest(DEFAULT_OPERATION_LIMITS.APP.maxAliases);
     const refusedDoc = `{ ${Array.from({ length: DEFAULT_OPERATION_LIMITS.APP.maxAliases + 1 }, (_, i) => PAGE(`a${i}`, i, heavy.first)).join(' ')} }`;
     log(`heaviest allowed: ${DEFAULT_OPERATION_LIMITS.APP.maxAliases} aliases x recommendations(first: ${heavy.first}), estimated cost ${heavy.cost}`);
@@ -127,15 +128,15 @@ async function main(): Promise<void> {
         if (ok) break;
         await new Promise((r) => setTimeout(r, 250));
       }
-      const post = async (query: string): Promise<Sample> => {
+      const post = async (query: string, as = key): Promise<Sample> => {
         const started = performance.now();
-        const res = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query }) });
+        const res = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${as}` }, body: JSON.stringify({ query }) });
         await res.arrayBuffer();
         return { ms: performance.now() - started, status: res.status };
       };
       // Warm-up: the model's first load, compiled operations.
       for (let i = 0; i < 20; i++) await post(PAGE('r', i, 20).replace(/^r: /, '{ ') + ' }');
-      await post(heavy.build(0));
+      await post(heavy.build(0), abuser);
 
       const phase = async (label: string, withHeavy: boolean) => {
         const until = performance.now() + SECONDS * 1000;
@@ -159,8 +160,8 @@ async function main(): Promise<void> {
         let offset = 0;
         const heavyLoop = async (i: number) => {
           while (performance.now() < until) {
-            if (i === 0 && heavies.length % 5 === 4) refusals.push(await post(refusedDoc));
-            else heavies.push(await post(heavy.build((offset += 50))));
+            if (i === 0 && heavies.length % 5 === 4) refusals.push(await post(refusedDoc, abuser));
+            else heavies.push(await post(heavy.build((offset += 50)), abuser));
           }
         };
         log(`${label}: ${SECONDS} s`);

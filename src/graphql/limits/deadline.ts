@@ -30,6 +30,16 @@ export class Deadline {
     return this.controller.signal.aborted;
   }
 
+  /** Ms left of the budget (negative once spent). */
+  get remainingMs(): number {
+    return this.budgetMs - (Date.now() - this.startedAt);
+  }
+
+  /** Spends the budget now: the signal aborts and `check()` throws. */
+  expire(): void {
+    this.controller.abort();
+  }
+
   /** Throws the TIMEOUT error once the budget is spent: resolvers call it before starting costly work. */
   check(): void {
     if (this.controller.signal.aborted || Date.now() - this.startedAt > this.budgetMs) {
@@ -40,7 +50,7 @@ export class Deadline {
 
   /** `work`'s result, or `onTimeout()`'s once the budget is spent first (the signal then aborts). */
   async race<T>(work: Promise<T>, onTimeout: (error: GraphQLError) => T): Promise<T> {
-    const remaining = this.budgetMs - (Date.now() - this.startedAt);
+    const remaining = this.remainingMs;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<T>((resolve) => {
       timer = setTimeout(() => {

@@ -1,5 +1,5 @@
 import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode, type ValueNode } from 'graphql';
-import { measureOperation } from './operation-cost.js';
+import { measureOperation, type OperationMeasure } from './operation-cost.js';
 import type { Caller, OperationLimits } from './operation-limits.js';
 
 /** Who the limits apply to, as messages name it. */
@@ -28,7 +28,8 @@ export function checkDocumentSize(source: string, limits: OperationLimits, calle
 /**
  * Everything checked between parsing and execution, on every transport: depth, aliases and
  * cost against the caller's limits (GRAPHQL_VALIDATION_FAILED), and string inputs Postgres
- * cannot store (BAD_USER_INPUT, naming the argument or variable). Empty when the operation may run.
+ * cannot store (BAD_USER_INPUT, naming the argument or variable). No errors when the operation
+ * may run; `measure` says what it asks for either way.
  */
 export function checkOperation(options: {
   schema: GraphQLSchema;
@@ -37,11 +38,12 @@ export function checkOperation(options: {
   variables: Record<string, unknown> | undefined;
   limits: OperationLimits;
   caller: Caller;
-}): GraphQLError[] {
+}): { errors: GraphQLError[]; measure: OperationMeasure } {
   const { limits, caller, operation } = options;
   const errors: GraphQLError[] = [];
   const name = operation.name ? `operation ${operation.name.value}` : 'the operation';
-  const { depth, aliases, cost } = measureOperation(options.schema, options.document, operation, options.variables);
+  const measure = measureOperation(options.schema, options.document, operation, options.variables);
+  const { depth, aliases, cost } = measure;
   const who = callerName(caller);
   if (depth > limits.maxDepth) {
     errors.push(refused(`${name} is nested ${depth} levels deep; the limit for ${who} is ${limits.maxDepth}: ask for fewer nested fields`));
@@ -54,7 +56,7 @@ export function checkOperation(options: {
   }
   const nul = findNul(options.document, options.variables);
   if (nul) errors.push(badInput(`${nul} contains a NUL character (\\u0000), which cannot be stored; remove it`));
-  return errors;
+  return { errors, measure };
 }
 
 function format(n: number): string {

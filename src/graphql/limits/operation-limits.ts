@@ -43,6 +43,13 @@ export function resolveLimits(overrides: Partial<Record<Caller, Partial<Operatio
   return out;
 }
 
+/**
+ * Operations estimated above this cost run one at a time per server process (HeavyGate): the
+ * heaviest page an app asks for in normal use (`first: 100` with items and reasons, ~1,500)
+ * never waits; 50 aliased pages do.
+ */
+export const DEFAULT_HEAVY_COST = 5_000;
+
 /** The largest document any caller may send: the parser's and the WebSocket's hard cap. */
 export function largestDocument(limits: LimitsByCaller): number {
   return Math.max(...Object.values(limits).map((l) => l.maxDocumentBytes));

@@ -17,7 +17,8 @@ import { DEFAULT_CACHE_TTL_MS, Recommender } from '../../serving/index.js';
 import { callerOf, createContext, type GraftServices, type GraphqlContext, type Principal } from '../context.js';
 import { badVariable, formatGraphQLError } from '../errors.js';
 import { checkDocumentSize, checkOperation } from '../limits/operation-guard.js';
-import { resolveLimits, type Caller, type OperationLimits } from '../limits/operation-limits.js';
+import { HeavyGate } from '../limits/heavy-gate.js';
+import { DEFAULT_HEAVY_COST, resolveLimits, type Caller, type OperationLimits } from '../limits/operation-limits.js';
 import { buildGraftSchema } from '../schema.js';
 import { Authenticator } from './authenticator.js';
 import { clusterMetricsSource } from './cluster.js';
@@ -61,6 +62,8 @@ export interface GraftServerOptions {
   graphiql?: boolean;
   /** Who may read /metrics: `open`, `key` (an ANALYST or ADMIN key), `off`. Default: GRAFT_METRICS, else `key`. */
   metrics?: MetricsAccess;
+  /** Estimated cost above which operations run one at a time in this process (default DEFAULT_HEAVY_COST). */
+  heavyCost?: number;
   /** Full error details (stack traces) to clients. Default: NODE_ENV === 'development'. */
   development?: boolean;
   /** Database handle used by resolvers (tests pass a query-counting one). Default: gdb.db. */
@@ -105,6 +108,7 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
       precomputeUsers: options.precomputeUsers ?? envPrecomputeUsers(),
     });
   const limits = resolveLimits(options.limits);
+  const heavyGate = new HeavyGate(options.heavyCost ?? DEFAULT_HEAVY_COST);
   const exposure = resolveExposure({ introspection: options.introspection, graphiql: options.graphiql, metrics: options.metrics });
   const services: GraftServices = { gdb: options.gdb, recommender, logger, extensions: options.extensions ?? {}, limits };
   const schema = options.schema ?? (await buildGraftSchema());
@@ -136,6 +140,7 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
       ApolloServerPluginDrainHttpServer({ httpServer: http }),
       {
         async requestDidStart() {
+          let release: (() => void) | undefined;
           return {
             // The limits (depth, aliases, cost, inputs) are checked here rather than as validation
             // rules: they depend on the caller's role and on the variables, and Apollo caches
@@ -143,8 +148,14 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
             async didResolveOperation(rc) {
               if (!rc.operation) return;
               const caller = callerOf(rc.contextValue.principal);
-              const errors = checkOperation({ schema, document: rc.document, operation: rc.operation, variables: rc.request.variables, limits: limits[caller], caller });
+              const { errors, measure } = checkOperation({ schema, document: rc.document, operation: rc.operation, variables: rc.request.variables, limits: limits[caller], caller });
               if (errors.length > 0) throw errors[0];
+              const { deadline } = rc.contextValue;
+              release = await heavyGate.enter(measure.cost, deadline);
+              if (!release) throw deadline.error();
+            },
+            async willSendResponse() {
+              release?.();
             },
             async didEncounterErrors(rc) {
               for (const error of rc.errors) {
@@ -176,6 +187,7 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
       const { http: _http, ...extensions } = e.extensions ?? {};
       return formatGraphQLError({ ...e.toJSON(), extensions }, development, e);
     });
+  const wsReleases = new WeakMap<GraphqlContext, () => void>();
   const wsCleanup = useServer<Record<string, unknown>>(
     {
       schema,
@@ -212,15 +224,15 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
         if (invalid.length > 0) return invalid.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
         const operation = getOperationAST(document, payload.operationName);
         if (!operation) return [new GraphQLError('the document has no operation of that name; send operationName', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
-        const refused = checkOperation({ schema, document, operation, variables: payload.variables ?? undefined, limits: limits[caller], caller });
+        const { errors: refused, measure } = checkOperation({ schema, document, operation, variables: payload.variables ?? undefined, limits: limits[caller], caller });
         if (refused.length > 0) return refused;
-        return {
-          schema,
-          document,
-          operationName: payload.operationName,
-          variableValues: payload.variables,
-          contextValue: createContext(services, principal, randomUUID(), requestDb),
-        };
+        const contextValue = createContext(services, principal, randomUUID(), requestDb);
+        if (operation.operation !== 'subscription') {
+          const release = await heavyGate.enter(measure.cost, contextValue.deadline);
+          if (!release) return [contextValue.deadline.error()];
+          wsReleases.set(contextValue, release);
+        }
+        return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
       },
       // Queries and mutations get the caller's deadline; a subscription lasts as long as its job.
       execute: (args) => {
@@ -229,7 +241,7 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
           // No data at all: graphql-js refused the variables before running anything.
           result.data === undefined && result.errors ? { errors: result.errors.map(badVariable) } : result,
         );
-        return context.deadline.race<ExecutionResult>(run, (error) => ({ errors: [error] }));
+        return context.deadline.race<ExecutionResult>(run, (error) => ({ errors: [error] })).finally(() => wsReleases.get(context)?.());
       },
       onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: format(result.errors) } : undefined),
       onError: (_ctx, _id, _payload, errors) => format(errors),
