@@ -4,18 +4,15 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { execute, getOperationAST, GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
-import { CloseCode } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import pino, { type Logger } from 'pino';
-import { WebSocketServer } from 'ws';
 import type { GraftDatabase } from '../../db/connect.js';
 import type { Db } from '../../db/database.js';
 import { GraftError, isGraftError } from '../../errors.js';
 import { startInProcessRunner, type InProcessRunner } from '../../jobs/index.js';
 import { DEFAULT_CACHE_TTL_MS, Recommender } from '../../serving/index.js';
 import { callerOf, createContext, type GraftServices, type GraphqlContext, type Principal } from '../context.js';
-import { badVariable, formatGraphQLError } from '../errors.js';
+import { formatGraphQLError } from '../errors.js';
 import { checkDocumentSize, checkOperation } from '../limits/operation-guard.js';
 import { HeavyGate } from '../limits/heavy-gate.js';
 import { DEFAULT_HEAVY_COST, resolveLimits, type Caller, type OperationLimits } from '../limits/operation-limits.js';
@@ -28,6 +25,7 @@ import { jitGateway } from './jit-gateway.js';
 import { resolveExposure, type MetricsAccess } from './exposure-settings.js';
 import { createServerMetrics } from './metrics.js';
 import { graphiqlPage, readAsset } from './static-assets.js';
+import { startWebSocketServer } from './websocket-server.js';
 
 /** Largest request body (HTTP) or WebSocket message accepted (a recordEvents call of 1,000 events is ~200 kB). */
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
@@ -175,79 +173,17 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
   });
   await apollo.start();
 
-  // graphql-ws runs queries and mutations too: the same limits, input checks, deadline and
-  // error formatting as HTTP, and messages no larger than an HTTP body.
-  const wss = new WebSocketServer({ server: http, path: '/graphql', maxPayload: MAX_BODY_BYTES });
-  const authorizationOf = (params: Readonly<Record<string, unknown>> | undefined): string | null => {
-    const raw = params?.authorization ?? params?.Authorization;
-    return typeof raw === 'string' ? raw : null;
-  };
-  const format = (errors: readonly GraphQLError[]): GraphQLFormattedError[] =>
-    errors.map((e) => {
-      const { http: _http, ...extensions } = e.extensions ?? {};
-      return formatGraphQLError({ ...e.toJSON(), extensions }, development, e);
-    });
-  const wsReleases = new WeakMap<GraphqlContext, () => void>();
-  const wsCleanup = useServer<Record<string, unknown>>(
-    {
-      schema,
-      onConnect: async (ctx) => {
-        try {
-          await authenticator.fromHeader(authorizationOf(ctx.connectionParams));
-          return true;
-        } catch (error) {
-          if (!(error instanceof GraphQLError) || error.extensions?.code !== 'UNAUTHENTICATED') throw error;
-          // As HTTP answers 401: the client learns why instead of "Internal server error".
-          ctx.extra.socket.close(CloseCode.Unauthorized, closeReason(`Unauthorized: ${error.message}`));
-          return false;
-        }
-      },
-      onSubscribe: async (ctx, _id, payload) => {
-        let principal: Principal | null;
-        try {
-          principal = await authenticator.fromHeader(authorizationOf(ctx.connectionParams));
-        } catch (error) {
-          if (error instanceof GraphQLError) return [error];
-          throw error;
-        }
-        const caller = callerOf(principal);
-        const tooBig = checkDocumentSize(payload.query, limits[caller], caller);
-        if (tooBig) return [tooBig];
-        let document;
-        try {
-          document = parse(payload.query);
-        } catch (error) {
-          if (error instanceof GraphQLError) return [new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
-          throw error;
-        }
-        const invalid = validate(schema, document, exposure.introspection ? undefined : VALIDATION_WITHOUT_INTROSPECTION);
-        if (invalid.length > 0) return invalid.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
-        const operation = getOperationAST(document, payload.operationName);
-        if (!operation) return [new GraphQLError('the document has no operation of that name; send operationName', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
-        const { errors: refused, measure } = checkOperation({ schema, document, operation, variables: payload.variables ?? undefined, limits: limits[caller], caller });
-        if (refused.length > 0) return refused;
-        const contextValue = createContext(services, principal, randomUUID(), requestDb);
-        if (operation.operation !== 'subscription') {
-          const release = await heavyGate.enter(measure.cost, contextValue.deadline);
-          if (!release) return [contextValue.deadline.error()];
-          wsReleases.set(contextValue, release);
-        }
-        return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
-      },
-      // Queries and mutations get the caller's deadline; a subscription lasts as long as its job.
-      execute: (args) => {
-        const context = args.contextValue as GraphqlContext;
-        const run = Promise.resolve(execute(args)).then((result) =>
-          // No data at all: graphql-js refused the variables before running anything.
-          result.data === undefined && result.errors ? { errors: result.errors.map(badVariable) } : result,
-        );
-        return context.deadline.race<ExecutionResult>(run, (error) => ({ errors: [error] })).finally(() => wsReleases.get(context)?.());
-      },
-      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: format(result.errors) } : undefined),
-      onError: (_ctx, _id, _payload, errors) => format(errors),
-    },
-    wss,
-  );
+  const websocket = startWebSocketServer(http, {
+    schema,
+    services,
+    authenticator,
+    limits,
+    heavyGate,
+    introspection: exposure.introspection,
+    development,
+    requestDb,
+    maxPayload: MAX_BODY_BYTES,
+  });
 
   http.on('request', (req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -389,8 +325,7 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
     authenticator,
     close: async () => {
       await runner?.stop();
-      await wsCleanup.dispose();
-      wss.close();
+      await websocket.close();
       await apollo.stop();
       if (!options.recommender) await recommender.close();
     },
@@ -410,16 +345,6 @@ function preloadActiveDomains(gdb: GraftDatabase, recommender: Recommender, logg
       }
     }
   })();
-}
-
-/** graphql-js's rules with introspection refused (what Apollo does with `introspection: false`). */
-const VALIDATION_WITHOUT_INTROSPECTION = [...specifiedRules, NoSchemaIntrospectionCustomRule];
-
-/** A WebSocket close reason fits in 123 bytes. */
-function closeReason(text: string): string {
-  let out = text;
-  while (Buffer.byteLength(out) > 123) out = `${out.slice(0, out.length - 2)}…`;
-  return out;
 }
 
 function readBody(req: IncomingMessage): Promise<string | null> {
