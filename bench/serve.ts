@@ -228,7 +228,7 @@ async function main() {
   /** One server process with the given cache TTL and precomputed users: both queries in the same run, plus the serving cache's counts. */
   async function measure(cacheTtlMs: number, precomputeUsers: number, withRecall: boolean) {
     const server = spawn(process.execPath, [...SERVER_NODE_OPTIONS.split(' ').filter(Boolean), main, 'serve', '--port', String(PORT), '--workers', String(WORKERS)], {
-      env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn', GRAFT_CACHE_TTL_MS: String(cacheTtlMs), GRAFT_PRECOMPUTE_USERS: String(precomputeUsers) },
+      env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn', GRAFT_METRICS: 'open', GRAFT_CACHE_TTL_MS: String(cacheTtlMs), GRAFT_PRECOMPUTE_USERS: String(precomputeUsers) },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     try {

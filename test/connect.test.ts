@@ -27,3 +27,20 @@ describe('database connection [postgres]', () => {
     expect(again.rows[0]!.one).toBe(1);
   });
 });
+
+describe('DATABASE_URL in messages', () => {
+  it('an unknown scheme is refused without printing the password', async () => {
+    const { connect } = await import('../src/db/connect.js');
+    const error = await connect({ databaseUrl: 'mysql://graft:s3cret-pw@db.internal:3306/graft' }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error?.message).toMatch(/DATABASE_URL "mysql:\/\/graft:\*\*\*@db\.internal:3306\/graft" is not a Postgres URL/);
+    expect(error?.message).not.toContain('s3cret');
+    const bare = await connect({ databaseUrl: 'graft:s3cret-pw@db.internal/graft' }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(bare?.message).not.toContain('s3cret');
+  });
+});

@@ -15,6 +15,7 @@ describe('graft serve --workers (Postgres)', () => {
 
   it('serves from N processes on one port, /metrics sums every worker, SIGTERM stops them all', async () => {
     const { key } = await createApiKey(db.db, { name: 'cluster', role: 'APP' });
+    const { key: scraper } = await createApiKey(db.db, { name: 'prometheus', role: 'ANALYST' });
     const port = 4600 + Math.floor(Math.random() * 300);
     const child = spawn(process.execPath, [CLI, 'serve', '--workers', '2', '--port', String(port)], {
       env: { ...process.env, DATABASE_URL: db.url!, LOG_LEVEL: 'warn' },
@@ -39,7 +40,7 @@ describe('graft serve --workers (Postgres)', () => {
         });
         expect(res.status).toBe(200);
       }
-      const metrics = await (await fetch(`${base}/metrics`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(15_000) })).text();
+      const metrics = await (await fetch(`${base}/metrics`, { headers: { connection: 'close', authorization: `Bearer ${scraper}` }, signal: AbortSignal.timeout(15_000) })).text();
       // Connections go to the workers in turn: only the sum over both workers counts all 20.
       expect(metrics).toMatch(/graft_graphql_requests_total\{operation="domains",outcome="ok"\} 20\b/);
       child.kill('SIGTERM');

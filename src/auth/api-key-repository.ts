@@ -59,9 +59,16 @@ export async function listApiKeys(db: Db): Promise<ApiKeyRecord[]> {
   return (await db.selectFrom('api_keys').selectAll().orderBy('id').execute()).map(toRecord);
 }
 
+/** The largest key id (api_keys.id is an integer). */
+const MAX_KEY_ID = 2_147_483_647;
+
 /** Revokes a key by id or prefix; a revoked key never authenticates again. */
 export async function revokeApiKey(db: Db, idOrPrefix: string): Promise<ApiKeyRecord> {
   const byId = /^\d+$/.test(idOrPrefix);
+  // Key ids are Postgres integers: a longer number is neither an id nor a prefix (prefixes start with graft_).
+  if (byId && Number(idOrPrefix) > MAX_KEY_ID) {
+    throw new GraftError('BAD_INPUT', `API key id "${idOrPrefix}" is out of range (ids are 1..${MAX_KEY_ID}); list keys with \`graft keys list\``);
+  }
   const row = await db
     .updateTable('api_keys')
     .set({ revoked_at: new Date() })

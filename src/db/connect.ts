@@ -51,7 +51,7 @@ async function connectPostgres(url: string, poolSize: number): Promise<GraftData
   if (!/^postgres(ql)?:\/\//.test(url)) {
     throw new GraftError(
       'BAD_INPUT',
-      `DATABASE_URL "${url}" is not a Postgres URL; use postgres://user@host:5432/dbname, or unset it to use the embedded database`,
+      `DATABASE_URL "${redact(url)}" is not a Postgres URL; use postgres://user@host:5432/dbname, or unset it to use the embedded database`,
     );
   }
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
@@ -98,6 +98,7 @@ async function connectPglite(dataDir: string): Promise<GraftDatabase> {
   };
 }
 
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+/** The URL without its password, whatever its scheme (also when it is not a URL at all). */
+export function redact(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)?([^:@/]*):.*@/i, '$1$2:***@');
 }

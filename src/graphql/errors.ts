@@ -23,6 +23,7 @@ const CLIENT_CODES = new Set([
   'UNAUTHENTICATED',
   'SERVICE_UNAVAILABLE',
   'CANCELLED',
+  'TIMEOUT',
   'GRAPHQL_VALIDATION_FAILED',
   'GRAPHQL_PARSE_FAILED',
   'BAD_REQUEST',
@@ -32,6 +33,11 @@ const CLIENT_CODES = new Set([
 
 export function graphqlError(code: 'BAD_USER_INPUT' | 'NOT_FOUND' | 'FORBIDDEN' | 'UNAUTHENTICATED' | 'CONFLICT', message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code } });
+}
+
+/** A variable the client got wrong (graphql-js's coercion error): BAD_USER_INPUT with HTTP 400, whichever executor found it. */
+export function badVariable(error: GraphQLError): GraphQLError {
+  return new GraphQLError(error.message, { nodes: error.nodes, extensions: { ...error.extensions, code: 'BAD_USER_INPUT', http: { status: 400 } } });
 }
 
 /**

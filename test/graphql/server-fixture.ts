@@ -48,6 +48,8 @@ export async function startFixture(kind: StorageKind): Promise<ServerFixture> {
     logger: pino({ level: 'silent' }),
     requestDb: db.db.withPlugin(counter),
     development: false,
+    // As the demo (`graft start`) serves: GraphiQL and introspection on; /metrics with a key.
+    graphiql: true,
   });
   return {
     db,
@@ -84,6 +86,13 @@ export async function gql<T = Record<string, any>>(
   });
   const body = (await res.json()) as Omit<GraphQLResponse<T>, 'status'>;
   return { status: res.status, ...body };
+}
+
+/** GET /metrics with an ANALYST key (the production default needs one). */
+export async function readMetrics(fixture: ServerFixture): Promise<string> {
+  const res = await fetch(fixture.server.url.replace('/graphql', '/metrics'), { headers: { authorization: `Bearer ${fixture.keys.analyst}` } });
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}: ${await res.text()}`);
+  return res.text();
 }
 
 /** The codes of a response's errors. */

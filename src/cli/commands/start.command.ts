@@ -17,7 +17,8 @@ export function registerStart(program: Command): void {
     .description('migrate; on an empty database seed, pretrain, transfer and activate the demo and print an admin key; then serve GraphQL')
     .option('--port <n>', 'HTTP port (default: PORT or 4000)', positiveInt('port'))
     .option('--no-serve', 'stop after the demo set-up instead of serving')
-    .action(async (o: { port?: number; serve: boolean }) => {
+    .option('--no-graphiql', 'leave GraphiQL and introspection off, as `graft serve` does (the demo turns them on)')
+    .action(async (o: { port?: number; serve: boolean; graphiql: boolean }) => {
       const gdb = await connect();
       try {
         await withSchemaLock(gdb, () => migrateToLatest(gdb.db));
@@ -35,15 +36,18 @@ export function registerStart(program: Command): void {
           if (adminKey) printKey(adminKey, undefined);
           return;
         }
-        await serveUntilSignal(gdb, { port: o.port, onListening: (url) => printKey(adminKey, url) });
+        // The demo is for trying the API in a browser: GraphiQL (with introspection) on. `graft serve`
+        // leaves both off, its production default.
+        await serveUntilSignal(gdb, { port: o.port, graphiql: o.graphiql ? true : undefined, onListening: (url) => printKey(adminKey, url, o.graphiql) });
       } finally {
         await gdb.close();
       }
     });
 }
 
-function printKey(adminKey: string | undefined, url: string | undefined): void {
-  if (url) note(`\nGraphQL: ${url}  (open it in a browser for GraphiQL; /healthz, /metrics)`);
+function printKey(adminKey: string | undefined, url: string | undefined, graphiql = false): void {
+  const browser = graphiql ? 'open it in a browser for GraphiQL' : 'GraphiQL off: `graft start` without --no-graphiql, or `graft serve --graphiql`';
+  if (url) note(`\nGraphQL: ${url}  (${browser}; /healthz, /metrics with an ANALYST or ADMIN key)`);
   if (url) note(`embedding explorer: ${url.replace(/\/graphql$/, '/explorer')}  (in a browser, with an ANALYST or ADMIN key)`);
   if (!adminKey) return;
   note(`\nadmin API key (shown once; store it now):\n  ${adminKey}\n`);

@@ -3,6 +3,7 @@ import { createApiKey, listApiKeys, revokeApiKey } from '../../auth/index.js';
 import type { GraphqlContext } from '../context.js';
 import { ApiKey, CreatedApiKey, CreateApiKeyArgs, Viewer } from '../types/api-key.type.js';
 import { Role } from '../types/enums.js';
+import { Cost } from '../limits/field-cost.js';
 
 @Resolver()
 export class ApiKeyResolver {
@@ -13,6 +14,7 @@ export class ApiKeyResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Cost({ listSize: { fixed: 100 } })
   @Query(() => [ApiKey])
   async apiKeys(@Ctx() ctx: GraphqlContext): Promise<ApiKey[]> {
     return (await listApiKeys(ctx.db)).map(ApiKey.from);

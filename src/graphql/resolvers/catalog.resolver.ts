@@ -9,6 +9,7 @@ import { Item } from '../types/item.type.js';
 import { Model } from '../types/model.type.js';
 import { HistoryEvent, User } from '../types/user.type.js';
 import { loadItems } from './load-items.js';
+import { Cost } from '../limits/field-cost.js';
 
 @ArgsType()
 class ItemsArgs {
@@ -44,8 +45,10 @@ export class CatalogResolver {
   }
 
   @Authorized(Role.APP)
+  @Cost({ listSize: { listArg: 'ids' } })
   @Query(() => [Item], { nullable: 'items', description: 'Items by external ids, in the order asked; null where unknown.' })
   async items(@Args(() => ItemsArgs) args: ItemsArgs, @Ctx() ctx: GraphqlContext): Promise<Array<Item | null>> {
+    ctx.deadline.check();
     const found = await ctx.loaders.itemByExternalId.loadMany(args.ids.map((id) => ({ domain: args.domain, id })));
     return found.map((item) => {
       if (item instanceof Error) throw item;
@@ -61,6 +64,7 @@ export class CatalogResolver {
   }
 
   @Authorized(Role.APP)
+  @Cost({ listSize: { fixed: 20 } })
   @Query(() => [Domain], { description: 'Every domain with its catalogue size and active model.' })
   async domains(@Ctx() ctx: GraphqlContext): Promise<Domain[]> {
     return (await listDomains(ctx.db)).map((d) => Object.assign(new Domain(), d));
@@ -69,8 +73,10 @@ export class CatalogResolver {
 
 @Resolver(() => User)
 export class UserFieldsResolver {
+  @Cost({ resolve: 5, listSize: { arg: 'first' } })
   @FieldResolver(() => [HistoryEvent], { description: "The user's newest events in a domain." })
   async history(@Root() user: User, @Args(() => HistoryArgs) args: HistoryArgs, @Ctx() ctx: GraphqlContext): Promise<HistoryEvent[]> {
+    ctx.deadline.check();
     const entries = await ctx.loaders.history.load({ userRowId: user.rowId, domain: args.domain, limit: args.first });
     return entries.map((e) =>
       Object.assign(new HistoryEvent(), { itemRowId: e.itemRowId, kind: e.kind as EventKind, weight: e.weight, occurredAt: e.occurredAt }),
@@ -82,13 +88,17 @@ export class UserFieldsResolver {
 export class HistoryEventFieldsResolver {
   @FieldResolver(() => Item)
   async item(@Root() event: HistoryEvent, @Ctx() ctx: GraphqlContext): Promise<Item> {
+    ctx.deadline.check();
     return (await loadItems(ctx, [event.itemRowId]))[0]!;
   }
 }
 
 @Resolver(() => Domain)
 export class DomainFieldsResolver {
-  @FieldResolver(() => Model, { nullable: true })
+  // A model's metrics, config and transfer report are analyst data, as through `models`/`model`
+  // (apps see the serving model's id and version on every recommendations page).
+  @Authorized(Role.ANALYST)
+  @FieldResolver(() => Model, { nullable: true, description: 'The model serving this domain (role ANALYST and above).' })
   async activeModel(@Root() domain: Domain, @Ctx() ctx: GraphqlContext): Promise<Model | null> {
     if (!domain.activeModelId) return null;
     const model = await ctx.loaders.modelById.load(domain.activeModelId);

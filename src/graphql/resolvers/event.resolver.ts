@@ -3,14 +3,17 @@ import { recordEvents } from '../../logs/index.js';
 import type { GraphqlContext } from '../context.js';
 import { Role } from '../types/enums.js';
 import { RecordEventsArgs, RecordEventsResult } from '../types/event.input.js';
+import { Cost } from '../limits/field-cost.js';
 
 @Resolver()
 export class EventResolver {
   @Authorized(Role.APP)
+  @Cost({ perUnit: { arg: 'events', cost: 2 } })
   @Mutation(() => RecordEventsResult, {
     description: 'Appends behaviour events (1..1000), all-or-nothing. Domains and items must exist; users are created on first sight.',
   })
   async recordEvents(@Args(() => RecordEventsArgs) args: RecordEventsArgs, @Ctx() ctx: GraphqlContext): Promise<RecordEventsResult> {
+    ctx.deadline.check();
     const now = new Date();
     const result = await recordEvents(
       ctx.db,

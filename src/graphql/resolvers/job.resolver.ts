@@ -4,6 +4,7 @@ import type { GraphqlContext } from '../context.js';
 import { Role } from '../types/enums.js';
 import { Job, JobConnection, JobEvent, JobsArgs, StartPretrainingInput, StartTransferInput } from '../types/job.type.js';
 import { Model } from '../types/model.type.js';
+import { Cost } from '../limits/field-cost.js';
 
 /**
  * Admins start pretraining and transfer jobs and watch them. A mutation only enqueues (the
@@ -13,6 +14,7 @@ import { Model } from '../types/model.type.js';
 @Resolver(() => Job)
 export class JobResolver {
   @Authorized(Role.ADMIN)
+  @Cost({ resolve: 10 })
   @Mutation(() => Job, { description: 'Queues pretraining on a domain; the same idempotencyKey returns the same job.' })
   async startPretraining(@Arg('input', () => StartPretrainingInput) input: StartPretrainingInput, @Ctx() ctx: GraphqlContext): Promise<Job> {
     const { device, idempotencyKey, ...rest } = input;
@@ -20,6 +22,7 @@ export class JobResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Cost({ resolve: 10 })
   @Mutation(() => Job, { description: 'Queues a transfer from a source model to a target domain (with its same-budget baseline and report).' })
   async startTransfer(@Arg('input', () => StartTransferInput) input: StartTransferInput, @Ctx() ctx: GraphqlContext): Promise<Job> {
     const { device, idempotencyKey, ...rest } = input;
@@ -33,6 +36,7 @@ export class JobResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Cost({ listSize: { arg: 'first' } })
   @Query(() => JobConnection, { description: 'Jobs, newest first.' })
   async jobs(@Args(() => JobsArgs) args: JobsArgs, @Ctx() ctx: GraphqlContext): Promise<JobConnection> {
     const page = await listJobs(ctx.db, { status: (args.status ?? undefined) as LibJobStatus[] | undefined, first: args.first, after: args.after ?? undefined });
@@ -57,6 +61,7 @@ export class JobResolver {
     return Job.from(job);
   }
 
+  @Cost({ resolve: 5, listSize: { fixed: 100 } })
   @FieldResolver(() => [JobEvent])
   async events(@Root() job: Job, @Ctx() ctx: GraphqlContext): Promise<JobEvent[]> {
     return (await listJobEvents(ctx.db, job.id, { limit: 5000 })).map(JobEvent.from);

@@ -4,6 +4,7 @@ import { activateModel, getModel, listModels, retireModel, rollbackModel, type A
 import type { GraphqlContext } from '../context.js';
 import { Role } from '../types/enums.js';
 import { Activation, Model } from '../types/model.type.js';
+import { Cost } from '../limits/field-cost.js';
 
 @ArgsType()
 class ModelsArgs {
@@ -21,6 +22,7 @@ class ModelsArgs {
 @Resolver(() => Model)
 export class ModelResolver {
   @Authorized(Role.ANALYST)
+  @Cost({ listSize: { arg: 'first' } })
   @Query(() => [Model], { description: 'Registered models, newest first.' })
   async models(@Args(() => ModelsArgs) args: ModelsArgs, @Ctx() ctx: GraphqlContext): Promise<Model[]> {
     return (await listModels(ctx.db, { domain: args.domain ?? undefined, limit: args.first })).map(Model.from);

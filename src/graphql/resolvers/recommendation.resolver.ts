@@ -14,16 +14,19 @@ import {
 import { RecommendationsArgs, SimilarItemsArgs } from '../types/recommendations.args.js';
 import { loadItems } from './load-items.js';
 import { selects } from './selects.js';
+import { Cost } from '../limits/field-cost.js';
 
 /** App operations: personalised recommendations and similar items (role APP and above). */
 @Resolver(() => RecommendationConnection)
 export class RecommendationResolver {
   @Authorized(Role.APP)
+  @Cost({ resolve: 20, listSize: { arg: 'first' } })
   @Query(() => RecommendationConnection, {
     description:
       "A user's recommendations in a domain, best first. Unknown users get popular items (tier POPULAR); a domain without an active model falls back to popularity and says so in fallbackReason.",
   })
   async recommendations(@Args(() => RecommendationsArgs) args: RecommendationsArgs, @Ctx() ctx: GraphqlContext, @Info() info: GraphQLResolveInfo): Promise<RecommendationConnection> {
+    ctx.deadline.check();
     const page = await ctx.services.recommender.recommend({
       userId: args.userId,
       domain: args.domain,
@@ -60,8 +63,10 @@ export class RecommendationResolver {
   }
 
   @Authorized(Role.APP)
+  @Cost({ resolve: 10, listSize: { arg: 'first' } })
   @Query(() => SimilarItems, { description: 'Items closest to an item in the active model of its domain.' })
   async similarItems(@Args(() => SimilarItemsArgs) args: SimilarItemsArgs, @Ctx() ctx: GraphqlContext): Promise<SimilarItems> {
+    ctx.deadline.check();
     const found = await ctx.services.recommender.similarItems(args.domain, args.itemId, args.first);
     return Object.assign(new SimilarItems(), {
       modelId: found.modelId,
@@ -76,8 +81,10 @@ export class RecommendationResolver {
 
 @Resolver(() => RecommendationReason)
 export class RecommendationReasonResolver {
+  @Cost({ listSize: { fixed: 3 } })
   @FieldResolver(() => [Item])
   becauseOf(@Root() reason: RecommendationReason, @Ctx() ctx: GraphqlContext): Promise<Item[]> {
+    ctx.deadline.check();
     return loadItems(ctx, reason.becauseOfRowIds);
   }
 }

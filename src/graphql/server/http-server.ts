@@ -5,27 +5,29 @@ import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
 import pino, { type Logger } from 'pino';
-import { WebSocketServer } from 'ws';
 import type { GraftDatabase } from '../../db/connect.js';
 import type { Db } from '../../db/database.js';
 import { GraftError, isGraftError } from '../../errors.js';
 import { startInProcessRunner, type InProcessRunner } from '../../jobs/index.js';
 import { DEFAULT_CACHE_TTL_MS, Recommender } from '../../serving/index.js';
-import { createContext, type GraftServices, type GraphqlContext } from '../context.js';
+import { callerOf, createContext, type GraftServices, type GraphqlContext, type Principal } from '../context.js';
 import { formatGraphQLError } from '../errors.js';
-import { DEFAULT_QUERY_LIMITS, queryLimitsRule, type QueryLimits } from '../query-limits.js';
+import { checkDocumentSize, checkOperation } from '../limits/operation-guard.js';
+import { HeavyGate } from '../limits/heavy-gate.js';
+import { DEFAULT_HEAVY_COST, resolveLimits, type Caller, type OperationLimits } from '../limits/operation-limits.js';
 import { buildGraftSchema } from '../schema.js';
 import { Authenticator } from './authenticator.js';
 import { clusterMetricsSource } from './cluster.js';
 import { EXPLORER_PATH, explorerRoute, registerExplorerAssets } from './explorer-page.js';
 import { checkHealth } from './health.js';
 import { jitGateway } from './jit-gateway.js';
+import { resolveExposure, type MetricsAccess } from './exposure-settings.js';
 import { createServerMetrics } from './metrics.js';
 import { graphiqlPage, readAsset } from './static-assets.js';
+import { startWebSocketServer } from './websocket-server.js';
 
-/** Largest request body accepted (a recordEvents call of 1,000 events is ~200 kB). */
+/** Largest request body (HTTP) or WebSocket message accepted (a recordEvents call of 1,000 events is ~200 kB). */
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
@@ -50,7 +52,16 @@ export interface GraftServerOptions {
    */
   precomputeUsers?: number;
   schema?: GraphQLSchema;
-  limits?: QueryLimits;
+  /** Operation limits per caller (role, or ANONYMOUS without a key); what is left out keeps DEFAULT_OPERATION_LIMITS. */
+  limits?: Partial<Record<Caller, Partial<OperationLimits>>>;
+  /** Schema introspection for every caller. Default: GRAFT_INTROSPECTION, else off (on when `graphiql` is). */
+  introspection?: boolean;
+  /** GraphiQL at GET /graphql in a browser. Default: GRAFT_GRAPHIQL, else off. */
+  graphiql?: boolean;
+  /** Who may read /metrics: `open`, `key` (an ANALYST or ADMIN key), `off`. Default: GRAFT_METRICS, else `key`. */
+  metrics?: MetricsAccess;
+  /** Estimated cost above which operations run one at a time in this process (default DEFAULT_HEAVY_COST). */
+  heavyCost?: number;
   /** Full error details (stack traces) to clients. Default: NODE_ENV === 'development'. */
   development?: boolean;
   /** Database handle used by resolvers (tests pass a query-counting one). Default: gdb.db. */
@@ -94,7 +105,10 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
       cacheTtlMs: options.cacheTtlMs ?? envCacheTtl(),
       precomputeUsers: options.precomputeUsers ?? envPrecomputeUsers(),
     });
-  const services: GraftServices = { gdb: options.gdb, recommender, logger, extensions: options.extensions ?? {} };
+  const limits = resolveLimits(options.limits);
+  const heavyGate = new HeavyGate(options.heavyCost ?? DEFAULT_HEAVY_COST);
+  const exposure = resolveExposure({ introspection: options.introspection, graphiql: options.graphiql, metrics: options.metrics });
+  const services: GraftServices = { gdb: options.gdb, recommender, logger, extensions: options.extensions ?? {}, limits };
   const schema = options.schema ?? (await buildGraftSchema());
   const metrics = createServerMetrics(recommender);
   // Under `graft serve --workers N` a scrape on any worker reports the whole cluster.
@@ -109,9 +123,10 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
   const apollo = new ApolloServer<GraphqlContext>({
     // graphql-jit executes queries and mutations (jit-gateway.ts); the schema comes with it.
     gateway: jitGateway(schema),
-    introspection: true,
+    introspection: exposure.introspection,
     includeStacktraceInErrorResponses: development,
-    validationRules: [queryLimitsRule(options.limits ?? DEFAULT_QUERY_LIMITS)],
+    // Batches would sum many operations' costs past any one limit: one operation per request.
+    allowBatchedHttpRequests: false,
     formatError: (formatted, error) => formatGraphQLError(formatted, development, error),
     // Apollo's default indents every response (JSON.stringify(value, null, 2)): bigger bodies
     // and slower to write; clients and GraphiQL format what they show themselves.
@@ -123,10 +138,27 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
       ApolloServerPluginDrainHttpServer({ httpServer: http }),
       {
         async requestDidStart() {
+          let release: (() => void) | undefined;
           return {
+            // The limits (depth, aliases, cost, inputs) are checked here rather than as validation
+            // rules: they depend on the caller's role and on the variables, and Apollo caches
+            // validation per document for everyone.
+            async didResolveOperation(rc) {
+              if (!rc.operation) return;
+              const caller = callerOf(rc.contextValue.principal);
+              const { errors, measure } = checkOperation({ schema, document: rc.document, operation: rc.operation, variables: rc.request.variables, limits: limits[caller], caller });
+              if (errors.length > 0) throw errors[0];
+              const { deadline } = rc.contextValue;
+              release = await heavyGate.enter(measure.cost, deadline);
+              if (!release) throw deadline.error();
+            },
+            async willSendResponse() {
+              release?.();
+            },
             async didEncounterErrors(rc) {
               for (const error of rc.errors) {
                 const code = error.extensions?.code;
+                if (code === 'TIMEOUT') logger.warn({ path: error.path, requestId: rc.contextValue.requestId, operation: rc.operationName }, 'operation ran past its time budget');
                 const library = error.originalError;
                 const expected = isGraftError(library) && library.code !== 'INTERNAL';
                 if (!expected && (code === undefined || code === 'INTERNAL_SERVER_ERROR')) {
@@ -141,18 +173,17 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
   });
   await apollo.start();
 
-  const wss = new WebSocketServer({ server: http, path: '/graphql' });
-  const wsCleanup = useServer(
-    {
-      schema,
-      context: async (ctx) => {
-        const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-        const principal = await authenticator.fromHeader(typeof raw === 'string' ? raw : null);
-        return createContext(services, principal, randomUUID(), requestDb);
-      },
-    },
-    wss,
-  );
+  const websocket = startWebSocketServer(http, {
+    schema,
+    services,
+    authenticator,
+    limits,
+    heavyGate,
+    introspection: exposure.introspection,
+    development,
+    requestDb,
+    maxPayload: MAX_BODY_BYTES,
+  });
 
   http.on('request', (req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -166,6 +197,9 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/graphql') {
       if (req.method === 'GET' && !url.searchParams.has('query') && (req.headers.accept ?? '').includes('text/html')) {
+        if (!exposure.graphiql) {
+          return sendText(res, 404, 'GraphiQL is off on this server; start it with `graft serve --graphiql` (or GRAFT_GRAPHIQL=on), or POST queries to /graphql\n', 'text/plain; charset=utf-8');
+        }
         return sendText(res, 200, graphiqlPage(), 'text/html; charset=utf-8');
       }
       return graphql(req, res, url);
@@ -176,6 +210,8 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
       return sendJson(res, health.status === 'ok' ? 200 : 503, health);
     }
     if (url.pathname === '/metrics') {
+      const refusal = await metricsRefusal(req.headers.authorization);
+      if (refusal) return sendJson(res, refusal.status, { error: refusal.message });
       return sendText(res, 200, clusterMetrics ? await clusterMetrics() : await metrics.registry.metrics(), metrics.registry.contentType);
     }
     if (url.pathname === '/') {
@@ -192,6 +228,33 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
     sendJson(res, 404, { error: `nothing at ${url.pathname}; the API is at /graphql` });
   }
 
+  /** Why /metrics is refused to this caller (exposure.metrics), or undefined. */
+  async function metricsRefusal(header: string | undefined): Promise<{ status: number; message: string } | undefined> {
+    if (exposure.metrics === 'open') return undefined;
+    if (exposure.metrics === 'off') return { status: 404, message: '/metrics is off on this server; turn it on with GRAFT_METRICS=key (an ANALYST or ADMIN key) or open' };
+    let principal: Principal | null;
+    try {
+      principal = await authenticator.fromHeader(header);
+    } catch (error) {
+      if (error instanceof GraphQLError) return { status: 401, message: error.message };
+      throw error;
+    }
+    if (!principal) return { status: 401, message: '/metrics needs an ANALYST or ADMIN key: send `Authorization: Bearer KEY` (e.g. `graft keys create --role ANALYST --name prometheus`)' };
+    if (principal.role === 'APP') return { status: 403, message: `/metrics needs role ANALYST or above; key "${principal.name}" has role APP` };
+    return undefined;
+  }
+
+  /** The caller's limits for a request's document size: its key's role, or anonymous (a bad key is refused later, by Apollo, with 401). */
+  async function limitsOf(header: string | undefined): Promise<{ caller: Caller; limits: OperationLimits }> {
+    let caller: Caller = 'ANONYMOUS';
+    try {
+      caller = callerOf(await authenticator.fromHeader(header));
+    } catch (error) {
+      if (!(error instanceof GraphQLError)) throw error;
+    }
+    return { caller, limits: limits[caller] };
+  }
+
   async function graphql(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
@@ -205,6 +268,16 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
         body = text.length ? JSON.parse(text) : {};
       } catch {
         return sendJson(res, 400, { errors: [{ message: 'request body is not valid JSON; send {"query": "...", "variables": {...}}', extensions: { code: 'BAD_REQUEST' } }] });
+      }
+    }
+    // The document's size is checked before anything parses it.
+    const queries = [url.searchParams.get('query'), ...(Array.isArray(body) ? body : [body]).map((b) => (b as { query?: unknown } | null)?.query)];
+    const documents = queries.filter((q): q is string => typeof q === 'string');
+    if (documents.length > 0) {
+      const { caller, limits: callerLimits } = await limitsOf(req.headers.authorization);
+      for (const document of documents) {
+        const tooBig = checkDocumentSize(document, callerLimits, caller);
+        if (tooBig) return sendJson(res, 400, { errors: [{ message: tooBig.message, extensions: { code: tooBig.extensions.code } }] });
       }
     }
     const response = await apollo.executeHTTPGraphQLRequest({
@@ -252,8 +325,7 @@ export async function startGraftServer(options: GraftServerOptions): Promise<Gra
     authenticator,
     close: async () => {
       await runner?.stop();
-      await wsCleanup.dispose();
-      wss.close();
+      await websocket.close();
       await apollo.stop();
       if (!options.recommender) await recommender.close();
     },

@@ -1,5 +1,6 @@
 import { GraphQLEnumType, GraphQLError, GraphQLFloat, GraphQLInputObjectType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, GraphQLString, parse, type OperationDefinitionNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import { Deadline } from '../limits/deadline.js';
 import { jitGateway } from './jit-gateway.js';
 
 // A schema whose input has the defaults graphql-jit leaves out: a Float and an enum whose internal value differs from its name.
@@ -20,15 +21,17 @@ const schema = new GraphQLSchema({
         resolve: (_, args: { events: Array<{ item: string; weight: number; kind: string }> }) => JSON.stringify(args.events),
       },
       fail: { type: GraphQLString, resolve: () => Promise.reject(failure) },
+      // Ends only when the operation is cancelled.
+      hang: { type: GraphQLString, resolve: (_, __, ctx: { deadline: Deadline }) => new Promise((resolve) => ctx.deadline.signal.addEventListener('abort', () => resolve('aborted'))) },
     },
   }),
 });
 
-async function run(query: string, variables: Record<string, unknown> = {}) {
+async function run(query: string, variables: Record<string, unknown> = {}, deadline = new Deadline(60_000, 'tests')) {
   const { executor } = await jitGateway(schema).load({ apollo: {} });
   const document = parse(query);
   const operation = document.definitions[0] as OperationDefinitionNode;
-  return executor!({ document, operation, operationName: null, queryHash: query, context: {}, request: { query, variables } } as never);
+  return executor!({ document, operation, operationName: null, queryHash: query, context: { deadline }, request: { query, variables } } as never);
 }
 
 describe('jitGateway', () => {
@@ -51,10 +54,22 @@ describe('jitGateway', () => {
     expect(error.locations).toEqual([{ line: 1, column: 12 }]);
   });
 
-  it('answers a refused operation (bad variables) with its errors, without running it', async () => {
+  it("answers bad variables with graphql-js's BAD_USER_INPUT errors naming the variable, without running anything", async () => {
     const result = await run('mutation($e: [EventInput!]!) { record(events: $e) }', { e: [{ weight: 2 }] });
     expect(result.data).toBeUndefined();
-    expect(result.errors![0]!.message).toMatch(/item/);
+    expect(result.errors![0]!.message).toMatch(/Variable "\$e" got invalid value .* Field "item" of required type "String!" was not provided/);
+    expect(result.errors![0]!.extensions.code).toBe('BAD_USER_INPUT');
+    const notInt = await run('mutation($e: [EventInput!]!) { record(events: $e) }', { e: [{ item: 'a', weight: 'abc' }] });
+    expect(notInt.errors![0]!.extensions.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('answers TIMEOUT past the deadline and aborts its signal, so the resolver stops', async () => {
+    const deadline = new Deadline(20, 'tests');
+    const result = await run('mutation { hang }', {}, deadline);
+    expect(result.errors![0]!.extensions.code).toBe('TIMEOUT');
+    expect(result.errors![0]!.message).toMatch(/time budget of 20 ms for tests/);
+    expect(deadline.signal.aborted).toBe(true);
+    expect(() => deadline.check()).toThrow(/time budget/);
   });
 
   it('runs queries, and the same compiled operation again', async () => {

@@ -3,6 +3,7 @@ import {
   astFromValue,
   execute,
   getNullableType,
+  getVariableValues,
   GraphQLError,
   isInputObjectType,
   isListType,
@@ -16,6 +17,8 @@ import {
 } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { LruCache } from '../../serving/lru-cache.js';
+import type { GraphqlContext } from '../context.js';
+import { badVariable } from '../errors.js';
 
 /** Compiled operations kept per process (the least recently used go: clients that inline values send many). */
 const MAX_COMPILED = 500;
@@ -47,8 +50,18 @@ export function jitGateway(schema: GraphQLSchema): GatewayInterface {
       compiled.set(key, query);
     }
     if (!isCompiledQuery(query)) return query; // the operation itself was refused
-    const result = await query.query(undefined, rc.context, withInputDefaults(schema, operation, rc.request.variables ?? {}));
-    return result.errors ? { ...result, errors: result.errors.map(upstreamError) } : result;
+    const context = rc.context as unknown as GraphqlContext;
+    const variables = rc.request.variables ?? {};
+    const run = Promise.resolve(query.query(undefined, context, withInputDefaults(schema, operation, variables)));
+    const result = await context.deadline.race<ExecutionResult>(run, (error) => ({ errors: [error] }));
+    if (!result.errors) return result;
+    if (result.data === undefined && !context.deadline.expired) {
+      // Nothing ran: graphql-jit refused the variables. Its errors are not the client's kind
+      // (Apollo reports them as internal); graphql-js's coercion says which variable is wrong and why.
+      const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
+      if (coerced.errors) return { errors: coerced.errors.map(badVariable) };
+    }
+    return { ...result, errors: result.errors.map(upstreamError) };
   };
 
   return {

@@ -13,7 +13,7 @@ export class Domain {
   @Field(() => Int)
   items!: number;
 
-  @Field(() => Model, { nullable: true, description: 'The model serving this domain.' })
+  @Field(() => Model, { nullable: true, description: 'The model serving this domain (role ANALYST and above).' })
   activeModel?: Model | null;
 
   activeModelId!: string | null;

@@ -1,4 +1,4 @@
-import { ArrayMaxSize, ArrayMinSize, IsNumber, IsOptional, Length, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsNumber, IsOptional, Length, Max, Min, ValidateNested } from 'class-validator';
 import { ArgsType, Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { EventKind } from './enums.js';
 
@@ -19,8 +19,10 @@ export class EventInput {
   @Field(() => EventKind)
   kind!: EventKind;
 
-  @Field(() => Float, { defaultValue: 1 })
+  @Field(() => Float, { defaultValue: 1, description: 'Up to 1,000,000 in size (stored as a 4-byte float).' })
   @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(-1_000_000)
+  @Max(1_000_000)
   weight!: number;
 
   @Field(() => Date, { nullable: true, description: 'When it happened; defaults to now.' })
