@@ -79,6 +79,7 @@ export function registerTrain(program: Command): void {
   command.action(async (o: TrainCliOptions & { trainingSeed: number }) => {
     const seed = o.seed ?? o.trainingSeed;
     const given = (option: string) => command.getOptionValueSource(option) === 'cli';
+    let nothingEvaluated = false;
     await withDatabase(async (gdb) => {
       const als = o.objective === 'implicit-als';
       const model: ModelSettings = {
@@ -110,7 +111,7 @@ export function registerTrain(program: Command): void {
       else note(formatTestSet({ users: m.users, rows: m.rows }, m.dropped, unknownUserInDomain(o.domain), o.domain));
       if (!noTestSet && m.users === 0) {
         note(`no test user could be evaluated, so there are no metrics; the model is registered (${record.id})`);
-        process.exitCode = 1;
+        nothingEvaluated = true;
       }
       const evaluated = m.users > 0;
       if (o.json) {
@@ -134,6 +135,8 @@ export function registerTrain(program: Command): void {
         process.stdout.write(`${record.id}\n`);
       }
     });
+    // After the database closed: closing PGlite resets process.exitCode.
+    if (nothingEvaluated) process.exitCode = 1;
   });
 }
 
