@@ -77,7 +77,9 @@ describeEachStorage('evaluation on a fixed split with cold-start test users', (c
     expect(expected.cold).toBeGreaterThan(40);
   });
 
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('transfer keeps the split as given, scores cold-start test users from their transferred rows as the 0 stratum (baseline: popularity), counts what it left out, and eval gives the same figures', async () => {
     const sourcePrepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: MODEL.tokenBuckets });

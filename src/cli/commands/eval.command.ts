@@ -22,11 +22,12 @@ export function registerEval(program: Command): void {
     if (o.seed !== undefined) {
       throw new GraftError('BAD_INPUT', `--seed ${o.seed} is the training seed (train, transfer) and eval trains nothing; the seed of the sampled negatives is --eval-seed (e.g. --eval-seed ${o.seed})`);
     }
+    let nothingEvaluated = false;
     await withDatabase(async (gdb) => {
       const split = o.testFile ? splitFromOptions({ split: 'loo', testFile: o.testFile, format: o.format }) : undefined;
       const { model, metrics } = await evaluateStoredModel(gdb, o.model, { protocol: o.protocol, negatives: o.negatives, ks: o.k, seed: o.evalSeed }, split);
       const testSet = formatTestSet({ users: metrics.users, rows: metrics.rows }, metrics.dropped, `a user with no events in ${model.domain} and no row in the model`, model.domain);
-      if (metrics.users === 0) process.exitCode = 1;
+      nothingEvaluated = metrics.users === 0;
       if (o.json) {
         const evaluated = metrics.users > 0;
         process.stdout.write(
@@ -47,5 +48,7 @@ export function registerEval(program: Command): void {
         process.stdout.write(`model ${model.id} (${model.domain} v${model.version})\n${testSet}\n${formatMetrics(metrics)}\n`);
       }
     });
+    // After the database closed: closing PGlite resets process.exitCode.
+    if (nothingEvaluated) process.exitCode = 1;
   });
 }

@@ -56,6 +56,7 @@ export function registerTrain(program: Command): void {
   addEvaluationOptions(command);
   command.option('--seed <n>', 'the training seed (alias of --training-seed; the negatives\' seed is --eval-seed)', positiveInt('seed'));
   command.action(async (o: TrainCliOptions) => {
+    let nothingEvaluated = false;
     await withDatabase(async (gdb) => {
       // The typed settings resolve exactly as a job's input does (declared bounds, the objective's defaults).
       const typed = typedSettings(command, 'train');
@@ -81,7 +82,7 @@ export function registerTrain(program: Command): void {
       else note(formatTestSet({ users: m.users, rows: m.rows }, m.dropped, unknownUserInDomain(o.domain), o.domain));
       if (!noTestSet && m.users === 0) {
         note(`no test user could be evaluated, so there are no metrics; the model is registered (${record.id})`);
-        process.exitCode = 1;
+        nothingEvaluated = true;
       }
       const evaluated = m.users > 0;
       if (o.json) {
@@ -105,5 +106,7 @@ export function registerTrain(program: Command): void {
         process.stdout.write(`${record.id}\n`);
       }
     });
+    // After the database closed: closing PGlite resets process.exitCode.
+    if (nothingEvaluated) process.exitCode = 1;
   });
 }

@@ -156,7 +156,7 @@ export function formatTransferReport(report: TransferReport): string {
   for (const s of report.strata.filter((x) => x.users > 0)) {
     lines.push(`  ${`${s.label} train`.padEnd(10)} ${f(s.transferred[guard]).padStart(9)} ${f(s.baseline[guard]).padStart(9)} ${f(s.popularity[guard]).padStart(9)}  (${guard}, ${s.users} users)`);
   }
-  lines.push(report.negativeTransfer ? `NEGATIVE TRANSFER (${describeGuard(report)}); not activated automatically` : describeGuard(report));
+  lines.push(report.negativeTransfer ? `${describeGuard(report).replace(/^negative transfer/, 'NEGATIVE TRANSFER')}; not activated automatically` : describeGuard(report));
   return lines.join('\n');
 }
 
