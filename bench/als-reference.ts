@@ -19,11 +19,8 @@ import { join, resolve } from 'node:path';
 import { embeddingScorer, evaluate, popularityScorer, type EvaluationData, type EvaluationOptions } from '../src/evaluation/index.js';
 import { createRng } from '../src/dataset/random.js';
 import { csr, solveRows, transpose } from './implicit-als.js';
+import { arg } from './bench-args.js';
 
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at === -1 ? fallback : process.argv[at + 1]!;
-}
 const DATA = resolve(arg('data', '../shared/data/amazon-sport-cloth'));
 const FACTORS = Number(arg('factors', '64'));
 const ALPHAS = arg('alpha', '1,10,40').split(',').map(Number);

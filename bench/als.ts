@@ -10,11 +10,8 @@
 import { createRng } from '../src/dataset/random.js';
 import { TwoTowerModel } from '../src/model/two-tower.model.js';
 import { confidenceMatrix, fitImplicitAls, implicitObjective } from '../src/training/implicit-als.js';
+import { arg } from './bench-args.js';
 
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at === -1 ? fallback : process.argv[at + 1]!;
-}
 const ROUNDS = Number(arg('rounds', '3'));
 const SWEEPS = Number(arg('sweeps', '5'));
 const CG = arg('cg', '2,3,5').split(',').map(Number);

@@ -28,11 +28,8 @@ import { createModel, markModelReady, saveEmbeddings } from '../src/registry/ind
 import { exactTopK } from '../src/retrieval/exact.index.js';
 import { clusteredUnitVectors } from '../src/retrieval/synthetic-vectors.js';
 import { normaliseRows } from '../src/explorer/cosine-knn.js';
+import { arg } from './bench-args.js';
 
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at === -1 ? fallback : process.argv[at + 1];
-}
 const numbers = (text: string) => (text === '' ? [] : text.split(',').map(Number));
 
 const SIZES = numbers(arg('sizes', '2000,20000'));

@@ -30,11 +30,8 @@ import { buildGraftSchema } from '../src/graphql/schema.js';
 import { ingestEvents, ingestItems } from '../src/logs/index.js';
 import { activateModel, createModel, markModelReady, saveEmbeddings, saveIdArtifact } from '../src/registry/index.js';
 import { clusteredUnitVectors } from '../src/retrieval/synthetic-vectors.js';
+import { arg } from './bench-args.js';
 
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at === -1 ? fallback : process.argv[at + 1]!;
-}
 const ITEMS = Number(arg('items', '20000'));
 const USERS = Number(arg('users', '2000'));
 const SECONDS = Number(arg('seconds', '20'));

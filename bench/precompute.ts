@@ -8,11 +8,8 @@
  */
 import { connect } from '../src/db/connect.js';
 import { Recommender } from '../src/serving/index.js';
+import { arg } from './bench-args.js';
 
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at === -1 ? fallback : process.argv[at + 1]!;
-}
 const USERS = Number(arg('users', '10000'));
 const URL = arg('database-url', 'postgres://postgres@127.0.0.1:5432/graft_bench_serve_100000');
 const gc = (globalThis as { gc?: () => void }).gc;

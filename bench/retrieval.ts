@@ -17,11 +17,8 @@ import { clusteredUnitVectors } from '../src/retrieval/synthetic-vectors.js';
 import { createExactIndex } from '../src/retrieval/exact.index.js';
 import { createHnswIndex, loadHnswIndex } from '../src/retrieval/hnsw.index.js';
 import type { CandidateIndex, SearchResult } from '../src/retrieval/candidate-index.js';
+import { arg } from './bench-args.js';
 
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at === -1 ? fallback : process.argv[at + 1];
-}
 const numbers = (text: string) => text.split(',').map(Number);
 
 const SIZES = numbers(arg('sizes', '100000,1000000'));

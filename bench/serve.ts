@@ -21,7 +21,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import pg from 'pg';
 import { createApiKey } from '../src/auth/index.js';
 import { connect } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
@@ -30,11 +29,8 @@ import { ingestEvents, ingestItems } from '../src/logs/index.js';
 import { activateModel, createModel, markModelReady, saveEmbeddings, saveIdArtifact } from '../src/registry/index.js';
 import { exactTopK } from '../src/retrieval/index.js';
 import { clusteredUnitVectors } from '../src/retrieval/synthetic-vectors.js';
+import { arg, freshBenchDatabase } from './bench-args.js';
 
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at === -1 ? fallback : process.argv[at + 1]!;
-}
 const ITEMS = Number(arg('items', '100000'));
 const USERS = Number(arg('users', '10000'));
 const SECONDS = Number(arg('seconds', '15'));
@@ -207,15 +203,7 @@ function load(url: string, key: string, body: (i: number) => string, seconds = S
 }
 
 async function main() {
-  const dbName = `graft_bench_serve_${ITEMS}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`drop database if exists ${dbName} with (force)`);
-  await admin.query(`create database ${dbName}`);
-  await admin.end();
-  const parsed = new URL(ADMIN_URL);
-  parsed.pathname = `/${dbName}`;
-  const url = parsed.toString();
+  const url = await freshBenchDatabase(ADMIN_URL, `graft_bench_serve_${ITEMS}`);
   const { key, itemVectors, userVectors, itemExternal, userRow } = await setUp(url);
 
   const main = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));

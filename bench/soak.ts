@@ -28,16 +28,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { createApiKey } from '../src/auth/index.js';
 import { runDemo } from '../src/cli/demo.js';
 import { connect } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
+import { arg, freshBenchDatabase } from './bench-args.js';
 
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at === -1 ? fallback : process.argv[at + 1]!;
-}
 const MINUTES = Number(arg('minutes', '10'));
 const APP_CLIENTS = Number(arg('app', '6'));
 const ANALYST_CLIENTS = Number(arg('analyst', '2'));
@@ -162,15 +158,7 @@ const abusiveQuery = (aliases: number) =>
 const isLimitRefusal = (kind: string | undefined) => kind !== undefined && /GRAPHQL_VALIDATION_FAILED|BAD_USER_INPUT|COST|DEPTH|LIMIT|HTTP 413|HTTP 400/i.test(kind);
 
 async function main() {
-  const dbName = 'graft_bench_soak';
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`drop database if exists ${dbName} with (force)`);
-  await admin.query(`create database ${dbName}`);
-  await admin.end();
-  const parsed = new URL(ADMIN_URL);
-  parsed.pathname = `/${dbName}`;
-  const url = parsed.toString();
+  const url = await freshBenchDatabase(ADMIN_URL, 'graft_bench_soak');
 
   log(`demo seed (${USERS} users), pretrain, transfer, activate: what \`graft start\` does on an empty database`);
   const gdb = await connect({ databaseUrl: url });

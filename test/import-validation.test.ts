@@ -9,6 +9,7 @@ import type { Db } from '../src/db/database.js';
 import { GraftError } from '../src/errors.js';
 import { importEventsFile, importItemsFile, ingestItems, recordEvents, type RecordedEvent } from '../src/logs/index.js';
 import { describeEachStorage } from './support/databases.js';
+import { importCounts, writeImportFile } from './support/import-files.js';
 
 // Issue 19, item 5: the importer and recordEvents refuse what the database cannot store
 // faithfully (invalid UTF-8, NUL, over-long fields) and what cannot be behaviour (weights
@@ -24,19 +25,8 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function file(name: string, content: string | Buffer): string {
-  const path = join(dir, name);
-  writeFileSync(path, content);
-  return path;
-}
-
-async function counts(db: Db) {
-  const { rows } = await sql<Record<string, number>>`
-    select (select count(*)::int from users) as users, (select count(*)::int from items) as items,
-           (select count(*)::int from events) as events, (select count(*)::int from imports) as imports,
-           (select count(*)::int from domains) as domains`.execute(db);
-  return rows[0]!;
-}
+const file = (name: string, content: string | Buffer) => writeImportFile(dir, name, content);
+const counts = importCounts;
 
 async function rejection(promise: Promise<unknown>): Promise<GraftError> {
   const error = await promise.then(

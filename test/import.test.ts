@@ -8,6 +8,7 @@ import { GraftError } from '../src/errors.js';
 import { shouldRebuildIndexes } from '../src/logs/event-indexes.js';
 import { importEventsFile, importItemsFile, ingestEvents, ingestItems, type EventRecord } from '../src/logs/index.js';
 import { describeEachStorage } from './support/databases.js';
+import { importCounts, writeImportFile } from './support/import-files.js';
 
 let dir: string;
 beforeAll(() => {
@@ -15,19 +16,8 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function file(name: string, text: string): string {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-}
-
-async function counts(db: Db) {
-  const { rows } = await sql<Record<string, number>>`
-    select (select count(*)::int from users) as users, (select count(*)::int from items) as items,
-           (select count(*)::int from events) as events, (select count(*)::int from imports) as imports,
-           (select count(*)::int from domains) as domains`.execute(db);
-  return rows[0]!;
-}
+const file = (name: string, content: string | Buffer) => writeImportFile(dir, name, content);
+const counts = importCounts;
 
 /** Events of a domain as (user, item, weight, ms, kind), ordered by time then id. */
 async function eventsOf(db: Db, domain: string) {
