@@ -19,7 +19,7 @@ import { connect } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { createRng } from '../src/dataset/random.js';
 import { clearEmbeddingMatrices } from '../src/explorer/embedding-matrix.js';
-import { nearestNeighbors } from '../src/explorer/embedding-lookup.js';
+import { nearestNeighbours } from '../src/explorer/embedding-lookup.js';
 import { pca2 } from '../src/explorer/pca.js';
 import { clearProjectionCache, projectEmbeddings } from '../src/explorer/projection.js';
 import { umap2, umapEpochs } from '../src/explorer/umap-layout.js';
@@ -115,13 +115,13 @@ async function endToEnd(): Promise<string[]> {
   await markModelReady(gdb.db, model.id, { metrics: {} });
 
   clearEmbeddingMatrices();
-  const [, coldSeconds] = await seconds(() => nearestNeighbors(gdb.db, model.id, 'ITEM', itemName(0), 10));
+  const [, coldSeconds] = await seconds(() => nearestNeighbours(gdb.db, model.id, 'ITEM', itemName(0), 10));
   apiRows.push(`| nearestNeighbors, first = 10, cold (loads the ${CATALOGUE.toLocaleString('en')} x ${DIM} matrix) | ${fmt(coldSeconds * 1000, 0)} ms |`);
   const rng = createRng(5);
   const times = new Float64Array(QUERIES);
   for (let q = 0; q < QUERIES; q++) {
     const start = performance.now();
-    await nearestNeighbors(gdb.db, model.id, 'ITEM', itemName(rng.int(CATALOGUE)), 10);
+    await nearestNeighbours(gdb.db, model.id, 'ITEM', itemName(rng.int(CATALOGUE)), 10);
     times[q] = performance.now() - start;
   }
   times.sort();

@@ -29,7 +29,7 @@ export {
   findUsersByExternalIds,
   recentHistories,
   listDomains,
-  type CatalogItem,
+  type CatalogueItem,
   type RecordedEvent,
   type EventRecord,
   type ImportSummary,
@@ -86,7 +86,7 @@ export {
 export * from './serving/index.js';
 
 // Embedding explorer (analysts)
-export { compareModels, getEmbedding, nearestNeighbors, pca2, projectEmbeddings, umap2, type ColorBy, type EntityKind, type LayerChange, type ModelComparison, type Neighbour, type Projection, type ProjectionMethod, type ProjectionPoint } from './explorer/index.js';
+export { compareModels, getEmbedding, nearestNeighbours, pca2, projectEmbeddings, umap2, type ColorBy, type EntityKind, type LayerChange, type ModelComparison, type Neighbour, type Projection, type ProjectionMethod, type ProjectionPoint } from './explorer/index.js';
 
 // API keys and roles
 export { authenticateApiKey, createApiKey, listApiKeys, revokeApiKey, roleAllows, type ApiKeyRecord, type Role } from './auth/index.js';

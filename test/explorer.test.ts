@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { seedSynthetic } from '../seeds/seed-database.js';
 import { createRng } from '../src/dataset/random.js';
 import { isGraftError } from '../src/errors.js';
-import { clearEmbeddingMatrices, clearProjectionCache, compareModels, getEmbedding, nearestNeighbors, projectEmbeddings, type EntityKind } from '../src/explorer/index.js';
+import { clearEmbeddingMatrices, clearProjectionCache, compareModels, getEmbedding, nearestNeighbours, projectEmbeddings, type EntityKind } from '../src/explorer/index.js';
 import { ingestEvents, ingestItems, type EventRecord } from '../src/logs/index.js';
 import type { NamedWeight } from '../src/model/named-weight.js';
 import { createModel, markModelReady, saveEmbeddings, saveIdArtifact, saveWeights } from '../src/registry/index.js';
@@ -185,10 +185,10 @@ describeEachStorage('embedding explorer', (ctx) => {
     });
   });
 
-  describe('nearestNeighbors', () => {
+  describe('nearestNeighbours', () => {
     it('agrees with an exact brute-force cosine search and excludes the entity itself', async () => {
       for (const row of [0, 13, 38]) {
-        const got = await nearestNeighbors(ctx.db.db, base, 'ITEM', itemId(row), 10);
+        const got = await nearestNeighbours(ctx.db.db, base, 'ITEM', itemId(row), 10);
         const expected = bruteForceNeighbours(items, row, 10);
         expect(got.map((n) => n.id)).toEqual(expected.map((e) => itemId(e.row)));
         got.forEach((n, i) => {
@@ -198,15 +198,15 @@ describeEachStorage('embedding explorer', (ctx) => {
         });
         expect(got.some((n) => n.id === itemId(row))).toBe(false);
       }
-      const usersNear = await nearestNeighbors(ctx.db.db, base, 'USER', userId(5), 59);
+      const usersNear = await nearestNeighbours(ctx.db.db, base, 'USER', userId(5), 59);
       expect(usersNear).toHaveLength(59);
       expect(usersNear.map((n) => n.score)).toEqual(bruteForceNeighbours(users, 5, 59).map((e) => expect.closeTo(e.score, 5)));
     });
 
     it('refuses first outside 1..100 and unknown ids', async () => {
-      await expect(nearestNeighbors(ctx.db.db, base, 'ITEM', itemId(0), 0)).rejects.toThrow(/first = 0 is out of range; ask for 1 to 100/);
-      await expect(nearestNeighbors(ctx.db.db, base, 'ITEM', itemId(0), 101)).rejects.toThrow(/first = 101/);
-      await expect(nearestNeighbors(ctx.db.db, base, 'ITEM', 'zzz', 5)).rejects.toThrow(/domain "shop" has no item "zzz"/);
+      await expect(nearestNeighbours(ctx.db.db, base, 'ITEM', itemId(0), 0)).rejects.toThrow(/first = 0 is out of range; ask for 1 to 100/);
+      await expect(nearestNeighbours(ctx.db.db, base, 'ITEM', itemId(0), 101)).rejects.toThrow(/first = 101/);
+      await expect(nearestNeighbours(ctx.db.db, base, 'ITEM', 'zzz', 5)).rejects.toThrow(/domain "shop" has no item "zzz"/);
     });
   });
 

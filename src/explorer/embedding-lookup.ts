@@ -73,9 +73,9 @@ export async function getEmbedding(db: Db, modelId: string, kind: EntityKind, ex
  * kind (held in a small in-memory cache).
  *
  * @example
- * const similar = await nearestNeighbors(db, modelId, 'ITEM', 'sku-9', 10);
+ * const similar = await nearestNeighbours(db, modelId, 'ITEM', 'sku-9', 10);
  */
-export async function nearestNeighbors(db: Db, modelId: string, kind: EntityKind, externalId: string, first: number): Promise<Neighbour[]> {
+export async function nearestNeighbours(db: Db, modelId: string, kind: EntityKind, externalId: string, first: number): Promise<Neighbour[]> {
   requireEntityKind(kind);
   if (!Number.isInteger(first) || first < 1 || first > MAX_NEIGHBOURS) {
     throw new GraftError('BAD_INPUT', `first = ${first} is out of range; ask for 1 to ${MAX_NEIGHBOURS} neighbours`);

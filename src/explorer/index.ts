@@ -4,7 +4,7 @@
  * GraphQL resolvers call these functions.
  */
 export { requireEntityKind, type EntityKind } from './entity-kind.js';
-export { getEmbedding, nearestNeighbors, MAX_NEIGHBOURS, type EmbeddingRecord, type Neighbour } from './embedding-lookup.js';
+export { getEmbedding, nearestNeighbours, MAX_NEIGHBOURS, type EmbeddingRecord, type Neighbour } from './embedding-lookup.js';
 export { clearEmbeddingMatrices, loadEmbeddingMatrix, type EmbeddingMatrix } from './embedding-matrix.js';
 export {
   clearProjectionCache,

@@ -6,17 +6,17 @@ import {
   findUsersByExternalIds,
   itemKey,
   recentHistories,
-  type CatalogItem,
-  type CatalogUser,
+  type CatalogueItem,
+  type CatalogueUser,
   type HistoryEntry,
 } from '../logs/index.js';
 import { getModels, type ModelRecord } from '../registry/index.js';
 
 /** Per-request batching: every loader turns the lookups of one tick into one SQL query. */
 export interface Loaders {
-  itemByRowId: DataLoader<number, CatalogItem | null>;
-  itemByExternalId: DataLoader<{ domain: string; id: string }, CatalogItem | null, string>;
-  userByExternalId: DataLoader<string, CatalogUser | null>;
+  itemByRowId: DataLoader<number, CatalogueItem | null>;
+  itemByExternalId: DataLoader<{ domain: string; id: string }, CatalogueItem | null, string>;
+  userByExternalId: DataLoader<string, CatalogueUser | null>;
   history: DataLoader<{ userRowId: number; domain: string; limit: number }, HistoryEntry[], string>;
   modelById: DataLoader<string, ModelRecord | null>;
 }

@@ -5,7 +5,7 @@ import { buildSchema, type NonEmptyArray } from 'type-graphql';
 import { authChecker } from './auth-checker.js';
 import { validateArgs } from './validate-args.js';
 import { ApiKeyResolver } from './resolvers/api-key.resolver.js';
-import { CatalogResolver, DomainFieldsResolver, HistoryEventFieldsResolver, UserFieldsResolver } from './resolvers/catalog.resolver.js';
+import { CatalogueResolver, DomainFieldsResolver, HistoryEventFieldsResolver, UserFieldsResolver } from './resolvers/catalogue.resolver.js';
 import { EventResolver } from './resolvers/event.resolver.js';
 import { ExplorerResolver, ModelComparisonFieldsResolver } from './resolvers/explorer.resolver.js';
 import { JobResolver } from './resolvers/job.resolver.js';
@@ -19,7 +19,7 @@ import {
 export const RESOLVERS = [
   RecommendationResolver,
   RecommendationReasonResolver,
-  CatalogResolver,
+  CatalogueResolver,
   UserFieldsResolver,
   HistoryEventFieldsResolver,
   DomainFieldsResolver,

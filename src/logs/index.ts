@@ -9,5 +9,5 @@ export { formatFromPath, FILE_FORMATS, type FileFormat } from './line-parser.js'
 export { EVENT_COLUMNS, ITEM_COLUMNS, DEFAULT_EVENT_COLUMNS, DEFAULT_ITEM_COLUMNS } from './column-spec.js';
 export { EVENTS_CHANNEL, notifyEventsRecorded, parseEventsNotification, type EventsNotification } from './events-notification.js';
 export { recordEvents, MAX_RECORDED_EVENTS, type RecordedEvent } from './record-events.js';
-export { findUsersByExternalIds, recentHistories, listDomains, type CatalogUser, type HistoryEntry } from './catalog-repository.js';
-export { findItemsByRowIds, findItemsByExternalIds, itemKey, readCatalogueRows, readItemPage, readItemTags, itemExists, type CatalogItem } from './item-repository.js';
+export { findUsersByExternalIds, recentHistories, listDomains, type CatalogueUser, type HistoryEntry } from './catalogue-repository.js';
+export { findItemsByRowIds, findItemsByExternalIds, itemKey, readCatalogueRows, readItemPage, readItemTags, itemExists, type CatalogueItem } from './item-repository.js';

@@ -12,7 +12,7 @@ import { numberArrayLiteral, textArrayLiteral } from './pg-array-literal.js';
  */
 
 /** An item of a domain's catalogue as readers (GraphQL, explorer) see it. */
-export interface CatalogItem {
+export interface CatalogueItem {
   /** Database id (items.id). */
   rowId: number;
   domain: string;
@@ -23,8 +23,8 @@ export interface CatalogItem {
 }
 
 /** Items by database id, in one query. Missing ids are absent from the map. */
-export async function findItemsByRowIds(db: Db, rowIds: readonly number[]): Promise<Map<number, CatalogItem>> {
-  const out = new Map<number, CatalogItem>();
+export async function findItemsByRowIds(db: Db, rowIds: readonly number[]): Promise<Map<number, CatalogueItem>> {
+  const out = new Map<number, CatalogueItem>();
   if (rowIds.length === 0) return out;
   const rows = await db
     .selectFrom('items')
@@ -37,8 +37,8 @@ export async function findItemsByRowIds(db: Db, rowIds: readonly number[]): Prom
 }
 
 /** Items by (domain, external id) pairs, in one query. Keyed by `itemKey(domain, id)`. */
-export async function findItemsByExternalIds(db: Db, keys: ReadonlyArray<{ domain: string; id: string }>): Promise<Map<string, CatalogItem>> {
-  const out = new Map<string, CatalogItem>();
+export async function findItemsByExternalIds(db: Db, keys: ReadonlyArray<{ domain: string; id: string }>): Promise<Map<string, CatalogueItem>> {
+  const out = new Map<string, CatalogueItem>();
   if (keys.length === 0) return out;
   const rows = await sql<{ id: number; external_id: string; title: string | null; tags: string[]; name: string }>`
     select i.id, i.external_id, i.title, i.tags, d.name

@@ -1,5 +1,5 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
-import { compareModels, getEmbedding, getTrainingCurve, nearestNeighbors, projectEmbeddings } from '../../explorer/index.js';
+import { compareModels, getEmbedding, getTrainingCurve, nearestNeighbours, projectEmbeddings } from '../../explorer/index.js';
 import { getModel } from '../../registry/index.js';
 import type { GraphqlContext } from '../context.js';
 import { Role } from '../types/enums.js';
@@ -34,7 +34,7 @@ export class ExplorerResolver {
   @Query(() => [Neighbor], { description: 'The users or items closest (cosine, exact search) to one of the same kind in the same model, best first, itself excluded.' })
   async nearestNeighbors(@Args(() => NearestNeighborsArgs) args: NearestNeighborsArgs, @Ctx() ctx: GraphqlContext): Promise<Neighbor[]> {
     ctx.deadline.check();
-    return (await nearestNeighbors(ctx.db, args.modelId, args.kind, args.id, args.first)).map(Neighbor.from);
+    return (await nearestNeighbours(ctx.db, args.modelId, args.kind, args.id, args.first)).map(Neighbor.from);
   }
 
   @Authorized(Role.ANALYST)

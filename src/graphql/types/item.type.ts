@@ -1,5 +1,5 @@
 import { Field, ID, ObjectType } from 'type-graphql';
-import type { CatalogItem } from '../../logs/index.js';
+import type { CatalogueItem } from '../../logs/index.js';
 
 /** An item of one domain's catalogue. */
 // Plain fields read directly by graphql-js (no per-field wrapper); no field has middleware or @Authorized.
@@ -17,7 +17,7 @@ export class Item {
   @Field(() => [String])
   tags!: string[];
 
-  static from(item: Pick<CatalogItem, 'id' | 'domain' | 'title' | 'tags'>): Item {
+  static from(item: Pick<CatalogueItem, 'id' | 'domain' | 'title' | 'tags'>): Item {
     return Object.assign(new Item(), { id: item.id, domain: item.domain, title: item.title, tags: item.tags });
   }
 }

@@ -3,9 +3,9 @@ import type { Db } from '../db/database.js';
 import type { EventKind } from '../db/tables/event.table.js';
 import { numberArrayLiteral, textArrayLiteral } from './pg-array-literal.js';
 
-export type { CatalogItem } from './item-repository.js';
+export type { CatalogueItem } from './item-repository.js';
 
-export interface CatalogUser {
+export interface CatalogueUser {
   rowId: number;
   id: string;
 }
@@ -19,8 +19,8 @@ export interface HistoryEntry {
 }
 
 /** Users by external id, in one query. */
-export async function findUsersByExternalIds(db: Db, ids: readonly string[]): Promise<Map<string, CatalogUser>> {
-  const out = new Map<string, CatalogUser>();
+export async function findUsersByExternalIds(db: Db, ids: readonly string[]): Promise<Map<string, CatalogueUser>> {
+  const out = new Map<string, CatalogueUser>();
   if (ids.length === 0) return out;
   const rows = await db.selectFrom('users').select(['id', 'external_id']).where('external_id', 'in', [...ids]).execute();
   for (const r of rows) out.set(r.external_id, { rowId: r.id, id: r.external_id });

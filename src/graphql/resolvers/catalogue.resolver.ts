@@ -36,7 +36,7 @@ class HistoryArgs {
 
 /** Catalogue and users, read through the request's DataLoaders (one SQL query per batch). */
 @Resolver()
-export class CatalogResolver {
+export class CatalogueResolver {
   @Authorized(Role.APP)
   @Query(() => Item, { nullable: true, description: 'One item by its external id; null when the domain has no such item.' })
   async item(@Arg('domain', () => String) domain: string, @Arg('id', () => ID) id: string, @Ctx() ctx: GraphqlContext): Promise<Item | null> {
