@@ -1,7 +1,7 @@
 import type { JobStatus } from '../db/tables/job.table.js';
-import type { TrainingObjective } from '../model/training-objective.js';
 import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
 import type { EvaluationSettings, ModelSettings, TrainingSettings } from '../workflows/model-settings.js';
+import type { DeclaredSettings } from '../workflows/settings/index.js';
 import type { SplitSpec } from '../workflows/split-spec.js';
 
 export type { JobStatus };
@@ -12,50 +12,24 @@ export type JobDevice = 'AUTO' | 'CPU' | 'GPU';
 /** Statuses a job never leaves. */
 export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 
-/** What `startPretraining` asks for; every field but `domain` has the CLI's default. */
-export interface PretrainJobInput {
+/**
+ * What `startPretraining` asks for: the domain, and any of the declared `train` settings
+ * (src/workflows/settings: objective, dim, layers, epochs, ...); each left out takes its default.
+ */
+export interface PretrainJobInput extends DeclaredSettings<'train'> {
   domain: string;
-  epochs?: number;
-  batchSize?: number;
-  dim?: number;
-  /** MLP widths per tower, bottom to top. */
-  layers?: number[];
-  learningRate?: number;
-  temperature?: number;
-  /** Early stopping patience in epochs (0 = off). */
-  patience?: number;
-  seed?: number;
-  userHistory?: boolean;
-  /** 'softmax' (default) or 'implicit-als' (ID rows solved per row by ALS; layers must be empty, epochs count sweeps). */
-  objective?: TrainingObjective;
-  /** implicit-als: confidence weight of an observed pair (default 40). */
-  alsAlpha?: number;
-  /** implicit-als: L2 regularisation of every solved row (default 0.1). */
-  alsRegularization?: number;
-  /** implicit-als: conjugate-gradient steps per row and sweep, 0 = exact solves (default 3). */
-  alsCgSteps?: number;
   /** How test interactions are held out (default: each user's last). A `file` split is refused: the worker may be another machine. */
   split?: SplitSpec;
   evaluation?: Partial<EvaluationSettings>;
 }
 
-/** What `startTransfer` asks for; every field but the first three has the CLI's default. */
-export interface TransferJobInput {
+/** What `startTransfer` asks for: source, target and strategy, and any of the declared `transfer` settings. */
+export interface TransferJobInput extends DeclaredSettings<'transfer'> {
   sourceModelId: string;
   targetDomain: string;
   strategy: TransferStrategyName;
-  /** PARTIAL only: the lowest N layers of each tower are frozen (default 1). */
-  freezeLayers?: number;
-  epochs?: number;
-  batchSize?: number;
-  learningRate?: number;
-  patience?: number;
-  replayWeight?: number;
-  replayFraction?: number;
-  tokenDropout?: number;
+  /** Share of overlapping users whose whole target history is moved to test (default 0.1 with a split, 0 with a test file). */
   coldStartShare?: number;
-  maxTrainPerUser?: number;
-  seed?: number;
   /** Activate the result when it is not flagged as negative transfer and its guard-metric gain is above 0. */
   activateIfBetter?: boolean;
   split?: SplitSpec;

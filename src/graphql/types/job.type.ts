@@ -5,6 +5,7 @@ import { TrainingObjective, TransferStrategy } from './enums.js';
 import { JSONScalar } from './json.scalar.js';
 import { Model } from './model.type.js';
 import { PageInfo } from './page-info.type.js';
+import type { DeclaredSettings } from '../../workflows/settings/index.js';
 import { declareSettingFields } from './setting-fields.js';
 
 export enum JobStatus {
@@ -217,21 +218,10 @@ export class StartPretrainingInput extends JobInputBase {
   @Length(1, 63)
   domain!: string;
 
-  dim?: number;
-  layers?: number[];
-  temperature?: number;
-  userHistory?: boolean;
-  objective?: TrainingObjective;
-  alsAlpha?: number;
-  alsRegularization?: number;
-  alsCgSteps?: number;
-  epochs?: number;
-  batchSize?: number;
-  learningRate?: number;
-  patience?: number;
-  seed?: number;
 }
+// The declared settings become fields (with their bounds) here, and typed fields through the interface.
 declareSettingFields(StartPretrainingInput, 'train', { objective: TrainingObjective });
+export interface StartPretrainingInput extends DeclaredSettings<'train'> {}
 
 @InputType()
 export class StartTransferInput extends JobInputBase {
@@ -248,16 +238,6 @@ export class StartTransferInput extends JobInputBase {
 
   @Field(() => Boolean, { defaultValue: false, description: 'Activate the result when it is not negative transfer and beats the baseline.' })
   activateIfBetter!: boolean;
-
-  epochs?: number;
-  batchSize?: number;
-  learningRate?: number;
-  patience?: number;
-  seed?: number;
-  freezeLayers?: number;
-  replayWeight?: number;
-  replayFraction?: number;
-  tokenDropout?: number;
-  maxTrainPerUser?: number;
 }
 declareSettingFields(StartTransferInput, 'transfer');
+export interface StartTransferInput extends DeclaredSettings<'transfer'> {}

@@ -58,3 +58,22 @@ export function settingNamed(name: SettingName): Setting {
 export function settingsOf(command: 'train' | 'transfer'): Setting[] {
   return SETTINGS.filter((s) => s.commands.includes(command));
 }
+
+/** The TypeScript type of a setting's value. */
+type ValueOf<S> = S extends { kind: 'int' | 'float' }
+  ? number
+  : S extends { kind: 'boolean' }
+    ? boolean
+    : S extends { kind: 'int-list' }
+      ? number[]
+      : S extends { kind: 'enum'; values: readonly (infer V)[] }
+        ? V
+        : never;
+
+/**
+ * The settings a command takes, as optional typed fields (what a job input and a GraphQL input
+ * carry), derived from the declarations: a new setting needs no type edited elsewhere.
+ */
+export type DeclaredSettings<C extends 'train' | 'transfer'> = {
+  [S in Entry as C extends S['commands'][number] ? S['name'] : never]?: ValueOf<S>;
+};

@@ -4,7 +4,7 @@ import type { TransferStrategyName } from '../../transfer/transfer-strategy.js';
 import { SETTINGS, settingNamed, settingsOf, type SettingName } from './catalogue.js';
 import { boundsText, checkSetting, flagOf, type Setting } from './setting.js';
 
-export { MODEL_SETTINGS, SETTINGS, TRAINING_SETTINGS, TRANSFER_SETTINGS, settingNamed, settingsOf, type SettingName } from './catalogue.js';
+export { MODEL_SETTINGS, SETTINGS, TRAINING_SETTINGS, TRANSFER_SETTINGS, settingNamed, settingsOf, type DeclaredSettings, type SettingName } from './catalogue.js';
 export { boundsText, checkSetting, flagOf, parseSettingArgument, type Setting, type SettingCommand, type SettingStage } from './setting.js';
 
 /** A setting's declared default (undefined for optional settings). */
