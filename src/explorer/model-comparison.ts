@@ -23,6 +23,10 @@ export interface TransferReportSummary {
   negativeTransfer: boolean;
   /** Per metric: gain over the target-only baseline with its paired bootstrap 95% interval. */
   gain: Record<string, { value: number; ci95: [number, number]; relative: number | null }>;
+  /** Per metric: gain over popularity on the same users and negatives (empty for reports written before it existed). */
+  gainOverPopularity: Record<string, { value: number; ci95: [number, number]; relative: number | null }>;
+  /** The guard's two comparisons (null for reports written before the popularity check). */
+  guard: { beatsBaseline: boolean; beatsPopularity: boolean } | null;
   /** Users in both domains, target-only users, users without target history. */
   overlap: Record<string, number>;
   /** Per stratum of training interactions: transferred, baseline and popularity metrics. */
@@ -169,6 +173,8 @@ function pickTransferReport(a: ModelRecord, b: ModelRecord): TransferReportSumma
     strategy: model.strategy,
     negativeTransfer: model.negativeTransfer,
     gain: report.gain ?? {},
+    gainOverPopularity: report.gainOverPopularity ?? {},
+    guard: report.guard ?? null,
     overlap: report.overlap ?? {},
     strata: report.strata ?? [],
   };

@@ -65,7 +65,7 @@ const COMPARISON = `query($a: ID!, $b: ID!, $k: Int) {
     a { id } b { id } k sharedUsers sharedItems meanUserCosine
     neighborOverlap { users items }
     layers { name kind relativeChange comparable sharedRows }
-    transferReport { modelId strategy negativeTransfer gains { metric value ciLow ciHigh relative } overlap { name count }
+    transferReport { modelId strategy negativeTransfer beatsBaseline beatsPopularity gains { metric value ciLow ciHigh relative } gainsOverPopularity { metric value ciLow ciHigh relative } overlap { name count }
       strata { label users transferred { metric value } baseline { metric value } popularity { metric value } } }
   }
 }`;
@@ -138,6 +138,8 @@ for (const kind of STORAGE_KINDS) {
       ]);
       const report = {
         gain: { 'hr@10': { value: 0.06, ci95: [0.02, 0.1], relative: 0.3 }, mrr: { value: 0.01, ci95: [-0.01, 0.03], relative: null } },
+        gainOverPopularity: { 'hr@10': { value: 0.2, ci95: [0.15, 0.25], relative: 2 } },
+        guard: { beatsBaseline: true, beatsPopularity: true },
         overlap: { usersInBoth: 70, targetOnlyUsers: 10 },
         strata: [{ label: '1-2', users: 80, transferred: { 'hr@10': 0.3 }, baseline: { 'hr@10': 0.24 }, popularity: { 'hr@10': 0.1 } }],
       };
@@ -244,6 +246,8 @@ for (const kind of STORAGE_KINDS) {
         { metric: 'hr@10', value: 0.06, ciLow: 0.02, ciHigh: 0.1, relative: 0.3 },
         { metric: 'mrr', value: 0.01, ciLow: -0.01, ciHigh: 0.03, relative: null },
       ]);
+      // The guard's second comparison (issue 16): the gain over popularity on the same users.
+      expect(c.transferReport).toMatchObject({ beatsBaseline: true, beatsPopularity: true, gainsOverPopularity: [{ metric: 'hr@10', value: 0.2, ciLow: 0.15, ciHigh: 0.25, relative: 2 }] });
       // Sorted by name: jsonb does not keep the order the report was written in.
       expect(c.transferReport.overlap).toEqual([{ name: 'targetOnlyUsers', count: 10 }, { name: 'usersInBoth', count: 70 }]);
       expect(c.transferReport.strata[0]).toEqual({ label: '1-2', users: 80, transferred: [{ metric: 'hr@10', value: 0.3 }], baseline: [{ metric: 'hr@10', value: 0.24 }], popularity: [{ metric: 'hr@10', value: 0.1 }] });

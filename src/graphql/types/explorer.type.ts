@@ -319,8 +319,17 @@ export class TransferReportSummary {
   @Field(() => Boolean)
   negativeTransfer!: boolean;
 
-  @Field(() => [MetricGain])
+  @Field(() => [MetricGain], { description: 'Gain over the same-budget target-only baseline, per metric, with its paired bootstrap 95% interval.' })
   gains!: MetricGain[];
+
+  @Field(() => [MetricGain], { description: 'Gain over popularity on the same users and negatives, per metric (empty for reports written before the popularity guard).' })
+  gainsOverPopularity!: MetricGain[];
+
+  @Field(() => Boolean, { nullable: true, description: "The guard's first comparison: the guard metric's interval over the baseline lies above 0 (null for older reports)." })
+  beatsBaseline!: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: "The guard's second comparison: the guard metric's interval over popularity lies above 0 (null for older reports)." })
+  beatsPopularity!: boolean | null;
 
   @Field(() => [NamedCount], { description: 'usersInBoth, targetOnlyUsers, usersWithoutTargetHistory, ...' })
   overlap!: NamedCount[];
@@ -333,7 +342,10 @@ export class TransferReportSummary {
       modelId: r.modelId,
       strategy: r.strategy as TransferStrategy | null,
       negativeTransfer: r.negativeTransfer,
-      gains: byName(r.gain).map(([metric, g]) => ({ metric, value: g.value, ciLow: g.ci95[0], ciHigh: g.ci95[1], relative: g.relative ?? null })),
+      gains: metricGains(r.gain),
+      gainsOverPopularity: metricGains(r.gainOverPopularity),
+      beatsBaseline: r.guard?.beatsBaseline ?? null,
+      beatsPopularity: r.guard?.beatsPopularity ?? null,
       overlap: byName(r.overlap)
         .filter(([, count]) => typeof count === 'number')
         .map(([name, count]) => ({ name, count })),
@@ -457,4 +469,8 @@ function metricValues(values: Record<string, number> | undefined): MetricValue[]
 /** Entries sorted by key: reports are stored as jsonb, which does not keep the order keys were written in. */
 function byName<T>(record: Record<string, T>): Array<[string, T]> {
   return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function metricGains(gains: LibTransferReport['gain']): MetricGain[] {
+  return byName(gains).map(([metric, g]) => ({ metric, value: g.value, ciLow: g.ci95[0], ciHigh: g.ci95[1], relative: g.relative ?? null }));
 }
