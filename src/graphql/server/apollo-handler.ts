@@ -7,7 +7,7 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/database.js';
 import { isGraftError } from '../../errors.js';
-import { callerOf, createContext, type GraftServices, type GraphqlContext } from '../context.js';
+import { callerOf, createContext, type GraftServices, type GraphqlContext, type Principal } from '../context.js';
 import { formatGraphQLError } from '../errors.js';
 import type { HeavyGate } from '../limits/heavy-gate.js';
 import { checkDocumentSize, checkOperation } from '../limits/operation-guard.js';
@@ -100,10 +100,10 @@ export async function startApolloHandler(options: ApolloHandlerOptions): Promise
   await apollo.start();
 
   /** The caller's limits for a request's document size: its key's role, or anonymous (a bad key is refused later, by Apollo, with 401). */
-  async function limitsOf(header: string | undefined): Promise<{ caller: Caller; limits: OperationLimits }> {
+  async function limitsOf(principal: Promise<Principal | null>): Promise<{ caller: Caller; limits: OperationLimits }> {
     let caller: Caller = 'ANONYMOUS';
     try {
-      caller = callerOf(await authenticator.fromHeader(header));
+      caller = callerOf(await principal);
     } catch (error) {
       if (!(error instanceof GraphQLError)) throw error;
     }
@@ -125,11 +125,14 @@ export async function startApolloHandler(options: ApolloHandlerOptions): Promise
         return sendJson(res, 400, { errors: [{ message: 'request body is not valid JSON; send {"query": "...", "variables": {...}}', extensions: { code: 'BAD_REQUEST' } }] });
       }
     }
+    // One key lookup per request: the size check and the context share it (a bad key is refused by the context, 401).
+    const principal = authenticator.fromHeader(req.headers.authorization);
+    principal.catch(() => undefined);
     // The document's size is checked before anything parses it.
     const queries = [url.searchParams.get('query'), ...(Array.isArray(body) ? body : [body]).map((b) => (b as { query?: unknown } | null)?.query)];
     const documents = queries.filter((q): q is string => typeof q === 'string');
     if (documents.length > 0) {
-      const { caller, limits: callerLimits } = await limitsOf(req.headers.authorization);
+      const { caller, limits: callerLimits } = await limitsOf(principal);
       for (const document of documents) {
         const tooBig = checkDocumentSize(document, callerLimits, caller);
         if (tooBig) return sendJson(res, 400, { errors: [{ message: tooBig.message, extensions: { code: tooBig.extensions.code } }] });
@@ -137,10 +140,7 @@ export async function startApolloHandler(options: ApolloHandlerOptions): Promise
     }
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-      context: async () => {
-        const principal = await authenticator.fromHeader(req.headers.authorization);
-        return createContext(services, principal, randomUUID(), requestDb);
-      },
+      context: async () => createContext(services, await principal, randomUUID(), requestDb),
     });
     const out: Record<string, string> = {};
     for (const [key, value] of response.headers) out[key] = value;
