@@ -5,7 +5,7 @@
  * from training items the user has not interacted with, seed 2040), HR@10 and NDCG@10.
  *
  *   npm run build && node dist/bench/transfer.js --dataset synthetic [--users 2000]
- *   npm run build && node dist/bench/transfer.js --dataset amazon [--data ../shared/data/amazon-sport-cloth]
+ *   npm run build && node dist/bench/transfer.js --dataset amazon [--data ../shared/data/amazon-sport-cloth | ../shared/data/amazon-sport-phone]
  *     [--epochs 10] [--only target|transfer] [--strategies FEATURE_EXTRACTION,PARTIAL,FULL]
  *     [--replay 0,0.5] [--replay-fraction 1] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--user-history | --no-user-history] [--seed 42] [--json out.json]
  *     [--item-init random,co-users] [--history-dropout 0.3] [--uniform-negatives 256] [--no-logq] [--l2 0] [--lr 0.003] [--layers 128,64]
@@ -18,8 +18,10 @@
  *
  * synthetic: the seeded generator (source and sparse target sharing users), target split
  * leave-one-out (last), 10% of overlapping users held out entirely (cold-start stratum).
- * amazon: the Amazon Sport / Cloth release in ../shared/data (never copied into the
- * project), Sport as source, Cloth as target, their given train/test files.
+ * amazon: an Amazon pair of the DisenCDR release in ../shared/data (never copied into the
+ * project): the folder `amazon-<source>-<target>` holds `<source>_<target>/` and
+ * `<target>_<source>/`; the source domain is pretrained, the target's given train/test files
+ * are used (Sport -> Cloth by default, Sport -> Phone with --data .../amazon-sport-phone).
  * Runs on a fresh embedded PGlite in a temp folder. Prints a markdown table.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -57,8 +59,10 @@ const arg = (name: string, fallback?: string) => {
 };
 const DATASET = arg('dataset', 'synthetic') as 'synthetic' | 'amazon';
 const DATA = resolve(arg('data', '../shared/data/amazon-sport-cloth')!);
-const SOURCE = DATASET === 'amazon' ? 'sport' : 'source';
-const TARGET = DATASET === 'amazon' ? 'cloth' : 'target';
+const PAIR = /amazon-([a-z]+)-([a-z]+)\/?$/.exec(DATA);
+if (DATASET === 'amazon' && !PAIR) throw new Error(`--data ${DATA}: expected a folder named amazon-<source>-<target> (e.g. ../shared/data/amazon-sport-phone)`);
+const SOURCE = DATASET === 'amazon' ? PAIR![1]! : 'source';
+const TARGET = DATASET === 'amazon' ? PAIR![2]! : 'target';
 const EPOCHS = Number(arg('epochs', '10'));
 const ONLY = arg('only');
 const STRATEGIES = (arg('strategies', 'FEATURE_EXTRACTION,PARTIAL,FULL')!).split(',') as TransferStrategyName[];
@@ -118,11 +122,11 @@ async function main() {
     await migrateToLatest(gdb.db);
     let split: SplitSpec;
     if (DATASET === 'amazon') {
-      for (const [domain, folder] of [['sport', 'sport_cloth'], ['cloth', 'cloth_sport']] as const) {
+      for (const [domain, folder] of [[SOURCE, `${SOURCE}_${TARGET}`], [TARGET, `${TARGET}_${SOURCE}`]] as const) {
         const s = await importEventsFile(gdb, join(DATA, folder, 'train.txt'), { domain, header: false, columns: ['user', 'item', 'weight'] });
         process.stderr.write(`imported ${domain}: ${s.rows} events\n`);
       }
-      split = { kind: 'file', path: join(DATA, 'cloth_sport', 'test.txt'), format: 'tsv' };
+      split = { kind: 'file', path: join(DATA, `${TARGET}_${SOURCE}`, 'test.txt'), format: 'tsv' };
     } else {
       const summary = await seedSynthetic(gdb, { users: Number(arg('users', '2000')), seed: 42 });
       process.stderr.write(`seeded: ${summary.domains.map((d) => `${d.name} ${d.events} events`).join(', ')}\n`);
