@@ -20,7 +20,6 @@ export interface PretrainJobInput extends DeclaredSettings<'train'> {
   domain: string;
   /** How test interactions are held out (default: each user's last). A `file` split is refused: the worker may be another machine. */
   split?: SplitSpec;
-  evaluation?: Partial<EvaluationSettings>;
 }
 
 /** What `startTransfer` asks for: source, target and strategy, and any of the declared `transfer` settings. */
@@ -33,7 +32,6 @@ export interface TransferJobInput extends DeclaredSettings<'transfer'> {
   /** Activate the result when it is not flagged as negative transfer and its guard-metric gain is above 0. */
   activateIfBetter?: boolean;
   split?: SplitSpec;
-  evaluation?: Partial<EvaluationSettings>;
 }
 
 /** A pretraining job's input with every default filled in, as stored in `jobs.input`. */
@@ -56,6 +54,8 @@ export interface TransferJobConfig {
   tokenDropout: number;
   coldStartShare: number;
   maxTrainPerUser?: number;
+  /** Given when the transferred model and its baseline get a learned item bias (`itemBias`). */
+  itemBias?: { learningRate: number };
   seed: number;
   activateIfBetter: boolean;
   training: TrainingSettings;
