@@ -10,6 +10,7 @@ import { buildGraftSchema } from '../src/graphql/schema.js';
 import { validateArgs } from '../src/graphql/validate-args.js';
 import { StartPretrainingInput, StartTransferInput } from '../src/graphql/types/job.type.js';
 import { resolvePretrainInput, resolveTransferInput } from '../src/jobs/job-input.js';
+import { parseStrategyName } from '../src/transfer/transfer-strategy.js';
 import { flagOf, SETTINGS, type Setting } from '../src/workflows/settings/index.js';
 import { withSettingsTable } from '../src/workflows/settings/emit-settings-table.js';
 
@@ -125,6 +126,17 @@ describe('settings declared once', () => {
   it('refuses a setting where it does not apply, on the CLI and in job inputs alike', () => {
     expect(() => resolvePretrainInput({ domain: 'd', alsAlpha: 5 })).toThrow(/alsAlpha = 5 applies to objective implicit-als only/);
     expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', freezeLayers: 2 })).toThrow(/freezeLayers = 2 applies to strategy PARTIAL only/);
+    // JOINT trains from scratch on every source event at weight 1: the replay settings and the JOINT reference are not its.
+    for (const [name, value] of [['replayWeight', 0.5], ['replayFraction', 1], ['jointReference', true], ['freezeLayers', 1]] as const) {
+      expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'JOINT', [name]: value })).toThrow(new RegExp(`${name} = ${value} applies to strategy .* only`));
+    }
+    const joint = resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'JOINT' });
+    expect(joint.strategy).toBe('JOINT');
+    expect(joint).not.toHaveProperty('replayWeight');
+    expect(joint).not.toHaveProperty('jointReference');
+    expect(resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL' }).jointReference).toBe(true);
+    expect(parseStrategyName('joint')).toBe('JOINT');
+    expect(() => parseStrategyName('auto-joint')).toThrow(/strategy "auto-joint" is unknown; use feature-extraction, partial, full or joint/);
     expect(isInputObjectType(schema.getType('StartTransferInput'))).toBe(true);
   });
 

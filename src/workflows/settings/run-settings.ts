@@ -32,13 +32,14 @@ export function resolvePretrainSettings(input: object): { model: ModelSettings; 
 export function resolveTransferSettings(
   input: object,
   strategy: TransferStrategyName,
-): { training: TrainingSettings; seed: number; replayWeight: number; replayFraction: number; tokenDropout: number; freezeLayers?: number; maxTrainPerUser?: number } {
+): { training: TrainingSettings; seed: number; replayWeight?: number; replayFraction?: number; jointReference?: boolean; tokenDropout: number; freezeLayers?: number; maxTrainPerUser?: number } {
   const values = resolveSettings('transfer', input, { strategy });
   return {
     training: trainingBudget(values),
     seed: values.seed,
-    replayWeight: values.replayWeight,
-    replayFraction: values.replayFraction,
+    // Grafting strategies only: JOINT refuses them (its source events count at weight 1, all of them).
+    ...(values.replayWeight !== undefined ? { replayWeight: values.replayWeight, replayFraction: values.replayFraction } : {}),
+    ...(values.jointReference !== undefined ? { jointReference: values.jointReference } : {}),
     tokenDropout: values.tokenDropout,
     ...(values.freezeLayers !== undefined ? { freezeLayers: values.freezeLayers } : {}),
     ...(values.maxTrainPerUser !== undefined ? { maxTrainPerUser: values.maxTrainPerUser } : {}),
