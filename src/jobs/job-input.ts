@@ -24,14 +24,14 @@ export function resolveTransferInput(input: TransferJobInput): TransferJobConfig
   const strategy = TRANSFER_STRATEGIES.find((s) => s === input.strategy);
   if (!strategy) throw new GraftError('BAD_INPUT', `strategy "${String(input.strategy)}" is unknown; use ${TRANSFER_STRATEGIES.join(', ')}`);
   refuseNestedEvaluation(input);
-  const { training, evaluation, seed, replayWeight, replayFraction, tokenDropout, freezeLayers, maxTrainPerUser, itemBias } = resolveTransferSettings(input, strategy);
+  const { training, evaluation, seed, replayWeight, replayFraction, jointReference, tokenDropout, freezeLayers, maxTrainPerUser, itemBias } = resolveTransferSettings(input, strategy);
   const splitSpec = split(input.split);
   const config: TransferJobConfig = {
     sourceModelId,
     targetDomain,
     strategy,
-    replayWeight,
-    replayFraction,
+    ...(replayWeight !== undefined ? { replayWeight, replayFraction } : {}),
+    ...(jointReference !== undefined ? { jointReference } : {}),
     tokenDropout,
     // A fixed (file) split is kept as it is unless a share is asked for.
     coldStartShare: unit('coldStartShare', input.coldStartShare ?? defaultColdStartShare(splitSpec)),

@@ -10,8 +10,10 @@ import { alignDomains, mapSourceInteractions, type Alignment } from '../transfer
 import { graftModel } from '../transfer/graft-model.js';
 import { initNewItemsFromCoUsers, type NewItemInit } from '../transfer/item-init.js';
 import { createStrategy } from '../transfer/strategies.js';
-import { compareWithBaseline, type ColdStartCarve, type TransferReport } from '../transfer/transfer-report.js';
-import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
+import { compareWithBaseline, compareWithReference, type ColdStartCarve, type ReferenceComparison, type TransferReport } from '../transfer/transfer-report.js';
+import type { SourceEventMix, TransferStrategy, TransferStrategyName } from '../transfer/transfer-strategy.js';
+import type { EvaluationData } from '../evaluation/evaluate.js';
+import type { TrainResult } from '../training/train.js';
 import { evaluationData } from './evaluation-data.js';
 import { evaluateModel, fitModel, modelScorer, setUserHistoriesFrom, trainingEvents, type TrainingHooks } from './fit-and-evaluate.js';
 import { towerTokensFor, type EvaluationSettings, type TrainingSettings } from './model-settings.js';
@@ -46,10 +48,15 @@ export interface TransferSettings {
   strategy: TransferStrategyName;
   freezeLayers?: number;
   pretrainedLearningRate?: number;
-  /** Weight of replayed source events (0 turns replay off). */
-  replayWeight: number;
-  /** Replayed source examples per epoch, as a share of the target examples. */
-  replayFraction: number;
+  /** Weight of replayed source events (0 turns replay off). Grafting strategies only (JOINT refuses it); absent = the declared default. */
+  replayWeight?: number;
+  /** Replayed source examples per epoch, as a share of the target examples. Grafting strategies only; absent = the declared default. */
+  replayFraction?: number;
+  /**
+   * Also train the JOINT model (from scratch on source + target events) with the same budget and
+   * report the transfer's gain over it (`TransferReport.joint`). Not for JOINT itself; absent = the declared default (on).
+   */
+  jointReference?: boolean;
   tokenDropout?: number;
   /**
    * How new target item rows start: 'random' (default) or 'co-users' (towards the pretrained
@@ -68,14 +75,14 @@ export interface TransferSettings {
   device?: 'AUTO' | 'CPU' | 'GPU';
 }
 
-export const DEFAULT_TRANSFER: Omit<TransferSettings, 'strategy' | 'training' | 'evaluation' | 'seed'> = {
+export const DEFAULT_TRANSFER: Omit<TransferSettings, 'strategy' | 'training' | 'evaluation' | 'seed'> & { replayWeight: number; replayFraction: number } = {
   replayWeight: defaultOf('replayWeight'),
   replayFraction: defaultOf('replayFraction'),
 };
 
 export interface TransferHooks extends TrainingHooks {
-  /** Called when the run moves to the next model: the transferred one, then the baseline. */
-  onPhase?: (phase: 'transfer' | 'baseline' | 'evaluation') => void;
+  /** Called when the run moves to the next model: the transferred one, the baseline, the JOINT reference (when on), then evaluation. */
+  onPhase?: (phase: 'transfer' | 'baseline' | 'joint' | 'evaluation') => void;
 }
 
 export interface TransferResult {
@@ -85,8 +92,10 @@ export interface TransferResult {
 
 /**
  * Grafts the source model onto the target domain with a strategy, fine-tunes it (mixing in
- * replayed source events), trains a target-only baseline with the same budget, and compares
- * both on the same target test users. Pure computation: no database access.
+ * replayed source events), or with JOINT trains a model from scratch on both domains' events;
+ * trains a target-only baseline with the same budget (and, for a grafting strategy, the JOINT
+ * reference unless `jointReference` is off), and compares them on the same target test users.
+ * Pure computation: no database access.
  */
 export async function transfer(prepared: PreparedTransfer, settings: TransferSettings, hooks: TransferHooks = {}): Promise<TransferResult> {
   const { source, target } = prepared;
@@ -112,22 +121,17 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
   const validation = events.validation && evaluationData(events.train, events.validation, nTargetUsers, nTargetItems);
   const test = evaluationData(concatExamples(target.train, target.validation), target.test, nTargetUsers, nTargetItems);
 
-  hooks.onPhase?.('transfer');
-  const model = graftModel({ config, weights: source.weights }, alignment, alignedItemTokens(source, target, alignment), settings.seed);
+  const itemTokens = alignedItemTokens(source, target, alignment);
+  const mappedSource = source.events.users.length > 0 ? mapSourceInteractions(alignment, source.events) : undefined;
+  const run: StrategyRun = { prepared, alignment, config, itemTokens, sourceEvents: mappedSource, train: events.train, validation, settings, hooks };
+  const withReference = (settings.jointReference ?? defaultOf<boolean>('jointReference')) && strategy.start === 'pretrained';
+  let fitted: FittedStrategy | undefined;
   let baseline: TwoTowerModel | undefined;
+  let joint: FittedStrategy | undefined;
   try {
-    strategy.apply(model, alignment);
-    const sourceEvents = source.events.users.length > 0 ? mapSourceInteractions(alignment, source.events) : undefined;
-    const replay =
-      settings.replayWeight > 0 && sourceEvents
-        ? { ...sourceEvents, weight: settings.replayWeight, fraction: settings.replayFraction }
-        : undefined;
-    if (settings.itemInit === 'co-users' && sourceEvents) initNewItemsFromCoUsers(model, alignment, sourceEvents, events.train);
-    // A user's source events (source item rows kept by the graft) feed their target representation;
-    // source first, so the capped pool keeps the target events.
-    setUserHistoriesFrom(model, sourceEvents, events.train);
-    const training = await fitModel(model, { ...events.train, replay }, validation, settings.training, settings.seed, hooks, nTargetItems);
-    if (training.aborted) throw abortError(hooks.signal);
+    hooks.onPhase?.('transfer');
+    fitted = await fitStrategy(strategy, run);
+    const { model, training, mix } = fitted;
 
     hooks.onPhase?.('baseline');
     baseline = TwoTowerModel.create({ ...config, users: nTargetUsers, items: nTargetItems }, towerTokensFor(config, target.itemTokens));
@@ -135,20 +139,35 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
     const baselineTraining = await fitModel(baseline, events.train, validation, settings.training, settings.seed, hooks);
     if (baselineTraining.aborted) throw abortError(hooks.signal);
 
+    if (withReference) {
+      hooks.onPhase?.('joint');
+      joint = await fitStrategy(createStrategy('JOINT'), run);
+    }
+
     hooks.onPhase?.('evaluation');
-    setUserHistoriesFrom(model, sourceEvents, target.train, target.validation);
+    setUserHistoriesFrom(model, mappedSource, target.train, target.validation);
     setUserHistoriesFrom(baseline, target.train, target.validation);
     const transferred = evaluateModel(model, test, settings.evaluation, nTargetItems);
+    const sameUsers = { ...settings.evaluation, users: transferred.model.perUser.users };
     const baselineScorer = withPopularityFallback(modelScorer(baseline), test.popularity, test.trainHistories.offsets);
-    const baselineReport = evaluate(baselineScorer, test, { ...settings.evaluation, users: transferred.model.perUser.users });
+    const baselineReport = evaluate(baselineScorer, test, sameUsers);
     const comparison = compareWithBaseline(transferred.model, baselineReport, transferred.popularity, { seed: settings.evaluation.seed });
+    let reference: ReferenceComparison | undefined;
+    if (joint) {
+      setUserHistoriesFrom(joint.model, mappedSource, target.train, target.validation);
+      const jointReport = evaluate(modelScorer(joint.model, nTargetItems), test, sameUsers);
+      reference = compareWithReference(joint.strategy.name, transferred.model, jointReport, { seed: settings.evaluation.seed });
+    }
     const report: TransferReport = {
       strategy: strategy.name,
       frozen: strategy.describe(model),
       freezeLayers: strategy.name === 'PARTIAL' ? (settings.freezeLayers ?? 1) : undefined,
-      replayWeight: replay ? settings.replayWeight : 0,
+      replayWeight: strategy.start === 'pretrained' && mix ? mix.weight : 0,
+      start: strategy.start,
+      sourceEvents: mix && mappedSource ? { events: mappedSource.users.length, weight: mix.weight, perEpoch: perEpoch(mix, mappedSource.users.length, events.train.users.length, model) } : { events: 0, weight: 0, perEpoch: 0 },
       overlap: overlapByHistory(alignment, target.coldStartTestUsers),
       ...comparison,
+      ...(reference ? { joint: reference } : {}),
       dropped: { ...target.dropped },
       coldStart: { fromTestFile: target.coldStartTestUsers, carve: prepared.coldStartCarve ?? { share: 0, seed: settings.seed, users: prepared.coldStartTestUsers } },
     };
@@ -161,7 +180,7 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
         strategy: strategy.name,
         freezeLayers: report.freezeLayers,
         replayWeight: report.replayWeight,
-        replayFraction: settings.replayFraction,
+        ...(report.replayWeight > 0 ? { replayFraction: settings.replayFraction ?? DEFAULT_TRANSFER.replayFraction } : {}),
         sourceModelId: source.modelId,
         baseline: summariseMetrics({ model: baselineReport, popularity: transferred.popularity }, baselineTraining, target.dropped),
       },
@@ -175,9 +194,69 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
     });
     return { trained, report };
   } finally {
-    model.dispose();
+    fitted?.model.dispose();
     baseline?.dispose();
+    joint?.model.dispose();
   }
+}
+
+/** What every strategy's model is fitted from. */
+interface StrategyRun {
+  prepared: PreparedTransfer;
+  alignment: Alignment;
+  config: TwoTowerConfig;
+  itemTokens: TokenBags | undefined;
+  /** The source events in the aligned rows (undefined when the source model has none). */
+  sourceEvents: Examples | undefined;
+  train: Examples;
+  validation: EvaluationData | undefined;
+  settings: TransferSettings;
+  hooks: TransferHooks;
+}
+
+interface FittedStrategy {
+  strategy: TransferStrategy;
+  model: TwoTowerModel;
+  training: TrainResult;
+  /** How the source events joined training (undefined: they did not). */
+  mix: SourceEventMix | undefined;
+}
+
+/**
+ * Builds the strategy's starting model (grafted from the source weights, or fresh over the
+ * aligned rows), applies its freezing and fits it with its objective on the target events
+ * mixed with the source events as the strategy says. The caller disposes the model.
+ */
+async function fitStrategy(strategy: TransferStrategy, run: StrategyRun): Promise<FittedStrategy> {
+  const { prepared, alignment, config, settings, hooks } = run;
+  const model =
+    strategy.start === 'pretrained'
+      ? graftModel({ config, weights: prepared.source.weights }, alignment, run.itemTokens, settings.seed)
+      : TwoTowerModel.create({ ...config, users: alignment.userDbIds.length, items: alignment.itemDbIds.length }, towerTokensFor(config, run.itemTokens));
+  try {
+    strategy.apply(model, alignment);
+    const mix = run.sourceEvents
+      ? strategy.sourceEvents({ weight: settings.replayWeight ?? DEFAULT_TRANSFER.replayWeight, fraction: settings.replayFraction ?? DEFAULT_TRANSFER.replayFraction })
+      : undefined;
+    const replay = mix && run.sourceEvents ? { ...run.sourceEvents, weight: mix.weight, fraction: mix.fraction } : undefined;
+    // Co-user starts pull new items towards pretrained rows; a model from scratch has none.
+    if (settings.itemInit === 'co-users' && run.sourceEvents && strategy.start === 'pretrained') initNewItemsFromCoUsers(model, alignment, run.sourceEvents, run.train);
+    // A user's source events (source item rows kept by the alignment) feed their target representation;
+    // source first, so the capped pool keeps the target events.
+    setUserHistoriesFrom(model, run.sourceEvents, run.train);
+    const training = await fitModel(model, { ...run.train, replay }, run.validation, settings.training, settings.seed, hooks, alignment.targetItems);
+    if (training.aborted) throw abortError(hooks.signal);
+    return { strategy, model, training, mix: replay ? mix : undefined };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+}
+
+/** Source examples per epoch: every one for a row-solving objective or an undefined share, else the share of the target examples. */
+function perEpoch(mix: SourceEventMix, sourceEvents: number, targetEvents: number, model: TwoTowerModel): number {
+  if (mix.fraction === undefined || !model.objective.gradientSteps) return sourceEvents;
+  return Math.round(mix.fraction * targetEvents);
 }
 
 /**
