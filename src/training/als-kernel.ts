@@ -43,6 +43,10 @@ export interface AlsScratch {
   live: Uint8Array;
   A: Float64Array;
   b: Float64Array;
+  /** The block's pairs' rows of y, gathered in order (grown as needed), their confidences and each block row's first pair. */
+  Yb: Float64Array;
+  Cb: Float64Array;
+  pairAt: Int32Array;
 }
 
 export interface AlsKernel {
@@ -69,6 +73,9 @@ export function alsKernel(): AlsKernel {
       live: new Uint8Array(block),
       A: new Float64Array(f * f),
       b: new Float64Array(f),
+      Yb: new Float64Array(1024 * f),
+      Cb: new Float64Array(1024),
+      pairAt: new Int32Array(block + 1),
     };
   }
 
@@ -159,7 +166,7 @@ export function alsKernel(): AlsKernel {
   }
 
   /** y[yo..yo+f) · v[o..o+f) with four running sums (a single one waits on each add's latency). */
-  function dot4(y: Float32Array, yo: number, v: Float64Array, o: number, f: number): number {
+  function dot4(y: Float64Array, yo: number, v: Float64Array, o: number, f: number): number {
     let s0 = 0;
     let s1 = 0;
     let s2 = 0;
@@ -178,7 +185,27 @@ export function alsKernel(): AlsKernel {
   /** Batched conjugate gradient on the m rows in s.idx (rows with events), warm-started from h.x. */
   function cgBlock(h: AlsHalf, s: AlsScratch, m: number): void {
     const { f, x, y, offsets, cols, confidence, cgSteps } = h;
-    const { idx, X, R, P, AP, rr, live } = s;
+    const { idx, X, R, P, AP, rr, live, pairAt } = s;
+    // Gather the block's pairs once: the CG passes below read them 2 (cgSteps + 1) times, in order.
+    let pairs = 0;
+    for (let j = 0; j < m; j++) pairs += offsets[idx[j]! + 1]! - offsets[idx[j]!]!;
+    if (s.Cb.length < pairs) {
+      s.Cb = new Float64Array(pairs * 2);
+      s.Yb = new Float64Array(pairs * 2 * f);
+    }
+    const { Yb, Cb } = s;
+    let at = 0;
+    for (let j = 0; j < m; j++) {
+      const r = idx[j]!;
+      pairAt[j] = at;
+      for (let k = offsets[r]!; k < offsets[r + 1]!; k++) {
+        const yo = cols[k]! * f;
+        const bo = at * f;
+        for (let a = 0; a < f; a++) Yb[bo + a] = y[yo + a]!;
+        Cb[at++] = confidence[k]!;
+      }
+    }
+    pairAt[m] = at;
     for (let j = 0; j < m; j++) {
       const xo = idx[j]! * f;
       const o = j * f;
@@ -187,14 +214,13 @@ export function alsKernel(): AlsKernel {
     dense(h, s, m, X, AP);
     // R = Σ (1 + c) y - A x, the pairs' terms fused: Σ ((1 + c) - c (y·x)) y - (G + λI) x.
     for (let j = 0; j < m; j++) {
-      const r = idx[j]!;
       const o = j * f;
       for (let a = 0; a < f; a++) R[o + a] = -AP[o + a]!;
-      for (let k = offsets[r]!; k < offsets[r + 1]!; k++) {
-        const yo = cols[k]! * f;
-        const c = confidence[k]!;
-        const w = 1 + c - c * dot4(y, yo, X, o, f);
-        for (let a = 0; a < f; a++) R[o + a] += w * y[yo + a]!;
+      for (let k = pairAt[j]!; k < pairAt[j + 1]!; k++) {
+        const yo = k * f;
+        const c = Cb[k]!;
+        const w = 1 + c - c * dot4(Yb, yo, X, o, f);
+        for (let a = 0; a < f; a++) R[o + a] += w * Yb[yo + a]!;
       }
       let sum = 0;
       for (let a = 0; a < f; a++) {
@@ -210,12 +236,11 @@ export function alsKernel(): AlsKernel {
       let any = false;
       for (let j = 0; j < m; j++) {
         if (live[j] === 0) continue;
-        const r = idx[j]!;
         const o = j * f;
-        for (let k = offsets[r]!; k < offsets[r + 1]!; k++) {
-          const yo = cols[k]! * f;
-          const w = confidence[k]! * dot4(y, yo, P, o, f);
-          for (let a = 0; a < f; a++) AP[o + a] += w * y[yo + a]!;
+        for (let k = pairAt[j]!; k < pairAt[j + 1]!; k++) {
+          const yo = k * f;
+          const w = Cb[k]! * dot4(Yb, yo, P, o, f);
+          for (let a = 0; a < f; a++) AP[o + a] += w * Yb[yo + a]!;
         }
         let pAp = 0;
         for (let a = 0; a < f; a++) pAp += P[o + a]! * AP[o + a]!;
