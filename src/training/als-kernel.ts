@@ -54,10 +54,11 @@ export interface AlsKernel {
   /** Solves rows [start, end); returns an error message (a non-positive-definite system) or null. */
   solveRows(h: AlsHalf, start: number, end: number, s: AlsScratch): string | null;
   /**
-   * Takes chunks of `chunk` rows from the shared counter `control[0]` until none is left or
-   * `control[1]` (abort) is set: how the threads share a half (work stealing; any split gives the same rows).
+   * Solves thread `thread`'s share of a half: the chunks of `chunk` rows c = thread, thread +
+   * threads, ... (interleaved, so each thread gets rows of every popularity), stopping early
+   * when `control[0]` (abort) is set. Returns the rows it solved or the error.
    */
-  work(h: AlsHalf, control: Int32Array, chunk: number, rows: number, s: AlsScratch): string | null;
+  work(h: AlsHalf, control: Int32Array, chunk: number, thread: number, threads: number, s: AlsScratch): { error: string | null; rows: number };
 }
 
 export function alsKernel(): AlsKernel {
@@ -347,17 +348,20 @@ export function alsKernel(): AlsKernel {
     return null;
   }
 
-  function work(h: AlsHalf, control: Int32Array, chunk: number, rows: number, s: AlsScratch): string | null {
-    for (;;) {
-      if (Atomics.load(control, 1) !== 0) return null;
-      const start = Atomics.add(control, 0, 1) * chunk;
-      if (start >= rows) return null;
-      const error = solveRows(h, start, Math.min(rows, start + chunk), s);
+  function work(h: AlsHalf, control: Int32Array, chunk: number, thread: number, threads: number, s: AlsScratch): { error: string | null; rows: number } {
+    const rows = h.offsets.length - 1;
+    let solved = 0;
+    for (let start = thread * chunk; start < rows; start += threads * chunk) {
+      if (Atomics.load(control, 0) !== 0) break;
+      const end = Math.min(rows, start + chunk);
+      const error = solveRows(h, start, end, s);
       if (error) {
-        Atomics.store(control, 1, 1);
-        return error;
+        Atomics.store(control, 0, 1);
+        return { error, rows: solved };
       }
+      solved += end - start;
     }
+    return { error: null, rows: solved };
   }
 
   return { createScratch, solveRows, work };

@@ -169,6 +169,7 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
     examplesPerSecond: solvingMs > 0 ? (2 * observed * history.length * 1000) / solvingMs : 0,
     stoppedEarly,
     aborted,
+    threads,
   };
 }
 

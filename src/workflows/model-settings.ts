@@ -49,6 +49,8 @@ export interface TrainingSettings {
   clipNorm?: number;
   /** Stop when the validation metric has not improved for this many epochs (0 = never), restoring the best epoch. */
   patience: number;
+  /** Threads of a row-solving objective (implicit-als); undefined: the machine's cores. */
+  threads?: number;
 }
 
 export interface EvaluationSettings {
