@@ -62,11 +62,15 @@ export interface ConfidenceRows {
  * (FULL's pretrained rows) moves only m of the way to its solution each sweep,
  * x ← x + m (x* - x): the exact-solve counterpart of a lower learning rate (m = 0 never
  * moves). Every event counts in every sweep, so `replay.fraction` does not apply. Returns
- * the same record as `train`.
+ * the same record as `train`, with the thread count.
+ *
+ * The rows of a half are solved by `als-kernel.ts` (CG batched over blocks of rows) on
+ * `options.threads` threads sharing the tables (`als-threads.ts`); every row's solve reads only
+ * the other side, so the factors are bit-identical for any thread count.
  *
  * @example
  * const model = TwoTowerModel.create({ users, items, layers: [], objective: 'implicit-als', alsAlpha: 40 });
- * const result = await fitImplicitAls(model, { users: eventUsers, items: eventItems }, { epochs: 15 });
+ * const result = await fitImplicitAls(model, { users: eventUsers, items: eventItems }, { epochs: 15, threads: 2 });
  */
 export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, options: ImplicitAlsOptions): Promise<TrainResult> {
   const { config } = model;
