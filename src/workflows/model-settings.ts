@@ -1,4 +1,5 @@
 import type { TokenBags } from '../model/token-hash.js';
+import type { AdamBiasCorrection } from '../model/sparse-optimizer.js';
 import { modelObjective } from '../model/objective.js';
 import { defaultOf } from './settings/index.js';
 import type { TrainingObjective } from '../model/training-objective.js';
@@ -12,6 +13,8 @@ export interface ModelSettings {
   temperature: number;
   tokenBuckets: number;
   optimizer: 'adam' | 'adagrad';
+  /** Lazy Adam's bias correction on the embedding tables (absent = the model's default; see TwoTowerConfig.adamBiasCorrection). */
+  adamBiasCorrection?: AdamBiasCorrection;
   l2: number;
   tokenDropout: number;
   seed: number;
@@ -123,6 +126,7 @@ export function modelConfig(settings: ModelSettings, users: number, items: numbe
     tokenBuckets: settings.tokenBuckets,
     optimizer: settings.optimizer,
     l2: settings.l2,
+    adamBiasCorrection: settings.adamBiasCorrection,
     tokenDropout: settings.tokenDropout,
     seed: settings.seed,
     userHistory: settings.userHistory ?? false,
