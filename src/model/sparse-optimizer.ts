@@ -12,6 +12,10 @@ import { GraftError } from '../errors.js';
  * moves by about (1 - 0.9^k) / sqrt(0.001 k) x lr per touch (3.2 to 6.5 for k <= 20): rarely
  * seen rows take larger steps than frequent ones. With a per-row count every row moves
  * about lr per touch, as if it were trained alone by dense Adam.
+ *
+ * 'row' is the default: with 'table' the engine's training loss follows PyTorch's on
+ * identical batches, but on real ID-only data the towers memorise sooner and score lower
+ * (Amazon Cloth / Phone, target alone: BENCHMARKS.md, issue 18).
  */
 export type SparseOptimizerKind = 'adam' | 'adagrad';
 
