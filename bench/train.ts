@@ -6,6 +6,12 @@
  * a FLOP ceiling in examples/s for this model.
  *
  *   npm run build && node dist/bench/train.js [--steps 300] [--plain-steps 3] [--no-cpu] [--plain-cpu]
+ *   npm run build && node dist/bench/train.js --loss-curve [--steps 360]
+ *
+ * `--loss-curve` only trains the ID-only engine on the timed run's batches (the 64 batches
+ * cycled, lr 0.001, no warm-up split) and prints the loss every 60 steps, once per lazy-Adam
+ * bias correction ('row', 'table'): the figures to set beside
+ * `../shared/peers/torch_two_tower.py`'s on identical batches.
  *
  * `--plain-cpu` also times one step of the plain version on the stock `cpu` backend
  * (its UnsortedSegmentSum is O(rows x batch x dim): minutes per step). Prints markdown.
@@ -16,6 +22,7 @@ import { initBackend } from '../src/model/backend.js';
 import { createRng } from '../src/dataset/random.js';
 import type { TokenBags } from '../src/model/token-hash.js';
 import { TwoTowerModel, type StepTimings } from '../src/model/two-tower.model.js';
+import type { AdamBiasCorrection } from '../src/model/sparse-optimizer.js';
 
 function arg(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -192,12 +199,37 @@ function benchPlain(steps: number): { msPerStep: number; firstStepMs: number } {
   return { msPerStep: steps > 0 ? msPerStep : firstStepMs, firstStepMs };
 }
 
+/** Loss every 60 steps of the ID-only engine on the timed run's batches, with lazy Adam's bias correction `correction`. */
+function lossCurve(correction: AdamBiasCorrection, steps: number): Map<number, number> {
+  const model = TwoTowerModel.create({ users: USERS, items: ITEMS, dim: DIM, layers: LAYERS, tokenBuckets: TOKEN_BUCKETS, temperature: TEMPERATURE, logQ: true, seed: 1, adamBiasCorrection: correction });
+  const batches = makeBatches(64);
+  const counts = new Float32Array(ITEMS);
+  for (const b of batches) for (const i of b.items) counts[i]++;
+  model.setItemFrequencies(counts);
+  const curve = new Map<number, number>();
+  for (let s = 1; s <= steps; s++) {
+    const loss = model.trainStep(batches[(s - 1) % batches.length], LR);
+    if (s % 60 === 0 || s === 1) curve.set(s, loss);
+  }
+  model.dispose();
+  return curve;
+}
+
 const fmt = (x: number, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 async function main(): Promise<void> {
   const load = loadavg()[0];
   const info = await initBackend({ prefer: 'wasm' });
   if (info.backend !== 'wasm') throw new Error(`expected the wasm backend, got ${info.backend}`);
+  if (process.argv.includes('--loss-curve')) {
+    const steps = arg('steps', 360);
+    const curves = (['row', 'table'] as const).map((c) => [c, lossCurve(c, steps)] as const);
+    console.log(`Loss of the ID-only engine on bench/train's batches (lr ${LR}, seed 1), by lazy Adam's bias correction; load average ${fmt(load, 1)}\n`);
+    console.log(`| step | ${curves.map(([c]) => `bias correction per ${c}`).join(' | ')} |`);
+    console.log(`|---:|${curves.map(() => '---:').join('|')}|`);
+    for (const step of curves[0][1].keys()) console.log(`| ${step} | ${curves.map(([, m]) => fmt(m.get(step)!, 3)).join(' | ')} |`);
+    return;
+  }
   const matmul = measureMatMul();
 
   const results: (EngineResult & { backend: string })[] = [];

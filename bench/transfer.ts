@@ -10,6 +10,9 @@
  *     [--replay 0,0.5] [--replay-fraction 1] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--user-history | --no-user-history] [--seed 42] [--json out.json]
  *     [--item-init random,co-users] [--history-dropout 0.3] [--uniform-negatives 256] [--no-logq] [--l2 0] [--lr 0.003] [--layers 128,64]
  *     [--item-bias] [--transfer-item-bias] [--item-bias-lr 30] [--batch-size 256]
+ *     [--adam-bias-correction table|row]   (lazy Adam on the tables: the table's step count or each row's) [--patience 3]
+ *     [--recipes "name: --flag value ...; name: ..."]   (target only: one model per recipe in this run, each recipe's
+ *     flags on top of the command's; the trainer's validation HR@10 is printed beside test: choose on it)
  *     [--objective softmax|implicit-als] [--als-alpha 40] [--als-reg 0.1] [--als-cg-steps 3]   (implicit-als: ID rows solved per row, 0 = exact; --layers none)
  *     [--joint-reference]   (also the issue's reference in the same run, on the same negatives: implicit ALS
  *     from scratch on the joined user x (target + source items) matrix, the model's dim/alpha/λ/epochs)
@@ -49,8 +52,9 @@ import { csr, solveRows } from './implicit-als.js';
 import { TwoTowerModel } from '../src/model/two-tower.model.js';
 import { alignDomains, mapSourceInteractions } from '../src/transfer/alignment.js';
 import { fitImplicitAls } from '../src/training/implicit-als.js';
-import { modelConfig } from '../src/workflows/model-settings.js';
-import { modelScorer } from '../src/workflows/fit-and-evaluate.js';
+import { modelConfig, towerTokensFor } from '../src/workflows/model-settings.js';
+import { fitModel, modelScorer, setUserHistoriesFrom, trainingEvents } from '../src/workflows/fit-and-evaluate.js';
+import { initBackend } from '../src/model/backend.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, fallback?: string) => {
@@ -63,7 +67,6 @@ const PAIR = /amazon-([a-z]+)-([a-z]+)\/?$/.exec(DATA);
 if (DATASET === 'amazon' && !PAIR) throw new Error(`--data ${DATA}: expected a folder named amazon-<source>-<target> (e.g. ../shared/data/amazon-sport-phone)`);
 const SOURCE = DATASET === 'amazon' ? PAIR![1]! : 'source';
 const TARGET = DATASET === 'amazon' ? PAIR![2]! : 'target';
-const EPOCHS = Number(arg('epochs', '10'));
 const ONLY = arg('only');
 const STRATEGIES = (arg('strategies', 'FEATURE_EXTRACTION,PARTIAL,FULL')!).split(',') as TransferStrategyName[];
 const REPLAY = (arg('replay', '0,0.5')!).split(',').map(Number);
@@ -71,35 +74,60 @@ const REPLAY_FRACTION = Number(arg('replay-fraction', '1'));
 const ITEM_INITS = (arg('item-init', DEFAULT_TRANSFER.itemInit ?? 'random')!).split(',') as NewItemInit[];
 const VARIANTS = (arg('variants', 'full,sparse')!).split(',') as Array<'full' | 'sparse'>;
 const EVALUATION = { ...DEFAULT_EVALUATION, protocol: 'sampled' as const, negatives: 999, ks: [10], seed: 2040 };
-const OBJECTIVE = arg('objective', 'softmax') as 'softmax' | 'implicit-als';
-const DEFAULT_MODEL = defaultModelFor(OBJECTIVE);
-const MODEL: ModelSettings = {
-  ...DEFAULT_MODEL,
-  alsAlpha: Number(arg('als-alpha', String(DEFAULT_MODEL.alsAlpha ?? 40))),
-  alsRegularization: Number(arg('als-reg', String(DEFAULT_MODEL.alsRegularization ?? 0.1))),
-  alsCgSteps: Number(arg('als-cg-steps', String(DEFAULT_MODEL.alsCgSteps ?? 3))),
-  dim: Number(arg('dim', String(DEFAULT_MODEL.dim))),
-  temperature: Number(arg('temperature', String(DEFAULT_MODEL.temperature))),
-  l2: Number(arg('l2', '0')),
-  layers: (arg('layers', DEFAULT_MODEL.layers.join(','))!).split(',').filter(Boolean).map(Number),
-  userHistory: argv.includes('--no-user-history') ? false : argv.includes('--user-history') || DEFAULT_MODEL.userHistory === true,
-  seed: Number(arg('seed', String(DEFAULT_MODEL.seed))),
-  logQ: argv.includes('--no-logq') ? false : DEFAULT_MODEL.logQ,
-  historyDropout: Number(arg('history-dropout', String(DEFAULT_MODEL.historyDropout ?? 0))),
-  uniformNegatives: Number(arg('uniform-negatives', String(DEFAULT_MODEL.uniformNegatives ?? 0))),
-  itemBias: argv.includes('--item-bias') ? true : DEFAULT_MODEL.itemBias,
-  itemBiasLearningRate: Number(arg('item-bias-lr', '30')),
-};
-const BATCH_SIZE = Number(arg('batch-size', String(DEFAULT_TRAINING.batchSize)));
+/** The model and training settings the flags in `args` ask for (the first occurrence of a flag wins). */
+function settingsFrom(args: string[]) {
+  const arg = (name: string, fallback?: string) => {
+    const at = args.indexOf(`--${name}`);
+    return at === -1 ? fallback : args[at + 1];
+  };
+  const objective = arg('objective', 'softmax') as 'softmax' | 'implicit-als';
+  const defaults = defaultModelFor(objective);
+  const model: ModelSettings = {
+    ...defaults,
+    alsAlpha: Number(arg('als-alpha', String(defaults.alsAlpha ?? 40))),
+    alsRegularization: Number(arg('als-reg', String(defaults.alsRegularization ?? 0.1))),
+    alsCgSteps: Number(arg('als-cg-steps', String(defaults.alsCgSteps ?? 3))),
+    dim: Number(arg('dim', String(defaults.dim))),
+    temperature: Number(arg('temperature', String(defaults.temperature))),
+    l2: Number(arg('l2', '0')),
+    adamBiasCorrection: (arg('adam-bias-correction') ?? defaults.adamBiasCorrection) as ModelSettings['adamBiasCorrection'],
+    layers: (arg('layers', defaults.layers.join(','))!).split(',').filter((w) => w !== '' && w !== 'none').map(Number),
+    userHistory: args.includes('--no-user-history') ? false : args.includes('--user-history') || defaults.userHistory === true,
+    seed: Number(arg('seed', String(defaults.seed))),
+    logQ: args.includes('--no-logq') ? false : defaults.logQ,
+    historyDropout: Number(arg('history-dropout', String(defaults.historyDropout ?? 0))),
+    uniformNegatives: Number(arg('uniform-negatives', String(defaults.uniformNegatives ?? 0))),
+    itemBias: args.includes('--item-bias') ? true : defaults.itemBias,
+    itemBiasLearningRate: Number(arg('item-bias-lr', '30')),
+  };
+  const training: TrainingSettings = {
+    ...DEFAULT_TRAINING,
+    batchSize: Number(arg('batch-size', String(DEFAULT_TRAINING.batchSize))),
+    epochs: Number(arg('epochs', '10')),
+    learningRate: Number(arg('lr', String(DEFAULT_TRAINING.learningRate))),
+    patience: Number(arg('patience', String(DEFAULT_TRAINING.patience))),
+  };
+  return { objective, model, training };
+}
+const { objective: OBJECTIVE, model: MODEL, training: TRAINING } = settingsFrom(argv);
+/**
+ * `--recipes "name: --flag value ...; name: ..."`: the target-only models to train, one per
+ * recipe, in this one run on the same data and negatives (each recipe's flags on top of the
+ * command's). Without it, the one model of the command's flags.
+ */
+const RECIPES = (arg('recipes') ?? '')
+  .split(';')
+  .map((r) => r.trim())
+  .filter(Boolean)
+  .map((r) => {
+    const colon = r.indexOf(':');
+    if (colon < 1) throw new Error(`--recipes: "${r}" has no name; write "name: --flag value ..."`);
+    const flags = r.slice(colon + 1).trim().split(/\s+/).filter(Boolean);
+    return { name: r.slice(0, colon).trim(), ...settingsFrom([...flags, ...argv]) };
+  });
 /** Experiment: after each transfer, also solve every target item's vector in closed form against the transferred user vectors (iALS item step at this alpha). */
 const REFIT_ALPHAS = arg('refit-items') === undefined ? [] : arg('refit-items')!.split(',').map(Number);
 const REFIT_REG = Number(arg('refit-reg', '0.1'));
-const TRAINING: TrainingSettings = {
-  ...DEFAULT_TRAINING,
-  batchSize: BATCH_SIZE,
-  epochs: EPOCHS,
-  learningRate: Number(arg('lr', String(DEFAULT_TRAINING.learningRate))),
-};
 
 interface Row {
   setting: string;
@@ -161,9 +189,38 @@ function popularityRow(target: PreparedDomain, variant: string) {
 }
 
 async function targetOnly(target: PreparedDomain, variant: string) {
+  const recipes = RECIPES.length > 0 ? RECIPES : [{ name: '', objective: OBJECTIVE, model: MODEL, training: TRAINING }];
+  for (const recipe of recipes) await targetOnlyRecipe(target, variant, recipe);
+}
+
+/**
+ * `pretrain` step by step, to also score the model kept by early stopping on the validation
+ * carve (each user's last training event) under the test protocol (999 negatives, every
+ * carve user), with the training-only histories it was trained with: the figure a recipe is
+ * chosen on. Test is then scored exactly as `pretrain` does (carve events join the histories).
+ */
+async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe: { name: string; objective: string; model: ModelSettings; training: TrainingSettings }) {
   const started = performance.now();
-  const trained = await pretrain(target, { model: MODEL, training: TRAINING, evaluation: EVALUATION });
-  report({ setting: `${TARGET} only (two-tower, ${OBJECTIVE})`, variant, hr10: trained.metrics.test['hr@10']!, ndcg10: trained.metrics.test['ndcg@10']!, seconds: (performance.now() - started) / 1000, note: `${trained.metrics.training.epochs} epochs` });
+  await initBackend({});
+  const users = target.userDbIds.length;
+  const items = target.itemDbIds.length;
+  const config = modelConfig(recipe.model, users, items);
+  const model = TwoTowerModel.create(config, towerTokensFor(config, target.itemTokens));
+  try {
+    const events = trainingEvents(config, target.train, target.validation);
+    const carve = events.validation && evaluationData(events.train, events.validation, users, items);
+    setUserHistoriesFrom(model, events.train);
+    const t = await fitModel(model, events.train, carve, recipe.training, recipe.model.seed);
+    const validation = carve && evaluate(modelScorer(model, items), carve, EVALUATION).metrics;
+    setUserHistoriesFrom(model, target.train, target.validation);
+    const test = evaluate(modelScorer(model, items), evaluationData(concatExamples(target.train, target.validation), target.test, users, items), EVALUATION).metrics;
+    const note = validation
+      ? `${t.epochs} epochs, kept ${t.bestEpoch}; validation HR@10 ${validation['hr@10']!.toFixed(4)} NDCG@10 ${validation['ndcg@10']!.toFixed(4)} (999 negatives; early-stopping metric ${t.bestValidation!.toFixed(4)})`
+      : `${t.epochs} epochs; no validation (trains on the carve)`;
+    report({ setting: `${TARGET} only (two-tower, ${recipe.objective})${recipe.name ? ` [${recipe.name}]` : ''}`, variant, hr10: test['hr@10']!, ndcg10: test['ndcg@10']!, seconds: (performance.now() - started) / 1000, note });
+  } finally {
+    model.dispose();
+  }
 }
 
 async function transfers(gdb: GraftDatabase, split: SplitSpec) {
@@ -237,7 +294,7 @@ async function jointReference(prepared: Awaited<ReturnType<typeof prepareTransfe
   const model = TwoTowerModel.create({ ...modelConfig({ ...MODEL, objective: 'implicit-als', layers: [], userHistory: false }, users, items), seed: MODEL.seed });
   try {
     const seen = concatExamples(target.train, target.validation);
-    const result = await fitImplicitAls(model, { ...seen, replay: { ...sourceEvents, weight: 1 } }, { epochs: EPOCHS });
+    const result = await fitImplicitAls(model, { ...seen, replay: { ...sourceEvents, weight: 1 } }, { epochs: TRAINING.epochs });
     const data = evaluationData(seen, target.test, alignment.targetUsers, alignment.targetItems);
     const scored = evaluate(modelScorer(model, alignment.targetItems), data, EVALUATION);
     report({

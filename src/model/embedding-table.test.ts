@@ -79,8 +79,27 @@ describe('EmbeddingTable', () => {
     for (let k = 0; k < 4; k++) expect(Math.abs(table.weights[k] - row0[k])).toBeCloseTo(0.1, 5);
   });
 
+  it('bias-corrects lazy Adam with the table\'s step count (as PyTorch SparseAdam): hand-computed steps', () => {
+    const table = new EmbeddingTable({ rows: 3, dim: 2, seed: 1, optimizerOptions: { biasCorrection: 'table' } });
+    const lr = 0.01;
+    // Table step 1: row 1 with g = (1, 1): m = 0.1, v = 0.001, corrections 1/0.1 and 1/0.001 -> a step of lr.
+    let before = table.weights.slice(2, 4);
+    table.applyGradients(Int32Array.of(1), Float32Array.of(1, 1), lr);
+    expect(table.weights[2] - before[0]).toBeCloseTo(-0.01, 6);
+    // Table steps 2 and 3: row 0 only.
+    for (let step = 0; step < 2; step++) table.applyGradients(Int32Array.of(0), Float32Array.of(1, 1), lr);
+    // Table step 4: row 1 again with g = -1 (its 2nd touch): m = 0.09 * 1 + 0.1 * -1 = -0.01, v = 0.000999 + 0.001 = 0.001999,
+    // corrected with t = 4: the row moves by -lr * (-0.01 / 0.3439) / sqrt(0.001999 / 0.003994) = +0.00041102 (per-row t = 2: +0.00052632).
+    // Row 2, first touched at table step 4 with g = (0.5, -0.5): m = 0.05, v = 0.00025 -> lr * (0.05 / 0.3439) / sqrt(0.00025 / 0.003994) = 0.0058113 (per-row: lr).
+    before = table.weights.slice(2, 6);
+    table.applyGradients(Int32Array.of(1, 2), Float32Array.of(-1, -1, 0.5, -0.5), lr);
+    expect(table.weights[2] - before[0]).toBeCloseTo(0.00041102, 7);
+    expect(table.weights[4] - before[2]).toBeCloseTo(-0.0058113, 6);
+    expect(table.weights[5] - before[3]).toBeCloseTo(0.0058113, 6);
+  });
+
   it('gives a row first touched late a full-size Adam step (per-row bias correction)', () => {
-    const table = new EmbeddingTable({ rows: 3, dim: 2, seed: 1 });
+    const table = new EmbeddingTable({ rows: 3, dim: 2, seed: 1, optimizerOptions: { biasCorrection: 'row' } });
     for (let step = 0; step < 200; step++) table.applyGradients(Int32Array.of(0), Float32Array.of(1, 1), 0.01);
     const late = table.weights.slice(4, 6);
     table.applyGradients(Int32Array.of(2), Float32Array.of(0.5, -0.5), 0.01);
@@ -138,9 +157,9 @@ describeEachBackend('row-sparse optimizers vs TF.js dense optimizers', () => {
   const dim = 4;
   const ids = Int32Array.from({ length: rows }, (_, i) => i);
 
-  for (const kind of ['adam', 'adagrad'] as const) {
-    it(`${kind} on rows touched every step equals tf.train.${kind}`, () => {
-      const table = new EmbeddingTable({ rows, dim, seed: 5, optimizer: kind });
+  for (const [kind, biasCorrection] of [['adam', 'table'], ['adam', 'row'], ['adagrad', undefined]] as const) {
+    it(`${kind}${biasCorrection ? ` (bias correction per ${biasCorrection})` : ''} on rows touched every step equals tf.train.${kind}`, () => {
+      const table = new EmbeddingTable({ rows, dim, seed: 5, optimizer: kind, optimizerOptions: { biasCorrection } });
       const variable = tf.variable(tf.tensor2d(table.exportWeights(), [rows, dim]));
       const optimizer = kind === 'adam' ? tf.train.adam(0.05, 0.9, 0.999, 1e-7) : tf.train.adagrad(0.05, 0.1);
       for (let step = 0; step < 25; step++) {

@@ -144,6 +144,7 @@ export class EmbeddingTable {
     const n = this.touchedCount;
     const { dim, weights, accum, l2, rowScale } = this;
     const rate = lr * this.learningRateMultiplier;
+    this.optimizer.beginStep();
     for (let s = 0; s < n; s++) {
       const row = this.touched[s];
       this.slotOf[row] = -1;

@@ -5,15 +5,22 @@ import { GraftError } from '../errors.js';
  * written only for the rows a step touches, so a step costs O(touched rows x dim)
  * whatever the table size.
  *
- * Lazy Adam keeps a step count PER ROW and bias-corrects with it (our choice). TF's
- * LazyAdam corrects with the global step instead: a row first touched at global step
- * 10,000 then has m = 0.1 g, v = 0.001 g^2 and correction factors ~1, so its first update
- * is ~3.16 x lr instead of Adam's lr, and a rarely-touched row keeps getting such
- * oversized steps. With a per-row count a row's updates are exactly what dense Adam would
- * do if that row were trained alone: a row touched every step matches dense Adam (tested),
- * and a rare row gets a normal-sized first step.
+ * Lazy Adam bias-corrects with a step count of the whole table (`biasCorrection: 'table'`)
+ * or of each row (`'row'`). With the table's count (PyTorch's SparseAdam, TF Addons'
+ * LazyAdam) a row first touched at table step 10,000 has m = 0.1 g, v = 0.001 g^2 and
+ * correction factors ~1, so its first update is ~3.16 x lr, and a row touched k times
+ * moves by about (1 - 0.9^k) / sqrt(0.001 k) x lr per touch (3.2 to 6.5 for k <= 20): rarely
+ * seen rows take larger steps than frequent ones. With a per-row count every row moves
+ * about lr per touch, as if it were trained alone by dense Adam.
+ *
+ * 'row' is the default: with 'table' the engine's training loss follows PyTorch's on
+ * identical batches, but on real ID-only data the towers memorise sooner and score lower
+ * (Amazon Cloth / Phone, target alone: BENCHMARKS.md, issue 18).
  */
 export type SparseOptimizerKind = 'adam' | 'adagrad';
+
+/** Whose step count lazy Adam bias-corrects with: the table's (global step) or each row's. */
+export type AdamBiasCorrection = 'table' | 'row';
 
 export interface SparseOptimizerOptions {
   /** Adam beta1 (default 0.9). */
@@ -24,6 +31,8 @@ export interface SparseOptimizerOptions {
   epsilon?: number;
   /** Adagrad initial accumulator (default 0.1, as TF.js). */
   initialAccumulator?: number;
+  /** Adam: bias correction by the table's step count or each row's (default 'row'; see the file comment). */
+  biasCorrection?: AdamBiasCorrection;
 }
 
 /** Per-table optimizer state; grows with the table. */
@@ -31,6 +40,8 @@ export interface SparseOptimizer {
   readonly kind: SparseOptimizerKind;
   /** Resizes the state to `rows` rows (new rows start fresh). */
   resize(rows: number): void;
+  /** Starts one optimizer step of the table (before its `updateRow` calls): counts the table's step. */
+  beginStep(): void;
   /**
    * Applies one update to `row` of `weights` ([rows, dim]) with the gradient in
    * `grad[gradOffset, gradOffset + dim)` and step size `lr`.
@@ -57,12 +68,14 @@ export function createSparseOptimizer(
   }
 }
 
-/** Adam on touched rows only, bias-corrected with a per-row step count (see file comment). */
+/** Adam on touched rows only, bias-corrected with the table's or each row's step count (see file comment). */
 export class LazyAdam implements SparseOptimizer {
   readonly kind = 'adam' as const;
+  readonly biasCorrection: AdamBiasCorrection;
   private m: Float32Array;
   private v: Float32Array;
   private steps: Int32Array;
+  private tableSteps = 0;
   private readonly beta1: number;
   private readonly beta2: number;
   private readonly epsilon: number;
@@ -75,6 +88,10 @@ export class LazyAdam implements SparseOptimizer {
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-7;
+    this.biasCorrection = options.biasCorrection ?? 'row';
+    if (this.biasCorrection !== 'row' && this.biasCorrection !== 'table') {
+      throw new GraftError('BAD_INPUT', `unknown Adam bias correction "${String(this.biasCorrection)}"; use "table" or "row"`);
+    }
     this.m = new Float32Array(rows * dim);
     this.v = new Float32Array(rows * dim);
     this.steps = new Int32Array(rows);
@@ -88,9 +105,15 @@ export class LazyAdam implements SparseOptimizer {
     this.steps = steps;
   }
 
+  beginStep(): void {
+    this.tableSteps++;
+  }
+
   updateRow(weights: Float32Array, row: number, grad: Float32Array, gradOffset: number, lr: number): void {
     const { m, v, beta1, beta2, epsilon, dim } = this;
-    const t = ++this.steps[row];
+    const rowSteps = ++this.steps[row];
+    // Before any beginStep (a row updated directly) the table count is taken as 1.
+    const t = this.biasCorrection === 'table' ? Math.max(this.tableSteps, 1) : rowSteps;
     const c1 = 1 / (1 - Math.pow(beta1, t));
     const c2 = 1 / (1 - Math.pow(beta2, t));
     const a1 = 1 - beta1;
@@ -108,6 +131,7 @@ export class LazyAdam implements SparseOptimizer {
     this.m.fill(0);
     this.v.fill(0);
     this.steps.fill(0);
+    this.tableSteps = 0;
   }
 }
 
@@ -133,6 +157,8 @@ export class SparseAdagrad implements SparseOptimizer {
     this.accumulator = resizeFloat(this.accumulator, rows * this.dim);
     if (this.accumulator.length > old) this.accumulator.fill(this.initial, old);
   }
+
+  beginStep(): void {}
 
   updateRow(weights: Float32Array, row: number, grad: Float32Array, gradOffset: number, lr: number): void {
     const acc = this.accumulator;

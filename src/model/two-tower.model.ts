@@ -7,7 +7,7 @@ import type { BatchLogits, RetrievalTask } from './retrieval-task.js';
 import type { Initializer } from './initializer.js';
 import type { NamedWeight } from './named-weight.js';
 import { createRng, deriveSeed, type ResumableRng } from '../dataset/random.js';
-import type { SparseOptimizerKind } from './sparse-optimizer.js';
+import type { AdamBiasCorrection, SparseOptimizerKind } from './sparse-optimizer.js';
 import { validateTokenBags, type TokenBags } from './token-hash.js';
 import { Tower, type HistoryBags, type TowerName } from './tower.js';
 import { modelObjective, type ModelObjective } from './objective.js';
@@ -32,6 +32,11 @@ export interface TwoTowerConfig {
   optimizer?: SparseOptimizerKind;
   /** L2 on touched embedding rows (default 0). */
   l2?: number;
+  /**
+   * Lazy Adam on the embedding tables bias-corrects with the table's step count ('table',
+   * as PyTorch's SparseAdam) or each row's ('row'; default). See `sparse-optimizer.ts`.
+   */
+  adamBiasCorrection?: AdamBiasCorrection;
   /** Probability of dropping each token of a bag during training (default 0): makes towers lean less on tokens that sparse targets lack. */
   tokenDropout?: number;
   /** Initialiser of embedding rows (default normal, scale 0.05). */
@@ -206,15 +211,16 @@ export class TwoTowerModel {
     this.config = config;
     this.objective = modelObjective(config.objective, 'config.objective');
     const { dim, optimizer, l2, seed, embeddingInit } = config;
+    const optimizerOptions = { biasCorrection: config.adamBiasCorrection };
     const table = (name: string, rows: number) => {
       const saved = weights?.get(`${name}.embedding`);
-      return new EmbeddingTable({ rows, dim, optimizer, l2, init: embeddingInit, seed: deriveSeed(seed, name), weights: saved?.data });
+      return new EmbeddingTable({ rows, dim, optimizer, optimizerOptions, l2, init: embeddingInit, seed: deriveSeed(seed, name), weights: saved?.data });
     };
     this.userTable = table('user', config.users);
     this.itemTable = table('item', config.items);
     const savedBias = weights?.get('item.bias');
     this.itemBiasTable = config.itemBias
-      ? new EmbeddingTable({ rows: config.items, dim: 1, optimizer, init: { kind: 'zeros', scale: 0 }, seed: deriveSeed(seed, 'item.bias'), weights: savedBias?.data })
+      ? new EmbeddingTable({ rows: config.items, dim: 1, optimizer, optimizerOptions, init: { kind: 'zeros', scale: 0 }, seed: deriveSeed(seed, 'item.bias'), weights: savedBias?.data })
       : undefined;
     if (this.itemBiasTable) this.itemBiasTable.learningRateMultiplier = config.itemBiasLearningRate;
     const historyDim = config.userHistory ? dim : 0;
@@ -663,6 +669,7 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
     seed: config.seed ?? 1,
     optimizer: config.optimizer ?? 'adam',
     l2: config.l2 ?? 0,
+    adamBiasCorrection: config.adamBiasCorrection ?? 'row',
     tokenDropout: config.tokenDropout ?? 0,
     embeddingInit: config.embeddingInit ?? { kind: 'normal', scale: 0.05 },
     userHistory: config.userHistory ?? false,

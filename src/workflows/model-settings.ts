@@ -1,4 +1,5 @@
 import type { TokenBags } from '../model/token-hash.js';
+import type { AdamBiasCorrection } from '../model/sparse-optimizer.js';
 import { modelObjective } from '../model/objective.js';
 import { defaultOf, SETTINGS, type SettingName, type SettingStage, type StageValues } from './settings/index.js';
 import type { TrainingObjective } from '../model/training-objective.js';
@@ -13,6 +14,8 @@ export interface ModelSettings extends StageValues<'model'> {
   seed: number;
   tokenBuckets: number;
   optimizer: 'adam' | 'adagrad';
+  /** Lazy Adam's bias correction on the embedding tables (absent = the model's default; see TwoTowerConfig.adamBiasCorrection). */
+  adamBiasCorrection?: AdamBiasCorrection;
   l2: number;
   tokenDropout: number;
   /** logQ popularity correction of the softmax (absent = on; see TwoTowerConfig.logQ). */
@@ -104,6 +107,7 @@ export function modelConfig(settings: ModelSettings, users: number, items: numbe
     tokenBuckets: settings.tokenBuckets,
     optimizer: settings.optimizer,
     l2: settings.l2,
+    adamBiasCorrection: settings.adamBiasCorrection,
     tokenDropout: settings.tokenDropout,
     seed: settings.seed,
     userHistory: settings.userHistory ?? false,

@@ -21,7 +21,7 @@ export const MODEL_SETTINGS = [
   { name: 'objective', kind: 'enum', values: TRAINING_OBJECTIVES, stage: 'model', commands: ['train'], default: 'softmax', example: 'implicit-als', doc: 'what the towers are trained for: softmax (two towers, gradient steps) or implicit-als (ID rows solved per row by ALS; epochs count sweeps)' },
   { name: 'dim', kind: 'int', min: 4, max: 4096, stage: 'model', commands: ['train'], default: 64, example: '64', doc: 'embedding width of both towers' },
   { name: 'layers', kind: 'int-list', min: 1, max: 8192, maxItems: 8, stage: 'model', commands: ['train'], default: [128, 64], example: '128,64', doc: 'MLP widths per tower, bottom to top (empty: no MLP, the CLI\'s "none"; implicit-als: empty)' },
-  { name: 'temperature', kind: 'float', min: 0, minExclusive: true, max: 10, stage: 'model', commands: ['train'], default: 0.1, example: '0.1', doc: 'softmax temperature' },
+  { name: 'temperature', kind: 'float', min: 0, minExclusive: true, max: 10, stage: 'model', commands: ['train'], default: 0.2, example: '0.2', doc: 'softmax temperature' },
   { name: 'userHistory', flag: 'user-history', kind: 'boolean', stage: 'model', commands: ['train'], default: true, example: 'false', doc: "pool the items of the user's history into the user tower (implicit-als: off)" },
   { name: 'alsAlpha', kind: 'float', min: 0, max: 10_000, stage: 'model', commands: ['train'], objectives: ALS, default: 40, example: '40', doc: 'implicit-als: confidence weight of an observed pair' },
   { name: 'alsRegularization', flag: 'als-reg', kind: 'float', min: 0, minExclusive: true, max: 10_000, stage: 'model', commands: ['train'], objectives: ALS, default: 0.1, example: '0.1', doc: 'implicit-als: L2 regularisation of every solved row' },
