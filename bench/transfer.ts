@@ -6,7 +6,7 @@
  *
  *   npm run build && node dist/bench/transfer.js --dataset synthetic [--users 2000]
  *   npm run build && node dist/bench/transfer.js --dataset amazon [--data ../shared/data/amazon-sport-cloth | ../shared/data/amazon-sport-phone]
- *     [--epochs 10] [--only target|transfer] [--strategies FEATURE_EXTRACTION,PARTIAL,FULL]
+ *     [--epochs 10] [--only target|transfer] [--strategies FEATURE_EXTRACTION,PARTIAL,FULL,JOINT]
  *     [--replay 0,0.5] [--replay-fraction 1] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--user-history | --no-user-history] [--seed 42] [--json out.json]
  *     [--item-init random,co-users] [--history-dropout 0.3] [--uniform-negatives 256] [--no-logq] [--l2 0] [--lr 0.003] [--layers 128,64]
  *     [--item-bias] [--transfer-item-bias] [--item-bias-lr 30] [--batch-size 256]
@@ -14,8 +14,10 @@
  *     [--recipes "name: --flag value ...; name: ..."]   (target only: one model per recipe in this run, each recipe's
  *     flags on top of the command's; the trainer's validation HR@10 is printed beside test: choose on it)
  *     [--objective softmax|implicit-als] [--als-alpha 40] [--als-reg 0.1] [--als-cg-steps 3]   (implicit-als: ID rows solved per row, 0 = exact; --layers none)
- *     [--joint-reference]   (also the issue's reference in the same run, on the same negatives: implicit ALS
- *     from scratch on the joined user x (target + source items) matrix, the model's dim/alpha/λ/epochs)
+ *     [--joint-reference]   (every grafting transfer also trains the library's JOINT reference, same budget, same
+ *     users and negatives: printed once per variant, and each transfer's paired gain over it. With --objective
+ *     implicit-als this is the issue's reference: ALS from scratch on the joined user x (target + source items) matrix.
+ *     Or list JOINT among --strategies to train it as a strategy of its own: --strategies JOINT,FULL)
  *     [--refit-items 10,40] [--refit-reg 0.1]   (diagnostic: also score each transfer with its target
  *     items solved in closed form against its user vectors, the iALS item step at each alpha)
  *
@@ -50,8 +52,6 @@ import type { SplitSpec } from '../src/workflows/split-spec.js';
 import { seedSynthetic } from '../seeds/seed-database.js';
 import { csr, solveRows } from './implicit-als.js';
 import { TwoTowerModel } from '../src/model/two-tower.model.js';
-import { alignDomains, mapSourceInteractions } from '../src/transfer/alignment.js';
-import { fitImplicitAls } from '../src/training/implicit-als.js';
 import { modelConfig, towerTokensFor } from '../src/workflows/model-settings.js';
 import { fitModel, modelScorer, setUserHistoriesFrom, trainingEvents } from '../src/workflows/fit-and-evaluate.js';
 import { initBackend } from '../src/model/backend.js';
@@ -73,6 +73,7 @@ const REPLAY = (arg('replay', '0,0.5')!).split(',').map(Number);
 const REPLAY_FRACTION = Number(arg('replay-fraction', '1'));
 const ITEM_INITS = (arg('item-init', DEFAULT_TRANSFER.itemInit ?? 'random')!).split(',') as NewItemInit[];
 const VARIANTS = (arg('variants', 'full,sparse')!).split(',') as Array<'full' | 'sparse'>;
+const JOINT_REFERENCE = argv.includes('--joint-reference');
 const EVALUATION = { ...DEFAULT_EVALUATION, protocol: 'sampled' as const, negatives: 999, ks: [10], seed: 2040 };
 /** The model and training settings the flags in `args` ask for (the first occurrence of a flag wins). */
 function settingsFrom(args: string[]) {
@@ -231,16 +232,20 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
   process.stderr.write(`pretrained on ${SOURCE} in ${((performance.now() - started) / 1000).toFixed(1)} s (${source.metrics.training.epochs} epochs)\n`);
   for (const variant of VARIANTS) {
     const prepared = await prepareTransfer(gdb, record.id, TARGET, { split, coldStartShare: DATASET === 'amazon' ? 0 : 0.1, maxTargetTrainPerUser: variant === 'sparse' ? 2 : undefined, seed: 2040 });
-    if (argv.includes('--joint-reference')) await jointReference(prepared, variant);
     let baselineReported = false;
+    let jointReported = false;
     for (const strategy of STRATEGIES) {
-      for (const [replayWeight, itemInit] of REPLAY.flatMap((w) => ITEM_INITS.map((init) => [w, init] as const))) {
+      // JOINT trains on every source event at weight 1: the replay settings and item inits do not apply to it.
+      const grafting = strategy !== 'JOINT';
+      const runs = grafting ? REPLAY.flatMap((w) => ITEM_INITS.map((init) => [w, init] as const)) : [[undefined, 'random'] as const];
+      for (const [replayWeight, itemInit] of runs) {
         started = performance.now();
         const { report: r, trained } = await transfer(prepared, {
           strategy,
           freezeLayers: strategy === 'PARTIAL' ? 1 : undefined,
           replayWeight,
-          replayFraction: REPLAY_FRACTION,
+          replayFraction: grafting ? REPLAY_FRACTION : undefined,
+          jointReference: grafting && JOINT_REFERENCE,
           itemInit,
           itemBias: argv.includes('--transfer-item-bias') ? { learningRate: MODEL.itemBiasLearningRate } : undefined,
           training: TRAINING,
@@ -254,6 +259,11 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
         }
         const g = r.gain['hr@10']!;
         const p = r.gainOverPopularity['hr@10']!;
+        if (r.joint && !jointReported) {
+          report({ setting: `JOINT reference on ${TARGET} + ${SOURCE} (from scratch, same budget, in the transfer job)`, variant, hr10: r.joint.metrics['hr@10']!, ndcg10: r.joint.metrics['ndcg@10']!, seconds: 0 });
+          jointReported = true;
+        }
+        const j = r.joint?.gain['hr@10'];
         for (const REFIT_ALPHA of REFIT_ALPHAS) {
           const t0 = performance.now();
           const target = prepared.target;
@@ -266,47 +276,17 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
           report({ setting: `${SOURCE} -> ${TARGET} ${strategy}, replay ${replayWeight}, items refit in closed form (alpha ${REFIT_ALPHA}, reg ${REFIT_REG})`, variant, hr10: refit.metrics['hr@10']!, ndcg10: refit.metrics['ndcg@10']!, seconds: (performance.now() - t0) / 1000 });
         }
         report({
-          setting: `${SOURCE} -> ${TARGET} ${strategy}${strategy === 'PARTIAL' ? ' (freeze 1)' : ''}, replay ${replayWeight}${itemInit === 'random' ? '' : `, item init ${itemInit}`}`,
+          setting: grafting
+            ? `${SOURCE} -> ${TARGET} ${strategy}${strategy === 'PARTIAL' ? ' (freeze 1)' : ''}, replay ${replayWeight}${itemInit === 'random' ? '' : `, item init ${itemInit}`}`
+            : `JOINT on ${TARGET} + ${SOURCE} (from scratch, every source event at weight 1)`,
           variant,
           hr10: r.metrics['hr@10']!,
           ndcg10: r.metrics['ndcg@10']!,
           seconds,
-          note: `gain ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]${g.relative === null ? '' : `, ${g.relative >= 0 ? '+' : ''}${(100 * g.relative).toFixed(1)}%`}; over popularity ${p.value >= 0 ? '+' : ''}${p.value.toFixed(4)} [${p.ci95[0].toFixed(4)}, ${p.ci95[1].toFixed(4)}]${r.negativeTransfer ? ', negative transfer' : ''}; best epoch ${trained.metrics.training.bestEpoch ?? '-'} of ${trained.metrics.training.epochs}`,
+          note: `gain ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]${g.relative === null ? '' : `, ${g.relative >= 0 ? '+' : ''}${(100 * g.relative).toFixed(1)}%`}; over popularity ${p.value >= 0 ? '+' : ''}${p.value.toFixed(4)} [${p.ci95[0].toFixed(4)}, ${p.ci95[1].toFixed(4)}]${j ? `; over JOINT ${j.value >= 0 ? '+' : ''}${j.value.toFixed(4)} [${j.ci95[0].toFixed(4)}, ${j.ci95[1].toFixed(4)}]` : ''}${r.negativeTransfer ? ', negative transfer' : ''}; best epoch ${trained.metrics.training.bestEpoch ?? '-'} of ${trained.metrics.training.epochs}`,
         });
       }
     }
-  }
-}
-
-/**
- * The issue's classic cross-domain reference inside this run: implicit ALS from a random
- * start on every target training event and every source event of the same users (one
- * matrix: target items, then source items), scored on the target test users with the very
- * negatives the transfers get. Weight 1 for both domains: no pretraining, no replay weight.
- */
-async function jointReference(prepared: Awaited<ReturnType<typeof prepareTransfer>>, variant: string) {
-  const started = performance.now();
-  const { source, target } = prepared;
-  const alignment = alignDomains(source, target);
-  const sourceEvents = mapSourceInteractions(alignment, source.events);
-  const users = alignment.userDbIds.length;
-  const items = alignment.itemDbIds.length;
-  const model = TwoTowerModel.create({ ...modelConfig({ ...MODEL, objective: 'implicit-als', layers: [], userHistory: false }, users, items), seed: MODEL.seed });
-  try {
-    const seen = concatExamples(target.train, target.validation);
-    const result = await fitImplicitAls(model, { ...seen, replay: { ...sourceEvents, weight: 1 } }, { epochs: TRAINING.epochs });
-    const data = evaluationData(seen, target.test, alignment.targetUsers, alignment.targetItems);
-    const scored = evaluate(modelScorer(model, alignment.targetItems), data, EVALUATION);
-    report({
-      setting: `joint implicit ALS on ${TARGET} + ${SOURCE} (the issue's reference, same negatives; alpha ${model.config.alsAlpha}, λ ${model.config.alsRegularization})`,
-      variant,
-      hr10: scored.metrics['hr@10']!,
-      ndcg10: scored.metrics['ndcg@10']!,
-      seconds: (performance.now() - started) / 1000,
-      note: `${result.epochs} sweeps`,
-    });
-  } finally {
-    model.dispose();
   }
 }
 

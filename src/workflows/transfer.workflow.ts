@@ -7,14 +7,12 @@ import type { TokenBags } from '../model/token-hash.js';
 import { TwoTowerModel, type TwoTowerConfig } from '../model/two-tower.model.js';
 import type { NamedWeight } from '../model/named-weight.js';
 import { alignDomains, mapSourceInteractions, type Alignment } from '../transfer/alignment.js';
-import { graftModel } from '../transfer/graft-model.js';
-import { initNewItemsFromCoUsers, type NewItemInit } from '../transfer/item-init.js';
+import type { NewItemInit } from '../transfer/item-init.js';
 import { createStrategy } from '../transfer/strategies.js';
 import { compareWithBaseline, compareWithReference, type ColdStartCarve, type ReferenceComparison, type TransferReport } from '../transfer/transfer-report.js';
-import type { SourceEventMix, TransferStrategy, TransferStrategyName } from '../transfer/transfer-strategy.js';
-import type { EvaluationData } from '../evaluation/evaluate.js';
-import type { TrainResult } from '../training/train.js';
+import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
 import { evaluationData } from './evaluation-data.js';
+import { abortError, fitStrategy, perEpoch, type FittedStrategy, type StrategyRun } from './fit-strategy.js';
 import { evaluateModel, fitModel, modelScorer, setUserHistoriesFrom, trainingEvents, type TrainingHooks } from './fit-and-evaluate.js';
 import { towerTokensFor, type EvaluationSettings, type TrainingSettings } from './model-settings.js';
 import { concatExamples, type Examples, type PreparedDomain } from './prepared-domain.js';
@@ -200,64 +198,6 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
   }
 }
 
-/** What every strategy's model is fitted from. */
-interface StrategyRun {
-  prepared: PreparedTransfer;
-  alignment: Alignment;
-  config: TwoTowerConfig;
-  itemTokens: TokenBags | undefined;
-  /** The source events in the aligned rows (undefined when the source model has none). */
-  sourceEvents: Examples | undefined;
-  train: Examples;
-  validation: EvaluationData | undefined;
-  settings: TransferSettings;
-  hooks: TransferHooks;
-}
-
-interface FittedStrategy {
-  strategy: TransferStrategy;
-  model: TwoTowerModel;
-  training: TrainResult;
-  /** How the source events joined training (undefined: they did not). */
-  mix: SourceEventMix | undefined;
-}
-
-/**
- * Builds the strategy's starting model (grafted from the source weights, or fresh over the
- * aligned rows), applies its freezing and fits it with its objective on the target events
- * mixed with the source events as the strategy says. The caller disposes the model.
- */
-async function fitStrategy(strategy: TransferStrategy, run: StrategyRun): Promise<FittedStrategy> {
-  const { prepared, alignment, config, settings, hooks } = run;
-  const model =
-    strategy.start === 'pretrained'
-      ? graftModel({ config, weights: prepared.source.weights }, alignment, run.itemTokens, settings.seed)
-      : TwoTowerModel.create({ ...config, users: alignment.userDbIds.length, items: alignment.itemDbIds.length }, towerTokensFor(config, run.itemTokens));
-  try {
-    strategy.apply(model, alignment);
-    const mix = run.sourceEvents
-      ? strategy.sourceEvents({ weight: settings.replayWeight ?? DEFAULT_TRANSFER.replayWeight, fraction: settings.replayFraction ?? DEFAULT_TRANSFER.replayFraction })
-      : undefined;
-    const replay = mix && run.sourceEvents ? { ...run.sourceEvents, weight: mix.weight, fraction: mix.fraction } : undefined;
-    // Co-user starts pull new items towards pretrained rows; a model from scratch has none.
-    if (settings.itemInit === 'co-users' && run.sourceEvents && strategy.start === 'pretrained') initNewItemsFromCoUsers(model, alignment, run.sourceEvents, run.train);
-    // A user's source events (source item rows kept by the alignment) feed their target representation;
-    // source first, so the capped pool keeps the target events.
-    setUserHistoriesFrom(model, run.sourceEvents, run.train);
-    const training = await fitModel(model, { ...run.train, replay }, run.validation, settings.training, settings.seed, hooks, alignment.targetItems);
-    if (training.aborted) throw abortError(hooks.signal);
-    return { strategy, model, training, mix: replay ? mix : undefined };
-  } catch (error) {
-    model.dispose();
-    throw error;
-  }
-}
-
-/** Source examples per epoch: every one for a row-solving objective or an undefined share, else the share of the target examples. */
-function perEpoch(mix: SourceEventMix, sourceEvents: number, targetEvents: number, model: TwoTowerModel): number {
-  if (mix.fraction === undefined || !model.objective.gradientSteps) return sourceEvents;
-  return Math.round(mix.fraction * targetEvents);
-}
 
 /**
  * The alignment's overlap with the test users of a fixed split who have source history only
@@ -305,8 +245,4 @@ function alignedItemTokens(source: PreparedSource, target: PreparedDomain, align
     offsets[r + 1] = ids.length;
   }
   return { offsets, ids: Int32Array.from(ids) };
-}
-
-function abortError(signal: AbortSignal | undefined): Error {
-  return new GraftError('CANCELLED', `transfer cancelled${signal?.reason ? `: ${String((signal.reason as Error).message ?? signal.reason)}` : ''}; no model was registered`);
 }

@@ -90,10 +90,18 @@ export function describeJobs(kind: string, fixture: () => ServerFixture): void {
       const res = await start({ sourceModelId: fx.sourceModelId, targetDomain: 'target', strategy: 'JOINT', epochs: 2 });
       expect(res.errors).toBeUndefined();
       const id = res.data!.startTransfer.id as string;
-      const job = await waitFor('the JOINT job to end', async () => {
-        const j = (await gql(fx, `query($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`, { key: fx.keys.admin, variables: { id } })).data!.job;
-        return ['CANCELLED', 'FAILED', 'SUCCEEDED'].includes(j.status) ? j : undefined;
+      // Each poll on a connection of its own: on PGlite, polling one kept-alive connection through this
+      // longer job met ECONNRESET from the client (every poll on a fresh connection was answered).
+      await waitFor('the JOINT job to end', async () => {
+        const r = await fetch(fx.server.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${fx.keys.admin}`, connection: 'close' },
+          body: JSON.stringify({ query: `{ job(id: "${id}") { status } }` }),
+        });
+        const j = ((await r.json()) as { data: { job: { status: string } } }).data.job;
+        return ['CANCELLED', 'FAILED', 'SUCCEEDED'].includes(j.status);
       }, 120_000);
+      const job = (await gql(fx, `query($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`, { key: fx.keys.admin, variables: { id } })).data!.job;
       expect(job.error).toBeNull();
       expect(job.status).toBe('SUCCEEDED');
       expect(job.model.strategy).toBe('JOINT');
