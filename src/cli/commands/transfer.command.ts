@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { activateModel } from '../../registry/activation.js';
-import { parseStrategyName } from '../../transfer/transfer-strategy.js';
-import { describeGuard, type MetricGain, type TransferReport } from '../../transfer/transfer-report.js';
+import { GraftError } from '../../errors.js';
+import { parseStrategyChoice, type TransferStrategyName } from '../../transfer/transfer-strategy.js';
+import { DEFAULT_SEARCH_BUDGET, formatSearchBudget, parseSearchBudget, type SearchBudget } from '../../tuning/search-budget.js';
+import { describeGuard, type MetricGain, type SearchReport, type TransferReport } from '../../transfer/transfer-report.js';
 import { resolveTransferSettings } from '../../workflows/settings/run-settings.js';
 import { prepareTransfer } from '../../workflows/prepare-transfer.js';
 import { registerTrainedModel } from '../../workflows/register-trained-model.js';
@@ -18,6 +20,7 @@ interface TransferCliOptions extends SplitCliOptions {
   from: string;
   to: string;
   strategy: string;
+  budget?: SearchBudget;
   itemBias?: boolean;
   itemBiasLr: number;
   coldStartShare?: number;
@@ -37,7 +40,8 @@ export function registerTransfer(program: Command): void {
     .description('graft a pretrained model onto a target domain, fine-tune it, and compare it with a target-only baseline of the same budget')
     .requiredOption('--from <model>', 'source model id (see `graft models`)')
     .requiredOption('--to <domain>', 'target domain')
-    .requiredOption('--strategy <name>', 'feature-extraction, partial or full')
+    .option('--strategy <name>', 'auto (search strategies and settings on a validation carve of the target training data), feature-extraction, partial or full', 'auto')
+    .option('--budget <b>', `auto: trials (configurations, e.g. 24) or time (e.g. 10m) for each of its two searches (the transfer's and the baseline's); default ${formatSearchBudget(DEFAULT_SEARCH_BUDGET)}`, (v: string) => parseSearchBudget(v))
     .option('--item-bias', 'give the transferred model and the baseline a learned logit bias per item (source rows start at 0; frozen with the pretrained rows)')
     .option('--item-bias-lr <m>', 'learning-rate multiplier of the item biases', positiveNumber('item-bias-lr'), 30)
     .option('--cold-start-share <s>', 'synthetic cold-start carve: share of overlapping users whose whole target history is moved to test (default 0.1 with --split, 0 with --test-file: a fixed split is kept as it is)', unitInterval('cold-start-share'))
@@ -49,7 +53,8 @@ export function registerTransfer(program: Command): void {
   addEvaluationOptions(command);
   command.option('--seed <n>', 'the training seed (alias of --training-seed; the negatives\' seed is --eval-seed)', positiveInt('seed'));
   command.action(async (o: TransferCliOptions) => {
-    const strategy = parseStrategyName(o.strategy);
+    const strategy = parseStrategyChoice(o.strategy);
+    if (o.budget && strategy !== 'AUTO') throw new GraftError('BAD_INPUT', `--budget applies to --strategy auto only; drop it or use --strategy auto`);
     // The typed settings resolve exactly as a job's input does (declared bounds and defaults, strategy-only settings refused elsewhere).
     const typed = typedSettings(command, 'transfer');
     if (o.seed !== undefined && typed.seed === undefined) typed.seed = o.seed;
@@ -67,6 +72,7 @@ export function registerTransfer(program: Command): void {
         prepared,
         {
           strategy,
+          ...(strategy === 'AUTO' ? { budget: o.budget ?? DEFAULT_SEARCH_BUDGET } : {}),
           freezeLayers: settings.freezeLayers,
           replayWeight: settings.replayWeight,
           replayFraction: settings.replayFraction,
@@ -80,8 +86,10 @@ export function registerTransfer(program: Command): void {
         {
           onStep: (p) => progress.onStep(p),
           onEpoch: (p) => progress.onEpoch(p),
+          onTrial: (t) => note(`trial ${t.search} #${t.config} rung ${t.rung} (${t.epochs} epochs): ${t.label} -> validation ${t.validation.toFixed(4)} in ${t.seconds.toFixed(1)} s`),
           onPhase: (phase) => {
             progress.stop();
+            if (phase === 'search') note(`AUTO: searching strategies and settings on the validation carve (budget ${formatSearchBudget(o.budget ?? DEFAULT_SEARCH_BUDGET)} per search)...`);
             if (phase === 'baseline') progress = trainingProgress(`${o.to} baseline`);
             if (phase === 'evaluation') note('evaluating the transferred model, the baseline and popularity on the same test users...');
           },
@@ -93,7 +101,8 @@ export function registerTransfer(program: Command): void {
         {
           domain: o.to,
           kind: 'TRANSFER',
-          strategy,
+          // AUTO registers the strategy it chose.
+          strategy: report.strategy as TransferStrategyName,
           parentModelId: o.from,
           transferReport: report as unknown as Record<string, unknown>,
           negativeTransfer: report.negativeTransfer,
@@ -109,7 +118,9 @@ export function registerTransfer(program: Command): void {
         process.stdout.write(
           `${JSON.stringify({
             model: record.id,
-            strategy,
+            strategy: report.strategy,
+            chosenBy: report.search ? 'AUTO' : undefined,
+            search: report.search,
             metrics: report.metrics,
             baseline: report.baseline,
             popularity: report.popularity,
@@ -143,6 +154,7 @@ export function formatTransferReport(report: TransferReport): string {
   const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(4));
   const g = (x: MetricGain | undefined) => (x === undefined ? '-' : `${x.value >= 0 ? '+' : ''}${x.value.toFixed(4)} [${x.ci95[0].toFixed(4)}, ${x.ci95[1].toFixed(4)}]`);
   const lines = [
+    ...(report.search ? formatSearch(report.search) : []),
     `${report.strategy}: ${report.frozen}; replay weight ${report.replayWeight}`,
     `overlap: ${report.overlap.usersInBoth} users in both domains, ${report.overlap.targetOnlyUsers} target-only, ${report.overlap.usersWithoutTargetHistory} with no target history`,
     formatTestSet({ users: report.users, rows: report.rows }, report.dropped, 'a user in neither the target domain nor the source model', 'the target domain'),
@@ -168,4 +180,17 @@ function describeColdStart(c: NonNullable<TransferReport['coldStart']>): string 
       : 'no cold-start carve (the split is as given)';
   const file = c.fromTestFile > 0 ? `; ${c.fromTestFile} test users have source history only, scored from their transferred rows (baseline: popularity)` : '';
   return `cold start ("0" stratum): ${carve}${file}`;
+}
+
+/** AUTO's trial table (both searches) and what it chose. */
+export function formatSearch(search: SearchReport): string[] {
+  const lines = [
+    `AUTO: budget ${search.budget} per search, eta ${search.eta}, ${search.rungs} rungs; trials ranked by validation ${search.metric} on ${search.validationUsers} users (each one's last training event)${search.stoppedByClock ? '; stopped by the clock' : ''}`,
+    `${'search'.padEnd(9)} ${'#'.padStart(3)} ${'rung'.padStart(4)} ${'epochs'.padStart(6)} ${'valid.'.padStart(7)} ${'s'.padStart(6)}  settings`,
+  ];
+  for (const t of search.trials) {
+    lines.push(`${t.search.padEnd(9)} ${String(t.config).padStart(3)} ${String(t.rung).padStart(4)} ${String(t.epochs).padStart(6)} ${t.validation.toFixed(4).padStart(7)} ${t.seconds.toFixed(1).padStart(6)}  ${t.label}`);
+  }
+  lines.push(`chosen: transfer ${search.transfer.label} (${search.transfer.epochs} epochs); baseline ${search.baseline.label} (${search.baseline.epochs} epochs); retrained on all training data (${search.seconds.toFixed(0)} s of search)`);
+  return lines;
 }
