@@ -38,8 +38,8 @@ export interface TestPairDrops {
 
 /** One trial of AUTO's search (a row of the report's trial table). */
 export interface SearchTrialRecord {
-  /** Which search: the transfer's, or the target-only baseline's (the fair guard). */
-  search: 'transfer' | 'baseline';
+  /** Which search: the transfer's, the target-only baseline's (the fair guard), or a single domain's (`graft train --auto`). */
+  search: 'transfer' | 'baseline' | 'train';
   /** The configuration's number in its search (sampling order). */
   config: number;
   /** The configuration in words (`FULL, replay 0.42, alsAlpha 12.3`). */
@@ -66,9 +66,10 @@ export interface SearchReport {
   validationUsers: number;
   seed: number;
   trials: SearchTrialRecord[];
-  /** The chosen configurations (in words) and their epochs, for the transfer and for the baseline. */
+  /** The chosen configuration (in words) and its epochs: the transfer's (or the single domain's model). */
   transfer: { label: string; epochs: number; validation: number };
-  baseline: { label: string; epochs: number; validation: number };
+  /** The baseline's chosen configuration (absent for a single domain). */
+  baseline?: { label: string; epochs: number; validation: number };
   /** Whether a minutes budget stopped a search (the interrupted trial is not in `trials`). */
   stoppedByClock: boolean;
   seconds: number;

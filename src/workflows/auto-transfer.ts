@@ -11,6 +11,7 @@ import { successiveHalving, type Trial } from '../tuning/successive-halving.js';
 import { evaluationData } from './evaluation-data.js';
 import { modelScorer } from './fit-and-evaluate.js';
 import type { TrainingSettings } from './model-settings.js';
+import type { Examples } from './prepared-domain.js';
 import { fitTargetOnly, fitTransferred, type ModelOverrides, type TransferContext } from './transfer-candidate.js';
 import { abortError, transferConfig, type TransferHooks, type TransferSettings } from './transfer.workflow.js';
 
@@ -49,10 +50,7 @@ export async function searchTransfer(
     );
   }
   const objective = modelObjective(source.config.objective ?? 'softmax');
-  const validation = evaluationData(target.train, validationRows, alignment.targetUsers, alignment.targetItems);
-  const validationUsers = firstUsers(validationRows.users, SEARCH_METRIC.maxUsers);
-  const score = (model: TwoTowerModel) =>
-    evaluate(modelScorer(model, alignment.targetItems), validation, { ...SEARCH_METRIC, seed: settings.seed, users: validationUsers }).metrics[SEARCH_METRIC.metric]!;
+  const { score, validationUsers } = validationScorer(target.train, validationRows, alignment.targetUsers, alignment.targetItems, settings.seed);
   const sourceTuned: Candidate = {};
   for (const name of objective.tuned.settings) sourceTuned[name] = name === 'learningRate' ? settings.training.learningRate : (transferConfig(source.config, settings)[name] as number);
   const trainingFor = (c: Candidate, epochs: number): TrainingSettings => ({ ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate, patience: 0 });
@@ -127,7 +125,7 @@ export async function searchTransfer(
       eta: SEARCH_ETA,
       rungs: SEARCH_RUNGS,
       metric: `${SEARCH_METRIC.metric} (sampled, ${SEARCH_METRIC.negatives} negatives)`,
-      validationUsers: validationUsers.length,
+      validationUsers,
       seed: settings.seed,
       trials: records,
       transfer: { label: describeCandidate(best.settings), epochs: best.resource, validation: best.score },
@@ -138,8 +136,21 @@ export async function searchTransfer(
   };
 }
 
+/**
+ * Scores a model on the validation carve (`SEARCH_METRIC`): histories and seen items from
+ * `train` only, candidates the first `items` rows.
+ */
+export function validationScorer(train: Examples, validationRows: Examples, users: number, items: number, seed: number): { score: (model: TwoTowerModel) => number; validationUsers: number } {
+  const validation = evaluationData(train, validationRows, users, items);
+  const chosen = firstUsers(validationRows.users, SEARCH_METRIC.maxUsers);
+  return {
+    score: (model) => evaluate(modelScorer(model, items), validation, { ...SEARCH_METRIC, seed, users: chosen }).metrics[SEARCH_METRIC.metric]!,
+    validationUsers: chosen.length,
+  };
+}
+
 /** The model settings a candidate changes (its learning rate goes to training). */
-function overridesOf(c: Candidate): ModelOverrides {
+export function overridesOf(c: Candidate): ModelOverrides {
   const out: ModelOverrides = {};
   if (c.alsAlpha !== undefined) out.alsAlpha = c.alsAlpha;
   if (c.alsRegularization !== undefined) out.alsRegularization = c.alsRegularization;

@@ -3,14 +3,14 @@ import { activateModel } from '../../registry/activation.js';
 import { GraftError } from '../../errors.js';
 import { parseStrategyChoice, type TransferStrategyName } from '../../transfer/transfer-strategy.js';
 import { DEFAULT_SEARCH_BUDGET, formatSearchBudget, parseSearchBudget, type SearchBudget } from '../../tuning/search-budget.js';
-import { describeGuard, type MetricGain, type SearchReport, type TransferReport } from '../../transfer/transfer-report.js';
+import { describeGuard, type MetricGain, type TransferReport } from '../../transfer/transfer-report.js';
 import { resolveTransferSettings } from '../../workflows/settings/run-settings.js';
 import { prepareTransfer } from '../../workflows/prepare-transfer.js';
 import { registerTrainedModel } from '../../workflows/register-trained-model.js';
 import { transfer } from '../../workflows/transfer.workflow.js';
 import { oneOf, positiveInt, positiveNumber, unitInterval } from '../options.js';
 import { addSettingOptions, typedSettings } from '../setting-options.js';
-import { formatTestSet } from '../format-metrics.js';
+import { formatSearch, formatTestSet } from '../format-metrics.js';
 import { splitFromOptions, type SplitCliOptions } from '../split-options.js';
 import { trainingProgress } from '../training-progress.js';
 import { note, withDatabase } from '../with-database.js';
@@ -182,15 +182,3 @@ function describeColdStart(c: NonNullable<TransferReport['coldStart']>): string 
   return `cold start ("0" stratum): ${carve}${file}`;
 }
 
-/** AUTO's trial table (both searches) and what it chose. */
-export function formatSearch(search: SearchReport): string[] {
-  const lines = [
-    `AUTO: budget ${search.budget} per search, eta ${search.eta}, ${search.rungs} rungs; trials ranked by validation ${search.metric} on ${search.validationUsers} users (each one's last training event)${search.stoppedByClock ? '; stopped by the clock' : ''}`,
-    `${'search'.padEnd(9)} ${'#'.padStart(3)} ${'rung'.padStart(4)} ${'epochs'.padStart(6)} ${'valid.'.padStart(7)} ${'s'.padStart(6)}  settings`,
-  ];
-  for (const t of search.trials) {
-    lines.push(`${t.search.padEnd(9)} ${String(t.config).padStart(3)} ${String(t.rung).padStart(4)} ${String(t.epochs).padStart(6)} ${t.validation.toFixed(4).padStart(7)} ${t.seconds.toFixed(1).padStart(6)}  ${t.label}`);
-  }
-  lines.push(`chosen: transfer ${search.transfer.label} (${search.transfer.epochs} epochs); baseline ${search.baseline.label} (${search.baseline.epochs} epochs); retrained on all training data (${search.seconds.toFixed(0)} s of search)`);
-  return lines;
-}

@@ -54,6 +54,7 @@ export enum TransferStrategy {
   FEATURE_EXTRACTION = 'FEATURE_EXTRACTION',
   PARTIAL = 'PARTIAL',
   FULL = 'FULL',
+  AUTO = 'AUTO',
 }
 registerEnumType(TransferStrategy, {
   name: 'TransferStrategy',
@@ -61,6 +62,7 @@ registerEnumType(TransferStrategy, {
     FEATURE_EXTRACTION: { description: 'All pretrained layers frozen; only new rows (target items, new users) train.' },
     PARTIAL: { description: 'The lowest freezeLayers layers of each tower frozen (layer 0 = embedding tables).' },
     FULL: { description: 'Everything trains; pretrained parts at a lower learning rate.' },
+    AUTO: { description: "Input only (the default): successive-halving search over the strategies, replay weight and the objective's settings on a validation carve of the target's training data; the baseline gets the same search. A model stores the strategy AUTO chose." },
   },
 });
 
