@@ -5,25 +5,34 @@ import { isInputObjectType, isListType, isNonNullType, type GraphQLInputType, ty
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerTrain } from '../src/cli/commands/train.command.js';
 import { registerTransfer } from '../src/cli/commands/transfer.command.js';
+import { registerEval } from '../src/cli/commands/eval.command.js';
 import { typedSettings } from '../src/cli/setting-options.js';
 import { buildGraftSchema } from '../src/graphql/schema.js';
 import { validateArgs } from '../src/graphql/validate-args.js';
 import { StartPretrainingInput, StartTransferInput } from '../src/graphql/types/job.type.js';
 import { resolvePretrainInput, resolveTransferInput } from '../src/jobs/job-input.js';
-import { flagOf, SETTINGS, type Setting } from '../src/workflows/settings/index.js';
+import { flagOf, SETTINGS, type Setting, type SettingCommand } from '../src/workflows/settings/index.js';
+import { resolveEvaluationSettings } from '../src/workflows/settings/run-settings.js';
+import type { EvaluationSettings } from '../src/workflows/model-settings.js';
 import { withSettingsTable } from '../src/workflows/settings/emit-settings-table.js';
 
-/** The command, the GraphQL input class and the job-input resolver of each kind of run. */
-const KINDS = {
+/** The evaluation settings by their declared names. */
+const declaredEvaluation = (e: EvaluationSettings) => ({ protocol: e.protocol, negatives: e.negatives, ks: e.ks, evalSeed: e.seed });
+
+/** The command, the GraphQL input class and the job-input resolver of each kind of run (eval has no job and no GraphQL input). */
+const KINDS: Record<
+  SettingCommand,
+  { register: (program: Command) => void; input?: new () => object; graphqlType?: string; required: string[]; resolve: (settings: Record<string, unknown>) => Record<string, unknown> }
+> = {
   train: {
     register: registerTrain,
     input: StartPretrainingInput,
     graphqlType: 'StartPretrainingInput',
     resolve: (settings: Record<string, unknown>) => {
       const config = resolvePretrainInput({ domain: 'd', ...settings } as never);
-      // Stored model configs leave the default objective out (absent = softmax).
-      return { objective: 'softmax', ...config.model, ...config.training } as Record<string, unknown>;
+      return { ...config.model, ...config.training, ...declaredEvaluation(config.evaluation) } as Record<string, unknown>;
     },
+    required: ['--domain', 'd'],
   },
   transfer: {
     register: registerTransfer,
@@ -31,16 +40,29 @@ const KINDS = {
     graphqlType: 'StartTransferInput',
     resolve: (settings: Record<string, unknown>) => {
       const config = resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', ...settings } as never);
-      return { ...config, ...config.training } as unknown as Record<string, unknown>;
+      return {
+        ...config,
+        ...config.training,
+        ...declaredEvaluation(config.evaluation),
+        itemBias: config.itemBias !== undefined,
+        itemBiasLearningRate: config.itemBias?.learningRate ?? 30,
+      } as unknown as Record<string, unknown>;
     },
+    required: ['--from', 'm', '--to', 't', '--strategy', 'full'],
   },
-} as const;
+  eval: {
+    register: registerEval,
+    resolve: (settings: Record<string, unknown>) => declaredEvaluation(resolveEvaluationSettings(settings)),
+    required: ['--model', 'm'],
+  },
+};
 
 /** What makes the setting apply: its objective or strategy. */
 function contextFor(setting: Setting): Record<string, unknown> {
-  if (setting.objectives) return { objective: setting.objectives[0] };
-  if (setting.strategies) return { strategy: setting.strategies[0] };
-  return {};
+  const requires = setting.requires ? { [setting.requires]: true } : {};
+  if (setting.objectives) return { ...requires, objective: setting.objectives[0] };
+  if (setting.strategies) return { ...requires, strategy: setting.strategies[0] };
+  return requires;
 }
 
 /** Values in bounds and out of them (the bounds themselves, and one step past each). */
@@ -51,7 +73,10 @@ function boundaryValues(setting: Setting): { inside: unknown[]; outside: unknown
     case 'float':
       return { inside: [setting.minExclusive ? setting.min + 1e-6 : setting.min, setting.max], outside: [setting.minExclusive ? setting.min : setting.min - 1e-6, setting.max + 1e-3] };
     case 'int-list':
-      return { inside: [[setting.min], [setting.max]], outside: [[setting.min - 1], [setting.max + 1], Array(setting.maxItems + 1).fill(setting.min)] };
+      return {
+        inside: [[setting.min], [setting.max]],
+        outside: [[setting.min - 1], [setting.max + 1], Array(setting.maxItems + 1).fill(setting.min), ...(setting.minItems ? [[]] : [])],
+      };
     case 'boolean':
       return { inside: [true, false], outside: [] };
     case 'enum':
@@ -65,7 +90,7 @@ function argument(value: unknown): string {
 }
 
 /** Parses one typed setting as `graft <kind>` would (the action is replaced: nothing runs). */
-function parseCli(kind: 'train' | 'transfer', args: string[]): Record<string, unknown> {
+function parseCli(kind: SettingCommand, args: string[]): Record<string, unknown> {
   const program = new Command().exitOverride();
   KINDS[kind].register(program);
   const command = program.commands.find((c) => c.name() === kind)!;
@@ -73,13 +98,12 @@ function parseCli(kind: 'train' | 'transfer', args: string[]): Record<string, un
   command.action(() => {
     typed = typedSettings(command, kind);
   });
-  const required = kind === 'train' ? ['--domain', 'd'] : ['--from', 'm', '--to', 't', '--strategy', 'full'];
-  program.parse(['node', 'graft', kind, ...required, ...args]);
+  program.parse(['node', 'graft', kind, ...KINDS[kind].required, ...args]);
   return typed;
 }
 
-async function graphqlAccepts(kind: 'train' | 'transfer', name: string, value: unknown): Promise<boolean> {
-  const input = Object.assign(new KINDS[kind].input(), { [name]: value });
+async function graphqlAccepts(kind: SettingCommand, name: string, value: unknown): Promise<boolean> {
+  const input = Object.assign(new KINDS[kind].input!(), { [name]: value });
   return validateArgs(input).then(
     () => true,
     () => false,
@@ -100,23 +124,26 @@ describe('settings declared once', () => {
         const resolved = KINDS[kind].resolve(context);
         if (setting.default !== undefined) expect(resolved[setting.name]).toEqual(setting.default);
         else expect(resolved[setting.name]).toBeUndefined();
-        const field = (schema.getType(KINDS[kind].graphqlType) as { getFields(): Record<string, { type: GraphQLInputType; defaultValue?: unknown }> }).getFields()[setting.name];
-        expect(field, `${KINDS[kind].graphqlType}.${setting.name}`).toBeDefined();
-        expect(isNonNullType(field!.type)).toBe(false); // left out -> the declared default
-        expect(field!.defaultValue).toBeUndefined();
-        expect(isListType(field!.type)).toBe(setting.kind === 'int-list');
+        const graphqlType = KINDS[kind].graphqlType;
+        if (graphqlType) {
+          const field = (schema.getType(graphqlType) as { getFields(): Record<string, { type: GraphQLInputType; defaultValue?: unknown }> }).getFields()[setting.name];
+          expect(field, `${graphqlType}.${setting.name}`).toBeDefined();
+          expect(isNonNullType(field!.type)).toBe(false); // left out -> the declared default
+          expect(field!.defaultValue).toBeUndefined();
+          expect(isListType(field!.type)).toBe(setting.kind === 'int-list');
+        }
 
         const { inside, outside } = boundaryValues(setting);
         for (const value of inside) {
           const typed = setting.kind === 'boolean' ? (value === setting.default ? {} : parseCli(kind, [`--${setting.default ? 'no-' : ''}${flagOf(setting)}`])) : parseCli(kind, [`--${flagOf(setting)}`, argument(value)]);
           if (setting.kind !== 'boolean' || value !== setting.default) expect(typed[setting.name]).toEqual(value);
           expect(KINDS[kind].resolve({ ...context, [setting.name]: value })[setting.name]).toEqual(value);
-          expect(await graphqlAccepts(kind, setting.name, value), `GraphQL accepts ${setting.name} = ${JSON.stringify(value)}`).toBe(true);
+          if (graphqlType) expect(await graphqlAccepts(kind, setting.name, value), `GraphQL accepts ${setting.name} = ${JSON.stringify(value)}`).toBe(true);
         }
         for (const value of outside) {
           expect(() => parseCli(kind, [`--${flagOf(setting)}`, argument(value)]), `CLI refuses ${JSON.stringify(value)}`).toThrow(new RegExp(`--${flagOf(setting)} = .* is out of range`));
           expect(() => KINDS[kind].resolve({ ...context, [setting.name]: value }), `job input refuses ${JSON.stringify(value)}`).toThrow(new RegExp(`${setting.name} = .* is (out of range|unknown)`));
-          if (setting.kind !== 'enum') expect(await graphqlAccepts(kind, setting.name, value), `GraphQL refuses ${setting.name} = ${JSON.stringify(value)}`).toBe(false);
+          if (graphqlType && setting.kind !== 'enum') expect(await graphqlAccepts(kind, setting.name, value), `GraphQL refuses ${setting.name} = ${JSON.stringify(value)}`).toBe(false);
         }
       });
     }
@@ -125,6 +152,10 @@ describe('settings declared once', () => {
   it('refuses a setting where it does not apply, on the CLI and in job inputs alike', () => {
     expect(() => resolvePretrainInput({ domain: 'd', alsAlpha: 5 })).toThrow(/alsAlpha = 5 applies to objective implicit-als only/);
     expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', freezeLayers: 2 })).toThrow(/freezeLayers = 2 applies to strategy PARTIAL only/);
+    expect(() => resolvePretrainInput({ domain: 'd', objective: 'implicit-als', itemBias: true })).toThrow(/itemBias = true applies to objective softmax only/);
+    expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', itemBiasLearningRate: 5 })).toThrow(/itemBiasLearningRate = 5 is read only with itemBias on; add itemBias: true \(CLI: --item-bias\)/);
+    // The evaluation is given by its declared fields, as everywhere else; the old nested object is refused, not ignored.
+    expect(() => resolvePretrainInput({ domain: 'd', evaluation: { negatives: 5 } } as never)).toThrow(/evaluation = .* is not a job input field; .*negatives/);
     expect(isInputObjectType(schema.getType('StartTransferInput'))).toBe(true);
   });
 

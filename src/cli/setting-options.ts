@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { boundsText, flagOf, parseSettingArgument, settingsOf, type Setting } from '../workflows/settings/index.js';
+import { boundsText, flagOf, parseSettingArgument, settingsOf, type Setting, type SettingCommand } from '../workflows/settings/index.js';
 
 /** commander's attribute name of a flag (`training-seed` -> `trainingSeed`). */
 function attributeOf(setting: Setting): string {
@@ -16,7 +16,7 @@ function helpOf(setting: Setting): string {
  * bounds and default in the help. No commander defaults: what was not typed stays out, and
  * `resolveSettings` fills it in, exactly as for a job input.
  */
-export function addSettingOptions(command: Command, which: 'train' | 'transfer'): Command {
+export function addSettingOptions(command: Command, which: SettingCommand): Command {
   for (const setting of settingsOf(which)) {
     const flag = flagOf(setting);
     if (setting.kind === 'boolean') {
@@ -30,7 +30,7 @@ export function addSettingOptions(command: Command, which: 'train' | 'transfer')
 }
 
 /** The settings the user typed, by setting name (what `resolveSettings` takes). */
-export function typedSettings(command: Command, which: 'train' | 'transfer'): Record<string, unknown> {
+export function typedSettings(command: Command, which: SettingCommand): Record<string, unknown> {
   const options = command.opts() as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const setting of settingsOf(which)) {

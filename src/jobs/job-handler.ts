@@ -156,6 +156,7 @@ async function prepareTask(gdb: GraftDatabase, job: JobRecord): Promise<Training
       replayWeight: config.replayWeight,
       replayFraction: config.replayFraction,
       tokenDropout: config.tokenDropout,
+      itemBias: config.itemBias,
       training: config.training,
       evaluation: config.evaluation,
       seed: config.seed,

@@ -2,7 +2,6 @@ import { GraftError } from '../errors.js';
 import { TRANSFER_STRATEGY_CHOICES } from '../transfer/transfer-strategy.js';
 import { DEFAULT_SEARCH_BUDGET, parseSearchBudget } from '../tuning/search-budget.js';
 import { resolvePretrainSettings, resolveTransferSettings } from '../workflows/settings/run-settings.js';
-import { DEFAULT_EVALUATION, type EvaluationSettings } from '../workflows/model-settings.js';
 import { defaultColdStartShare } from '../workflows/prepare-transfer.js';
 import { DEFAULT_SPLIT, type SplitSpec } from '../workflows/split-spec.js';
 import type { JobDevice, PretrainJobConfig, PretrainJobInput, TransferJobConfig, TransferJobInput } from './job-record.js';
@@ -14,14 +13,9 @@ import type { JobDevice, PretrainJobConfig, PretrainJobInput, TransferJobConfig,
  */
 export function resolvePretrainInput(input: PretrainJobInput): PretrainJobConfig {
   const domain = requireName('domain', input.domain);
-  const { model, training } = resolvePretrainSettings(input);
-  return {
-    domain,
-    model,
-    training,
-    evaluation: evaluation(input.evaluation),
-    split: split(input.split),
-  };
+  refuseNestedEvaluation(input);
+  const { model, training, evaluation } = resolvePretrainSettings(input);
+  return { domain, model, training, evaluation, split: split(input.split) };
 }
 
 /** See `resolvePretrainInput`. */
@@ -33,7 +27,8 @@ export function resolveTransferInput(input: TransferJobInput): TransferJobConfig
   if (strategy !== 'AUTO' && input.budget !== undefined && input.budget !== null) {
     throw new GraftError('BAD_INPUT', `budget = ${JSON.stringify(input.budget)} applies to strategy AUTO only; drop it or use strategy AUTO`);
   }
-  const { training, seed, replayWeight, replayFraction, tokenDropout, freezeLayers, maxTrainPerUser } = resolveTransferSettings(input, strategy);
+  refuseNestedEvaluation(input);
+  const { training, evaluation, seed, replayWeight, replayFraction, tokenDropout, freezeLayers, maxTrainPerUser, itemBias } = resolveTransferSettings(input, strategy);
   const splitSpec = split(input.split);
   const config: TransferJobConfig = {
     sourceModelId,
@@ -48,12 +43,13 @@ export function resolveTransferInput(input: TransferJobInput): TransferJobConfig
     seed,
     activateIfBetter: input.activateIfBetter ?? false,
     training,
-    evaluation: evaluation(input.evaluation),
+    evaluation,
     split: splitSpec,
   };
   if (config.coldStartShare >= 1) throw new GraftError('BAD_INPUT', `coldStartShare = ${config.coldStartShare} must be below 1; use e.g. 0.1`);
   if (freezeLayers !== undefined) config.freezeLayers = freezeLayers;
   if (maxTrainPerUser !== undefined) config.maxTrainPerUser = maxTrainPerUser;
+  if (itemBias !== undefined) config.itemBias = itemBias;
   return config;
 }
 
@@ -76,25 +72,17 @@ function positiveInt(field: string, value: number, max = Number.MAX_SAFE_INTEGER
   return value;
 }
 
-function nonNegativeInt(field: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0) throw new GraftError('BAD_INPUT', `${field} = ${value} is not a whole number >= 0; use e.g. 2`);
-  return value;
-}
 
 function unit(field: string, value: number): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) throw new GraftError('BAD_INPUT', `${field} = ${value} is not a number from 0 to 1; use e.g. 0.5`);
   return value;
 }
 
-
-function evaluation(value: Partial<EvaluationSettings> | undefined): EvaluationSettings {
-  const out = { ...DEFAULT_EVALUATION, ...(value ?? {}) };
-  if (out.protocol !== 'full' && out.protocol !== 'sampled') throw new GraftError('BAD_INPUT', `evaluation protocol "${String(out.protocol)}" is unknown; use full or sampled`);
-  positiveInt('evaluation.negatives', out.negatives);
-  if (!Array.isArray(out.ks) || out.ks.length === 0) throw new GraftError('BAD_INPUT', 'evaluation.ks is empty; use e.g. [10, 20]');
-  out.ks.forEach((k) => positiveInt('evaluation.ks', k, 1000));
-  nonNegativeInt('evaluation.seed', out.seed);
-  return { protocol: out.protocol, negatives: out.negatives, ks: [...out.ks], seed: out.seed };
+/** The evaluation is given by its declared settings (`protocol`, `negatives`, `ks`, `evalSeed`), like every other setting. */
+function refuseNestedEvaluation(input: object): void {
+  if ('evaluation' in input && (input as { evaluation?: unknown }).evaluation !== undefined) {
+    throw new GraftError('BAD_INPUT', `evaluation = ${JSON.stringify((input as { evaluation?: unknown }).evaluation)} is not a job input field; give the evaluation settings as fields of the input: protocol, negatives, ks, evalSeed (e.g. negatives: 99)`);
+  }
 }
 
 function split(value: SplitSpec | undefined): SplitSpec {

@@ -21,7 +21,6 @@ export interface PretrainJobInput extends DeclaredSettings<'train'> {
   domain: string;
   /** How test interactions are held out (default: each user's last). A `file` split is refused: the worker may be another machine. */
   split?: SplitSpec;
-  evaluation?: Partial<EvaluationSettings>;
 }
 
 /** What `startTransfer` asks for: source, target and strategy, and any of the declared `transfer` settings. */
@@ -37,7 +36,6 @@ export interface TransferJobInput extends DeclaredSettings<'transfer'> {
   /** Activate the result when it is not flagged as negative transfer and its guard-metric gain is above 0. */
   activateIfBetter?: boolean;
   split?: SplitSpec;
-  evaluation?: Partial<EvaluationSettings>;
 }
 
 /** A pretraining job's input with every default filled in, as stored in `jobs.input`. */
@@ -62,6 +60,8 @@ export interface TransferJobConfig {
   tokenDropout: number;
   coldStartShare: number;
   maxTrainPerUser?: number;
+  /** Given when the transferred model and its baseline get a learned item bias (`itemBias`). */
+  itemBias?: { learningRate: number };
   seed: number;
   activateIfBetter: boolean;
   training: TrainingSettings;

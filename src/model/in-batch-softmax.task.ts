@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
-import { createRng, type ResumableRng } from '../dataset/random.js';
+import { createRng, deriveSeed, type ResumableRng } from '../dataset/random.js';
+import type { BatchLogits, RetrievalTask } from './retrieval-task.js';
 import { diagonalSoftmaxCrossEntropy, matMulTransposeB } from './tower-ops.js';
 
 export interface InBatchSoftmaxOptions {
@@ -20,24 +21,6 @@ export interface InBatchSoftmaxOptions {
   seed?: number;
 }
 
-/**
- * Per-batch inputs of the loss that do not depend on the weights, built in JS.
- * `bias` is `[1, B]` (logQ only) or `[B, B]` (when the batch repeats an item: accidental
- * hits masked with -1e9), or undefined when neither applies.
- */
-export interface BatchLogits {
-  readonly size: number;
-  readonly bias?: { values: Float32Array; shape: [number, number] };
-  /** `[B]` example weights normalised to sum 1, or undefined for a plain mean. */
-  readonly weights?: Float32Array;
-  /**
-   * The candidate items, one per logit column: the batch's positives, then the sampled
-   * uniform negatives (`[B + N]`); undefined when there are no sampled negatives (the
-   * candidates are the positives). Reused by the next `prepare`.
-   */
-  readonly candidates?: Int32Array;
-}
-
 const MASKED = -1e9;
 
 /**
@@ -54,7 +37,7 @@ const MASKED = -1e9;
  * const batch = task.prepare(items);
  * const loss = tf.tidy(() => task.loss(userOut, itemOut, batch)); // scalar
  */
-export class InBatchSoftmaxTask {
+export class InBatchSoftmaxTask implements RetrievalTask {
   readonly temperature: number;
   readonly logQ: boolean;
   readonly uniformNegatives: number;
@@ -72,7 +55,24 @@ export class InBatchSoftmaxTask {
   private matrix = new Float32Array(0);
   private weightBuffer = new Float32Array(0);
 
+  /**
+   * The task a model of this config trains with by default: its temperature, logQ correction,
+   * uniform negatives, and a negative sampler seeded from the model's seed.
+   */
+  static forModel(config: { items: number; temperature: number; logQ: boolean; uniformNegatives: number; seed: number }): InBatchSoftmaxTask {
+    return new InBatchSoftmaxTask({
+      items: config.items,
+      temperature: config.temperature,
+      logQ: config.logQ,
+      uniformNegatives: config.uniformNegatives,
+      seed: deriveSeed(config.seed, 'negatives'),
+    });
+  }
+
+  private readonly options: InBatchSoftmaxOptions;
+
   constructor(options: InBatchSoftmaxOptions) {
+    this.options = { ...options };
     this.temperature = options.temperature ?? 0.05;
     if (!(this.temperature > 0)) {
       throw new GraftError('BAD_INPUT', `temperature ${this.temperature} must be > 0 (typical: 0.05 to 0.1)`);
@@ -108,6 +108,14 @@ export class InBatchSoftmaxTask {
     const pool: number[] = [];
     for (let i = 0; i < counts.length; i++) if (counts[i] > 0) pool.push(i);
     this.pool = pool.length > 0 ? Int32Array.from(pool) : undefined;
+  }
+
+  /** An independent copy: the same options, item count, -log q and negative pool; the sampler restarts from the seed. */
+  clone(): InBatchSoftmaxTask {
+    const copy = new InBatchSoftmaxTask({ ...this.options, items: this.itemCount });
+    if (this.negLogQ) copy.setItemLogQ(this.negLogQ);
+    copy.setNegativePool(this.pool);
+    return copy;
   }
 
   /** The items uniform negatives are drawn from (copy; undefined = all items). */

@@ -5,6 +5,7 @@ export * from './history-bags.js';
 export * from './in-batch-softmax.task.js';
 export * from './initializer.js';
 export * from './named-weight.js';
+export * from './retrieval-task.js';
 export * from './sparse-optimizer.js';
 export * from './token-hash.js';
 export * from './tower.js';

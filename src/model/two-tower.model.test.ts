@@ -6,6 +6,7 @@ import { describeEachBackend } from './testing/each-backend.js';
 import type { TokenBags } from './token-hash.js';
 import type { HistoryBags } from './tower.js';
 import { TwoTowerModel, type TwoTowerConfig } from './two-tower.model.js';
+import { InBatchSoftmaxTask } from './in-batch-softmax.task.js';
 
 const config: TwoTowerConfig = { users: 6, items: 5, dim: 4, layers: [8, 3], tokenBuckets: 7, temperature: 0.2, logQ: true, seed: 3 };
 // Item 4 has no tokens; item 0 repeats a bucket-colliding tag set.
@@ -229,8 +230,28 @@ describeEachBackend('TwoTowerModel', () => {
     for (let step = 0; step < 3; step++) model.trainStep(batch, 0.01, { clipNorm: 1 });
     expect(tf.memory().numTensors).toBe(before);
     const clone = model.clone();
-    expect(clone.task.negativePool()).toEqual(Int32Array.of(0, 1, 2, 4));
+    expect((clone.task as InBatchSoftmaxTask).negativePool()).toEqual(Int32Array.of(0, 1, 2, 4));
     for (const m of [model, again, clone]) m.dispose();
+  });
+
+  it('trains for the retrieval task it is given (TFRS Retrieval(loss=...)), the in-batch softmax of its config by default', () => {
+    const config: TwoTowerConfig = { users: 6, items: 5, dim: 4, layers: [8], seed: 3 };
+    const batch = { users: Int32Array.of(0, 1, 2, 3), items: Int32Array.of(0, 1, 2, 4) };
+    const hot = TwoTowerModel.create({ ...config, temperature: 0.5 });
+    const given = new InBatchSoftmaxTask({ items: 5, temperature: 0.5 });
+    const withTask = TwoTowerModel.create({ ...config, temperature: 0.05 }, {}, { task: given });
+    const cold = TwoTowerModel.create({ ...config, temperature: 0.05 });
+    expect(withTask.task).toBe(given);
+    expect(withTask.gradients(batch).loss).toBeCloseTo(hot.gradients(batch).loss, 5);
+    expect(Math.abs(withTask.gradients(batch).loss - cold.gradients(batch).loss)).toBeGreaterThan(1e-3);
+    // The clone trains for a copy of the same task.
+    const clone = withTask.clone();
+    expect(clone.task).not.toBe(given);
+    expect(clone.gradients(batch).loss).toBeCloseTo(hot.gradients(batch).loss, 5);
+    // A model whose objective takes no gradient steps has no task.
+    const als = TwoTowerModel.create({ ...config, layers: [], userHistory: false, objective: 'implicit-als' });
+    expect(als.task).toBeUndefined();
+    for (const m of [hot, withTask, cold, clone, als]) m.dispose();
   });
 
   it('gives autodiff gradients for the learned item bias, and scores with it as an inner product', () => {

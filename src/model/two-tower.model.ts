@@ -3,6 +3,7 @@ import { GraftError } from '../errors.js';
 import { DenseOptimizer } from './dense-optimizer.js';
 import { EmbeddingTable } from './embedding-table.js';
 import { InBatchSoftmaxTask } from './in-batch-softmax.task.js';
+import type { BatchLogits, RetrievalTask } from './retrieval-task.js';
 import type { Initializer } from './initializer.js';
 import type { NamedWeight } from './named-weight.js';
 import { createRng, deriveSeed, type ResumableRng } from '../dataset/random.js';
@@ -137,6 +138,36 @@ export interface TowerTokens {
   userTokens?: TokenBags;
 }
 
+export interface TwoTowerOptions {
+  /**
+   * What the model is trained for (TFRS's `Retrieval(loss=...)`); default: the in-batch
+   * sampled softmax of the config (`InBatchSoftmaxTask.forModel`). Models whose objective
+   * takes no gradient steps (implicit ALS) have none.
+   */
+  task?: RetrievalTask;
+}
+
+/** One batch's tower inputs, gathered in JS (see `TwoTowerModel.gatherBatch`). */
+interface GatheredBatch {
+  logits: BatchLogits;
+  /** The logit columns' items: the positives, then any sampled negatives. */
+  candidates: Int32Array;
+  userInput: Float32Array;
+  itemInput: Float32Array;
+  /** The candidates' item biases (`itemBias`). */
+  biasValues?: Float32Array;
+}
+
+/** Gradients of one batch read back from TF.js, and the clipping scale to apply them with. */
+interface BatchGradients {
+  loss: number;
+  userGrad?: Float32Array;
+  itemGrad?: Float32Array;
+  biasGrad?: Float32Array;
+  dense: tf.Tensor[];
+  scale: number;
+}
+
 const EMBED_CHUNK = 4096;
 
 /**
@@ -162,7 +193,8 @@ export class TwoTowerModel {
   readonly tokenTable: EmbeddingTable | undefined;
   /** Per-item logit bias `[items, 1]` (config.itemBias); undefined without. */
   readonly itemBiasTable: EmbeddingTable | undefined;
-  readonly task: InBatchSoftmaxTask;
+  /** What gradient steps optimise (see `TwoTowerOptions.task`); undefined for objectives that take none. */
+  readonly task: RetrievalTask | undefined;
   /** Set to a zeroed `StepTimings` to have each step add its phase times (benchmarks). */
   timings: StepTimings | undefined;
   private readonly towers: Record<TowerName, Tower>;
@@ -170,7 +202,7 @@ export class TwoTowerModel {
   private readonly rng: ResumableRng;
   private disposed = false;
 
-  private constructor(config: ResolvedTwoTowerConfig, tokens: TowerTokens, weights?: Map<string, NamedWeight>) {
+  private constructor(config: ResolvedTwoTowerConfig, tokens: TowerTokens, options: TwoTowerOptions, weights?: Map<string, NamedWeight>) {
     this.config = config;
     this.objective = modelObjective(config.objective, 'config.objective');
     const { dim, optimizer, l2, seed, embeddingInit } = config;
@@ -212,20 +244,14 @@ export class TwoTowerModel {
       user: tower('user', this.userTable, userHasTokens, tokens.userTokens),
       item: tower('item', this.itemTable, itemHasTokens, tokens.itemTokens),
     };
-    this.task = new InBatchSoftmaxTask({
-      items: config.items,
-      temperature: config.temperature,
-      logQ: config.logQ,
-      uniformNegatives: config.uniformNegatives,
-      seed: deriveSeed(seed, 'negatives'),
-    });
+    this.task = options.task ?? (this.objective.gradientSteps ? InBatchSoftmaxTask.forModel(config) : undefined);
     this.denseOptimizer = new DenseOptimizer(optimizer);
     this.rng = createRng(deriveSeed(seed, 'dropout'), { resumable: true });
   }
 
   /** Builds a freshly initialised model (deterministic for `config.seed`). */
-  static create(config: TwoTowerConfig, tokens: TowerTokens = {}): TwoTowerModel {
-    return new TwoTowerModel(resolveConfig(config), tokens);
+  static create(config: TwoTowerConfig, tokens: TowerTokens = {}, options: TwoTowerOptions = {}): TwoTowerModel {
+    return new TwoTowerModel(resolveConfig(config), tokens, options);
   }
 
   /**
@@ -233,7 +259,7 @@ export class TwoTowerModel {
    * (`config.users` / `config.items` are overridden by them), and a tower has a token path
    * iff its first kernel is [2 * dim, ...].
    */
-  static fromWeights(config: TwoTowerConfig, weights: readonly NamedWeight[], tokens: TowerTokens = {}): TwoTowerModel {
+  static fromWeights(config: TwoTowerConfig, weights: readonly NamedWeight[], tokens: TowerTokens = {}, options: TwoTowerOptions = {}): TwoTowerModel {
     const byName = new Map(weights.map((w) => [w.name, w]));
     const rows = (name: string) => {
       const w = byName.get(name);
@@ -246,7 +272,7 @@ export class TwoTowerModel {
     if (byName.get('user.embedding')!.shape[1] !== resolved.dim) {
       throw new GraftError('BAD_INPUT', `weights have embedding dim ${byName.get('user.embedding')!.shape[1]} but config.dim is ${resolved.dim}; use the config the model was trained with`);
     }
-    return new TwoTowerModel(resolved, tokens, byName);
+    return new TwoTowerModel(resolved, tokens, options, byName);
   }
 
   /** Width of `embedUsers` / `embedItems` rows: the towers' output, + 1 with `itemBias`. */
@@ -278,7 +304,7 @@ export class TwoTowerModel {
 
   /** Item counts (or weights) of the training data for the logQ correction. */
   setItemFrequencies(counts: ArrayLike<number>): void {
-    this.task.setItemFrequencies(counts);
+    this.task?.setItemFrequencies(counts);
   }
 
   /**
@@ -326,7 +352,7 @@ export class TwoTowerModel {
   growItems(n: number, tokens?: TokenBags): void {
     this.growTower(this.towers.item, n, tokens);
     this.itemBiasTable?.grow(n, { kind: 'zeros', scale: 0 });
-    this.task.growItems(n);
+    this.task?.growItems(n);
   }
 
   /**
@@ -420,13 +446,12 @@ export class TwoTowerModel {
    * trainable flags and learning-rate multipliers; fresh optimizer state.
    */
   clone(): TwoTowerModel {
-    const copy = TwoTowerModel.fromWeights(this.config, this.exportWeights(), {
-      userTokens: this.towers.user.tokens,
-      itemTokens: this.towers.item.tokens,
-    });
-    const logQ = this.task.itemLogQ();
-    if (logQ) copy.task.setItemLogQ(logQ);
-    copy.task.setNegativePool(this.task.negativePool());
+    const copy = TwoTowerModel.fromWeights(
+      this.config,
+      this.exportWeights(),
+      { userTokens: this.towers.user.tokens, itemTokens: this.towers.item.tokens },
+      { task: this.task?.clone() },
+    );
     copy.towers.user.setHistories(this.towers.user.histories);
     for (const name of ['user', 'item'] as const) {
       const from = this.towers[name];
@@ -459,82 +484,114 @@ export class TwoTowerModel {
     this.denseOptimizer.dispose();
   }
 
+  /** One step: gather the batch in JS, one autodiff pass, then the dense and row-sparse updates (or, with `inspect`, their gradients). */
   private step(batch: TrainBatch, lr: number, clipNorm: number | undefined, inspect: ModelGradients | undefined): number {
     if (this.disposed) throw new GraftError('BAD_INPUT', 'the model was disposed; create or load a new one');
-    const { users, items } = batch;
-    const size = users.length;
-    if (items.length !== size) {
-      throw new GraftError('BAD_INPUT', `batch has ${size} users but ${items.length} items; pass parallel arrays`);
+    const task = this.task;
+    if (!task) throw new GraftError('BAD_INPUT', `this model has no retrieval task to take gradient steps with; create it with options.task`);
+    if (batch.items.length !== batch.users.length) {
+      throw new GraftError('BAD_INPUT', `batch has ${batch.users.length} users but ${batch.items.length} items; pass parallel arrays`);
     }
-    const userTower = this.towers.user;
-    const itemTower = this.towers.item;
-    const dropout = this.config.tokenDropout;
     const timings = this.timings;
     const t0 = timings ? performance.now() : 0;
-    let t2 = 0;
-    let t3 = 0;
-    const logits = this.task.prepare(items, batch.weights);
-    const candidates = logits.candidates ?? items;
-    if (inspect && logits.candidates) inspect.negatives = candidates.slice(size);
-    // The positive item is left out of the user's pooled history (else the tower copies it).
-    const userInput = userTower.fillInput(users, dropout, this.rng, items, this.config.historyDropout);
-    const itemInput = itemTower.fillInput(candidates, dropout, this.rng);
-    const biasTable = this.itemBiasTable;
-    let biasValues: Float32Array | undefined;
-    if (biasTable) {
-      biasValues = new Float32Array(candidates.length);
-      biasTable.gatherInto(candidates, biasValues, 0, 1);
-    }
-    const userLeaf = userTower.isTrainable(0);
-    const itemLeaf = itemTower.isTrainable(0);
-    const dense = [...userTower.trainableVariables(), ...itemTower.trainableVariables()];
+    const gathered = this.gatherBatch(task, batch);
+    if (inspect && gathered.logits.candidates) inspect.negatives = gathered.candidates.slice(batch.users.length);
     const t1 = timings ? performance.now() : 0;
+    let t2 = t1;
+    let t3 = t1;
+    const dense = [...this.towers.user.trainableVariables(), ...this.towers.item.trainableVariables()];
     let loss = 0;
     tf.tidy(() => {
-      const u = tf.tensor2d(userInput, [size, userTower.inputDim]);
-      const v = tf.tensor2d(itemInput, [candidates.length, itemTower.inputDim]);
-      const b = biasValues ? tf.tensor2d(biasValues, [1, candidates.length]) : undefined;
-      const xs: tf.Tensor[] = [];
-      if (userLeaf) xs.push(u);
-      if (itemLeaf) xs.push(v);
-      if (b) xs.push(b);
-      for (const d of dense) xs.push(d.variable);
-      const f = () => this.task.loss(userTower.forward(u), itemTower.forward(v), logits, b as tf.Tensor2D | undefined);
-      if (xs.length === 0) {
-        loss = f().dataSync()[0];
-        if (timings) t2 = t3 = performance.now();
-        return;
-      }
-      const { value, grads } = tf.valueAndGrads(f)(xs);
-      let k = 0;
-      const userGrad = userLeaf ? (grads[k++].dataSync() as Float32Array) : undefined;
-      const itemGrad = itemLeaf ? (grads[k++].dataSync() as Float32Array) : undefined;
-      const biasGrad = b ? (grads[k++].dataSync() as Float32Array) : undefined;
-      const denseGrads = grads.slice(k);
-      let scale = 1;
-      if (clipNorm !== undefined && clipNorm > 0) {
-        let squared = sumSquares(userGrad) + sumSquares(itemGrad) + sumSquares(biasGrad);
-        if (denseGrads.length > 0) squared += tf.addN(denseGrads.map((g) => tf.sum(tf.square(g)))).dataSync()[0];
-        const norm = Math.sqrt(squared);
-        if (norm > clipNorm) scale = clipNorm / norm;
-      }
-      loss = value.dataSync()[0];
+      const grads = this.forwardBackward(task, gathered, batch.users.length, dense.map((d) => d.variable), clipNorm);
+      loss = grads.loss;
       if (timings) t2 = performance.now();
       if (inspect) {
-        denseGrads.forEach((g, i) => (inspect.dense[denseName(dense[i].variable)] = g.dataSync().slice() as Float32Array));
-      } else {
+        grads.dense.forEach((g, i) => (inspect.dense[denseName(dense[i].variable)] = g.dataSync().slice() as Float32Array));
+      } else if (grads.dense.length > 0) {
         this.denseOptimizer.apply(
           dense.map((d) => d.variable),
-          denseGrads,
+          grads.dense,
           dense.map((d) => lr * d.multiplier),
-          scale,
+          grads.scale,
         );
       }
       if (timings) t3 = performance.now();
-      if (userGrad) userTower.accumulateGradients(users, userGrad, scale);
-      if (itemGrad) itemTower.accumulateGradients(candidates, itemGrad, scale);
-      if (biasGrad) for (let c = 0; c < candidates.length; c++) biasTable!.accumulate(candidates[c], biasGrad, c, scale);
+      this.accumulateRowGradients(batch.users, gathered.candidates, grads);
     });
+    this.applyRowGradients(lr, inspect);
+    if (timings) {
+      const t4 = performance.now();
+      timings.steps++;
+      timings.gatherMs += t1 - t0;
+      timings.forwardBackwardMs += t2 - t1;
+      timings.denseUpdateMs += t3 - t2;
+      timings.sparseUpdateMs += t4 - t3;
+    }
+    return loss;
+  }
+
+  /** The batch's tower inputs: the task's candidates, the gathered ID/token/history rows, the candidates' biases. */
+  private gatherBatch(task: RetrievalTask, batch: TrainBatch): GatheredBatch {
+    const { users, items } = batch;
+    const dropout = this.config.tokenDropout;
+    const logits = task.prepare(items, batch.weights);
+    const candidates = logits.candidates ?? items;
+    // The positive item is left out of the user's pooled history (else the tower copies it).
+    const userInput = this.towers.user.fillInput(users, dropout, this.rng, items, this.config.historyDropout);
+    const itemInput = this.towers.item.fillInput(candidates, dropout, this.rng);
+    let biasValues: Float32Array | undefined;
+    if (this.itemBiasTable) {
+      biasValues = new Float32Array(candidates.length);
+      this.itemBiasTable.gatherInto(candidates, biasValues, 0, 1);
+    }
+    return { logits, candidates, userInput, itemInput, biasValues };
+  }
+
+  /**
+   * Forward and backward in one autodiff pass (call inside `tf.tidy`): the loss, the gradients
+   * of the gathered rows (leaves of the trainable layer-0 inputs) read back to JS, the dense
+   * gradients as tensors, and the clipping scale of the global norm.
+   */
+  private forwardBackward(task: RetrievalTask, gathered: GatheredBatch, size: number, dense: tf.Variable[], clipNorm: number | undefined): BatchGradients {
+    const userTower = this.towers.user;
+    const itemTower = this.towers.item;
+    const userLeaf = userTower.isTrainable(0);
+    const itemLeaf = itemTower.isTrainable(0);
+    const u = tf.tensor2d(gathered.userInput, [size, userTower.inputDim]);
+    const v = tf.tensor2d(gathered.itemInput, [gathered.candidates.length, itemTower.inputDim]);
+    const b = gathered.biasValues ? tf.tensor2d(gathered.biasValues, [1, gathered.candidates.length]) : undefined;
+    const xs: tf.Tensor[] = [];
+    if (userLeaf) xs.push(u);
+    if (itemLeaf) xs.push(v);
+    if (b) xs.push(b);
+    xs.push(...dense);
+    const f = () => task.loss(userTower.forward(u), itemTower.forward(v), gathered.logits, b);
+    if (xs.length === 0) return { loss: f().dataSync()[0], dense: [], scale: 1 };
+    const { value, grads } = tf.valueAndGrads(f)(xs);
+    let k = 0;
+    const userGrad = userLeaf ? (grads[k++].dataSync() as Float32Array) : undefined;
+    const itemGrad = itemLeaf ? (grads[k++].dataSync() as Float32Array) : undefined;
+    const biasGrad = b ? (grads[k++].dataSync() as Float32Array) : undefined;
+    const denseGrads = grads.slice(k);
+    let scale = 1;
+    if (clipNorm !== undefined && clipNorm > 0) {
+      let squared = sumSquares(userGrad) + sumSquares(itemGrad) + sumSquares(biasGrad);
+      if (denseGrads.length > 0) squared += tf.addN(denseGrads.map((g) => tf.sum(tf.square(g)))).dataSync()[0];
+      const norm = Math.sqrt(squared);
+      if (norm > clipNorm) scale = clipNorm / norm;
+    }
+    return { loss: value.dataSync()[0], userGrad, itemGrad, biasGrad, dense: denseGrads, scale };
+  }
+
+  /** Scatters the gathered rows' gradients into their tables' accumulators (ID, token and history rows; item biases). */
+  private accumulateRowGradients(users: Int32Array, candidates: Int32Array, grads: BatchGradients): void {
+    if (grads.userGrad) this.towers.user.accumulateGradients(users, grads.userGrad, grads.scale);
+    if (grads.itemGrad) this.towers.item.accumulateGradients(candidates, grads.itemGrad, grads.scale);
+    if (grads.biasGrad) for (let c = 0; c < candidates.length; c++) this.itemBiasTable!.accumulate(candidates[c], grads.biasGrad, c, grads.scale);
+  }
+
+  /** The row-sparse optimizer step of every table (or, with `inspect`, their pending gradients, cleared). */
+  private applyRowGradients(lr: number, inspect: ModelGradients | undefined): void {
     const tables: [string, EmbeddingTable | undefined][] = [
       ['user.embedding', this.userTable],
       ['item.embedding', this.itemTable],
@@ -550,15 +607,6 @@ export class TwoTowerModel {
         table.applyAccumulated(lr);
       }
     }
-    if (timings) {
-      const t4 = performance.now();
-      timings.steps++;
-      timings.gatherMs += t1 - t0;
-      timings.forwardBackwardMs += t2 - t1;
-      timings.denseUpdateMs += t3 - t2;
-      timings.sparseUpdateMs += t4 - t3;
-    }
-    return loss;
   }
 
   private embed(tower: Tower, ids: Int32Array): Float32Array {

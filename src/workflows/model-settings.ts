@@ -1,74 +1,47 @@
 import type { TokenBags } from '../model/token-hash.js';
 import { modelObjective } from '../model/objective.js';
-import { defaultOf } from './settings/index.js';
+import { defaultOf, SETTINGS, type SettingName, type SettingStage, type StageValues } from './settings/index.js';
 import type { TrainingObjective } from '../model/training-objective.js';
 import type { TowerTokens, TwoTowerConfig } from '../model/two-tower.model.js';
 import type { LearningRateSchedule } from '../training/learning-rate-schedule.js';
 
-/** Model shape: what `graft train --dim --layers` and the GraphQL inputs set. */
-export interface ModelSettings {
-  dim: number;
-  layers: number[];
-  temperature: number;
+/**
+ * Model shape: the declared model settings (`graft train --dim --layers ...`, the job and
+ * GraphQL inputs; src/workflows/settings/catalogue.ts) plus what only code and benchmarks set.
+ */
+export interface ModelSettings extends StageValues<'model'> {
+  seed: number;
   tokenBuckets: number;
   optimizer: 'adam' | 'adagrad';
   l2: number;
   tokenDropout: number;
-  seed: number;
-  /**
-   * Pool the item rows of each user's training history into the user tower (YouTube-DNN
-   * style; see TwoTowerConfig.userHistory). On by default (Amazon Sport -> Cloth transfer
-   * +0.013 HR@10 over two seeds); absent = off, as in models stored before the option.
-   */
-  userHistory?: boolean;
   /** logQ popularity correction of the softmax (absent = on; see TwoTowerConfig.logQ). */
   logQ?: boolean;
   /** Share of history items left out of the user's pool per training example (absent = 0). */
   historyDropout?: number;
   /** Uniformly sampled item negatives per batch on top of the in-batch ones (absent = 0). */
   uniformNegatives?: number;
-  /** A learned logit bias per item (absent = off; see TwoTowerConfig.itemBias). */
-  itemBias?: boolean;
-  /** Learning-rate multiplier of the item biases (absent = 30; see TwoTowerConfig.itemBiasLearningRate). */
-  itemBiasLearningRate?: number;
-  /** 'softmax' (absent) or 'implicit-als' (per-row ALS solves; see TwoTowerConfig.objective and ALS_MODEL). */
-  objective?: TrainingObjective;
-  /** implicit-als: confidence weight of an observed pair (absent = 40). */
-  alsAlpha?: number;
-  /** implicit-als: L2 regularisation of every solved row (absent = 0.1). */
-  alsRegularization?: number;
-  /** implicit-als: conjugate-gradient steps per row and sweep, 0 = exact Cholesky (absent = 3). */
-  alsCgSteps?: number;
 }
 
-export interface TrainingSettings {
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
+/** The declared training budget (epochs, batch size, learning rate, patience) plus the schedule. */
+export interface TrainingSettings extends Omit<StageValues<'training'>, 'seed'> {
   schedule?: LearningRateSchedule;
   clipNorm?: number;
-  /** Stop when the validation metric has not improved for this many epochs (0 = never), restoring the best epoch. */
-  patience: number;
 }
 
-export interface EvaluationSettings {
-  protocol: 'full' | 'sampled';
-  negatives: number;
-  ks: number[];
+/** The declared evaluation settings as the evaluator takes them (`evalSeed` is `seed` here). */
+export interface EvaluationSettings extends Omit<StageValues<'evaluation'>, 'evalSeed'> {
   seed: number;
 }
 
 /** The softmax towers' defaults; the declared settings' defaults (src/workflows/settings) plus what no command sets. */
 export const DEFAULT_MODEL: ModelSettings = {
-  dim: defaultOf('dim'),
-  layers: defaultOf('layers'),
-  temperature: defaultOf('temperature'),
+  ...declaredDefaults('model'),
   tokenBuckets: 1 << 14,
   optimizer: 'adam',
   l2: 0,
   tokenDropout: 0,
   seed: defaultOf('seed'),
-  userHistory: defaultOf('userHistory'),
 };
 
 /**
@@ -80,9 +53,6 @@ export const ALS_MODEL: ModelSettings = {
   ...DEFAULT_MODEL,
   ...withoutReadonly(modelObjective('implicit-als').modelDefaults),
   objective: 'implicit-als',
-  alsAlpha: defaultOf('alsAlpha'),
-  alsRegularization: defaultOf('alsRegularization'),
-  alsCgSteps: defaultOf('alsCgSteps'),
 };
 
 const MODEL_DEFAULTS: Record<TrainingObjective, ModelSettings> = { softmax: DEFAULT_MODEL, 'implicit-als': ALS_MODEL };
@@ -103,15 +73,24 @@ function withoutReadonly(defaults: { readonly layers?: readonly number[]; readon
 }
 
 export const DEFAULT_TRAINING: TrainingSettings = {
-  epochs: defaultOf('epochs'),
-  batchSize: defaultOf('batchSize'),
-  learningRate: defaultOf('learningRate'),
+  ...withoutSeed(declaredDefaults('training')),
   schedule: { warmupSteps: 50, decay: 'cosine' },
   clipNorm: 5,
-  patience: defaultOf('patience'),
 };
 
-export const DEFAULT_EVALUATION: EvaluationSettings = { protocol: 'sampled', negatives: 999, ks: [10, 20], seed: 2040 };
+export const DEFAULT_EVALUATION: EvaluationSettings = (({ evalSeed, ...rest }) => ({ ...rest, seed: evalSeed }))(declaredDefaults('evaluation'));
+
+/** Every declared setting of the stage at its default. */
+function declaredDefaults<St extends SettingStage>(stage: St): StageValues<St> {
+  const out: Record<string, unknown> = {};
+  for (const setting of SETTINGS) if (setting.stage === stage && setting.default !== undefined) out[setting.name] = defaultOf(setting.name as SettingName);
+  return out as StageValues<St>;
+}
+
+function withoutSeed<T extends { seed: number }>(values: T): Omit<T, 'seed'> {
+  const { seed: _seed, ...rest } = values;
+  return rest;
+}
 
 export function modelConfig(settings: ModelSettings, users: number, items: number): TwoTowerConfig {
   return {

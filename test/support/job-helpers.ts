@@ -10,7 +10,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
 /** A tiny pretraining job: one epoch on the 200-user synthetic source takes well under a second. */
-export const SMALL_JOB: PretrainJobInput = { domain: 'source', epochs: 1, dim: 8, layers: [16], batchSize: 64, patience: 0, evaluation: { negatives: 99 } };
+export const SMALL_JOB: PretrainJobInput = { domain: 'source', epochs: 1, dim: 8, layers: [16], batchSize: 64, patience: 0, negatives: 99 };
 /** A job that would run for minutes: only ever cancelled or killed. */
 export const ENDLESS_JOB: PretrainJobInput = { ...SMALL_JOB, epochs: 5000 };
 

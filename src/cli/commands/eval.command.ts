@@ -4,7 +4,8 @@ import { formatMetrics, formatTestSet } from '../format-metrics.js';
 import { splitFromOptions } from '../split-options.js';
 import { withDatabase } from '../with-database.js';
 import { evaluateStoredModel } from '../../workflows/evaluate-stored-model.js';
-import { addEvaluationOptions } from './train.command.js';
+import { addSettingOptions, typedSettings } from '../setting-options.js';
+import { resolveEvaluationSettings } from '../../workflows/settings/run-settings.js';
 import { oneOf } from '../options.js';
 
 export function registerEval(program: Command): void {
@@ -15,17 +16,18 @@ export function registerEval(program: Command): void {
     .option('--test-file <file>', 'held-out test interactions (user, item) instead of the split the model was trained with')
     .option('--format <format>', 'format of --test-file', oneOf('format', ['tsv', 'csv'] as const), 'tsv')
     .option('--json', 'print one JSON object');
-  addEvaluationOptions(command);
+  addSettingOptions(command, 'eval');
   // One name, one meaning: --seed is the training seed in train and transfer, and eval trains nothing.
   command.option('--seed <n>', 'not an eval option: the negatives\' seed is --eval-seed');
-  command.action(async (o: { model: string; testFile?: string; format: 'tsv' | 'csv'; protocol: 'full' | 'sampled'; negatives: number; k: number[]; evalSeed: number; seed?: string; json?: boolean }) => {
+  command.action(async (o: { model: string; testFile?: string; format: 'tsv' | 'csv'; seed?: string; json?: boolean }) => {
     if (o.seed !== undefined) {
       throw new GraftError('BAD_INPUT', `--seed ${o.seed} is the training seed (train, transfer) and eval trains nothing; the seed of the sampled negatives is --eval-seed (e.g. --eval-seed ${o.seed})`);
     }
     let nothingEvaluated = false;
     await withDatabase(async (gdb) => {
       const split = o.testFile ? splitFromOptions({ split: 'loo', testFile: o.testFile, format: o.format }) : undefined;
-      const { model, metrics } = await evaluateStoredModel(gdb, o.model, { protocol: o.protocol, negatives: o.negatives, ks: o.k, seed: o.evalSeed }, split);
+      const evaluation = resolveEvaluationSettings(typedSettings(command, 'eval'));
+      const { model, metrics } = await evaluateStoredModel(gdb, o.model, evaluation, split);
       const testSet = formatTestSet({ users: metrics.users, rows: metrics.rows }, metrics.dropped, `a user with no events in ${model.domain} and no row in the model`, model.domain);
       nothingEvaluated = metrics.users === 0;
       if (o.json) {

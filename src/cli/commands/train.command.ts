@@ -5,11 +5,10 @@ import { autoPretrain } from '../../workflows/auto-pretrain.js';
 import type { TrainedModel } from '../../workflows/trained-model.js';
 import type { Command } from 'commander';
 import { formatMetrics, formatSearch, formatTestSet, unknownUserInDomain } from '../format-metrics.js';
-import { intList, oneOf, positiveInt, positiveNumber } from '../options.js';
+import { oneOf, positiveInt } from '../options.js';
 import { addSettingOptions, typedSettings } from '../setting-options.js';
 import { trainingProgress } from '../training-progress.js';
 import { note, withDatabase } from '../with-database.js';
-import { DEFAULT_EVALUATION, type ModelSettings } from '../../workflows/model-settings.js';
 import { defaultOf } from '../../workflows/settings/index.js';
 import { resolvePretrainSettings } from '../../workflows/settings/run-settings.js';
 import { objectiveNamed } from '../../training/objectives/index.js';
@@ -22,24 +21,9 @@ interface TrainCliOptions extends SplitCliOptions {
   domain: string;
   seed?: number;
   device: 'AUTO' | 'CPU' | 'GPU';
-  itemBias?: boolean;
-  itemBiasLr: number;
-  protocol: 'full' | 'sampled';
-  negatives: number;
-  k: number[];
-  evalSeed: number;
   json?: boolean;
   auto?: boolean;
   budget?: SearchBudget;
-}
-
-/** Adds the evaluation options shared by train, eval and transfer (`--eval-seed`: the negatives' seed in all three; `--seed` is the training seed). */
-export function addEvaluationOptions(command: Command): Command {
-  return command
-    .option('--protocol <protocol>', 'evaluation protocol: full ranking or sampled negatives', oneOf('protocol', ['full', 'sampled'] as const), DEFAULT_EVALUATION.protocol)
-    .option('--negatives <n>', 'sampled protocol: negatives per test interaction', positiveInt('negatives'), DEFAULT_EVALUATION.negatives)
-    .option('--k <list>', 'cut-offs for HR/NDCG/recall, e.g. 10,20', intList('k'), DEFAULT_EVALUATION.ks)
-    .option('--eval-seed <n>', 'seed of the sampled negatives (the same in train, transfer and eval)', positiveInt('eval-seed'), DEFAULT_EVALUATION.seed);
 }
 
 export function addSplitOptions(command: Command): Command {
@@ -54,15 +38,12 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('train a two-tower model on one domain, evaluate it next to popularity, and register it')
     .requiredOption('--domain <name>', 'domain to train on')
-    .option('--item-bias', "a learned logit bias per item (item popularity outside the normalised vectors)")
-    .option('--item-bias-lr <m>', 'learning-rate multiplier of the item biases', positiveNumber('item-bias-lr'), 30)
     .option('--device <device>', 'AUTO, CPU or GPU (GPU needs @tensorflow/tfjs-node-gpu)', oneOf('device', ['AUTO', 'CPU', 'GPU'] as const), 'AUTO')
     .option('--auto', "search the objective's main settings and the epochs by successive halving on a validation carve of the training data (each user's last event), then train the winner")
     .option('--budget <b>', `--auto: trials (configurations, e.g. 24) or time (e.g. 10m); default ${formatSearchBudget(DEFAULT_SEARCH_BUDGET)}`, (v: string) => parseSearchBudget(v))
     .option('--json', 'print one JSON object instead of a table');
   addSettingOptions(command, 'train');
   addSplitOptions(command);
-  addEvaluationOptions(command);
   command.option('--seed <n>', 'the training seed (alias of --training-seed; the negatives\' seed is --eval-seed)', positiveInt('seed'));
   command.action(async (o: TrainCliOptions) => {
     let nothingEvaluated = false;
@@ -70,11 +51,8 @@ export function registerTrain(program: Command): void {
       // The typed settings resolve exactly as a job's input does (declared bounds, the objective's defaults).
       const typed = typedSettings(command, 'train');
       if (o.seed !== undefined && typed.seed === undefined) typed.seed = o.seed;
-      const resolved = resolvePretrainSettings(typed);
-      const model: ModelSettings = { ...resolved.model, ...(o.itemBias ? { itemBias: true, itemBiasLearningRate: o.itemBiasLr } : {}) };
+      const { model, training, evaluation } = resolvePretrainSettings(typed);
       const objective = objectiveNamed(model.objective ?? defaultOf('objective'));
-      const training = resolved.training;
-      const evaluation = { protocol: o.protocol, negatives: o.negatives, ks: o.k, seed: o.evalSeed };
       const split = splitFromOptions(o);
       const prepared = await prepareDomain(gdb, o.domain, { split, tokenBuckets: model.tokenBuckets });
       // Objectives that train on the validation carve count it as training (see trainingEvents).

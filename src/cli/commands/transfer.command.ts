@@ -14,23 +14,17 @@ import { formatSearch, formatTestSet } from '../format-metrics.js';
 import { splitFromOptions, type SplitCliOptions } from '../split-options.js';
 import { trainingProgress } from '../training-progress.js';
 import { note, withDatabase } from '../with-database.js';
-import { addEvaluationOptions, addSplitOptions } from './train.command.js';
+import { addSplitOptions } from './train.command.js';
 
 interface TransferCliOptions extends SplitCliOptions {
   from: string;
   to: string;
   strategy: string;
   budget?: SearchBudget;
-  itemBias?: boolean;
-  itemBiasLr: number;
   coldStartShare?: number;
   activate?: boolean;
   device: 'AUTO' | 'CPU' | 'GPU';
-  protocol: 'full' | 'sampled';
-  negatives: number;
-  k: number[];
   seed?: number;
-  evalSeed: number;
   json?: boolean;
 }
 
@@ -42,15 +36,12 @@ export function registerTransfer(program: Command): void {
     .requiredOption('--to <domain>', 'target domain')
     .option('--strategy <name>', 'auto (search strategies and settings on a validation carve of the target training data), feature-extraction, partial or full', 'auto')
     .option('--budget <b>', `auto: trials (configurations, e.g. 24) or time (e.g. 10m) for each of its two searches (the transfer's and the baseline's); default ${formatSearchBudget(DEFAULT_SEARCH_BUDGET)}`, (v: string) => parseSearchBudget(v))
-    .option('--item-bias', 'give the transferred model and the baseline a learned logit bias per item (source rows start at 0; frozen with the pretrained rows)')
-    .option('--item-bias-lr <m>', 'learning-rate multiplier of the item biases', positiveNumber('item-bias-lr'), 30)
     .option('--cold-start-share <s>', 'synthetic cold-start carve: share of overlapping users whose whole target history is moved to test (default 0.1 with --split, 0 with --test-file: a fixed split is kept as it is)', unitInterval('cold-start-share'))
     .option('--activate', 'activate the result if its gain is positive (never a negative-transfer model)')
     .option('--device <device>', 'AUTO, CPU or GPU', oneOf('device', ['AUTO', 'CPU', 'GPU'] as const), 'AUTO')
     .option('--json', 'print one JSON object');
   addSettingOptions(command, 'transfer');
   addSplitOptions(command);
-  addEvaluationOptions(command);
   command.option('--seed <n>', 'the training seed (alias of --training-seed; the negatives\' seed is --eval-seed)', positiveInt('seed'));
   command.action(async (o: TransferCliOptions) => {
     const strategy = parseStrategyChoice(o.strategy);
@@ -77,9 +68,9 @@ export function registerTransfer(program: Command): void {
           replayWeight: settings.replayWeight,
           replayFraction: settings.replayFraction,
           tokenDropout: settings.tokenDropout,
-          itemBias: o.itemBias ? { learningRate: o.itemBiasLr } : undefined,
+          itemBias: settings.itemBias,
           training: settings.training,
-          evaluation: { protocol: o.protocol, negatives: o.negatives, ks: o.k, seed: o.evalSeed },
+          evaluation: settings.evaluation,
           seed,
           device: o.device,
         },

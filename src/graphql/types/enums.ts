@@ -77,3 +77,16 @@ registerEnumType(TrainingObjective, {
     IMPLICIT_ALS: { description: 'ID rows only, solved per row by implicit ALS; scores are raw inner products (layers must be empty; epochs count sweeps).' },
   },
 });
+
+/** How a run's test set is ranked (the `protocol` setting). */
+export enum EvaluationProtocol {
+  FULL = 'full',
+  SAMPLED = 'sampled',
+}
+registerEnumType(EvaluationProtocol, {
+  name: 'EvaluationProtocol',
+  valuesConfig: {
+    FULL: { description: 'Each test item ranked against the whole catalogue (minus what the user saw in training).' },
+    SAMPLED: { description: 'Each test item ranked against `negatives` items drawn uniformly from those the user has not interacted with.' },
+  },
+});

@@ -1,7 +1,7 @@
 import { ArrayMaxSize, IsIn, IsOptional, Length, Max, Min } from 'class-validator';
 import { ArgsType, Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import type { JobEventRecord, JobRecord } from '../../jobs/index.js';
-import { TrainingObjective, TransferStrategy } from './enums.js';
+import { EvaluationProtocol, TrainingObjective, TransferStrategy } from './enums.js';
 import { JSONScalar } from './json.scalar.js';
 import { Model } from './model.type.js';
 import { PageInfo } from './page-info.type.js';
@@ -220,7 +220,7 @@ export class StartPretrainingInput extends JobInputBase {
 
 }
 // The declared settings become fields (with their bounds) here, and typed fields through the interface.
-declareSettingFields(StartPretrainingInput, 'train', { objective: TrainingObjective });
+declareSettingFields(StartPretrainingInput, 'train', { objective: TrainingObjective, protocol: EvaluationProtocol });
 export interface StartPretrainingInput extends DeclaredSettings<'train'> {}
 
 @InputType()
@@ -243,5 +243,5 @@ export class StartTransferInput extends JobInputBase {
   @Field(() => Boolean, { defaultValue: false, description: 'Activate the result when it is not negative transfer and beats the baseline.' })
   activateIfBetter!: boolean;
 }
-declareSettingFields(StartTransferInput, 'transfer');
+declareSettingFields(StartTransferInput, 'transfer', { protocol: EvaluationProtocol });
 export interface StartTransferInput extends DeclaredSettings<'transfer'> {}

@@ -1,4 +1,4 @@
-import { ArrayMaxSize, IsBoolean, IsIn, IsInt, IsOptional, IsPositive, Max, Min } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsBoolean, IsIn, IsInt, IsOptional, IsPositive, Max, Min } from 'class-validator';
 import { Field, Float, Int } from 'type-graphql';
 import { boundsText, settingsOf, type Setting } from '../../workflows/settings/index.js';
 
@@ -37,6 +37,7 @@ export function declareSettingFields(input: abstract new (...args: never[]) => u
       case 'int-list':
         Field(() => [Int], options)(proto, name);
         ArrayMaxSize(setting.maxItems)(proto, name);
+        if (setting.minItems) ArrayMinSize(setting.minItems)(proto, name);
         IsInt({ each: true })(proto, name);
         Min(setting.min, { each: true })(proto, name);
         Max(setting.max, { each: true })(proto, name);

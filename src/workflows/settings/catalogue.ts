@@ -1,16 +1,18 @@
 import { TRAINING_OBJECTIVES } from '../../model/training-objective.js';
-import type { Setting } from './setting.js';
+import type { Setting, SettingCommand, SettingStage } from './setting.js';
 
 /*
  * Every model, training and transfer setting of a pretraining or transfer run, declared once.
  * The CLI flags (`settingOptions`), the job-input checks (`resolveSettings`), the GraphQL input
  * fields (`src/graphql/types/setting-fields.ts`) and the README's settings table
  * (`settingsTable`) derive from these entries; a test checks that all of them agree.
- * Evaluation and split options have their own helpers (`--protocol`, `--split`, ...).
+ * Which data is held out (`--split`, `--test-file`) is not a setting but the run's data.
  */
 
 const BOTH = ['train', 'transfer'] as const;
 const ALS = ['implicit-als'] as const;
+const SOFTMAX = ['softmax'] as const;
+const EVERY = ['train', 'transfer', 'eval'] as const;
 
 /** The model: what `graft train` builds (a transfer takes its source model's). */
 export const MODEL_SETTINGS = [
@@ -22,6 +24,8 @@ export const MODEL_SETTINGS = [
   { name: 'alsAlpha', kind: 'float', min: 0, max: 10_000, stage: 'model', commands: ['train'], objectives: ALS, default: 40, example: '40', doc: 'implicit-als: confidence weight of an observed pair' },
   { name: 'alsRegularization', flag: 'als-reg', kind: 'float', min: 0, minExclusive: true, max: 10_000, stage: 'model', commands: ['train'], objectives: ALS, default: 0.1, example: '0.1', doc: 'implicit-als: L2 regularisation of every solved row' },
   { name: 'alsCgSteps', kind: 'int', min: 0, max: 64, stage: 'model', commands: ['train'], objectives: ALS, default: 3, example: '3', doc: 'implicit-als: conjugate-gradient steps per row and sweep (0 = exact Cholesky solves)' },
+  { name: 'itemBias', kind: 'boolean', stage: 'model', commands: BOTH, objectives: SOFTMAX, default: false, example: 'true', doc: 'a learned logit bias per item, so popularity need not live in the normalised vectors (transfer: also when the source model has none; its rows start at 0)' },
+  { name: 'itemBiasLearningRate', flag: 'item-bias-lr', kind: 'float', min: 0, max: 1000, stage: 'model', commands: BOTH, objectives: SOFTMAX, requires: 'itemBias', default: 30, unit: 'x lr', example: '30', doc: 'learning-rate multiplier of the item biases (with itemBias)' },
 ] as const satisfies readonly Setting[];
 
 /** The training budget, the same for both job kinds (a transfer's baseline gets the same). */
@@ -42,10 +46,18 @@ export const TRANSFER_SETTINGS = [
   { name: 'maxTrainPerUser', kind: 'int', min: 1, max: 1_000_000, stage: 'transfer', commands: ['transfer'], example: '2', doc: 'sparse variant: keep at most N target training interactions per user (seeded draw)' },
 ] as const satisfies readonly Setting[];
 
-/** Every setting, in table order. */
-export const SETTINGS: readonly Setting[] = [...MODEL_SETTINGS, ...TRAINING_SETTINGS, ...TRANSFER_SETTINGS];
+/** How a run's test set is scored (`graft eval` takes these too): the same in train, transfer and eval. */
+export const EVALUATION_SETTINGS = [
+  { name: 'protocol', kind: 'enum', values: ['full', 'sampled'], stage: 'evaluation', commands: EVERY, default: 'sampled', example: 'sampled', doc: 'ranking against the whole catalogue (full) or against sampled negatives' },
+  { name: 'negatives', kind: 'int', min: 1, max: 100_000, stage: 'evaluation', commands: EVERY, default: 999, unit: 'items', example: '999', doc: 'sampled protocol: negatives drawn per test interaction' },
+  { name: 'ks', flag: 'k', kind: 'int-list', min: 1, max: 1000, minItems: 1, maxItems: 8, stage: 'evaluation', commands: EVERY, default: [10, 20], example: '10,20', doc: 'cut-offs of HR, NDCG, recall and MRR' },
+  { name: 'evalSeed', kind: 'int', min: 0, max: 2_147_483_647, stage: 'evaluation', commands: EVERY, default: 2040, example: '2040', doc: "seed of the sampled negatives (the same in train, transfer and eval, so their figures compare)" },
+] as const satisfies readonly Setting[];
 
-type Entry = (typeof MODEL_SETTINGS)[number] | (typeof TRAINING_SETTINGS)[number] | (typeof TRANSFER_SETTINGS)[number];
+/** Every setting, in table order. */
+export const SETTINGS: readonly Setting[] = [...MODEL_SETTINGS, ...TRAINING_SETTINGS, ...TRANSFER_SETTINGS, ...EVALUATION_SETTINGS];
+
+type Entry = (typeof MODEL_SETTINGS)[number] | (typeof TRAINING_SETTINGS)[number] | (typeof TRANSFER_SETTINGS)[number] | (typeof EVALUATION_SETTINGS)[number];
 /** A setting's name. */
 export type SettingName = Entry['name'];
 
@@ -55,7 +67,7 @@ export function settingNamed(name: SettingName): Setting {
 }
 
 /** The settings a command (or job kind) takes, in table order. */
-export function settingsOf(command: 'train' | 'transfer'): Setting[] {
+export function settingsOf(command: SettingCommand): Setting[] {
   return SETTINGS.filter((s) => s.commands.includes(command));
 }
 
@@ -74,6 +86,14 @@ type ValueOf<S> = S extends { kind: 'int' | 'float' }
  * The settings a command takes, as optional typed fields (what a job input and a GraphQL input
  * carry), derived from the declarations: a new setting needs no type edited elsewhere.
  */
-export type DeclaredSettings<C extends 'train' | 'transfer'> = {
+/**
+ * The values of a stage's declared settings, every one present: what a resolved run holds
+ * (`ModelSettings`, `TrainingSettings` and `EvaluationSettings` are built on these).
+ */
+export type StageValues<St extends SettingStage> = {
+  -readonly [S in Entry as St extends S['stage'] ? S['name'] : never]: ValueOf<S>;
+};
+
+export type DeclaredSettings<C extends SettingCommand> = {
   [S in Entry as C extends S['commands'][number] ? S['name'] : never]?: ValueOf<S>;
 };

@@ -2,9 +2,9 @@ import { GraftError } from '../../errors.js';
 import type { ModelObjective } from '../../model/objective.js';
 import type { TransferStrategyName } from '../../transfer/transfer-strategy.js';
 import { SETTINGS, settingNamed, settingsOf, type SettingName } from './catalogue.js';
-import { boundsText, checkSetting, flagOf, type Setting } from './setting.js';
+import { boundsText, checkSetting, flagOf, type Setting, type SettingCommand } from './setting.js';
 
-export { MODEL_SETTINGS, SETTINGS, TRAINING_SETTINGS, TRANSFER_SETTINGS, settingNamed, settingsOf, type DeclaredSettings, type SettingName } from './catalogue.js';
+export { EVALUATION_SETTINGS, MODEL_SETTINGS, SETTINGS, TRAINING_SETTINGS, TRANSFER_SETTINGS, settingNamed, settingsOf, type DeclaredSettings, type SettingName, type StageValues } from './catalogue.js';
 export { boundsText, checkSetting, flagOf, parseSettingArgument, type Setting, type SettingCommand, type SettingStage } from './setting.js';
 
 /** A setting's declared default (undefined for optional settings). */
@@ -37,7 +37,7 @@ export function appliesTo(setting: Setting, context: SettingContext): boolean {
  * const values = resolveSettings('transfer', input, { strategy: 'PARTIAL' }); // values.freezeLayers === 1
  */
 export function resolveSettings(
-  command: 'train' | 'transfer',
+  command: SettingCommand,
   input: object,
   context: SettingContext = {},
   defaults: object = {},
@@ -55,6 +55,10 @@ export function resolveSettings(
     const value = isGiven ? given : (defaults_[setting.name] ?? setting.default);
     if (value === undefined) continue;
     out[setting.name] = checkSetting(setting, value);
+  }
+  for (const setting of settingsOf(command)) {
+    if (!setting.requires || given_[setting.name] === undefined || given_[setting.name] === null || out[setting.requires] === true) continue;
+    throw new GraftError('BAD_INPUT', `${setting.name} = ${JSON.stringify(given_[setting.name])} is read only with ${setting.requires} on; add ${setting.requires}: true (CLI: --${flagOf(settingNamed(setting.requires as SettingName))}) or drop ${setting.name}`);
   }
   return out;
 }

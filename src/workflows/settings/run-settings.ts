@@ -1,7 +1,7 @@
 import { GraftError } from '../../errors.js';
 import { modelObjective } from '../../model/objective.js';
 import type { TransferStrategyName } from '../../transfer/transfer-strategy.js';
-import { DEFAULT_TRAINING, defaultModelFor, type ModelSettings, type TrainingSettings } from '../model-settings.js';
+import { DEFAULT_TRAINING, defaultModelFor, type EvaluationSettings, type ModelSettings, type TrainingSettings } from '../model-settings.js';
 import { defaultOf, MODEL_SETTINGS, resolveSettings, TRAINING_SETTINGS } from './index.js';
 
 /**
@@ -12,7 +12,7 @@ import { defaultOf, MODEL_SETTINGS, resolveSettings, TRAINING_SETTINGS } from '.
  * @example
  * resolvePretrainSettings({ objective: 'implicit-als', alsAlpha: 10 }).model.layers; // []
  */
-export function resolvePretrainSettings(input: object): { model: ModelSettings; training: TrainingSettings } {
+export function resolvePretrainSettings(input: object): { model: ModelSettings; training: TrainingSettings; evaluation: EvaluationSettings } {
   const objective = modelObjective((input as { objective?: unknown }).objective ?? defaultOf('objective'));
   const defaults = defaultModelFor(objective.name);
   const values = resolveSettings('train', input, { objective }, defaults);
@@ -25,24 +25,47 @@ export function resolvePretrainSettings(input: object): { model: ModelSettings; 
   const model: ModelSettings = { ...defaults };
   for (const setting of MODEL_SETTINGS) if (setting.name !== 'objective' && values[setting.name] !== undefined) Object.assign(model, { [setting.name]: values[setting.name] });
   model.seed = values.seed;
-  return { model, training: trainingBudget(values) };
+  return { model, training: trainingBudget(values), evaluation: evaluationOf(values) };
 }
 
 /** The transfer's own settings and training budget from what was given (see `resolvePretrainSettings`). */
 export function resolveTransferSettings(
   input: object,
   strategy: TransferStrategyName | 'AUTO',
-): { training: TrainingSettings; seed: number; replayWeight: number; replayFraction: number; tokenDropout: number; freezeLayers?: number; maxTrainPerUser?: number } {
+): {
+  training: TrainingSettings;
+  evaluation: EvaluationSettings;
+  seed: number;
+  replayWeight: number;
+  replayFraction: number;
+  tokenDropout: number;
+  freezeLayers?: number;
+  maxTrainPerUser?: number;
+  /** Given when the transferred model (and its baseline) gets a learned item bias. */
+  itemBias?: { learningRate: number };
+} {
   const values = resolveSettings('transfer', input, { strategy });
   return {
     training: trainingBudget(values),
+    evaluation: evaluationOf(values),
     seed: values.seed,
     replayWeight: values.replayWeight,
     replayFraction: values.replayFraction,
     tokenDropout: values.tokenDropout,
     ...(values.freezeLayers !== undefined ? { freezeLayers: values.freezeLayers } : {}),
     ...(values.maxTrainPerUser !== undefined ? { maxTrainPerUser: values.maxTrainPerUser } : {}),
+    ...(values.itemBias ? { itemBias: { learningRate: values.itemBiasLearningRate } } : {}),
   };
+}
+
+/** How `graft eval` (and a job's evaluation) scores a test set, from what was given (see `resolvePretrainSettings`). */
+export function resolveEvaluationSettings(input: object): EvaluationSettings {
+  return evaluationOf(resolveSettings('eval', input));
+}
+
+/** The declared evaluation settings as the evaluator takes them. */
+function evaluationOf(values: Record<string, any>): EvaluationSettings {
+  return { protocol: values.protocol, negatives: values.negatives, ks: values.ks, seed: values.evalSeed };
 }
 
 /** DEFAULT_TRAINING with the checked budget. */

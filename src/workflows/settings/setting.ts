@@ -3,8 +3,8 @@ import type { TrainingObjective } from '../../model/training-objective.js';
 import type { TransferStrategyName } from '../../transfer/transfer-strategy.js';
 
 /** Where a setting is taken: the pretraining (`graft train`, `startPretraining`) or the transfer (`graft transfer`, `startTransfer`). */
-export type SettingCommand = 'train' | 'transfer';
-export type SettingStage = 'model' | 'training' | 'transfer';
+export type SettingCommand = 'train' | 'transfer' | 'eval';
+export type SettingStage = 'model' | 'training' | 'transfer' | 'evaluation';
 
 interface SettingBase<T> {
   /** The job input's and GraphQL input's field name. */
@@ -21,6 +21,8 @@ interface SettingBase<T> {
   readonly commands: readonly SettingCommand[];
   /** Only these objectives read it (others refuse it); undefined: all. */
   readonly objectives?: readonly TrainingObjective[];
+  /** Read only when this boolean setting is on (given without it, it is refused); undefined: always. */
+  readonly requires?: string;
   /** Only these strategies read it (others refuse it); undefined: all. */
   readonly strategies?: readonly TransferStrategyName[];
   /** A value that works, for messages. */
@@ -40,6 +42,8 @@ export interface IntListSetting extends SettingBase<readonly number[]> {
   /** Bounds of each element. */
   readonly min: number;
   readonly max: number;
+  /** Fewest elements (default 0: an empty list is allowed). */
+  readonly minItems?: number;
   readonly maxItems: number;
 }
 
@@ -67,7 +71,7 @@ export function boundsText(setting: Setting): string {
     case 'float':
       return setting.minExclusive ? `above ${setting.min}, at most ${setting.max}` : `${setting.min}..${setting.max}`;
     case 'int-list':
-      return `up to ${setting.maxItems} of ${setting.min}..${setting.max}`;
+      return `${setting.minItems ? `${setting.minItems} to ${setting.maxItems}` : `up to ${setting.maxItems}`} of ${setting.min}..${setting.max}`;
     case 'boolean':
       return 'true or false';
     case 'enum':
@@ -93,7 +97,7 @@ export function checkSetting(setting: Setting, value: unknown, label = setting.n
       return value;
     }
     case 'int-list': {
-      if (!Array.isArray(value) || value.length > setting.maxItems) return refuse();
+      if (!Array.isArray(value) || value.length > setting.maxItems || value.length < (setting.minItems ?? 0)) return refuse();
       if (value.some((n) => typeof n !== 'number' || !Number.isInteger(n) || n < setting.min || n > setting.max)) return refuse();
       return [...value];
     }
