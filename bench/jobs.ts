@@ -51,7 +51,7 @@ const EVALUATION = { ...DEFAULT_EVALUATION, negatives: 199 };
 
 /** The transfer measured both ways: the job's input, and the same settings for the direct call. */
 function transferInput(sourceModelId: string, epochs: number, seed: number): TransferJobInput {
-  return { sourceModelId, targetDomain: 'target', strategy: 'PARTIAL', freezeLayers: 1, epochs, patience: 0, seed, negatives: EVALUATION.negatives };
+  return { sourceModelId, targetDomain: 'target', strategy: 'PARTIAL', freezeLayers: 1, jointReference: false, epochs, patience: 0, seed, negatives: EVALUATION.negatives };
 }
 
 async function directTransfer(gdb: GraftDatabase, input: TransferJobInput): Promise<number> {
@@ -63,6 +63,7 @@ async function directTransfer(gdb: GraftDatabase, input: TransferJobInput): Prom
     replayWeight: 0.5,
     replayFraction: 1,
     tokenDropout: 0,
+    jointReference: false,
     training: { ...DEFAULT_TRAINING, epochs: input.epochs!, patience: 0 },
     evaluation: EVALUATION,
     seed: input.seed!,

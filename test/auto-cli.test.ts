@@ -26,7 +26,7 @@ describe('graft transfer and graft train choose their settings by validation (--
     expect(run.code, run.stderr).toBe(0);
     const out = JSON.parse(run.stdout);
     expect(out.chosenBy).toBe('AUTO');
-    expect(['FEATURE_EXTRACTION', 'FULL']).toContain(out.strategy);
+    expect(['FEATURE_EXTRACTION', 'FULL', 'JOINT']).toContain(out.strategy);
     expect(out.search.budget).toBe('3');
     // 3 configurations and 1 promotion, for the transfer and for the baseline.
     expect(out.search.trials.length).toBe(8);

@@ -355,7 +355,7 @@ describeEachStorage('embedding explorer on a real transfer', (ctx) => {
     const prepared = await prepareDomain(ctx.db, 'source', { split, tokenBuckets: model.tokenBuckets });
     const source = await registerTrainedModel(ctx.db, { domain: 'source', kind: 'PRETRAIN' }, await pretrain(prepared, { model, training, evaluation }));
     const target = await prepareTransfer(ctx.db, source.id, 'target', { split, coldStartShare: 0.1, seed: 3 });
-    const result = await transfer(target, { strategy: 'PARTIAL', freezeLayers: 1, replayWeight: 0.5, replayFraction: 1, training, evaluation, seed: 11 });
+    const result = await transfer(target, { strategy: 'PARTIAL', freezeLayers: 1, replayWeight: 0.5, replayFraction: 1, jointReference: false, training, evaluation, seed: 11 });
     const transferred = await registerTrainedModel(
       ctx.db,
       { domain: 'target', kind: 'TRANSFER', strategy: 'PARTIAL', parentModelId: source.id, transferReport: result.report as never, negativeTransfer: result.report.negativeTransfer },

@@ -93,7 +93,7 @@ describeEachStorage('evaluation on a fixed split with cold-start test users', (c
     expect(prepared.target.coldStartTestUsers).toBe(expected.cold);
     expect(prepared.target.dropped).toEqual({ header: 1, unknownUser: 1, unknownItem: expected.unknownItem });
 
-    const { report, trained } = await transfer(prepared, { strategy: 'FEATURE_EXTRACTION', replayWeight: 0.5, replayFraction: 1, training: TRAINING, evaluation: EVALUATION, seed: 11 });
+    const { report, trained } = await transfer(prepared, { strategy: 'FEATURE_EXTRACTION', replayWeight: 0.5, replayFraction: 1, jointReference: false, training: TRAINING, evaluation: EVALUATION, seed: 11 });
     expect(report.users).toBe(expected.cold + expected.warm);
     expect(report.rows).toBe(expected.cold + expected.warm);
     expect(report.dropped).toEqual({ header: 1, unknownUser: 1, unknownItem: expected.unknownItem });

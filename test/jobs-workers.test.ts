@@ -60,7 +60,7 @@ describe('jobs on Postgres with real `graft worker` processes', () => {
 
     const transferSpec = {
       kind: 'TRANSFER' as const,
-      input: { sourceModelId: done.modelId!, targetDomain: 'target', strategy: 'PARTIAL' as const, epochs: 1, batchSize: 64, patience: 0, activateIfBetter: true, negatives: 99 },
+      input: { sourceModelId: done.modelId!, targetDomain: 'target', strategy: 'PARTIAL' as const, jointReference: false, epochs: 1, batchSize: 64, patience: 0, activateIfBetter: true, negatives: 99 },
       idempotencyKey: 'transfer-1',
     };
     const transfer = await enqueueJob(db, transferSpec);

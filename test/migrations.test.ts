@@ -22,6 +22,7 @@ describeEachStorage(
         'model_activations', 'model_artifacts', 'models', 'users',
       ]);
 
+      expect(await migrateDown(ctx.db.db)).toEqual(['2026-12-03T1730-joint-strategy']);
       expect(await migrateDown(ctx.db.db)).toEqual(['2026-11-27T1820-jobs-and-keys']);
       expect(await tableNames(ctx)).not.toContain('jobs');
       expect(await tableNames(ctx)).toContain('models');
@@ -31,6 +32,20 @@ describeEachStorage(
 
       expect(await migrateToLatest(ctx.db.db)).toHaveLength(Object.keys(migrations).length);
       expect(await migrateToLatest(ctx.db.db)).toEqual([]);
+    });
+
+    it('stores JOINT as a strategy from its migration on, and only there', async () => {
+      const db = ctx.db.db;
+      await migrateToLatest(db);
+      const { id: domainId } = await db.insertInto('domains').values({ name: 'joint', description: null, active_model_id: null }).returning('id').executeTakeFirstOrThrow();
+      const joint = { domain_id: domainId, parent_model_id: null, kind: 'TRANSFER' as const, strategy: 'JOINT', status: 'READY' as const, config: '{}', metrics: '{}', transfer_report: null, backend: null, device: null, job_id: null, error: null, ready_at: null };
+      await db.insertInto('models').values({ ...joint, version: 1 }).execute();
+      await expect(db.insertInto('models').values({ ...joint, version: 2, strategy: 'AUTOMATIC' }).execute()).rejects.toThrow(/models_strategy_check/);
+      // Reverting removes the JOINT model (the old constraint cannot hold it) and refuses new ones.
+      expect(await migrateDown(db)).toEqual(['2026-12-03T1730-joint-strategy']);
+      await expect(db.insertInto('models').values({ ...joint, version: 3 }).execute()).rejects.toThrow(/models_strategy_check/);
+      await migrateToLatest(db);
+      await db.deleteFrom('domains').where('id', '=', domainId).execute();
     });
 
     it('allows only one ACTIVE model per domain', async () => {

@@ -635,7 +635,7 @@ describeEachStorage('serving a transferred model end to end', (ctx) => {
     const preparedSource = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
     const source = await registerTrainedModel(ctx.db, { domain: 'source', kind: 'PRETRAIN' }, await pretrain(preparedSource, { model, training, evaluation }));
     const prepared = await prepareTransfer(ctx.db, source.id, 'target', { split: { kind: 'leave-one-out', mode: 'last' }, seed: 3 });
-    const result = await transfer(prepared, { strategy: 'PARTIAL', freezeLayers: 1, replayWeight: 0.5, replayFraction: 1, training, evaluation, seed: 11 });
+    const result = await transfer(prepared, { strategy: 'PARTIAL', freezeLayers: 1, replayWeight: 0.5, replayFraction: 1, jointReference: false, training, evaluation, seed: 11 });
     const record = await registerTrainedModel(ctx.db, { domain: 'target', kind: 'TRANSFER', strategy: 'PARTIAL', parentModelId: source.id }, result.trained);
     await activateModel(ctx.db.db, record.id, { force: true }); // serving is under test here, not the transfer's gain
 

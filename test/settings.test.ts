@@ -14,6 +14,7 @@ import { resolvePretrainInput, resolveTransferInput } from '../src/jobs/job-inpu
 import { flagOf, SETTINGS, type Setting, type SettingCommand } from '../src/workflows/settings/index.js';
 import { resolveEvaluationSettings } from '../src/workflows/settings/run-settings.js';
 import type { EvaluationSettings } from '../src/workflows/model-settings.js';
+import { parseStrategyName } from '../src/transfer/transfer-strategy.js';
 import { withSettingsTable } from '../src/workflows/settings/emit-settings-table.js';
 
 /** The evaluation settings by their declared names. */
@@ -156,6 +157,17 @@ describe('settings declared once', () => {
     expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', itemBiasLearningRate: 5 })).toThrow(/itemBiasLearningRate = 5 is read only with itemBias on; add itemBias: true \(CLI: --item-bias\)/);
     // The evaluation is given by its declared fields, as everywhere else; the old nested object is refused, not ignored.
     expect(() => resolvePretrainInput({ domain: 'd', evaluation: { negatives: 5 } } as never)).toThrow(/evaluation = .* is not a job input field; .*negatives/);
+    // JOINT trains from scratch on every source event at weight 1: the replay settings and the JOINT reference are not its.
+    for (const [name, value] of [['replayWeight', 0.5], ['replayFraction', 1], ['jointReference', true], ['freezeLayers', 1]] as const) {
+      expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'JOINT', [name]: value })).toThrow(new RegExp(`${name} = ${value} applies to strategy .* only`));
+    }
+    const joint = resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'JOINT' });
+    expect(joint.strategy).toBe('JOINT');
+    expect(joint).not.toHaveProperty('replayWeight');
+    expect(joint).not.toHaveProperty('jointReference');
+    expect(resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL' }).jointReference).toBe(true);
+    expect(parseStrategyName('joint')).toBe('JOINT');
+    expect(() => parseStrategyName('auto-joint')).toThrow(/strategy "auto-joint" is unknown; use feature-extraction, partial, full or joint/);
     expect(isInputObjectType(schema.getType('StartTransferInput'))).toBe(true);
   });
 

@@ -27,6 +27,8 @@ describeEachStorage('domain transfer end to end', (ctx) => {
       freezeLayers: 1,
       replayWeight: 0.5,
       replayFraction: 1,
+      // The JOINT reference is covered by joint-transfer.test.ts; these cases do not need its cost.
+      jointReference: false,
       training: TRAINING,
       evaluation: EVALUATION,
       seed: 11,

@@ -50,7 +50,7 @@ export async function runDemo(
   await activateModel(gdb.db, source.id);
   note(`  source model ${source.id} (v${source.version}): HR@10 ${fmt(trained.metrics.test['hr@10'])} vs popularity ${fmt(trained.metrics.popularity['hr@10'])}`);
 
-  note(`[${elapsed()}] transferring to "${DEMO_SEED.targetName}" (PARTIAL, lowest layer frozen, source replay on) and training a same-budget baseline...`);
+  note(`[${elapsed()}] transferring to "${DEMO_SEED.targetName}" (PARTIAL, lowest layer frozen, source replay on) and training a same-budget baseline and the JOINT reference...`);
   const preparedTransfer = await prepareTransfer(gdb, source.id, DEMO_SEED.targetName, { split: DEFAULT_SPLIT, coldStartShare: 0.1, seed: 42 });
   progress = trainingProgress(`${DEMO_SEED.targetName} transfer`);
   const { trained: transferred, report } = await transfer(
@@ -62,6 +62,7 @@ export async function runDemo(
       onPhase: (phase) => {
         progress.stop();
         if (phase === 'baseline') progress = trainingProgress(`${DEMO_SEED.targetName} baseline`);
+        if (phase === 'joint') progress = trainingProgress(`${DEMO_SEED.targetName} JOINT reference`);
       },
     },
   );

@@ -28,6 +28,11 @@ export interface TransferReportSummary {
   gainOverPopularity: Record<string, { value: number; ci95: [number, number]; relative: number | null }>;
   /** The guard's two comparisons (null for reports written before the popularity check). */
   guard: { beatsBaseline: boolean; beatsPopularity: boolean } | null;
+  /**
+   * The JOINT reference: the same-budget model trained from scratch on source + target events,
+   * its metrics and the transfer's gain over it (null for JOINT itself, when switched off, and in older reports).
+   */
+  joint: { strategy: string; metrics: Record<string, number>; gain: Record<string, { value: number; ci95: [number, number]; relative: number | null }> } | null;
   /** Users in both domains, target-only users, users without target history. */
   overlap: Record<string, number>;
   /** Per stratum of training interactions: transferred, baseline and popularity metrics. */
@@ -178,6 +183,7 @@ function pickTransferReport(a: ModelRecord, b: ModelRecord): TransferReportSumma
     gain: report.gain ?? {},
     gainOverPopularity: report.gainOverPopularity ?? {},
     guard: report.guard ?? null,
+    joint: report.joint ?? null,
     overlap: report.overlap ?? {},
     strata: report.strata ?? [],
     search: report.search ?? null,

@@ -11,7 +11,7 @@ import { registerTrainedModel } from '../workflows/register-trained-model.js';
 import type { TrainedModel } from '../workflows/trained-model.js';
 import type { TrainingTask } from './child-protocol.js';
 import { ProgressTracker, type ProgressPlan } from './job-progress.js';
-import type { JobRecord, PretrainJobConfig, TransferJobConfig } from './job-record.js';
+import type { JobPhase, JobRecord, PretrainJobConfig, TransferJobConfig } from './job-record.js';
 import { appendJobEvents, claimJob, finishJob, requeueJob, touchJob, type JobLease } from './job-repository.js';
 import { ProgressRelay, type RelayTiming } from './progress-relay.js';
 import type { TrainingProcess, TrainingProcessOptions } from './training-process.js';
@@ -155,6 +155,7 @@ async function prepareTask(gdb: GraftDatabase, job: JobRecord): Promise<Training
       freezeLayers: config.freezeLayers,
       replayWeight: config.replayWeight,
       replayFraction: config.replayFraction,
+      jointReference: config.jointReference ?? false,
       tokenDropout: config.tokenDropout,
       itemBias: config.itemBias,
       training: config.training,
@@ -232,7 +233,8 @@ export function activationDecision(config: TransferJobConfig | undefined, report
 
 function progressPlan(job: JobRecord): ProgressPlan {
   const training = (job.input as { training?: { epochs?: number; batchSize?: number } }).training ?? {};
-  return { trainingPhases: job.kind === 'TRANSFER' ? ['transfer', 'baseline'] : ['training'], epochs: training.epochs ?? 1, batchSize: training.batchSize ?? 256 };
+  const phases: JobPhase[] = job.kind === 'PRETRAIN' ? ['training'] : (job.input as { jointReference?: boolean }).jointReference ? ['transfer', 'baseline', 'joint'] : ['transfer', 'baseline'];
+  return { trainingPhases: phases, epochs: training.epochs ?? 1, batchSize: training.batchSize ?? 256 };
 }
 
 function describe(job: JobRecord): string {

@@ -28,15 +28,15 @@ export function resolveTransferInput(input: TransferJobInput): TransferJobConfig
     throw new GraftError('BAD_INPUT', `budget = ${JSON.stringify(input.budget)} applies to strategy AUTO only; drop it or use strategy AUTO`);
   }
   refuseNestedEvaluation(input);
-  const { training, evaluation, seed, replayWeight, replayFraction, tokenDropout, freezeLayers, maxTrainPerUser, itemBias } = resolveTransferSettings(input, strategy);
+  const { training, evaluation, seed, replayWeight, replayFraction, jointReference, tokenDropout, freezeLayers, maxTrainPerUser, itemBias } = resolveTransferSettings(input, strategy);
   const splitSpec = split(input.split);
   const config: TransferJobConfig = {
     sourceModelId,
     targetDomain,
     strategy,
     ...(strategy === 'AUTO' ? { budget: input.budget === undefined || input.budget === null ? DEFAULT_SEARCH_BUDGET : parseSearchBudget(input.budget) } : {}),
-    replayWeight,
-    replayFraction,
+    ...(replayWeight !== undefined ? { replayWeight, replayFraction } : {}),
+    ...(jointReference !== undefined ? { jointReference } : {}),
     tokenDropout,
     // A fixed (file) split is kept as it is unless a share is asked for.
     coldStartShare: unit('coldStartShare', input.coldStartShare ?? defaultColdStartShare(splitSpec)),

@@ -55,8 +55,11 @@ export interface TransferJobConfig {
   /** AUTO only. */
   budget?: SearchBudget;
   freezeLayers?: number;
-  replayWeight: number;
-  replayFraction: number;
+  /** Grafting strategies only (absent for JOINT). */
+  replayWeight?: number;
+  replayFraction?: number;
+  /** Grafting strategies only: also train and report the JOINT reference (absent in jobs stored before it existed: off). */
+  jointReference?: boolean;
   tokenDropout: number;
   coldStartShare: number;
   maxTrainPerUser?: number;
@@ -99,7 +102,7 @@ export interface JobProgress {
   elapsedSeconds: number;
 }
 
-export type JobPhase = 'preparing' | 'training' | 'search' | 'transfer' | 'baseline' | 'evaluation' | 'registering';
+export type JobPhase = 'preparing' | 'training' | 'search' | 'transfer' | 'baseline' | 'joint' | 'evaluation' | 'registering';
 
 /** A job as the library hands it out. */
 export interface JobRecord {

@@ -3,9 +3,10 @@ import type { Db } from '../db/database.js';
 import type { ModelStatus } from '../db/tables/model.table.js';
 import { inTransaction } from '../db/transaction.js';
 import { GraftError } from '../errors.js';
+import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
 
 export type ModelKind = 'PRETRAIN' | 'TRANSFER' | 'BASELINE';
-export type TransferStrategyName = 'FEATURE_EXTRACTION' | 'PARTIAL' | 'FULL';
+export type { TransferStrategyName };
 
 /** A registered model as the library hands it out. */
 export interface ModelRecord {

@@ -1,6 +1,6 @@
 import type { TwoTowerModel } from '../model/two-tower.model.js';
 import type { Alignment } from './alignment.js';
-import { denseLayerCount, freezePretrainedRows, type TransferStrategy } from './transfer-strategy.js';
+import { denseLayerCount, freezePretrainedRows, replayMix, type TransferStrategy } from './transfer-strategy.js';
 
 /**
  * FEATURE_EXTRACTION: every pretrained parameter is frozen (MLP layers, token table,
@@ -8,6 +8,8 @@ import { denseLayerCount, freezePretrainedRows, type TransferStrategy } from './
  */
 export class FeatureExtractionStrategy implements TransferStrategy {
   readonly name = 'FEATURE_EXTRACTION' as const;
+  readonly start = 'pretrained' as const;
+  readonly sourceEvents = replayMix;
 
   apply(model: TwoTowerModel, alignment: Alignment): void {
     freezePretrainedRows(model, alignment);

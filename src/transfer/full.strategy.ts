@@ -1,7 +1,7 @@
 import { GraftError } from '../errors.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
 import type { Alignment } from './alignment.js';
-import { denseLayerCount, forEachPretrained, type TransferStrategy } from './transfer-strategy.js';
+import { denseLayerCount, forEachPretrained, replayMix, type TransferStrategy } from './transfer-strategy.js';
 
 /**
  * FULL fine-tuning: everything trains; pretrained parameters (MLP layers, token table,
@@ -10,6 +10,8 @@ import { denseLayerCount, forEachPretrained, type TransferStrategy } from './tra
  */
 export class FullStrategy implements TransferStrategy {
   readonly name = 'FULL' as const;
+  readonly start = 'pretrained' as const;
+  readonly sourceEvents = replayMix;
 
   constructor(readonly pretrainedLearningRate = 0.1) {
     if (!(pretrainedLearningRate >= 0 && pretrainedLearningRate <= 1)) {

@@ -1,7 +1,7 @@
 import { GraftError } from '../errors.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
 import type { Alignment } from './alignment.js';
-import { denseLayerCount, freezePretrainedRows, type TransferStrategy } from './transfer-strategy.js';
+import { denseLayerCount, freezePretrainedRows, replayMix, type TransferStrategy } from './transfer-strategy.js';
 
 /**
  * PARTIAL with `freezeLayers = N`: the lowest N layers of each tower are frozen. Layer 0 is
@@ -10,6 +10,8 @@ import { denseLayerCount, freezePretrainedRows, type TransferStrategy } from './
  */
 export class PartialStrategy implements TransferStrategy {
   readonly name = 'PARTIAL' as const;
+  readonly start = 'pretrained' as const;
+  readonly sourceEvents = replayMix;
 
   constructor(readonly freezeLayers: number) {
     if (!Number.isInteger(freezeLayers) || freezeLayers < 0) {

@@ -1,5 +1,6 @@
 import { FeatureExtractionStrategy } from './feature-extraction.strategy.js';
 import { FullStrategy } from './full.strategy.js';
+import { JointStrategy } from './joint.strategy.js';
 import { PartialStrategy } from './partial.strategy.js';
 import type { StrategyOptions, TransferStrategy, TransferStrategyName } from './transfer-strategy.js';
 
@@ -12,5 +13,7 @@ export function createStrategy(name: TransferStrategyName, options: StrategyOpti
       return new PartialStrategy(options.freezeLayers ?? 1);
     case 'FULL':
       return new FullStrategy(options.pretrainedLearningRate);
+    case 'JOINT':
+      return new JointStrategy();
   }
 }

@@ -82,7 +82,12 @@ export interface TransferReport {
   /** What the strategy froze, in words. */
   frozen: string;
   freezeLayers?: number;
+  /** Weight of replayed source events (0: no replay; JOINT trains on the source events instead, see `sourceEvents`). */
   replayWeight: number;
+  /** 'pretrained': grafted from the source model's weights; 'scratch': JOINT, no pretrained weight (absent in older reports). */
+  start?: 'pretrained' | 'scratch';
+  /** The source events the model trained on (absent in older reports): how many, their weight, how many per epoch. */
+  sourceEvents?: SourceEventsUsed;
   overlap: OverlapReport;
   protocol: string;
   /** Test users evaluated (every model on the same ones). */
@@ -110,6 +115,46 @@ export interface TransferReport {
   /** True when either guard interval does not lie above 0: never activated automatically. */
   negativeTransfer: boolean;
   strata: StratumComparison[];
+  /**
+   * The JOINT reference (`jointReference`): the same-budget model trained from scratch on the
+   * source and target events together, on the same test users and negatives, and the
+   * transfer's gain over it. A reference, not part of the guard. Absent for a JOINT transfer,
+   * when switched off, and in older reports.
+   */
+  joint?: ReferenceComparison;
+}
+
+/** Source events in a transferred model's training. */
+export interface SourceEventsUsed {
+  /** Source events of the rows the alignment keeps (0 when none joined training). */
+  events: number;
+  weight: number;
+  /** Source examples drawn per epoch (every one of them for JOINT; ALS counts every event in every sweep). */
+  perEpoch: number;
+}
+
+/** A reference model's metrics and the transfer's paired gain over it. */
+export interface ReferenceComparison {
+  strategy: string;
+  metrics: Record<string, number>;
+  /** Transferred minus the reference, per metric, with its paired bootstrap 95% interval. */
+  gain: Record<string, MetricGain>;
+}
+
+/**
+ * The transfer's gain over a reference model evaluated on the same test users (and negatives),
+ * as `compareWithBaseline` measures the gain over the baseline.
+ */
+export function compareWithReference(
+  strategy: string,
+  transferred: EvaluationReport,
+  reference: EvaluationReport,
+  options: { samples?: number; seed?: number },
+): ReferenceComparison {
+  if (transferred.perUser.users.length !== reference.perUser.users.length || !transferred.perUser.users.every((u, i) => u === reference.perUser.users[i])) {
+    throw new GraftError('INTERNAL', `the transferred model and the ${strategy} reference were evaluated on different users; a paired comparison needs the same test users`);
+  }
+  return { strategy, metrics: reference.metrics, gain: gains(transferred, reference, options) };
 }
 
 /**

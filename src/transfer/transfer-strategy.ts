@@ -2,7 +2,7 @@ import { GraftError } from '../errors.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
 import type { Alignment } from './alignment.js';
 
-export const TRANSFER_STRATEGIES = ['FEATURE_EXTRACTION', 'PARTIAL', 'FULL'] as const;
+export const TRANSFER_STRATEGIES = ['FEATURE_EXTRACTION', 'PARTIAL', 'FULL', 'JOINT'] as const;
 export type TransferStrategyName = (typeof TRANSFER_STRATEGIES)[number];
 /** What a user may ask for: a strategy, or AUTO (searched on the validation carve; the default). */
 export const TRANSFER_STRATEGY_CHOICES = [...TRANSFER_STRATEGIES, 'AUTO'] as const;
@@ -15,10 +15,33 @@ export type TransferStrategyChoice = (typeof TRANSFER_STRATEGY_CHOICES)[number];
  */
 export interface TransferStrategy {
   readonly name: TransferStrategyName;
+  /**
+   * 'pretrained': the model starts from the source model's weights (`graftModel`); 'scratch':
+   * a fresh model over the aligned rows, of the source model's config, no source weight read.
+   */
+  readonly start: 'pretrained' | 'scratch';
+  /**
+   * How the source events (of the rows the alignment keeps) join training, given the replay
+   * settings: a weight and the share per epoch of the target examples (undefined: every
+   * source event in every epoch); undefined when they do not join.
+   */
+  sourceEvents(replay: { weight: number; fraction: number }): SourceEventMix | undefined;
   /** Sets freeze masks, trainable flags and learning-rate multipliers on `model`. */
   apply(model: TwoTowerModel, alignment: Alignment): void;
   /** One line for reports: what is frozen and what trains. */
   describe(model: TwoTowerModel): string;
+}
+
+/** The weight of source events in training and how many join each epoch. */
+export interface SourceEventMix {
+  weight: number;
+  /** Source examples per epoch as a share of the target examples; undefined = every source event, every epoch. */
+  fraction?: number;
+}
+
+/** The grafting strategies' source events: replay at its weight and share, none at weight 0. */
+export function replayMix(replay: { weight: number; fraction: number }): SourceEventMix | undefined {
+  return replay.weight > 0 ? { weight: replay.weight, fraction: replay.fraction } : undefined;
 }
 
 export interface StrategyOptions {
@@ -52,7 +75,7 @@ export function parseStrategyChoice(value: string): TransferStrategyChoice {
   try {
     return parseStrategyName(value);
   } catch {
-    throw new GraftError('BAD_INPUT', `strategy "${value}" is unknown; use auto (the default), feature-extraction, partial or full`);
+    throw new GraftError('BAD_INPUT', `strategy "${value}" is unknown; use auto (the default), feature-extraction, partial, full or joint`);
   }
 }
 
@@ -61,7 +84,7 @@ export function parseStrategyName(value: string): TransferStrategyName {
   const normalised = value.trim().toUpperCase().replace(/-/g, '_');
   const found = TRANSFER_STRATEGIES.find((s) => s === normalised);
   if (!found) {
-    throw new GraftError('BAD_INPUT', `strategy "${value}" is unknown; use feature-extraction, partial or full`);
+    throw new GraftError('BAD_INPUT', `strategy "${value}" is unknown; use feature-extraction, partial, full or joint`);
   }
   return found;
 }

@@ -39,7 +39,8 @@ export interface Candidate {
 
 /** What is searched: the strategy choices (none: target-only), whether replay is, and the objective's settings. */
 export interface SearchSpace {
-  strategies: Array<{ strategy: TransferStrategyName; freezeLayers?: number }>;
+  /** `noReplay`: the strategy sets its own source events (JOINT: all of them at weight 1), so no replay weight is drawn. */
+  strategies: Array<{ strategy: TransferStrategyName; freezeLayers?: number; noReplay?: boolean }>;
   replay: boolean;
   settings: readonly TunedSetting[];
 }
@@ -47,13 +48,19 @@ export interface SearchSpace {
 /**
  * The transfer search space from the source model: FEATURE_EXTRACTION, PARTIAL(N) for each N
  * that differs from it (towers with `denseLayers` MLP layers: N = 0 and 2..denseLayers+1;
- * PARTIAL(1) freezes exactly what FEATURE_EXTRACTION does), FULL; the replay weight when the
- * source has events of target users; the objective's own tuned settings.
+ * PARTIAL(1) freezes exactly what FEATURE_EXTRACTION does), FULL, JOINT (from scratch on
+ * source + target events, of the source model's config); the replay weight when the source has
+ * events of target users (not for JOINT); the objective's own tuned settings.
  */
 export function transferSearchSpace(objective: ModelObjective, denseLayers: number, hasReplay: boolean): SearchSpace {
   const partial = denseLayers > 0 ? [0, ...Array.from({ length: denseLayers }, (_, i) => i + 2)] : [];
   return {
-    strategies: [{ strategy: 'FEATURE_EXTRACTION' }, ...partial.map((n) => ({ strategy: 'PARTIAL' as const, freezeLayers: n })), { strategy: 'FULL' }],
+    strategies: [
+      { strategy: 'FEATURE_EXTRACTION' },
+      ...partial.map((n) => ({ strategy: 'PARTIAL' as const, freezeLayers: n })),
+      { strategy: 'FULL' },
+      ...(hasReplay ? [{ strategy: 'JOINT' as const, noReplay: true }] : []),
+    ],
     replay: hasReplay,
     settings: objective.tuned.settings,
   };
@@ -74,8 +81,12 @@ export function candidateSampler(space: SearchSpace, seed: number, anchor: Candi
     if (n === 0 && Object.keys(anchor).length > 0) return { ...anchor };
     const rng = createRng(seed * 7919 + n);
     const out: Candidate = {};
-    if (space.strategies.length > 0) Object.assign(out, space.strategies[rng.int(space.strategies.length)]);
-    if (space.replay) out.replayWeight = round(draw(SEARCH_RANGES.replayWeight, rng.next, rng.next()));
+    const choice = space.strategies.length > 0 ? space.strategies[rng.int(space.strategies.length)]! : undefined;
+    if (choice) {
+      out.strategy = choice.strategy;
+      if (choice.freezeLayers !== undefined) out.freezeLayers = choice.freezeLayers;
+    }
+    if (space.replay && !choice?.noReplay) out.replayWeight = round(draw(SEARCH_RANGES.replayWeight, rng.next, rng.next()));
     for (const name of space.settings) out[name] = round(draw(SEARCH_RANGES[name], rng.next, rng.next()));
     return out;
   };

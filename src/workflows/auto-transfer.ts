@@ -12,7 +12,8 @@ import { evaluationData } from './evaluation-data.js';
 import { modelScorer } from './fit-and-evaluate.js';
 import type { TrainingSettings } from './model-settings.js';
 import type { Examples } from './prepared-domain.js';
-import { fitTargetOnly, fitTransferred, type ModelOverrides, type TransferContext } from './transfer-candidate.js';
+import { createStrategy } from '../transfer/strategies.js';
+import { fitStrategy, fitTargetOnly, type ModelOverrides, type TransferContext } from './transfer-candidate.js';
 import { abortError, transferConfig, type TransferHooks, type TransferSettings } from './transfer.workflow.js';
 
 /** η: each rung keeps the top third and gives it three times the budget. */
@@ -78,7 +79,14 @@ export async function searchTransfer(
     { strategy: 'FEATURE_EXTRACTION', ...(sourceEvents ? { replayWeight: settings.replayWeight } : {}), ...sourceTuned },
     async (c, epochs, signal) => {
       const config = transferConfig(source.config, { ...settings, model: overridesOf(c) });
-      const fitted = await fitTransferred(context, config, { ...settings, strategy: c.strategy!, freezeLayers: c.freezeLayers, replayWeight: c.replayWeight ?? 0 }, target.train, undefined, trainingFor(c, epochs), settings.seed, { signal });
+      const strategy = createStrategy(c.strategy!, { freezeLayers: c.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
+      const fitted = await fitStrategy(context, strategy, {
+        config,
+        train: target.train,
+        validation: undefined,
+        settings: { replayWeight: c.replayWeight ?? 0, replayFraction: settings.replayFraction, itemInit: settings.itemInit, training: trainingFor(c, epochs), seed: settings.seed },
+        hooks: { signal },
+      });
       try {
         if (fitted.training.aborted) throw abortError(signal);
         return score(fitted.model);

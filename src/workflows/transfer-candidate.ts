@@ -4,12 +4,12 @@ import { TwoTowerModel, type TwoTowerConfig } from '../model/two-tower.model.js'
 import { alignDomains, mapSourceInteractions, type Alignment } from '../transfer/alignment.js';
 import { graftModel } from '../transfer/graft-model.js';
 import { initNewItemsFromCoUsers, type NewItemInit } from '../transfer/item-init.js';
-import { createStrategy } from '../transfer/strategies.js';
-import type { TransferStrategy, TransferStrategyName } from '../transfer/transfer-strategy.js';
+import type { SourceEventMix, TransferStrategy } from '../transfer/transfer-strategy.js';
 import type { TrainResult } from '../training/train.js';
 import { fitModel, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
 import { towerTokensFor, type TrainingSettings } from './model-settings.js';
 import type { Examples, PreparedDomain } from './prepared-domain.js';
+import { defaultOf } from './settings/index.js';
 import type { PreparedSource, PreparedTransfer } from './transfer.workflow.js';
 
 /** Settings of the model a transfer (or its baseline) trains that a search may change from the source's. */
@@ -30,42 +30,49 @@ export function transferContext(prepared: PreparedTransfer): TransferContext {
   return { prepared, alignment, sourceEvents, itemTokens: alignedItemTokens(prepared.source, prepared.target, alignment) };
 }
 
-/** How a transferred model is grafted and fine-tuned. */
-export interface TransferChoice {
-  strategy: TransferStrategyName;
-  freezeLayers?: number;
-  pretrainedLearningRate?: number;
-  replayWeight: number;
-  replayFraction: number;
-  itemInit?: NewItemInit;
+/** What one strategy's model is fitted from, besides the context. */
+export interface StrategyRun {
+  config: TwoTowerConfig;
+  train: Examples;
+  validation: EvaluationData | undefined;
+  settings: { replayWeight?: number; replayFraction?: number; itemInit?: NewItemInit; training: TrainingSettings; seed: number };
+  hooks: TrainingHooks;
+}
+
+export interface FittedStrategy {
+  strategy: TransferStrategy;
+  model: TwoTowerModel;
+  training: TrainResult;
+  /** How the source events joined training (undefined: they did not). */
+  mix: SourceEventMix | undefined;
 }
 
 /**
- * Grafts the source onto the target rows, applies the strategy and fine-tunes on `train`
- * (with replayed source events at the choice's weight). The caller disposes the model.
+ * Builds the strategy's starting model (grafted from the source weights, or fresh over the
+ * aligned rows), applies its freezing and fits it with its objective on the target events
+ * mixed with the source events as the strategy says. Returns with `training.aborted` when the
+ * signal stopped it. The caller disposes the model.
  */
-export async function fitTransferred(
-  context: TransferContext,
-  config: TwoTowerConfig,
-  choice: TransferChoice,
-  train: Examples,
-  validation: EvaluationData | undefined,
-  training: TrainingSettings,
-  seed: number,
-  hooks: TrainingHooks = {},
-): Promise<{ model: TwoTowerModel; training: TrainResult; strategy: TransferStrategy; replayed: boolean }> {
-  const { prepared, alignment, sourceEvents } = context;
-  const strategy = createStrategy(choice.strategy, { freezeLayers: choice.freezeLayers, pretrainedLearningRate: choice.pretrainedLearningRate });
-  const model = graftModel({ config, weights: prepared.source.weights }, alignment, context.itemTokens, seed);
+export async function fitStrategy(context: TransferContext, strategy: TransferStrategy, run: StrategyRun): Promise<FittedStrategy> {
+  const { prepared, alignment } = context;
+  const { config, settings, hooks } = run;
+  const model =
+    strategy.start === 'pretrained'
+      ? graftModel({ config, weights: prepared.source.weights }, alignment, context.itemTokens, settings.seed)
+      : TwoTowerModel.create({ ...config, users: alignment.userDbIds.length, items: alignment.itemDbIds.length }, towerTokensFor(config, context.itemTokens));
   try {
     strategy.apply(model, alignment);
-    const replay = choice.replayWeight > 0 && sourceEvents ? { ...sourceEvents, weight: choice.replayWeight, fraction: choice.replayFraction } : undefined;
-    if (choice.itemInit === 'co-users' && sourceEvents) initNewItemsFromCoUsers(model, alignment, sourceEvents, train);
-    // A user's source events (source item rows kept by the graft) feed their target representation;
+    const mix = context.sourceEvents
+      ? strategy.sourceEvents({ weight: settings.replayWeight ?? defaultOf<number>('replayWeight'), fraction: settings.replayFraction ?? defaultOf<number>('replayFraction') })
+      : undefined;
+    const replay = mix && context.sourceEvents ? { ...context.sourceEvents, weight: mix.weight, fraction: mix.fraction } : undefined;
+    // Co-user starts pull new items towards pretrained rows; a model from scratch has none.
+    if (settings.itemInit === 'co-users' && context.sourceEvents && strategy.start === 'pretrained') initNewItemsFromCoUsers(model, alignment, context.sourceEvents, run.train);
+    // A user's source events (source item rows kept by the alignment) feed their target representation;
     // source first, so the capped pool keeps the target events.
-    setUserHistoriesFrom(model, sourceEvents, train);
-    const result = await fitModel(model, { ...train, replay }, validation, training, seed, hooks, alignment.targetItems);
-    return { model, training: result, strategy, replayed: replay !== undefined };
+    setUserHistoriesFrom(model, context.sourceEvents, run.train);
+    const training = await fitModel(model, { ...run.train, replay }, run.validation, settings.training, settings.seed, hooks, alignment.targetItems);
+    return { strategy, model, training, mix: replay ? mix : undefined };
   } catch (error) {
     model.dispose();
     throw error;

@@ -8,15 +8,16 @@ import type { TwoTowerConfig, TwoTowerModel } from '../model/two-tower.model.js'
 import type { NamedWeight } from '../model/named-weight.js';
 import type { Alignment } from '../transfer/alignment.js';
 import type { NewItemInit } from '../transfer/item-init.js';
-import { compareWithBaseline, type ColdStartCarve, type SearchReport, type SearchTrialRecord, type TransferReport } from '../transfer/transfer-report.js';
-import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
+import { createStrategy } from '../transfer/strategies.js';
+import { compareWithBaseline, compareWithReference, type ColdStartCarve, type ReferenceComparison, type SearchReport, type SearchTrialRecord, type TransferReport } from '../transfer/transfer-report.js';
+import type { SourceEventMix, TransferStrategyName } from '../transfer/transfer-strategy.js';
 import { DEFAULT_SEARCH_BUDGET, type SearchBudget } from '../tuning/search-budget.js';
 import { searchTransfer } from './auto-transfer.js';
 import { evaluationData } from './evaluation-data.js';
 import { evaluateModel, modelScorer, setUserHistoriesFrom, trainingEvents, type TrainingHooks } from './fit-and-evaluate.js';
 import type { EvaluationSettings, TrainingSettings } from './model-settings.js';
 import { concatExamples, type Examples, type PreparedDomain } from './prepared-domain.js';
-import { fitTargetOnly, fitTransferred, transferContext, type ModelOverrides, type TransferContext } from './transfer-candidate.js';
+import { fitStrategy, fitTargetOnly, transferContext, type FittedStrategy, type ModelOverrides, type StrategyRun, type TransferContext } from './transfer-candidate.js';
 import { collectTrainedModel, summariseMetrics, type TrainedModel } from './trained-model.js';
 
 /** The source side of a transfer, in the source model's row order. */
@@ -50,10 +51,15 @@ export interface TransferSettings {
   budget?: SearchBudget;
   freezeLayers?: number;
   pretrainedLearningRate?: number;
-  /** Weight of replayed source events (0 turns replay off). */
-  replayWeight: number;
-  /** Replayed source examples per epoch, as a share of the target examples. */
-  replayFraction: number;
+  /** Weight of replayed source events (0 turns replay off). Grafting strategies only (JOINT refuses it); absent = the declared default. */
+  replayWeight?: number;
+  /** Replayed source examples per epoch, as a share of the target examples. Grafting strategies only; absent = the declared default. */
+  replayFraction?: number;
+  /**
+   * Also train the JOINT model (from scratch on source + target events) with the same budget and
+   * report the transfer's gain over it (`TransferReport.joint`). Not for JOINT itself; absent = the declared default (on).
+   */
+  jointReference?: boolean;
   tokenDropout?: number;
   /**
    * How new target item rows start: 'random' (default) or 'co-users' (towards the pretrained
@@ -76,14 +82,14 @@ export interface TransferSettings {
   device?: 'AUTO' | 'CPU' | 'GPU';
 }
 
-export const DEFAULT_TRANSFER: Omit<TransferSettings, 'strategy' | 'training' | 'evaluation' | 'seed'> = {
+export const DEFAULT_TRANSFER: Omit<TransferSettings, 'strategy' | 'training' | 'evaluation' | 'seed'> & { replayWeight: number; replayFraction: number } = {
   replayWeight: defaultOf('replayWeight'),
   replayFraction: defaultOf('replayFraction'),
 };
 
 export interface TransferHooks extends TrainingHooks {
-  /** Called when the run moves to the next model: AUTO's search, the transferred one, then the baseline. */
-  onPhase?: (phase: 'search' | 'transfer' | 'baseline' | 'evaluation') => void;
+  /** Called when the run moves to the next model: AUTO's search, the transferred one, the baseline, the JOINT reference (when on), then evaluation. */
+  onPhase?: (phase: 'search' | 'transfer' | 'baseline' | 'joint' | 'evaluation') => void;
   /** AUTO: one call per finished trial of either search. */
   onTrial?: (trial: SearchTrialRecord) => void;
 }
@@ -95,10 +101,10 @@ export interface TransferResult {
 
 /**
  * Grafts the source model onto the target domain with a strategy, fine-tunes it (mixing in
- * replayed source events), trains a target-only baseline with the same budget, and compares
- * both on the same target test users. With strategy AUTO, a search on the validation carve
- * of the target's training data first chooses the strategy and settings, and the baseline's
- * settings by the same search (`searchTransfer`). Pure computation: no database access.
+ * replayed source events), or with JOINT trains a model from scratch on both domains' events;
+ * trains a target-only baseline with the same budget (and, for a grafting strategy, the JOINT
+ * reference unless `jointReference` is off), and compares them on the same target test users.
+ * Pure computation: no database access.
  */
 export async function transfer(prepared: PreparedTransfer, settings: TransferSettings, hooks: TransferHooks = {}): Promise<TransferResult> {
   const { target } = prepared;
@@ -111,7 +117,7 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
   const backend = await initBackend({ device: settings.device });
   const context = transferContext(prepared);
   let search: SearchReport | undefined;
-  let fixed: TransferSettings & { strategy: TransferStrategyName } = settings as TransferSettings & { strategy: TransferStrategyName };
+  let fixed = settings as TransferSettings & { strategy: TransferStrategyName };
   if (settings.strategy === 'AUTO') {
     hooks.onPhase?.('search');
     const found = await searchTransfer(context, { ...settings, budget: settings.budget ?? DEFAULT_SEARCH_BUDGET }, hooks);
@@ -128,8 +134,9 @@ async function transferWith(
   hooks: TransferHooks,
   search: SearchReport | undefined,
 ): Promise<TransferResult> {
-  const { prepared, alignment, sourceEvents } = context;
+  const { prepared, alignment, sourceEvents: mappedSource } = context;
   const { source, target } = prepared;
+  const strategy = createStrategy(settings.strategy, { freezeLayers: settings.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
   const nTargetUsers = alignment.targetUsers;
   const nTargetItems = alignment.targetItems;
   const config = transferConfig(source.config, settings);
@@ -138,13 +145,15 @@ async function transferWith(
   const validation = events.validation && evaluationData(events.train, events.validation, nTargetUsers, nTargetItems);
   const test = evaluationData(concatExamples(target.train, target.validation), target.test, nTargetUsers, nTargetItems);
 
-  hooks.onPhase?.('transfer');
-  let model: TwoTowerModel | undefined;
+  const run: StrategyRun = { config, train: events.train, validation, settings, hooks };
+  const withReference = (settings.jointReference ?? defaultOf<boolean>('jointReference')) && strategy.start === 'pretrained';
+  let fitted: FittedStrategy | undefined;
   let baseline: TwoTowerModel | undefined;
+  let joint: FittedStrategy | undefined;
   try {
-    const fitted = await fitTransferred(context, config, settings, events.train, validation, settings.training, settings.seed, hooks);
-    model = fitted.model;
-    const { strategy, training } = fitted;
+    hooks.onPhase?.('transfer');
+    fitted = await fitStrategy(context, strategy, run);
+    const { model, training, mix } = fitted;
     if (training.aborted) throw abortError(hooks.signal);
 
     hooks.onPhase?.('baseline');
@@ -156,21 +165,37 @@ async function transferWith(
     const baselineTraining = baselineFit.training;
     if (baselineTraining.aborted) throw abortError(hooks.signal);
 
+    if (withReference) {
+      hooks.onPhase?.('joint');
+      joint = await fitStrategy(context, createStrategy('JOINT'), run);
+      if (joint.training.aborted) throw abortError(hooks.signal);
+    }
+
     hooks.onPhase?.('evaluation');
-    setUserHistoriesFrom(model, sourceEvents, target.train, target.validation);
+    setUserHistoriesFrom(model, mappedSource, target.train, target.validation);
     setUserHistoriesFrom(baseline, target.train, target.validation);
     const transferred = evaluateModel(model, test, settings.evaluation, nTargetItems);
+    const sameUsers = { ...settings.evaluation, users: transferred.model.perUser.users };
     const baselineScorer = withPopularityFallback(modelScorer(baseline), test.popularity, test.trainHistories.offsets);
-    const baselineReport = evaluate(baselineScorer, test, { ...settings.evaluation, users: transferred.model.perUser.users });
+    const baselineReport = evaluate(baselineScorer, test, sameUsers);
     const comparison = compareWithBaseline(transferred.model, baselineReport, transferred.popularity, { seed: settings.evaluation.seed });
+    let reference: ReferenceComparison | undefined;
+    if (joint) {
+      setUserHistoriesFrom(joint.model, mappedSource, target.train, target.validation);
+      const jointReport = evaluate(modelScorer(joint.model, nTargetItems), test, sameUsers);
+      reference = compareWithReference(joint.strategy.name, transferred.model, jointReport, { seed: settings.evaluation.seed });
+    }
     const report: TransferReport = {
       ...(search ? { search } : {}),
       strategy: strategy.name,
       frozen: strategy.describe(model),
       freezeLayers: strategy.name === 'PARTIAL' ? (settings.freezeLayers ?? 1) : undefined,
-      replayWeight: fitted.replayed ? settings.replayWeight : 0,
+      replayWeight: strategy.start === 'pretrained' && mix ? mix.weight : 0,
+      start: strategy.start,
+      sourceEvents: mix && mappedSource ? { events: mappedSource.users.length, weight: mix.weight, perEpoch: perEpoch(mix, mappedSource.users.length, events.train.users.length, model) } : { events: 0, weight: 0, perEpoch: 0 },
       overlap: overlapByHistory(alignment, target.coldStartTestUsers),
       ...comparison,
+      ...(reference ? { joint: reference } : {}),
       dropped: { ...target.dropped },
       coldStart: { fromTestFile: target.coldStartTestUsers, carve: prepared.coldStartCarve ?? { share: 0, seed: settings.seed, users: prepared.coldStartTestUsers } },
     };
@@ -184,7 +209,7 @@ async function transferWith(
         ...(search ? { chosenBy: 'AUTO', budget: search.budget } : {}),
         freezeLayers: report.freezeLayers,
         replayWeight: report.replayWeight,
-        replayFraction: settings.replayFraction,
+        ...(report.replayWeight > 0 ? { replayFraction: settings.replayFraction ?? DEFAULT_TRANSFER.replayFraction } : {}),
         sourceModelId: source.modelId,
         baseline: summariseMetrics({ model: baselineReport, popularity: transferred.popularity }, baselineTraining, target.dropped),
       },
@@ -198,8 +223,9 @@ async function transferWith(
     });
     return { trained, report };
   } finally {
-    model?.dispose();
+    fitted?.model.dispose();
     baseline?.dispose();
+    joint?.model.dispose();
   }
 }
 
@@ -212,6 +238,12 @@ export function transferConfig(sourceConfig: TwoTowerConfig, settings: Pick<Tran
     ...(settings.itemBias ? { itemBias: true, itemBiasLearningRate: settings.itemBias.learningRate ?? sourceConfig.itemBiasLearningRate } : {}),
     ...settings.model,
   };
+}
+
+/** Source examples per epoch: every one for a row-solving objective or an undefined share, else the share of the target examples. */
+function perEpoch(mix: SourceEventMix, sourceEvents: number, targetEvents: number, model: TwoTowerModel): number {
+  if (mix.fraction === undefined || !model.objective.gradientSteps) return sourceEvents;
+  return Math.round(mix.fraction * targetEvents);
 }
 
 /**

@@ -66,6 +66,7 @@ const COMPARISON = `query($a: ID!, $b: ID!, $k: Int) {
     neighborOverlap { users items }
     layers { name kind relativeChange comparable sharedRows }
     transferReport { modelId strategy negativeTransfer beatsBaseline beatsPopularity gains { metric value ciLow ciHigh relative } gainsOverPopularity { metric value ciLow ciHigh relative } overlap { name count }
+      jointReference { strategy metrics { metric value } gains { metric value ciLow ciHigh relative } }
       strata { label users transferred { metric value } baseline { metric value } popularity { metric value } } }
   }
 }`;
@@ -140,6 +141,7 @@ for (const kind of STORAGE_KINDS) {
         gain: { 'hr@10': { value: 0.06, ci95: [0.02, 0.1], relative: 0.3 }, mrr: { value: 0.01, ci95: [-0.01, 0.03], relative: null } },
         gainOverPopularity: { 'hr@10': { value: 0.2, ci95: [0.15, 0.25], relative: 2 } },
         guard: { beatsBaseline: true, beatsPopularity: true },
+        joint: { strategy: 'JOINT', metrics: { 'hr@10': 0.33 }, gain: { 'hr@10': { value: -0.03, ci95: [-0.07, 0.01], relative: -0.09 } } },
         overlap: { usersInBoth: 70, targetOnlyUsers: 10 },
         strata: [{ label: '1-2', users: 80, transferred: { 'hr@10': 0.3 }, baseline: { 'hr@10': 0.24 }, popularity: { 'hr@10': 0.1 } }],
       };
@@ -248,6 +250,8 @@ for (const kind of STORAGE_KINDS) {
       ]);
       // The guard's second comparison (issue 16): the gain over popularity on the same users.
       expect(c.transferReport).toMatchObject({ beatsBaseline: true, beatsPopularity: true, gainsOverPopularity: [{ metric: 'hr@10', value: 0.2, ciLow: 0.15, ciHigh: 0.25, relative: 2 }] });
+      // The JOINT reference row (issue 17): its metrics and the transfer's gain over it.
+      expect(c.transferReport.jointReference).toEqual({ strategy: 'JOINT', metrics: [{ metric: 'hr@10', value: 0.33 }], gains: [{ metric: 'hr@10', value: -0.03, ciLow: -0.07, ciHigh: 0.01, relative: -0.09 }] });
       // Sorted by name: jsonb does not keep the order the report was written in.
       expect(c.transferReport.overlap).toEqual([{ name: 'targetOnlyUsers', count: 10 }, { name: 'usersInBoth', count: 70 }]);
       expect(c.transferReport.strata[0]).toEqual({ label: '1-2', users: 80, transferred: [{ metric: 'hr@10', value: 0.3 }], baseline: [{ metric: 'hr@10', value: 0.24 }], popularity: [{ metric: 'hr@10', value: 0.1 }] });

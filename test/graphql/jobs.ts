@@ -67,6 +67,10 @@ export function describeJobs(kind: string, fixture: () => ServerFixture): void {
       expect(done.model.parent.id).toBe(fx.sourceModelId);
       expect(done.model.strategy).toBe('FEATURE_EXTRACTION');
       expect(done.transferReport.gain['hr@10']).toBeDefined();
+      // The JOINT reference (on by default) was trained in its own phase and reported with the gain over it.
+      expect(done.transferReport.joint.strategy).toBe('JOINT');
+      expect(done.transferReport.joint.gain['hr@10'].value).toBeCloseTo(done.transferReport.metrics['hr@10'] - done.transferReport.joint.metrics['hr@10'], 6);
+      expect(done.events.some((e: { kind: string; payload: { phase?: string } }) => e.kind === 'phase' && e.payload.phase === 'joint')).toBe(true);
       const kinds = done.events.map((e: { kind: string }) => e.kind);
       expect(kinds[0]).toBe('queued');
       expect(kinds).toContain('epoch');
@@ -77,6 +81,26 @@ export function describeJobs(kind: string, fixture: () => ServerFixture): void {
       expect(again.data!.startTransfer.id).toBe(job.id);
       const listed = (await gql(fx, '{ jobs(status: [SUCCEEDED], first: 5) { edges { node { id } } pageInfo { hasNextPage } } }', { key: fx.keys.admin })).data!.jobs;
       expect(listed.edges.map((e: { node: { id: string } }) => e.node.id)).toContain(job.id);
+    }, 180_000);
+
+    it('startTransfer with strategy JOINT trains from scratch on both domains; replay settings are refused for it', async () => {
+      const bad = await start({ sourceModelId: fx.sourceModelId, targetDomain: 'target', strategy: 'JOINT', replayWeight: 0.5 });
+      expect(codes(bad)).toEqual(['BAD_USER_INPUT']);
+      expect(bad.errors![0]!.message).toMatch(/replayWeight = 0.5 applies to strategy FEATURE_EXTRACTION or PARTIAL or FULL only/);
+      const res = await start({ sourceModelId: fx.sourceModelId, targetDomain: 'target', strategy: 'JOINT', epochs: 2 });
+      expect(res.errors).toBeUndefined();
+      const id = res.data!.startTransfer.id as string;
+      const job = await waitFor('the JOINT job to end', async () => {
+        const j = (await gql(fx, `query($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`, { key: fx.keys.admin, variables: { id } })).data!.job;
+        return ['CANCELLED', 'FAILED', 'SUCCEEDED'].includes(j.status) ? j : undefined;
+      }, 120_000);
+      expect(job.error).toBeNull();
+      expect(job.status).toBe('SUCCEEDED');
+      expect(job.model.strategy).toBe('JOINT');
+      expect(job.model.parent.id).toBe(fx.sourceModelId);
+      expect(job.transferReport).toMatchObject({ strategy: 'JOINT', start: 'scratch', replayWeight: 0, sourceEvents: { weight: 1 } });
+      expect(job.transferReport.sourceEvents.events).toBeGreaterThan(0);
+      expect(job.transferReport.joint).toBeUndefined();
     }, 180_000);
 
     it('startPretraining with objective IMPLICIT_ALS trains an ALS model; an MLP with it is refused naming the fix', async () => {

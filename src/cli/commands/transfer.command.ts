@@ -34,7 +34,7 @@ export function registerTransfer(program: Command): void {
     .description('graft a pretrained model onto a target domain, fine-tune it, and compare it with a target-only baseline of the same budget')
     .requiredOption('--from <model>', 'source model id (see `graft models`)')
     .requiredOption('--to <domain>', 'target domain')
-    .option('--strategy <name>', 'auto (search strategies and settings on a validation carve of the target training data), feature-extraction, partial or full', 'auto')
+    .option('--strategy <name>', 'auto (search strategies and settings on a validation carve of the target training data), feature-extraction, partial, full (graft the source model\'s weights) or joint (train from scratch on the source and target events together)', 'auto')
     .option('--budget <b>', `auto: trials (configurations, e.g. 24) or time (e.g. 10m) for each of its two searches (the transfer's and the baseline's); default ${formatSearchBudget(DEFAULT_SEARCH_BUDGET)}`, (v: string) => parseSearchBudget(v))
     .option('--cold-start-share <s>', 'synthetic cold-start carve: share of overlapping users whose whole target history is moved to test (default 0.1 with --split, 0 with --test-file: a fixed split is kept as it is)', unitInterval('cold-start-share'))
     .option('--activate', 'activate the result if its gain is positive (never a negative-transfer model)')
@@ -67,6 +67,7 @@ export function registerTransfer(program: Command): void {
           freezeLayers: settings.freezeLayers,
           replayWeight: settings.replayWeight,
           replayFraction: settings.replayFraction,
+          jointReference: settings.jointReference,
           tokenDropout: settings.tokenDropout,
           itemBias: settings.itemBias,
           training: settings.training,
@@ -82,6 +83,7 @@ export function registerTransfer(program: Command): void {
             progress.stop();
             if (phase === 'search') note(`AUTO: searching strategies and settings on the validation carve (budget ${formatSearchBudget(o.budget ?? DEFAULT_SEARCH_BUDGET)} per search)...`);
             if (phase === 'baseline') progress = trainingProgress(`${o.to} baseline`);
+            if (phase === 'joint') progress = trainingProgress(`${o.to} JOINT reference`);
             if (phase === 'evaluation') note('evaluating the transferred model, the baseline and popularity on the same test users...');
           },
         },
@@ -117,6 +119,7 @@ export function registerTransfer(program: Command): void {
             popularity: report.popularity,
             gain: report.gain,
             gainOverPopularity: report.gainOverPopularity,
+            joint: report.joint,
             guard: report.guard,
             negativeTransfer: report.negativeTransfer,
             overlap: report.overlap,
@@ -126,6 +129,8 @@ export function registerTransfer(program: Command): void {
             coldStart: report.coldStart,
             coldStartTestUsers: prepared.coldStartTestUsers,
             replayWeight: report.replayWeight,
+            start: report.start,
+            sourceEvents: report.sourceEvents,
             activated,
             backend: trained.backend,
           })}\n`,
@@ -146,7 +151,7 @@ export function formatTransferReport(report: TransferReport): string {
   const g = (x: MetricGain | undefined) => (x === undefined ? '-' : `${x.value >= 0 ? '+' : ''}${x.value.toFixed(4)} [${x.ci95[0].toFixed(4)}, ${x.ci95[1].toFixed(4)}]`);
   const lines = [
     ...(report.search ? formatSearch(report.search) : []),
-    `${report.strategy}: ${report.frozen}; replay weight ${report.replayWeight}`,
+    `${report.strategy}: ${report.frozen}; ${describeSourceEvents(report)}`,
     `overlap: ${report.overlap.usersInBoth} users in both domains, ${report.overlap.targetOnlyUsers} target-only, ${report.overlap.usersWithoutTargetHistory} with no target history`,
     formatTestSet({ users: report.users, rows: report.rows }, report.dropped, 'a user in neither the target domain nor the source model', 'the target domain'),
     ...(report.coldStart ? [describeColdStart(report.coldStart)] : []),
@@ -159,8 +164,22 @@ export function formatTransferReport(report: TransferReport): string {
   for (const s of report.strata.filter((x) => x.users > 0)) {
     lines.push(`  ${`${s.label} train`.padEnd(10)} ${f(s.transferred[guard]).padStart(9)} ${f(s.baseline[guard]).padStart(9)} ${f(s.popularity[guard]).padStart(9)}  (${guard}, ${s.users} users)`);
   }
+  if (report.joint) {
+    const joint = report.joint;
+    lines.push(`${joint.strategy} reference (from scratch on source + target events, same budget, same users and negatives; not part of the guard):`);
+    for (const m of metrics) lines.push(`${m.padEnd(10)} ${f(joint.metrics[m]).padStart(9)}  gain over ${joint.strategy} ${g(joint.gain[m])}`);
+  }
   lines.push(report.negativeTransfer ? `${describeGuard(report).replace(/^negative transfer/, 'NEGATIVE TRANSFER')}; not activated automatically` : describeGuard(report));
   return lines.join('\n');
+}
+
+/** Which source events the model trained on (reports stored before `sourceEvents` say the replay weight only). */
+function describeSourceEvents(report: TransferReport): string {
+  const s = report.sourceEvents;
+  if (!s) return `replay weight ${report.replayWeight}`;
+  if (s.events === 0) return 'no source events in training';
+  const origin = report.start === 'scratch' ? 'trained on' : 'replayed';
+  return `${origin} ${s.events} source events at weight ${s.weight} (${s.perEpoch === s.events ? 'all of them' : s.perEpoch} per epoch)`;
 }
 
 /** Where the "0" stratum's users come from, so that a reader knows whether the split was changed. */

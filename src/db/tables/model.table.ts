@@ -14,7 +14,7 @@ export interface ModelTable {
   parent_model_id: string | null;
   /** `PRETRAIN` (trained on one domain), `TRANSFER`, or `BASELINE` (the target-only control of a transfer). */
   kind: 'PRETRAIN' | 'TRANSFER' | 'BASELINE';
-  /** Transfer strategy (`FEATURE_EXTRACTION`, `PARTIAL`, `FULL`) or null for pretraining. */
+  /** Transfer strategy (`FEATURE_EXTRACTION`, `PARTIAL`, `FULL`, `JOINT`) or null for pretraining. */
   strategy: string | null;
   status: ModelStatus;
   config: Json;

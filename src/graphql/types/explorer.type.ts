@@ -369,6 +369,18 @@ export class TransferSearch {
   trials!: SearchTrial[];
 }
 
+@ObjectType({ description: 'A reference model trained in the same transfer run (the JOINT model: from scratch on source + target events, same budget), on the same test users and negatives.' })
+export class ReferenceModel {
+  @Field(() => TransferStrategy)
+  strategy!: TransferStrategy;
+
+  @Field(() => [MetricValue], { description: "The reference's test metrics." })
+  metrics!: MetricValue[];
+
+  @Field(() => [MetricGain], { description: 'Gain of the transferred model over the reference, per metric, with its paired bootstrap 95% interval (not part of the guard).' })
+  gains!: MetricGain[];
+}
+
 @ObjectType({ description: 'The transfer report stored with a transferred model.' })
 export class TransferReportSummary {
   @Field(() => ID, { description: 'The transferred model the report belongs to.' })
@@ -392,6 +404,9 @@ export class TransferReportSummary {
   @Field(() => Boolean, { nullable: true, description: "The guard's second comparison: the guard metric's interval over popularity lies above 0 (null for older reports)." })
   beatsPopularity!: boolean | null;
 
+  @Field(() => ReferenceModel, { nullable: true, description: 'The JOINT reference of a grafting transfer (null for a JOINT transfer, when jointReference was off, and for older reports).' })
+  jointReference!: ReferenceModel | null;
+
   @Field(() => [NamedCount], { description: 'usersInBoth, targetOnlyUsers, usersWithoutTargetHistory, ...' })
   overlap!: NamedCount[];
 
@@ -410,6 +425,7 @@ export class TransferReportSummary {
       gainsOverPopularity: metricGains(r.gainOverPopularity),
       beatsBaseline: r.guard?.beatsBaseline ?? null,
       beatsPopularity: r.guard?.beatsPopularity ?? null,
+      jointReference: r.joint ? { strategy: r.joint.strategy as TransferStrategy, metrics: metricValues(r.joint.metrics), gains: metricGains(r.joint.gain) } : null,
       overlap: byName(r.overlap)
         .filter(([, count]) => typeof count === 'number')
         .map(([name, count]) => ({ name, count })),

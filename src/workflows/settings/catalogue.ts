@@ -13,6 +13,8 @@ const BOTH = ['train', 'transfer'] as const;
 const ALS = ['implicit-als'] as const;
 const SOFTMAX = ['softmax'] as const;
 const EVERY = ['train', 'transfer', 'eval'] as const;
+/** The strategies that graft the source model's weights (all but JOINT, which trains from scratch). */
+const GRAFTING = ['FEATURE_EXTRACTION', 'PARTIAL', 'FULL'] as const;
 
 /** The model: what `graft train` builds (a transfer takes its source model's). */
 export const MODEL_SETTINGS = [
@@ -40,9 +42,10 @@ export const TRAINING_SETTINGS = [
 /** What a transfer adds. */
 export const TRANSFER_SETTINGS = [
   { name: 'freezeLayers', kind: 'int', min: 0, max: 16, stage: 'transfer', commands: ['transfer'], strategies: ['PARTIAL'], default: 1, unit: 'layers', example: '1', doc: 'PARTIAL: the lowest N layers of each tower stay frozen (0 = the embedding tables)' },
-  { name: 'replayWeight', kind: 'float', min: 0, max: 1, stage: 'transfer', commands: ['transfer'], default: 0.5, example: '0.5', doc: 'weight of replayed source events of the same users (0 = no replay)' },
-  { name: 'replayFraction', kind: 'float', min: 0, minExclusive: true, max: 10, stage: 'transfer', commands: ['transfer'], default: 1, example: '1', doc: 'replayed source examples per epoch, as a share of target examples' },
+  { name: 'replayWeight', kind: 'float', min: 0, max: 1, stage: 'transfer', commands: ['transfer'], strategies: GRAFTING, default: 0.5, example: '0.5', doc: 'weight of replayed source events of the same users (0 = no replay)' },
+  { name: 'replayFraction', kind: 'float', min: 0, minExclusive: true, max: 10, stage: 'transfer', commands: ['transfer'], strategies: GRAFTING, default: 1, example: '1', doc: 'replayed source examples per epoch, as a share of target examples' },
   { name: 'tokenDropout', kind: 'float', min: 0, max: 0.95, stage: 'transfer', commands: ['transfer'], default: 0, example: '0.2', doc: 'feature dropout: probability of dropping each item tag while fine-tuning' },
+  { name: 'jointReference', kind: 'boolean', stage: 'transfer', commands: ['transfer'], strategies: GRAFTING, default: true, example: 'false', doc: 'also train the JOINT model (from scratch on source + target events) with the same budget and report the gain over it (a reference, not part of the guard; off saves its training time)' },
   { name: 'maxTrainPerUser', kind: 'int', min: 1, max: 1_000_000, stage: 'transfer', commands: ['transfer'], example: '2', doc: 'sparse variant: keep at most N target training interactions per user (seeded draw)' },
 ] as const satisfies readonly Setting[];
 

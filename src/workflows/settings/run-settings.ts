@@ -36,8 +36,9 @@ export function resolveTransferSettings(
   training: TrainingSettings;
   evaluation: EvaluationSettings;
   seed: number;
-  replayWeight: number;
-  replayFraction: number;
+  replayWeight?: number;
+  replayFraction?: number;
+  jointReference?: boolean;
   tokenDropout: number;
   freezeLayers?: number;
   maxTrainPerUser?: number;
@@ -49,8 +50,9 @@ export function resolveTransferSettings(
     training: trainingBudget(values),
     evaluation: evaluationOf(values),
     seed: values.seed,
-    replayWeight: values.replayWeight,
-    replayFraction: values.replayFraction,
+    // Grafting strategies only: JOINT refuses them (its source events count at weight 1, all of them).
+    ...(values.replayWeight !== undefined ? { replayWeight: values.replayWeight, replayFraction: values.replayFraction } : {}),
+    ...(values.jointReference !== undefined ? { jointReference: values.jointReference } : {}),
     tokenDropout: values.tokenDropout,
     ...(values.freezeLayers !== undefined ? { freezeLayers: values.freezeLayers } : {}),
     ...(values.maxTrainPerUser !== undefined ? { maxTrainPerUser: values.maxTrainPerUser } : {}),
