@@ -2,10 +2,12 @@
  * Implicit-ALS sweep time: exact Cholesky row solves against N conjugate-gradient steps per
  * row (src/training/implicit-als.ts), on a generated matrix of the Amazon Sport shape
  * (10k users x 31k items, 93k events, Zipf-like item popularity), dim 64, alpha 40, λ 0.1.
- * Solvers alternate per round (the machine is noisy); per solver: median ms per sweep (both
- * halves), and the objective per observed pair after the run's sweeps (how well it fits).
+ * Solvers (and thread counts) alternate per round (the machine is noisy); per solver: median
+ * ms per sweep (both halves, wall) and the process's CPU ms per sweep (all threads; under load
+ * the steadier figure for one thread), and the objective per observed pair after the run's
+ * sweeps (how well it fits). `--exact false` leaves the Cholesky solver out.
  *
- *   npm run build && node dist/bench/als.js [--rounds 3] [--sweeps 5] [--cg 2,3,5] [--dim 64]
+ *   npm run build && node dist/bench/als.js [--rounds 3] [--sweeps 5] [--cg 2,3,5] [--dim 64] [--threads 1,2] [--exact true]
  */
 import { createRng } from '../src/dataset/random.js';
 import { TwoTowerModel } from '../src/model/two-tower.model.js';
@@ -16,6 +18,8 @@ const ROUNDS = Number(arg('rounds', '3'));
 const SWEEPS = Number(arg('sweeps', '5'));
 const CG = arg('cg', '2,3,5').split(',').map(Number);
 const DIM = Number(arg('dim', '64'));
+const THREADS = arg('threads', '1')!.split(',').map(Number);
+const EXACT = arg('exact', 'true') !== 'false';
 const USERS = 9_928;
 const ITEMS = 30_796;
 const EVENTS = 92_612;
@@ -32,15 +36,18 @@ function generate() {
   return { users, items };
 }
 
-async function run(data: { users: Int32Array; items: Int32Array }, cgSteps: number): Promise<{ msPerSweep: number; objective: number }> {
+async function run(data: { users: Int32Array; items: Int32Array }, cgSteps: number, threads: number): Promise<{ msPerSweep: number; cpuMsPerSweep: number; objective: number }> {
   const model = TwoTowerModel.create({ users: USERS, items: ITEMS, dim: DIM, layers: [], objective: 'implicit-als', alsCgSteps: cgSteps, seed: 3 });
   try {
     const started = performance.now();
-    await fitImplicitAls(model, data, { epochs: SWEEPS });
+    const cpu = process.cpuUsage();
+    await fitImplicitAls(model, data, { epochs: SWEEPS, threads });
     const msPerSweep = (performance.now() - started) / SWEEPS;
+    const used = process.cpuUsage(cpu);
+    const cpuMsPerSweep = (used.user + used.system) / 1000 / SWEEPS;
     const { byUser, byItem } = confidenceMatrix(data, USERS, ITEMS, model.config.alsAlpha);
     const objective = implicitObjective(model.userTable, model.itemTable, byUser, byItem.domains, model.config.alsRegularization) / byUser.cols.length;
-    return { msPerSweep, objective };
+    return { msPerSweep, cpuMsPerSweep, objective };
   } finally {
     model.dispose();
   }
@@ -48,25 +55,27 @@ async function run(data: { users: Int32Array; items: Int32Array }, cgSteps: numb
 
 async function main() {
   const data = generate();
-  const solvers = [0, ...CG];
-  const times = new Map<number, number[]>(solvers.map((s) => [s, []]));
-  const objectives = new Map<number, number>();
+  const solvers = (EXACT ? [0, ...CG] : CG).flatMap((cg) => THREADS.map((threads) => ({ cg, threads, name: `${cg === 0 ? 'exact (Cholesky)' : `conjugate gradient, ${cg} steps`}, ${threads} thread${threads === 1 ? '' : 's'}` })));
+  const times = new Map<string, number[]>(solvers.map((s) => [s.name, []]));
+  const cpuTimes = new Map<string, number[]>(solvers.map((s) => [s.name, []]));
+  const objectives = new Map<string, number>();
   for (let round = 0; round < ROUNDS; round++) {
     for (const s of round % 2 === 0 ? solvers : [...solvers].reverse()) {
-      const r = await run(data, s);
-      times.get(s)!.push(r.msPerSweep);
-      objectives.set(s, r.objective);
-      process.stderr.write(`round ${round + 1} ${s === 0 ? 'cholesky' : `cg ${s}`}: ${r.msPerSweep.toFixed(0)} ms/sweep, objective ${r.objective.toFixed(4)}\n`);
+      const r = await run(data, s.cg, s.threads);
+      times.get(s.name)!.push(r.msPerSweep);
+      cpuTimes.get(s.name)!.push(r.cpuMsPerSweep);
+      objectives.set(s.name, r.objective);
+      process.stderr.write(`round ${round + 1} ${s.name}: ${r.msPerSweep.toFixed(0)} ms/sweep (CPU ${r.cpuMsPerSweep.toFixed(0)} ms), objective ${r.objective.toFixed(4)}\n`);
     }
   }
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
-  const exact = median(times.get(0)!);
+  const first = median(times.get(solvers[0]!.name)!);
   const lines = [
-    `| row solver | ms / sweep (median of ${ROUNDS}) | rows / s | speed-up | objective per pair after ${SWEEPS} sweeps |`,
-    '|---|---:|---:|---:|---:|',
+    `| row solver | ms / sweep (median of ${ROUNDS}) | CPU ms / sweep (all threads) | rows / s | speed-up over the first row | objective per pair after ${SWEEPS} sweeps |`,
+    '|---|---:|---:|---:|---:|---:|',
     ...solvers.map((s) => {
-      const ms = median(times.get(s)!);
-      return `| ${s === 0 ? 'exact (Cholesky)' : `conjugate gradient, ${s} steps`} | ${ms.toFixed(0)} | ${Math.round(((USERS + ITEMS) * 1000) / ms).toLocaleString('en-US')} | ${(exact / ms).toFixed(2)}x | ${objectives.get(s)!.toFixed(4)} |`;
+      const ms = median(times.get(s.name)!);
+      return `| ${s.name} | ${ms.toFixed(0)} | ${median(cpuTimes.get(s.name)!).toFixed(0)} | ${Math.round(((USERS + ITEMS) * 1000) / ms).toLocaleString('en-US')} | ${(first / ms).toFixed(2)}x | ${objectives.get(s.name)!.toFixed(4)} |`;
     }),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,6 +1,7 @@
 import { GraftError } from '../errors.js';
 import type { EmbeddingTable } from '../model/embedding-table.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
+import { AlsThreads, sharedCopy, type AlsHalfArrays } from './als-threads.js';
 import { BestEpochTracker } from './best-epoch.js';
 import type { EarlyStoppingOptions } from './early-stopping.js';
 import type { TrainingData } from './example-mixture.js';
@@ -9,8 +10,13 @@ import type { EpochProgress, EpochRecord, StepProgress, TrainResult } from './tr
 export interface ImplicitAlsOptions {
   /** Sweeps; each solves every trainable item row, then every trainable user row. */
   epochs: number;
-  /** Checked every `ROWS_PER_YIELD` rows; on abort returns with `aborted: true` (no restore). */
+  /** Checked between chunks of rows; on abort returns with `aborted: true` (no restore). */
   signal?: AbortSignal;
+  /**
+   * Threads that solve each half (this one and `threads - 1` workers; default 1): the rows
+   * are split between them, the factors are bit-identical for any count.
+   */
+  threads?: number;
   /** Validation metric after each sweep, higher is better. */
   validate?: (model: TwoTowerModel, epoch: number) => Promise<number> | number;
   earlyStopping?: EarlyStoppingOptions;
@@ -18,6 +24,9 @@ export interface ImplicitAlsOptions {
   onStep?: (progress: StepProgress) => void;
   onEpoch?: (progress: EpochProgress) => Promise<void> | void;
 }
+
+/** Threads a fit may use (a bound against typos; the setting's default is the machine's cores). */
+export const MAX_THREADS = 256;
 
 /** Observed (row, column) pairs of one side in CSR form, with the confidence weight of each. */
 export interface ConfidenceRows {
@@ -29,9 +38,6 @@ export interface ConfidenceRows {
   /** Per row: bit 1 = has primary events, bit 2 = has replayed events; 0 = no events (in no zero pair). */
   domains: Uint8Array;
 }
-
-/** Rows solved between two looks at the abort signal and the event loop. */
-const ROWS_PER_YIELD = 2048;
 
 /**
  * Trains the ID tables of an `objective: 'implicit-als'` model by implicit alternating least
@@ -56,11 +62,15 @@ const ROWS_PER_YIELD = 2048;
  * (FULL's pretrained rows) moves only m of the way to its solution each sweep,
  * x ← x + m (x* - x): the exact-solve counterpart of a lower learning rate (m = 0 never
  * moves). Every event counts in every sweep, so `replay.fraction` does not apply. Returns
- * the same record as `train`.
+ * the same record as `train`, with the thread count.
+ *
+ * The rows of a half are solved by `als-kernel.ts` (CG batched over blocks of rows) on
+ * `options.threads` threads sharing the tables (`als-threads.ts`); every row's solve reads only
+ * the other side, so the factors are bit-identical for any thread count.
  *
  * @example
  * const model = TwoTowerModel.create({ users, items, layers: [], objective: 'implicit-als', alsAlpha: 40 });
- * const result = await fitImplicitAls(model, { users: eventUsers, items: eventItems }, { epochs: 15 });
+ * const result = await fitImplicitAls(model, { users: eventUsers, items: eventItems }, { epochs: 15, threads: 2 });
  */
 export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, options: ImplicitAlsOptions): Promise<TrainResult> {
   const { config } = model;
@@ -74,58 +84,85 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
   const reg = config.alsRegularization;
   const { byUser, byItem } = confidenceMatrix(data, model.users, model.items, alpha);
   const observed = byUser.cols.length;
-  const userSteps = rowSteps(model.userTable);
-  const itemSteps = rowSteps(model.itemTable);
 
-  const halves: [EmbeddingTable, EmbeddingTable, ConfidenceRows, Uint8Array, Float32Array | undefined][] = [
-    // Items first: after a graft the user side carries the pretrained knowledge and new item rows are random.
-    [model.itemTable, model.userTable, byItem, byUser.domains, itemSteps],
-    [model.userTable, model.itemTable, byUser, byItem.domains, userSteps],
+  const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new GraftError('BAD_INPUT', `threads = ${threads}; use an integer from 1 to ${MAX_THREADS} (e.g. the machine's cores, os.availableParallelism())`);
+  }
+  const f = config.dim;
+  // Items first: after a graft the user side carries the pretrained knowledge and new item rows are random.
+  const tables: [EmbeddingTable, EmbeddingTable, ConfidenceRows, Uint8Array][] = [
+    [model.itemTable, model.userTable, byItem, byUser.domains],
+    [model.userTable, model.itemTable, byUser, byItem.domains],
   ];
+  // More than one thread: the arrays live in shared memory, the tables are copied in before and out after each half.
+  const share = threads > 1 ? sharedCopy : <T>(a: T) => a;
+  const weights = new Map<EmbeddingTable, Float32Array>(tables.map(([table]) => [table, share(table.weights)]));
+  const halves: AlsHalfArrays[] = tables.map(([table, other, rows]) => ({
+    f,
+    cgSteps: config.alsCgSteps,
+    reg,
+    y: weights.get(other)!,
+    x: weights.get(table)!,
+    offsets: share(rows.offsets),
+    cols: share(rows.cols),
+    confidence: share(rows.confidence),
+    domains: share(rows.domains),
+    frozen: share(table.frozen),
+    steps: rowSteps(table, share),
+  }));
+  const pool = AlsThreads.open(halves, threads);
   const history: EpochRecord[] = [];
   const progress: StepProgress = { epoch: 0, step: 0, steps: 2, loss: 0, examplesPerSecond: 0, lr: 0 };
   let solvingMs = 0;
   let aborted = false;
   let stoppedEarly = false;
-  for (let epoch = 1; epoch <= epochs && !aborted && !stoppedEarly; epoch++) {
-    const epochStart = performance.now();
-    let epochSolvingMs = 0;
-    let loss = NaN;
-    for (let half = 0; half < 2; half++) {
-      const [table, other, rows, otherDomains, steps] = halves[half]!;
-      const t0 = performance.now();
-      aborted = !(await solveTableRows(table, other, rows, otherDomains, { alpha, reg, steps, signal, cgSteps: config.alsCgSteps }));
-      epochSolvingMs += performance.now() - t0;
-      if (aborted) break;
-      // The objective costs about a tenth of a half-sweep: after the item half only when someone watches the steps.
-      if (half === 1 || options.onStep) {
-        loss = implicitObjective(model.userTable, model.itemTable, byUser, byItem.domains, reg) / Math.max(1, observed);
-        if (!Number.isFinite(loss)) {
-          throw new GraftError('BAD_INPUT', `implicit ALS diverged: objective is ${loss} at sweep ${epoch}; raise alsRegularization (now ${reg})`);
+  try {
+    for (let epoch = 1; epoch <= epochs && !aborted && !stoppedEarly; epoch++) {
+      const epochStart = performance.now();
+      let epochSolvingMs = 0;
+      let loss = NaN;
+      for (let half = 0; half < 2; half++) {
+        const [table, other, , otherDomains] = tables[half]!;
+        const t0 = performance.now();
+        if (threads > 1) for (const [t, w] of weights) w.set(t.weights);
+        const grams = domainGramians(other.weights, f, otherDomains);
+        aborted = !(await pool.solve(half, grams, signal));
+        if (threads > 1) table.weights.set(weights.get(table)!);
+        epochSolvingMs += performance.now() - t0;
+        if (aborted) break;
+        // The objective costs about a tenth of a half-sweep: after the item half only when someone watches the steps.
+        if (half === 1 || options.onStep) {
+          loss = implicitObjective(model.userTable, model.itemTable, byUser, byItem.domains, reg, half === 1 ? grams : undefined) / Math.max(1, observed);
+          if (!Number.isFinite(loss)) {
+            throw new GraftError('BAD_INPUT', `implicit ALS diverged: objective is ${loss} at sweep ${epoch}; raise alsRegularization (now ${reg})`);
+          }
+        }
+        if (options.onStep) {
+          progress.epoch = epoch;
+          progress.step = half + 1;
+          progress.loss = loss;
+          progress.examplesPerSecond = epochSolvingMs > 0 ? ((half + 1) * observed * 1000) / epochSolvingMs : 0;
+          options.onStep(progress);
         }
       }
-      if (options.onStep) {
-        progress.epoch = epoch;
-        progress.step = half + 1;
-        progress.loss = loss;
-        progress.examplesPerSecond = epochSolvingMs > 0 ? ((half + 1) * observed * 1000) / epochSolvingMs : 0;
-        options.onStep(progress);
-      }
+      solvingMs += epochSolvingMs;
+      if (aborted) break;
+      const { validation, stop } = await tracker.afterEpoch(model, epoch, epochs);
+      stoppedEarly = stop;
+      const record: EpochRecord = {
+        epoch,
+        loss,
+        validation,
+        examplesPerSecond: epochSolvingMs > 0 ? (2 * observed * 1000) / epochSolvingMs : 0,
+        elapsedMs: performance.now() - epochStart,
+        lr: 0,
+      };
+      history.push(record);
+      if (options.onEpoch) await options.onEpoch({ ...record, epochs });
     }
-    solvingMs += epochSolvingMs;
-    if (aborted) break;
-    const { validation, stop } = await tracker.afterEpoch(model, epoch, epochs);
-    stoppedEarly = stop;
-    const record: EpochRecord = {
-      epoch,
-      loss,
-      validation,
-      examplesPerSecond: epochSolvingMs > 0 ? (2 * observed * 1000) / epochSolvingMs : 0,
-      elapsedMs: performance.now() - epochStart,
-      lr: 0,
-    };
-    history.push(record);
-    if (options.onEpoch) await options.onEpoch({ ...record, epochs });
+  } finally {
+    await pool.close();
   }
   if (!aborted) tracker.restore(model, history.length);
   return {
@@ -136,6 +173,7 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
     examplesPerSecond: solvingMs > 0 ? (2 * observed * history.length * 1000) / solvingMs : 0,
     stoppedEarly,
     aborted,
+    threads,
   };
 }
 
@@ -217,14 +255,14 @@ function transposeRows(rows: ConfidenceRows, columns: number, domains: Uint8Arra
 }
 
 /** Each row's share of the way to its solution per sweep (its learning-rate multiplier, capped at 1); undefined when all are 1. */
-function rowSteps(table: EmbeddingTable): Float32Array | undefined {
+function rowSteps(table: EmbeddingTable, share: (a: Float32Array) => Float32Array): Float32Array | null {
   const steps = new Float32Array(table.rows);
   let damped = false;
   for (let r = 0; r < table.rows; r++) {
     steps[r] = Math.min(1, Math.max(0, table.rowLearningRateMultiplier(r)));
     damped ||= steps[r]! < 1;
   }
-  return damped ? steps : undefined;
+  return damped ? share(steps) : null;
 }
 
 export interface SolveOptions {
@@ -237,13 +275,14 @@ export interface SolveOptions {
    * 0 (default here; models default to 3): exact Cholesky solves. N > 0: N conjugate-gradient steps per row, warm-started
    * from the row's current value (Takács, Pilászy & Tikk 2011): O(N (f² + events·f)) per row
    * instead of O(f³ + events·f²); inexact, but the next sweep starts where this one ended.
+   * The rows' CG runs batched over blocks of rows (`als-kernel.ts`): the same arithmetic per row.
    */
   cgSteps?: number;
 }
 
 /**
- * Solves every unfrozen row of `table` against the rows of `other` (see `fitImplicitAls`);
- * with `steps`, row r moves steps[r] of the way from its value to its solution.
+ * Solves every unfrozen row of `table` against the rows of `other` (see `fitImplicitAls`) on
+ * the calling thread; with `steps`, row r moves steps[r] of the way from its value to its solution.
  * Returns false when `signal` aborted it part-way (rows solved so far keep their new value).
  */
 export async function solveTableRows(
@@ -253,145 +292,64 @@ export async function solveTableRows(
   otherDomains: Uint8Array,
   options: SolveOptions,
 ): Promise<boolean> {
-  const { alpha, reg, steps, signal } = options;
-  const cgSteps = options.cgSteps ?? 0;
   const f = table.dim;
   if (other.dim !== f) throw new GraftError('BAD_INPUT', `tables have dims ${table.dim} and ${other.dim}; ALS needs equal dims`);
-  const y = other.weights;
-  const grams = domainGramians(y, f, otherDomains);
-  if (cgSteps > 0) for (const g of grams) mirrorLower(g, f);
-  const x = table.weights;
-  const A = new Float64Array(f * f);
-  const solution = new Float64Array(f);
-  const cg = cgSteps > 0 ? new ConjugateGradient(f) : undefined;
-  for (let r = 0; r < table.rows; r++) {
-    if (r % ROWS_PER_YIELD === 0) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (signal?.aborted) return false;
-    }
-    const step = steps ? steps[r]! : 1;
-    if (table.frozen[r] === 1 || step === 0) continue;
-    const from = rows.offsets[r]!;
-    const to = rows.offsets[r + 1]!;
-    // No events: the exact solution is the zero row.
-    solution.fill(0);
-    if (from < to && cg) {
-      cg.solve(grams[rows.domains[r]!]!, reg, y, rows, from, to, x.subarray(r * f, (r + 1) * f), cgSteps, solution);
-    } else if (from < to) {
-      A.set(grams[rows.domains[r]!]!);
-      for (let a = 0; a < f; a++) A[a * f + a] += reg;
-      for (let k = from; k < to; k++) {
-        const o = rows.cols[k]! * f;
-        const c = rows.confidence[k]!;
-        for (let a = 0; a < f; a++) {
-          const ya = y[o + a]!;
-          solution[a] += (1 + c) * ya;
-          const s = c * ya;
-          for (let b = 0; b <= a; b++) A[a * f + b] += s * y[o + b]!;
-        }
-      }
-      choleskySolve(A, solution, f);
-    }
-    for (let a = 0; a < f; a++) x[r * f + a] = step === 1 ? solution[a]! : x[r * f + a]! + step * (solution[a]! - x[r * f + a]!);
-  }
-  return true;
-}
-
-/** Copies the lower triangle of a `[f, f]` matrix onto its upper one (a full symmetric matrix for products). */
-function mirrorLower(g: Float64Array, f: number): void {
-  for (let a = 0; a < f; a++) for (let b = 0; b < a; b++) g[b * f + a] = g[a * f + b]!;
-}
-
-/** Conjugate-gradient steps on one row's normal equations, without forming them (scratch reused across rows). */
-class ConjugateGradient {
-  private readonly residual: Float64Array;
-  private readonly direction: Float64Array;
-  private readonly product: Float64Array;
-
-  constructor(private readonly f: number) {
-    this.residual = new Float64Array(f);
-    this.direction = new Float64Array(f);
-    this.product = new Float64Array(f);
-  }
-
-  /**
-   * `out` = x after `steps` CG steps on (G + λI + Σ c_k y_k y_kᵀ) x = Σ (1 + c_k) y_k from `start`;
-   * G is the full symmetric Gramian, the sums run over the row's pairs [from, to).
-   */
-  solve(gram: Float64Array, reg: number, y: Float32Array, rows: ConfidenceRows, from: number, to: number, start: Float32Array, steps: number, out: Float64Array): void {
-    const { f, residual: res, direction: dir, product: ap } = this;
-    for (let a = 0; a < f; a++) out[a] = start[a]!;
-    // res = b - A x
-    this.apply(gram, reg, y, rows, from, to, out, ap);
-    res.fill(0);
-    for (let k = from; k < to; k++) {
-      const o = rows.cols[k]! * f;
-      const w = 1 + rows.confidence[k]!;
-      for (let a = 0; a < f; a++) res[a] += w * y[o + a]!;
-    }
-    let rr = 0;
-    for (let a = 0; a < f; a++) {
-      res[a] -= ap[a]!;
-      dir[a] = res[a]!;
-      rr += res[a]! * res[a]!;
-    }
-    for (let step = 0; step < steps && rr > 1e-20; step++) {
-      this.apply(gram, reg, y, rows, from, to, dir, ap);
-      let pAp = 0;
-      for (let a = 0; a < f; a++) pAp += dir[a]! * ap[a]!;
-      if (!(pAp > 0)) break;
-      const alpha = rr / pAp;
-      let next = 0;
-      for (let a = 0; a < f; a++) {
-        out[a] += alpha * dir[a]!;
-        res[a] -= alpha * ap[a]!;
-        next += res[a]! * res[a]!;
-      }
-      const beta = next / rr;
-      for (let a = 0; a < f; a++) dir[a] = res[a]! + beta * dir[a]!;
-      rr = next;
-    }
-  }
-
-  /** out = (G + λI + Σ c_k y_k y_kᵀ) v */
-  private apply(gram: Float64Array, reg: number, y: Float32Array, rows: ConfidenceRows, from: number, to: number, v: Float64Array, out: Float64Array): void {
-    const f = this.f;
-    for (let a = 0; a < f; a++) {
-      let s = reg * v[a]!;
-      const base = a * f;
-      for (let b = 0; b < f; b++) s += gram[base + b]! * v[b]!;
-      out[a] = s;
-    }
-    for (let k = from; k < to; k++) {
-      const o = rows.cols[k]! * f;
-      let dot = 0;
-      for (let a = 0; a < f; a++) dot += y[o + a]! * v[a]!;
-      const s = rows.confidence[k]! * dot;
-      for (let a = 0; a < f; a++) out[a] += s * y[o + a]!;
-    }
+  const half = { f, cgSteps: options.cgSteps ?? 0, reg: options.reg, y: other.weights, x: table.weights, ...rows, frozen: table.frozen, steps: options.steps ?? null };
+  const threads = AlsThreads.open([half], 1);
+  try {
+    return await threads.solve(0, domainGramians(other.weights, f, otherDomains), options.signal);
+  } finally {
+    await threads.close();
   }
 }
 
 /**
- * Lower triangles of YᵀY over the rows sharing a domain with each domain set: index m (1..3)
- * sums the rows o with domains[o] & m (float64 accumulation); index 0 is all zeros.
+ * Full symmetric Gramians YᵀY over the rows sharing a domain with each domain set, packed
+ * `[4, f, f]`: block m (1..3) sums the rows o with domains[o] & m (float64 accumulation);
+ * block 0 is all zeros. Four rows at a time (each sum loaded once per four rows), rows in
+ * index order within each exact domain set.
  */
-function domainGramians(y: Float32Array, f: number, domains: Uint8Array): Float64Array[] {
+export function domainGramians(y: Float32Array, f: number, domains: Uint8Array): Float64Array {
   // Exact-mask sums first (rows in domain 1 only, 2 only, both), then the unions.
   const exact = [0, 1, 2, 3].map(() => new Float64Array(f * f));
-  for (let row = 0; row < domains.length; row++) {
-    const mask = domains[row]!;
-    if (mask === 0) continue;
+  const lists = [0, 1, 2, 3].map(() => [] as number[]);
+  for (let row = 0; row < domains.length; row++) if (domains[row]! !== 0) lists[domains[row]!]!.push(row);
+  for (let mask = 1; mask <= 3; mask++) {
+    const list = lists[mask]!;
     const gram = exact[mask]!;
-    const o = row * f;
-    for (let a = 0; a < f; a++) {
-      const va = y[o + a]!;
-      if (va === 0) continue;
-      for (let b = 0; b <= a; b++) gram[a * f + b] += va * y[o + b]!;
+    let j = 0;
+    for (; j + 3 < list.length; j += 4) {
+      const o0 = list[j]! * f;
+      const o1 = list[j + 1]! * f;
+      const o2 = list[j + 2]! * f;
+      const o3 = list[j + 3]! * f;
+      for (let a = 0; a < f; a++) {
+        const v0 = y[o0 + a]!;
+        const v1 = y[o1 + a]!;
+        const v2 = y[o2 + a]!;
+        const v3 = y[o3 + a]!;
+        const base = a * f;
+        for (let b = 0; b <= a; b++) gram[base + b] += v0 * y[o0 + b]! + v1 * y[o1 + b]! + v2 * y[o2 + b]! + v3 * y[o3 + b]!;
+      }
+    }
+    for (; j < list.length; j++) {
+      const o = list[j]! * f;
+      for (let a = 0; a < f; a++) {
+        const va = y[o + a]!;
+        const base = a * f;
+        for (let b = 0; b <= a; b++) gram[base + b] += va * y[o + b]!;
+      }
     }
   }
-  const sum = (...parts: Float64Array[]) => parts.reduce((acc, g) => acc.map((v, k) => v + g[k]!), new Float64Array(f * f));
-  return [exact[0]!, sum(exact[1]!, exact[3]!), sum(exact[2]!, exact[3]!), sum(exact[1]!, exact[2]!, exact[3]!)];
+  const packed = new Float64Array(4 * f * f);
+  const unions = [[], [1, 3], [2, 3], [1, 2, 3]];
+  for (let m = 1; m <= 3; m++) {
+    const out = packed.subarray(m * f * f, (m + 1) * f * f);
+    for (const part of unions[m]!) for (let k = 0; k < f * f; k++) out[k] += exact[part]![k]!;
+    // Mirror the lower triangle onto the upper one.
+    for (let a = 0; a < f; a++) for (let b = 0; b < a; b++) out[b * f + a] = out[a * f + b]!;
+  }
+  return packed;
 }
 
 /**
@@ -427,24 +385,32 @@ export function choleskySolve(A: Float64Array, b: Float64Array, f: number): void
  * The implicit-ALS objective in O(pairs·f + (users + items)·f²): Σ s² over the user x item
  * pairs sharing a domain (each a zero of confidence 1, through the item Gramians:
  * Σ_u x_uᵀ G(u's domains) x_u) plus, per observed pair, (1 + c)(1 - s)² - s², plus
- * λ(‖X‖² + ‖Y‖²).
+ * λ(‖X‖² + ‖Y‖²). `grams`: the items' `domainGramians` when the caller has them (the user half's).
  */
-export function implicitObjective(users: EmbeddingTable, items: EmbeddingTable, byUser: ConfidenceRows, itemDomains: Uint8Array, reg: number): number {
+export function implicitObjective(users: EmbeddingTable, items: EmbeddingTable, byUser: ConfidenceRows, itemDomains: Uint8Array, reg: number, grams?: Float64Array): number {
   const f = users.dim;
   const x = users.weights;
   const y = items.weights;
-  const grams = domainGramians(y, f, itemDomains);
+  const g = grams ?? domainGramians(y, f, itemDomains);
   let total = 0;
   for (let u = 0; u < byUser.domains.length; u++) {
     const mask = byUser.domains[u]!;
     if (mask === 0) continue;
-    const g = grams[mask]!;
+    const base = mask * f * f;
     const o = u * f;
     // xᵀGx from the lower triangle: diagonal once, off-diagonal twice.
     for (let a = 0; a < f; a++) {
       const xa = x[o + a]!;
-      total += g[a * f + a]! * xa * xa;
-      for (let b = 0; b < a; b++) total += 2 * g[a * f + b]! * xa * x[o + b]!;
+      const row = base + a * f;
+      let c0 = 0;
+      let c1 = 0;
+      let b = 0;
+      for (; b + 1 < a; b += 2) {
+        c0 += g[row + b]! * x[o + b]!;
+        c1 += g[row + b + 1]! * x[o + b + 1]!;
+      }
+      if (b < a) c0 += g[row + b]! * x[o + b]!;
+      total += (g[row + a]! * xa + 2 * (c0 + c1)) * xa;
     }
   }
   for (let u = 0; u + 1 < byUser.offsets.length; u++) {

@@ -99,6 +99,8 @@ export interface TrainResult {
   examplesPerSecond: number;
   stoppedEarly: boolean;
   aborted: boolean;
+  /** Threads that trained (row-solving objectives; undefined: this one). */
+  threads?: number;
 }
 
 /**

@@ -49,6 +49,7 @@ export async function fitModel(
     schedule: settings.schedule,
     clipNorm: settings.clipNorm,
     seed,
+    threads: settings.threads,
     signal: hooks.signal,
     onStep: hooks.onStep,
     onEpoch: hooks.onEpoch,

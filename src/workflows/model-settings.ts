@@ -24,9 +24,11 @@ export interface ModelSettings extends StageValues<'model'> {
 }
 
 /** The declared training budget (epochs, batch size, learning rate, patience) plus the schedule. */
-export interface TrainingSettings extends Omit<StageValues<'training'>, 'seed'> {
+export interface TrainingSettings extends Omit<StageValues<'training'>, 'seed' | 'threads'> {
   schedule?: LearningRateSchedule;
   clipNorm?: number;
+  /** Threads of a row-solving objective (implicit-als); undefined: the machine's cores. */
+  threads?: number;
 }
 
 /** The declared evaluation settings as the evaluator takes them (`evalSeed` is `seed` here). */

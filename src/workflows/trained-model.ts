@@ -47,6 +47,8 @@ export interface ModelMetrics {
     bestValidation?: number;
     examplesPerSecond: number;
     stoppedEarly: boolean;
+    /** Threads that trained (implicit-als; absent: one, or a model stored before this was recorded). */
+    threads?: number;
     history: Array<{ epoch: number; loss: number; validation?: number }>;
   };
 }
@@ -100,6 +102,7 @@ export function summariseMetrics(report: { model: EvaluationReport; popularity: 
       bestValidation: training.bestValidation,
       examplesPerSecond: Math.round(training.examplesPerSecond),
       stoppedEarly: training.stoppedEarly,
+      ...(training.threads !== undefined ? { threads: training.threads } : {}),
       history: training.history.map((h) => ({ epoch: h.epoch, loss: h.loss, validation: h.validation })),
     },
   };

@@ -15,6 +15,8 @@ export interface FitOptions {
   clipNorm?: number;
   /** Seeds the example order (gradient objectives). */
   seed: number;
+  /** Threads (row-solving objectives); undefined: the machine's cores. The result is the same for any count. */
+  threads?: number;
   /** Checked between steps / row blocks: the fit returns `aborted: true` with the last completed state. */
   signal?: AbortSignal;
   /** Validation metric after each epoch, higher is better; with `earlyStopping` the best epoch is restored. */

@@ -36,6 +36,7 @@ export const TRAINING_SETTINGS = [
   { name: 'batchSize', kind: 'int', min: 8, max: 65_536, stage: 'training', commands: BOTH, default: 256, unit: 'examples', example: '256', doc: 'examples per step (also the in-batch softmax width)' },
   { name: 'learningRate', flag: 'lr', kind: 'float', min: 0, minExclusive: true, max: 1, stage: 'training', commands: BOTH, default: 0.003, example: '0.003', doc: 'learning rate' },
   { name: 'patience', kind: 'int', min: 0, max: 100, stage: 'training', commands: BOTH, default: 3, unit: 'epochs', example: '3', doc: 'early stopping: epochs without validation gain (0 = off)' },
+  { name: 'threads', kind: 'int', min: 1, max: 256, stage: 'training', commands: BOTH, objectives: ALS, example: '2', doc: "implicit-als: threads that solve the rows (left out: the machine's cores, os.availableParallelism()); the factors are the same for any count" },
   { name: 'seed', flag: 'training-seed', kind: 'int', min: 1, max: 2_147_483_647, stage: 'training', commands: BOTH, default: 42, example: '42', doc: 'seed of initialisation and shuffling (transfer: also the sparse cap and the cold-start draw)' },
 ] as const satisfies readonly Setting[];
 

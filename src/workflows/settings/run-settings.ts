@@ -74,5 +74,6 @@ function evaluationOf(values: Record<string, any>): EvaluationSettings {
 function trainingBudget(values: Record<string, unknown>): TrainingSettings {
   const training: TrainingSettings = { ...DEFAULT_TRAINING };
   for (const setting of TRAINING_SETTINGS) if (setting.name in training) Object.assign(training, { [setting.name]: values[setting.name] });
+  if (values.threads !== undefined) training.threads = values.threads as number;
   return training;
 }

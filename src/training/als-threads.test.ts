@@ -1,0 +1,165 @@
+import { describe, expect, it } from 'vitest';
+import { createRng } from '../dataset/random.js';
+import { TwoTowerModel } from '../model/two-tower.model.js';
+import { resolvePretrainSettings } from '../workflows/settings/run-settings.js';
+import { AlsThreads, sharedCopy } from './als-threads.js';
+import { confidenceMatrix, domainGramians, fitImplicitAls, solveTableRows, type ConfidenceRows } from './implicit-als.js';
+
+/**
+ * Zipf-like items (item i about 1 / (i + 5)); primary events from the first 60% of the users,
+ * replayed ones (a second domain) from 40-90%, so every domain mask occurs and the last 10% have none.
+ */
+function generated(seed: number, users: number, items: number, events: number) {
+  const rng = createRng(seed, { resumable: true });
+  const draw = (n: number, from: number, to: number) => {
+    const us = new Int32Array(n);
+    const is = new Int32Array(n);
+    for (let k = 0; k < n; k++) {
+      us[k] = Math.floor((from + (to - from) * rng.next()) * users);
+      is[k] = Math.min(items - 1, Math.floor(5 * (Math.pow((items + 5) / 5, rng.next()) - 1)));
+    }
+    return { users: us, items: is };
+  };
+  return { ...draw(events, 0, 0.6), replay: { ...draw(Math.floor(events / 2), 0.4, 0.9), weight: 0.5 } };
+}
+
+function alsModel(users: number, items: number, dim: number, alsCgSteps: number) {
+  return TwoTowerModel.create({ users, items, dim, layers: [], objective: 'implicit-als', alsCgSteps, seed: 5 });
+}
+
+/**
+ * The per-row conjugate gradient the solver used before rows were batched (one row at a time,
+ * single running sums): the reference the batched solver must agree with.
+ */
+function perRowCg(x: Float32Array, y: Float32Array, rows: ConfidenceRows, grams: Float64Array, f: number, reg: number, steps: number): Float32Array {
+  const out = x.slice();
+  const apply = (r: number, v: Float64Array) => {
+    const g = rows.domains[r]! * f * f;
+    const ap = new Float64Array(f);
+    for (let a = 0; a < f; a++) {
+      let s = reg * v[a]!;
+      for (let b = 0; b < f; b++) s += grams[g + a * f + b]! * v[b]!;
+      ap[a] = s;
+    }
+    for (let k = rows.offsets[r]!; k < rows.offsets[r + 1]!; k++) {
+      const o = rows.cols[k]! * f;
+      let dot = 0;
+      for (let a = 0; a < f; a++) dot += y[o + a]! * v[a]!;
+      for (let a = 0; a < f; a++) ap[a] += rows.confidence[k]! * dot * y[o + a]!;
+    }
+    return ap;
+  };
+  for (let r = 0; r + 1 < rows.offsets.length; r++) {
+    if (rows.offsets[r] === rows.offsets[r + 1]) {
+      out.fill(0, r * f, (r + 1) * f);
+      continue;
+    }
+    const sol = Float64Array.from(x.subarray(r * f, (r + 1) * f));
+    const ax = apply(r, sol);
+    const res = new Float64Array(f);
+    for (let k = rows.offsets[r]!; k < rows.offsets[r + 1]!; k++) {
+      for (let a = 0; a < f; a++) res[a] += (1 + rows.confidence[k]!) * y[rows.cols[k]! * f + a]!;
+    }
+    for (let a = 0; a < f; a++) res[a] -= ax[a]!;
+    const dir = res.slice();
+    let rr = res.reduce((s, v) => s + v * v, 0);
+    for (let step = 0; step < steps && rr > 1e-20; step++) {
+      const ap = apply(r, dir);
+      const pAp = dir.reduce((s, v, a) => s + v * ap[a]!, 0);
+      if (!(pAp > 0)) break;
+      const alpha = rr / pAp;
+      for (let a = 0; a < f; a++) {
+        sol[a] += alpha * dir[a]!;
+        res[a] -= alpha * ap[a]!;
+      }
+      const next = res.reduce((s, v) => s + v * v, 0);
+      for (let a = 0; a < f; a++) dir[a] = res[a]! + (next / rr) * dir[a]!;
+      rr = next;
+    }
+    out.set(sol, r * f);
+  }
+  return out;
+}
+
+describe('implicit ALS on several threads', () => {
+  it('batched conjugate gradient agrees with the per-row solver it replaced', async () => {
+    const f = 10; // odd halves of the 4 x 2 blocks and of the 4-wide sums are exercised too
+    const data = generated(21, 300, 500, 3000);
+    const model = alsModel(300, 500, f, 3);
+    const { byUser, byItem } = confidenceMatrix(data, 300, 500, 40);
+    const grams = domainGramians(model.itemTable.weights, f, byItem.domains);
+    const expected = perRowCg(model.userTable.weights, model.itemTable.weights, byUser, grams, f, 0.1, 3);
+    const before = model.userTable.weights.slice();
+    await solveTableRows(model.userTable, model.itemTable, byUser, byItem.domains, { alpha: 40, reg: 0.1, cgSteps: 3 });
+    const got = model.userTable.weights;
+    let worst = 0;
+    for (let k = 0; k < got.length; k++) worst = Math.max(worst, Math.abs(got[k]! - expected[k]!) / (1e-3 + Math.abs(expected[k]!)));
+    expect(worst).toBeLessThan(1e-4);
+    // The solve moved the rows (the comparison is not between two copies of the start).
+    expect(got.reduce((s, v, k) => s + Math.abs(v - before[k]!), 0)).toBeGreaterThan(1);
+    // Both domain masks and users without events occur.
+    expect(new Set(byUser.domains)).toEqual(new Set([0, 1, 2, 3]));
+    model.dispose();
+  });
+
+  for (const cgSteps of [3, 0]) {
+    it(`gives bit-identical factors on 1, 2 and 3 threads (${cgSteps === 0 ? 'exact solves' : `${cgSteps} CG steps`}, frozen and damped rows)`, async () => {
+      const users = 700;
+      const items = 900;
+      const data = generated(9, users, items, 6000);
+      const fit = async (threads: number) => {
+        const model = alsModel(users, items, 8, cgSteps);
+        model.userTable.freezeRows(0, 40);
+        model.itemTable.setRowLearningRateMultiplier(0, 100, 0.3);
+        const result = await fitImplicitAls(model, data, { epochs: 2, threads });
+        const out = { users: model.userTable.weights.slice(), items: model.itemTable.weights.slice(), loss: result.history.at(-1)!.loss, threads: result.threads };
+        model.dispose();
+        return out;
+      };
+      const one = await fit(1);
+      for (const threads of [2, 3]) {
+        const many = await fit(threads);
+        expect(many.threads).toBe(threads);
+        expect(Buffer.from(many.users.buffer).equals(Buffer.from(one.users.buffer))).toBe(true);
+        expect(Buffer.from(many.items.buffer).equals(Buffer.from(one.items.buffer))).toBe(true);
+        expect(many.loss).toBe(one.loss);
+      }
+    });
+  }
+
+  it('has every worker solve its share of the rows in the shared tables', async () => {
+    const f = 8;
+    const users = 1000;
+    const data = generated(4, users, 400, 5000);
+    const model = alsModel(users, 400, f, 3);
+    const { byUser, byItem } = confidenceMatrix(data, users, 400, 40);
+    const x = sharedCopy(model.userTable.weights);
+    const half = { f, cgSteps: 3, reg: 0.1, y: sharedCopy(model.itemTable.weights), x, offsets: sharedCopy(byUser.offsets), cols: sharedCopy(byUser.cols), confidence: sharedCopy(byUser.confidence), domains: sharedCopy(byUser.domains), frozen: sharedCopy(model.userTable.frozen), steps: null };
+    const pool = AlsThreads.open([half], 3);
+    try {
+      expect(await pool.solve(0, domainGramians(model.itemTable.weights, f, byItem.domains))).toBe(true);
+      // Chunks of 128 rows in turn: this thread 0-127, 384-511, 768-895; the first worker 128-255, 512-639, 896-999; the second 256-383, 640-767.
+      expect(pool.rowsByThread).toEqual([384, 360, 256]);
+    } finally {
+      await pool.close();
+    }
+    await solveTableRows(model.userTable, model.itemTable, byUser, byItem.domains, { alpha: 40, reg: 0.1, cgSteps: 3 });
+    expect(Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(model.userTable.weights.buffer))).toBe(true);
+    model.dispose();
+  });
+
+  it('refuses a thread count that is not a whole number from 1 to 256, naming it', async () => {
+    const data = generated(2, 20, 20, 60);
+    const model = alsModel(20, 20, 4, 3);
+    for (const threads of [0, -1, 1.5, 257, Number.NaN]) {
+      await expect(fitImplicitAls(model, data, { epochs: 1, threads })).rejects.toThrow(`threads = ${threads}; use an integer from 1 to 256`);
+    }
+    model.dispose();
+    for (const threads of [0, 2.5, 1000]) {
+      expect(() => resolvePretrainSettings({ objective: 'implicit-als', threads })).toThrow(/threads/);
+    }
+    expect(resolvePretrainSettings({ objective: 'implicit-als', threads: 2 }).training.threads).toBe(2);
+    expect(resolvePretrainSettings({ objective: 'implicit-als' }).training.threads).toBeUndefined();
+    expect(() => resolvePretrainSettings({ objective: 'softmax', threads: 2 })).toThrow(/threads/);
+  });
+});
