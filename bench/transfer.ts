@@ -6,7 +6,7 @@
  *
  *   npm run build && node dist/bench/transfer.js --dataset synthetic [--users 2000]
  *   npm run build && node dist/bench/transfer.js --dataset amazon [--data ../shared/data/amazon-sport-cloth | ../shared/data/amazon-sport-phone]
- *     [--epochs 10] [--only target|transfer] [--strategies FEATURE_EXTRACTION,PARTIAL,FULL,JOINT]
+ *     [--epochs 10] [--only target|transfer] [--strategies FEATURE_EXTRACTION,PARTIAL,FULL,JOINT,AUTO] [--budget 16 | 10m]   (AUTO: searched on the validation carve; one row, replay searched)
  *     [--replay 0,0.5] [--replay-fraction 1] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--user-history | --no-user-history] [--seed 42] [--json out.json]
  *     [--item-init random,co-users] [--history-dropout 0.3] [--uniform-negatives 256] [--no-logq] [--l2 0] [--lr 0.003] [--layers 128,64]
  *     [--item-bias] [--transfer-item-bias] [--item-bias-lr 30] [--batch-size 256]
@@ -40,6 +40,7 @@ import { evaluate, evaluateWithPopularity } from '../src/evaluation/evaluate.js'
 import { embeddingScorer } from '../src/evaluation/embedding.scorer.js';
 import { popularityScorer } from '../src/evaluation/popularity.scorer.js';
 import type { TransferStrategyName } from '../src/transfer/transfer-strategy.js';
+import { DEFAULT_SEARCH_BUDGET, formatSearchBudget, parseSearchBudget } from '../src/tuning/search-budget.js';
 import { evaluationData } from '../src/workflows/evaluation-data.js';
 import { DEFAULT_EVALUATION, DEFAULT_TRAINING, defaultModelFor, type ModelSettings, type TrainingSettings } from '../src/workflows/model-settings.js';
 import { concatExamples, prepareDataset, type PreparedDomain } from '../src/workflows/prepared-domain.js';
@@ -68,7 +69,8 @@ if (DATASET === 'amazon' && !PAIR) throw new Error(`--data ${DATA}: expected a f
 const SOURCE = DATASET === 'amazon' ? PAIR![1]! : 'source';
 const TARGET = DATASET === 'amazon' ? PAIR![2]! : 'target';
 const ONLY = arg('only');
-const STRATEGIES = (arg('strategies', 'FEATURE_EXTRACTION,PARTIAL,FULL')!).split(',') as TransferStrategyName[];
+const STRATEGIES = (arg('strategies', 'FEATURE_EXTRACTION,PARTIAL,FULL')!).split(',') as Array<TransferStrategyName | 'AUTO'>;
+const BUDGET = parseSearchBudget(arg('budget', formatSearchBudget(DEFAULT_SEARCH_BUDGET))!);
 const REPLAY = (arg('replay', '0,0.5')!).split(',').map(Number);
 const REPLAY_FRACTION = Number(arg('replay-fraction', '1'));
 const ITEM_INITS = (arg('item-init', DEFAULT_TRANSFER.itemInit ?? 'random')!).split(',') as NewItemInit[];
@@ -175,7 +177,7 @@ async function main() {
     ].join('\n');
     process.stdout.write(`${table}\n`);
     const out = arg('json');
-    if (out) writeFileSync(out, JSON.stringify(rows, null, 2));
+    if (out) writeFileSync(out, JSON.stringify({ rows, searches: autoSearches }, null, 2));
   } finally {
     await gdb.close();
     rmSync(dir, { recursive: true, force: true });
@@ -235,6 +237,10 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
     let baselineReported = false;
     let jointReported = false;
     for (const strategy of STRATEGIES) {
+      if (strategy === 'AUTO') {
+        await autoRow(prepared, variant);
+        continue;
+      }
       // JOINT trains on every source event at weight 1: the replay settings and item inits do not apply to it.
       const grafting = strategy !== 'JOINT';
       const runs = grafting ? REPLAY.flatMap((w) => ITEM_INITS.map((init) => [w, init] as const)) : [[undefined, 'random'] as const];
@@ -289,6 +295,36 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
     }
   }
 }
+
+/** AUTO with its budget: the search (transfer and baseline), the winners retrained, the tuned baseline as its own row. */
+async function autoRow(prepared: Awaited<ReturnType<typeof prepareTransfer>>, variant: string) {
+  const started = performance.now();
+  const { report: r } = await transfer(prepared, {
+    strategy: 'AUTO',
+    budget: BUDGET,
+    replayWeight: DEFAULT_TRANSFER.replayWeight,
+    replayFraction: REPLAY_FRACTION,
+    training: TRAINING,
+    evaluation: EVALUATION,
+    seed: MODEL.seed,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const s = r.search!;
+  const g = r.gain['hr@10']!;
+  const p = r.gainOverPopularity['hr@10']!;
+  process.stderr.write(`${s.trials.map((t) => `  ${t.search} #${t.config} rung ${t.rung} ${t.epochs} ep: ${t.label} -> ${t.validation.toFixed(4)} (${t.seconds.toFixed(1)} s)`).join('\n')}\n`);
+  report({ setting: `target-only baseline tuned by the same search (${s.baseline!.label}, ${s.baseline!.epochs} epochs)`, variant, hr10: r.baseline['hr@10']!, ndcg10: r.baseline['ndcg@10']!, seconds: 0 });
+  report({
+    setting: `${SOURCE} -> ${TARGET} AUTO (budget ${s.budget}): ${s.transfer.label}, ${s.transfer.epochs} epochs`,
+    variant,
+    hr10: r.metrics['hr@10']!,
+    ndcg10: r.metrics['ndcg@10']!,
+    seconds,
+    note: `${s.trials.length} trials, search ${s.seconds.toFixed(0)} s; gain ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]; over popularity ${p.value >= 0 ? '+' : ''}${p.value.toFixed(4)} [${p.ci95[0].toFixed(4)}, ${p.ci95[1].toFixed(4)}]${r.negativeTransfer ? ', negative transfer' : ''}`,
+  });
+  autoSearches.push({ variant, search: s });
+}
+const autoSearches: Array<{ variant: string; search: unknown }> = [];
 
 /**
  * The iALS item step against fixed user vectors: each target item with events solves

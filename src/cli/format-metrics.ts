@@ -1,3 +1,4 @@
+import type { SearchReport } from '../transfer/transfer-report.js';
 import type { HeldOutDrops } from '../dataset/splits.js';
 import type { ModelMetrics } from '../workflows/trained-model.js';
 
@@ -43,4 +44,17 @@ export function formatTestSet(evaluated: { users: number; rows?: number }, dropp
 /** What `unknownUser` means for a model trained on `domain` alone. */
 export function unknownUserInDomain(domain: string): string {
   return `a user without events in ${domain} (cold-start: a model trained on ${domain} alone cannot score them; \`graft transfer\` scores users with source history from their transferred rows)`;
+}
+
+/** AUTO's trial table (both searches) and what it chose. */
+export function formatSearch(search: SearchReport): string[] {
+  const lines = [
+    `AUTO: budget ${search.budget} per search, eta ${search.eta}, ${search.rungs} rungs; trials ranked by validation ${search.metric} on ${search.validationUsers} users (each one's last training event)${search.stoppedByClock ? '; stopped by the clock' : ''}`,
+    `${'search'.padEnd(9)} ${'#'.padStart(3)} ${'rung'.padStart(4)} ${'epochs'.padStart(6)} ${'valid.'.padStart(7)} ${'s'.padStart(6)}  settings`,
+  ];
+  for (const t of search.trials) {
+    lines.push(`${t.search.padEnd(9)} ${String(t.config).padStart(3)} ${String(t.rung).padStart(4)} ${String(t.epochs).padStart(6)} ${t.validation.toFixed(4).padStart(7)} ${t.seconds.toFixed(1).padStart(6)}  ${t.label}`);
+  }
+  lines.push(`chosen: ${search.transfer.label} (${search.transfer.epochs} epochs)${search.baseline ? `; baseline ${search.baseline.label} (${search.baseline.epochs} epochs)` : ''}; retrained on all training data (${search.seconds.toFixed(0)} s of search)`);
+  return lines;
 }

@@ -71,6 +71,14 @@ interface Comparison {
     gains: Array<{ metric: string; value: number; ciLow: number; ciHigh: number; relative: number | null }>;
     overlap: Array<{ name: string; count: number }>;
     strata: Array<{ label: string; users: number; transferred: MetricValue[]; baseline: MetricValue[]; popularity: MetricValue[] }>;
+    search: {
+      budget: string;
+      metric: string;
+      validationUsers: number;
+      chosenTransfer: string;
+      chosenBaseline: string | null;
+      trials: Array<{ search: string; config: number; label: string; rung: number; epochs: number; validation: number; seconds: number }>;
+    } | null;
   } | null;
 }
 
@@ -125,6 +133,7 @@ const Q_COMPARISON = `query($a: ID!, $b: ID!, $k: Int!) {
       gains { metric value ciLow ciHigh relative }
       overlap { name count }
       strata { label users transferred { metric value } baseline { metric value } popularity { metric value } }
+      search { budget metric validationUsers chosenTransfer chosenBaseline trials { search config label rung epochs validation seconds } }
     }
   }
 }`;
@@ -510,6 +519,19 @@ function drawReport(c: Comparison): void {
     options: { animation: false, maintainAspectRatio: false, scales: { y: { beginAtZero: true, title: { display: true, text: `${metric} by training interactions` } } } },
   } as ChartConfiguration);
   $('report-overlap').replaceChildren(...report.overlap.map((o) => el('li', {}, `${o.name}: `, el('b', {}, o.count.toLocaleString('en-US')))));
+  drawTrials(report.search);
+}
+
+/** AUTO's trial table: every configuration at every rung, best validation first within a search. */
+function drawTrials(search: NonNullable<Comparison['transferReport']>['search']): void {
+  $('report-trials-box').hidden = search === null;
+  if (!search) return;
+  $('report-trials-info').textContent = `AUTO, budget ${search.budget} per search; validation ${search.metric} on ${search.validationUsers.toLocaleString('en-US')} users. Chosen: transfer ${search.chosenTransfer}${search.chosenBaseline ? `; baseline ${search.chosenBaseline}` : ''}.`;
+  const rows = [...search.trials].sort((a, b) => a.search.localeCompare(b.search) || b.rung - a.rung || b.validation - a.validation);
+  $('report-trials').replaceChildren(
+    el('tr', {}, ...['search', '#', 'rung', 'epochs', 'validation', 's', 'settings'].map((h) => el('th', {}, h))),
+    ...rows.map((t) => el('tr', {}, el('td', {}, t.search), el('td', {}, String(t.config)), el('td', {}, String(t.rung)), el('td', {}, String(t.epochs)), el('td', {}, fmt(t.validation, 4)), el('td', {}, fmt(t.seconds, 1)), el('td', {}, t.label))),
+  );
 }
 
 /** HR, NDCG, recall and MRR: how often and how high the held-out item ranks. */

@@ -1,3 +1,4 @@
+import type { SearchReport } from '../transfer/transfer-report.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Db } from '../db/database.js';
 import { GraftError, isGraftError } from '../errors.js';
@@ -36,6 +37,8 @@ export interface TransferReportSummary {
   overlap: Record<string, number>;
   /** Per stratum of training interactions: transferred, baseline and popularity metrics. */
   strata: Array<{ label: string; users: number; transferred: Record<string, number>; baseline: Record<string, number>; popularity: Record<string, number> }>;
+  /** AUTO's search (every trial), when the strategy was chosen by it. */
+  search: SearchReport | null;
 }
 
 export interface ModelComparison {
@@ -183,5 +186,6 @@ function pickTransferReport(a: ModelRecord, b: ModelRecord): TransferReportSumma
     joint: report.joint ?? null,
     overlap: report.overlap ?? {},
     strata: report.strata ?? [],
+    search: report.search ?? null,
   };
 }

@@ -5,6 +5,7 @@ import type { PreparedDomain } from '../workflows/prepared-domain.js';
 import type { TrainedModel } from '../workflows/trained-model.js';
 import type { PreparedTransfer, TransferSettings } from '../workflows/transfer.workflow.js';
 import type { JobDevice, JobPhase } from './job-record.js';
+import type { SearchTrialRecord } from '../transfer/transfer-report.js';
 import type { StepReport } from './job-progress.js';
 
 /**
@@ -29,7 +30,9 @@ export type ParentMessage =
 export type ChildProgress =
   | ({ kind: 'step' } & StepReport)
   | { kind: 'epoch'; epoch: number; epochs: number; loss: number; validation?: number; examplesPerSecond: number; elapsedMs: number }
-  | { kind: 'phase'; phase: JobPhase };
+  | { kind: 'phase'; phase: JobPhase }
+  /** One finished trial of AUTO's search. */
+  | { kind: 'trial'; trial: SearchTrialRecord };
 
 export type ChildMessage =
   | { type: 'ready'; backend: BackendInfo }

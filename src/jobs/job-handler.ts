@@ -4,6 +4,7 @@ import type { Database } from '../db/database.js';
 import { GraftError, isGraftError } from '../errors.js';
 import { activateModel } from '../registry/activation.js';
 import { describeGuard, type TransferReport } from '../transfer/transfer-report.js';
+import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
 import { prepareTransfer } from '../workflows/prepare-transfer.js';
 import { prepareDomain } from '../workflows/prepared-domain.js';
 import { registerTrainedModel } from '../workflows/register-trained-model.js';
@@ -150,6 +151,7 @@ async function prepareTask(gdb: GraftDatabase, job: JobRecord): Promise<Training
     prepared,
     settings: {
       strategy: config.strategy,
+      ...(config.budget ? { budget: config.budget } : {}),
       freezeLayers: config.freezeLayers,
       replayWeight: config.replayWeight,
       replayFraction: config.replayFraction,
@@ -207,7 +209,8 @@ async function register(gdb: GraftDatabase, job: JobRecord, lease: JobLease, res
       : {
           domain: transferConfig!.targetDomain,
           kind: 'TRANSFER',
-          strategy: transferConfig!.strategy,
+          // AUTO stores the strategy it chose.
+          strategy: (report?.strategy ?? transferConfig!.strategy) as TransferStrategyName,
           parentModelId: transferConfig!.sourceModelId,
           transferReport: report as unknown as Record<string, unknown>,
           negativeTransfer: report?.negativeTransfer ?? false,

@@ -1,5 +1,6 @@
 import { GraftError } from '../errors.js';
-import { TRANSFER_STRATEGIES } from '../transfer/transfer-strategy.js';
+import { TRANSFER_STRATEGY_CHOICES } from '../transfer/transfer-strategy.js';
+import { DEFAULT_SEARCH_BUDGET, parseSearchBudget } from '../tuning/search-budget.js';
 import { resolvePretrainSettings, resolveTransferSettings } from '../workflows/settings/run-settings.js';
 import { defaultColdStartShare } from '../workflows/prepare-transfer.js';
 import { DEFAULT_SPLIT, type SplitSpec } from '../workflows/split-spec.js';
@@ -21,8 +22,11 @@ export function resolvePretrainInput(input: PretrainJobInput): PretrainJobConfig
 export function resolveTransferInput(input: TransferJobInput): TransferJobConfig {
   const sourceModelId = requireName('sourceModelId', input.sourceModelId);
   const targetDomain = requireName('targetDomain', input.targetDomain);
-  const strategy = TRANSFER_STRATEGIES.find((s) => s === input.strategy);
-  if (!strategy) throw new GraftError('BAD_INPUT', `strategy "${String(input.strategy)}" is unknown; use ${TRANSFER_STRATEGIES.join(', ')}`);
+  const strategy = input.strategy === undefined || input.strategy === null ? 'AUTO' : TRANSFER_STRATEGY_CHOICES.find((s) => s === input.strategy);
+  if (!strategy) throw new GraftError('BAD_INPUT', `strategy "${String(input.strategy)}" is unknown; use ${TRANSFER_STRATEGY_CHOICES.join(', ')}`);
+  if (strategy !== 'AUTO' && input.budget !== undefined && input.budget !== null) {
+    throw new GraftError('BAD_INPUT', `budget = ${JSON.stringify(input.budget)} applies to strategy AUTO only; drop it or use strategy AUTO`);
+  }
   refuseNestedEvaluation(input);
   const { training, evaluation, seed, replayWeight, replayFraction, jointReference, tokenDropout, freezeLayers, maxTrainPerUser, itemBias } = resolveTransferSettings(input, strategy);
   const splitSpec = split(input.split);
@@ -30,6 +34,7 @@ export function resolveTransferInput(input: TransferJobInput): TransferJobConfig
     sourceModelId,
     targetDomain,
     strategy,
+    ...(strategy === 'AUTO' ? { budget: input.budget === undefined || input.budget === null ? DEFAULT_SEARCH_BUDGET : parseSearchBudget(input.budget) } : {}),
     ...(replayWeight !== undefined ? { replayWeight, replayFraction } : {}),
     ...(jointReference !== undefined ? { jointReference } : {}),
     tokenDropout,

@@ -1,5 +1,6 @@
 import type { JobStatus } from '../db/tables/job.table.js';
 import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
+import type { SearchBudget } from '../tuning/search-budget.js';
 import type { EvaluationSettings, ModelSettings, TrainingSettings } from '../workflows/model-settings.js';
 import type { DeclaredSettings } from '../workflows/settings/index.js';
 import type { SplitSpec } from '../workflows/split-spec.js';
@@ -26,7 +27,10 @@ export interface PretrainJobInput extends DeclaredSettings<'train'> {
 export interface TransferJobInput extends DeclaredSettings<'transfer'> {
   sourceModelId: string;
   targetDomain: string;
-  strategy: TransferStrategyName;
+  /** A strategy, or AUTO (the default): strategy and settings searched on the validation carve. */
+  strategy?: TransferStrategyName | 'AUTO';
+  /** AUTO's budget: configurations (`24`) or minutes (`"10m"`); default 16 configurations. */
+  budget?: string | number;
   /** Share of overlapping users whose whole target history is moved to test (default 0.1 with a split, 0 with a test file). */
   coldStartShare?: number;
   /** Activate the result when it is not flagged as negative transfer and its guard-metric gain is above 0. */
@@ -47,7 +51,9 @@ export interface PretrainJobConfig {
 export interface TransferJobConfig {
   sourceModelId: string;
   targetDomain: string;
-  strategy: TransferStrategyName;
+  strategy: TransferStrategyName | 'AUTO';
+  /** AUTO only. */
+  budget?: SearchBudget;
   freezeLayers?: number;
   /** Grafting strategies only (absent for JOINT). */
   replayWeight?: number;
@@ -80,7 +86,7 @@ export type JobSpec = (
 
 /** Where a running job is; written to `jobs.progress` at most a few times a second. */
 export interface JobProgress {
-  /** `preparing` (reading data), `training` (pretraining), `transfer` / `baseline` (the two fits of a transfer), `evaluation`, `registering`. */
+  /** `preparing` (reading data), `training` (pretraining), `search` (AUTO's trials), `transfer` / `baseline` (the two fits of a transfer), `evaluation`, `registering`. */
   phase: JobPhase;
   /** 1-based epoch of the current phase (0 before the first step). */
   epoch: number;
@@ -96,7 +102,7 @@ export interface JobProgress {
   elapsedSeconds: number;
 }
 
-export type JobPhase = 'preparing' | 'training' | 'transfer' | 'baseline' | 'joint' | 'evaluation' | 'registering';
+export type JobPhase = 'preparing' | 'training' | 'search' | 'transfer' | 'baseline' | 'joint' | 'evaluation' | 'registering';
 
 /** A job as the library hands it out. */
 export interface JobRecord {
@@ -131,7 +137,7 @@ export interface JobRecord {
 export interface JobEventRecord {
   id: number;
   jobId: string;
-  /** queued, started, backend, phase, epoch, progress, cancel_requested, cancelled, failed, succeeded, requeued, activated. */
+  /** queued, started, backend, phase, epoch, trial (AUTO's search), progress, cancel_requested, cancelled, failed, succeeded, requeued, activated. */
   kind: string;
   payload: Record<string, unknown>;
   createdAt: Date;

@@ -67,6 +67,12 @@ export class ProgressRelay {
 
   report(progress: ChildProgress): void {
     if (progress.kind === 'phase') return this.phase(progress.phase);
+    if (progress.kind === 'trial') {
+      // One event per finished trial of AUTO's search: the job's history is its trial table.
+      this.events.push({ kind: 'trial', payload: { ...progress.trial } });
+      this.dirty = true;
+      return;
+    }
     if (progress.kind === 'step') this.tracker.step(progress);
     else {
       this.tracker.epoch(progress);

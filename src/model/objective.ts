@@ -35,9 +35,17 @@ export interface ModelObjective {
   readonly modelDefaults: { readonly layers?: readonly number[]; readonly userHistory?: boolean };
   /** Settings only this objective reads (others refuse them). */
   readonly ownSettings: readonly string[];
+  /**
+   * What AUTO's search varies for this objective (`src/tuning/search-space.ts` holds each
+   * setting's range) and the first rung's budget in epochs (sweeps for a row-solving objective).
+   */
+  readonly tuned: { readonly settings: readonly TunedSetting[]; readonly firstRungEpochs: number };
   /** Throws BAD_INPUT naming the setting and the fix for a config this objective cannot train. */
   check(config: ObjectiveCheckedConfig): void;
 }
+
+/** A setting AUTO searches (see `SEARCH_RANGES` in src/tuning/search-space.ts). */
+export type TunedSetting = 'learningRate' | 'temperature' | 'l2' | 'alsAlpha' | 'alsRegularization';
 
 const SOFTMAX: ModelObjective = {
   name: 'softmax',
@@ -46,6 +54,7 @@ const SOFTMAX: ModelObjective = {
   gradientSteps: true,
   modelDefaults: {},
   ownSettings: [],
+  tuned: { settings: ['learningRate', 'temperature', 'l2'], firstRungEpochs: 1 },
   check: () => undefined,
 };
 
@@ -56,6 +65,7 @@ const IMPLICIT_ALS: ModelObjective = {
   gradientSteps: false,
   modelDefaults: { layers: [], userHistory: false },
   ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps'],
+  tuned: { settings: ['alsAlpha', 'alsRegularization'], firstRungEpochs: 2 },
   check(config) {
     if (config.layers.length > 0) {
       throw new GraftError('BAD_INPUT', `config.layers = [${config.layers.join(', ')}] with objective implicit-als; ALS solves the ID tables exactly and has no MLP: use layers [] (CLI: --layers none)`);

@@ -36,7 +36,48 @@ export interface TestPairDrops {
   unknownItem: number;
 }
 
+/** One trial of AUTO's search (a row of the report's trial table). */
+export interface SearchTrialRecord {
+  /** Which search: the transfer's, the target-only baseline's (the fair guard), or a single domain's (`graft train --auto`). */
+  search: 'transfer' | 'baseline' | 'train';
+  /** The configuration's number in its search (sampling order). */
+  config: number;
+  /** The configuration in words (`FULL, replay 0.42, alsAlpha 12.3`). */
+  label: string;
+  settings: Record<string, unknown>;
+  /** 0 = the cheapest budget; a promoted configuration is retrained at the next rung. */
+  rung: number;
+  /** Epochs (sweeps for implicit ALS) of this trial. */
+  epochs: number;
+  /** The validation metric (on the validation carve of the target's training data). */
+  validation: number;
+  seconds: number;
+}
+
+/** What AUTO searched and chose: every trial, and the winners retrained on all training data. */
+export interface SearchReport {
+  /** `--budget` as given or defaulted: `16` configurations or `10m`. */
+  budget: string;
+  eta: number;
+  rungs: number;
+  /** The validation metric trials are ranked by (sampled, on the validation carve). */
+  metric: string;
+  /** Users in the validation carve (each one's last training event; users with at least 2). */
+  validationUsers: number;
+  seed: number;
+  trials: SearchTrialRecord[];
+  /** The chosen configuration (in words) and its epochs: the transfer's (or the single domain's model). */
+  transfer: { label: string; epochs: number; validation: number };
+  /** The baseline's chosen configuration (absent for a single domain). */
+  baseline?: { label: string; epochs: number; validation: number };
+  /** Whether a minutes budget stopped a search (the interrupted trial is not in `trials`). */
+  stoppedByClock: boolean;
+  seconds: number;
+}
+
 export interface TransferReport {
+  /** AUTO's search, when the strategy was chosen by it (`strategy` is then the chosen one). */
+  search?: SearchReport;
   strategy: string;
   /** What the strategy froze, in words. */
   frozen: string;

@@ -4,6 +4,9 @@ import type { Alignment } from './alignment.js';
 
 export const TRANSFER_STRATEGIES = ['FEATURE_EXTRACTION', 'PARTIAL', 'FULL', 'JOINT'] as const;
 export type TransferStrategyName = (typeof TRANSFER_STRATEGIES)[number];
+/** What a user may ask for: a strategy, or AUTO (searched on the validation carve; the default). */
+export const TRANSFER_STRATEGY_CHOICES = [...TRANSFER_STRATEGIES, 'AUTO'] as const;
+export type TransferStrategyChoice = (typeof TRANSFER_STRATEGY_CHOICES)[number];
 
 /**
  * Decides which parts of a grafted model train on the target. Layers are numbered from the
@@ -66,6 +69,16 @@ export function denseLayerCount(model: TwoTowerModel): number {
   return model.tower('user').layerCount - 1;
 }
 
+/** Validates a strategy or AUTO from any adapter (CLI spelling `feature-extraction`, `auto` accepted). */
+export function parseStrategyChoice(value: string): TransferStrategyChoice {
+  if (value.trim().toUpperCase() === 'AUTO') return 'AUTO';
+  try {
+    return parseStrategyName(value);
+  } catch {
+    throw new GraftError('BAD_INPUT', `strategy "${value}" is unknown; use auto (the default), feature-extraction, partial, full or joint`);
+  }
+}
+
 /** Validates a strategy name from any adapter (CLI spelling `feature-extraction` accepted). */
 export function parseStrategyName(value: string): TransferStrategyName {
   const normalised = value.trim().toUpperCase().replace(/-/g, '_');
@@ -74,4 +87,9 @@ export function parseStrategyName(value: string): TransferStrategyName {
     throw new GraftError('BAD_INPUT', `strategy "${value}" is unknown; use feature-extraction, partial, full or joint`);
   }
   return found;
+}
+
+/** MLP layers per tower of a model config (before it is built): the PARTIAL(N) choices a search has. */
+export function denseLayersOf(config: { layers?: readonly number[] }): number {
+  return config.layers?.length ?? 0;
 }

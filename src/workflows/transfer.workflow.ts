@@ -2,20 +2,22 @@ import { defaultOf } from './settings/index.js';
 import { GraftError } from '../errors.js';
 import { evaluate } from '../evaluation/evaluate.js';
 import type { Scorer } from '../evaluation/scorer.js';
-import { initBackend } from '../model/backend.js';
+import { initBackend, type BackendInfo } from '../model/backend.js';
 import type { TokenBags } from '../model/token-hash.js';
-import { TwoTowerModel, type TwoTowerConfig } from '../model/two-tower.model.js';
+import type { TwoTowerConfig, TwoTowerModel } from '../model/two-tower.model.js';
 import type { NamedWeight } from '../model/named-weight.js';
-import { alignDomains, mapSourceInteractions, type Alignment } from '../transfer/alignment.js';
+import type { Alignment } from '../transfer/alignment.js';
 import type { NewItemInit } from '../transfer/item-init.js';
 import { createStrategy } from '../transfer/strategies.js';
-import { compareWithBaseline, compareWithReference, type ColdStartCarve, type ReferenceComparison, type TransferReport } from '../transfer/transfer-report.js';
-import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
+import { compareWithBaseline, compareWithReference, type ColdStartCarve, type ReferenceComparison, type SearchReport, type SearchTrialRecord, type TransferReport } from '../transfer/transfer-report.js';
+import type { SourceEventMix, TransferStrategyName } from '../transfer/transfer-strategy.js';
+import { DEFAULT_SEARCH_BUDGET, type SearchBudget } from '../tuning/search-budget.js';
+import { searchTransfer } from './auto-transfer.js';
 import { evaluationData } from './evaluation-data.js';
-import { abortError, fitStrategy, perEpoch, type FittedStrategy, type StrategyRun } from './fit-strategy.js';
-import { evaluateModel, fitModel, modelScorer, setUserHistoriesFrom, trainingEvents, type TrainingHooks } from './fit-and-evaluate.js';
-import { towerTokensFor, type EvaluationSettings, type TrainingSettings } from './model-settings.js';
+import { evaluateModel, modelScorer, setUserHistoriesFrom, trainingEvents, type TrainingHooks } from './fit-and-evaluate.js';
+import type { EvaluationSettings, TrainingSettings } from './model-settings.js';
 import { concatExamples, type Examples, type PreparedDomain } from './prepared-domain.js';
+import { fitStrategy, fitTargetOnly, transferContext, type FittedStrategy, type ModelOverrides, type StrategyRun, type TransferContext } from './transfer-candidate.js';
 import { collectTrainedModel, summariseMetrics, type TrainedModel } from './trained-model.js';
 
 /** The source side of a transfer, in the source model's row order. */
@@ -43,7 +45,10 @@ export interface PreparedTransfer {
 }
 
 export interface TransferSettings {
-  strategy: TransferStrategyName;
+  /** A strategy, or AUTO: search strategies and settings on the validation carve within `budget` (see `searchTransfer`). */
+  strategy: TransferStrategyName | 'AUTO';
+  /** AUTO's budget (default DEFAULT_SEARCH_BUDGET). */
+  budget?: SearchBudget;
   freezeLayers?: number;
   pretrainedLearningRate?: number;
   /** Weight of replayed source events (0 turns replay off). Grafting strategies only (JOINT refuses it); absent = the declared default. */
@@ -67,6 +72,10 @@ export interface TransferSettings {
    * start at bias 0, new items too. With the multiplier of its learning rate.
    */
   itemBias?: { learningRate?: number };
+  /** Model settings changed from the source's (AUTO's choice; absent = the source's). */
+  model?: ModelOverrides;
+  /** The baseline's own settings (AUTO's choice for it); absent = the transferred model's. */
+  baseline?: { model?: ModelOverrides; training: TrainingSettings };
   training: TrainingSettings;
   evaluation: EvaluationSettings;
   seed: number;
@@ -79,8 +88,10 @@ export const DEFAULT_TRANSFER: Omit<TransferSettings, 'strategy' | 'training' | 
 };
 
 export interface TransferHooks extends TrainingHooks {
-  /** Called when the run moves to the next model: the transferred one, the baseline, the JOINT reference (when on), then evaluation. */
-  onPhase?: (phase: 'transfer' | 'baseline' | 'joint' | 'evaluation') => void;
+  /** Called when the run moves to the next model: AUTO's search, the transferred one, the baseline, the JOINT reference (when on), then evaluation. */
+  onPhase?: (phase: 'search' | 'transfer' | 'baseline' | 'joint' | 'evaluation') => void;
+  /** AUTO: one call per finished trial of either search. */
+  onTrial?: (trial: SearchTrialRecord) => void;
 }
 
 export interface TransferResult {
@@ -96,7 +107,7 @@ export interface TransferResult {
  * Pure computation: no database access.
  */
 export async function transfer(prepared: PreparedTransfer, settings: TransferSettings, hooks: TransferHooks = {}): Promise<TransferResult> {
-  const { source, target } = prepared;
+  const { target } = prepared;
   if (target.test.users.length === 0) {
     throw new GraftError(
       'BAD_INPUT',
@@ -104,42 +115,60 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
     );
   }
   const backend = await initBackend({ device: settings.device });
-  const alignment = alignDomains(source, target);
+  const context = transferContext(prepared);
+  let search: SearchReport | undefined;
+  let fixed = settings as TransferSettings & { strategy: TransferStrategyName };
+  if (settings.strategy === 'AUTO') {
+    hooks.onPhase?.('search');
+    const found = await searchTransfer(context, { ...settings, budget: settings.budget ?? DEFAULT_SEARCH_BUDGET }, hooks);
+    fixed = found.settings;
+    search = found.report;
+  }
+  return transferWith(context, fixed, backend, hooks, search);
+}
+
+async function transferWith(
+  context: TransferContext,
+  settings: TransferSettings & { strategy: TransferStrategyName },
+  backend: BackendInfo,
+  hooks: TransferHooks,
+  search: SearchReport | undefined,
+): Promise<TransferResult> {
+  const { prepared, alignment, sourceEvents: mappedSource } = context;
+  const { source, target } = prepared;
   const strategy = createStrategy(settings.strategy, { freezeLayers: settings.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
   const nTargetUsers = alignment.targetUsers;
   const nTargetItems = alignment.targetItems;
-  const config: TwoTowerConfig = {
-    ...source.config,
-    tokenDropout: settings.tokenDropout ?? source.config.tokenDropout,
-    seed: settings.seed,
-    ...(settings.itemBias ? { itemBias: true, itemBiasLearningRate: settings.itemBias.learningRate ?? source.config.itemBiasLearningRate } : {}),
-  };
+  const config = transferConfig(source.config, settings);
 
   const events = trainingEvents(config, target.train, target.validation);
   const validation = events.validation && evaluationData(events.train, events.validation, nTargetUsers, nTargetItems);
   const test = evaluationData(concatExamples(target.train, target.validation), target.test, nTargetUsers, nTargetItems);
 
-  const itemTokens = alignedItemTokens(source, target, alignment);
-  const mappedSource = source.events.users.length > 0 ? mapSourceInteractions(alignment, source.events) : undefined;
-  const run: StrategyRun = { prepared, alignment, config, itemTokens, sourceEvents: mappedSource, train: events.train, validation, settings, hooks };
+  const run: StrategyRun = { config, train: events.train, validation, settings, hooks };
   const withReference = (settings.jointReference ?? defaultOf<boolean>('jointReference')) && strategy.start === 'pretrained';
   let fitted: FittedStrategy | undefined;
   let baseline: TwoTowerModel | undefined;
   let joint: FittedStrategy | undefined;
   try {
     hooks.onPhase?.('transfer');
-    fitted = await fitStrategy(strategy, run);
+    fitted = await fitStrategy(context, strategy, run);
     const { model, training, mix } = fitted;
+    if (training.aborted) throw abortError(hooks.signal);
 
     hooks.onPhase?.('baseline');
-    baseline = TwoTowerModel.create({ ...config, users: nTargetUsers, items: nTargetItems }, towerTokensFor(config, target.itemTokens));
-    setUserHistoriesFrom(baseline, events.train);
-    const baselineTraining = await fitModel(baseline, events.train, validation, settings.training, settings.seed, hooks);
+    const baselineConfig = { ...transferConfig(source.config, { ...settings, model: undefined }), ...(settings.baseline ? settings.baseline.model : settings.model) };
+    const baselineEvents = trainingEvents(baselineConfig, target.train, target.validation);
+    const baselineValidation = baselineEvents.validation && evaluationData(baselineEvents.train, baselineEvents.validation, nTargetUsers, nTargetItems);
+    const baselineFit = await fitTargetOnly(context, baselineConfig, baselineEvents.train, baselineValidation, settings.baseline?.training ?? settings.training, settings.seed, hooks);
+    baseline = baselineFit.model;
+    const baselineTraining = baselineFit.training;
     if (baselineTraining.aborted) throw abortError(hooks.signal);
 
     if (withReference) {
       hooks.onPhase?.('joint');
-      joint = await fitStrategy(createStrategy('JOINT'), run);
+      joint = await fitStrategy(context, createStrategy('JOINT'), run);
+      if (joint.training.aborted) throw abortError(hooks.signal);
     }
 
     hooks.onPhase?.('evaluation');
@@ -157,6 +186,7 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
       reference = compareWithReference(joint.strategy.name, transferred.model, jointReport, { seed: settings.evaluation.seed });
     }
     const report: TransferReport = {
+      ...(search ? { search } : {}),
       strategy: strategy.name,
       frozen: strategy.describe(model),
       freezeLayers: strategy.name === 'PARTIAL' ? (settings.freezeLayers ?? 1) : undefined,
@@ -176,6 +206,7 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
         evaluation: settings.evaluation,
         split: target.split,
         strategy: strategy.name,
+        ...(search ? { chosenBy: 'AUTO', budget: search.budget } : {}),
         freezeLayers: report.freezeLayers,
         replayWeight: report.replayWeight,
         ...(report.replayWeight > 0 ? { replayFraction: settings.replayFraction ?? DEFAULT_TRANSFER.replayFraction } : {}),
@@ -198,6 +229,22 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
   }
 }
 
+/** The transferred model's config: the source's, with the run's seed, token dropout, item bias and overrides. */
+export function transferConfig(sourceConfig: TwoTowerConfig, settings: Pick<TransferSettings, 'tokenDropout' | 'seed' | 'itemBias' | 'model'>): TwoTowerConfig {
+  return {
+    ...sourceConfig,
+    tokenDropout: settings.tokenDropout ?? sourceConfig.tokenDropout,
+    seed: settings.seed,
+    ...(settings.itemBias ? { itemBias: true, itemBiasLearningRate: settings.itemBias.learningRate ?? sourceConfig.itemBiasLearningRate } : {}),
+    ...settings.model,
+  };
+}
+
+/** Source examples per epoch: every one for a row-solving objective or an undefined share, else the share of the target examples. */
+function perEpoch(mix: SourceEventMix, sourceEvents: number, targetEvents: number, model: TwoTowerModel): number {
+  if (mix.fraction === undefined || !model.objective.gradientSteps) return sourceEvents;
+  return Math.round(mix.fraction * targetEvents);
+}
 
 /**
  * The alignment's overlap with the test users of a fixed split who have source history only
@@ -232,17 +279,6 @@ function withPopularityFallback(inner: Scorer, popularity: Float32Array, history
   };
 }
 
-/** Token bags for every aligned item row: target items' bags, then the source items'. */
-function alignedItemTokens(source: PreparedSource, target: PreparedDomain, alignment: Alignment): TokenBags | undefined {
-  if (!source.itemTokens && !target.itemTokens) return undefined;
-  const rows = alignment.itemDbIds.length;
-  const offsets = new Int32Array(rows + 1);
-  const ids: number[] = [];
-  for (let r = 0; r < rows; r++) {
-    const bags = r < alignment.targetItems ? target.itemTokens : source.itemTokens;
-    const entity = r < alignment.targetItems ? r : alignment.itemSourceRow[r]!;
-    if (bags) for (let k = bags.offsets[entity]!; k < bags.offsets[entity + 1]!; k++) ids.push(bags.ids[k]!);
-    offsets[r + 1] = ids.length;
-  }
-  return { offsets, ids: Int32Array.from(ids) };
+export function abortError(signal: AbortSignal | undefined): Error {
+  return new GraftError('CANCELLED', `transfer cancelled${signal?.reason ? `: ${String((signal.reason as Error).message ?? signal.reason)}` : ''}; no model was registered`);
 }

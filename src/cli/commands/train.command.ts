@@ -1,5 +1,10 @@
+import { GraftError } from '../../errors.js';
+import type { SearchReport } from '../../transfer/transfer-report.js';
+import { DEFAULT_SEARCH_BUDGET, formatSearchBudget, parseSearchBudget, type SearchBudget } from '../../tuning/search-budget.js';
+import { autoPretrain } from '../../workflows/auto-pretrain.js';
+import type { TrainedModel } from '../../workflows/trained-model.js';
 import type { Command } from 'commander';
-import { formatMetrics, formatTestSet, unknownUserInDomain } from '../format-metrics.js';
+import { formatMetrics, formatSearch, formatTestSet, unknownUserInDomain } from '../format-metrics.js';
 import { oneOf, positiveInt } from '../options.js';
 import { addSettingOptions, typedSettings } from '../setting-options.js';
 import { trainingProgress } from '../training-progress.js';
@@ -17,6 +22,8 @@ interface TrainCliOptions extends SplitCliOptions {
   seed?: number;
   device: 'AUTO' | 'CPU' | 'GPU';
   json?: boolean;
+  auto?: boolean;
+  budget?: SearchBudget;
 }
 
 export function addSplitOptions(command: Command): Command {
@@ -32,6 +39,8 @@ export function registerTrain(program: Command): void {
     .description('train a two-tower model on one domain, evaluate it next to popularity, and register it')
     .requiredOption('--domain <name>', 'domain to train on')
     .option('--device <device>', 'AUTO, CPU or GPU (GPU needs @tensorflow/tfjs-node-gpu)', oneOf('device', ['AUTO', 'CPU', 'GPU'] as const), 'AUTO')
+    .option('--auto', "search the objective's main settings and the epochs by successive halving on a validation carve of the training data (each user's last event), then train the winner")
+    .option('--budget <b>', `--auto: trials (configurations, e.g. 24) or time (e.g. 10m); default ${formatSearchBudget(DEFAULT_SEARCH_BUDGET)}`, (v: string) => parseSearchBudget(v))
     .option('--json', 'print one JSON object instead of a table');
   addSettingOptions(command, 'train');
   addSplitOptions(command);
@@ -49,9 +58,23 @@ export function registerTrain(program: Command): void {
       // Objectives that train on the validation carve count it as training (see trainingEvents).
       const trainingEvents = prepared.train.users.length + (objective.trainsOnValidation ? (prepared.validation?.users.length ?? 0) : 0);
       note(`${o.domain}: ${prepared.userDbIds.length} users, ${prepared.itemDbIds.length} items, ${trainingEvents} training and ${prepared.test.users.length} test interactions`);
-      const progress = trainingProgress(o.domain);
-      const trained = await pretrain(prepared, { model, training, evaluation, device: o.device }, progress);
-      progress.stop();
+      if (o.budget && !o.auto) throw new GraftError('BAD_INPUT', '--budget applies to --auto only; drop it or add --auto');
+      let search: SearchReport | undefined;
+      let trained: TrainedModel;
+      if (o.auto) {
+        const budget = o.budget ?? DEFAULT_SEARCH_BUDGET;
+        note(`--auto: searching ${objective.tuned.settings.join(', ')} and the epochs on the validation carve (budget ${formatSearchBudget(budget)})...`);
+        const found = await autoPretrain(prepared, { model, training, evaluation, device: o.device, budget }, {
+          onTrial: (t) => note(`trial #${t.config} rung ${t.rung} (${t.epochs} epochs): ${t.label} -> validation ${t.validation.toFixed(4)} in ${t.seconds.toFixed(1)} s`),
+        });
+        trained = found.trained;
+        search = found.search;
+        if (!o.json) note(formatSearch(search).join('\n'));
+      } else {
+        const progress = trainingProgress(o.domain);
+        trained = await pretrain(prepared, { model, training, evaluation, device: o.device }, progress);
+        progress.stop();
+      }
       const record = await registerTrainedModel(gdb, { domain: o.domain, kind: 'PRETRAIN' }, trained);
       const m = trained.metrics;
       // No test set is a choice (--split none); a test file of which nothing could be scored is a failure.
@@ -76,6 +99,7 @@ export function registerTrain(program: Command): void {
             ...(noTestSet ? { note: 'no test set (--split none)' } : {}),
             backend: trained.backend,
             examplesPerSecond: m.training.examplesPerSecond,
+            ...(search ? { search } : {}),
           })}\n`,
         );
       } else {

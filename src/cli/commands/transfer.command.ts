@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { activateModel } from '../../registry/activation.js';
-import { parseStrategyName } from '../../transfer/transfer-strategy.js';
+import { GraftError } from '../../errors.js';
+import { parseStrategyChoice, type TransferStrategyName } from '../../transfer/transfer-strategy.js';
+import { DEFAULT_SEARCH_BUDGET, formatSearchBudget, parseSearchBudget, type SearchBudget } from '../../tuning/search-budget.js';
 import { describeGuard, type MetricGain, type TransferReport } from '../../transfer/transfer-report.js';
 import { resolveTransferSettings } from '../../workflows/settings/run-settings.js';
 import { prepareTransfer } from '../../workflows/prepare-transfer.js';
@@ -8,7 +10,7 @@ import { registerTrainedModel } from '../../workflows/register-trained-model.js'
 import { transfer } from '../../workflows/transfer.workflow.js';
 import { oneOf, positiveInt, positiveNumber, unitInterval } from '../options.js';
 import { addSettingOptions, typedSettings } from '../setting-options.js';
-import { formatTestSet } from '../format-metrics.js';
+import { formatSearch, formatTestSet } from '../format-metrics.js';
 import { splitFromOptions, type SplitCliOptions } from '../split-options.js';
 import { trainingProgress } from '../training-progress.js';
 import { note, withDatabase } from '../with-database.js';
@@ -18,6 +20,7 @@ interface TransferCliOptions extends SplitCliOptions {
   from: string;
   to: string;
   strategy: string;
+  budget?: SearchBudget;
   coldStartShare?: number;
   activate?: boolean;
   device: 'AUTO' | 'CPU' | 'GPU';
@@ -31,7 +34,8 @@ export function registerTransfer(program: Command): void {
     .description('graft a pretrained model onto a target domain, fine-tune it, and compare it with a target-only baseline of the same budget')
     .requiredOption('--from <model>', 'source model id (see `graft models`)')
     .requiredOption('--to <domain>', 'target domain')
-    .requiredOption('--strategy <name>', 'feature-extraction, partial, full (graft the source model\'s weights) or joint (train from scratch on the source and target events together)')
+    .option('--strategy <name>', 'auto (search strategies and settings on a validation carve of the target training data), feature-extraction, partial, full (graft the source model\'s weights) or joint (train from scratch on the source and target events together)', 'auto')
+    .option('--budget <b>', `auto: trials (configurations, e.g. 24) or time (e.g. 10m) for each of its two searches (the transfer's and the baseline's); default ${formatSearchBudget(DEFAULT_SEARCH_BUDGET)}`, (v: string) => parseSearchBudget(v))
     .option('--cold-start-share <s>', 'synthetic cold-start carve: share of overlapping users whose whole target history is moved to test (default 0.1 with --split, 0 with --test-file: a fixed split is kept as it is)', unitInterval('cold-start-share'))
     .option('--activate', 'activate the result if its gain is positive (never a negative-transfer model)')
     .option('--device <device>', 'AUTO, CPU or GPU', oneOf('device', ['AUTO', 'CPU', 'GPU'] as const), 'AUTO')
@@ -40,7 +44,8 @@ export function registerTransfer(program: Command): void {
   addSplitOptions(command);
   command.option('--seed <n>', 'the training seed (alias of --training-seed; the negatives\' seed is --eval-seed)', positiveInt('seed'));
   command.action(async (o: TransferCliOptions) => {
-    const strategy = parseStrategyName(o.strategy);
+    const strategy = parseStrategyChoice(o.strategy);
+    if (o.budget && strategy !== 'AUTO') throw new GraftError('BAD_INPUT', `--budget applies to --strategy auto only; drop it or use --strategy auto`);
     // The typed settings resolve exactly as a job's input does (declared bounds and defaults, strategy-only settings refused elsewhere).
     const typed = typedSettings(command, 'transfer');
     if (o.seed !== undefined && typed.seed === undefined) typed.seed = o.seed;
@@ -58,6 +63,7 @@ export function registerTransfer(program: Command): void {
         prepared,
         {
           strategy,
+          ...(strategy === 'AUTO' ? { budget: o.budget ?? DEFAULT_SEARCH_BUDGET } : {}),
           freezeLayers: settings.freezeLayers,
           replayWeight: settings.replayWeight,
           replayFraction: settings.replayFraction,
@@ -72,8 +78,10 @@ export function registerTransfer(program: Command): void {
         {
           onStep: (p) => progress.onStep(p),
           onEpoch: (p) => progress.onEpoch(p),
+          onTrial: (t) => note(`trial ${t.search} #${t.config} rung ${t.rung} (${t.epochs} epochs): ${t.label} -> validation ${t.validation.toFixed(4)} in ${t.seconds.toFixed(1)} s`),
           onPhase: (phase) => {
             progress.stop();
+            if (phase === 'search') note(`AUTO: searching strategies and settings on the validation carve (budget ${formatSearchBudget(o.budget ?? DEFAULT_SEARCH_BUDGET)} per search)...`);
             if (phase === 'baseline') progress = trainingProgress(`${o.to} baseline`);
             if (phase === 'joint') progress = trainingProgress(`${o.to} JOINT reference`);
             if (phase === 'evaluation') note('evaluating the transferred model, the baseline and popularity on the same test users...');
@@ -86,7 +94,8 @@ export function registerTransfer(program: Command): void {
         {
           domain: o.to,
           kind: 'TRANSFER',
-          strategy,
+          // AUTO registers the strategy it chose.
+          strategy: report.strategy as TransferStrategyName,
           parentModelId: o.from,
           transferReport: report as unknown as Record<string, unknown>,
           negativeTransfer: report.negativeTransfer,
@@ -102,7 +111,9 @@ export function registerTransfer(program: Command): void {
         process.stdout.write(
           `${JSON.stringify({
             model: record.id,
-            strategy,
+            strategy: report.strategy,
+            chosenBy: report.search ? 'AUTO' : undefined,
+            search: report.search,
             metrics: report.metrics,
             baseline: report.baseline,
             popularity: report.popularity,
@@ -139,6 +150,7 @@ export function formatTransferReport(report: TransferReport): string {
   const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(4));
   const g = (x: MetricGain | undefined) => (x === undefined ? '-' : `${x.value >= 0 ? '+' : ''}${x.value.toFixed(4)} [${x.ci95[0].toFixed(4)}, ${x.ci95[1].toFixed(4)}]`);
   const lines = [
+    ...(report.search ? formatSearch(report.search) : []),
     `${report.strategy}: ${report.frozen}; ${describeSourceEvents(report)}`,
     `overlap: ${report.overlap.usersInBoth} users in both domains, ${report.overlap.targetOnlyUsers} target-only, ${report.overlap.usersWithoutTargetHistory} with no target history`,
     formatTestSet({ users: report.users, rows: report.rows }, report.dropped, 'a user in neither the target domain nor the source model', 'the target domain'),
@@ -179,3 +191,4 @@ function describeColdStart(c: NonNullable<TransferReport['coldStart']>): string 
   const file = c.fromTestFile > 0 ? `; ${c.fromTestFile} test users have source history only, scored from their transferred rows (baseline: popularity)` : '';
   return `cold start ("0" stratum): ${carve}${file}`;
 }
+

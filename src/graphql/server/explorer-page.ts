@@ -173,6 +173,10 @@ function explorerHtml(version: string): string {
               <table id="report-other"></table>
               <ul id="report-overlap"></ul>
               <div class="chart short"><canvas id="strata-chart"></canvas></div>
+              <div id="report-trials-box" hidden>
+                <p id="report-trials-info" class="muted"></p>
+                <table id="report-trials"></table>
+              </div>
             </div>
           </div>
         </div>

@@ -55,6 +55,7 @@ export enum TransferStrategy {
   PARTIAL = 'PARTIAL',
   FULL = 'FULL',
   JOINT = 'JOINT',
+  AUTO = 'AUTO',
 }
 registerEnumType(TransferStrategy, {
   name: 'TransferStrategy',
@@ -63,6 +64,7 @@ registerEnumType(TransferStrategy, {
     PARTIAL: { description: 'The lowest freezeLayers layers of each tower frozen (layer 0 = embedding tables).' },
     FULL: { description: 'Everything trains; pretrained parts at a lower learning rate.' },
     JOINT: { description: "No pretrained weights: one model of the source model's config trained from scratch on the target and source events together (source events at weight 1, all of them every epoch); replay settings do not apply." },
+    AUTO: { description: "Input only (the default): successive-halving search over the strategies, replay weight and the objective's settings on a validation carve of the target's training data; the baseline gets the same search. A model stores the strategy AUTO chose." },
   },
 });
 

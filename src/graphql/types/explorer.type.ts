@@ -3,6 +3,7 @@ import { ArgsType, Field, Float, ID, Int, ObjectType, registerEnumType } from 't
 import type { EmbeddingRecord, LayerChange as LibLayerChange, ModelComparison as LibModelComparison, Neighbour as LibNeighbour, Projection, TransferReportSummary as LibTransferReport } from '../../explorer/index.js';
 import { Model } from './model.type.js';
 import { TransferStrategy } from './enums.js';
+import { JSONScalar } from './json.scalar.js';
 
 export enum EntityKind {
   USER = 'USER',
@@ -308,6 +309,66 @@ export class TransferStratum {
   popularity!: MetricValue[];
 }
 
+@ObjectType({ description: "One trial of AUTO's search: a configuration trained with a rung's budget and scored on the validation carve." })
+export class SearchTrial {
+  @Field(() => String, { description: 'transfer, or baseline (the same search over target-only settings).' })
+  search!: string;
+
+  @Field(() => Int, { description: 'The configuration, in sampling order.' })
+  config!: number;
+
+  @Field(() => String, { description: 'The configuration in words.' })
+  label!: string;
+
+  @Field(() => JSONScalar, { description: 'The configuration: strategy, freezeLayers, replayWeight and the settings drawn.' })
+  settings!: Record<string, unknown>;
+
+  @Field(() => Int, { description: '0 = the cheapest budget; promoted configurations are retrained at the next rung.' })
+  rung!: number;
+
+  @Field(() => Int, { description: 'Epochs (implicit ALS: sweeps).' })
+  epochs!: number;
+
+  @Field(() => Float, { description: 'The validation metric (see TransferSearch.metric).' })
+  validation!: number;
+
+  @Field(() => Float)
+  seconds!: number;
+}
+
+@ObjectType({ description: "AUTO's search: its budget, every trial and what it chose for the transfer and for the baseline." })
+export class TransferSearch {
+  @Field(() => String, { description: 'Per search: configurations ("16") or minutes ("10m").' })
+  budget!: string;
+
+  @Field(() => Int)
+  eta!: number;
+
+  @Field(() => Int)
+  rungs!: number;
+
+  @Field(() => String, { description: 'How trials are ranked, on the validation carve.' })
+  metric!: string;
+
+  @Field(() => Int, { description: "Users in the validation carve (each one's last training event)." })
+  validationUsers!: number;
+
+  @Field(() => String)
+  chosenTransfer!: string;
+
+  @Field(() => String, { nullable: true })
+  chosenBaseline!: string | null;
+
+  @Field(() => Boolean)
+  stoppedByClock!: boolean;
+
+  @Field(() => Float)
+  seconds!: number;
+
+  @Field(() => [SearchTrial])
+  trials!: SearchTrial[];
+}
+
 @ObjectType({ description: 'A reference model trained in the same transfer run (the JOINT model: from scratch on source + target events, same budget), on the same test users and negatives.' })
 export class ReferenceModel {
   @Field(() => TransferStrategy)
@@ -352,6 +413,9 @@ export class TransferReportSummary {
   @Field(() => [TransferStratum])
   strata!: TransferStratum[];
 
+  @Field(() => TransferSearch, { nullable: true, description: "AUTO's search when it chose the strategy (null otherwise)." })
+  search!: TransferSearch | null;
+
   static from(r: LibTransferReport): TransferReportSummary {
     return Object.assign(new TransferReportSummary(), {
       modelId: r.modelId,
@@ -372,6 +436,20 @@ export class TransferReportSummary {
         baseline: metricValues(s.baseline),
         popularity: metricValues(s.popularity),
       })),
+      search: r.search
+        ? {
+            budget: r.search.budget,
+            eta: r.search.eta,
+            rungs: r.search.rungs,
+            metric: r.search.metric,
+            validationUsers: r.search.validationUsers,
+            chosenTransfer: `${r.search.transfer.label} (${r.search.transfer.epochs} epochs)`,
+            chosenBaseline: r.search.baseline ? `${r.search.baseline.label} (${r.search.baseline.epochs} epochs)` : null,
+            stoppedByClock: r.search.stoppedByClock,
+            seconds: r.search.seconds,
+            trials: r.search.trials.map((t) => ({ ...t, validation: Number.isFinite(t.validation) ? t.validation : 0 })),
+          }
+        : null,
     });
   }
 }

@@ -233,8 +233,12 @@ export class StartTransferInput extends JobInputBase {
   @Length(1, 63)
   targetDomain!: string;
 
-  @Field(() => TransferStrategy)
+  @Field(() => TransferStrategy, { defaultValue: TransferStrategy.AUTO, description: 'AUTO (the default) searches the strategy and settings on a validation carve of the target training data.' })
   strategy!: TransferStrategy;
+
+  @Field(() => String, { nullable: true, description: 'AUTO only: configurations per search ("24") or minutes ("10m"); default 16 configurations.' })
+  @Length(1, 16)
+  budget?: string | null;
 
   @Field(() => Boolean, { defaultValue: false, description: 'Activate the result when it is not negative transfer and beats the baseline.' })
   activateIfBetter!: boolean;

@@ -16,13 +16,13 @@ export function defaultOf<T = unknown>(name: SettingName): T {
 /** What a setting applies to, for the context of one run. */
 export interface SettingContext {
   objective?: ModelObjective;
-  strategy?: TransferStrategyName;
+  strategy?: TransferStrategyName | 'AUTO';
 }
 
 /** Whether the setting is read in this context (its objectives and strategies). */
 export function appliesTo(setting: Setting, context: SettingContext): boolean {
   if (setting.objectives && context.objective && !setting.objectives.includes(context.objective.name)) return false;
-  if (setting.strategies && context.strategy && !setting.strategies.includes(context.strategy)) return false;
+  if (setting.strategies && context.strategy && !(setting.strategies as readonly string[]).includes(context.strategy)) return false;
   return true;
 }
 

@@ -31,7 +31,7 @@ export function resolvePretrainSettings(input: object): { model: ModelSettings; 
 /** The transfer's own settings and training budget from what was given (see `resolvePretrainSettings`). */
 export function resolveTransferSettings(
   input: object,
-  strategy: TransferStrategyName,
+  strategy: TransferStrategyName | 'AUTO',
 ): {
   training: TrainingSettings;
   evaluation: EvaluationSettings;

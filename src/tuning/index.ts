@@ -1,0 +1,3 @@
+export * from './search-budget.js';
+export * from './search-space.js';
+export * from './successive-halving.js';

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { modelObjective } from '../model/objective.js';
+import { candidateSampler, describeCandidate, SEARCH_RANGES, targetOnlySearchSpace, transferSearchSpace } from './search-space.js';
+
+describe('search space', () => {
+  it('offers each PARTIAL(N) that differs from FEATURE_EXTRACTION, and the objective\'s own settings', () => {
+    const softmax = transferSearchSpace(modelObjective('softmax'), 2, true);
+    expect(softmax.strategies.map((s) => describeCandidate({ strategy: s.strategy, freezeLayers: s.freezeLayers }))).toEqual(['FEATURE_EXTRACTION', 'PARTIAL(0)', 'PARTIAL(2)', 'PARTIAL(3)', 'FULL', 'JOINT']);
+    expect(softmax.settings).toEqual(['learningRate', 'temperature', 'l2']);
+    const als = transferSearchSpace(modelObjective('implicit-als'), 0, false);
+    expect(als.strategies.map((s) => s.strategy)).toEqual(['FEATURE_EXTRACTION', 'FULL']);
+    expect(als.replay).toBe(false);
+    expect(als.settings).toEqual(['alsAlpha', 'alsRegularization']);
+    expect(targetOnlySearchSpace(modelObjective('implicit-als')).strategies).toEqual([]);
+  });
+
+  it('draws reproducibly from a seed, within the ranges, with the anchor first', () => {
+    const space = transferSearchSpace(modelObjective('implicit-als'), 0, false);
+    const a = candidateSampler(space, 42, { strategy: 'FEATURE_EXTRACTION', alsAlpha: 40 });
+    const b = candidateSampler(space, 42, { strategy: 'FEATURE_EXTRACTION', alsAlpha: 40 });
+    const c = candidateSampler(space, 43);
+    const draws = Array.from({ length: 40 }, (_, n) => a(n));
+    expect(draws).toEqual(Array.from({ length: 40 }, (_, n) => b(n)));
+    expect(draws[0]).toEqual({ strategy: 'FEATURE_EXTRACTION', alsAlpha: 40 });
+    expect(new Set(draws.map((d) => d.strategy))).toEqual(new Set(['FEATURE_EXTRACTION', 'FULL']));
+    expect(draws.slice(1)).not.toEqual(Array.from({ length: 39 }, (_, n) => c(n + 1)));
+    for (const d of draws.slice(1)) {
+      expect(d.alsAlpha!).toBeGreaterThanOrEqual(SEARCH_RANGES.alsAlpha.min);
+      expect(d.alsAlpha!).toBeLessThanOrEqual(SEARCH_RANGES.alsAlpha.max);
+      expect(d.alsRegularization!).toBeGreaterThanOrEqual(SEARCH_RANGES.alsRegularization.min);
+    }
+    // Every strategy, no replay weight for JOINT, and a spread of alpha over the log range.
+    const withReplay = candidateSampler(transferSearchSpace(modelObjective('implicit-als'), 0, true), 42);
+    const many = Array.from({ length: 40 }, (_, n) => withReplay(n + 1));
+    expect(new Set(many.map((d) => d.strategy))).toEqual(new Set(['FEATURE_EXTRACTION', 'FULL', 'JOINT']));
+    expect(many.filter((d) => d.strategy === 'JOINT').every((d) => d.replayWeight === undefined)).toBe(true);
+    expect(many.filter((d) => d.strategy !== 'JOINT').every((d) => d.replayWeight !== undefined)).toBe(true);
+    expect(draws.some((d) => d.alsAlpha! < 10) && draws.some((d) => d.alsAlpha! > 10)).toBe(true);
+  });
+});

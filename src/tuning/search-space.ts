@@ -1,0 +1,116 @@
+import { createRng } from '../dataset/random.js';
+import type { ModelObjective, TunedSetting } from '../model/objective.js';
+import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
+
+/** A range AUTO draws a setting from: log-uniform for rates and strengths, uniform otherwise. */
+export interface SearchRange {
+  scale: 'log' | 'linear';
+  min: number;
+  max: number;
+  /** Probability of drawing exactly 0 instead (an off switch, e.g. no weight decay). */
+  zero?: number;
+}
+
+/**
+ * Each searched setting's range. Wide on purpose (a decade or two around the values measured
+ * on the shared pairs, BENCHMARKS.md "AUTO"): the search has to hold on pairs nobody tuned on.
+ */
+export const SEARCH_RANGES: Record<TunedSetting | 'replayWeight', SearchRange> = {
+  alsAlpha: { scale: 'log', min: 1, max: 100 },
+  alsRegularization: { scale: 'log', min: 0.01, max: 10 },
+  learningRate: { scale: 'log', min: 3e-4, max: 1e-2 },
+  temperature: { scale: 'log', min: 0.03, max: 0.3 },
+  l2: { scale: 'log', min: 1e-7, max: 1e-4, zero: 0.5 },
+  replayWeight: { scale: 'linear', min: 0, max: 1, zero: 0.25 },
+};
+
+/** One searched configuration: the strategy (absent: target-only) and the settings drawn for it. */
+export interface Candidate {
+  strategy?: TransferStrategyName;
+  /** PARTIAL: the lowest N layers frozen. */
+  freezeLayers?: number;
+  replayWeight?: number;
+  alsAlpha?: number;
+  alsRegularization?: number;
+  learningRate?: number;
+  temperature?: number;
+  l2?: number;
+}
+
+/** What is searched: the strategy choices (none: target-only), whether replay is, and the objective's settings. */
+export interface SearchSpace {
+  /** `noReplay`: the strategy sets its own source events (JOINT: all of them at weight 1), so no replay weight is drawn. */
+  strategies: Array<{ strategy: TransferStrategyName; freezeLayers?: number; noReplay?: boolean }>;
+  replay: boolean;
+  settings: readonly TunedSetting[];
+}
+
+/**
+ * The transfer search space from the source model: FEATURE_EXTRACTION, PARTIAL(N) for each N
+ * that differs from it (towers with `denseLayers` MLP layers: N = 0 and 2..denseLayers+1;
+ * PARTIAL(1) freezes exactly what FEATURE_EXTRACTION does), FULL, JOINT (from scratch on
+ * source + target events, of the source model's config); the replay weight when the source has
+ * events of target users (not for JOINT); the objective's own tuned settings.
+ */
+export function transferSearchSpace(objective: ModelObjective, denseLayers: number, hasReplay: boolean): SearchSpace {
+  const partial = denseLayers > 0 ? [0, ...Array.from({ length: denseLayers }, (_, i) => i + 2)] : [];
+  return {
+    strategies: [
+      { strategy: 'FEATURE_EXTRACTION' },
+      ...partial.map((n) => ({ strategy: 'PARTIAL' as const, freezeLayers: n })),
+      { strategy: 'FULL' },
+      ...(hasReplay ? [{ strategy: 'JOINT' as const, noReplay: true }] : []),
+    ],
+    replay: hasReplay,
+    settings: objective.tuned.settings,
+  };
+}
+
+/** The target-only (baseline) search space: the same objective settings, no strategy, no replay. */
+export function targetOnlySearchSpace(objective: ModelObjective): SearchSpace {
+  return { strategies: [], replay: false, settings: objective.tuned.settings };
+}
+
+/**
+ * A seeded sampler: the n-th draw depends only on (space, seed, n), so a search replays
+ * exactly. Draw 0 is the objective's defaults where given (`anchor`), so the search never
+ * does worse on validation than the untuned defaults at the same budget.
+ */
+export function candidateSampler(space: SearchSpace, seed: number, anchor: Candidate = {}): (n: number) => Candidate {
+  return (n) => {
+    if (n === 0 && Object.keys(anchor).length > 0) return { ...anchor };
+    const rng = createRng(seed * 7919 + n);
+    const out: Candidate = {};
+    const choice = space.strategies.length > 0 ? space.strategies[rng.int(space.strategies.length)]! : undefined;
+    if (choice) {
+      out.strategy = choice.strategy;
+      if (choice.freezeLayers !== undefined) out.freezeLayers = choice.freezeLayers;
+    }
+    if (space.replay && !choice?.noReplay) out.replayWeight = round(draw(SEARCH_RANGES.replayWeight, rng.next, rng.next()));
+    for (const name of space.settings) out[name] = round(draw(SEARCH_RANGES[name], rng.next, rng.next()));
+    return out;
+  };
+}
+
+/** One line for reports and progress: `FULL, replay 0.42, alsAlpha 12.3, alsRegularization 0.051`. */
+export function describeCandidate(c: Candidate): string {
+  const parts: string[] = [];
+  if (c.strategy) parts.push(c.strategy === 'PARTIAL' ? `PARTIAL(${c.freezeLayers ?? 1})` : c.strategy);
+  else parts.push('target only');
+  for (const [key, value] of Object.entries(c)) {
+    if (key === 'strategy' || key === 'freezeLayers' || value === undefined) continue;
+    parts.push(`${key === 'replayWeight' ? 'replay' : key} ${value}`);
+  }
+  return parts.join(', ');
+}
+
+function draw(range: SearchRange, next: () => number, u: number): number {
+  if (range.zero !== undefined && next() < range.zero) return 0;
+  if (range.scale === 'log') return Math.exp(Math.log(range.min) + u * (Math.log(range.max) - Math.log(range.min)));
+  return range.min + u * (range.max - range.min);
+}
+
+/** Three significant digits: readable in reports, and the stored settings are the ones used. */
+function round(x: number): number {
+  return x === 0 ? 0 : Number(x.toPrecision(3));
+}

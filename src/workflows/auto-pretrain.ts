@@ -1,0 +1,92 @@
+import { GraftError } from '../errors.js';
+import { modelObjective } from '../model/objective.js';
+import { TwoTowerModel } from '../model/two-tower.model.js';
+import type { SearchReport, SearchTrialRecord } from '../transfer/transfer-report.js';
+import { formatSearchBudget, type SearchBudget } from '../tuning/search-budget.js';
+import { candidateSampler, describeCandidate, targetOnlySearchSpace, type Candidate } from '../tuning/search-space.js';
+import { successiveHalving } from '../tuning/successive-halving.js';
+import { SEARCH_ETA, SEARCH_METRIC, SEARCH_RUNGS, overridesOf, validationScorer } from './auto-transfer.js';
+import { fitModel, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
+import { modelConfig, towerTokensFor } from './model-settings.js';
+import type { PreparedDomain } from './prepared-domain.js';
+import { pretrain, type PretrainSettings } from './pretrain.workflow.js';
+import type { TrainedModel } from './trained-model.js';
+
+/**
+ * `graft train --auto`: the transfer's search without strategies or replay. Successive halving
+ * over the objective's tuned settings, each trial trained on the domain's training events
+ * without the validation carve and scored on it (the test split is never read); then the
+ * winner is trained as `pretrain` trains (all training data) and evaluated on test.
+ *
+ * @example
+ * const { trained, search } = await autoPretrain(prepared, { ...settings, budget: { kind: 'trials', trials: 16 } });
+ */
+export async function autoPretrain(
+  prepared: PreparedDomain,
+  settings: PretrainSettings & { budget: SearchBudget },
+  hooks: TrainingHooks & { onTrial?: (trial: SearchTrialRecord) => void } = {},
+): Promise<{ trained: TrainedModel; search: SearchReport }> {
+  const started = performance.now();
+  const validationRows = prepared.validation;
+  if (!validationRows || validationRows.users.length === 0) {
+    throw new GraftError('BAD_INPUT', `--auto scores its trials on a validation carve of "${prepared.domain}"'s training data (each user's last event, users with at least 2), and the split left none; train without --auto`);
+  }
+  const users = prepared.userDbIds.length;
+  const items = prepared.itemDbIds.length;
+  const objective = modelObjective(settings.model.objective ?? 'softmax');
+  const seed = settings.model.seed;
+  const { score, validationUsers } = validationScorer(prepared.train, validationRows, users, items, seed);
+  const baseConfig = modelConfig(settings.model, users, items);
+  const anchor: Candidate = {};
+  for (const name of objective.tuned.settings) anchor[name] = name === 'learningRate' ? settings.training.learningRate : (baseConfig[name] as number);
+  const trials: SearchTrialRecord[] = [];
+  const result = await successiveHalving<Candidate>({
+    sample: candidateSampler(targetOnlySearchSpace(objective), seed, anchor),
+    minResource: () => objective.tuned.firstRungEpochs,
+    budget: settings.budget,
+    eta: SEARCH_ETA,
+    rungs: SEARCH_RUNGS,
+    signal: hooks.signal,
+    evaluate: async (c, epochs, signal) => {
+      const config = { ...baseConfig, ...overridesOf(c) };
+      const model = TwoTowerModel.create(config, towerTokensFor(config, prepared.itemTokens));
+      try {
+        setUserHistoriesFrom(model, prepared.train);
+        const fit = await fitModel(model, prepared.train, undefined, { ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate, patience: 0 }, seed, { signal });
+        if (fit.aborted) throw new GraftError('CANCELLED', 'trial cancelled');
+        return score(model);
+      } finally {
+        model.dispose();
+      }
+    },
+    onTrial: (t) => {
+      const row: SearchTrialRecord = { search: 'train', config: t.config, label: describeCandidate(t.settings), settings: { ...t.settings }, rung: t.rung, epochs: t.resource, validation: t.score, seconds: t.seconds };
+      trials.push(row);
+      hooks.onTrial?.(row);
+    },
+  });
+  const best = result.best;
+  const search: SearchReport = {
+    budget: formatSearchBudget(settings.budget),
+    eta: SEARCH_ETA,
+    rungs: SEARCH_RUNGS,
+    metric: `${SEARCH_METRIC.metric} (sampled, ${SEARCH_METRIC.negatives} negatives)`,
+    validationUsers,
+    seed,
+    trials,
+    transfer: { label: describeCandidate(best.settings).replace(/^target only, /, ''), epochs: best.resource, validation: best.score },
+    stoppedByClock: result.stoppedByClock,
+    seconds: (performance.now() - started) / 1000,
+  };
+  const trained = await pretrain(
+    prepared,
+    {
+      ...settings,
+      model: { ...settings.model, ...overridesOf(best.settings) },
+      training: { ...settings.training, epochs: best.resource, learningRate: best.settings.learningRate ?? settings.training.learningRate },
+    },
+    hooks,
+  );
+  trained.config = { ...trained.config, chosenBy: 'AUTO', search };
+  return { trained, search };
+}

@@ -1,0 +1,174 @@
+import { GraftError } from '../errors.js';
+import { evaluate, type EvaluationData } from '../evaluation/evaluate.js';
+import { modelObjective } from '../model/objective.js';
+import type { TwoTowerModel } from '../model/two-tower.model.js';
+import type { SearchReport, SearchTrialRecord } from '../transfer/transfer-report.js';
+import { denseLayersOf } from '../transfer/transfer-strategy.js';
+import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
+import { formatSearchBudget, type SearchBudget } from '../tuning/search-budget.js';
+import { candidateSampler, describeCandidate, targetOnlySearchSpace, transferSearchSpace, type Candidate, type SearchSpace } from '../tuning/search-space.js';
+import { successiveHalving, type Trial } from '../tuning/successive-halving.js';
+import { evaluationData } from './evaluation-data.js';
+import { modelScorer } from './fit-and-evaluate.js';
+import type { TrainingSettings } from './model-settings.js';
+import type { Examples } from './prepared-domain.js';
+import { createStrategy } from '../transfer/strategies.js';
+import { fitStrategy, fitTargetOnly, type ModelOverrides, type TransferContext } from './transfer-candidate.js';
+import { abortError, transferConfig, type TransferHooks, type TransferSettings } from './transfer.workflow.js';
+
+/** η: each rung keeps the top third and gives it three times the budget. */
+export const SEARCH_ETA = 3;
+/** Rungs: budgets of 1x, 3x and 9x the objective's first-rung epochs. */
+export const SEARCH_RUNGS = 3;
+/**
+ * How trials are ranked: NDCG@10 against 99 sampled negatives (seeded) on the validation
+ * carve's users (at most 5,000, the first by row): cheap next to a trial's training, and finer
+ * than HR@10 at this depth.
+ */
+export const SEARCH_METRIC = { protocol: 'sampled' as const, negatives: 99, ks: [10], metric: 'ndcg@10', maxUsers: 5000 };
+
+/**
+ * AUTO: successive halving (`successiveHalving`) over the transfer's strategies, replay weight
+ * and the objective's tuned settings, and the same search over target-only settings for the
+ * baseline (the fair guard), each with `budget`. Every trial trains on the target's training
+ * events without the validation carve (each user's last training event, users with at least
+ * 2) and is scored on that carve; the test split is never read. Returns the fixed settings
+ * that retrain both winners on all training data.
+ */
+export async function searchTransfer(
+  context: TransferContext,
+  settings: TransferSettings & { budget: SearchBudget },
+  hooks: TransferHooks = {},
+): Promise<{ settings: TransferSettings & { strategy: TransferStrategyName }; report: SearchReport }> {
+  const started = performance.now();
+  const { prepared, alignment, sourceEvents } = context;
+  const { source, target } = prepared;
+  const validationRows = target.validation;
+  if (!validationRows || validationRows.users.length === 0) {
+    throw new GraftError(
+      'BAD_INPUT',
+      `strategy AUTO scores its trials on a validation carve of the target's training data (each user's last event, users with at least 2), and "${target.split.kind}" left none; choose a strategy instead (e.g. --strategy feature-extraction)`,
+    );
+  }
+  const objective = modelObjective(source.config.objective ?? 'softmax');
+  const { score, validationUsers } = validationScorer(target.train, validationRows, alignment.targetUsers, alignment.targetItems, settings.seed);
+  const sourceTuned: Candidate = {};
+  for (const name of objective.tuned.settings) sourceTuned[name] = name === 'learningRate' ? settings.training.learningRate : (transferConfig(source.config, settings)[name] as number);
+  const trainingFor = (c: Candidate, epochs: number): TrainingSettings => ({ ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate, patience: 0 });
+  const records: SearchTrialRecord[] = [];
+  const record = (search: 'transfer' | 'baseline') => (t: Trial<Candidate>) => {
+    const row: SearchTrialRecord = { search, config: t.config, label: describeCandidate(t.settings), settings: { ...t.settings }, rung: t.rung, epochs: t.resource, validation: t.score, seconds: t.seconds };
+    records.push(row);
+    hooks.onTrial?.(row);
+  };
+  const run = (space: SearchSpace, anchor: Candidate, evaluateTrial: (c: Candidate, epochs: number, signal: AbortSignal | undefined) => Promise<number>, search: 'transfer' | 'baseline') =>
+    successiveHalving<Candidate>({
+      sample: candidateSampler(space, settings.seed + (search === 'baseline' ? 1 : 0), anchor),
+      evaluate: evaluateTrial,
+      minResource: () => objective.tuned.firstRungEpochs,
+      budget: settings.budget,
+      eta: SEARCH_ETA,
+      rungs: SEARCH_RUNGS,
+      signal: hooks.signal,
+      onTrial: record(search),
+    });
+
+  const denseLayers = denseLayersOf(source.config);
+  const transferSearch = await run(
+    transferSearchSpace(objective, denseLayers, sourceEvents !== undefined),
+    { strategy: 'FEATURE_EXTRACTION', ...(sourceEvents ? { replayWeight: settings.replayWeight } : {}), ...sourceTuned },
+    async (c, epochs, signal) => {
+      const config = transferConfig(source.config, { ...settings, model: overridesOf(c) });
+      const strategy = createStrategy(c.strategy!, { freezeLayers: c.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
+      const fitted = await fitStrategy(context, strategy, {
+        config,
+        train: target.train,
+        validation: undefined,
+        settings: { replayWeight: c.replayWeight ?? 0, replayFraction: settings.replayFraction, itemInit: settings.itemInit, training: trainingFor(c, epochs), seed: settings.seed },
+        hooks: { signal },
+      });
+      try {
+        if (fitted.training.aborted) throw abortError(signal);
+        return score(fitted.model);
+      } finally {
+        fitted.model.dispose();
+      }
+    },
+    'transfer',
+  );
+  const baselineSearch = await run(
+    targetOnlySearchSpace(objective),
+    sourceTuned,
+    async (c, epochs, signal) => {
+      const config = { ...transferConfig(source.config, { ...settings, model: undefined }), ...overridesOf(c) };
+      const fitted = await fitTargetOnly(context, config, target.train, undefined as EvaluationData | undefined, trainingFor(c, epochs), settings.seed, { signal });
+      try {
+        if (fitted.training.aborted) throw abortError(signal);
+        return score(fitted.model);
+      } finally {
+        fitted.model.dispose();
+      }
+    },
+    'baseline',
+  );
+
+  const best = transferSearch.best;
+  const bestBaseline = baselineSearch.best;
+  const chosen: TransferSettings & { strategy: TransferStrategyName } = {
+    ...settings,
+    strategy: best.settings.strategy!,
+    freezeLayers: best.settings.freezeLayers,
+    replayWeight: best.settings.replayWeight ?? 0,
+    model: overridesOf(best.settings),
+    training: { ...settings.training, epochs: best.resource, learningRate: best.settings.learningRate ?? settings.training.learningRate },
+    baseline: {
+      model: overridesOf(bestBaseline.settings),
+      training: { ...settings.training, epochs: bestBaseline.resource, learningRate: bestBaseline.settings.learningRate ?? settings.training.learningRate },
+    },
+  };
+  return {
+    settings: chosen,
+    report: {
+      budget: formatSearchBudget(settings.budget),
+      eta: SEARCH_ETA,
+      rungs: SEARCH_RUNGS,
+      metric: `${SEARCH_METRIC.metric} (sampled, ${SEARCH_METRIC.negatives} negatives)`,
+      validationUsers,
+      seed: settings.seed,
+      trials: records,
+      transfer: { label: describeCandidate(best.settings), epochs: best.resource, validation: best.score },
+      baseline: { label: describeCandidate(bestBaseline.settings), epochs: bestBaseline.resource, validation: bestBaseline.score },
+      stoppedByClock: transferSearch.stoppedByClock || baselineSearch.stoppedByClock,
+      seconds: (performance.now() - started) / 1000,
+    },
+  };
+}
+
+/**
+ * Scores a model on the validation carve (`SEARCH_METRIC`): histories and seen items from
+ * `train` only, candidates the first `items` rows.
+ */
+export function validationScorer(train: Examples, validationRows: Examples, users: number, items: number, seed: number): { score: (model: TwoTowerModel) => number; validationUsers: number } {
+  const validation = evaluationData(train, validationRows, users, items);
+  const chosen = firstUsers(validationRows.users, SEARCH_METRIC.maxUsers);
+  return {
+    score: (model) => evaluate(modelScorer(model, items), validation, { ...SEARCH_METRIC, seed, users: chosen }).metrics[SEARCH_METRIC.metric]!,
+    validationUsers: chosen.length,
+  };
+}
+
+/** The model settings a candidate changes (its learning rate goes to training). */
+export function overridesOf(c: Candidate): ModelOverrides {
+  const out: ModelOverrides = {};
+  if (c.alsAlpha !== undefined) out.alsAlpha = c.alsAlpha;
+  if (c.alsRegularization !== undefined) out.alsRegularization = c.alsRegularization;
+  if (c.temperature !== undefined) out.temperature = c.temperature;
+  if (c.l2 !== undefined) out.l2 = c.l2;
+  return out;
+}
+
+/** The distinct users of `users`, ascending, at most `max` of them (deterministic). */
+function firstUsers(users: Int32Array, max: number): Int32Array {
+  const distinct = Int32Array.from(new Set(users)).sort();
+  return distinct.length <= max ? distinct : distinct.subarray(0, max);
+}

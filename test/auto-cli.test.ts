@@ -1,0 +1,66 @@
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI } from './support/job-helpers.js';
+import { freshDatabase, type TestDatabase } from './support/databases.js';
+
+/** `graft ...` against the test database; stdout, stderr and the exit code. */
+function graft(db: TestDatabase, ...args: string[]) {
+  const run = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, DATABASE_URL: db.url }, encoding: 'utf8' });
+  return { stdout: run.stdout, stderr: run.stderr, code: run.status };
+}
+
+describe('graft transfer and graft train choose their settings by validation (--strategy auto, --auto)', () => {
+  let db: TestDatabase;
+  let source: string;
+  beforeAll(async () => {
+    db = await freshDatabase('postgres');
+    expect(graft(db, 'seed', '--synthetic', '--users', '500', '--seed', '7').code).toBe(0);
+    const trained = graft(db, 'train', '--domain', 'source', '--objective', 'implicit-als', '--dim', '16', '--epochs', '4', '--json');
+    expect(trained.code, trained.stderr).toBe(0);
+    source = JSON.parse(trained.stdout).model;
+  });
+  afterAll(async () => db?.dispose());
+
+  it('transfers with AUTO when no strategy is given, prints every trial and registers the chosen strategy', () => {
+    const run = graft(db, 'transfer', '--from', source, '--to', 'target', '--budget', '3', '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout);
+    expect(out.chosenBy).toBe('AUTO');
+    expect(['FEATURE_EXTRACTION', 'FULL', 'JOINT']).toContain(out.strategy);
+    expect(out.search.budget).toBe('3');
+    // 3 configurations and 1 promotion, for the transfer and for the baseline.
+    expect(out.search.trials.length).toBe(8);
+    expect(run.stderr).toMatch(/trial transfer #0 rung 0 \(2 epochs\): FEATURE_EXTRACTION/);
+    const models = graft(db, 'models', '--domain', 'target', '--json');
+    expect(models.stdout).toContain(out.strategy);
+
+    const text = graft(db, 'transfer', '--from', source, '--to', 'target', '--strategy', 'auto', '--budget', '2');
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stderr).toMatch(/AUTO: budget 2 per search, eta 3, 3 rungs/);
+    expect(text.stderr).toMatch(/chosen: .*; baseline target only/);
+  });
+
+  it('refuses a bad budget, a budget without AUTO and a PARTIAL-only setting with AUTO, naming the fix', () => {
+    const bad = graft(db, 'transfer', '--from', source, '--to', 'target', '--budget', 'ten');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/budget "ten" is neither a number of trials .* use e\.g\. --budget 10m/);
+    const fixed = graft(db, 'transfer', '--from', source, '--to', 'target', '--strategy', 'full', '--budget', '3');
+    expect(fixed.code).not.toBe(0);
+    expect(fixed.stderr).toMatch(/--budget applies to --strategy auto only/);
+    const freeze = graft(db, 'transfer', '--from', source, '--to', 'target', '--freeze-layers', '2');
+    expect(freeze.code).not.toBe(0);
+    expect(freeze.stderr).toMatch(/freezeLayers = 2 applies to strategy PARTIAL only/);
+    const trainBudget = graft(db, 'train', '--domain', 'target', '--budget', '3');
+    expect(trainBudget.stderr).toMatch(/--budget applies to --auto only/);
+  });
+
+  it('train --auto searches the objective\'s settings on one domain and trains the winner', () => {
+    const run = graft(db, 'train', '--domain', 'target', '--objective', 'implicit-als', '--dim', '16', '--auto', '--budget', '3', '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout);
+    expect(out.search.trials.length).toBe(4);
+    expect(out.search.trials.every((t: { search: string }) => t.search === 'train')).toBe(true);
+    expect(Object.keys(out.search.trials[1].settings).sort()).toEqual(['alsAlpha', 'alsRegularization']);
+    expect(out.metrics['hr@10']).toBeGreaterThan(0);
+  });
+});

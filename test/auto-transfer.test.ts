@@ -1,0 +1,109 @@
+import { beforeAll, expect, it } from 'vitest';
+import { seedSynthetic } from '../seeds/seed-database.js';
+import { createRng } from '../src/dataset/random.js';
+import { getModel } from '../src/registry/index.js';
+import type { SearchReport } from '../src/transfer/transfer-report.js';
+import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING } from '../src/workflows/model-settings.js';
+import { prepareDomain } from '../src/workflows/prepared-domain.js';
+import { prepareTransfer } from '../src/workflows/prepare-transfer.js';
+import { pretrain } from '../src/workflows/pretrain.workflow.js';
+import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
+import { transfer, type PreparedTransfer, type TransferSettings } from '../src/workflows/transfer.workflow.js';
+import { describeEachStorage } from './support/databases.js';
+
+const ALS = { ...ALS_MODEL, dim: 16, seed: 5 };
+const TRAINING = { ...DEFAULT_TRAINING, epochs: 6, patience: 0 };
+const EVALUATION = { ...DEFAULT_EVALUATION, negatives: 199 };
+const AUTO: TransferSettings = { strategy: 'AUTO', budget: { kind: 'trials', trials: 4 }, replayWeight: 0.5, replayFraction: 1, training: TRAINING, evaluation: EVALUATION, seed: 11 };
+
+describeEachStorage('AUTO transfer: strategy and settings found on the validation carve', (ctx) => {
+  async function pretrainOn(domain: string, model = ALS) {
+    const prepared = await prepareDomain(ctx.db, domain, { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
+    const trained = await pretrain(prepared, { model, training: TRAINING, evaluation: EVALUATION });
+    return registerTrainedModel(ctx.db, { domain, kind: 'PRETRAIN' }, trained);
+  }
+  const prepare = (sourceId: string, target: string) => prepareTransfer(ctx.db, sourceId, target, { split: { kind: 'leave-one-out', mode: 'last' }, coldStartShare: 0.15, seed: 3 });
+  const trialKeys = (search: SearchReport) => search.trials.map((t) => [t.search, t.config, t.rung, t.epochs, t.label, t.validation]);
+
+  beforeAll(async () => {
+    await seedSynthetic(ctx.db, { users: 700, seed: 21, sourceItems: 500, targetItems: 300 });
+    await seedSynthetic(ctx.db, { users: 700, seed: 22, sourceItems: 500, targetItems: 300, independentTarget: true, sourceName: 'other-source', targetName: 'other-target' });
+  });
+
+  it('searches both the transfer and the baseline with the same budget, retrains the winners, reports every trial, and is reproducible', async () => {
+    const source = await pretrainOn('source');
+    const prepared = await prepare(source.id, 'target');
+    const trials: unknown[] = [];
+    const phases: string[] = [];
+    const first = await transfer(prepared, AUTO, { onTrial: (t) => trials.push(t), onPhase: (p) => phases.push(p) });
+    const search = first.report.search!;
+    // A grafting winner also trains the JOINT reference; a JOINT winner has none.
+    expect(phases).toEqual(['search', 'transfer', 'baseline', ...(first.report.strategy === 'JOINT' ? [] : ['joint']), 'evaluation']);
+    // 4 configurations per search; ASHA promotes the top third of the trials finished so far
+    // (after 3 and after 4: one or two promotions), always including the best, at 3x the sweeps.
+    for (const which of ['transfer', 'baseline'] as const) {
+      const rows = search.trials.filter((t) => t.search === which);
+      const rung0 = rows.filter((t) => t.rung === 0).sort((a, b) => b.validation - a.validation || a.config - b.config);
+      const rung1 = rows.filter((t) => t.rung === 1);
+      expect(rung0.length).toBe(4);
+      expect(rung1.length).toBeGreaterThanOrEqual(1);
+      expect(rung1.length).toBeLessThanOrEqual(2);
+      expect(rows.some((t) => t.rung === 2)).toBe(false);
+      expect(rung0.every((t) => t.epochs === 2)).toBe(true);
+      expect(rung1.every((t) => t.epochs === 6)).toBe(true);
+      expect(rung1.map((t) => t.config)).toContain(rung0[0]!.config);
+      // Never the worst two of four.
+      for (const t of rung1) expect(rung0.slice(2).map((r) => r.config)).not.toContain(t.config);
+    }
+    expect(trials).toEqual(search.trials);
+    expect(search.trials.filter((t) => t.search === 'baseline').every((t) => t.label.startsWith('target only'))).toBe(true);
+    expect(search.validationUsers).toBeGreaterThan(200);
+    // The chosen strategy is the one reported and retrained, with the winner's sweeps.
+    expect(search.transfer.label.startsWith(first.report.strategy === 'PARTIAL' ? `PARTIAL(${first.report.freezeLayers})` : first.report.strategy)).toBe(true);
+    expect(search.transfer.epochs).toBe(6);
+    expect(first.trained.config).toMatchObject({ chosenBy: 'AUTO', budget: '4', training: { epochs: 6 } });
+    // The guard still compares with a (tuned) baseline on the same test users.
+    expect(first.report.gain['hr@10']!.value).toBeGreaterThan(0.05);
+    expect(first.report.negativeTransfer).toBe(false);
+
+    const again = await transfer(prepared, AUTO);
+    expect(trialKeys(again.report.search!)).toEqual(trialKeys(search));
+    expect(again.report.metrics).toEqual(first.report.metrics);
+
+    const record = await registerTrainedModel(ctx.db, { domain: 'target', kind: 'TRANSFER', strategy: first.report.strategy as 'FULL', parentModelId: source.id, transferReport: first.report as never, negativeTransfer: first.report.negativeTransfer }, first.trained);
+    const stored = await getModel(ctx.db.db, record.id);
+    expect((stored.transferReport as { search: SearchReport }).search.trials.length).toBe(search.trials.length);
+  });
+
+  it('never reads the test split: another test set changes the test metrics, not one trial', async () => {
+    if (ctx.kind === 'postgres') return; // storage-independent computation (the first test covers both storages)
+    const source = await pretrainOn('source');
+    const prepared = await prepare(source.id, 'target');
+    // The same train and validation carve; every test item replaced by another target item.
+    const rng = createRng(99);
+    const items = prepared.target.itemDbIds.length;
+    const otherTest: PreparedTransfer = { ...prepared, target: { ...prepared.target, test: { ...prepared.target.test, items: prepared.target.test.items.map((i) => (i + 1 + rng.int(items - 1)) % items) } } };
+    const a = await transfer(prepared, AUTO);
+    const b = await transfer(otherTest, AUTO);
+    expect(trialKeys(b.report.search!)).toEqual(trialKeys(a.report.search!));
+    expect(b.report.metrics['hr@10']).not.toBe(a.report.metrics['hr@10']);
+  });
+
+  it('still flags a transfer from an independently generated source (softmax towers, PARTIAL choices)', async () => {
+    if (ctx.kind === 'pglite') return; // the computation is storage-independent: once is enough
+    const source = await pretrainOn('other-source', { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5 });
+    const prepared = await prepare(source.id, 'other-target');
+    const { report } = await transfer(prepared, { ...AUTO, budget: { kind: 'trials', trials: 3 } });
+    expect(report.search!.trials.filter((t) => t.search === 'transfer' && t.rung === 0).map((t) => t.epochs)).toEqual([1, 1, 1]);
+    expect(Object.keys(report.search!.trials[1]!.settings).sort()).toEqual(expect.arrayContaining(['learningRate', 'temperature', 'l2']));
+    expect(report.negativeTransfer).toBe(true);
+  });
+
+  it('refuses AUTO without a validation carve, naming the fix', async () => {
+    if (ctx.kind === 'postgres') return;
+    const source = await pretrainOn('source');
+    const prepared = await prepare(source.id, 'target');
+    const noCarve: PreparedTransfer = { ...prepared, target: { ...prepared.target, validation: undefined } };
+    await expect(transfer(noCarve, AUTO)).rejects.toThrow(/strategy AUTO scores its trials on a validation carve .* choose a strategy instead \(e\.g\. --strategy feature-extraction\)/);
+  });
+});
