@@ -36,6 +36,17 @@ describeEachStorage('transfer jobs with strategy AUTO: input', (ctx) => {
     await expect(enqueueJob(ctx.db, { kind: 'TRANSFER', input: { sourceModelId: source, targetDomain: 'target', strategy: 'FULL', budget: 3 } })).rejects.toThrow(/budget = 3 applies to strategy AUTO only/);
     await expect(enqueueJob(ctx.db, { kind: 'TRANSFER', input: { sourceModelId: source, targetDomain: 'target', strategy: 'SOMETIMES' as never } })).rejects.toThrow(/strategy "SOMETIMES" is unknown; use FEATURE_EXTRACTION, PARTIAL, FULL, JOINT, AUTO/);
   });
+
+  it('takes auto and budget for a pretraining job as graft train --auto does, with the same checks', async () => {
+    const plain = await enqueueJob(ctx.db, { kind: 'PRETRAIN', input: { domain: 'source' } });
+    expect(plain.input).not.toHaveProperty('budget');
+    const auto = await enqueueJob(ctx.db, { kind: 'PRETRAIN', input: { domain: 'source', auto: true } });
+    expect(auto.input).toMatchObject({ budget: { kind: 'trials', trials: 16 } });
+    const minutes = await enqueueJob(ctx.db, { kind: 'PRETRAIN', input: { domain: 'source', auto: true, budget: '10m' } });
+    expect(minutes.input).toMatchObject({ budget: { kind: 'minutes', minutes: 10 } });
+    await expect(enqueueJob(ctx.db, { kind: 'PRETRAIN', input: { domain: 'source', auto: true, budget: 'lots' } })).rejects.toThrow(/budget "lots" is neither a number of trials/);
+    await expect(enqueueJob(ctx.db, { kind: 'PRETRAIN', input: { domain: 'source', budget: 3 } })).rejects.toThrow(/budget = 3 applies with auto only; drop it or add auto: true/);
+  });
 });
 
 describe('a transfer job with strategy AUTO on the in-process runner', () => {
@@ -65,5 +76,18 @@ describe('a transfer job with strategy AUTO on the in-process runner', () => {
     const model = await getModel(db.db, done.modelId!);
     expect(['FEATURE_EXTRACTION', 'FULL', 'JOINT']).toContain(model.strategy);
     expect(model.strategy).toBe((done.transferReport as unknown as TransferReport).strategy);
+  });
+
+  it('runs a pretraining job with auto: one job event per trial, the search stored with the model', async () => {
+    const job = await enqueueJob(db, { kind: 'PRETRAIN', input: { domain: 'target', objective: 'implicit-als', dim: 8, auto: true, budget: 3 } });
+    for await (const j of watchJob(db.db, job.id, { intervalMs: 100 })) if (j.status === 'FAILED') break;
+    const done = await getJob(db.db, job.id);
+    expect(done.status, done.error ?? '').toBe('SUCCEEDED');
+    const model = await getModel(db.db, done.modelId!);
+    const config = model.config as { chosenBy?: string; search?: SearchReport };
+    expect(config.chosenBy).toBe('AUTO');
+    const events = (await listJobEvents(db.db, job.id, { limit: 500 })).filter((e) => e.kind === 'trial');
+    expect(events.length).toBeGreaterThanOrEqual(3);
+    expect(events.map((e) => [e.payload.config, e.payload.rung])).toEqual(config.search!.trials.map((t) => [t.config, t.rung]));
   });
 });

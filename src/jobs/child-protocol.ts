@@ -1,6 +1,7 @@
 import type { BackendInfo } from '../model/backend.js';
 import type { TransferReport } from '../transfer/transfer-report.js';
 import type { PretrainSettings } from '../workflows/pretrain.workflow.js';
+import type { SearchBudget } from '../tuning/search-budget.js';
 import type { PreparedDomain } from '../workflows/prepared-domain.js';
 import type { TrainedModel } from '../workflows/trained-model.js';
 import type { PreparedTransfer, TransferSettings } from '../workflows/transfer.workflow.js';
@@ -16,7 +17,7 @@ import type { StepReport } from './job-progress.js';
 
 /** The compute a child runs: prepared typed arrays plus the workflow's settings. */
 export type TrainingTask =
-  | { kind: 'PRETRAIN'; prepared: PreparedDomain; settings: PretrainSettings }
+  | { kind: 'PRETRAIN'; prepared: PreparedDomain; settings: PretrainSettings & { budget?: SearchBudget } }
   | { kind: 'TRANSFER'; prepared: PreparedTransfer; settings: TransferSettings };
 
 export type ParentMessage =

@@ -137,7 +137,11 @@ async function prepareTask(gdb: GraftDatabase, job: JobRecord): Promise<Training
   if (job.kind === 'PRETRAIN') {
     const config = job.input as unknown as PretrainJobConfig;
     const prepared = await prepareDomain(gdb, config.domain, { split: config.split, tokenBuckets: config.model.tokenBuckets });
-    return { kind: 'PRETRAIN', prepared, settings: { model: config.model, training: config.training, evaluation: config.evaluation, device: job.deviceRequested } };
+    return {
+      kind: 'PRETRAIN',
+      prepared,
+      settings: { model: config.model, training: config.training, evaluation: config.evaluation, device: job.deviceRequested, ...(config.budget ? { budget: config.budget } : {}) },
+    };
   }
   const config = job.input as unknown as TransferJobConfig;
   const prepared = await prepareTransfer(gdb, config.sourceModelId, config.targetDomain, {
@@ -233,7 +237,7 @@ export function activationDecision(config: TransferJobConfig | undefined, report
 
 function progressPlan(job: JobRecord): ProgressPlan {
   const training = (job.input as { training?: { epochs?: number; batchSize?: number } }).training ?? {};
-  const phases: JobPhase[] = job.kind === 'PRETRAIN' ? ['training'] : (job.input as { jointReference?: boolean }).jointReference ? ['transfer', 'baseline', 'joint'] : ['transfer', 'baseline'];
+  const phases: JobPhase[] = job.kind === 'PRETRAIN' ? ((job.input as { budget?: unknown }).budget ? ['search', 'training'] : ['training']) : (job.input as { jointReference?: boolean }).jointReference ? ['transfer', 'baseline', 'joint'] : ['transfer', 'baseline'];
   return { trainingPhases: phases, epochs: training.epochs ?? 1, batchSize: training.batchSize ?? 256 };
 }
 

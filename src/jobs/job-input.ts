@@ -15,7 +15,12 @@ export function resolvePretrainInput(input: PretrainJobInput): PretrainJobConfig
   const domain = requireName('domain', input.domain);
   refuseNestedEvaluation(input);
   const { model, training, evaluation } = resolvePretrainSettings(input);
-  return { domain, model, training, evaluation, split: split(input.split) };
+  const given = input.budget !== undefined && input.budget !== null;
+  if (input.auto !== undefined && input.auto !== null && typeof input.auto !== 'boolean') throw new GraftError('BAD_INPUT', `auto = ${JSON.stringify(input.auto)} is not true or false`);
+  if (given && !input.auto) throw new GraftError('BAD_INPUT', `budget = ${JSON.stringify(input.budget)} applies with auto only; drop it or add auto: true`);
+  const config: PretrainJobConfig = { domain, model, training, evaluation, split: split(input.split) };
+  if (input.auto) config.budget = given ? parseSearchBudget(input.budget!) : DEFAULT_SEARCH_BUDGET;
+  return config;
 }
 
 /** See `resolvePretrainInput`. */

@@ -21,6 +21,10 @@ export interface PretrainJobInput extends DeclaredSettings<'train'> {
   domain: string;
   /** How test interactions are held out (default: each user's last). A `file` split is refused: the worker may be another machine. */
   split?: SplitSpec;
+  /** Search the objective's settings on a validation carve first (`graft train --auto`). */
+  auto?: boolean;
+  /** With `auto`: configurations (`24`) or minutes (`"10m"`); default 16 configurations. */
+  budget?: string | number;
 }
 
 /** What `startTransfer` asks for: source, target and strategy, and any of the declared `transfer` settings. */
@@ -41,6 +45,8 @@ export interface TransferJobInput extends DeclaredSettings<'transfer'> {
 /** A pretraining job's input with every default filled in, as stored in `jobs.input`. */
 export interface PretrainJobConfig {
   domain: string;
+  /** Present when the job searches its settings first (`auto`). */
+  budget?: SearchBudget;
   model: ModelSettings;
   training: TrainingSettings;
   evaluation: EvaluationSettings;

@@ -9,6 +9,7 @@ import 'reflect-metadata';
 import { isGraftError } from '../errors.js';
 import { initBackend } from '../model/backend.js';
 import { pretrain } from '../workflows/pretrain.workflow.js';
+import { autoPretrain } from '../workflows/auto-pretrain.js';
 import { transfer } from '../workflows/transfer.workflow.js';
 import type { ChildMessage, ChildProgress, ParentMessage, TrainingTask } from './child-protocol.js';
 
@@ -45,7 +46,12 @@ async function run(task: TrainingTask, progressIntervalMs: number): Promise<void
       progress({ kind: 'epoch', epoch: p.epoch, epochs: p.epochs, loss: p.loss, validation: p.validation, examplesPerSecond: p.examplesPerSecond, elapsedMs: p.elapsedMs });
     },
   };
-  if (task.kind === 'PRETRAIN') {
+  if (task.kind === 'PRETRAIN' && task.settings.budget) {
+    // `auto`: the search's trials, then the winner trained as pretrain trains it.
+    progress({ kind: 'phase', phase: 'search' });
+    const { trained } = await autoPretrain(task.prepared, { ...task.settings, budget: task.settings.budget }, { ...hooks, onTrial: (trial) => progress({ kind: 'trial', trial }) });
+    await post({ type: 'done', trained });
+  } else if (task.kind === 'PRETRAIN') {
     progress({ kind: 'phase', phase: 'training' });
     const trained = await pretrainWithEvaluationPhase(task, hooks, progress);
     await post({ type: 'done', trained });

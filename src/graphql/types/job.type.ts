@@ -1,4 +1,4 @@
-import { ArrayMaxSize, IsIn, IsOptional, Length, Max, Min } from 'class-validator';
+import { ArrayMaxSize, IsBoolean, IsIn, IsOptional, Length, Max, Min } from 'class-validator';
 import { ArgsType, Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import type { JobEventRecord, JobRecord } from '../../jobs/index.js';
 import { EvaluationProtocol, TrainingObjective, TransferStrategy } from './enums.js';
@@ -217,6 +217,16 @@ export class StartPretrainingInput extends JobInputBase {
   @Field(() => String)
   @Length(1, 63)
   domain!: string;
+
+  @Field(() => Boolean, { nullable: true, description: 'Search the objective\'s settings on a validation carve of the training data first (as graft train --auto); each trial is a job event.' })
+  @IsOptional()
+  @IsBoolean()
+  auto?: boolean | null;
+
+  @Field(() => String, { nullable: true, description: 'With auto only: configurations ("24") or minutes ("10m"); default 16 configurations.' })
+  @IsOptional()
+  @Length(1, 16)
+  budget?: string | null;
 
 }
 // The declared settings become fields (with their bounds) here, and typed fields through the interface.
