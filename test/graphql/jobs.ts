@@ -127,6 +127,15 @@ export function describeJobs(kind: string, fixture: () => ServerFixture): void {
       expect(job.model.config.model).toMatchObject({ objective: 'implicit-als', layers: [], alsAlpha: 1, alsRegularization: 10 });
     }, 180_000);
 
+    it('startPretraining takes auto and budget with the checks of graft train --auto', async () => {
+      const bad = await gql(fx, `mutation { startPretraining(input: { domain: "source", auto: true, budget: "lots" }) { id } }`, { key: fx.keys.admin });
+      expect(codes(bad)).toEqual(['BAD_USER_INPUT']);
+      expect(bad.errors![0]!.message).toMatch(/budget "lots" is neither a number of trials/);
+      const without = await gql(fx, `mutation { startPretraining(input: { domain: "source", budget: "3" }) { id } }`, { key: fx.keys.admin });
+      expect(codes(without)).toEqual(['BAD_USER_INPUT']);
+      expect(without.errors![0]!.message).toMatch(/budget = "3" applies with auto only/);
+    });
+
     it('cancelJob stops a running job: CANCELLED, no model', async () => {
       const res = await gql(fx, `mutation { startPretraining(input: { domain: "source", epochs: 500, dim: 8, layers: [16] }) { id status } }`, { key: fx.keys.admin });
       const id = res.data!.startPretraining.id as string;
