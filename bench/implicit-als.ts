@@ -6,7 +6,6 @@
  * (which trains the product's models) on purpose, as an independent check of its figures;
  * only the Cholesky solve is shared.
  */
-import { choleskySolve } from '../src/training/implicit-als.js';
 
 /** CSR rows of a 0/1 matrix from (row, column) pairs (duplicates kept once). */
 export function csr(pairs: [number, number][], rows: number): { offsets: Int32Array; cols: Int32Array } {
@@ -57,5 +56,36 @@ export function solveRows(rows: { offsets: Int32Array; cols: Int32Array }, other
     }
     choleskySolve(A, rhs, f);
     out.set(rhs, r * f);
+  }
+}
+
+/**
+ * Solves A x = b in place for a symmetric positive-definite `[f, f]` A given by its lower
+ * triangle (overwritten by its Cholesky factor); b becomes x. The library's exact solve lives
+ * inside `alsKernel` (self-contained: the worker threads run its source text), so this
+ * independent reference keeps its own.
+ */
+function choleskySolve(A: Float64Array, b: Float64Array, f: number): void {
+  for (let j = 0; j < f; j++) {
+    let d = A[j * f + j]!;
+    for (let k = 0; k < j; k++) d -= A[j * f + k]! * A[j * f + k]!;
+    if (!(d > 0)) throw new Error(`ALS normal equations are not positive definite (pivot ${d} at ${j})`);
+    const l = Math.sqrt(d);
+    A[j * f + j] = l;
+    for (let i = j + 1; i < f; i++) {
+      let s = A[i * f + j]!;
+      for (let k = 0; k < j; k++) s -= A[i * f + k]! * A[j * f + k]!;
+      A[i * f + j] = s / l;
+    }
+  }
+  for (let i = 0; i < f; i++) {
+    let s = b[i]!;
+    for (let k = 0; k < i; k++) s -= A[i * f + k]! * b[k]!;
+    b[i] = s / A[i * f + i]!;
+  }
+  for (let i = f - 1; i >= 0; i--) {
+    let s = b[i]!;
+    for (let k = i + 1; k < f; k++) s -= A[k * f + i]! * b[k]!;
+    b[i] = s / A[i * f + i]!;
   }
 }

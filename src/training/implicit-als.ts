@@ -353,35 +353,6 @@ export function domainGramians(y: Float32Array, f: number, domains: Uint8Array):
 }
 
 /**
- * Solves A x = b in place for a symmetric positive-definite `[f, f]` A given by its lower
- * triangle (overwritten by its Cholesky factor); b becomes x.
- */
-export function choleskySolve(A: Float64Array, b: Float64Array, f: number): void {
-  for (let j = 0; j < f; j++) {
-    let d = A[j * f + j]!;
-    for (let k = 0; k < j; k++) d -= A[j * f + k]! * A[j * f + k]!;
-    if (!(d > 0)) throw new GraftError('BAD_INPUT', `ALS normal equations are not positive definite (pivot ${d} at ${j}); use alsRegularization > 0`);
-    const l = Math.sqrt(d);
-    A[j * f + j] = l;
-    for (let i = j + 1; i < f; i++) {
-      let s = A[i * f + j]!;
-      for (let k = 0; k < j; k++) s -= A[i * f + k]! * A[j * f + k]!;
-      A[i * f + j] = s / l;
-    }
-  }
-  for (let i = 0; i < f; i++) {
-    let s = b[i]!;
-    for (let k = 0; k < i; k++) s -= A[i * f + k]! * b[k]!;
-    b[i] = s / A[i * f + i]!;
-  }
-  for (let i = f - 1; i >= 0; i--) {
-    let s = b[i]!;
-    for (let k = i + 1; k < f; k++) s -= A[k * f + i]! * b[k]!;
-    b[i] = s / A[i * f + i]!;
-  }
-}
-
-/**
  * The implicit-ALS objective in O(pairs·f + (users + items)·f²): Σ s² over the user x item
  * pairs sharing a domain (each a zero of confidence 1, through the item Gramians:
  * Σ_u x_uᵀ G(u's domains) x_u) plus, per observed pair, (1 + c)(1 - s)² - s², plus
