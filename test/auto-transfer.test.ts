@@ -7,7 +7,8 @@ import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING } from '
 import { prepareDomain } from '../src/workflows/prepared-domain.js';
 import { prepareTransfer } from '../src/workflows/prepare-transfer.js';
 import { pretrain } from '../src/workflows/pretrain.workflow.js';
-import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
+import { activationDecision } from '../src/jobs/job-handler.js';
+import { registerTrainedModel, transferRegistration } from '../src/workflows/register-trained-model.js';
 import { transfer, type PreparedTransfer, type TransferSettings } from '../src/workflows/transfer.workflow.js';
 import { describeEachStorage } from './support/databases.js';
 
@@ -97,6 +98,51 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
     expect(report.search!.trials.filter((t) => t.search === 'transfer' && t.rung === 0).map((t) => t.epochs)).toEqual([1, 1, 1]);
     expect(Object.keys(report.search!.trials[1]!.settings).sort()).toEqual(expect.arrayContaining(['learningRate', 'temperature', 'l2']));
     expect(report.negativeTransfer).toBe(true);
+  });
+
+  it('chooses no transfer when the tuned target-only model wins on validation: registered as a single-domain model, guarded by popularity alone', async () => {
+    const source = await pretrainOn('other-source');
+    const prepared = await prepare(source.id, 'other-target');
+    const phases: string[] = [];
+    const { report, trained } = await transfer(prepared, { ...AUTO, budget: { kind: 'trials', trials: 3 } }, { onPhase: (p) => phases.push(p) });
+    const search = report.search!;
+    // An independently generated source: every transfer scores below the tuned target-only model on validation.
+    expect(search.decision).toBe('target-only');
+    expect(search.baseline!.validation).toBeGreaterThanOrEqual(search.transfer.validation);
+    expect(search.metric).toBe('ndcg@10 (sampled, 199 negatives)');
+    expect(phases).toEqual(['search', 'baseline', 'joint', 'evaluation']);
+    expect(report).toMatchObject({ outcome: 'TARGET_ONLY', strategy: 'NONE', replayWeight: 0, sourceEvents: { events: 0 } });
+    expect(report.frozen).toMatch(/^no transfer: AUTO's tuned target-only model \(target only, alsAlpha .*\) scored 0\.\d{4} on validation against 0\.\d{4} for the best transfer/);
+    // It is its own baseline: a zero gain, and the guard is popularity alone.
+    expect(report.metrics).toEqual(report.baseline);
+    expect(report.gain['hr@10']).toMatchObject({ value: 0, ci95: [0, 0] });
+    expect(report.guard.beatsBaseline).toBe(false);
+    expect(report.negativeTransfer).toBe(!report.guard.beatsPopularity);
+    expect(report.joint?.strategy).toBe('JOINT');
+    expect(trained.config).toMatchObject({ strategy: 'NONE', chosenBy: 'AUTO', searchedFrom: source.id, model: { alsAlpha: search.trials.find((t) => t.label === search.baseline!.label)!.settings.alsAlpha } });
+
+    // Registered as a model of the target alone: no strategy, no parent (no source weight is in it).
+    const registration = transferRegistration(report, source.id);
+    expect(registration).toEqual({ kind: 'PRETRAIN', strategy: null, parentModelId: null });
+    const record = await registerTrainedModel(ctx.db, { domain: 'other-target', ...registration, transferReport: report as never, negativeTransfer: report.negativeTransfer }, trained);
+    expect(await getModel(ctx.db.db, record.id)).toMatchObject({ kind: 'PRETRAIN', strategy: null, parentModelId: null, negativeTransfer: report.negativeTransfer });
+    // A job activates it when asked to and it beats popularity; never when it does not.
+    const config = { sourceModelId: source.id, targetDomain: 'other-target', strategy: 'AUTO', activateIfBetter: true } as never;
+    expect(activationDecision(config, { ...report, negativeTransfer: false, guard: { beatsBaseline: false, beatsPopularity: true } })).toMatchObject({ activate: true, reason: expect.stringMatching(/^AUTO chose no transfer/) });
+    expect(activationDecision(config, { ...report, negativeTransfer: true, guard: { beatsBaseline: false, beatsPopularity: false } })).toMatchObject({ activate: false, reason: expect.stringMatching(/no transfer .* over popularity does not lie above 0/) });
+  });
+
+  it('searches only the candidates it is given (the tuned JOINT reference), and refuses candidates the source does not allow', async () => {
+    if (ctx.kind === 'postgres') return; // storage-independent computation
+    const source = await pretrainOn('source');
+    const prepared = await prepare(source.id, 'target');
+    const { report } = await transfer(prepared, { ...AUTO, budget: { kind: 'trials', trials: 3 }, autoCandidates: ['JOINT'] });
+    const transferTrials = report.search!.trials.filter((t) => t.search === 'transfer');
+    expect(transferTrials.every((t) => t.label.startsWith('JOINT, alsAlpha'))).toBe(true);
+    expect(transferTrials.every((t) => t.settings.replayWeight === undefined)).toBe(true);
+    expect(['JOINT', 'NONE']).toContain(report.strategy);
+    // An implicit-ALS source has no MLP layer: no PARTIAL(N) differs from FEATURE_EXTRACTION.
+    await expect(transfer(prepared, { ...AUTO, autoCandidates: ['PARTIAL'] })).rejects.toThrow(/AUTO's candidates \[PARTIAL\] leave nothing to search for this source \(it allows FEATURE_EXTRACTION, FULL, JOINT\); name one of those/);
   });
 
   it('refuses AUTO without a validation carve, naming the fix', async () => {

@@ -55,6 +55,12 @@ export function formatSearch(search: SearchReport): string[] {
   for (const t of search.trials) {
     lines.push(`${t.search.padEnd(9)} ${String(t.config).padStart(3)} ${String(t.rung).padStart(4)} ${String(t.epochs).padStart(6)} ${t.validation.toFixed(4).padStart(7)} ${t.seconds.toFixed(1).padStart(6)}  ${t.label}`);
   }
-  lines.push(`chosen: ${search.transfer.label} (${search.transfer.epochs} epochs)${search.baseline ? `; baseline ${search.baseline.label} (${search.baseline.epochs} epochs)` : ''}; retrained on all training data (${search.seconds.toFixed(0)} s of search)`);
+  if (search.decision === 'target-only') {
+    lines.push(
+      `chosen: NO TRANSFER, the target-only ${search.baseline!.label} (${search.baseline!.epochs} epochs; validation ${search.baseline!.validation.toFixed(4)} against ${search.transfer.validation.toFixed(4)} for the best transfer, ${search.transfer.label}); retrained on all training data (${search.seconds.toFixed(0)} s of search)`,
+    );
+  } else {
+    lines.push(`chosen: ${search.transfer.label} (${search.transfer.epochs} epochs)${search.baseline ? `; baseline ${search.baseline.label} (${search.baseline.epochs} epochs)` : ''}; retrained on all training data (${search.seconds.toFixed(0)} s of search)`);
+  }
   return lines;
 }

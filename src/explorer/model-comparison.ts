@@ -21,6 +21,8 @@ export interface TransferReportSummary {
   /** The transferred model the report belongs to. */
   modelId: string;
   strategy: string | null;
+  /** TRANSFER, or TARGET_ONLY when AUTO chose no transfer (the report's model is the tuned target-only one). */
+  outcome: 'TRANSFER' | 'TARGET_ONLY';
   negativeTransfer: boolean;
   /** Per metric: gain over the target-only baseline with its paired bootstrap 95% interval. */
   gain: Record<string, { value: number; ci95: [number, number]; relative: number | null }>;
@@ -179,6 +181,7 @@ function pickTransferReport(a: ModelRecord, b: ModelRecord): TransferReportSumma
   return {
     modelId: model.id,
     strategy: model.strategy,
+    outcome: report.outcome ?? 'TRANSFER',
     negativeTransfer: model.negativeTransfer,
     gain: report.gain ?? {},
     gainOverPopularity: report.gainOverPopularity ?? {},

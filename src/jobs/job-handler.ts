@@ -7,7 +7,7 @@ import { describeGuard, type TransferReport } from '../transfer/transfer-report.
 import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
 import { prepareTransfer } from '../workflows/prepare-transfer.js';
 import { prepareDomain } from '../workflows/prepared-domain.js';
-import { registerTrainedModel } from '../workflows/register-trained-model.js';
+import { registerTrainedModel, transferRegistration } from '../workflows/register-trained-model.js';
 import type { TrainedModel } from '../workflows/trained-model.js';
 import type { TrainingTask } from './child-protocol.js';
 import { ProgressTracker, type ProgressPlan } from './job-progress.js';
@@ -212,10 +212,8 @@ async function register(gdb: GraftDatabase, job: JobRecord, lease: JobLease, res
       ? { domain: (job.input as unknown as PretrainJobConfig).domain, kind: 'PRETRAIN', jobId: job.id, beforeCommit }
       : {
           domain: transferConfig!.targetDomain,
-          kind: 'TRANSFER',
-          // AUTO stores the strategy it chose.
-          strategy: (report?.strategy ?? transferConfig!.strategy) as TransferStrategyName,
-          parentModelId: transferConfig!.sourceModelId,
+          // AUTO stores the strategy it chose, or a target-only model when no transfer won.
+          ...transferRegistration(report ?? { strategy: transferConfig!.strategy }, transferConfig!.sourceModelId),
           transferReport: report as unknown as Record<string, unknown>,
           negativeTransfer: report?.negativeTransfer ?? false,
           jobId: job.id,
@@ -230,6 +228,10 @@ async function register(gdb: GraftDatabase, job: JobRecord, lease: JobLease, res
 export function activationDecision(config: TransferJobConfig | undefined, report: TransferReport | undefined): { activate: boolean; reason: string } {
   if (!config?.activateIfBetter || !report) return { activate: false, reason: 'not requested' };
   if (report.negativeTransfer) return { activate: false, reason: `flagged: ${describeGuard(report)}` };
+  if (report.outcome === 'TARGET_ONLY') {
+    const overPopularity = report.gainOverPopularity[report.guardMetric]?.value ?? 0;
+    return { activate: true, reason: `AUTO chose no transfer (the tuned target-only model won on validation); ${report.guardMetric} gain ${overPopularity.toFixed(4)} over popularity` };
+  }
   const gain = report.gain[report.guardMetric]?.value ?? 0;
   if (!(gain > 0)) return { activate: false, reason: `${report.guardMetric} gain ${gain} is not above 0` };
   return { activate: true, reason: `${report.guardMetric} gain ${gain.toFixed(4)} over the target-only baseline` };

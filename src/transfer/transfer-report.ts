@@ -70,6 +70,12 @@ export interface SearchReport {
   transfer: { label: string; epochs: number; validation: number };
   /** The baseline's chosen configuration (absent for a single domain). */
   baseline?: { label: string; epochs: number; validation: number };
+  /**
+   * A transfer search's verdict (absent for a single domain): 'transfer' when the best transfer
+   * beat the best target-only configuration on validation, else 'target-only' (no transfer:
+   * the tuned target-only model is the result).
+   */
+  decision?: 'transfer' | 'target-only';
   /** Whether a minutes budget stopped a search (the interrupted trial is not in `trials`). */
   stoppedByClock: boolean;
   seconds: number;
@@ -78,6 +84,14 @@ export interface SearchReport {
 export interface TransferReport {
   /** AUTO's search, when the strategy was chosen by it (`strategy` is then the chosen one). */
   search?: SearchReport;
+  /**
+   * 'TRANSFER' (absent in older reports): the model is a transfer, judged by the guard against
+   * its baseline and popularity. 'TARGET_ONLY': AUTO found no transfer that beat the tuned
+   * target-only model on validation, so that model is the result (registered as a single-domain
+   * model, no source weight in it); `strategy` is then 'NONE', its gain over the baseline is 0
+   * by construction and only the popularity check guards it.
+   */
+  outcome?: 'TRANSFER' | 'TARGET_ONLY';
   strategy: string;
   /** What the strategy froze, in words. */
   frozen: string;
@@ -212,8 +226,13 @@ export function compareWithBaseline(
  * Why a report is (or is not) flagged, in words: which of the guard's two comparisons failed.
  * Reports stored before the popularity comparison existed have no `guard`: the baseline one decided.
  */
-export function describeGuard(report: Pick<TransferReport, 'guardMetric' | 'negativeTransfer'> & Partial<Pick<TransferReport, 'guard'>>): string {
+export function describeGuard(report: Pick<TransferReport, 'guardMetric' | 'negativeTransfer'> & Partial<Pick<TransferReport, 'guard' | 'outcome'>>): string {
   const m = report.guardMetric;
+  if (report.outcome === 'TARGET_ONLY') {
+    return report.negativeTransfer
+      ? `no transfer (AUTO's tuned target-only model won on validation), and its ${m} gain interval over popularity does not lie above 0`
+      : `no transfer (AUTO's tuned target-only model won on validation); its ${m} gain interval over popularity lies above 0`;
+  }
   if (!report.negativeTransfer) return `positive transfer: the ${m} gain interval lies above 0 against the baseline and against popularity`;
   if (!report.guard) return `negative transfer: the ${m} gain interval over the baseline does not lie above 0`;
   const failed = [!report.guard.beatsBaseline && 'the target-only baseline', !report.guard.beatsPopularity && 'popularity'].filter(Boolean);

@@ -5,7 +5,7 @@ import type { SearchReport, SearchTrialRecord } from '../transfer/transfer-repor
 import { formatSearchBudget, type SearchBudget } from '../tuning/search-budget.js';
 import { candidateSampler, describeCandidate, targetOnlySearchSpace, type Candidate } from '../tuning/search-space.js';
 import { successiveHalving } from '../tuning/successive-halving.js';
-import { SEARCH_ETA, SEARCH_METRIC, SEARCH_RUNGS, overridesOf, validationScorer } from './auto-transfer.js';
+import { SEARCH_ETA, SEARCH_RUNGS, describeSearchMetric, overridesOf, validationScorer } from './auto-transfer.js';
 import { fitModel, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
 import { modelConfig, towerTokensFor } from './model-settings.js';
 import type { PreparedDomain } from './prepared-domain.js';
@@ -35,7 +35,7 @@ export async function autoPretrain(
   const items = prepared.itemDbIds.length;
   const objective = modelObjective(settings.model.objective ?? 'softmax');
   const seed = settings.model.seed;
-  const { score, validationUsers } = validationScorer(prepared.train, validationRows, users, items, seed);
+  const { score, validationUsers } = validationScorer(prepared.train, validationRows, users, items, settings.evaluation);
   const baseConfig = modelConfig(settings.model, users, items);
   const anchor: Candidate = {};
   for (const name of objective.tuned.settings) anchor[name] = name === 'learningRate' ? settings.training.learningRate : (baseConfig[name] as number);
@@ -70,7 +70,7 @@ export async function autoPretrain(
     budget: formatSearchBudget(settings.budget),
     eta: SEARCH_ETA,
     rungs: SEARCH_RUNGS,
-    metric: `${SEARCH_METRIC.metric} (sampled, ${SEARCH_METRIC.negatives} negatives)`,
+    metric: describeSearchMetric(settings.evaluation),
     validationUsers,
     seed,
     trials,

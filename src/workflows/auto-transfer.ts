@@ -10,7 +10,7 @@ import { candidateSampler, describeCandidate, targetOnlySearchSpace, transferSea
 import { successiveHalving, type Trial } from '../tuning/successive-halving.js';
 import { evaluationData } from './evaluation-data.js';
 import { modelScorer } from './fit-and-evaluate.js';
-import type { TrainingSettings } from './model-settings.js';
+import type { EvaluationSettings, TrainingSettings } from './model-settings.js';
 import type { Examples } from './prepared-domain.js';
 import { createStrategy } from '../transfer/strategies.js';
 import { fitStrategy, fitTargetOnly, type ModelOverrides, type TransferContext } from './transfer-candidate.js';
@@ -21,11 +21,25 @@ export const SEARCH_ETA = 3;
 /** Rungs: budgets of 1x, 3x and 9x the objective's first-rung epochs. */
 export const SEARCH_RUNGS = 3;
 /**
- * How trials are ranked: NDCG@10 against 99 sampled negatives (seeded) on the validation
- * carve's users (at most 5,000, the first by row): cheap next to a trial's training, and finer
- * than HR@10 at this depth.
+ * How trials are ranked: NDCG@10 on the validation carve under the run's own evaluation
+ * protocol (full, or sampled with the run's negatives and seed), so the search ranks
+ * configurations the way the test split will judge the winner; finer than HR@10 at this depth.
+ * Scored on every carve user while users x items stays within `SEARCH_SCORED_PAIRS` (then
+ * the first users by row): the fewer users, the noisier the ranking (one event per user).
  */
-export const SEARCH_METRIC = { protocol: 'sampled' as const, negatives: 99, ks: [10], metric: 'ndcg@10', maxUsers: 5000 };
+export const SEARCH_METRIC = { ks: [10], metric: 'ndcg@10' };
+/** At most this many user x item scores per validation pass (about 1.5 s of wasm matMul at dim 64). */
+export const SEARCH_SCORED_PAIRS = 500_000_000;
+/** Never fewer than this many validation users when the carve has them, whatever the catalogue's size. */
+export const SEARCH_MIN_USERS = 2_000;
+
+/** The search's metric in words for reports (`ndcg@10 (sampled, 999 negatives)`). */
+export function describeSearchMetric(evaluation: Pick<EvaluationSettings, 'protocol' | 'negatives'>): string {
+  return `${SEARCH_METRIC.metric} (${evaluation.protocol === 'full' ? 'full catalogue' : `sampled, ${evaluation.negatives} negatives`})`;
+}
+
+/** What AUTO decided: the best transfer, or no transfer (the tuned target-only model won on validation). */
+export type SearchDecision = 'transfer' | 'target-only';
 
 /**
  * AUTO: successive halving (`successiveHalving`) over the transfer's strategies, replay weight
@@ -33,13 +47,20 @@ export const SEARCH_METRIC = { protocol: 'sampled' as const, negatives: 99, ks: 
  * baseline (the fair guard), each with `budget`. Every trial trains on the target's training
  * events without the validation carve (each user's last training event, users with at least
  * 2) and is scored on that carve; the test split is never read. Returns the fixed settings
- * that retrain both winners on all training data.
+ * that retrain both winners on all training data, and the decision: when the best target-only
+ * configuration scores at least as well on validation as the best transfer, AUTO's result is
+ * no transfer (`decision: 'target-only'`): the tuned target-only model, which the caller
+ * registers as a single-domain model of the target.
+ *
+ * `candidates` narrows the transfer search to some strategies (e.g. `['JOINT']`: the tuned
+ * JOINT reference of bench/transfer); by default every strategy the source allows.
  */
 export async function searchTransfer(
   context: TransferContext,
   settings: TransferSettings & { budget: SearchBudget },
   hooks: TransferHooks = {},
-): Promise<{ settings: TransferSettings & { strategy: TransferStrategyName }; report: SearchReport }> {
+  options: { candidates?: readonly TransferStrategyName[] } = {},
+): Promise<{ settings: TransferSettings & { strategy: TransferStrategyName }; decision: SearchDecision; report: SearchReport }> {
   const started = performance.now();
   const { prepared, alignment, sourceEvents } = context;
   const { source, target } = prepared;
@@ -51,7 +72,7 @@ export async function searchTransfer(
     );
   }
   const objective = modelObjective(source.config.objective ?? 'softmax');
-  const { score, validationUsers } = validationScorer(target.train, validationRows, alignment.targetUsers, alignment.targetItems, settings.seed);
+  const { score, validationUsers } = validationScorer(target.train, validationRows, alignment.targetUsers, alignment.targetItems, settings.evaluation);
   const sourceTuned: Candidate = {};
   for (const name of objective.tuned.settings) sourceTuned[name] = name === 'learningRate' ? settings.training.learningRate : (transferConfig(source.config, settings)[name] as number);
   const trainingFor = (c: Candidate, epochs: number): TrainingSettings => ({ ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate, patience: 0 });
@@ -74,9 +95,11 @@ export async function searchTransfer(
     });
 
   const denseLayers = denseLayersOf(source.config);
+  const space = narrowed(transferSearchSpace(objective, denseLayers, sourceEvents !== undefined), options.candidates);
+  const first = space.strategies[0]!;
   const transferSearch = await run(
-    transferSearchSpace(objective, denseLayers, sourceEvents !== undefined),
-    { strategy: 'FEATURE_EXTRACTION', ...(sourceEvents ? { replayWeight: settings.replayWeight } : {}), ...sourceTuned },
+    space,
+    { strategy: first.strategy, ...(first.freezeLayers !== undefined ? { freezeLayers: first.freezeLayers } : {}), ...(sourceEvents && !first.noReplay ? { replayWeight: settings.replayWeight } : {}), ...sourceTuned },
     async (c, epochs, signal) => {
       const config = transferConfig(source.config, { ...settings, model: overridesOf(c) });
       const strategy = createStrategy(c.strategy!, { freezeLayers: c.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
@@ -114,6 +137,7 @@ export async function searchTransfer(
 
   const best = transferSearch.best;
   const bestBaseline = baselineSearch.best;
+  const decision: SearchDecision = bestBaseline.score >= best.score ? 'target-only' : 'transfer';
   const chosen: TransferSettings & { strategy: TransferStrategyName } = {
     ...settings,
     strategy: best.settings.strategy!,
@@ -128,11 +152,13 @@ export async function searchTransfer(
   };
   return {
     settings: chosen,
+    decision,
     report: {
       budget: formatSearchBudget(settings.budget),
       eta: SEARCH_ETA,
       rungs: SEARCH_RUNGS,
-      metric: `${SEARCH_METRIC.metric} (sampled, ${SEARCH_METRIC.negatives} negatives)`,
+      metric: describeSearchMetric(settings.evaluation),
+      decision,
       validationUsers,
       seed: settings.seed,
       trials: records,
@@ -145,16 +171,34 @@ export async function searchTransfer(
 }
 
 /**
- * Scores a model on the validation carve (`SEARCH_METRIC`): histories and seen items from
- * `train` only, candidates the first `items` rows.
+ * Scores a model on the validation carve (`SEARCH_METRIC` under `evaluation`'s protocol and
+ * seed): histories and seen items from `train` only, candidates the first `items` rows.
  */
-export function validationScorer(train: Examples, validationRows: Examples, users: number, items: number, seed: number): { score: (model: TwoTowerModel) => number; validationUsers: number } {
+export function validationScorer(
+  train: Examples,
+  validationRows: Examples,
+  users: number,
+  items: number,
+  evaluation: Pick<EvaluationSettings, 'protocol' | 'negatives' | 'seed'>,
+): { score: (model: TwoTowerModel) => number; validationUsers: number } {
   const validation = evaluationData(train, validationRows, users, items);
-  const chosen = firstUsers(validationRows.users, SEARCH_METRIC.maxUsers);
+  const maxUsers = Math.max(SEARCH_MIN_USERS, Math.floor(SEARCH_SCORED_PAIRS / Math.max(1, items)));
+  const chosen = firstUsers(validationRows.users, maxUsers);
+  const options = { protocol: evaluation.protocol, negatives: evaluation.negatives, ks: SEARCH_METRIC.ks, seed: evaluation.seed, users: chosen };
   return {
-    score: (model) => evaluate(modelScorer(model, items), validation, { ...SEARCH_METRIC, seed, users: chosen }).metrics[SEARCH_METRIC.metric]!,
+    score: (model) => evaluate(modelScorer(model, items), validation, options).metrics[SEARCH_METRIC.metric]!,
     validationUsers: chosen.length,
   };
+}
+
+/** The space with only the `candidates` strategies (all when undefined); BAD_INPUT when none is left. */
+function narrowed(space: SearchSpace, candidates: readonly TransferStrategyName[] | undefined): SearchSpace {
+  if (!candidates) return space;
+  const strategies = space.strategies.filter((s) => candidates.includes(s.strategy));
+  if (strategies.length === 0) {
+    throw new GraftError('BAD_INPUT', `AUTO's candidates [${candidates.join(', ')}] leave nothing to search for this source (it allows ${space.strategies.map((s) => s.strategy).join(', ')}); name one of those`);
+  }
+  return { ...space, strategies, replay: space.replay && strategies.some((s) => !s.noReplay) };
 }
 
 /** The model settings a candidate changes (its learning rate goes to training). */

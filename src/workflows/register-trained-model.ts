@@ -11,6 +11,7 @@ import {
   type TransferStrategyName,
 } from '../registry/model-repository.js';
 import { saveEmbeddings, saveIdArtifact, saveWeights } from '../registry/artifact-repository.js';
+import type { TransferReport } from '../transfer/transfer-report.js';
 import type { TrainedModel } from './trained-model.js';
 
 export interface RegistrationInfo {
@@ -28,6 +29,17 @@ export interface RegistrationInfo {
    * SUCCEEDED and activates here, so model and job commit together); throwing rolls it back.
    */
   beforeCommit?: (trx: Transaction<Database>, modelId: string) => Promise<void>;
+}
+
+/**
+ * How a transfer's result is registered: a transfer (kind TRANSFER, its strategy, the source
+ * as parent), or, when AUTO chose no transfer (`outcome: 'TARGET_ONLY'`), a single-domain
+ * model of the target (kind PRETRAIN, no strategy, no parent: no source weight is in it; the
+ * report says which source was searched).
+ */
+export function transferRegistration(report: Pick<TransferReport, 'outcome' | 'strategy'>, sourceModelId: string): Pick<RegistrationInfo, 'kind' | 'strategy' | 'parentModelId'> {
+  if (report.outcome === 'TARGET_ONLY') return { kind: 'PRETRAIN', strategy: null, parentModelId: null };
+  return { kind: 'TRANSFER', strategy: report.strategy as TransferStrategyName, parentModelId: sourceModelId };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { defaultOf } from './settings/index.js';
 import { GraftError } from '../errors.js';
-import { evaluate } from '../evaluation/evaluate.js';
+import { evaluate, evaluateWithPopularity } from '../evaluation/evaluate.js';
 import type { Scorer } from '../evaluation/scorer.js';
 import { initBackend, type BackendInfo } from '../model/backend.js';
 import type { TokenBags } from '../model/token-hash.js';
@@ -49,6 +49,8 @@ export interface TransferSettings {
   strategy: TransferStrategyName | 'AUTO';
   /** AUTO's budget (default DEFAULT_SEARCH_BUDGET). */
   budget?: SearchBudget;
+  /** AUTO: search only these strategies (e.g. ['JOINT'] for bench/transfer's tuned JOINT reference); default every one the source allows. */
+  autoCandidates?: readonly TransferStrategyName[];
   freezeLayers?: number;
   pretrainedLearningRate?: number;
   /** Weight of replayed source events (0 turns replay off). Grafting strategies only (JOINT refuses it); absent = the declared default. */
@@ -120,11 +122,110 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
   let fixed = settings as TransferSettings & { strategy: TransferStrategyName };
   if (settings.strategy === 'AUTO') {
     hooks.onPhase?.('search');
-    const found = await searchTransfer(context, { ...settings, budget: settings.budget ?? DEFAULT_SEARCH_BUDGET }, hooks);
+    const found = await searchTransfer(context, { ...settings, budget: settings.budget ?? DEFAULT_SEARCH_BUDGET }, hooks, { candidates: settings.autoCandidates });
     fixed = found.settings;
     search = found.report;
+    if (found.decision === 'target-only') return targetOnlyOutcome(context, fixed, backend, hooks, search);
   }
   return transferWith(context, fixed, backend, hooks, search);
+}
+
+/** The strategy name of a TARGET_ONLY outcome: no transfer. */
+export const NO_TRANSFER = 'NONE';
+
+/**
+ * AUTO's "no transfer": the tuned target-only configuration beat every transfer on validation,
+ * so it is retrained on all training data and is the result, a single-domain model of the
+ * target (`outcome: 'TARGET_ONLY'`, `strategy: 'NONE'`). It is evaluated like a transfer on
+ * the same test users; being its own baseline, only the popularity check guards it. The JOINT
+ * reference is trained as for any grafting result (when on), so the report still says what
+ * the classic cross-domain model would have scored.
+ */
+async function targetOnlyOutcome(
+  context: TransferContext,
+  settings: TransferSettings & { strategy: TransferStrategyName },
+  backend: BackendInfo,
+  hooks: TransferHooks,
+  search: SearchReport,
+): Promise<TransferResult> {
+  const { prepared, alignment, sourceEvents: mappedSource } = context;
+  const { source, target } = prepared;
+  const nTargetUsers = alignment.targetUsers;
+  const nTargetItems = alignment.targetItems;
+  const test = evaluationData(concatExamples(target.train, target.validation), target.test, nTargetUsers, nTargetItems);
+  const config = { ...transferConfig(source.config, { ...settings, model: undefined }), ...settings.baseline?.model };
+  const training = settings.baseline?.training ?? settings.training;
+  let model: TwoTowerModel | undefined;
+  let joint: FittedStrategy | undefined;
+  try {
+    hooks.onPhase?.('baseline');
+    const events = trainingEvents(config, target.train, target.validation);
+    const validation = events.validation && evaluationData(events.train, events.validation, nTargetUsers, nTargetItems);
+    const fit = await fitTargetOnly(context, config, events.train, validation, training, settings.seed, hooks);
+    model = fit.model;
+    if (fit.training.aborted) throw abortError(hooks.signal);
+    if ((settings.jointReference ?? defaultOf<boolean>('jointReference')) === true) {
+      hooks.onPhase?.('joint');
+      const jointConfig = transferConfig(source.config, settings);
+      const jointEvents = trainingEvents(jointConfig, target.train, target.validation);
+      const jointValidation = jointEvents.validation && evaluationData(jointEvents.train, jointEvents.validation, nTargetUsers, nTargetItems);
+      joint = await fitStrategy(context, createStrategy('JOINT'), { config: jointConfig, train: jointEvents.train, validation: jointValidation, settings, hooks });
+      if (joint.training.aborted) throw abortError(hooks.signal);
+    }
+
+    hooks.onPhase?.('evaluation');
+    setUserHistoriesFrom(model, target.train, target.validation);
+    const scorer = withPopularityFallback(modelScorer(model, nTargetItems), test.popularity, test.trainHistories.offsets);
+    const evaluated = evaluateWithPopularity(scorer, test, settings.evaluation);
+    const comparison = compareWithBaseline(evaluated.model, evaluated.model, evaluated.popularity, { seed: settings.evaluation.seed });
+    let reference: ReferenceComparison | undefined;
+    if (joint) {
+      setUserHistoriesFrom(joint.model, mappedSource, target.train, target.validation);
+      const jointReport = evaluate(modelScorer(joint.model, nTargetItems), test, { ...settings.evaluation, users: evaluated.model.perUser.users });
+      reference = compareWithReference(joint.strategy.name, evaluated.model, jointReport, { seed: settings.evaluation.seed });
+    }
+    const report: TransferReport = {
+      search,
+      outcome: 'TARGET_ONLY',
+      strategy: NO_TRANSFER,
+      frozen: `no transfer: AUTO's tuned target-only model (${search.baseline?.label ?? 'defaults'}) scored ${search.baseline?.validation.toFixed(4)} on validation against ${search.transfer.validation.toFixed(4)} for the best transfer (${search.transfer.label}), so nothing of source model ${source.modelId} is in it`,
+      replayWeight: 0,
+      start: 'scratch',
+      sourceEvents: { events: 0, weight: 0, perEpoch: 0 },
+      overlap: overlapByHistory(alignment, target.coldStartTestUsers),
+      ...comparison,
+      // Its own baseline: only the popularity check applies.
+      guard: { beatsBaseline: false, beatsPopularity: comparison.guard.beatsPopularity },
+      negativeTransfer: !comparison.guard.beatsPopularity,
+      ...(reference ? { joint: reference } : {}),
+      dropped: { ...target.dropped },
+      coldStart: { fromTestFile: target.coldStartTestUsers, carve: prepared.coldStartCarve ?? { share: 0, seed: settings.seed, users: prepared.coldStartTestUsers } },
+    };
+    const trained = collectTrainedModel(model, {
+      config: {
+        model: config,
+        training,
+        evaluation: settings.evaluation,
+        split: target.split,
+        strategy: NO_TRANSFER,
+        chosenBy: 'AUTO',
+        budget: search.budget,
+        searchedFrom: source.modelId,
+      },
+      // The target's rows only: the source rows the alignment appends are not in a target-only model.
+      userDbIds: alignment.userDbIds.subarray(0, model.users),
+      itemDbIds: alignment.itemDbIds.subarray(0, model.items),
+      candidateItems: nTargetItems,
+      report: evaluated,
+      dropped: target.dropped,
+      training: fit.training,
+      backend,
+    });
+    return { trained, report };
+  } finally {
+    model?.dispose();
+    joint?.model.dispose();
+  }
 }
 
 async function transferWith(
@@ -187,6 +288,7 @@ async function transferWith(
     }
     const report: TransferReport = {
       ...(search ? { search } : {}),
+      outcome: 'TRANSFER',
       strategy: strategy.name,
       frozen: strategy.describe(model),
       freezeLayers: strategy.name === 'PARTIAL' ? (settings.freezeLayers ?? 1) : undefined,

@@ -6,7 +6,7 @@ import { DEFAULT_SEARCH_BUDGET, formatSearchBudget, parseSearchBudget, type Sear
 import { describeGuard, type MetricGain, type TransferReport } from '../../transfer/transfer-report.js';
 import { resolveTransferSettings } from '../../workflows/settings/run-settings.js';
 import { prepareTransfer } from '../../workflows/prepare-transfer.js';
-import { registerTrainedModel } from '../../workflows/register-trained-model.js';
+import { registerTrainedModel, transferRegistration } from '../../workflows/register-trained-model.js';
 import { transfer } from '../../workflows/transfer.workflow.js';
 import { oneOf, positiveInt, positiveNumber, unitInterval } from '../options.js';
 import { addSettingOptions, typedSettings } from '../setting-options.js';
@@ -93,10 +93,8 @@ export function registerTransfer(program: Command): void {
         gdb,
         {
           domain: o.to,
-          kind: 'TRANSFER',
-          // AUTO registers the strategy it chose.
-          strategy: report.strategy as TransferStrategyName,
-          parentModelId: o.from,
+          // AUTO registers the strategy it chose, or a target-only model when no transfer won.
+          ...transferRegistration(report, o.from),
           transferReport: report as unknown as Record<string, unknown>,
           negativeTransfer: report.negativeTransfer,
         },
@@ -151,7 +149,7 @@ export function formatTransferReport(report: TransferReport): string {
   const g = (x: MetricGain | undefined) => (x === undefined ? '-' : `${x.value >= 0 ? '+' : ''}${x.value.toFixed(4)} [${x.ci95[0].toFixed(4)}, ${x.ci95[1].toFixed(4)}]`);
   const lines = [
     ...(report.search ? formatSearch(report.search) : []),
-    `${report.strategy}: ${report.frozen}; ${describeSourceEvents(report)}`,
+    report.outcome === 'TARGET_ONLY' ? report.frozen : `${report.strategy}: ${report.frozen}; ${describeSourceEvents(report)}`,
     `overlap: ${report.overlap.usersInBoth} users in both domains, ${report.overlap.targetOnlyUsers} target-only, ${report.overlap.usersWithoutTargetHistory} with no target history`,
     formatTestSet({ users: report.users, rows: report.rows }, report.dropped, 'a user in neither the target domain nor the source model', 'the target domain'),
     ...(report.coldStart ? [describeColdStart(report.coldStart)] : []),

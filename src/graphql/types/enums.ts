@@ -50,6 +50,19 @@ export enum ModelKind {
 }
 registerEnumType(ModelKind, { name: 'ModelKind' });
 
+export enum TransferOutcome {
+  TRANSFER = 'TRANSFER',
+  TARGET_ONLY = 'TARGET_ONLY',
+}
+registerEnumType(TransferOutcome, {
+  name: 'TransferOutcome',
+  description: 'What a transfer job produced.',
+  valuesConfig: {
+    TRANSFER: { description: 'A transferred model, judged by the guard against its target-only baseline and popularity.' },
+    TARGET_ONLY: { description: 'No transfer: AUTO found no transfer that beat the tuned target-only model on validation, so that model is the result (a single-domain model; only the popularity check guards it).' },
+  },
+});
+
 export enum TransferStrategy {
   FEATURE_EXTRACTION = 'FEATURE_EXTRACTION',
   PARTIAL = 'PARTIAL',

@@ -2,7 +2,7 @@ import { IsIn, Length, Max, Min } from 'class-validator';
 import { ArgsType, Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import type { EmbeddingRecord, LayerChange as LibLayerChange, ModelComparison as LibModelComparison, Neighbour as LibNeighbour, Projection, TransferReportSummary as LibTransferReport } from '../../explorer/index.js';
 import { Model } from './model.type.js';
-import { TransferStrategy } from './enums.js';
+import { TransferOutcome, TransferStrategy } from './enums.js';
 import { JSONScalar } from './json.scalar.js';
 
 export enum EntityKind {
@@ -353,8 +353,11 @@ export class TransferSearch {
   @Field(() => Int, { description: "Users in the validation carve (each one's last training event)." })
   validationUsers!: number;
 
-  @Field(() => String)
+  @Field(() => String, { description: 'The best transfer configuration and its epochs.' })
   chosenTransfer!: string;
+
+  @Field(() => String, { nullable: true, description: "transfer, or target-only when the tuned target-only configuration scored at least as well on validation as every transfer (AUTO's result is then that model); null for a single domain's search." })
+  decision!: string | null;
 
   @Field(() => String, { nullable: true })
   chosenBaseline!: string | null;
@@ -386,8 +389,11 @@ export class TransferReportSummary {
   @Field(() => ID, { description: 'The transferred model the report belongs to.' })
   modelId!: string;
 
-  @Field(() => TransferStrategy, { nullable: true })
+  @Field(() => TransferStrategy, { nullable: true, description: 'The strategy of the transfer; null when AUTO chose no transfer.' })
   strategy!: TransferStrategy | null;
+
+  @Field(() => TransferOutcome)
+  outcome!: TransferOutcome;
 
   @Field(() => Boolean)
   negativeTransfer!: boolean;
@@ -420,6 +426,7 @@ export class TransferReportSummary {
     return Object.assign(new TransferReportSummary(), {
       modelId: r.modelId,
       strategy: r.strategy as TransferStrategy | null,
+      outcome: r.outcome as TransferOutcome,
       negativeTransfer: r.negativeTransfer,
       gains: metricGains(r.gain),
       gainsOverPopularity: metricGains(r.gainOverPopularity),
@@ -444,6 +451,7 @@ export class TransferReportSummary {
             metric: r.search.metric,
             validationUsers: r.search.validationUsers,
             chosenTransfer: `${r.search.transfer.label} (${r.search.transfer.epochs} epochs)`,
+            decision: r.search.decision ?? null,
             chosenBaseline: r.search.baseline ? `${r.search.baseline.label} (${r.search.baseline.epochs} epochs)` : null,
             stoppedByClock: r.search.stoppedByClock,
             seconds: r.search.seconds,
