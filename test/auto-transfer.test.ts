@@ -8,6 +8,8 @@ import { prepareDomain } from '../src/workflows/prepared-domain.js';
 import { prepareTransfer } from '../src/workflows/prepare-transfer.js';
 import { pretrain } from '../src/workflows/pretrain.workflow.js';
 import { activationDecision } from '../src/jobs/job-handler.js';
+import { searchTransfer } from '../src/workflows/auto-transfer.js';
+import { transferContext } from '../src/workflows/transfer-candidate.js';
 import { registerTrainedModel, transferRegistration } from '../src/workflows/register-trained-model.js';
 import { transfer, type PreparedTransfer, type TransferSettings } from '../src/workflows/transfer.workflow.js';
 import { describeEachStorage } from './support/databases.js';
@@ -141,6 +143,12 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
     expect(transferTrials.every((t) => t.label.startsWith('JOINT, alsAlpha'))).toBe(true);
     expect(transferTrials.every((t) => t.settings.replayWeight === undefined)).toBe(true);
     expect(['JOINT', 'NONE']).toContain(report.strategy);
+    // Without the baseline's search (bench/transfer's tuned JOINT reference): the best JOINT, always a transfer.
+    const alone = await searchTransfer(transferContext(prepared), { ...AUTO, budget: { kind: 'trials', trials: 3 } }, {}, { candidates: ['JOINT'], searchBaseline: false });
+    expect(alone.decision).toBe('transfer');
+    expect(alone.settings.strategy).toBe('JOINT');
+    expect(alone.report.trials.every((t) => t.search === 'transfer')).toBe(true);
+    expect(alone.report.trials.map((t) => [t.config, t.rung, t.validation])).toEqual(transferTrials.map((t) => [t.config, t.rung, t.validation]));
     // An implicit-ALS source has no MLP layer: no PARTIAL(N) differs from FEATURE_EXTRACTION.
     await expect(transfer(prepared, { ...AUTO, autoCandidates: ['PARTIAL'] })).rejects.toThrow(/AUTO's candidates \[PARTIAL\] leave nothing to search for this source \(it allows FEATURE_EXTRACTION, FULL, JOINT\); name one of those/);
   });

@@ -54,12 +54,14 @@ export type SearchDecision = 'transfer' | 'target-only';
  *
  * `candidates` narrows the transfer search to some strategies (e.g. `['JOINT']`: the tuned
  * JOINT reference of bench/transfer); by default every strategy the source allows.
+ * `searchBaseline: false` skips the baseline's search (the baseline then keeps the run's
+ * settings and the decision is 'transfer'): for a caller that wants the best transfer alone.
  */
 export async function searchTransfer(
   context: TransferContext,
   settings: TransferSettings & { budget: SearchBudget },
   hooks: TransferHooks = {},
-  options: { candidates?: readonly TransferStrategyName[] } = {},
+  options: { candidates?: readonly TransferStrategyName[]; searchBaseline?: boolean } = {},
 ): Promise<{ settings: TransferSettings & { strategy: TransferStrategyName }; decision: SearchDecision; report: SearchReport }> {
   const started = performance.now();
   const { prepared, alignment, sourceEvents } = context;
@@ -119,7 +121,7 @@ export async function searchTransfer(
     },
     'transfer',
   );
-  const baselineSearch = await run(
+  const baselineSearch = options.searchBaseline === false ? undefined : await run(
     targetOnlySearchSpace(objective),
     sourceTuned,
     async (c, epochs, signal) => {
@@ -136,8 +138,8 @@ export async function searchTransfer(
   );
 
   const best = transferSearch.best;
-  const bestBaseline = baselineSearch.best;
-  const decision: SearchDecision = bestBaseline.score >= best.score ? 'target-only' : 'transfer';
+  const bestBaseline = baselineSearch?.best;
+  const decision: SearchDecision = bestBaseline && bestBaseline.score >= best.score ? 'target-only' : 'transfer';
   const chosen: TransferSettings & { strategy: TransferStrategyName } = {
     ...settings,
     strategy: best.settings.strategy!,
@@ -145,10 +147,14 @@ export async function searchTransfer(
     replayWeight: best.settings.replayWeight ?? 0,
     model: overridesOf(best.settings),
     training: { ...settings.training, epochs: best.resource, learningRate: best.settings.learningRate ?? settings.training.learningRate },
-    baseline: {
-      model: overridesOf(bestBaseline.settings),
-      training: { ...settings.training, epochs: bestBaseline.resource, learningRate: bestBaseline.settings.learningRate ?? settings.training.learningRate },
-    },
+    ...(bestBaseline
+      ? {
+          baseline: {
+            model: overridesOf(bestBaseline.settings),
+            training: { ...settings.training, epochs: bestBaseline.resource, learningRate: bestBaseline.settings.learningRate ?? settings.training.learningRate },
+          },
+        }
+      : {}),
   };
   return {
     settings: chosen,
@@ -163,8 +169,8 @@ export async function searchTransfer(
       seed: settings.seed,
       trials: records,
       transfer: { label: describeCandidate(best.settings), epochs: best.resource, validation: best.score },
-      baseline: { label: describeCandidate(bestBaseline.settings), epochs: bestBaseline.resource, validation: bestBaseline.score },
-      stoppedByClock: transferSearch.stoppedByClock || baselineSearch.stoppedByClock,
+      ...(bestBaseline ? { baseline: { label: describeCandidate(bestBaseline.settings), epochs: bestBaseline.resource, validation: bestBaseline.score } } : {}),
+      stoppedByClock: transferSearch.stoppedByClock || (baselineSearch?.stoppedByClock ?? false),
       seconds: (performance.now() - started) / 1000,
     },
   };
