@@ -27,6 +27,8 @@ describe('graft transfer and graft train choose their settings by validation (--
     const out = JSON.parse(run.stdout);
     expect(out.chosenBy).toBe('AUTO');
     expect(['FEATURE_EXTRACTION', 'FULL', 'JOINT']).toContain(out.strategy);
+    // The search's verdict was a transfer: registered as one (a "no transfer" verdict is covered in auto-transfer.test.ts).
+    expect(out).toMatchObject({ outcome: 'TRANSFER', kind: 'TRANSFER', search: { decision: 'transfer' } });
     expect(out.search.budget).toBe('3');
     // 3 configurations and 1 promotion, for the transfer and for the baseline.
     expect(out.search.trials.length).toBe(8);

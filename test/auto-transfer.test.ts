@@ -7,6 +7,7 @@ import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING } from '
 import { prepareDomain } from '../src/workflows/prepared-domain.js';
 import { prepareTransfer } from '../src/workflows/prepare-transfer.js';
 import { pretrain } from '../src/workflows/pretrain.workflow.js';
+import { formatTransferReport } from '../src/cli/commands/transfer.command.js';
 import { activationDecision } from '../src/jobs/job-handler.js';
 import { searchTransfer } from '../src/workflows/auto-transfer.js';
 import { transferContext } from '../src/workflows/transfer-candidate.js';
@@ -121,6 +122,10 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
     expect(report.guard.beatsBaseline).toBe(false);
     expect(report.negativeTransfer).toBe(!report.guard.beatsPopularity);
     expect(report.joint?.strategy).toBe('JOINT');
+    const printed = formatTransferReport(report);
+    expect(printed).toMatch(/\nchosen: NO TRANSFER, the target-only target only, alsAlpha .* against 0\.\d{4} for the best transfer, /);
+    expect(printed).toMatch(/\nno transfer: AUTO's tuned target-only model/);
+    expect(printed).toMatch(/no transfer \(AUTO's tuned target-only model won on validation\)/);
     expect(trained.config).toMatchObject({ strategy: 'NONE', chosenBy: 'AUTO', searchedFrom: source.id, model: { alsAlpha: search.trials.find((t) => t.label === search.baseline!.label)!.settings.alsAlpha } });
 
     // Registered as a model of the target alone: no strategy, no parent (no source weight is in it).

@@ -109,6 +109,8 @@ export function registerTransfer(program: Command): void {
         process.stdout.write(
           `${JSON.stringify({
             model: record.id,
+            outcome: report.outcome,
+            kind: record.kind,
             strategy: report.strategy,
             chosenBy: report.search ? 'AUTO' : undefined,
             search: report.search,
