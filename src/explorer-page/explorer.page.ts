@@ -77,6 +77,7 @@ interface Comparison {
       validationUsers: number;
       chosenTransfer: string;
       chosenBaseline: string | null;
+      decision: string | null;
       trials: Array<{ search: string; config: number; label: string; rung: number; epochs: number; validation: number; seconds: number }>;
     } | null;
   } | null;
@@ -133,7 +134,7 @@ const Q_COMPARISON = `query($a: ID!, $b: ID!, $k: Int!) {
       gains { metric value ciLow ciHigh relative }
       overlap { name count }
       strata { label users transferred { metric value } baseline { metric value } popularity { metric value } }
-      search { budget metric validationUsers chosenTransfer chosenBaseline trials { search config label rung epochs validation seconds } }
+      search { budget metric validationUsers chosenTransfer chosenBaseline decision trials { search config label rung epochs validation seconds } }
     }
   }
 }`;
@@ -526,7 +527,7 @@ function drawReport(c: Comparison): void {
 function drawTrials(search: NonNullable<Comparison['transferReport']>['search']): void {
   $('report-trials-box').hidden = search === null;
   if (!search) return;
-  $('report-trials-info').textContent = `AUTO, budget ${search.budget} per search; validation ${search.metric} on ${search.validationUsers.toLocaleString('en-US')} users. Chosen: transfer ${search.chosenTransfer}${search.chosenBaseline ? `; baseline ${search.chosenBaseline}` : ''}.`;
+  $('report-trials-info').textContent = `AUTO, budget ${search.budget} per search; validation ${search.metric} on ${search.validationUsers.toLocaleString('en-US')} users. ${search.decision === 'target-only' ? `Chosen: no transfer, the target-only ${search.chosenBaseline} won on validation (best transfer: ${search.chosenTransfer}).` : `Chosen: transfer ${search.chosenTransfer}${search.chosenBaseline ? `; baseline ${search.chosenBaseline}` : ''}.`}`;
   const rows = [...search.trials].sort((a, b) => a.search.localeCompare(b.search) || b.rung - a.rung || b.validation - a.validation);
   $('report-trials').replaceChildren(
     el('tr', {}, ...['search', '#', 'rung', 'epochs', 'validation', 's', 'settings'].map((h) => el('th', {}, h))),
