@@ -306,6 +306,7 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
 /** AUTO with its budget: the search (transfer and baseline), the winners retrained, the tuned baseline as its own row. */
 async function autoRow(prepared: Awaited<ReturnType<typeof prepareTransfer>>, variant: string) {
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const { report: r } = await transfer(prepared, {
     strategy: 'AUTO',
     budget: BUDGET,
@@ -330,11 +331,17 @@ async function autoRow(prepared: Awaited<ReturnType<typeof prepareTransfer>>, va
     hr10: r.metrics['hr@10']!,
     ndcg10: r.metrics['ndcg@10']!,
     seconds,
-    note: `${s.trials.length} trials, search ${s.seconds.toFixed(0)} s; gain ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]; over popularity ${p.value >= 0 ? '+' : ''}${p.value.toFixed(4)} [${p.ci95[0].toFixed(4)}, ${p.ci95[1].toFixed(4)}]${r.negativeTransfer ? ', negative transfer' : ''}`,
+    note: `${s.trials.length} trials, search ${s.seconds.toFixed(0)} s wall; whole AUTO run ${cpuSeconds(cpu).toFixed(0)} CPU s (every thread); gain ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]; over popularity ${p.value >= 0 ? '+' : ''}${p.value.toFixed(4)} [${p.ci95[0].toFixed(4)}, ${p.ci95[1].toFixed(4)}]${r.negativeTransfer ? ', negative transfer' : ''}`,
   });
   autoSearches.push({ variant, search: s });
 }
 const autoSearches: Array<{ variant: string; search: unknown }> = [];
+
+/** CPU seconds of this process (all threads, user + system) since `from`: the work a loaded machine's wall time hides. */
+function cpuSeconds(from: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(from);
+  return (used.user + used.system) / 1e6;
+}
 
 /**
  * The issue's tuned joint reference: AUTO's search narrowed to JOINT (its settings and sweeps
