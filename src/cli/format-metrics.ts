@@ -1,4 +1,4 @@
-import type { SearchReport } from '../transfer/transfer-report.js';
+import { describeValidationGain, type SearchReport } from '../transfer/transfer-report.js';
 import type { HeldOutDrops } from '../dataset/splits.js';
 import type { ModelMetrics } from '../workflows/trained-model.js';
 
@@ -57,10 +57,10 @@ export function formatSearch(search: SearchReport): string[] {
   }
   if (search.decision === 'target-only') {
     lines.push(
-      `chosen: NO TRANSFER, the target-only ${search.baseline!.label} (${search.baseline!.epochs} epochs; validation ${search.baseline!.validation.toFixed(4)} against ${search.transfer.validation.toFixed(4)} for the best transfer, ${search.transfer.label}); retrained on all training data (${search.seconds.toFixed(0)} s of search)`,
+      `chosen: NO TRANSFER, the target-only ${search.baseline!.label} (${search.baseline!.epochs} epochs): the best transfer, ${search.transfer.label}, scored ${search.transfer.validation.toFixed(4)} on validation against ${search.baseline!.validation.toFixed(4)}${describeValidationGain(search)}, not a gain with 95% confidence; retrained on all training data (${search.seconds.toFixed(0)} s of search)`,
     );
   } else {
-    lines.push(`chosen: ${search.transfer.label} (${search.transfer.epochs} epochs)${search.baseline ? `; baseline ${search.baseline.label} (${search.baseline.epochs} epochs)` : ''}; retrained on all training data (${search.seconds.toFixed(0)} s of search)`);
+    lines.push(`chosen: ${search.transfer.label} (${search.transfer.epochs} epochs)${search.baseline ? `; baseline ${search.baseline.label} (${search.baseline.epochs} epochs)` : ''}${search.validationGain ? `; validation${describeValidationGain(search)}` : ''}; retrained on all training data (${search.seconds.toFixed(0)} s of search)`);
   }
   return lines;
 }

@@ -71,11 +71,14 @@ export interface SearchReport {
   /** The baseline's chosen configuration (absent for a single domain). */
   baseline?: { label: string; epochs: number; validation: number };
   /**
-   * A transfer search's verdict (absent for a single domain): 'transfer' when the best transfer
-   * beat the best target-only configuration on validation, else 'target-only' (no transfer:
-   * the tuned target-only model is the result).
+   * A transfer search's verdict (absent for a single domain): 'transfer' when the best
+   * transfer's validation gain over the best target-only configuration lies above 0 (paired
+   * bootstrap 95% interval over the carve users), else 'target-only' (no transfer: the tuned
+   * target-only model is the result).
    */
   decision?: 'transfer' | 'target-only';
+  /** The best transfer's validation gain over the best target-only configuration (the metric's mean over carve users, paired bootstrap 95% interval). */
+  validationGain?: { value: number; ci95: [number, number] };
   /** Whether a minutes budget stopped a search (the interrupted trial is not in `trials`). */
   stoppedByClock: boolean;
   seconds: number;
@@ -237,6 +240,14 @@ export function describeGuard(report: Pick<TransferReport, 'guardMetric' | 'nega
   if (!report.guard) return `negative transfer: the ${m} gain interval over the baseline does not lie above 0`;
   const failed = [!report.guard.beatsBaseline && 'the target-only baseline', !report.guard.beatsPopularity && 'popularity'].filter(Boolean);
   return `negative transfer: the ${m} gain interval over ${failed.join(' and over ')} does not lie above 0`;
+}
+
+/** `, gain +0.0012 [-0.0031, 0.0055]`: the transfer's validation gain over the tuned baseline, when measured. */
+export function describeValidationGain(search: Pick<SearchReport, 'validationGain'>): string {
+  const g = search.validationGain;
+  if (!g) return '';
+  const f = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(4)}`;
+  return `, gain ${f(g.value)} [${f(g.ci95[0])}, ${f(g.ci95[1])}]`;
 }
 
 /** Per metric: mean over users of (transferred - other) with its paired bootstrap interval. */

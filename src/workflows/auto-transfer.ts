@@ -1,5 +1,6 @@
 import { GraftError } from '../errors.js';
-import { evaluate, type EvaluationData } from '../evaluation/evaluate.js';
+import { evaluate, type EvaluationData, type EvaluationReport } from '../evaluation/evaluate.js';
+import { pairedBootstrap } from '../evaluation/paired-bootstrap.js';
 import { modelObjective } from '../model/objective.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
 import type { SearchReport, SearchTrialRecord } from '../transfer/transfer-report.js';
@@ -47,10 +48,14 @@ export type SearchDecision = 'transfer' | 'target-only';
  * baseline (the fair guard), each with `budget`. Every trial trains on the target's training
  * events without the validation carve (each user's last training event, users with at least
  * 2) and is scored on that carve; the test split is never read. Returns the fixed settings
- * that retrain both winners on all training data, and the decision: when the best target-only
- * configuration scores at least as well on validation as the best transfer, AUTO's result is
- * no transfer (`decision: 'target-only'`): the tuned target-only model, which the caller
- * registers as a single-domain model of the target.
+ * that retrain both winners on all training data, and the decision. AUTO delivers the transfer
+ * only when the best transfer's validation gain over the best target-only configuration is
+ * significant by the guard's own test (paired bootstrap over the carve users, 95% interval
+ * above 0); otherwise its result is no transfer (`decision: 'target-only'`), the tuned
+ * target-only model, which the caller registers as a single-domain model of the target. With
+ * one carve event per user the validation metric is noisy, and a transfer whose edge is
+ * within that noise is one the guard would most likely flag on test: the user is better
+ * served by a target-only model that can be activated.
  *
  * `candidates` narrows the transfer search to some strategies (e.g. `['JOINT']`: the tuned
  * JOINT reference of bench/transfer); by default every strategy the source allows.
@@ -74,7 +79,15 @@ export async function searchTransfer(
     );
   }
   const objective = modelObjective(source.config.objective ?? 'softmax');
-  const { score, validationUsers } = validationScorer(target.train, validationRows, alignment.targetUsers, alignment.targetItems, settings.evaluation);
+  const { report: validate, validationUsers } = validationScorer(target.train, validationRows, alignment.targetUsers, alignment.targetItems, settings.evaluation);
+  // Per-user validation values of every trial, so the winners can be compared pair by pair.
+  const perUser = new Map<string, Float32Array>();
+  const trialKey = (search: 'transfer' | 'baseline', c: Candidate, epochs: number) => `${search} ${epochs} ${JSON.stringify(c)}`;
+  const score = (search: 'transfer' | 'baseline', c: Candidate, epochs: number, model: TwoTowerModel): number => {
+    const r = validate(model);
+    perUser.set(trialKey(search, c, epochs), r.perUser.values[SEARCH_METRIC.metric]!);
+    return r.metrics[SEARCH_METRIC.metric]!;
+  };
   const sourceTuned: Candidate = {};
   for (const name of objective.tuned.settings) sourceTuned[name] = name === 'learningRate' ? settings.training.learningRate : (transferConfig(source.config, settings)[name] as number);
   const trainingFor = (c: Candidate, epochs: number): TrainingSettings => ({ ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate, patience: 0 });
@@ -114,7 +127,7 @@ export async function searchTransfer(
       });
       try {
         if (fitted.training.aborted) throw abortError(signal);
-        return score(fitted.model);
+        return score('transfer', c, epochs, fitted.model);
       } finally {
         fitted.model.dispose();
       }
@@ -129,7 +142,7 @@ export async function searchTransfer(
       const fitted = await fitTargetOnly(context, config, target.train, undefined as EvaluationData | undefined, trainingFor(c, epochs), settings.seed, { signal });
       try {
         if (fitted.training.aborted) throw abortError(signal);
-        return score(fitted.model);
+        return score('baseline', c, epochs, fitted.model);
       } finally {
         fitted.model.dispose();
       }
@@ -139,7 +152,8 @@ export async function searchTransfer(
 
   const best = transferSearch.best;
   const bestBaseline = baselineSearch?.best;
-  const decision: SearchDecision = bestBaseline && bestBaseline.score >= best.score ? 'target-only' : 'transfer';
+  const validationGain = bestBaseline && validationGainOf(perUser.get(trialKey('transfer', best.settings, best.resource))!, perUser.get(trialKey('baseline', bestBaseline.settings, bestBaseline.resource))!, settings.evaluation.seed);
+  const decision: SearchDecision = validationGain && !(validationGain.ci95[0] > 0) ? 'target-only' : 'transfer';
   const chosen: TransferSettings & { strategy: TransferStrategyName } = {
     ...settings,
     strategy: best.settings.strategy!,
@@ -170,6 +184,7 @@ export async function searchTransfer(
       trials: records,
       transfer: { label: describeCandidate(best.settings), epochs: best.resource, validation: best.score },
       ...(bestBaseline ? { baseline: { label: describeCandidate(bestBaseline.settings), epochs: bestBaseline.resource, validation: bestBaseline.score } } : {}),
+      ...(validationGain ? { validationGain } : {}),
       stoppedByClock: transferSearch.stoppedByClock || (baselineSearch?.stoppedByClock ?? false),
       seconds: (performance.now() - started) / 1000,
     },
@@ -186,15 +201,19 @@ export function validationScorer(
   users: number,
   items: number,
   evaluation: Pick<EvaluationSettings, 'protocol' | 'negatives' | 'seed'>,
-): { score: (model: TwoTowerModel) => number; validationUsers: number } {
+): { score: (model: TwoTowerModel) => number; report: (model: TwoTowerModel) => EvaluationReport; validationUsers: number } {
   const validation = evaluationData(train, validationRows, users, items);
   const maxUsers = Math.max(SEARCH_MIN_USERS, Math.floor(SEARCH_SCORED_PAIRS / Math.max(1, items)));
   const chosen = firstUsers(validationRows.users, maxUsers);
   const options = { protocol: evaluation.protocol, negatives: evaluation.negatives, ks: SEARCH_METRIC.ks, seed: evaluation.seed, users: chosen };
-  return {
-    score: (model) => evaluate(modelScorer(model, items), validation, options).metrics[SEARCH_METRIC.metric]!,
-    validationUsers: chosen.length,
-  };
+  const report = (model: TwoTowerModel) => evaluate(modelScorer(model, items), validation, options);
+  return { score: (model) => report(model).metrics[SEARCH_METRIC.metric]!, report, validationUsers: chosen.length };
+}
+
+/** The transfer's validation gain over the baseline, user by user: the mean and its paired bootstrap 95% interval (the guard's test). */
+function validationGainOf(transfer: Float32Array, baseline: Float32Array, seed: number): { value: number; ci95: [number, number] } {
+  const { mean, ci } = pairedBootstrap(transfer, baseline, { seed });
+  return { value: mean, ci95: ci };
 }
 
 /** The space with only the `candidates` strategies (all when undefined); BAD_INPUT when none is left. */

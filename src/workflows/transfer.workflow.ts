@@ -9,7 +9,7 @@ import type { NamedWeight } from '../model/named-weight.js';
 import type { Alignment } from '../transfer/alignment.js';
 import type { NewItemInit } from '../transfer/item-init.js';
 import { createStrategy } from '../transfer/strategies.js';
-import { compareWithBaseline, compareWithReference, type ColdStartCarve, type ReferenceComparison, type SearchReport, type SearchTrialRecord, type TransferReport } from '../transfer/transfer-report.js';
+import { compareWithBaseline, compareWithReference, describeValidationGain, type ColdStartCarve, type ReferenceComparison, type SearchReport, type SearchTrialRecord, type TransferReport } from '../transfer/transfer-report.js';
 import type { SourceEventMix, TransferStrategyName } from '../transfer/transfer-strategy.js';
 import { DEFAULT_SEARCH_BUDGET, type SearchBudget } from '../tuning/search-budget.js';
 import { searchTransfer } from './auto-transfer.js';
@@ -188,7 +188,7 @@ async function targetOnlyOutcome(
       search,
       outcome: 'TARGET_ONLY',
       strategy: NO_TRANSFER,
-      frozen: `no transfer: AUTO's tuned target-only model (${search.baseline?.label ?? 'defaults'}) scored ${search.baseline?.validation.toFixed(4)} on validation against ${search.transfer.validation.toFixed(4)} for the best transfer (${search.transfer.label}), so nothing of source model ${source.modelId} is in it`,
+      frozen: `no transfer: the best transfer (${search.transfer.label}) did not beat AUTO's tuned target-only model (${search.baseline?.label ?? 'defaults'}) on validation (${search.transfer.validation.toFixed(4)} vs ${search.baseline?.validation.toFixed(4)}${describeValidationGain(search)}), so the result is that model and nothing of source model ${source.modelId} is in it`,
       replayWeight: 0,
       start: 'scratch',
       sourceEvents: { events: 0, weight: 0, perEpoch: 0 },
