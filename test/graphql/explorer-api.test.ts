@@ -65,7 +65,7 @@ const COMPARISON = `query($a: ID!, $b: ID!, $k: Int) {
     a { id } b { id } k sharedUsers sharedItems meanUserCosine
     neighborOverlap { users items }
     layers { name kind relativeChange comparable sharedRows }
-    transferReport { modelId strategy negativeTransfer beatsBaseline beatsPopularity gains { metric value ciLow ciHigh relative } gainsOverPopularity { metric value ciLow ciHigh relative } overlap { name count }
+    transferReport { modelId strategy outcome search { decision chosenTransfer chosenBaseline validationGain { metric value ciLow ciHigh relative } } negativeTransfer beatsBaseline beatsPopularity gains { metric value ciLow ciHigh relative } gainsOverPopularity { metric value ciLow ciHigh relative } overlap { name count }
       jointReference { strategy metrics { metric value } gains { metric value ciLow ciHigh relative } }
       strata { label users transferred { metric value } baseline { metric value } popularity { metric value } } }
   }
@@ -142,6 +142,13 @@ for (const kind of STORAGE_KINDS) {
         gainOverPopularity: { 'hr@10': { value: 0.2, ci95: [0.15, 0.25], relative: 2 } },
         guard: { beatsBaseline: true, beatsPopularity: true },
         joint: { strategy: 'JOINT', metrics: { 'hr@10': 0.33 }, gain: { 'hr@10': { value: -0.03, ci95: [-0.07, 0.01], relative: -0.09 } } },
+        outcome: 'TRANSFER',
+        search: {
+          budget: '3', eta: 3, rungs: 3, metric: 'ndcg@10 (sampled, 999 negatives)', validationUsers: 80, seed: 1, stoppedByClock: false, seconds: 2,
+          decision: 'transfer', validationGain: { value: 0.012, ci95: [0.004, 0.02] },
+          transfer: { label: 'PARTIAL(1), replay 0.5', epochs: 3, validation: 0.31 }, baseline: { label: 'target only', epochs: 3, validation: 0.298 },
+          trials: [{ search: 'transfer', config: 0, label: 'PARTIAL(1), replay 0.5', settings: {}, rung: 0, epochs: 3, validation: 0.31, seconds: 1 }],
+        },
         overlap: { usersInBoth: 70, targetOnlyUsers: 10 },
         strata: [{ label: '1-2', users: 80, transferred: { 'hr@10': 0.3 }, baseline: { 'hr@10': 0.24 }, popularity: { 'hr@10': 0.1 } }],
       };
@@ -244,6 +251,11 @@ for (const kind of STORAGE_KINDS) {
       expect((layer.get('user.dense.0.kernel') as { relativeChange: number }).relativeChange).toBeCloseTo(0.1, 5);
       expect(c.meanUserCosine).toBeLessThan(1);
       expect(c.transferReport).toMatchObject({ modelId: tuned, strategy: 'PARTIAL', negativeTransfer: false });
+      // AUTO's verdict (issue 17): a transfer, and the validation gain over the tuned baseline that decided it.
+      expect(c.transferReport).toMatchObject({
+        outcome: 'TRANSFER',
+        search: { decision: 'transfer', chosenTransfer: 'PARTIAL(1), replay 0.5 (3 epochs)', chosenBaseline: 'target only (3 epochs)', validationGain: { metric: 'ndcg@10', value: 0.012, ciLow: 0.004, ciHigh: 0.02, relative: null } },
+      });
       expect(c.transferReport.gains).toEqual([
         { metric: 'hr@10', value: 0.06, ciLow: 0.02, ciHigh: 0.1, relative: 0.3 },
         { metric: 'mrr', value: 0.01, ciLow: -0.01, ciHigh: 0.03, relative: null },

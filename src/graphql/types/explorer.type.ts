@@ -356,8 +356,11 @@ export class TransferSearch {
   @Field(() => String, { description: 'The best transfer configuration and its epochs.' })
   chosenTransfer!: string;
 
-  @Field(() => String, { nullable: true, description: "transfer, or target-only when the tuned target-only configuration scored at least as well on validation as every transfer (AUTO's result is then that model); null for a single domain's search." })
+  @Field(() => String, { nullable: true, description: "transfer, or target-only when the best transfer's validation gain over the tuned target-only configuration is not significant (AUTO's result is then that model); null for a single domain's search." })
   decision!: string | null;
+
+  @Field(() => MetricGain, { nullable: true, description: "The best transfer's validation gain over the best target-only configuration, on the carve users (paired bootstrap 95% interval), which decides between them; null for a single domain's search." })
+  validationGain!: MetricGain | null;
 
   @Field(() => String, { nullable: true })
   chosenBaseline!: string | null;
@@ -452,6 +455,9 @@ export class TransferReportSummary {
             validationUsers: r.search.validationUsers,
             chosenTransfer: `${r.search.transfer.label} (${r.search.transfer.epochs} epochs)`,
             decision: r.search.decision ?? null,
+            validationGain: r.search.validationGain
+              ? { metric: r.search.metric.split(' ')[0]!, value: r.search.validationGain.value, ciLow: r.search.validationGain.ci95[0], ciHigh: r.search.validationGain.ci95[1], relative: null }
+              : null,
             chosenBaseline: r.search.baseline ? `${r.search.baseline.label} (${r.search.baseline.epochs} epochs)` : null,
             stoppedByClock: r.search.stoppedByClock,
             seconds: r.search.seconds,
