@@ -1,0 +1,129 @@
+/**
+ * `bench/train --model default`: the model `graft train` builds by default (declared
+ * settings' defaults: tags through the shared token table, history pooling in the user tower,
+ * temperature, logQ, clipping, the warm-up + cosine schedule of one epoch), trained on the
+ * synthetic source of `graft seed --synthetic --scale S` as `graft train --split none` would
+ * (see `default-model-data.ts`), timed the way bench/train times the ID-only engine.
+ * An epoch's time is extrapolated from the timed steps (steps per epoch x median ms/step),
+ * not run.
+ */
+import { createRng } from '../src/dataset/random.js';
+import type { AdamBiasCorrection } from '../src/model/sparse-optimizer.js';
+import { TwoTowerModel, type StepTimings } from '../src/model/two-tower.model.js';
+import { ExampleMixture } from '../src/training/example-mixture.js';
+import { learningRateAt } from '../src/training/learning-rate-schedule.js';
+import { DEFAULT_MODEL, DEFAULT_TRAINING, modelConfig, towerTokensFor } from '../src/workflows/model-settings.js';
+import { defaultModelData, exportDefaultModelRun, type DefaultModelData } from './default-model-data.js';
+
+export interface DefaultModelOptions {
+  scale: number;
+  /** Timed steps after the warm-up (median of `rounds` rounds). */
+  steps: number;
+  warmup: number;
+  rounds: number;
+  /** Lazy Adam's bias correction on the tables (default: the model's, 'row'). */
+  biasCorrection?: AdamBiasCorrection;
+  /** Write the run (data, initial weights, batches, rates, losses) here for the PyTorch replica. */
+  exportDir?: string;
+  /** Reuse data generated before (several runs in one process). */
+  data?: DefaultModelData;
+}
+
+export interface DefaultModelResult {
+  data: DefaultModelData;
+  batchSize: number;
+  stepsPerEpoch: number;
+  msPerStep: number;
+  roundMs: number[];
+  examplesPerSecond: number;
+  /** Extrapolated: steps per epoch x median ms per step. */
+  epochMinutes: number;
+  timings: StepTimings;
+  /** Loss of every step taken (warm-up included), from the first. */
+  losses: Float64Array;
+  inputDims: { user: number; item: number };
+  historyLength: number;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Builds and times the default model; see the file comment. */
+export function benchDefaultModel(options: DefaultModelOptions): DefaultModelResult {
+  const settings = { ...DEFAULT_MODEL, adamBiasCorrection: options.biasCorrection ?? DEFAULT_MODEL.adamBiasCorrection };
+  const data = options.data ?? defaultModelData(options.scale, settings.tokenBuckets);
+  const config = modelConfig(settings, data.users, data.items);
+  const model = TwoTowerModel.create(config, towerTokensFor(config, data.itemTokens));
+  const batchSize = DEFAULT_TRAINING.batchSize;
+  try {
+    model.setUserHistories(data.histories);
+    // As `train` with `fitModel`'s seed: the shuffles are seeded with the model seed.
+    const mixture = new ExampleMixture(data.train, batchSize, createRng(settings.seed, { resumable: true }));
+    const itemCounts = mixture.itemCounts(model.items);
+    model.setItemFrequencies(itemCounts);
+    mixture.shuffle();
+    const stepsPerEpoch = mixture.stepsPerEpoch;
+    const initialWeights = options.exportDir ? model.exportWeights() : [];
+    const perRound = Math.max(1, Math.round(options.steps / options.rounds));
+    const total = options.warmup + perRound * options.rounds;
+    if (total > stepsPerEpoch) throw new Error(`${total} steps do not fit in one epoch of ${stepsPerEpoch}; lower --steps`);
+    const losses = new Float64Array(total);
+    const rates = new Float64Array(total);
+    const batchUsers = new Int32Array(options.exportDir ? total * batchSize : 0);
+    const batchItems = new Int32Array(options.exportDir ? total * batchSize : 0);
+    const stepOptions = { clipNorm: DEFAULT_TRAINING.clipNorm };
+    // The loop's own work per step, as in `train`: fill the batch, the schedule's rate, the step.
+    const step = (s: number) => {
+      const batch = mixture.batch(s);
+      const lr = learningRateAt(DEFAULT_TRAINING.learningRate, s, stepsPerEpoch, DEFAULT_TRAINING.schedule);
+      if (options.exportDir) {
+        batchUsers.set(batch.users, s * batchSize);
+        batchItems.set(batch.items, s * batchSize);
+      }
+      rates[s] = lr;
+      losses[s] = model.trainStep(batch, lr, stepOptions);
+    };
+    let s = 0;
+    for (; s < options.warmup; s++) step(s);
+    model.timings = { steps: 0, gatherMs: 0, forwardBackwardMs: 0, denseUpdateMs: 0, sparseUpdateMs: 0 };
+    const roundMs: number[] = [];
+    for (let r = 0; r < options.rounds; r++) {
+      const start = performance.now();
+      for (let k = 0; k < perRound; k++, s++) step(s);
+      roundMs.push((performance.now() - start) / perRound);
+    }
+    const msPerStep = median(roundMs);
+    if (options.exportDir) {
+      exportDefaultModelRun(options.exportDir, {
+        data,
+        config: model.config,
+        clipNorm: DEFAULT_TRAINING.clipNorm!,
+        itemCounts,
+        initialWeights,
+        batchUsers,
+        batchItems,
+        learningRates: rates,
+        batchSize,
+        stepsPerEpoch,
+        losses,
+      });
+    }
+    return {
+      data,
+      batchSize,
+      stepsPerEpoch,
+      msPerStep,
+      roundMs,
+      examplesPerSecond: (batchSize * 1000) / msPerStep,
+      epochMinutes: (stepsPerEpoch * msPerStep) / 60_000,
+      timings: model.timings,
+      losses,
+      inputDims: { user: model.tower('user').inputDim, item: model.tower('item').inputDim },
+      historyLength: model.config.userHistoryLength,
+    };
+  } finally {
+    model.dispose();
+  }
+}
