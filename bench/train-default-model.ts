@@ -12,6 +12,7 @@ import type { AdamBiasCorrection } from '../src/model/sparse-optimizer.js';
 import { TwoTowerModel, type StepTimings } from '../src/model/two-tower.model.js';
 import { ExampleMixture } from '../src/training/example-mixture.js';
 import { learningRateAt } from '../src/training/learning-rate-schedule.js';
+import { train } from '../src/training/train.js';
 import { DEFAULT_MODEL, DEFAULT_TRAINING, modelConfig, towerTokensFor } from '../src/workflows/model-settings.js';
 import { defaultModelData, exportDefaultModelRun, type DefaultModelData } from './default-model-data.js';
 
@@ -35,6 +36,10 @@ export interface DefaultModelResult {
   stepsPerEpoch: number;
   msPerStep: number;
   roundMs: number[];
+  /** Process CPU time per step (user + system), median of the rounds: steadier than wall time on a shared machine. */
+  cpuMsPerStep: number;
+  /** The same model continued through `train` (the loop `graft train` runs) for `steps` steps after `warmup`, aborted there. */
+  loop: { msPerStep: number; cpuMsPerStep: number };
   examplesPerSecond: number;
   /** Extrapolated: steps per epoch x median ms per step. */
   epochMinutes: number;
@@ -45,13 +50,50 @@ export interface DefaultModelResult {
   historyLength: number;
 }
 
+function cpuMs(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1000;
+}
+
+/**
+ * Continues `model` through the library's `train` loop (a fresh shuffle, the logQ counts,
+ * the schedule, clipping, the per-step yield to the event loop and progress callback) and
+ * times `steps` steps after `warmup`, then aborts: the loop's own cost next to the bare steps.
+ */
+async function timeTrainLoop(model: TwoTowerModel, data: DefaultModelData, seed: number, warmup: number, steps: number): Promise<{ msPerStep: number; cpuMsPerStep: number }> {
+  const controller = new AbortController();
+  let start = 0;
+  let cpu = process.cpuUsage();
+  let wall = 0;
+  let used = 0;
+  await train(model, data.train, {
+    epochs: 1,
+    batchSize: DEFAULT_TRAINING.batchSize,
+    learningRate: DEFAULT_TRAINING.learningRate,
+    schedule: DEFAULT_TRAINING.schedule,
+    clipNorm: DEFAULT_TRAINING.clipNorm,
+    seed,
+    signal: controller.signal,
+    onStep: (p) => {
+      if (p.step === warmup) {
+        start = performance.now();
+        cpu = process.cpuUsage();
+      } else if (p.step === warmup + steps) {
+        wall = performance.now() - start;
+        used = cpuMs(process.cpuUsage(cpu));
+        controller.abort();
+      }
+    },
+  });
+  return { msPerStep: wall / steps, cpuMsPerStep: used / steps };
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
 }
 
 /** Builds and times the default model; see the file comment. */
-export function benchDefaultModel(options: DefaultModelOptions): DefaultModelResult {
+export async function benchDefaultModel(options: DefaultModelOptions): Promise<DefaultModelResult> {
   const settings = { ...DEFAULT_MODEL, adamBiasCorrection: options.biasCorrection ?? DEFAULT_MODEL.adamBiasCorrection };
   const data = options.data ?? defaultModelData(options.scale, settings.tokenBuckets);
   const config = modelConfig(settings, data.users, data.items);
@@ -89,12 +131,18 @@ export function benchDefaultModel(options: DefaultModelOptions): DefaultModelRes
     for (; s < options.warmup; s++) step(s);
     model.timings = { steps: 0, gatherMs: 0, forwardBackwardMs: 0, denseUpdateMs: 0, sparseUpdateMs: 0 };
     const roundMs: number[] = [];
+    const roundCpuMs: number[] = [];
     for (let r = 0; r < options.rounds; r++) {
       const start = performance.now();
+      const cpu = process.cpuUsage();
       for (let k = 0; k < perRound; k++, s++) step(s);
       roundMs.push((performance.now() - start) / perRound);
+      roundCpuMs.push(cpuMs(process.cpuUsage(cpu)) / perRound);
     }
     const msPerStep = median(roundMs);
+    const timings = model.timings;
+    model.timings = undefined;
+    const loop = await timeTrainLoop(model, data, settings.seed, options.warmup, perRound * options.rounds);
     if (options.exportDir) {
       exportDefaultModelRun(options.exportDir, {
         data,
@@ -118,7 +166,9 @@ export function benchDefaultModel(options: DefaultModelOptions): DefaultModelRes
       roundMs,
       examplesPerSecond: (batchSize * 1000) / msPerStep,
       epochMinutes: (stepsPerEpoch * msPerStep) / 60_000,
-      timings: model.timings,
+      cpuMsPerStep: median(roundCpuMs),
+      loop,
+      timings,
       losses,
       inputDims: { user: model.tower('user').inputDim, item: model.tower('item').inputDim },
       historyLength: model.config.userHistoryLength,

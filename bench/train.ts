@@ -241,7 +241,7 @@ async function main(): Promise<void> {
   if (process.argv.includes('--model')) {
     const model = process.argv[process.argv.indexOf('--model') + 1];
     if (model !== 'default' && model !== 'id') throw new Error(`--model ${model}: use "default" (the model graft train builds) or "id" (the ID-only engine, the default)`);
-    if (model === 'default') return printDefaultModel(load);
+    if (model === 'default') return await printDefaultModel(load);
   }
   const matmul = measureMatMul();
 
@@ -318,11 +318,11 @@ async function main(): Promise<void> {
   console.log(lines.join('\n'));
 }
 
-function printDefaultModel(load: number): void {
+async function printDefaultModel(load: number): Promise<void> {
   const at = process.argv.indexOf('--export');
   const correction = process.argv.includes('--bias-correction') ? (process.argv[process.argv.indexOf('--bias-correction') + 1] as AdamBiasCorrection) : undefined;
   if (correction !== undefined && correction !== 'row' && correction !== 'table') throw new Error(`--bias-correction ${correction}: use row or table`);
-  const r = benchDefaultModel({ scale: arg('scale', 180), steps: STEPS, warmup: WARMUP, rounds: ROUNDS, biasCorrection: correction, exportDir: at === -1 ? undefined : process.argv[at + 1] });
+  const r = await benchDefaultModel({ scale: arg('scale', 180), steps: STEPS, warmup: WARMUP, rounds: ROUNDS, biasCorrection: correction, exportDir: at === -1 ? undefined : process.argv[at + 1] });
   const rssMb = process.resourceUsage().maxRSS / 1024;
   const d = r.data;
   const t = r.timings;
@@ -338,9 +338,10 @@ function printDefaultModel(load: number): void {
       `temperature ${DEFAULT_MODEL.temperature}, logQ, lazy Adam (bias correction per ${correction ?? 'row'}), lr ${DEFAULT_TRAINING.learningRate} with ${DEFAULT_TRAINING.schedule?.warmupSteps}-step warm-up and cosine decay over one epoch, ` +
       `clip norm ${DEFAULT_TRAINING.clipNorm}, batch ${r.batchSize}; median of ${ROUNDS} rounds over ${STEPS} steps after ${WARMUP} warm-up steps.`,
     '',
-    '| model | ms / step | examples / s | rounds (ms / step) | steps / epoch | one epoch (extrapolated) |',
-    '|---|---:|---:|---|---:|---:|',
-    `| default (tags + history) | ${fmt(r.msPerStep, 2)} | ${fmt(r.examplesPerSecond)} | ${r.roundMs.map((x) => fmt(x, 1)).join(' ')} | ${fmt(r.stepsPerEpoch)} | ${fmt(r.epochMinutes, 1)} min |`,
+    '| default model (tags + history) | ms / step | examples / s | rounds (ms / step) | CPU ms / step | examples / CPU s | one epoch of ' + fmt(r.stepsPerEpoch) + ' steps (extrapolated) |',
+    '|---|---:|---:|---|---:|---:|---:|',
+    `| bare steps (\`trainStep\`) | ${fmt(r.msPerStep, 2)} | ${fmt(r.examplesPerSecond)} | ${r.roundMs.map((x) => fmt(x, 1)).join(' ')} | ${fmt(r.cpuMsPerStep, 2)} | ${fmt((r.batchSize * 1000) / r.cpuMsPerStep)} | ${fmt(r.epochMinutes, 1)} min |`,
+    `| through \`train\` (the loop of \`graft train\`) | ${fmt(r.loop.msPerStep, 2)} | ${fmt((r.batchSize * 1000) / r.loop.msPerStep)} | one round | ${fmt(r.loop.cpuMsPerStep, 2)} | ${fmt((r.batchSize * 1000) / r.loop.cpuMsPerStep)} | ${fmt((r.stepsPerEpoch * r.loop.msPerStep) / 60_000, 1)} min |`,
     '',
     '| gather + batch prep | forward + backward + readback | dense Adam | sparse scatter + lazy Adam | total (mean) |',
     '|---:|---:|---:|---:|---:|',
