@@ -7,11 +7,17 @@
  *
  *   npm run build && node dist/bench/train.js [--steps 300] [--plain-steps 3] [--no-cpu] [--plain-cpu]
  *   npm run build && node dist/bench/train.js --loss-curve [--steps 360]
+ *   npm run build && node dist/bench/train.js --model default [--scale 180] [--steps 300] [--bias-correction row|table] [--export DIR]
  *
  * `--loss-curve` only trains the ID-only engine on the timed run's batches (the 64 batches
  * cycled, lr 0.001, no warm-up split) and prints the loss every 60 steps, once per lazy-Adam
  * bias correction ('row', 'table'): the figures to set beside
  * `../shared/peers/torch_two_tower.py`'s on identical batches.
+ *
+ * `--model default` times the model `graft train` builds by default (tags, history pooling,
+ * the declared settings' defaults) on the synthetic source of `graft seed --synthetic --scale S`
+ * (scale 180: ~9.9M events), extrapolates one epoch's time, and with `--export DIR` writes the
+ * run for `bench/peers/torch_default_model.py` (see `train-default-model.ts`).
  *
  * `--plain-cpu` also times one step of the plain version on the stock `cpu` backend
  * (its UnsortedSegmentSum is O(rows x batch x dim): minutes per step). Prints markdown.
@@ -23,6 +29,8 @@ import { createRng } from '../src/dataset/random.js';
 import type { TokenBags } from '../src/model/token-hash.js';
 import { TwoTowerModel, type StepTimings } from '../src/model/two-tower.model.js';
 import type { AdamBiasCorrection } from '../src/model/sparse-optimizer.js';
+import { DEFAULT_MODEL, DEFAULT_TRAINING } from '../src/workflows/model-settings.js';
+import { benchDefaultModel } from './train-default-model.js';
 
 function arg(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -230,6 +238,11 @@ async function main(): Promise<void> {
     for (const step of curves[0][1].keys()) console.log(`| ${step} | ${curves.map(([, m]) => fmt(m.get(step)!, 3)).join(' | ')} |`);
     return;
   }
+  if (process.argv.includes('--model')) {
+    const model = process.argv[process.argv.indexOf('--model') + 1];
+    if (model !== 'default' && model !== 'id') throw new Error(`--model ${model}: use "default" (the model graft train builds) or "id" (the ID-only engine, the default)`);
+    if (model === 'default') return await printDefaultModel(load);
+  }
   const matmul = measureMatMul();
 
   const results: (EngineResult & { backend: string })[] = [];
@@ -302,6 +315,41 @@ async function main(): Promise<void> {
   );
   lines.push(`Plain TF.js on wasm: first step (builds + compiles) ${fmt(plainWasm.firstStepMs, 0)} ms, then ${fmt(plainWasm.msPerStep, 1)} ms/step over ${PLAIN_STEPS} steps.`);
   lines.push(`Peak RSS: ${fmt(engineRssMb, 0)} MB after the Graft runs; ${fmt(maxRssMb, 0)} MB for the whole run (incl. the plain models).`);
+  console.log(lines.join('\n'));
+}
+
+async function printDefaultModel(load: number): Promise<void> {
+  const at = process.argv.indexOf('--export');
+  const correction = process.argv.includes('--bias-correction') ? (process.argv[process.argv.indexOf('--bias-correction') + 1] as AdamBiasCorrection) : undefined;
+  if (correction !== undefined && correction !== 'row' && correction !== 'table') throw new Error(`--bias-correction ${correction}: use row or table`);
+  const r = await benchDefaultModel({ scale: arg('scale', 180), steps: STEPS, warmup: WARMUP, rounds: ROUNDS, biasCorrection: correction, exportDir: at === -1 ? undefined : process.argv[at + 1] });
+  const rssMb = process.resourceUsage().maxRSS / 1024;
+  const d = r.data;
+  const t = r.timings;
+  const per = (x: number) => fmt(x / t.steps, 2);
+  const lines = [
+    `Default model (graft train's defaults) — ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores, one used; ` +
+      `load average ${fmt(load, 1)} at start), Node ${process.version}, TF.js ${tf.version.tfjs}`,
+    '',
+    `Data: synthetic source of \`graft seed --synthetic --scale ${d.scale}\` (generated in ${fmt(d.generateMs / 1000, 1)} s): ${fmt(d.users)} users x ${fmt(d.items)} items, ` +
+      `${fmt(d.events)} events, ${fmt(d.train.users.length)} training examples after the validation carve (\`--split none\`), ${fmt(d.itemTokens.ids.length / d.items, 2)} tags per item, ` +
+      `history pool of the last ${r.historyLength} training items.`,
+    `Model: dim ${DEFAULT_MODEL.dim}, MLP [${DEFAULT_MODEL.layers.join(', ')}], tower inputs user ${r.inputDims.user} (ID | history) and item ${r.inputDims.item} (ID | tags), ` +
+      `temperature ${DEFAULT_MODEL.temperature}, logQ, lazy Adam (bias correction per ${correction ?? 'row'}), lr ${DEFAULT_TRAINING.learningRate} with ${DEFAULT_TRAINING.schedule?.warmupSteps}-step warm-up and cosine decay over one epoch, ` +
+      `clip norm ${DEFAULT_TRAINING.clipNorm}, batch ${r.batchSize}; median of ${ROUNDS} rounds over ${STEPS} steps after ${WARMUP} warm-up steps.`,
+    '',
+    '| default model (tags + history) | ms / step | examples / s | rounds (ms / step) | CPU ms / step | examples / CPU s | one epoch of ' + fmt(r.stepsPerEpoch) + ' steps (extrapolated) |',
+    '|---|---:|---:|---|---:|---:|---:|',
+    `| bare steps (\`trainStep\`) | ${fmt(r.msPerStep, 2)} | ${fmt(r.examplesPerSecond)} | ${r.roundMs.map((x) => fmt(x, 1)).join(' ')} | ${fmt(r.cpuMsPerStep, 2)} | ${fmt((r.batchSize * 1000) / r.cpuMsPerStep)} | ${fmt(r.epochMinutes, 1)} min |`,
+    `| through \`train\` (the loop of \`graft train\`) | ${fmt(r.loop.msPerStep, 2)} | ${fmt((r.batchSize * 1000) / r.loop.msPerStep)} | one round | ${fmt(r.loop.cpuMsPerStep, 2)} | ${fmt((r.batchSize * 1000) / r.loop.cpuMsPerStep)} | ${fmt((r.stepsPerEpoch * r.loop.msPerStep) / 60_000, 1)} min |`,
+    '',
+    '| gather + batch prep | forward + backward + readback | dense Adam | sparse scatter + lazy Adam | total (mean) |',
+    '|---:|---:|---:|---:|---:|',
+    `| ${per(t.gatherMs)} | ${per(t.forwardBackwardMs)} | ${per(t.denseUpdateMs)} | ${per(t.sparseUpdateMs)} | ${per(t.gatherMs + t.forwardBackwardMs + t.denseUpdateMs + t.sparseUpdateMs)} |`,
+    '',
+    `Loss at step ${[...new Set([1, 60, 120, 240, r.losses.length])].filter((s) => s <= r.losses.length).map((s) => `${s}: ${fmt(r.losses[s - 1], 3)}`).join(', ')}.`,
+    `Peak RSS: ${fmt(rssMb, 0)} MB.`,
+  ];
   console.log(lines.join('\n'));
 }
 
