@@ -151,7 +151,8 @@ describe('settings declared once', () => {
   }
 
   it('refuses a setting where it does not apply, on the CLI and in job inputs alike', () => {
-    expect(() => resolvePretrainInput({ domain: 'd', alsAlpha: 5 })).toThrow(/alsAlpha = 5 applies to objective implicit-als only/);
+    expect(() => resolvePretrainInput({ domain: 'd', alsAlpha: 5 })).toThrow(/alsAlpha = 5 applies to objective implicit-als or hybrid only/);
+    expect(() => resolvePretrainInput({ domain: 'd', objective: 'implicit-als', alsSweeps: 5 })).toThrow(/alsSweeps = 5 applies to objective hybrid only/);
     expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', freezeLayers: 2 })).toThrow(/freezeLayers = 2 applies to strategy PARTIAL only/);
     expect(() => resolvePretrainInput({ domain: 'd', objective: 'implicit-als', itemBias: true })).toThrow(/itemBias = true applies to objective softmax only/);
     expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', itemBiasLearningRate: 5 })).toThrow(/itemBiasLearningRate = 5 is read only with itemBias on; add itemBias: true \(CLI: --item-bias\)/);

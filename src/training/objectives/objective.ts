@@ -1,7 +1,7 @@
 import type { ModelObjective } from '../../model/objective.js';
 import type { TwoTowerModel } from '../../model/two-tower.model.js';
 import type { EarlyStoppingOptions } from '../early-stopping.js';
-import type { TrainingData } from '../example-mixture.js';
+import type { ExampleSet, TrainingData } from '../example-mixture.js';
 import type { LearningRateSchedule } from '../learning-rate-schedule.js';
 import type { EpochProgress, StepProgress, TrainResult } from '../train.js';
 
@@ -22,6 +22,11 @@ export interface FitOptions {
   /** Validation metric after each epoch, higher is better; with `earlyStopping` the best epoch is restored. */
   validate?: (model: TwoTowerModel) => number | Promise<number>;
   earlyStopping?: EarlyStoppingOptions;
+  /**
+   * The validation carve's events (those `validate` scores against): an objective that chooses
+   * its budget on the carve and then trains on it too (hybrid) adds them to `data` for its last fit.
+   */
+  validationEvents?: ExampleSet;
   onStep?: (progress: StepProgress) => void;
   onEpoch?: (progress: EpochProgress) => Promise<void> | void;
 }
