@@ -46,8 +46,9 @@ async function fitHybrid(model: TwoTowerModel, data: TrainingData, options: FitO
     } finally {
       probe.dispose();
     }
-    events = withEvents(data, options.validationEvents);
   }
+  // The carve's events join the last fit whenever they are given (as implicit-als trains on them).
+  if (options.validationEvents) events = withEvents(data, options.validationEvents);
   const rows = await solveRows(model, events, options);
   if (rows.aborted || epochs === 0 || !hasTrainableTop(model)) return { ...rows, ...chosen };
   if (options.validationEvents || !options.validate) {
