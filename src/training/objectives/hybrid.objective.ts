@@ -25,6 +25,7 @@ import type { FitOptions, Objective } from './objective.js';
 export const hybridObjective: Objective = {
   ...modelObjective('hybrid'),
   trainsOnValidation: false,
+  refitsOnValidation: true,
   fit: fitHybrid,
 };
 

@@ -46,6 +46,11 @@ export interface Objective extends ModelObjective {
    * early stopping (a row solve has no step size to stop early; see `trainingEvents`).
    */
   readonly trainsOnValidation: boolean;
+  /**
+   * Whether the fit, given the carve (`validationEvents`), chooses its budget on it and then trains
+   * on it too (hybrid): the model it returns has seen the carve, so scoring it there is not held out.
+   */
+  readonly refitsOnValidation: boolean;
   /** Fits the model to the data; the model ends with its best validation weights when early stopping restores them. */
   fit(model: TwoTowerModel, data: TrainingData, options: FitOptions): Promise<TrainResult>;
 }

@@ -48,7 +48,8 @@ describe('training objectives', () => {
 
   it('hybrid: ALS-solved ID rows under a residual MLP scored by inner product; refuses configs it cannot train', () => {
     const hybrid = objectiveNamed('hybrid');
-    expect([hybrid.scoring, hybrid.layers, hybrid.gradientSteps, hybrid.alsRows, hybrid.residual, hybrid.trainsOnValidation]).toEqual(['inner-product', 'towers', true, true, true, false]);
+    expect([hybrid.scoring, hybrid.layers, hybrid.gradientSteps, hybrid.alsRows, hybrid.residual, hybrid.trainsOnValidation, hybrid.refitsOnValidation]).toEqual(['inner-product', 'towers', true, true, true, false, true]);
+    expect([objectiveNamed('softmax').refitsOnValidation, objectiveNamed('implicit-als').refitsOnValidation]).toEqual([false, false]);
     expect(hybrid.ownSettings).toEqual(['alsAlpha', 'alsRegularization', 'alsCgSteps', 'alsSweeps']);
     const ok = { dim: 16, layers: [32, 16], userHistory: true, itemBias: false, alsAlpha: 40, alsRegularization: 0.1, alsCgSteps: 3, alsSweeps: 10 };
     expect(() => hybrid.check(ok)).not.toThrow();
