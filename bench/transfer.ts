@@ -227,7 +227,7 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
     const note = validation
       ? `${t.epochs} epochs, kept ${t.bestEpoch}; validation HR@10 ${validation['hr@10']!.toFixed(4)} NDCG@10 ${validation['ndcg@10']!.toFixed(4)} (999 negatives; early-stopping metric ${t.bestValidation!.toFixed(4)})`
       : carve
-        ? `${t.epochs} epochs, chosen on the carve (early-stopping metric ${t.bestValidation!.toFixed(4)}), then refitted with it`
+        ? `${t.bestEpoch} epochs of the top chosen on the carve (early-stopping metric ${t.bestValidation!.toFixed(4)}), then refitted with it`
         : `${t.epochs} epochs; no validation (trains on the carve)`;
     report({ setting: `${TARGET} only (two-tower, ${recipe.objective})${recipe.name ? ` [${recipe.name}]` : ''}`, variant, hr10: test['hr@10']!, ndcg10: test['ndcg@10']!, seconds: (performance.now() - started) / 1000, note });
   } finally {
