@@ -15,7 +15,7 @@
  *     flags on top of the command's; the trainer's validation HR@10 is printed beside test: choose on it; with transfers,
  *     one source model per recipe, each with the recipe's --strategies: "als: --objective implicit-als; hybrid: --objective hybrid --strategies PARTIAL")
  *     [--objective softmax|implicit-als|hybrid] [--als-alpha 40] [--als-reg 0.1] [--als-cg-steps 3]   (implicit-als: ID rows solved per row, 0 = exact; --layers none)
- *     [--als-sweeps 10]   (hybrid: ALS sweeps of the ID rows before the MLP above them trains for --epochs)
+ *     [--als-sweeps 10] [--top-lr 0.03]   (hybrid: ALS sweeps of the ID rows before the MLP above them trains for --epochs at --top-lr x --lr)
  *     [--joint-reference]   (every grafting transfer also trains the library's JOINT reference, same budget, same
  *     users and negatives: printed once per variant, and each transfer's paired gain over it. With --objective
  *     implicit-als this is the issue's reference: ALS from scratch on the joined user x (target + source items) matrix.
@@ -95,6 +95,7 @@ function settingsFrom(args: string[]) {
     alsRegularization: Number(arg('als-reg', String(defaults.alsRegularization ?? 0.1))),
     alsCgSteps: Number(arg('als-cg-steps', String(defaults.alsCgSteps ?? 3))),
     alsSweeps: Number(arg('als-sweeps', String(defaults.alsSweeps ?? 10))),
+    topLearningRate: Number(arg('top-lr', String(defaults.topLearningRate ?? 0.03))),
     dim: Number(arg('dim', String(defaults.dim))),
     temperature: Number(arg('temperature', String(defaults.temperature))),
     l2: Number(arg('l2', '0')),

@@ -119,7 +119,7 @@ const HYBRID: ModelObjective = {
   alsRows: true,
   residual: true,
   modelDefaults: {},
-  ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps', 'alsSweeps'],
+  ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps', 'alsSweeps', 'topLearningRate'],
   tuned: { settings: ['alsAlpha', 'alsRegularization', 'learningRate'], firstRungEpochs: 1 },
   check(config) {
     const last = config.layers[config.layers.length - 1];

@@ -104,6 +104,12 @@ export interface TwoTowerConfig {
    * trains by gradient steps for `epochs` (default 10).
    */
   alsSweeps?: number;
+  /**
+   * hybrid: multiplier of the learning rate for the layers above the ALS-solved ID rows
+   * (default 0.03). The top is a residual on a solved optimum: at the full rate one softmax
+   * epoch overshoots it (Amazon, BENCHMARKS.md "Hybrid towers").
+   */
+  topLearningRate?: number;
 }
 
 export type ResolvedTwoTowerConfig = Required<Omit<TwoTowerConfig, 'embeddingInit'>> & { embeddingInit: Initializer };
@@ -691,6 +697,7 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
     alsRegularization: config.alsRegularization ?? 0.1,
     alsCgSteps: config.alsCgSteps ?? 3,
     alsSweeps: config.alsSweeps ?? 10,
+    topLearningRate: config.topLearningRate ?? 0.03,
   };
   const positiveInt = (name: string, value: number, min: number) => {
     if (!Number.isInteger(value) || value < min) throw new GraftError('BAD_INPUT', `config.${name} = ${value}; it must be an integer >= ${min}`);
@@ -704,6 +711,9 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
   positiveInt('uniformNegatives', resolved.uniformNegatives, 0);
   if (!(resolved.itemBiasLearningRate >= 0) || !Number.isFinite(resolved.itemBiasLearningRate)) {
     throw new GraftError('BAD_INPUT', `config.itemBiasLearningRate = ${resolved.itemBiasLearningRate}; it must be a finite number >= 0 (e.g. 30)`);
+  }
+  if (!(resolved.topLearningRate > 0) || !Number.isFinite(resolved.topLearningRate)) {
+    throw new GraftError('BAD_INPUT', `config.topLearningRate = ${resolved.topLearningRate}; it must be a finite number > 0 (e.g. 0.03)`);
   }
   if (!(resolved.historyDropout >= 0 && resolved.historyDropout < 1)) {
     throw new GraftError('BAD_INPUT', `config.historyDropout = ${resolved.historyDropout}; it must be in [0, 1)`);

@@ -131,5 +131,6 @@ export function modelConfig(settings: ModelSettings, users: number, items: numbe
     alsRegularization: settings.alsRegularization ?? 0.1,
     alsCgSteps: settings.alsCgSteps ?? 3,
     alsSweeps: settings.alsSweeps ?? 10,
+    topLearningRate: settings.topLearningRate ?? 0.03,
   };
 }

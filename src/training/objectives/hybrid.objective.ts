@@ -13,8 +13,9 @@ import type { FitOptions, Objective } from './objective.js';
  *    tables mark frozen stay as they are, slowed ones move part way: the transfer strategies'
  *    masks hold here exactly as for implicit-als);
  * 2. the MLP residual above them (with the token table and the pooled history rows as its
- *    inputs) trained for `epochs` by the in-batch softmax, every ID row frozen: the towers
- *    start exactly at the ALS solution (the residual's last layer is zero) and move only above it.
+ *    inputs) trained for `epochs` by the in-batch softmax at `config.topLearningRate` times the
+ *    learning rate, every ID row frozen: the towers start exactly at the ALS solution (the
+ *    residual's last layer is zero) and move only above it.
  *
  * With a validation carve (`validate` and `validationEvents`) the number of stage-2 epochs is
  * chosen on it first, on a copy: stage 1 on the training events, then stage 2 with early
@@ -91,7 +92,7 @@ async function trainTop(model: TwoTowerModel, data: TrainingData, options: FitOp
     }
   }
   try {
-    return await train(model, data, options);
+    return await train(model, data, { ...options, learningRate: options.learningRate * model.config.topLearningRate });
   } finally {
     for (const restore of restores) restore();
   }

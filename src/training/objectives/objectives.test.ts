@@ -50,7 +50,7 @@ describe('training objectives', () => {
     const hybrid = objectiveNamed('hybrid');
     expect([hybrid.scoring, hybrid.layers, hybrid.gradientSteps, hybrid.alsRows, hybrid.residual, hybrid.trainsOnValidation, hybrid.refitsOnValidation]).toEqual(['inner-product', 'towers', true, true, true, false, true]);
     expect([objectiveNamed('softmax').refitsOnValidation, objectiveNamed('implicit-als').refitsOnValidation]).toEqual([false, false]);
-    expect(hybrid.ownSettings).toEqual(['alsAlpha', 'alsRegularization', 'alsCgSteps', 'alsSweeps']);
+    expect(hybrid.ownSettings).toEqual(['alsAlpha', 'alsRegularization', 'alsCgSteps', 'alsSweeps', 'topLearningRate']);
     const ok = { dim: 16, layers: [32, 16], userHistory: true, itemBias: false, alsAlpha: 40, alsRegularization: 0.1, alsCgSteps: 3, alsSweeps: 10 };
     expect(() => hybrid.check(ok)).not.toThrow();
     expect(() => hybrid.check({ ...ok, layers: [] })).toThrow(/config.layers = \[\] with objective hybrid; .* e.g. \[32, 16\]/);
