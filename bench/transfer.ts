@@ -13,8 +13,10 @@
  *     [--item-bias] [--transfer-item-bias] [--item-bias-lr 30] [--batch-size 256]
  *     [--adam-bias-correction table|row]   (lazy Adam on the tables: the table's step count or each row's) [--patience 3]
  *     [--recipes "name: --flag value ...; name: ..."]   (target only: one model per recipe in this run, each recipe's
- *     flags on top of the command's; the trainer's validation HR@10 is printed beside test: choose on it)
- *     [--objective softmax|implicit-als] [--als-alpha 40] [--als-reg 0.1] [--als-cg-steps 3]   (implicit-als: ID rows solved per row, 0 = exact; --layers none)
+ *     flags on top of the command's; the trainer's validation HR@10 is printed beside test: choose on it; with transfers,
+ *     one source model per recipe, each with the recipe's --strategies: "als: --objective implicit-als; hybrid: --objective hybrid --strategies PARTIAL")
+ *     [--objective softmax|implicit-als|hybrid] [--als-alpha 40] [--als-reg 0.1] [--als-cg-steps 3]   (implicit-als: ID rows solved per row, 0 = exact; --layers none)
+ *     [--als-sweeps 10] [--top-lr 0.03]   (hybrid: ALS sweeps of the ID rows before the MLP above them trains for --epochs at --top-lr x --lr)
  *     [--joint-reference]   (every grafting transfer also trains the library's JOINT reference, same budget, same
  *     users and negatives: printed once per variant, and each transfer's paired gain over it. With --objective
  *     implicit-als this is the issue's reference: ALS from scratch on the joined user x (target + source items) matrix.
@@ -41,6 +43,7 @@ import { evaluate, evaluateWithPopularity } from '../src/evaluation/evaluate.js'
 import { embeddingScorer } from '../src/evaluation/embedding.scorer.js';
 import { popularityScorer } from '../src/evaluation/popularity.scorer.js';
 import type { TransferStrategyName } from '../src/transfer/transfer-strategy.js';
+import type { TrainingObjective } from '../src/model/training-objective.js';
 import { DEFAULT_SEARCH_BUDGET, formatSearchBudget, parseSearchBudget } from '../src/tuning/search-budget.js';
 import { evaluationData } from '../src/workflows/evaluation-data.js';
 import { DEFAULT_EVALUATION, DEFAULT_TRAINING, defaultModelFor, type ModelSettings, type TrainingSettings } from '../src/workflows/model-settings.js';
@@ -59,6 +62,7 @@ import { TwoTowerModel } from '../src/model/two-tower.model.js';
 import { modelConfig, towerTokensFor } from '../src/workflows/model-settings.js';
 import { fitModel, modelScorer, setUserHistoriesFrom, trainingEvents } from '../src/workflows/fit-and-evaluate.js';
 import { initBackend } from '../src/model/backend.js';
+import { objectiveNamed } from '../src/training/objectives/index.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, fallback?: string) => {
@@ -86,13 +90,15 @@ function settingsFrom(args: string[]) {
     const at = args.indexOf(`--${name}`);
     return at === -1 ? fallback : args[at + 1];
   };
-  const objective = arg('objective', 'softmax') as 'softmax' | 'implicit-als';
+  const objective = arg('objective', 'softmax') as TrainingObjective;
   const defaults = defaultModelFor(objective);
   const model: ModelSettings = {
     ...defaults,
     alsAlpha: Number(arg('als-alpha', String(defaults.alsAlpha ?? 40))),
     alsRegularization: Number(arg('als-reg', String(defaults.alsRegularization ?? 0.1))),
     alsCgSteps: Number(arg('als-cg-steps', String(defaults.alsCgSteps ?? 3))),
+    alsSweeps: Number(arg('als-sweeps', String(defaults.alsSweeps ?? 10))),
+    topLearningRate: Number(arg('top-lr', String(defaults.topLearningRate ?? 0.03))),
     dim: Number(arg('dim', String(defaults.dim))),
     temperature: Number(arg('temperature', String(defaults.temperature))),
     l2: Number(arg('l2', '0')),
@@ -113,7 +119,8 @@ function settingsFrom(args: string[]) {
     learningRate: Number(arg('lr', String(DEFAULT_TRAINING.learningRate))),
     patience: Number(arg('patience', String(DEFAULT_TRAINING.patience))),
   };
-  return { objective, model, training };
+  const strategies = (arg('strategies', 'FEATURE_EXTRACTION,PARTIAL,FULL')!).split(',') as Array<TransferStrategyName | 'AUTO'>;
+  return { objective, model, training, strategies };
 }
 const { objective: OBJECTIVE, model: MODEL, training: TRAINING } = settingsFrom(argv);
 /**
@@ -217,12 +224,15 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
     const carve = events.validation && evaluationData(events.train, events.validation, users, items);
     setUserHistoriesFrom(model, events.train);
     const t = await fitModel(model, events.train, carve, recipe.training, recipe.model.seed);
-    const validation = carve && evaluate(modelScorer(model, items), carve, EVALUATION).metrics;
+    // A model refitted on the carve (hybrid) has seen it: only the early-stopping metric (on the copy that had not) is held out.
+    const validation = carve && !objectiveNamed(config.objective).refitsOnValidation ? evaluate(modelScorer(model, items), carve, EVALUATION).metrics : undefined;
     setUserHistoriesFrom(model, target.train, target.validation);
     const test = evaluate(modelScorer(model, items), evaluationData(concatExamples(target.train, target.validation), target.test, users, items), EVALUATION).metrics;
     const note = validation
       ? `${t.epochs} epochs, kept ${t.bestEpoch}; validation HR@10 ${validation['hr@10']!.toFixed(4)} NDCG@10 ${validation['ndcg@10']!.toFixed(4)} (999 negatives; early-stopping metric ${t.bestValidation!.toFixed(4)})`
-      : `${t.epochs} epochs; no validation (trains on the carve)`;
+      : carve
+        ? `${t.bestEpoch} epochs of the top chosen on the carve (early-stopping metric ${t.bestValidation!.toFixed(4)}), then refitted with it`
+        : `${t.epochs} epochs; no validation (trains on the carve)`;
     report({ setting: `${TARGET} only (two-tower, ${recipe.objective})${recipe.name ? ` [${recipe.name}]` : ''}`, variant, hr10: test['hr@10']!, ndcg10: test['ndcg@10']!, seconds: (performance.now() - started) / 1000, note });
   } finally {
     model.dispose();
@@ -230,18 +240,26 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
 }
 
 async function transfers(gdb: GraftDatabase, split: SplitSpec) {
+  // With --recipes, one source model per recipe (its objective, settings and --strategies), all on the same data and negatives.
+  const recipes = RECIPES.length > 0 ? RECIPES : [{ name: '', objective: OBJECTIVE, model: MODEL, training: TRAINING, strategies: STRATEGIES }];
+  for (const recipe of recipes) await transfersOf(gdb, split, recipe);
+}
+
+async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name: string; objective: string; model: ModelSettings; training: TrainingSettings; strategies: Array<TransferStrategyName | 'AUTO'> }) {
+  const { model: MODEL, training: TRAINING, strategies: STRATEGIES } = recipe;
+  const tag = recipe.name ? ` [${recipe.name}]` : '';
   let started = performance.now();
   const sourceData = await prepareDataset(await readDataset(gdb, SOURCE), { split: { kind: 'none' }, tokenBuckets: MODEL.tokenBuckets });
   const source = await pretrain(sourceData, { model: MODEL, training: TRAINING, evaluation: EVALUATION });
   const record = await registerTrainedModel(gdb, { domain: SOURCE, kind: 'PRETRAIN' }, source);
-  process.stderr.write(`pretrained on ${SOURCE} in ${((performance.now() - started) / 1000).toFixed(1)} s (${source.metrics.training.epochs} epochs)\n`);
+  process.stderr.write(`pretrained on ${SOURCE}${tag} (${recipe.objective}) in ${((performance.now() - started) / 1000).toFixed(1)} s (${source.metrics.training.epochs} epochs)\n`);
   for (const variant of VARIANTS) {
     const prepared = await prepareTransfer(gdb, record.id, TARGET, { split, coldStartShare: DATASET === 'amazon' ? 0 : 0.1, maxTargetTrainPerUser: variant === 'sparse' ? 2 : undefined, seed: 2040 });
     let baselineReported = false;
     let jointReported = false;
     for (const strategy of STRATEGIES) {
       if (strategy === 'AUTO') {
-        await autoRow(prepared, variant);
+        await autoRow(prepared, variant, MODEL, TRAINING);
         continue;
       }
       if (strategy === 'JOINT_TUNED') {
@@ -267,7 +285,7 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
         });
         const seconds = (performance.now() - started) / 1000;
         if (!baselineReported) {
-          report({ setting: 'target-only baseline (same budget, in the transfer job)', variant, hr10: r.baseline['hr@10']!, ndcg10: r.baseline['ndcg@10']!, seconds: 0 });
+          report({ setting: `target-only baseline (${recipe.objective}, same budget, in the transfer job)${tag}`, variant, hr10: r.baseline['hr@10']!, ndcg10: r.baseline['ndcg@10']!, seconds: 0 });
           baselineReported = true;
         }
         const g = r.gain['hr@10']!;
@@ -290,13 +308,13 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
         }
         report({
           setting: grafting
-            ? `${SOURCE} -> ${TARGET} ${strategy}${strategy === 'PARTIAL' ? ' (freeze 1)' : ''}, replay ${replayWeight}${itemInit === 'random' ? '' : `, item init ${itemInit}`}`
+            ? `${SOURCE} -> ${TARGET} ${strategy}${strategy === 'PARTIAL' ? ' (freeze 1)' : ''}, replay ${replayWeight}${itemInit === 'random' ? '' : `, item init ${itemInit}`} (${recipe.objective})${tag}`
             : `JOINT on ${TARGET} + ${SOURCE} (from scratch, every source event at weight 1)`,
           variant,
           hr10: r.metrics['hr@10']!,
           ndcg10: r.metrics['ndcg@10']!,
           seconds,
-          note: `gain ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]${g.relative === null ? '' : `, ${g.relative >= 0 ? '+' : ''}${(100 * g.relative).toFixed(1)}%`}; over popularity ${p.value >= 0 ? '+' : ''}${p.value.toFixed(4)} [${p.ci95[0].toFixed(4)}, ${p.ci95[1].toFixed(4)}]${j ? `; over JOINT ${j.value >= 0 ? '+' : ''}${j.value.toFixed(4)} [${j.ci95[0].toFixed(4)}, ${j.ci95[1].toFixed(4)}]` : ''}${r.negativeTransfer ? ', negative transfer' : ''}; best epoch ${trained.metrics.training.bestEpoch ?? '-'} of ${trained.metrics.training.epochs}`,
+          note: `gain ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]${g.relative === null ? '' : `, ${g.relative >= 0 ? '+' : ''}${(100 * g.relative).toFixed(1)}%`}; over popularity ${p.value >= 0 ? '+' : ''}${p.value.toFixed(4)} [${p.ci95[0].toFixed(4)}, ${p.ci95[1].toFixed(4)}]${j ? `; over JOINT ${j.value >= 0 ? '+' : ''}${j.value.toFixed(4)} [${j.ci95[0].toFixed(4)}, ${j.ci95[1].toFixed(4)}]` : ''}${r.negativeTransfer ? ', negative transfer' : ''}; best epoch ${trained.metrics.training.bestEpoch ?? '-'} of ${trained.metrics.training.epochs}; frozen: ${r.frozen}`,
         });
       }
     }
@@ -304,7 +322,7 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
 }
 
 /** AUTO with its budget: the search (transfer and baseline), the winners retrained, the tuned baseline as its own row. */
-async function autoRow(prepared: Awaited<ReturnType<typeof prepareTransfer>>, variant: string) {
+async function autoRow(prepared: Awaited<ReturnType<typeof prepareTransfer>>, variant: string, MODEL: ModelSettings, TRAINING: TrainingSettings) {
   const started = performance.now();
   const cpu = process.cpuUsage();
   const { report: r } = await transfer(prepared, {

@@ -151,7 +151,12 @@ describe('settings declared once', () => {
   }
 
   it('refuses a setting where it does not apply, on the CLI and in job inputs alike', () => {
-    expect(() => resolvePretrainInput({ domain: 'd', alsAlpha: 5 })).toThrow(/alsAlpha = 5 applies to objective implicit-als only/);
+    expect(() => resolvePretrainInput({ domain: 'd', alsAlpha: 5 })).toThrow(/alsAlpha = 5 applies to objective implicit-als or hybrid only/);
+    expect(() => resolvePretrainInput({ domain: 'd', objective: 'implicit-als', alsSweeps: 5 })).toThrow(/alsSweeps = 5 applies to objective hybrid only/);
+    // The objective's own refusals come at submission: hybrid's residual top ends at dim.
+    expect(() => resolvePretrainInput({ domain: 'd', objective: 'hybrid', dim: 32, layers: [64, 16] })).toThrow(/config.layers = \[64, 16\] with objective hybrid ends at 16, .*\[64, 32\]/);
+    expect(() => resolvePretrainInput({ domain: 'd', objective: 'hybrid', layers: [] })).toThrow(/config.layers = \[\] with objective hybrid/);
+    expect(resolvePretrainInput({ domain: 'd', objective: 'hybrid', alsSweeps: 4 })).toMatchObject({ model: { objective: 'hybrid', layers: [128, 64], alsSweeps: 4 } });
     expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', freezeLayers: 2 })).toThrow(/freezeLayers = 2 applies to strategy PARTIAL only/);
     expect(() => resolvePretrainInput({ domain: 'd', objective: 'implicit-als', itemBias: true })).toThrow(/itemBias = true applies to objective softmax only/);
     expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', itemBiasLearningRate: 5 })).toThrow(/itemBiasLearningRate = 5 is read only with itemBias on; add itemBias: true \(CLI: --item-bias\)/);

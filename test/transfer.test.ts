@@ -1,7 +1,7 @@
 import { beforeAll, expect, it } from 'vitest';
 import { seedSynthetic } from '../seeds/seed-database.js';
 import { activateModel, getModel } from '../src/registry/index.js';
-import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING } from '../src/workflows/model-settings.js';
+import { ALS_MODEL, HYBRID_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING } from '../src/workflows/model-settings.js';
 import { prepareDomain } from '../src/workflows/prepared-domain.js';
 import { prepareTransfer } from '../src/workflows/prepare-transfer.js';
 import { pretrain } from '../src/workflows/pretrain.workflow.js';
@@ -121,6 +121,48 @@ describeEachStorage('domain transfer end to end', (ctx) => {
       expect(report.gain['hr@10']!.value).toBeGreaterThan(0.05);
       expect(report.gain['hr@10']!.ci95[0]).toBeGreaterThan(0);
       expect(cold.transferred['hr@10']!).toBeGreaterThan(cold.baseline['hr@10']! + 0.03);
+    }
+  });
+
+  it('hybrid: FEATURE_EXTRACTION keeps the pretrained rows and the whole top; PARTIAL(1) keeps the rows and trains the top above them', async () => {
+    if (ctx.kind === 'postgres') return; // storage-independent computation (the first test covers both storages)
+    const hybridModel = { ...HYBRID_MODEL, dim: 16, layers: [32, 16], seed: 5, alsSweeps: 6 };
+    const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: hybridModel.tokenBuckets });
+    const pretrained = await pretrain(prepared, { model: hybridModel, training: { ...TRAINING, epochs: 3 }, evaluation: EVALUATION });
+    expect(pretrained.metrics.test['hr@10']!).toBeGreaterThan(pretrained.metrics.popularity['hr@10']!);
+    const source = await registerTrainedModel(ctx.db, { domain: 'source', kind: 'PRETRAIN' }, pretrained);
+    const weight = (weights: typeof pretrained.weights, name: string) => weights.find((w) => w.name === name)!.data;
+    const dim = hybridModel.dim;
+    for (const strategy of ['FEATURE_EXTRACTION', 'PARTIAL'] as const) {
+      const { report, trained, record } = await transferTo(source.id, 'target', { strategy, freezeLayers: strategy === 'PARTIAL' ? 1 : undefined, training: { ...TRAINING, epochs: 3 } });
+      expect((await getModel(ctx.db.db, record.id)).config).toMatchObject({ model: { objective: 'hybrid', layers: [32, 16] } });
+      const users = weight(trained.weights, 'user.embedding');
+      const sourceUsers = weight(pretrained.weights, 'user.embedding');
+      const sourceRowOf = new Map(Array.from(pretrained.userDbIds, (id, row) => [id, row]));
+      let identical = 0;
+      let compared = 0;
+      trained.userDbIds.forEach((id, row) => {
+        const from = sourceRowOf.get(id);
+        if (from === undefined) return;
+        compared++;
+        const a = users.subarray(row * dim, (row + 1) * dim);
+        const b = sourceUsers.subarray(from * dim, (from + 1) * dim);
+        if (a.every((v, k) => Object.is(v, b[k]))) identical++;
+      });
+      expect(compared).toBeGreaterThan(400);
+      expect(identical).toBe(compared);
+      const sameTop = ['user.dense.0.kernel', 'user.dense.1.kernel', 'item.dense.0.kernel', 'item.dense.1.kernel'].map((name) =>
+        weight(trained.weights, name).every((v, k) => Object.is(v, weight(pretrained.weights, name)[k])),
+      );
+      if (strategy === 'FEATURE_EXTRACTION') {
+        expect(sameTop).toEqual([true, true, true, true]);
+        expect(report.frozen).toMatch(/^all 2 MLP layers, the token table and pretrained ID rows frozen; new target rows train \(ID rows solved by implicit ALS first/);
+      } else {
+        expect(report.frozen).toMatch(/^pretrained embedding rows frozen; 2 MLP layer\(s\) and new rows train \(ID rows solved by implicit ALS first, then any trainable MLP layer by gradient steps with every ID row held\)/);
+        // The top trains on the target unless the carve chose 0 epochs, which the report's best epoch says.
+        expect(sameTop.every(Boolean)).toBe(trained.metrics.training.bestEpoch === 0);
+      }
+      expect(report.metrics['hr@10']!).toBeGreaterThan(report.popularity['hr@10']!);
     }
   });
 

@@ -9,12 +9,14 @@ export type ModelScoring = 'cosine' | 'inner-product';
 
 /** The parts of a model config an objective checks. */
 export interface ObjectiveCheckedConfig {
+  dim: number;
   layers: readonly number[];
   userHistory: boolean;
   itemBias: boolean;
   alsAlpha: number;
   alsRegularization: number;
   alsCgSteps: number;
+  alsSweeps: number;
 }
 
 /**
@@ -31,6 +33,13 @@ export interface ModelObjective {
   readonly layers: 'towers' | 'id-rows';
   /** Whether the model trains by gradient steps (`TwoTowerModel.trainStep`); otherwise its fit solves rows. */
   readonly gradientSteps: boolean;
+  /** Whether implicit ALS solves the ID rows (layer 0) of its towers (`fitImplicitAls`). */
+  readonly alsRows: boolean;
+  /**
+   * Whether a tower's output is its ID row plus the MLP's output (a residual top whose last
+   * layer starts at zero, so the towers start as their ID rows); the MLP's last width is then `dim`.
+   */
+  readonly residual: boolean;
   /** Model defaults that differ from the softmax towers' (DEFAULT_MODEL). */
   readonly modelDefaults: { readonly layers?: readonly number[]; readonly userHistory?: boolean };
   /** Settings only this objective reads (others refuse them). */
@@ -52,6 +61,8 @@ const SOFTMAX: ModelObjective = {
   scoring: 'cosine',
   layers: 'towers',
   gradientSteps: true,
+  alsRows: false,
+  residual: false,
   modelDefaults: {},
   ownSettings: [],
   tuned: { settings: ['learningRate', 'temperature', 'l2'], firstRungEpochs: 1 },
@@ -63,6 +74,8 @@ const IMPLICIT_ALS: ModelObjective = {
   scoring: 'inner-product',
   layers: 'id-rows',
   gradientSteps: false,
+  alsRows: true,
+  residual: false,
   modelDefaults: { layers: [], userHistory: false },
   ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps'],
   tuned: { settings: ['alsAlpha', 'alsRegularization'], firstRungEpochs: 2 },
@@ -74,19 +87,59 @@ const IMPLICIT_ALS: ModelObjective = {
     if (unsupported.length > 0) {
       throw new GraftError('BAD_INPUT', `config.${unsupported.join(' and config.')} with objective implicit-als; ALS factorises user and item ID rows only: turn ${unsupported.length > 1 ? 'them' : 'it'} off (CLI: --no-user-history)`);
     }
-    if (!(config.alsAlpha >= 0) || !Number.isFinite(config.alsAlpha)) {
-      throw new GraftError('BAD_INPUT', `config.alsAlpha = ${config.alsAlpha}; it must be a finite number >= 0 (e.g. 40)`);
+    checkAlsSettings(config, 'implicit-als');
+  },
+};
+
+/** The row-solve settings implicit-als and hybrid share: BAD_INPUT naming the setting otherwise. */
+function checkAlsSettings(config: ObjectiveCheckedConfig, objective: string): void {
+  if (!(config.alsAlpha >= 0) || !Number.isFinite(config.alsAlpha)) {
+    throw new GraftError('BAD_INPUT', `config.alsAlpha = ${config.alsAlpha} with objective ${objective}; it must be a finite number >= 0 (e.g. 40)`);
+  }
+  if (!Number.isInteger(config.alsCgSteps) || config.alsCgSteps < 0) {
+    throw new GraftError('BAD_INPUT', `config.alsCgSteps = ${config.alsCgSteps}; it must be an integer >= 0`);
+  }
+  if (!(config.alsRegularization > 0) || !Number.isFinite(config.alsRegularization)) {
+    throw new GraftError('BAD_INPUT', `config.alsRegularization = ${config.alsRegularization}; it must be a finite number > 0 (e.g. 0.1)`);
+  }
+}
+
+/**
+ * Hybrid towers: layer 0 (the ID tables) solved by implicit ALS, an MLP above it trained by
+ * the in-batch softmax with the ID rows frozen, tokens and history pooling entering above
+ * layer 0. The MLP is a residual on the ID row (output = row + MLP(row, tokens, history),
+ * last layer at zero at the start), scored by inner product as ALS trains, so the second
+ * stage starts exactly at the ALS solution.
+ */
+const HYBRID: ModelObjective = {
+  name: 'hybrid',
+  scoring: 'inner-product',
+  layers: 'towers',
+  gradientSteps: true,
+  alsRows: true,
+  residual: true,
+  modelDefaults: {},
+  ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps', 'alsSweeps', 'topLearningRate'],
+  tuned: { settings: ['alsAlpha', 'alsRegularization', 'learningRate'], firstRungEpochs: 1 },
+  check(config) {
+    const last = config.layers[config.layers.length - 1];
+    if (last === undefined) {
+      throw new GraftError('BAD_INPUT', `config.layers = [] with objective hybrid; its towers train MLP layers above the ALS-solved ID rows: give at least one layer ending at dim, e.g. [${2 * config.dim}, ${config.dim}] (or use objective implicit-als for ID rows alone)`);
     }
-    if (!Number.isInteger(config.alsCgSteps) || config.alsCgSteps < 0) {
-      throw new GraftError('BAD_INPUT', `config.alsCgSteps = ${config.alsCgSteps}; it must be an integer >= 0`);
+    if (last !== config.dim) {
+      throw new GraftError('BAD_INPUT', `config.layers = [${config.layers.join(', ')}] with objective hybrid ends at ${last}, but the towers add the MLP's output to the ${config.dim}-wide ID row: end the layers at dim (e.g. [${[...config.layers.slice(0, -1), config.dim].join(', ')}])`);
     }
-    if (!(config.alsRegularization > 0) || !Number.isFinite(config.alsRegularization)) {
-      throw new GraftError('BAD_INPUT', `config.alsRegularization = ${config.alsRegularization}; it must be a finite number > 0 (e.g. 0.1)`);
+    if (config.itemBias) {
+      throw new GraftError('BAD_INPUT', 'config.itemBias with objective hybrid; ALS rows carry popularity in their norms: turn itemBias off');
+    }
+    checkAlsSettings(config, 'hybrid');
+    if (!Number.isInteger(config.alsSweeps) || config.alsSweeps < 1) {
+      throw new GraftError('BAD_INPUT', `config.alsSweeps = ${config.alsSweeps}; it must be an integer >= 1 (e.g. 10)`);
     }
   },
 };
 
-const MODEL_OBJECTIVES: Record<TrainingObjective, ModelObjective> = { softmax: SOFTMAX, 'implicit-als': IMPLICIT_ALS };
+const MODEL_OBJECTIVES: Record<TrainingObjective, ModelObjective> = { softmax: SOFTMAX, 'implicit-als': IMPLICIT_ALS, hybrid: HYBRID };
 
 /**
  * The objective of this name; BAD_INPUT naming the known ones otherwise.

@@ -27,6 +27,11 @@ export interface TowerOptions {
   layers: readonly number[];
   /** L2-normalise the output (default true; false for implicit-ALS towers, scored by raw inner products). */
   normalize?: boolean;
+  /**
+   * Output = the ID row + the MLP's output (default false; the hybrid objective's towers): the
+   * last layer must be `idTable.dim` wide and starts at zero, so the tower starts as its ID row.
+   */
+  residual?: boolean;
   /** Draws the initial dense weights. */
   rng: ResumableRng;
   /** Initial dense weights (kernel [in, out] and bias [out] per layer); else Glorot-uniform / zeros. */
@@ -68,6 +73,7 @@ export class Tower {
   private readonly trainable: boolean[];
   private readonly rateMultipliers: number[];
   private readonly normalize: boolean;
+  private readonly residual: boolean;
   // Scratch for the current batch, reused across steps.
   private input = new Float32Array(0);
   private bagOffsets = new Int32Array(1);
@@ -86,6 +92,10 @@ export class Tower {
     this.inputDim = this.idTable.dim + (this.tokenTable?.dim ?? 0) + (this.historyTable?.dim ?? 0);
     const widths = [this.inputDim, ...options.layers];
     this.outputDim = widths[widths.length - 1];
+    this.residual = options.residual ?? false;
+    if (this.residual && (options.layers.length === 0 || this.outputDim !== this.idTable.dim)) {
+      throw new GraftError('BAD_INPUT', `${this.name} tower: a residual top needs MLP layers ending at the ID dim ${this.idTable.dim}, got [${options.layers.join(', ')}]; end the layers at ${this.idTable.dim}`);
+    }
     this.kernels = [];
     this.biases = [];
     for (let l = 0; l < options.layers.length; l++) {
@@ -97,7 +107,8 @@ export class Tower {
       }
       if (!kernel) {
         kernel = new Float32Array(fanIn * fanOut);
-        fillInitial(kernel, { kind: 'uniform', scale: glorotScale(fanIn, fanOut) }, options.rng);
+        // A residual top's last layer starts at zero: the tower's first output is its ID row.
+        if (!(this.residual && l === options.layers.length - 1)) fillInitial(kernel, { kind: 'uniform', scale: glorotScale(fanIn, fanOut) }, options.rng);
       }
       bias ??= new Float32Array(fanOut);
       this.kernels.push(tf.variable(tf.tensor2d(kernel, [fanIn, fanOut]), true, `${this.name}.dense.${l}.kernel.${uniqueSuffix()}`));
@@ -285,14 +296,16 @@ export class Tower {
   }
 
   /**
-   * MLP + L2 normalisation (unless `normalize` is off) of a `[B, inputDim]` input -> `[B, outputDim]`. Frozen layers
-   * take part in the forward pass as constants (autodiff is asked only for trainable ones).
+   * MLP (plus the ID row with `residual`) + L2 normalisation (unless `normalize` is off) of a
+   * `[B, inputDim]` input -> `[B, outputDim]`. Frozen layers take part in the forward pass as
+   * constants (autodiff is asked only for trainable ones).
    */
   forward(input: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
       let h: tf.Tensor2D = input;
       const last = this.kernels.length - 1;
       for (let l = 0; l <= last; l++) h = dense(h, this.kernels[l] as tf.Tensor2D, this.biases[l] as tf.Tensor1D, l < last);
+      if (this.residual) h = tf.add(h, this.inputDim === this.idTable.dim ? input : tf.slice(input, [0, 0], [-1, this.idTable.dim]));
       return this.normalize ? l2Normalize(h) : h;
     });
   }

@@ -84,7 +84,9 @@ export interface TwoTowerConfig {
    * tables alone (`layers: []`, no tokens, no user history, no item bias) and their outputs
    * are NOT normalised, so scores are raw inner products (a row's norm carries its
    * popularity). With ~2 events per target item, a per-row solve fits rows SGD cannot
-   * (BENCHMARKS.md, Amazon Sport -> Cloth).
+   * (BENCHMARKS.md, Amazon Sport -> Cloth). 'hybrid': the ID rows solved by implicit ALS
+   * (`alsSweeps`), then an MLP residual above them (tokens and user history enter there; its
+   * last width is `dim`) trained by the in-batch softmax with the ID rows frozen; inner products.
    */
   objective?: TrainingObjective;
   /** implicit-als: confidence of an observed pair is 1 + alsAlpha x its event weight (default 40). */
@@ -97,6 +99,17 @@ export interface TwoTowerConfig {
    * within 0.0007 HR@10 of them on Amazon Sport -> Cloth (BENCHMARKS.md, bench/als).
    */
   alsCgSteps?: number;
+  /**
+   * hybrid: implicit-ALS sweeps that solve the ID rows (layer 0) before the MLP above them
+   * trains by gradient steps for `epochs` (default 10).
+   */
+  alsSweeps?: number;
+  /**
+   * hybrid: multiplier of the learning rate for the layers above the ALS-solved ID rows
+   * (default 0.03). The top is a residual on a solved optimum: at the full rate one softmax
+   * epoch overshoots it (Amazon, BENCHMARKS.md "Hybrid towers").
+   */
+  topLearningRate?: number;
 }
 
 export type ResolvedTwoTowerConfig = Required<Omit<TwoTowerConfig, 'embeddingInit'>> & { embeddingInit: Initializer };
@@ -243,6 +256,7 @@ export class TwoTowerModel {
         historyLength: config.userHistoryLength,
         layers: config.layers,
         normalize: this.objective.scoring === 'cosine',
+        residual: this.objective.residual,
         rng: denseRng,
         dense: weights ? denseWeights(weights, name, config.layers.length) : undefined,
       });
@@ -682,6 +696,8 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
     alsAlpha: config.alsAlpha ?? 40,
     alsRegularization: config.alsRegularization ?? 0.1,
     alsCgSteps: config.alsCgSteps ?? 3,
+    alsSweeps: config.alsSweeps ?? 10,
+    topLearningRate: config.topLearningRate ?? 0.03,
   };
   const positiveInt = (name: string, value: number, min: number) => {
     if (!Number.isInteger(value) || value < min) throw new GraftError('BAD_INPUT', `config.${name} = ${value}; it must be an integer >= ${min}`);
@@ -695,6 +711,9 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
   positiveInt('uniformNegatives', resolved.uniformNegatives, 0);
   if (!(resolved.itemBiasLearningRate >= 0) || !Number.isFinite(resolved.itemBiasLearningRate)) {
     throw new GraftError('BAD_INPUT', `config.itemBiasLearningRate = ${resolved.itemBiasLearningRate}; it must be a finite number >= 0 (e.g. 30)`);
+  }
+  if (!(resolved.topLearningRate > 0) || !Number.isFinite(resolved.topLearningRate)) {
+    throw new GraftError('BAD_INPUT', `config.topLearningRate = ${resolved.topLearningRate}; it must be a finite number > 0 (e.g. 0.03)`);
   }
   if (!(resolved.historyDropout >= 0 && resolved.historyDropout < 1)) {
     throw new GraftError('BAD_INPUT', `config.historyDropout = ${resolved.historyDropout}; it must be in [0, 1)`);

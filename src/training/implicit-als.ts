@@ -74,8 +74,8 @@ export interface ConfidenceRows {
  */
 export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, options: ImplicitAlsOptions): Promise<TrainResult> {
   const { config } = model;
-  if (model.objective.layers !== 'id-rows') {
-    throw new GraftError('BAD_INPUT', `fitImplicitAls solves the ID rows of models without layers (objective implicit-als), this one has objective "${config.objective}"; fit it with its own objective (objectiveNamed(name).fit)`);
+  if (!model.objective.alsRows) {
+    throw new GraftError('BAD_INPUT', `fitImplicitAls solves the ID rows of models whose objective has them solved by ALS (implicit-als, hybrid), this one has objective "${config.objective}"; fit it with its own objective (objectiveNamed(name).fit)`);
   }
   const { epochs, signal } = options;
   if (!Number.isInteger(epochs) || epochs < 0) throw new GraftError('BAD_INPUT', `epochs = ${epochs}; use an integer >= 0`);

@@ -1,6 +1,6 @@
 import type { TwoTowerModel } from '../model/two-tower.model.js';
 import type { Alignment } from './alignment.js';
-import { denseLayerCount, freezePretrainedRows, replayMix, type TransferStrategy } from './transfer-strategy.js';
+import { denseLayerCount, fitNote, freezePretrainedRows, replayMix, type TransferStrategy } from './transfer-strategy.js';
 
 /**
  * FEATURE_EXTRACTION: every pretrained parameter is frozen (MLP layers, token table,
@@ -17,6 +17,6 @@ export class FeatureExtractionStrategy implements TransferStrategy {
   }
 
   describe(model: TwoTowerModel): string {
-    return `all ${denseLayerCount(model)} MLP layers, the token table and pretrained ID rows frozen; new target rows train`;
+    return `all ${denseLayerCount(model)} MLP layers, the token table and pretrained ID rows frozen; new target rows train${fitNote(model)}`;
   }
 }

@@ -1,7 +1,7 @@
 import { GraftError } from '../errors.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
 import type { Alignment } from './alignment.js';
-import { denseLayerCount, forEachPretrained, replayMix, type TransferStrategy } from './transfer-strategy.js';
+import { denseLayerCount, fitNote, forEachPretrained, replayMix, type TransferStrategy } from './transfer-strategy.js';
 
 /**
  * FULL fine-tuning: everything trains; pretrained parameters (MLP layers, token table,
@@ -31,6 +31,6 @@ export class FullStrategy implements TransferStrategy {
   }
 
   describe(model: TwoTowerModel): string {
-    return `everything trains; pretrained rows, token table and ${denseLayerCount(model)} MLP layers at ${this.pretrainedLearningRate}x the learning rate`;
+    return `everything trains; pretrained rows, token table and ${denseLayerCount(model)} MLP layers at ${this.pretrainedLearningRate}x the learning rate${fitNote(model)}`;
   }
 }

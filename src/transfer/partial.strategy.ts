@@ -1,7 +1,7 @@
 import { GraftError } from '../errors.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
 import type { Alignment } from './alignment.js';
-import { denseLayerCount, freezePretrainedRows, replayMix, type TransferStrategy } from './transfer-strategy.js';
+import { denseLayerCount, fitNote, freezePretrainedRows, replayMix, type TransferStrategy } from './transfer-strategy.js';
 
 /**
  * PARTIAL with `freezeLayers = N`: the lowest N layers of each tower are frozen. Layer 0 is
@@ -35,6 +35,6 @@ export class PartialStrategy implements TransferStrategy {
     const layers = denseLayerCount(model);
     if (this.freezeLayers === 0) return 'nothing frozen (freezeLayers 0)';
     const dense = Math.min(this.freezeLayers - 1, layers);
-    return `pretrained embedding rows${dense > 0 ? ` and MLP layers 1..${dense}` : ''} frozen; ${layers - dense} MLP layer(s) and new rows train`;
+    return `pretrained embedding rows${dense > 0 ? ` and MLP layers 1..${dense}` : ''} frozen; ${layers - dense} MLP layer(s) and new rows train${fitNote(model)}`;
   }
 }

@@ -65,6 +65,15 @@ export function forEachPretrained(sourceRow: Int32Array, visit: (row: number) =>
   for (let row = 0; row < sourceRow.length; row++) if (sourceRow[row]! >= 0) visit(row);
 }
 
+/**
+ * How the trainable parts of a model whose ID rows ALS solves under an MLP (hybrid) are fitted,
+ * for the `describe` lines; empty for the other objectives.
+ */
+export function fitNote(model: TwoTowerModel): string {
+  if (!model.objective.alsRows || model.objective.layers !== 'towers') return '';
+  return ' (ID rows solved by implicit ALS first, then any trainable MLP layer by gradient steps with every ID row held)';
+}
+
 export function denseLayerCount(model: TwoTowerModel): number {
   return model.tower('user').layerCount - 1;
 }

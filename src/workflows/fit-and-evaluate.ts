@@ -55,6 +55,7 @@ export async function fitModel(
     onEpoch: hooks.onEpoch,
     validate,
     earlyStopping,
+    validationEvents: validation?.test,
   });
 }
 

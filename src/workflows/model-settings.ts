@@ -60,9 +60,19 @@ export const ALS_MODEL: ModelSettings = {
   objective: 'implicit-als',
 };
 
-const MODEL_DEFAULTS: Record<TrainingObjective, ModelSettings> = { softmax: DEFAULT_MODEL, 'implicit-als': ALS_MODEL };
+/**
+ * Hybrid towers (`--objective hybrid`): the softmax towers' shape (MLP [128, 64] ending at dim,
+ * history pooling) over ID rows solved by implicit ALS (alsSweeps sweeps, alpha 40, λ 0.1).
+ */
+export const HYBRID_MODEL: ModelSettings = {
+  ...DEFAULT_MODEL,
+  ...withoutReadonly(modelObjective('hybrid').modelDefaults),
+  objective: 'hybrid',
+};
 
-/** The defaults of a model with `objective` (DEFAULT_MODEL or ALS_MODEL). */
+const MODEL_DEFAULTS: Record<TrainingObjective, ModelSettings> = { softmax: DEFAULT_MODEL, 'implicit-als': ALS_MODEL, hybrid: HYBRID_MODEL };
+
+/** The defaults of a model with `objective` (DEFAULT_MODEL, ALS_MODEL or HYBRID_MODEL). */
 export function defaultModelFor(objective: TrainingObjective | undefined): ModelSettings {
   return MODEL_DEFAULTS[modelObjective(objective ?? 'softmax').name];
 }
@@ -120,5 +130,7 @@ export function modelConfig(settings: ModelSettings, users: number, items: numbe
     alsAlpha: settings.alsAlpha ?? 40,
     alsRegularization: settings.alsRegularization ?? 0.1,
     alsCgSteps: settings.alsCgSteps ?? 3,
+    alsSweeps: settings.alsSweeps ?? 10,
+    topLearningRate: settings.topLearningRate ?? 0.03,
   };
 }

@@ -27,7 +27,7 @@ export class Recommendation {
 
   @Field(() => Float, {
     description:
-      "The model's score, in [-1, 1]: the cosine of the user and item embeddings, or for inner-product models (IMPLICIT_ALS, item bias) u·v / (|u| max|v|), same order as u·v (popularity share for POPULAR).",
+      "The model's score, in [-1, 1]: the cosine of the user and item embeddings, or for inner-product models (IMPLICIT_ALS, HYBRID, item bias) u·v / (|u| max|v|), same order as u·v (popularity share for POPULAR).",
   })
   score!: number;
 

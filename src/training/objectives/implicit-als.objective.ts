@@ -13,6 +13,7 @@ import type { Objective } from './objective.js';
 export const implicitAlsObjective: Objective = {
   ...modelObjective('implicit-als'),
   trainsOnValidation: true,
+  refitsOnValidation: false,
   fit: (model, data, options) =>
     fitImplicitAls(model, data, {
       epochs: options.epochs,

@@ -1,5 +1,6 @@
 import { modelObjective } from '../../model/objective.js';
 import type { TrainingObjective } from '../../model/training-objective.js';
+import { hybridObjective } from './hybrid.objective.js';
 import { implicitAlsObjective } from './implicit-als.objective.js';
 import type { Objective } from './objective.js';
 import { softmaxObjective } from './softmax.objective.js';
@@ -10,6 +11,7 @@ export type { FitOptions, Objective } from './objective.js';
 const OBJECTIVES: Record<TrainingObjective, Objective> = {
   softmax: softmaxObjective,
   'implicit-als': implicitAlsObjective,
+  hybrid: hybridObjective,
 };
 
 /** The objective of this name (BAD_INPUT naming the known ones otherwise). */

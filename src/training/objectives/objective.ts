@@ -1,7 +1,7 @@
 import type { ModelObjective } from '../../model/objective.js';
 import type { TwoTowerModel } from '../../model/two-tower.model.js';
 import type { EarlyStoppingOptions } from '../early-stopping.js';
-import type { TrainingData } from '../example-mixture.js';
+import type { ExampleSet, TrainingData } from '../example-mixture.js';
 import type { LearningRateSchedule } from '../learning-rate-schedule.js';
 import type { EpochProgress, StepProgress, TrainResult } from '../train.js';
 
@@ -22,6 +22,11 @@ export interface FitOptions {
   /** Validation metric after each epoch, higher is better; with `earlyStopping` the best epoch is restored. */
   validate?: (model: TwoTowerModel) => number | Promise<number>;
   earlyStopping?: EarlyStoppingOptions;
+  /**
+   * The validation carve's events (those `validate` scores against): an objective that chooses
+   * its budget on the carve and then trains on it too (hybrid) adds them to `data` for its last fit.
+   */
+  validationEvents?: ExampleSet;
   onStep?: (progress: StepProgress) => void;
   onEpoch?: (progress: EpochProgress) => Promise<void> | void;
 }
@@ -41,6 +46,11 @@ export interface Objective extends ModelObjective {
    * early stopping (a row solve has no step size to stop early; see `trainingEvents`).
    */
   readonly trainsOnValidation: boolean;
+  /**
+   * Whether the fit, given the carve (`validationEvents`), chooses its budget on it and then trains
+   * on it too (hybrid): the model it returns has seen the carve, so scoring it there is not held out.
+   */
+  readonly refitsOnValidation: boolean;
   /** Fits the model to the data; the model ends with its best validation weights when early stopping restores them. */
   fit(model: TwoTowerModel, data: TrainingData, options: FitOptions): Promise<TrainResult>;
 }

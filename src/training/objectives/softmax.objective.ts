@@ -9,5 +9,6 @@ import type { Objective } from './objective.js';
 export const softmaxObjective: Objective = {
   ...modelObjective('softmax'),
   trainsOnValidation: false,
+  refitsOnValidation: false,
   fit: (model, data, options) => train(model, data, options),
 };

@@ -10,7 +10,8 @@ import type { Setting, SettingCommand, SettingStage } from './setting.js';
  */
 
 const BOTH = ['train', 'transfer'] as const;
-const ALS = ['implicit-als'] as const;
+/** The objectives whose ID rows implicit ALS solves. */
+const ALS_ROWS = ['implicit-als', 'hybrid'] as const;
 const SOFTMAX = ['softmax'] as const;
 const EVERY = ['train', 'transfer', 'eval'] as const;
 /** The strategies that graft the source model's weights (all but JOINT, which trains from scratch). */
@@ -18,14 +19,16 @@ const GRAFTING = ['FEATURE_EXTRACTION', 'PARTIAL', 'FULL'] as const;
 
 /** The model: what `graft train` builds (a transfer takes its source model's). */
 export const MODEL_SETTINGS = [
-  { name: 'objective', kind: 'enum', values: TRAINING_OBJECTIVES, stage: 'model', commands: ['train'], default: 'softmax', example: 'implicit-als', doc: 'what the towers are trained for: softmax (two towers, gradient steps) or implicit-als (ID rows solved per row by ALS; epochs count sweeps)' },
+  { name: 'objective', kind: 'enum', values: TRAINING_OBJECTIVES, stage: 'model', commands: ['train'], default: 'softmax', example: 'implicit-als', doc: 'what the towers are trained for: softmax (two towers, gradient steps), implicit-als (ID rows solved per row by ALS; epochs count sweeps) or hybrid (ID rows solved by ALS, then an MLP residual above them trained by softmax for epochs)' },
   { name: 'dim', kind: 'int', min: 4, max: 4096, stage: 'model', commands: ['train'], default: 64, example: '64', doc: 'embedding width of both towers' },
-  { name: 'layers', kind: 'int-list', min: 1, max: 8192, maxItems: 8, stage: 'model', commands: ['train'], default: [128, 64], example: '128,64', doc: 'MLP widths per tower, bottom to top (empty: no MLP, the CLI\'s "none"; implicit-als: empty)' },
+  { name: 'layers', kind: 'int-list', min: 1, max: 8192, maxItems: 8, stage: 'model', commands: ['train'], default: [128, 64], example: '128,64', doc: 'MLP widths per tower, bottom to top (empty: no MLP, the CLI\'s "none"; implicit-als: empty; hybrid: ending at dim)' },
   { name: 'temperature', kind: 'float', min: 0, minExclusive: true, max: 10, stage: 'model', commands: ['train'], default: 0.2, example: '0.2', doc: 'softmax temperature' },
   { name: 'userHistory', flag: 'user-history', kind: 'boolean', stage: 'model', commands: ['train'], default: true, example: 'false', doc: "pool the items of the user's history into the user tower (implicit-als: off)" },
-  { name: 'alsAlpha', kind: 'float', min: 0, max: 10_000, stage: 'model', commands: ['train'], objectives: ALS, default: 40, example: '40', doc: 'implicit-als: confidence weight of an observed pair' },
-  { name: 'alsRegularization', flag: 'als-reg', kind: 'float', min: 0, minExclusive: true, max: 10_000, stage: 'model', commands: ['train'], objectives: ALS, default: 0.1, example: '0.1', doc: 'implicit-als: L2 regularisation of every solved row' },
-  { name: 'alsCgSteps', kind: 'int', min: 0, max: 64, stage: 'model', commands: ['train'], objectives: ALS, default: 3, example: '3', doc: 'implicit-als: conjugate-gradient steps per row and sweep (0 = exact Cholesky solves)' },
+  { name: 'alsAlpha', kind: 'float', min: 0, max: 10_000, stage: 'model', commands: ['train'], objectives: ALS_ROWS, default: 40, example: '40', doc: 'implicit-als, hybrid: confidence weight of an observed pair' },
+  { name: 'alsRegularization', flag: 'als-reg', kind: 'float', min: 0, minExclusive: true, max: 10_000, stage: 'model', commands: ['train'], objectives: ALS_ROWS, default: 0.1, example: '0.1', doc: 'implicit-als, hybrid: L2 regularisation of every solved row' },
+  { name: 'alsCgSteps', kind: 'int', min: 0, max: 64, stage: 'model', commands: ['train'], objectives: ALS_ROWS, default: 3, example: '3', doc: 'implicit-als, hybrid: conjugate-gradient steps per row and sweep (0 = exact Cholesky solves)' },
+  { name: 'alsSweeps', kind: 'int', min: 1, max: 1000, stage: 'model', commands: ['train'], objectives: ['hybrid'], default: 10, unit: 'sweeps', example: '10', doc: 'hybrid: ALS sweeps that solve the ID rows before the MLP above them trains for epochs' },
+  { name: 'topLearningRate', flag: 'top-lr', kind: 'float', min: 0, minExclusive: true, max: 10, stage: 'model', commands: ['train'], objectives: ['hybrid'], default: 0.03, unit: 'x lr', example: '0.03', doc: 'hybrid: learning-rate multiplier of the layers above the ALS-solved ID rows (a residual on a solved optimum: at the full rate one epoch overshoots it)' },
   { name: 'itemBias', kind: 'boolean', stage: 'model', commands: BOTH, objectives: SOFTMAX, default: false, example: 'true', doc: 'a learned logit bias per item, so popularity need not live in the normalised vectors (transfer: also when the source model has none; its rows start at 0)' },
   { name: 'itemBiasLearningRate', flag: 'item-bias-lr', kind: 'float', min: 0, max: 1000, stage: 'model', commands: BOTH, objectives: SOFTMAX, requires: 'itemBias', default: 30, unit: 'x lr', example: '30', doc: 'learning-rate multiplier of the item biases (with itemBias)' },
 ] as const satisfies readonly Setting[];
@@ -36,7 +39,7 @@ export const TRAINING_SETTINGS = [
   { name: 'batchSize', kind: 'int', min: 8, max: 65_536, stage: 'training', commands: BOTH, default: 256, unit: 'examples', example: '256', doc: 'examples per step (also the in-batch softmax width)' },
   { name: 'learningRate', flag: 'lr', kind: 'float', min: 0, minExclusive: true, max: 1, stage: 'training', commands: BOTH, default: 0.003, example: '0.003', doc: 'learning rate' },
   { name: 'patience', kind: 'int', min: 0, max: 100, stage: 'training', commands: BOTH, default: 3, unit: 'epochs', example: '3', doc: 'early stopping: epochs without validation gain (0 = off)' },
-  { name: 'threads', kind: 'int', min: 1, max: 256, stage: 'training', commands: BOTH, objectives: ALS, example: '2', doc: "implicit-als: threads that solve the rows (left out: the machine's cores, os.availableParallelism()); the factors are the same for any count" },
+  { name: 'threads', kind: 'int', min: 1, max: 256, stage: 'training', commands: BOTH, objectives: ALS_ROWS, example: '2', doc: "implicit-als, hybrid: threads that solve the rows (left out: the machine's cores, os.availableParallelism()); the factors are the same for any count" },
   { name: 'seed', flag: 'training-seed', kind: 'int', min: 1, max: 2_147_483_647, stage: 'training', commands: BOTH, default: 42, example: '42', doc: 'seed of initialisation and shuffling (transfer: also the sparse cap and the cold-start draw)' },
 ] as const satisfies readonly Setting[];
 

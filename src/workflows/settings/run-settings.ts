@@ -25,6 +25,17 @@ export function resolvePretrainSettings(input: object): { model: ModelSettings; 
   const model: ModelSettings = { ...defaults };
   for (const setting of MODEL_SETTINGS) if (setting.name !== 'objective' && values[setting.name] !== undefined) Object.assign(model, { [setting.name]: values[setting.name] });
   model.seed = values.seed;
+  // The objective's own refusals (e.g. hybrid: layers ending at dim), at submission rather than in the training child.
+  objective.check({
+    dim: model.dim,
+    layers: model.layers,
+    userHistory: model.userHistory ?? false,
+    itemBias: model.itemBias ?? false,
+    alsAlpha: model.alsAlpha ?? defaultOf<number>('alsAlpha'),
+    alsRegularization: model.alsRegularization ?? defaultOf<number>('alsRegularization'),
+    alsCgSteps: model.alsCgSteps ?? defaultOf<number>('alsCgSteps'),
+    alsSweeps: model.alsSweeps ?? defaultOf<number>('alsSweeps'),
+  });
   return { model, training: trainingBudget(values), evaluation: evaluationOf(values) };
 }
 

@@ -1,0 +1,128 @@
+import { availableParallelism } from 'node:os';
+import { modelObjective } from '../../model/objective.js';
+import type { TwoTowerModel } from '../../model/two-tower.model.js';
+import type { ExampleSet, TrainingData } from '../example-mixture.js';
+import { fitImplicitAls } from '../implicit-als.js';
+import { train, type TrainResult } from '../train.js';
+import type { FitOptions, Objective } from './objective.js';
+
+/**
+ * Hybrid towers, fitted in two stages:
+ *
+ * 1. the ID rows (layer 0) solved by implicit ALS for `config.alsSweeps` sweeps (rows the
+ *    tables mark frozen stay as they are, slowed ones move part way: the transfer strategies'
+ *    masks hold here exactly as for implicit-als);
+ * 2. the MLP residual above them (with the token table and the pooled history rows as its
+ *    inputs) trained for `epochs` by the in-batch softmax at `config.topLearningRate` times the
+ *    learning rate, every ID row frozen: the towers start exactly at the ALS solution (the
+ *    residual's last layer is zero) and move only above it.
+ *
+ * With a validation carve (`validate` and `validationEvents`) the number of stage-2 epochs is
+ * chosen on it first, on a copy: stage 1 on the training events, then stage 2 with early
+ * stopping; 0 epochs when no epoch beats the ALS solution itself. The model is then fitted on
+ * the training and validation events together (as implicit-als trains on the carve) with that
+ * number of epochs, so with 0 it is exactly the implicit-ALS model of the same data.
+ */
+export const hybridObjective: Objective = {
+  ...modelObjective('hybrid'),
+  trainsOnValidation: false,
+  refitsOnValidation: true,
+  fit: fitHybrid,
+};
+
+async function fitHybrid(model: TwoTowerModel, data: TrainingData, options: FitOptions): Promise<TrainResult> {
+  let epochs = options.epochs;
+  let chosen: { bestEpoch?: number; bestValidation?: number } = {};
+  let events = data;
+  if (options.validate && options.validationEvents && hasTrainableTop(model) && epochs > 0) {
+    const probe = model.clone();
+    try {
+      const rows = await solveRows(probe, data, options);
+      if (rows.aborted) return rows;
+      const start = await options.validate(probe);
+      const top = await trainTop(probe, data, { ...options, earlyStopping: options.earlyStopping ?? { patience: epochs, restoreBest: true } });
+      if (top.aborted) return top;
+      const better = top.bestEpoch !== undefined && top.bestValidation! > start;
+      epochs = better ? top.bestEpoch! : 0;
+      chosen = { bestEpoch: epochs, bestValidation: better ? top.bestValidation : start };
+    } finally {
+      probe.dispose();
+    }
+  }
+  // The carve's events join the last fit whenever they are given (as implicit-als trains on them).
+  if (options.validationEvents) events = withEvents(data, options.validationEvents);
+  const rows = await solveRows(model, events, options);
+  if (rows.aborted || epochs === 0 || !hasTrainableTop(model)) return { ...rows, ...chosen };
+  if (options.validationEvents || !options.validate) {
+    const top = await trainTop(model, events, { ...options, epochs, validate: undefined, earlyStopping: undefined });
+    return { ...top, ...chosen, threads: rows.threads };
+  }
+  // A validator without the carve's events: stop early on it, and keep the ALS solution when no epoch beats it.
+  const start = await options.validate(model);
+  const solved = model.exportWeights();
+  const top = await trainTop(model, events, { ...options, epochs, earlyStopping: options.earlyStopping ?? { patience: epochs, restoreBest: true } });
+  if (!top.aborted && !(top.bestValidation! > start)) {
+    model.loadWeights(solved);
+    return { ...top, bestEpoch: 0, bestValidation: start, threads: rows.threads };
+  }
+  return { ...top, threads: rows.threads };
+}
+
+/** Stage 1: the ALS sweeps of the ID rows. */
+function solveRows(model: TwoTowerModel, data: TrainingData, options: FitOptions): Promise<TrainResult> {
+  return fitImplicitAls(model, data, { epochs: model.config.alsSweeps, threads: options.threads ?? availableParallelism(), signal: options.signal });
+}
+
+/**
+ * Stage 2: gradient steps on what lies above the ID rows, every ID row frozen for the while
+ * (and layer 0 as a whole when no token row trains either: no gradient of its inputs is needed).
+ */
+async function trainTop(model: TwoTowerModel, data: TrainingData, options: FitOptions): Promise<TrainResult> {
+  const restores = [model.userTable, model.itemTable].map((table) => {
+    const before = table.frozen.slice();
+    table.freezeRows();
+    return () => table.frozen.set(before);
+  });
+  if (!tokenRowsTrain(model)) {
+    for (const name of ['user', 'item'] as const) {
+      const tower = model.tower(name);
+      const before = tower.isTrainable(0);
+      tower.setTrainable(0, false);
+      restores.push(() => tower.setTrainable(0, before));
+    }
+  }
+  try {
+    return await train(model, data, { ...options, learningRate: options.learningRate * model.config.topLearningRate });
+  } finally {
+    for (const restore of restores) restore();
+  }
+}
+
+function tokenRowsTrain(model: TwoTowerModel): boolean {
+  return model.tokenTable !== undefined && model.tokenTable.frozen.includes(0) && (model.tower('user').isTrainable(0) || model.tower('item').isTrainable(0));
+}
+
+/** Whether stage 2 has anything to train: a trainable MLP layer, or token rows not frozen. */
+function hasTrainableTop(model: TwoTowerModel): boolean {
+  for (const name of ['user', 'item'] as const) {
+    const tower = model.tower(name);
+    for (let layer = 1; layer < tower.layerCount; layer++) if (tower.isTrainable(layer)) return true;
+  }
+  return tokenRowsTrain(model);
+}
+
+function withEvents(data: TrainingData, extra: ExampleSet): TrainingData {
+  const concat = <T extends Int32Array | Float32Array>(a: T, b: T, make: (n: number) => T): T => {
+    const out = make(a.length + b.length);
+    out.set(a);
+    out.set(b, a.length);
+    return out;
+  };
+  const weights = data.weights || extra.weights ? concat(data.weights ?? new Float32Array(data.users.length).fill(1), extra.weights ?? new Float32Array(extra.users.length).fill(1), (n) => new Float32Array(n)) : undefined;
+  return {
+    ...data,
+    users: concat(data.users, extra.users, (n) => new Int32Array(n)),
+    items: concat(data.items, extra.items, (n) => new Int32Array(n)),
+    ...(weights ? { weights } : {}),
+  };
+}
