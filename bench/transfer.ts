@@ -119,7 +119,7 @@ function settingsFrom(args: string[]) {
     learningRate: Number(arg('lr', String(DEFAULT_TRAINING.learningRate))),
     patience: Number(arg('patience', String(DEFAULT_TRAINING.patience))),
   };
-  const strategies = (arg('strategies', 'FEATURE_EXTRACTION,PARTIAL,FULL')!).split(',') as Array<TransferStrategyName | 'AUTO'>;
+  const strategies = (arg('strategies', 'FEATURE_EXTRACTION,PARTIAL,FULL')!).split(',') as Array<TransferStrategyName | 'AUTO' | 'JOINT_TUNED'>;
   return { objective, model, training, strategies };
 }
 const { objective: OBJECTIVE, model: MODEL, training: TRAINING } = settingsFrom(argv);
@@ -245,7 +245,7 @@ async function transfers(gdb: GraftDatabase, split: SplitSpec) {
   for (const recipe of recipes) await transfersOf(gdb, split, recipe);
 }
 
-async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name: string; objective: string; model: ModelSettings; training: TrainingSettings; strategies: Array<TransferStrategyName | 'AUTO'> }) {
+async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name: string; objective: string; model: ModelSettings; training: TrainingSettings; strategies: Array<TransferStrategyName | 'AUTO' | 'JOINT_TUNED'> }) {
   const { model: MODEL, training: TRAINING, strategies: STRATEGIES } = recipe;
   const tag = recipe.name ? ` [${recipe.name}]` : '';
   let started = performance.now();
@@ -263,7 +263,7 @@ async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name:
         continue;
       }
       if (strategy === 'JOINT_TUNED') {
-        await tunedJointRow(prepared, variant);
+        await tunedJointRow(prepared, variant, MODEL, TRAINING);
         continue;
       }
       // JOINT trains on every source event at weight 1: the replay settings and item inits do not apply to it.
@@ -366,7 +366,7 @@ function cpuSeconds(from: NodeJS.CpuUsage): number {
  * chosen on the same validation carve with the same budget), then that JOINT retrained on all
  * training data and evaluated, whatever the search's verdict against target-only.
  */
-async function tunedJointRow(prepared: Awaited<ReturnType<typeof prepareTransfer>>, variant: string) {
+async function tunedJointRow(prepared: Awaited<ReturnType<typeof prepareTransfer>>, variant: string, MODEL: ModelSettings, TRAINING: TrainingSettings) {
   const started = performance.now();
   const base = { replayWeight: DEFAULT_TRANSFER.replayWeight, replayFraction: REPLAY_FRACTION, training: TRAINING, evaluation: EVALUATION, seed: MODEL.seed };
   const found = await searchTransfer(transferContext(prepared), { ...base, strategy: 'AUTO', budget: BUDGET }, {}, { candidates: ['JOINT'], searchBaseline: false });
