@@ -30,7 +30,7 @@ describe('job input', () => {
     expect(() => resolvePretrainInput({ domain: 'x', objective: 'implicit-als', layers: [64] })).toThrow(/layers = \[64\] with objective implicit-als.*leave layers out or pass \[\]/);
     expect(() => resolvePretrainInput({ domain: 'x', objective: 'implicit-als', userHistory: true })).toThrow(/userHistory = true with objective implicit-als/);
     expect(() => resolvePretrainInput({ domain: 'x', objective: 'implicit-als', alsRegularization: 0 })).toThrow(/alsRegularization = 0 is out of range \(above 0, at most 10000\); use e\.g\. 0\.1/);
-    expect(() => resolvePretrainInput({ domain: 'x', alsAlpha: 5 })).toThrow(/applies to objective implicit-als only/);
+    expect(() => resolvePretrainInput({ domain: 'x', alsAlpha: 5 })).toThrow(/alsAlpha = 5 applies to objective implicit-als or hybrid only; drop it or use objective implicit-als or hybrid/);
     expect(() => resolvePretrainInput({ domain: 'x', objective: 'svd' as never })).toThrow(/objective = "svd" is unknown; use softmax or implicit-als/);
   });
 
