@@ -198,8 +198,7 @@ async function targetOnlyOutcome(
       guard: { beatsBaseline: false, beatsPopularity: comparison.guard.beatsPopularity },
       negativeTransfer: !comparison.guard.beatsPopularity,
       ...(reference ? { joint: reference } : {}),
-      dropped: { ...target.dropped },
-      coldStart: { fromTestFile: target.coldStartTestUsers, carve: prepared.coldStartCarve ?? { share: 0, seed: settings.seed, users: prepared.coldStartTestUsers } },
+      ...heldOutTestOf(prepared, settings.seed),
     };
     const trained = collectTrainedModel(model, {
       config: {
@@ -298,8 +297,7 @@ async function transferWith(
       overlap: overlapByHistory(alignment, target.coldStartTestUsers),
       ...comparison,
       ...(reference ? { joint: reference } : {}),
-      dropped: { ...target.dropped },
-      coldStart: { fromTestFile: target.coldStartTestUsers, carve: prepared.coldStartCarve ?? { share: 0, seed: settings.seed, users: prepared.coldStartTestUsers } },
+      ...heldOutTestOf(prepared, settings.seed),
     };
     const trained = collectTrainedModel(model, {
       config: {
@@ -329,6 +327,15 @@ async function transferWith(
     baseline?.dispose();
     joint?.model.dispose();
   }
+}
+
+/** The report's account of the test set: pairs left out of it, and where its cold-start users come from. */
+function heldOutTestOf(prepared: PreparedTransfer, seed: number): Pick<TransferReport, 'dropped' | 'coldStart'> {
+  const { target } = prepared;
+  return {
+    dropped: { ...target.dropped },
+    coldStart: { fromTestFile: target.coldStartTestUsers, carve: prepared.coldStartCarve ?? { share: 0, seed, users: prepared.coldStartTestUsers } },
+  };
 }
 
 /** The transferred model's config: the source's, with the run's seed, token dropout, item bias and overrides. */
