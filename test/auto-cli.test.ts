@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultOf } from '../src/workflows/settings/index.js';
 import { CLI } from './support/job-helpers.js';
 import { freshDatabase, type TestDatabase } from './support/databases.js';
 
@@ -64,5 +65,16 @@ describe('graft transfer and graft train choose their settings by validation (--
     expect(out.search.trials.every((t: { search: string }) => t.search === 'train')).toBe(true);
     expect(Object.keys(out.search.trials[1].settings).sort()).toEqual(['alsAlpha', 'alsRegularization']);
     expect(out.metrics['hr@10']).toBeGreaterThan(0);
+  });
+
+  it('train --auto without --objective compares the objectives too, each from its defaults, and registers the winner in its own shape', () => {
+    const run = graft(db, 'train', '--domain', 'target', '--dim', '16', '--auto', '--budget', '3', '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout);
+    const rung0 = out.search.trials.filter((t: { rung: number }) => t.rung === 0);
+    expect(rung0.map((t: { settings: { objective: string } }) => t.settings.objective)).toEqual([defaultOf('objective'), ...['implicit-als', 'hybrid', 'softmax'].filter((o) => o !== defaultOf('objective'))]);
+    expect(run.stderr).toMatch(/--auto: searching the objective \(/);
+    const winner = out.search.trials.find((t: { label: string }) => t.label.endsWith(out.search.transfer.label)).settings.objective;
+    expect(out.search.transfer.label.startsWith(winner)).toBe(true);
   });
 });

@@ -1,6 +1,8 @@
 import { beforeAll, expect, it } from 'vitest';
 import { seedSynthetic } from '../seeds/seed-database.js';
 import { createRng } from '../src/dataset/random.js';
+import { modelObjective } from '../src/model/objective.js';
+import type { TrainingObjective } from '../src/model/training-objective.js';
 import { getModel } from '../src/registry/index.js';
 import type { SearchReport } from '../src/transfer/transfer-report.js';
 import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING } from '../src/workflows/model-settings.js';
@@ -53,22 +55,33 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
       expect(rung1.length).toBeGreaterThanOrEqual(1);
       expect(rung1.length).toBeLessThanOrEqual(2);
       expect(rows.some((t) => t.rung === 2)).toBe(false);
-      expect(rung0.every((t) => t.epochs === 2)).toBe(true);
-      expect(rung1.every((t) => t.epochs === 6)).toBe(true);
+      // Each configuration's budget is its objective's first rung (ALS: 2 sweeps; hybrid, softmax: 1 epoch) times 3 per rung.
+      const firstRung = (t: (typeof rows)[number]) => modelObjective((t.settings.objective as TrainingObjective | undefined) ?? 'implicit-als').tuned.firstRungEpochs;
+      expect(rows.every((t) => t.epochs === firstRung(t) * 3 ** t.rung)).toBe(true);
+      if (which === 'transfer') expect(rung0.every((t) => t.epochs === 2)).toBe(true);
       expect(rung1.map((t) => t.config)).toContain(rung0[0]!.config);
       // Never the worst two of four.
       for (const t of rung1) expect(rung0.slice(2).map((r) => r.config)).not.toContain(t.config);
     }
     expect(trials).toEqual(search.trials);
     expect(search.trials.filter((t) => t.search === 'baseline').every((t) => t.label.startsWith('target only'))).toBe(true);
+    // The baseline's search spans the objectives, from each one's defaults (the source's first); the transfer's keeps the source's.
+    expect(search.trials.filter((t) => t.search === 'baseline' && t.rung === 0).slice(0, 3).map((t) => t.settings.objective)).toEqual(['implicit-als', 'hybrid', 'softmax']);
+    expect(search.trials.filter((t) => t.search === 'baseline' && t.rung === 0)[1]!.settings).toMatchObject({ alsAlpha: ALS_MODEL.alsAlpha, alsRegularization: ALS_MODEL.alsRegularization, learningRate: TRAINING.learningRate });
+    expect(search.trials.filter((t) => t.search === 'transfer').every((t) => t.settings.objective === undefined)).toBe(true);
     expect(search.validationUsers).toBeGreaterThan(200);
     // A related source: the transfer's validation gain over the tuned baseline is significant, so AUTO delivers it.
     expect(search.decision).toBe('transfer');
     expect(search.validationGain!.ci95[0]).toBeGreaterThan(0);
     // The chosen strategy is the one reported and retrained, with the winner's sweeps.
     expect(search.transfer.label.startsWith(first.report.strategy === 'PARTIAL' ? `PARTIAL(${first.report.freezeLayers})` : first.report.strategy)).toBe(true);
-    expect(search.transfer.epochs).toBe(6);
-    expect(first.trained.config).toMatchObject({ chosenBy: 'AUTO', budget: '4', training: { epochs: 6 } });
+    // The winner is the best trial of any rung, retrained with that trial's sweeps.
+    const bestTransfer = Math.max(...search.trials.filter((t) => t.search === 'transfer').map((t) => t.validation));
+    expect(search.transfer.validation).toBe(bestTransfer);
+    expect(search.trials.find((t) => t.search === 'transfer' && t.validation === bestTransfer)!.epochs).toBe(search.transfer.epochs);
+    // The baseline was retrained as the search's winner says, in its objective's shape.
+    expect(first.report.search!.baseline!.label).toMatch(/^target only, (implicit-als|hybrid|softmax), /);
+    expect(first.trained.config).toMatchObject({ chosenBy: 'AUTO', budget: '4', training: { epochs: search.transfer.epochs } });
     // The guard still compares with a (tuned) baseline on the same test users.
     expect(first.report.gain['hr@10']!.value).toBeGreaterThan(0.05);
     expect(first.report.negativeTransfer).toBe(false);
@@ -120,7 +133,7 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
     expect(search.metric).toBe('ndcg@10 (sampled, 199 negatives)');
     expect(phases).toEqual(['search', 'baseline', 'joint', 'evaluation']);
     expect(report).toMatchObject({ outcome: 'TARGET_ONLY', strategy: 'NONE', replayWeight: 0, sourceEvents: { events: 0 } });
-    expect(report.frozen).toMatch(/^no transfer: the best transfer \(.*\) did not beat AUTO's tuned target-only model \(target only, alsAlpha .*\) on validation \(0\.\d{4} vs 0\.\d{4}, gain [-+]0\.\d{4} \[[-+]0\.\d{4}, [-+]0\.\d{4}\]\)/);
+    expect(report.frozen).toMatch(/^no transfer: the best transfer \(.*\) did not beat AUTO's tuned target-only model \(target only, (implicit-als|hybrid|softmax), .*\) on validation \(0\.\d{4} vs 0\.\d{4}, gain [-+]0\.\d{4} \[[-+]0\.\d{4}, [-+]0\.\d{4}\]\)/);
     // It is its own baseline: a zero gain, and the guard is popularity alone.
     expect(report.metrics).toEqual(report.baseline);
     expect(report.gain['hr@10']).toMatchObject({ value: 0, ci95: [0, 0] });
@@ -128,10 +141,13 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
     expect(report.negativeTransfer).toBe(!report.guard.beatsPopularity);
     expect(report.joint?.strategy).toBe('JOINT');
     const printed = formatTransferReport(report);
-    expect(printed).toMatch(/\nchosen: NO TRANSFER, the target-only target only, alsAlpha .*: the best transfer, .*, scored 0\.\d{4} on validation against 0\.\d{4}, gain .*, not a gain with 95% confidence/);
+    expect(printed).toMatch(/\nchosen: NO TRANSFER, the target-only target only, (implicit-als|hybrid|softmax), .*: the best transfer, .*, scored 0\.\d{4} on validation against 0\.\d{4}, gain .*, not a gain with 95% confidence/);
     expect(printed).toMatch(/\nno transfer: the best transfer/);
     expect(printed).toMatch(/no transfer \(AUTO's tuned target-only model won on validation\)/);
-    expect(trained.config).toMatchObject({ strategy: 'NONE', chosenBy: 'AUTO', searchedFrom: source.id, model: { alsAlpha: search.trials.find((t) => t.label === search.baseline!.label)!.settings.alsAlpha } });
+    const winner = search.trials.find((t) => t.label === search.baseline!.label)!.settings;
+    // The registered model is the winner's objective and settings (the objective's tower shape with it).
+    expect(trained.config).toMatchObject({ strategy: 'NONE', chosenBy: 'AUTO', searchedFrom: source.id, model: { objective: winner.objective, ...(winner.alsAlpha !== undefined ? { alsAlpha: winner.alsAlpha } : {}) } });
+    expect((trained.config.model as { layers: number[] }).layers.length > 0).toBe(winner.objective !== 'implicit-als');
 
     // Registered as a model of the target alone: no strategy, no parent (no source weight is in it).
     const registration = transferRegistration(report, source.id);

@@ -17,7 +17,7 @@ import type { StepReport } from './job-progress.js';
 
 /** The compute a child runs: prepared typed arrays plus the workflow's settings. */
 export type TrainingTask =
-  | { kind: 'PRETRAIN'; prepared: PreparedDomain; settings: PretrainSettings & { budget?: SearchBudget } }
+  | { kind: 'PRETRAIN'; prepared: PreparedDomain; settings: PretrainSettings & { budget?: SearchBudget; fixedObjective?: boolean } }
   | { kind: 'TRANSFER'; prepared: PreparedTransfer; settings: TransferSettings };
 
 export type ParentMessage =

@@ -140,7 +140,7 @@ async function prepareTask(gdb: GraftDatabase, job: JobRecord): Promise<Training
     return {
       kind: 'PRETRAIN',
       prepared,
-      settings: { model: config.model, training: config.training, evaluation: config.evaluation, device: job.deviceRequested, ...(config.budget ? { budget: config.budget } : {}) },
+      settings: { model: config.model, training: config.training, evaluation: config.evaluation, device: job.deviceRequested, ...(config.budget ? { budget: config.budget } : {}), ...(config.fixedObjective ? { fixedObjective: true } : {}) },
     };
   }
   const config = job.input as unknown as TransferJobConfig;

@@ -20,6 +20,8 @@ export function resolvePretrainInput(input: PretrainJobInput): PretrainJobConfig
   if (given && !input.auto) throw new GraftError('BAD_INPUT', `budget = ${JSON.stringify(input.budget)} applies with auto only; drop it or add auto: true`);
   const config: PretrainJobConfig = { domain, model, training, evaluation, split: split(input.split) };
   if (input.auto) config.budget = given ? parseSearchBudget(input.budget!) : DEFAULT_SEARCH_BUDGET;
+  // A named objective is the user's choice: auto searches its settings only.
+  if (input.auto && (input as { objective?: unknown }).objective != null) config.fixedObjective = true;
   return config;
 }
 

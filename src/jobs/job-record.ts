@@ -47,6 +47,8 @@ export interface PretrainJobConfig {
   domain: string;
   /** Present when the job searches its settings first (`auto`). */
   budget?: SearchBudget;
+  /** `auto` with the objective named in the input: the search keeps it (otherwise it compares every objective). */
+  fixedObjective?: boolean;
   model: ModelSettings;
   training: TrainingSettings;
   evaluation: EvaluationSettings;

@@ -37,4 +37,24 @@ describe('search space', () => {
     expect(many.filter((d) => d.strategy !== 'JOINT').every((d) => d.replayWeight !== undefined)).toBe(true);
     expect(draws.some((d) => d.alsAlpha! < 10) && draws.some((d) => d.alsAlpha! > 10)).toBe(true);
   });
+
+  it('draws the objective too when a target-only space has several, each with its own settings, after one anchor per objective', () => {
+    const objectives = (['implicit-als', 'hybrid', 'softmax'] as const).map((name) => modelObjective(name));
+    const space = targetOnlySearchSpace(objectives[0]!, objectives);
+    const anchors = [{ objective: 'implicit-als' as const, alsAlpha: 40, alsRegularization: 0.1 }, { objective: 'hybrid' as const, alsAlpha: 40, alsRegularization: 0.1, learningRate: 0.003 }];
+    const sample = candidateSampler(space, 7, anchors);
+    expect(sample(0)).toEqual(anchors[0]);
+    expect(sample(1)).toEqual(anchors[1]);
+    const draws = Array.from({ length: 60 }, (_, n) => sample(n + 2));
+    expect(new Set(draws.map((d) => d.objective))).toEqual(new Set(['implicit-als', 'hybrid', 'softmax']));
+    for (const d of draws) {
+      const own = modelObjective(d.objective!).tuned.settings;
+      expect(Object.keys(d).sort()).toEqual(['objective', ...own].sort());
+      expect(d.strategy).toBeUndefined();
+    }
+    expect(describeCandidate(draws.find((d) => d.objective === 'hybrid')!)).toMatch(/^target only, hybrid, alsAlpha [\d.]+, alsRegularization [\d.]+, learningRate [\d.e-]+$/);
+    // One objective: no objective drawn, the draws as before.
+    expect(targetOnlySearchSpace(objectives[0]!, [objectives[0]!]).objectives).toBeUndefined();
+    expect(candidateSampler(targetOnlySearchSpace(objectives[0]!), 7)(3)).not.toHaveProperty('objective');
+  });
 });

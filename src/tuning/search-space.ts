@@ -1,5 +1,6 @@
 import { createRng } from '../dataset/random.js';
 import type { ModelObjective, TunedSetting } from '../model/objective.js';
+import type { TrainingObjective } from '../model/training-objective.js';
 import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
 
 /** A range AUTO draws a setting from: log-uniform for rates and strengths, uniform otherwise. */
@@ -26,6 +27,8 @@ export const SEARCH_RANGES: Record<TunedSetting | 'replayWeight', SearchRange> =
 
 /** One searched configuration: the strategy (absent: target-only) and the settings drawn for it. */
 export interface Candidate {
+  /** The objective when the search varies it (absent: the run's own). */
+  objective?: TrainingObjective;
   strategy?: TransferStrategyName;
   /** PARTIAL: the lowest N layers frozen. */
   freezeLayers?: number;
@@ -43,6 +46,12 @@ export interface SearchSpace {
   strategies: Array<{ strategy: TransferStrategyName; freezeLayers?: number; noReplay?: boolean }>;
   replay: boolean;
   settings: readonly TunedSetting[];
+  /**
+   * The objectives to draw from, each with its own tuned settings (then `settings` is unused):
+   * the target-only search compares the model families on the user's data (implicit ALS,
+   * hybrid towers and softmax towers win on different data). Absent: the run's objective only.
+   */
+  objectives?: readonly ModelObjective[];
 }
 
 /**
@@ -66,21 +75,31 @@ export function transferSearchSpace(objective: ModelObjective, denseLayers: numb
   };
 }
 
-/** The target-only (baseline) search space: the same objective settings, no strategy, no replay. */
-export function targetOnlySearchSpace(objective: ModelObjective): SearchSpace {
-  return { strategies: [], replay: false, settings: objective.tuned.settings };
+/**
+ * The target-only search space: no strategy, no replay; the objective's settings, or with
+ * `objectives` (the run's first) every one of them, each with its own settings.
+ */
+export function targetOnlySearchSpace(objective: ModelObjective, objectives?: readonly ModelObjective[]): SearchSpace {
+  return { strategies: [], replay: false, settings: objective.tuned.settings, ...(objectives && objectives.length > 1 ? { objectives } : {}) };
 }
 
 /**
  * A seeded sampler: the n-th draw depends only on (space, seed, n), so a search replays
- * exactly. Draw 0 is the objective's defaults where given (`anchor`), so the search never
- * does worse on validation than the untuned defaults at the same budget.
+ * exactly. The first draws are the defaults where given (`anchors`: one per objective searched),
+ * so the search never does worse on validation than the untuned defaults at the same budget.
  */
-export function candidateSampler(space: SearchSpace, seed: number, anchor: Candidate = {}): (n: number) => Candidate {
+export function candidateSampler(space: SearchSpace, seed: number, anchors: Candidate | readonly Candidate[] = {}): (n: number) => Candidate {
+  const fixed = (Array.isArray(anchors) ? anchors : [anchors]).filter((a: Candidate) => Object.keys(a).length > 0) as Candidate[];
   return (n) => {
-    if (n === 0 && Object.keys(anchor).length > 0) return { ...anchor };
+    if (n < fixed.length) return { ...fixed[n]! };
     const rng = createRng(seed * 7919 + n);
     const out: Candidate = {};
+    if (space.objectives && space.objectives.length > 0) {
+      const objective = space.objectives[rng.int(space.objectives.length)]!;
+      out.objective = objective.name;
+      for (const name of objective.tuned.settings) out[name] = round(draw(SEARCH_RANGES[name], rng.next, rng.next()));
+      return out;
+    }
     const choice = space.strategies.length > 0 ? space.strategies[rng.int(space.strategies.length)]! : undefined;
     if (choice) {
       out.strategy = choice.strategy;
@@ -99,6 +118,10 @@ export function describeCandidate(c: Candidate): string {
   else parts.push('target only');
   for (const [key, value] of Object.entries(c)) {
     if (key === 'strategy' || key === 'freezeLayers' || value === undefined) continue;
+    if (key === 'objective') {
+      parts.push(String(value));
+      continue;
+    }
     parts.push(`${key === 'replayWeight' ? 'replay' : key} ${value}`);
   }
   return parts.join(', ');

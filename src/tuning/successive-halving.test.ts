@@ -5,7 +5,7 @@ import { successiveHalving, type Trial } from './successive-halving.js';
 const quality = (n: number) => [0.3, 0.9, 0.1, 0.5, 0.8, 0.2, 0.7, 0.4, 0.6][n]!;
 
 describe('successiveHalving', () => {
-  it('promotes the top third of each rung at three times the budget and picks the best of the top rung', async () => {
+  it('promotes the top third of each rung at three times the budget and picks the best trial (on ties the top rung)', async () => {
     const calls: Array<[number, number]> = [];
     const { trials, best } = await successiveHalving<number>({
       sample: (n) => n,
@@ -29,6 +29,21 @@ describe('successiveHalving', () => {
     expect(best.config).toBe(1);
     expect(best.rung).toBe(2);
     expect(calls.length).toBe(13);
+  });
+
+  it('picks a lower rung\'s trial when more budget made the configuration worse (a top that overfits with more epochs)', async () => {
+    const { trials, best } = await successiveHalving<number>({
+      sample: (n) => n,
+      // The quality peaks at 3 epochs and falls at 9.
+      evaluate: async (c, epochs) => quality(c) - (epochs > 3 ? 0.5 : 0) + (epochs === 3 ? 0.05 : 0),
+      minResource: () => 1,
+      budget: { kind: 'trials', trials: 9 },
+      eta: 3,
+      rungs: 3,
+    });
+    expect(trials.some((t) => t.rung === 2)).toBe(true);
+    expect(best).toMatchObject({ config: 1, rung: 1, resource: 3 });
+    expect(best.score).toBeCloseTo(0.95, 10);
   });
 
   it('never promotes a configuration that is not in the top 1/eta of its rung', async () => {

@@ -35,7 +35,12 @@ export interface HalvingOptions<C> {
 
 export interface HalvingResult<C> {
   trials: Trial<C>[];
-  /** The best trial of the highest rung reached (ties: the earlier configuration). */
+  /**
+   * The best trial of any rung (ties: the higher rung, then the earlier configuration). Not
+   * only the top rung's: a configuration's validation can fall with more budget (a top that
+   * overfits with more epochs), and every trial is a plain function of (settings, budget), so
+   * the best one is retrained exactly as it was scored.
+   */
   best: Trial<C>;
   /** Whether a minutes budget stopped the search (the trial it interrupted is not recorded). */
   stoppedByClock: boolean;
@@ -114,8 +119,7 @@ export async function successiveHalving<C>(options: HalvingOptions<C>): Promise<
   if (trials.length === 0) {
     throw new GraftError('BAD_INPUT', `the search budget ran out before its first trial finished; give a larger budget (e.g. --budget ${budget.kind === 'minutes' ? `${Math.ceil(budget.minutes * 4)}m` : '16'})`);
   }
-  const top = Math.max(...trials.map((t) => t.rung));
-  const best = trials.filter((t) => t.rung === top).sort(byScore)[0]!;
+  const best = [...trials].sort((a, b) => b.score - a.score || b.rung - a.rung || a.config - b.config)[0]!;
   return { trials, best, stoppedByClock };
 }
 

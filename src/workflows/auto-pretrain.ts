@@ -5,16 +5,19 @@ import type { SearchReport, SearchTrialRecord } from '../transfer/transfer-repor
 import { formatSearchBudget, type SearchBudget } from '../tuning/search-budget.js';
 import { candidateSampler, describeCandidate, targetOnlySearchSpace, type Candidate } from '../tuning/search-space.js';
 import { successiveHalving } from '../tuning/successive-halving.js';
-import { SEARCH_ETA, SEARCH_RUNGS, describeSearchMetric, overridesOf, validationScorer } from './auto-transfer.js';
+import { SEARCH_ETA, SEARCH_RUNGS, describeSearchMetric, firstRungOf, objectiveAnchors, overridesOf, searchedObjectives, validationScorer } from './auto-transfer.js';
 import { fitModel, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
-import { modelConfig, towerTokensFor } from './model-settings.js';
+import { configForObjective, modelConfig, towerTokensFor } from './model-settings.js';
+import { withOverrides } from './transfer-candidate.js';
 import type { PreparedDomain } from './prepared-domain.js';
 import { pretrain, type PretrainSettings } from './pretrain.workflow.js';
 import type { TrainedModel } from './trained-model.js';
 
 /**
  * `graft train --auto`: the transfer's search without strategies or replay. Successive halving
- * over the objective's tuned settings, each trial trained on the domain's training events
+ * over the objectives (the configured one first, then implicit ALS, hybrid and softmax towers,
+ * each from its defaults; only the configured one with `fixedObjective`, when the user named
+ * it) and each one's tuned settings, each trial trained on the domain's training events
  * without the validation carve and scored on it (the test split is never read); then the
  * winner is trained as `pretrain` trains (all training data) and evaluated on test.
  *
@@ -23,7 +26,7 @@ import type { TrainedModel } from './trained-model.js';
  */
 export async function autoPretrain(
   prepared: PreparedDomain,
-  settings: PretrainSettings & { budget: SearchBudget },
+  settings: PretrainSettings & { budget: SearchBudget; fixedObjective?: boolean },
   hooks: TrainingHooks & { onTrial?: (trial: SearchTrialRecord) => void } = {},
 ): Promise<{ trained: TrainedModel; search: SearchReport }> {
   const started = performance.now();
@@ -37,18 +40,19 @@ export async function autoPretrain(
   const seed = settings.model.seed;
   const { score, validationUsers } = validationScorer(prepared.train, validationRows, users, items, settings.evaluation);
   const baseConfig = modelConfig(settings.model, users, items);
-  const anchor: Candidate = {};
-  for (const name of objective.tuned.settings) anchor[name] = name === 'learningRate' ? settings.training.learningRate : (baseConfig[name] as number);
+  const own: Candidate = {};
+  for (const name of objective.tuned.settings) own[name] = name === 'learningRate' ? settings.training.learningRate : (baseConfig[name] as number);
+  const objectives = settings.fixedObjective ? [objective] : searchedObjectives(objective);
   const trials: SearchTrialRecord[] = [];
   const result = await successiveHalving<Candidate>({
-    sample: candidateSampler(targetOnlySearchSpace(objective), seed, anchor),
-    minResource: () => objective.tuned.firstRungEpochs,
+    sample: candidateSampler(targetOnlySearchSpace(objective, objectives), seed, objectiveAnchors(baseConfig, objectives, settings.training.learningRate, own)),
+    minResource: (c) => firstRungOf(c, objective),
     budget: settings.budget,
     eta: SEARCH_ETA,
     rungs: SEARCH_RUNGS,
     signal: hooks.signal,
     evaluate: async (c, epochs, signal) => {
-      const config = { ...baseConfig, ...overridesOf(c) };
+      const config = withOverrides(baseConfig, overridesOf(c));
       const model = TwoTowerModel.create(config, towerTokensFor(config, prepared.itemTokens));
       try {
         setUserHistoriesFrom(model, prepared.train);
@@ -66,6 +70,7 @@ export async function autoPretrain(
     },
   });
   const best = result.best;
+  const { objective: bestObjective, ...bestSettings } = overridesOf(best.settings);
   const search: SearchReport = {
     budget: formatSearchBudget(settings.budget),
     eta: SEARCH_ETA,
@@ -82,7 +87,7 @@ export async function autoPretrain(
     prepared,
     {
       ...settings,
-      model: { ...settings.model, ...overridesOf(best.settings) },
+      model: { ...(bestObjective ? configForObjective(settings.model, bestObjective) : settings.model), ...bestSettings },
       training: { ...settings.training, epochs: best.resource, learningRate: best.settings.learningRate ?? settings.training.learningRate },
     },
     hooks,

@@ -1,7 +1,9 @@
 import { GraftError } from '../errors.js';
 import { evaluate, type EvaluationData, type EvaluationReport } from '../evaluation/evaluate.js';
 import { pairedBootstrap } from '../evaluation/paired-bootstrap.js';
-import { modelObjective } from '../model/objective.js';
+import { modelObjective, type ModelObjective } from '../model/objective.js';
+import type { TrainingObjective } from '../model/training-objective.js';
+import type { TwoTowerConfig } from '../model/two-tower.model.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
 import type { SearchReport, SearchTrialRecord } from '../transfer/transfer-report.js';
 import { denseLayersOf } from '../transfer/transfer-strategy.js';
@@ -11,10 +13,10 @@ import { candidateSampler, describeCandidate, targetOnlySearchSpace, transferSea
 import { successiveHalving, type Trial } from '../tuning/successive-halving.js';
 import { evaluationData } from './evaluation-data.js';
 import { modelScorer } from './fit-and-evaluate.js';
-import type { EvaluationSettings, TrainingSettings } from './model-settings.js';
+import { configForObjective, type EvaluationSettings, type TrainingSettings } from './model-settings.js';
 import type { Examples } from './prepared-domain.js';
 import { createStrategy } from '../transfer/strategies.js';
-import { fitStrategy, fitTargetOnly, type ModelOverrides, type TransferContext } from './transfer-candidate.js';
+import { fitStrategy, fitTargetOnly, withOverrides, type ModelOverrides, type TransferContext } from './transfer-candidate.js';
 import { abortError, transferConfig, type TransferHooks, type TransferSettings } from './transfer.workflow.js';
 
 /** η: each rung keeps the top third and gives it three times the budget. */
@@ -97,11 +99,11 @@ export async function searchTransfer(
     records.push(row);
     hooks.onTrial?.(row);
   };
-  const run = (space: SearchSpace, anchor: Candidate, evaluateTrial: (c: Candidate, epochs: number, signal: AbortSignal | undefined) => Promise<number>, search: 'transfer' | 'baseline') =>
+  const run = (space: SearchSpace, anchor: Candidate | readonly Candidate[], evaluateTrial: (c: Candidate, epochs: number, signal: AbortSignal | undefined) => Promise<number>, search: 'transfer' | 'baseline') =>
     successiveHalving<Candidate>({
       sample: candidateSampler(space, settings.seed + (search === 'baseline' ? 1 : 0), anchor),
       evaluate: evaluateTrial,
-      minResource: () => objective.tuned.firstRungEpochs,
+      minResource: (c) => firstRungOf(c, objective),
       budget: settings.budget,
       eta: SEARCH_ETA,
       rungs: SEARCH_RUNGS,
@@ -134,11 +136,15 @@ export async function searchTransfer(
     },
     'transfer',
   );
+  // The fair guard: the same search over target-only settings, across the objectives (the
+  // model family that wins alone differs from data to data), the source's own first.
+  const baselineObjectives = searchedObjectives(objective);
+  const baseConfig = transferConfig(source.config, { ...settings, model: undefined });
   const baselineSearch = options.searchBaseline === false ? undefined : await run(
-    targetOnlySearchSpace(objective),
-    sourceTuned,
+    targetOnlySearchSpace(objective, baselineObjectives),
+    objectiveAnchors(baseConfig, baselineObjectives, settings.training.learningRate, sourceTuned),
     async (c, epochs, signal) => {
-      const config = { ...transferConfig(source.config, { ...settings, model: undefined }), ...overridesOf(c) };
+      const config = withOverrides(baseConfig, overridesOf(c));
       const fitted = await fitTargetOnly(context, config, target.train, undefined as EvaluationData | undefined, trainingFor(c, epochs), settings.seed, { signal });
       try {
         if (fitted.training.aborted) throw abortError(signal);
@@ -226,9 +232,41 @@ function narrowed(space: SearchSpace, candidates: readonly TransferStrategyName[
   return { ...space, strategies, replay: space.replay && strategies.some((s) => !s.noReplay) };
 }
 
-/** The model settings a candidate changes (its learning rate goes to training). */
+/**
+ * The objectives a target-only search compares, `own` first: implicit ALS, the hybrid towers
+ * and the softmax towers (each wins alone on some real data: BENCHMARKS.md).
+ */
+export function searchedObjectives(own: ModelObjective): ModelObjective[] {
+  return [own, ...SEARCHED_OBJECTIVES.filter((name) => name !== own.name).map((name) => modelObjective(name))];
+}
+
+/** Every objective, cheapest to train first (the order of their anchors after the run's own). */
+const SEARCHED_OBJECTIVES: readonly TrainingObjective[] = ['implicit-als', 'hybrid', 'softmax'];
+
+/**
+ * The first draws of a search over `objectives`: each objective at its settings in `base`
+ * (re-shaped for it), `own` (the run's values) for the first, so the search starts from every
+ * family's defaults and never ends below them on validation at the same budget.
+ */
+export function objectiveAnchors(base: TwoTowerConfig, objectives: readonly ModelObjective[], learningRate: number, own: Candidate): Candidate[] {
+  return objectives.map((o, n) => {
+    if (n === 0) return objectives.length > 1 ? { objective: o.name, ...own } : own;
+    const config = configForObjective(base, o.name);
+    const anchor: Candidate = { objective: o.name };
+    for (const name of o.tuned.settings) anchor[name] = name === 'learningRate' ? learningRate : (config[name] as number);
+    return anchor;
+  });
+}
+
+/** A candidate's first-rung budget: its objective's (epochs, or sweeps for a row-solving one). */
+export function firstRungOf(c: Candidate, fallback: ModelObjective): number {
+  return (c.objective ? modelObjective(c.objective) : fallback).tuned.firstRungEpochs;
+}
+
+/** The model settings a candidate changes (its objective re-shapes the towers; its learning rate goes to training). */
 export function overridesOf(c: Candidate): ModelOverrides {
   const out: ModelOverrides = {};
+  if (c.objective !== undefined) out.objective = c.objective;
   if (c.alsAlpha !== undefined) out.alsAlpha = c.alsAlpha;
   if (c.alsRegularization !== undefined) out.alsRegularization = c.alsRegularization;
   if (c.temperature !== undefined) out.temperature = c.temperature;

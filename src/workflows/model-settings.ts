@@ -77,6 +77,28 @@ export function defaultModelFor(objective: TrainingObjective | undefined): Model
   return MODEL_DEFAULTS[modelObjective(objective ?? 'softmax').name];
 }
 
+/**
+ * `config` re-shaped for another objective (AUTO's search over objectives): the objective's
+ * own tower shape (its default layers, ending at dim for a residual top, and history pooling)
+ * and no learned item bias for an objective that refuses one; everything else (dim, the ALS
+ * settings, the seed, the token buckets) is kept. Returns `config` itself for its own objective.
+ * Takes a model config or the model settings (`ModelSettings`) alike.
+ */
+export function configForObjective<C extends Pick<TwoTowerConfig, 'objective' | 'dim' | 'layers' | 'userHistory' | 'itemBias'>>(config: C, objective: TrainingObjective): C {
+  if ((config.objective ?? 'softmax') === objective) return config;
+  const traits = modelObjective(objective);
+  const defaults = defaultModelFor(objective);
+  const dim = config.dim ?? defaults.dim;
+  const layers = traits.layers === 'id-rows' ? [] : traits.residual ? [2 * dim, dim] : [...defaults.layers];
+  return {
+    ...config,
+    objective,
+    layers,
+    userHistory: defaults.userHistory ?? false,
+    itemBias: traits.scoring === 'cosine' ? config.itemBias : false,
+  };
+}
+
 /** The token bags a model of `config` takes: none for objectives whose towers are ID rows only (implicit ALS). */
 export function towerTokensFor(config: Pick<TwoTowerConfig, 'objective'>, itemTokens: TokenBags | undefined): TowerTokens {
   return modelObjective(config.objective ?? 'softmax').layers === 'id-rows' ? {} : { itemTokens };

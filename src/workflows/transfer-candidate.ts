@@ -7,13 +7,23 @@ import { initNewItemsFromCoUsers, type NewItemInit } from '../transfer/item-init
 import type { SourceEventMix, TransferStrategy } from '../transfer/transfer-strategy.js';
 import type { TrainResult } from '../training/train.js';
 import { fitModel, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
-import { towerTokensFor, type TrainingSettings } from './model-settings.js';
+import { configForObjective, towerTokensFor, type TrainingSettings } from './model-settings.js';
 import type { Examples, PreparedDomain } from './prepared-domain.js';
 import { defaultOf } from './settings/index.js';
 import type { PreparedSource, PreparedTransfer } from './transfer.workflow.js';
 
-/** Settings of the model a transfer (or its baseline) trains that a search may change from the source's. */
-export type ModelOverrides = Partial<Pick<TwoTowerConfig, 'alsAlpha' | 'alsRegularization' | 'temperature' | 'l2'>>;
+/**
+ * Settings of the model a transfer (or its baseline) trains that a search may change from the
+ * source's; `objective` re-shapes the towers for that objective (`configForObjective`).
+ */
+export type ModelOverrides = Partial<Pick<TwoTowerConfig, 'objective' | 'alsAlpha' | 'alsRegularization' | 'temperature' | 'l2'>>;
+
+/** `config` with `overrides` applied: first re-shaped for their objective, then their settings. */
+export function withOverrides(config: TwoTowerConfig, overrides: ModelOverrides | undefined): TwoTowerConfig {
+  if (!overrides) return config;
+  const { objective, ...settings } = overrides;
+  return { ...(objective ? configForObjective(config, objective) : config), ...settings };
+}
 
 /** What every model of one transfer shares: the alignment, the mapped source events, the aligned token bags. */
 export interface TransferContext {

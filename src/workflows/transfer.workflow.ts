@@ -17,7 +17,7 @@ import { evaluationData } from './evaluation-data.js';
 import { evaluateModel, modelScorer, setUserHistoriesFrom, trainingEvents, type TrainingHooks } from './fit-and-evaluate.js';
 import type { EvaluationSettings, TrainingSettings } from './model-settings.js';
 import { concatExamples, type Examples, type PreparedDomain } from './prepared-domain.js';
-import { fitStrategy, fitTargetOnly, transferContext, type FittedStrategy, type ModelOverrides, type StrategyRun, type TransferContext } from './transfer-candidate.js';
+import { fitStrategy, fitTargetOnly, transferContext, type FittedStrategy, type ModelOverrides, type StrategyRun, type TransferContext, withOverrides } from './transfer-candidate.js';
 import { collectTrainedModel, summariseMetrics, type TrainedModel } from './trained-model.js';
 
 /** The source side of a transfer, in the source model's row order. */
@@ -153,7 +153,7 @@ async function targetOnlyOutcome(
   const nTargetUsers = alignment.targetUsers;
   const nTargetItems = alignment.targetItems;
   const test = evaluationData(concatExamples(target.train, target.validation), target.test, nTargetUsers, nTargetItems);
-  const config = { ...transferConfig(source.config, { ...settings, model: undefined }), ...settings.baseline?.model };
+  const config = withOverrides(transferConfig(source.config, { ...settings, model: undefined }), settings.baseline?.model);
   const training = settings.baseline?.training ?? settings.training;
   let model: TwoTowerModel | undefined;
   let joint: FittedStrategy | undefined;
@@ -257,7 +257,7 @@ async function transferWith(
     if (training.aborted) throw abortError(hooks.signal);
 
     hooks.onPhase?.('baseline');
-    const baselineConfig = { ...transferConfig(source.config, { ...settings, model: undefined }), ...(settings.baseline ? settings.baseline.model : settings.model) };
+    const baselineConfig = withOverrides(transferConfig(source.config, { ...settings, model: undefined }), settings.baseline ? settings.baseline.model : settings.model);
     const baselineEvents = trainingEvents(baselineConfig, target.train, target.validation);
     const baselineValidation = baselineEvents.validation && evaluationData(baselineEvents.train, baselineEvents.validation, nTargetUsers, nTargetItems);
     const baselineFit = await fitTargetOnly(context, baselineConfig, baselineEvents.train, baselineValidation, settings.baseline?.training ?? settings.training, settings.seed, hooks);

@@ -1,4 +1,5 @@
 import { GraftError } from '../../errors.js';
+import { TRAINING_OBJECTIVES } from '../../model/training-objective.js';
 import type { SearchReport } from '../../transfer/transfer-report.js';
 import { DEFAULT_SEARCH_BUDGET, formatSearchBudget, parseSearchBudget, type SearchBudget } from '../../tuning/search-budget.js';
 import { autoPretrain } from '../../workflows/auto-pretrain.js';
@@ -39,7 +40,7 @@ export function registerTrain(program: Command): void {
     .description('train a two-tower model on one domain, evaluate it next to popularity, and register it')
     .requiredOption('--domain <name>', 'domain to train on')
     .option('--device <device>', 'AUTO, CPU or GPU (GPU needs @tensorflow/tfjs-node-gpu)', oneOf('device', ['AUTO', 'CPU', 'GPU'] as const), 'AUTO')
-    .option('--auto', "search the objective's main settings and the epochs by successive halving on a validation carve of the training data (each user's last event), then train the winner")
+    .option('--auto', "search the objective (implicit ALS, hybrid and softmax towers; only the one --objective names, when given), its main settings and the epochs by successive halving on a validation carve of the training data (each user's last event), then train the winner")
     .option('--budget <b>', `--auto: trials (configurations, e.g. 24) or time (e.g. 10m); default ${formatSearchBudget(DEFAULT_SEARCH_BUDGET)}`, (v: string) => parseSearchBudget(v))
     .option('--json', 'print one JSON object instead of a table');
   addSettingOptions(command, 'train');
@@ -63,8 +64,10 @@ export function registerTrain(program: Command): void {
       let trained: TrainedModel;
       if (o.auto) {
         const budget = o.budget ?? DEFAULT_SEARCH_BUDGET;
-        note(`--auto: searching ${objective.tuned.settings.join(', ')} and the epochs on the validation carve (budget ${formatSearchBudget(budget)})...`);
-        const found = await autoPretrain(prepared, { model, training, evaluation, device: o.device, budget }, {
+        // A named --objective is the user's choice: the search keeps it.
+        const fixedObjective = typed.objective !== undefined;
+        note(`--auto: searching ${fixedObjective ? `${objective.name}'s settings` : `the objective (${TRAINING_OBJECTIVES.join(', ')}; ${objective.name} first), each one's settings`} and the epochs on the validation carve (budget ${formatSearchBudget(budget)})...`);
+        const found = await autoPretrain(prepared, { model, training, evaluation, device: o.device, budget, fixedObjective }, {
           onTrial: (t) => note(`trial #${t.config} rung ${t.rung} (${t.epochs} epochs): ${t.label} -> validation ${t.validation.toFixed(4)} in ${t.seconds.toFixed(1)} s`),
         });
         trained = found.trained;
