@@ -5,9 +5,9 @@
  * synthetic source of `graft seed --synthetic --scale S` as `graft train --split none` would
  * (see `default-model-data.ts`), timed the way bench/train times the ID-only engine.
  * An epoch's time is extrapolated from the timed steps (steps per epoch x median ms/step),
- * not run. The `train` row times the model's steps warmup + steps + 61 onwards: the sparse
- * update gets ~3x slower after ~400 steps (V8 inlining; BENCHMARKS.md), so that row, not the
- * bare steps', is the steady state of an epoch.
+ * not run. The `train` row times the model's steps warmup + steps + 61 onwards. Until issue
+ * 20's fix the sparse update got ~3x slower after ~400 steps (V8 inlining; BENCHMARKS.md), so
+ * that row, not the bare steps', was the steady state of an epoch; `--blocks` shows a longer run.
  */
 import { createRng } from '../src/dataset/random.js';
 import type { AdamBiasCorrection } from '../src/model/sparse-optimizer.js';
