@@ -5,9 +5,9 @@
  * synthetic source of `graft seed --synthetic --scale S` as `graft train --split none` would
  * (see `default-model-data.ts`), timed the way bench/train times the ID-only engine.
  * An epoch's time is extrapolated from the timed steps (steps per epoch x median ms/step),
- * not run. The `train` row times the model's steps warmup + steps + 61 onwards: the sparse
- * update gets ~3x slower after ~400 steps (V8 inlining; BENCHMARKS.md), so that row, not the
- * bare steps', is the steady state of an epoch.
+ * not run. The `train` row times the model's steps warmup + steps + 61 onwards. Until issue
+ * 20's fix the sparse update got ~3x slower after ~400 steps (V8 inlining; BENCHMARKS.md), so
+ * that row, not the bare steps', was the steady state of an epoch; `--blocks` shows a longer run.
  */
 import { createRng } from '../src/dataset/random.js';
 import type { AdamBiasCorrection } from '../src/model/sparse-optimizer.js';
@@ -178,4 +178,83 @@ export async function benchDefaultModel(options: DefaultModelOptions): Promise<D
   } finally {
     model.dispose();
   }
+}
+
+export interface BlockTiming {
+  /** First and last step of the block (1-based, steps of the `train` loop). */
+  from: number;
+  to: number;
+  cpuMsPerStep: number;
+  wallMsPerStep: number;
+  /** Sparse scatter + lazy Adam per step (`TwoTowerModel.timings`). */
+  sparseMsPerStep: number;
+  /** Loss of the block's last step. */
+  loss: number;
+}
+
+export interface BlocksResult {
+  data: DefaultModelData;
+  stepsPerEpoch: number;
+  blocks: BlockTiming[];
+  /** FNV-1a over the bytes of every step's loss (float64): equal runs give equal digests. */
+  lossDigest: string;
+}
+
+/**
+ * Trains the default model through the library's `train` loop (as `graft train` does: the
+ * shuffle, the logQ counts, the schedule, clipping, the yield per step) for `steps` steps and
+ * reports CPU, wall and sparse-update time per block of `blockSize` steps, so a slowdown after
+ * some hundreds of steps (V8 re-optimising the sparse update; BENCHMARKS.md) shows, or its absence.
+ */
+export async function benchDefaultModelBlocks(options: { scale: number; steps: number; blockSize: number; biasCorrection?: AdamBiasCorrection }): Promise<BlocksResult> {
+  const settings = { ...DEFAULT_MODEL, adamBiasCorrection: options.biasCorrection ?? DEFAULT_MODEL.adamBiasCorrection };
+  const data = defaultModelData(options.scale, settings.tokenBuckets);
+  const config = modelConfig(settings, data.users, data.items);
+  const model = TwoTowerModel.create(config, towerTokensFor(config, data.itemTokens));
+  const controller = new AbortController();
+  const blocks: BlockTiming[] = [];
+  const losses = new Float64Array(options.steps);
+  let stepsPerEpoch = 0;
+  try {
+    model.setUserHistories(data.histories);
+    const fresh = (): StepTimings => ({ steps: 0, gatherMs: 0, forwardBackwardMs: 0, denseUpdateMs: 0, sparseUpdateMs: 0 });
+    model.timings = fresh();
+    let start = performance.now();
+    let cpu = process.cpuUsage();
+    await train(model, data.train, {
+      epochs: 1,
+      batchSize: DEFAULT_TRAINING.batchSize,
+      learningRate: DEFAULT_TRAINING.learningRate,
+      schedule: DEFAULT_TRAINING.schedule,
+      clipNorm: DEFAULT_TRAINING.clipNorm,
+      seed: settings.seed,
+      signal: controller.signal,
+      onStep: (p) => {
+        stepsPerEpoch = p.steps;
+        losses[p.step - 1] = p.loss;
+        if (p.step % options.blockSize === 0 || p.step === options.steps) {
+          const n = p.step - (blocks.at(-1)?.to ?? 0);
+          const timings = model.timings!;
+          blocks.push({
+            from: p.step - n + 1,
+            to: p.step,
+            cpuMsPerStep: cpuMs(process.cpuUsage(cpu)) / n,
+            wallMsPerStep: (performance.now() - start) / n,
+            sparseMsPerStep: timings.sparseUpdateMs / timings.steps,
+            loss: p.loss,
+          });
+          model.timings = fresh();
+          start = performance.now();
+          cpu = process.cpuUsage();
+        }
+        if (p.step === options.steps) controller.abort();
+      },
+    });
+  } finally {
+    model.timings = undefined;
+    model.dispose();
+  }
+  let hash = 0x811c9dc5;
+  for (const byte of new Uint8Array(losses.buffer)) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return { data, stepsPerEpoch, blocks, lossDigest: hash.toString(16).padStart(8, '0') };
 }

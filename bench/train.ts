@@ -8,6 +8,7 @@
  *   npm run build && node dist/bench/train.js [--steps 300] [--plain-steps 3] [--no-cpu] [--plain-cpu]
  *   npm run build && node dist/bench/train.js --loss-curve [--steps 360]
  *   npm run build && node dist/bench/train.js --model default [--scale 180] [--steps 300] [--bias-correction row|table] [--export DIR]
+ *   npm run build && node dist/bench/train.js --model default --blocks 200 [--scale 25] [--steps 1200]
  *
  * `--loss-curve` only trains the ID-only engine on the timed run's batches (the 64 batches
  * cycled, lr 0.001, no warm-up split) and prints the loss every 60 steps, once per lazy-Adam
@@ -18,6 +19,11 @@
  * the declared settings' defaults) on the synthetic source of `graft seed --synthetic --scale S`
  * (scale 180: ~9.9M events), extrapolates one epoch's time, and with `--export DIR` writes the
  * run for `bench/peers/torch_default_model.py` (see `train-default-model.ts`).
+ *
+ * `--model default --blocks B` trains that model through the library's `train` loop for
+ * `--steps` steps (default 1,200) and prints CPU, wall and sparse-update ms/step per block of
+ * B steps, the loss at each block's end and a digest of every step's loss (equal digests: the
+ * same training, bit for bit): a slowdown after some hundreds of steps shows, or its absence.
  *
  * `--plain-cpu` also times one step of the plain version on the stock `cpu` backend
  * (its UnsortedSegmentSum is O(rows x batch x dim): minutes per step). Prints markdown.
@@ -30,7 +36,7 @@ import type { TokenBags } from '../src/model/token-hash.js';
 import { TwoTowerModel, type StepTimings } from '../src/model/two-tower.model.js';
 import type { AdamBiasCorrection } from '../src/model/sparse-optimizer.js';
 import { DEFAULT_MODEL, DEFAULT_TRAINING } from '../src/workflows/model-settings.js';
-import { benchDefaultModel } from './train-default-model.js';
+import { benchDefaultModel, benchDefaultModelBlocks } from './train-default-model.js';
 
 function arg(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -241,7 +247,7 @@ async function main(): Promise<void> {
   if (process.argv.includes('--model')) {
     const model = process.argv[process.argv.indexOf('--model') + 1];
     if (model !== 'default' && model !== 'id') throw new Error(`--model ${model}: use "default" (the model graft train builds) or "id" (the ID-only engine, the default)`);
-    if (model === 'default') return await printDefaultModel(load);
+    if (model === 'default') return process.argv.includes('--blocks') ? await printDefaultModelBlocks(load) : await printDefaultModel(load);
   }
   const matmul = measureMatMul();
 
@@ -316,6 +322,22 @@ async function main(): Promise<void> {
   lines.push(`Plain TF.js on wasm: first step (builds + compiles) ${fmt(plainWasm.firstStepMs, 0)} ms, then ${fmt(plainWasm.msPerStep, 1)} ms/step over ${PLAIN_STEPS} steps.`);
   lines.push(`Peak RSS: ${fmt(engineRssMb, 0)} MB after the Graft runs; ${fmt(maxRssMb, 0)} MB for the whole run (incl. the plain models).`);
   console.log(lines.join('\n'));
+}
+
+async function printDefaultModelBlocks(load: number): Promise<void> {
+  const blockSize = arg('blocks', 200);
+  const steps = arg('steps', 1200);
+  if (!(Number.isInteger(blockSize) && blockSize > 0 && Number.isInteger(steps) && steps > 0)) throw new Error(`--blocks ${blockSize} --steps ${steps}: use integers > 0`);
+  const correction = process.argv.includes('--bias-correction') ? (process.argv[process.argv.indexOf('--bias-correction') + 1] as AdamBiasCorrection) : undefined;
+  const r = await benchDefaultModelBlocks({ scale: arg('scale', 25), steps, blockSize, biasCorrection: correction });
+  console.log(
+    `Default model through \`train\`, scale ${r.data.scale} (${fmt(r.data.events)} events, ${fmt(r.stepsPerEpoch)} steps per epoch), ${steps} steps in blocks of ${blockSize} — ` +
+      `${new Date().toISOString().slice(0, 16)}Z, load average ${fmt(load, 1)} at start, ${fmt(loadavg()[0], 1)} at end, Node ${process.version}\n`,
+  );
+  console.log('| steps | CPU ms / step | wall ms / step | sparse scatter + lazy Adam ms / step | loss at the last step |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const b of r.blocks) console.log(`| ${b.from}-${b.to} | ${fmt(b.cpuMsPerStep, 2)} | ${fmt(b.wallMsPerStep, 2)} | ${fmt(b.sparseMsPerStep, 2)} | ${b.loss.toPrecision(17)} |`);
+  console.log(`\nDigest of every step's loss (FNV-1a over the float64s): ${r.lossDigest}. Peak RSS: ${fmt(process.resourceUsage().maxRSS / 1024, 0)} MB.`);
 }
 
 async function printDefaultModel(load: number): Promise<void> {

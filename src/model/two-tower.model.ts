@@ -610,7 +610,17 @@ export class TwoTowerModel {
     if (grads.biasGrad) for (let c = 0; c < candidates.length; c++) this.itemBiasTable!.accumulate(candidates[c], grads.biasGrad, c, grads.scale);
   }
 
-  /** The row-sparse optimizer step of every table (or, with `inspect`, their pending gradients, cleared). */
+  /**
+   * The row-sparse optimizer step of every table (or, with `inspect`, their pending gradients, cleared).
+   *
+   * An indexed loop on purpose, not `for (const [name, table] of tables)`: for-of and array
+   * destructuring compile to an implicit try/finally (to close the iterator). Once TurboFan
+   * optimizes this method (about step 400 of the default model) it inlines `applyAccumulated`
+   * and `LazyAdam.updateRow` into it, and with the for-of that inlined update sat inside the
+   * try-block and ran 4-5x slower: the sparse part of a step went from 9 to 45 ms at scale 25
+   * (BENCHMARKS.md, issue 20). Without the try-block the inlined update is as fast as the
+   * stand-alone one. `test/sparse-update-inlining.test.ts` checks the inlining in a child process.
+   */
   private applyRowGradients(lr: number, inspect: ModelGradients | undefined): void {
     const tables: [string, EmbeddingTable | undefined][] = [
       ['user.embedding', this.userTable],
@@ -618,7 +628,9 @@ export class TwoTowerModel {
       ['token.embedding', this.tokenTable],
       ['item.bias', this.itemBiasTable],
     ];
-    for (const [name, table] of tables) {
+    for (let t = 0; t < tables.length; t++) {
+      const name = tables[t][0];
+      const table = tables[t][1];
       if (!table) continue;
       if (inspect) {
         inspect.tables[name] = table.pendingGradients();
