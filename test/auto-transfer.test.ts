@@ -11,7 +11,8 @@ import { prepareTransfer } from '../src/workflows/prepare-transfer.js';
 import { pretrain } from '../src/workflows/pretrain.workflow.js';
 import { formatTransferReport } from '../src/cli/commands/transfer.command.js';
 import { activationDecision } from '../src/jobs/job-handler.js';
-import { searchTransfer } from '../src/workflows/auto-transfer.js';
+import { layeredObjectiveOver, narrowed, searchTransfer } from '../src/workflows/auto-transfer.js';
+import { transferSearchSpace } from '../src/tuning/search-space.js';
 import { transferContext } from '../src/workflows/transfer-candidate.js';
 import { registerTrainedModel, transferRegistration } from '../src/workflows/register-trained-model.js';
 import { transfer, type PreparedTransfer, type TransferSettings } from '../src/workflows/transfer.workflow.js';
@@ -58,17 +59,19 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
       // Each configuration's budget is its objective's first rung (ALS: 2 sweeps; hybrid, softmax: 1 epoch) times 3 per rung.
       const firstRung = (t: (typeof rows)[number]) => modelObjective((t.settings.objective as TrainingObjective | undefined) ?? 'implicit-als').tuned.firstRungEpochs;
       expect(rows.every((t) => t.epochs === firstRung(t) * 3 ** t.rung)).toBe(true);
-      if (which === 'transfer') expect(rung0.every((t) => t.epochs === 2)).toBe(true);
       expect(rung1.map((t) => t.config)).toContain(rung0[0]!.config);
       // Never the worst two of four.
       for (const t of rung1) expect(rung0.slice(2).map((r) => r.config)).not.toContain(t.config);
     }
     expect(trials).toEqual(search.trials);
     expect(search.trials.filter((t) => t.search === 'baseline').every((t) => t.label.startsWith('target only'))).toBe(true);
-    // The baseline's search spans the objectives, from each one's defaults (the source's first); the transfer's keeps the source's.
+    // The baseline's search spans the objectives, from each one's defaults (the source's first).
     expect(search.trials.filter((t) => t.search === 'baseline' && t.rung === 0).slice(0, 3).map((t) => t.settings.objective)).toEqual(['implicit-als', 'hybrid', 'softmax']);
     expect(search.trials.filter((t) => t.search === 'baseline' && t.rung === 0)[1]!.settings).toMatchObject({ alsAlpha: ALS_MODEL.alsAlpha, alsRegularization: ALS_MODEL.alsRegularization, learningRate: TRAINING.learningRate });
-    expect(search.trials.filter((t) => t.search === 'transfer').every((t) => t.settings.objective === undefined)).toBe(true);
+    // The transfer's: the source's objective with its strategies, and the ALS rows frozen under a fresh hybrid top (PARTIAL(1)), from its defaults second.
+    const transferRung0 = search.trials.filter((t) => t.search === 'transfer' && t.rung === 0);
+    expect(transferRung0[1]!.settings).toMatchObject({ strategy: 'PARTIAL', freezeLayers: 1, objective: 'hybrid', alsAlpha: ALS_MODEL.alsAlpha, replayWeight: AUTO.replayWeight });
+    expect(search.trials.filter((t) => t.search === 'transfer').every((t) => t.settings.objective === undefined || (t.settings.objective === 'hybrid' && t.settings.strategy === 'PARTIAL' && t.settings.freezeLayers === 1))).toBe(true);
     expect(search.validationUsers).toBeGreaterThan(200);
     // A related source: the transfer's validation gain over the tuned baseline is significant, so AUTO delivers it.
     expect(search.decision).toBe('transfer');
@@ -175,8 +178,11 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
     expect(alone.settings.strategy).toBe('JOINT');
     expect(alone.report.trials.every((t) => t.search === 'transfer')).toBe(true);
     expect(alone.report.trials.map((t) => [t.config, t.rung, t.validation])).toEqual(transferTrials.map((t) => [t.config, t.rung, t.validation]));
-    // An implicit-ALS source has no MLP layer: no PARTIAL(N) differs from FEATURE_EXTRACTION.
-    await expect(transfer(prepared, { ...AUTO, autoCandidates: ['PARTIAL'] })).rejects.toThrow(/AUTO's candidates \[PARTIAL\] leave nothing to search for this source \(it allows FEATURE_EXTRACTION, FULL, JOINT\); name one of those/);
+    // An implicit-ALS source has no MLP layer: its only PARTIAL is PARTIAL(1) under a fresh hybrid top; without that, none differs from FEATURE_EXTRACTION.
+    const als = modelObjective('implicit-als');
+    expect(narrowed(transferSearchSpace(als, 0, true, layeredObjectiveOver(als)), ['PARTIAL']).strategies).toEqual([{ strategy: 'PARTIAL', freezeLayers: 1, objective: modelObjective('hybrid') }]);
+    expect(() => narrowed(transferSearchSpace(als, 0, true), ['PARTIAL'])).toThrow(/AUTO's candidates \[PARTIAL\] leave nothing to search for this source \(it allows FEATURE_EXTRACTION, FULL, JOINT\); name one of those/);
+    expect(layeredObjectiveOver(modelObjective('softmax'))).toBeUndefined();
   });
 
   it('refuses AUTO without a validation carve, naming the fix', async () => {

@@ -1,4 +1,5 @@
 import type { NamedWeight } from '../model/named-weight.js';
+import { modelObjective } from '../model/objective.js';
 import type { TokenBags } from '../model/token-hash.js';
 import { TwoTowerModel, type TwoTowerConfig } from '../model/two-tower.model.js';
 import type { Alignment } from './alignment.js';
@@ -20,14 +21,36 @@ export interface SourceModel {
  */
 export function graftModel(source: SourceModel, alignment: Alignment, itemTokens: TokenBags | undefined, seed: number): TwoTowerModel {
   const byName = new Map(source.weights.map((w) => [w.name, w]));
+  const config = { ...source.config, users: alignment.userDbIds.length, items: alignment.itemDbIds.length, seed };
+  if (lacksTop(source.weights, config.layers?.length ?? 0)) return graftRowsUnderFreshTop(config, source.weights, alignment, itemTokens, seed);
   const sourceHasTokens = byName.has('token.embedding');
   const bags = sourceHasTokens ? (itemTokens ?? emptyBags(alignment.itemDbIds.length)) : undefined;
-  const fresh = TwoTowerModel.fromWeights(
-    { ...source.config, users: alignment.userDbIds.length, items: alignment.itemDbIds.length, seed },
-    resized(source.weights, alignment, seed),
-    { itemTokens: bags },
-  );
+  const fresh = TwoTowerModel.fromWeights(config, resized(source.weights, alignment, seed), { itemTokens: bags });
   return fresh;
+}
+
+/** Whether `config` has MLP layers the source weights do not (an ID-rows source, e.g. implicit ALS, grafted under hybrid towers). */
+function lacksTop(weights: readonly NamedWeight[], layers: number): boolean {
+  return layers > 0 && !weights.some((w) => w.name === 'user.dense.0.kernel');
+}
+
+/**
+ * A source of ID rows alone (implicit ALS) grafted under towers with layers above them
+ * (`config`, e.g. hybrid): the ID rows (and the item bias, token table when the source has
+ * them) come from the source as in `graftModel`; everything the source lacks (the MLP, the
+ * token table) starts as in a fresh model of `config`: a new top, which the strategy then
+ * trains on the target (PARTIAL(1): the pretrained rows frozen, a fresh top above them).
+ */
+function graftRowsUnderFreshTop(config: TwoTowerConfig, weights: readonly NamedWeight[], alignment: Alignment, itemTokens: TokenBags | undefined, seed: number): TwoTowerModel {
+  const tokens = itemTokens && modelObjective(config.objective ?? 'softmax').layers === 'towers' ? { itemTokens } : {};
+  const fresh = TwoTowerModel.create(config, tokens);
+  try {
+    const grafted = new Map(resized(weights, alignment, seed).map((w) => [w.name, w]));
+    const merged = fresh.exportWeights().map((w) => grafted.get(w.name) ?? w);
+    return TwoTowerModel.fromWeights(config, merged, tokens);
+  } finally {
+    fresh.dispose();
+  }
 }
 
 /** The source weights re-laid for the aligned rows. */

@@ -42,8 +42,12 @@ export interface Candidate {
 
 /** What is searched: the strategy choices (none: target-only), whether replay is, and the objective's settings. */
 export interface SearchSpace {
-  /** `noReplay`: the strategy sets its own source events (JOINT: all of them at weight 1), so no replay weight is drawn. */
-  strategies: Array<{ strategy: TransferStrategyName; freezeLayers?: number; noReplay?: boolean }>;
+  /**
+   * `noReplay`: the strategy sets its own source events (JOINT: all of them at weight 1), so no
+   * replay weight is drawn. `objective`: the transferred model is of that objective (its own
+   * settings drawn), not the source's: an implicit-ALS source's rows under a fresh hybrid top.
+   */
+  strategies: Array<{ strategy: TransferStrategyName; freezeLayers?: number; noReplay?: boolean; objective?: ModelObjective }>;
   replay: boolean;
   settings: readonly TunedSetting[];
   /**
@@ -58,10 +62,12 @@ export interface SearchSpace {
  * The transfer search space from the source model: FEATURE_EXTRACTION, PARTIAL(N) for each N
  * that differs from it (towers with `denseLayers` MLP layers: N = 0 and 2..denseLayers+1;
  * PARTIAL(1) freezes exactly what FEATURE_EXTRACTION does), FULL, JOINT (from scratch on
- * source + target events, of the source model's config); the replay weight when the source has
- * events of target users (not for JOINT); the objective's own tuned settings.
+ * source + target events, of the source model's config); with `layeredOver` (an ID-rows
+ * source: implicit ALS), PARTIAL(1) into towers of that objective (hybrid: the pretrained rows
+ * frozen, new rows solved, a fresh top trained on the target); the replay weight when the
+ * source has events of target users (not for JOINT); each candidate objective's tuned settings.
  */
-export function transferSearchSpace(objective: ModelObjective, denseLayers: number, hasReplay: boolean): SearchSpace {
+export function transferSearchSpace(objective: ModelObjective, denseLayers: number, hasReplay: boolean, layeredOver?: ModelObjective): SearchSpace {
   const partial = denseLayers > 0 ? [0, ...Array.from({ length: denseLayers }, (_, i) => i + 2)] : [];
   return {
     strategies: [
@@ -69,6 +75,8 @@ export function transferSearchSpace(objective: ModelObjective, denseLayers: numb
       ...partial.map((n) => ({ strategy: 'PARTIAL' as const, freezeLayers: n })),
       { strategy: 'FULL' },
       ...(hasReplay ? [{ strategy: 'JOINT' as const, noReplay: true }] : []),
+      // The source's rows frozen (layer 0), a fresh top of `layeredOver` trained on the target above them.
+      ...(layeredOver ? [{ strategy: 'PARTIAL' as const, freezeLayers: 1, objective: layeredOver }] : []),
     ],
     replay: hasReplay,
     settings: objective.tuned.settings,
@@ -104,9 +112,10 @@ export function candidateSampler(space: SearchSpace, seed: number, anchors: Cand
     if (choice) {
       out.strategy = choice.strategy;
       if (choice.freezeLayers !== undefined) out.freezeLayers = choice.freezeLayers;
+      if (choice.objective) out.objective = choice.objective.name;
     }
     if (space.replay && !choice?.noReplay) out.replayWeight = round(draw(SEARCH_RANGES.replayWeight, rng.next, rng.next()));
-    for (const name of space.settings) out[name] = round(draw(SEARCH_RANGES[name], rng.next, rng.next()));
+    for (const name of choice?.objective?.tuned.settings ?? space.settings) out[name] = round(draw(SEARCH_RANGES[name], rng.next, rng.next()));
     return out;
   };
 }

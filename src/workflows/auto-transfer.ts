@@ -112,11 +112,23 @@ export async function searchTransfer(
     });
 
   const denseLayers = denseLayersOf(source.config);
-  const space = narrowed(transferSearchSpace(objective, denseLayers, sourceEvents !== undefined), options.candidates);
+  const space = narrowed(transferSearchSpace(objective, denseLayers, sourceEvents !== undefined, layeredObjectiveOver(objective)), options.candidates);
   const first = space.strategies[0]!;
+  // The first draws: the source objective's defaults with the first strategy, then each other objective's (a fresh top over the source's rows).
+  const transferAnchors: Candidate[] = [
+    { strategy: first.strategy, ...(first.freezeLayers !== undefined ? { freezeLayers: first.freezeLayers } : {}), ...(sourceEvents && !first.noReplay ? { replayWeight: settings.replayWeight } : {}), ...sourceTuned },
+    ...space.strategies
+      .filter((s) => s.objective && s !== first)
+      .map((s) => ({
+        strategy: s.strategy,
+        ...(s.freezeLayers !== undefined ? { freezeLayers: s.freezeLayers } : {}),
+        ...objectiveAnchors(transferConfig(source.config, { ...settings, model: undefined }), [objective, s.objective!], settings.training.learningRate, sourceTuned)[1]!,
+        ...(sourceEvents && !s.noReplay ? { replayWeight: settings.replayWeight } : {}),
+      })),
+  ];
   const transferSearch = await run(
     space,
-    { strategy: first.strategy, ...(first.freezeLayers !== undefined ? { freezeLayers: first.freezeLayers } : {}), ...(sourceEvents && !first.noReplay ? { replayWeight: settings.replayWeight } : {}), ...sourceTuned },
+    transferAnchors,
     async (c, epochs, signal) => {
       const config = transferConfig(source.config, { ...settings, model: overridesOf(c) });
       const strategy = createStrategy(c.strategy!, { freezeLayers: c.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
@@ -223,7 +235,7 @@ function validationGainOf(transfer: Float32Array, baseline: Float32Array, seed: 
 }
 
 /** The space with only the `candidates` strategies (all when undefined); BAD_INPUT when none is left. */
-function narrowed(space: SearchSpace, candidates: readonly TransferStrategyName[] | undefined): SearchSpace {
+export function narrowed(space: SearchSpace, candidates: readonly TransferStrategyName[] | undefined): SearchSpace {
   if (!candidates) return space;
   const strategies = space.strategies.filter((s) => candidates.includes(s.strategy));
   if (strategies.length === 0) {
@@ -258,6 +270,14 @@ export function objectiveAnchors(base: TwoTowerConfig, objectives: readonly Mode
   });
 }
 
+/**
+ * The objective whose towers a transfer may put above an ID-rows source's frozen rows (a fresh
+ * top trained on the target): hybrid over implicit ALS; none over towers that have layers.
+ */
+export function layeredObjectiveOver(source: ModelObjective): ModelObjective | undefined {
+  return source.layers === 'id-rows' && source.alsRows ? modelObjective('hybrid') : undefined;
+}
+
 /** A candidate's first-rung budget: its objective's (epochs, or sweeps for a row-solving one). */
 export function firstRungOf(c: Candidate, fallback: ModelObjective): number {
   return (c.objective ? modelObjective(c.objective) : fallback).tuned.firstRungEpochs;
@@ -266,7 +286,7 @@ export function firstRungOf(c: Candidate, fallback: ModelObjective): number {
 /** The model settings a candidate changes (its objective re-shapes the towers; its learning rate goes to training). */
 export function overridesOf(c: Candidate): ModelOverrides {
   const out: ModelOverrides = {};
-  if (c.objective !== undefined) out.objective = c.objective;
+  if (c.objective) out.objective = c.objective;
   if (c.alsAlpha !== undefined) out.alsAlpha = c.alsAlpha;
   if (c.alsRegularization !== undefined) out.alsRegularization = c.alsRegularization;
   if (c.temperature !== undefined) out.temperature = c.temperature;

@@ -338,15 +338,21 @@ function heldOutTestOf(prepared: PreparedTransfer, seed: number): Pick<TransferR
   };
 }
 
-/** The transferred model's config: the source's, with the run's seed, token dropout, item bias and overrides. */
+/**
+ * The transferred model's config: the source's, with the run's seed, token dropout, item bias
+ * and overrides (an overriding objective re-shapes the towers: an implicit-ALS source's rows
+ * under hybrid towers, see `graftModel`).
+ */
 export function transferConfig(sourceConfig: TwoTowerConfig, settings: Pick<TransferSettings, 'tokenDropout' | 'seed' | 'itemBias' | 'model'>): TwoTowerConfig {
-  return {
-    ...sourceConfig,
-    tokenDropout: settings.tokenDropout ?? sourceConfig.tokenDropout,
-    seed: settings.seed,
-    ...(settings.itemBias ? { itemBias: true, itemBiasLearningRate: settings.itemBias.learningRate ?? sourceConfig.itemBiasLearningRate } : {}),
-    ...settings.model,
-  };
+  return withOverrides(
+    {
+      ...sourceConfig,
+      tokenDropout: settings.tokenDropout ?? sourceConfig.tokenDropout,
+      seed: settings.seed,
+      ...(settings.itemBias ? { itemBias: true, itemBiasLearningRate: settings.itemBias.learningRate ?? sourceConfig.itemBiasLearningRate } : {}),
+    },
+    settings.model,
+  );
 }
 
 /** Source examples per epoch: every one for a row-solving objective or an undefined share, else the share of the target examples. */

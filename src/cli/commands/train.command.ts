@@ -65,7 +65,7 @@ export function registerTrain(program: Command): void {
       if (o.auto) {
         const budget = o.budget ?? DEFAULT_SEARCH_BUDGET;
         // A named --objective is the user's choice: the search keeps it.
-        const fixedObjective = typed.objective !== undefined;
+        const fixedObjective = typed.objective != null;
         note(`--auto: searching ${fixedObjective ? `${objective.name}'s settings` : `the objective (${TRAINING_OBJECTIVES.join(', ')}; ${objective.name} first), each one's settings`} and the epochs on the validation carve (budget ${formatSearchBudget(budget)})...`);
         const found = await autoPretrain(prepared, { model, training, evaluation, device: o.device, budget, fixedObjective }, {
           onTrial: (t) => note(`trial #${t.config} rung ${t.rung} (${t.epochs} epochs): ${t.label} -> validation ${t.validation.toFixed(4)} in ${t.seconds.toFixed(1)} s`),
