@@ -17,6 +17,8 @@ export interface ObjectiveCheckedConfig {
   alsRegularization: number;
   alsCgSteps: number;
   alsSweeps: number;
+  /** Absent = 0. */
+  popularityWeight?: number;
 }
 
 /**
@@ -54,7 +56,7 @@ export interface ModelObjective {
 }
 
 /** A setting AUTO searches (see `SEARCH_RANGES` in src/tuning/search-space.ts). */
-export type TunedSetting = 'learningRate' | 'temperature' | 'l2' | 'alsAlpha' | 'alsRegularization';
+export type TunedSetting = 'learningRate' | 'temperature' | 'l2' | 'alsAlpha' | 'alsRegularization' | 'popularityWeight';
 
 const SOFTMAX: ModelObjective = {
   name: 'softmax',
@@ -66,7 +68,12 @@ const SOFTMAX: ModelObjective = {
   modelDefaults: {},
   ownSettings: [],
   tuned: { settings: ['learningRate', 'temperature', 'l2'], firstRungEpochs: 1 },
-  check: () => undefined,
+  check(config) {
+    // The softmax towers learn their popularity: a learned itemBias, or the logits themselves.
+    if ((config.popularityWeight ?? 0) !== 0) {
+      throw new GraftError('BAD_INPUT', `config.popularityWeight = ${config.popularityWeight} with objective softmax; the popularity term is for the row-solving objectives (implicit-als, hybrid), whose rows carry too little popularity: leave it out (0), or use itemBias for a learned per-item bias`);
+    }
+  },
 };
 
 const IMPLICIT_ALS: ModelObjective = {
@@ -77,8 +84,8 @@ const IMPLICIT_ALS: ModelObjective = {
   alsRows: true,
   residual: false,
   modelDefaults: { layers: [], userHistory: false },
-  ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps'],
-  tuned: { settings: ['alsAlpha', 'alsRegularization'], firstRungEpochs: 2 },
+  ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps', 'popularityWeight'],
+  tuned: { settings: ['alsAlpha', 'alsRegularization', 'popularityWeight'], firstRungEpochs: 2 },
   check(config) {
     if (config.layers.length > 0) {
       throw new GraftError('BAD_INPUT', `config.layers = [${config.layers.join(', ')}] with objective implicit-als; ALS solves the ID tables exactly and has no MLP: use layers [] (CLI: --layers none)`);
@@ -102,6 +109,10 @@ function checkAlsSettings(config: ObjectiveCheckedConfig, objective: string): vo
   if (!(config.alsRegularization > 0) || !Number.isFinite(config.alsRegularization)) {
     throw new GraftError('BAD_INPUT', `config.alsRegularization = ${config.alsRegularization}; it must be a finite number > 0 (e.g. 0.1)`);
   }
+  const beta = config.popularityWeight ?? 0;
+  if (!(beta >= 0) || !Number.isFinite(beta)) {
+    throw new GraftError('BAD_INPUT', `config.popularityWeight = ${config.popularityWeight} with objective ${objective}; it must be a finite number >= 0 (0 = no popularity term, e.g. 0.05)`);
+  }
 }
 
 /**
@@ -119,8 +130,8 @@ const HYBRID: ModelObjective = {
   alsRows: true,
   residual: true,
   modelDefaults: {},
-  ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps', 'alsSweeps', 'topLearningRate'],
-  tuned: { settings: ['alsAlpha', 'alsRegularization', 'learningRate'], firstRungEpochs: 1 },
+  ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps', 'alsSweeps', 'topLearningRate', 'popularityWeight'],
+  tuned: { settings: ['alsAlpha', 'alsRegularization', 'learningRate', 'popularityWeight'], firstRungEpochs: 1 },
   check(config) {
     const last = config.layers[config.layers.length - 1];
     if (last === undefined) {

@@ -1,7 +1,7 @@
 import { GraftError } from '../errors.js';
 import { evaluate, type EvaluationData, type EvaluationReport } from '../evaluation/evaluate.js';
 import { pairedBootstrap } from '../evaluation/paired-bootstrap.js';
-import { modelObjective } from '../model/objective.js';
+import { modelObjective, type TunedSetting } from '../model/objective.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
 import type { SearchReport, SearchTrialRecord } from '../transfer/transfer-report.js';
 import { denseLayersOf } from '../transfer/transfer-strategy.js';
@@ -59,6 +59,8 @@ export type SearchDecision = 'transfer' | 'target-only';
  *
  * `candidates` narrows the transfer search to some strategies (e.g. `['JOINT']`: the tuned
  * JOINT reference of bench/transfer); by default every strategy the source allows.
+ * `fixed` keeps some of the objective's tuned settings out of both searches, at the source
+ * model's values (e.g. `['popularityWeight']`: plain joint ALS, the issue's reference).
  * `searchBaseline: false` skips the baseline's search (the baseline then keeps the run's
  * settings and the decision is 'transfer'): for a caller that wants the best transfer alone.
  */
@@ -66,7 +68,7 @@ export async function searchTransfer(
   context: TransferContext,
   settings: TransferSettings & { budget: SearchBudget },
   hooks: TransferHooks = {},
-  options: { candidates?: readonly TransferStrategyName[]; searchBaseline?: boolean } = {},
+  options: { candidates?: readonly TransferStrategyName[]; searchBaseline?: boolean; fixed?: readonly TunedSetting[] } = {},
 ): Promise<{ settings: TransferSettings & { strategy: TransferStrategyName }; decision: SearchDecision; report: SearchReport }> {
   const started = performance.now();
   const { prepared, alignment, sourceEvents } = context;
@@ -89,7 +91,9 @@ export async function searchTransfer(
     return r.metrics[SEARCH_METRIC.metric]!;
   };
   const sourceTuned: Candidate = {};
-  for (const name of objective.tuned.settings) sourceTuned[name] = name === 'learningRate' ? settings.training.learningRate : (transferConfig(source.config, settings)[name] as number);
+  const tuned = objective.tuned.settings.filter((name) => !options.fixed?.includes(name));
+  // A config stored before popularityWeight existed has none: 0, the model without the term.
+  for (const name of tuned) sourceTuned[name] = name === 'learningRate' ? settings.training.learningRate : ((transferConfig(source.config, settings)[name] as number | undefined) ?? 0);
   const trainingFor = (c: Candidate, epochs: number): TrainingSettings => ({ ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate, patience: 0 });
   const records: SearchTrialRecord[] = [];
   const record = (search: 'transfer' | 'baseline') => (t: Trial<Candidate>) => {
@@ -110,7 +114,7 @@ export async function searchTransfer(
     });
 
   const denseLayers = denseLayersOf(source.config);
-  const space = narrowed(transferSearchSpace(objective, denseLayers, sourceEvents !== undefined), options.candidates);
+  const space = withSettings(narrowed(transferSearchSpace(objective, denseLayers, sourceEvents !== undefined), options.candidates), tuned);
   const first = space.strategies[0]!;
   const transferSearch = await run(
     space,
@@ -135,7 +139,7 @@ export async function searchTransfer(
     'transfer',
   );
   const baselineSearch = options.searchBaseline === false ? undefined : await run(
-    targetOnlySearchSpace(objective),
+    withSettings(targetOnlySearchSpace(objective), tuned),
     sourceTuned,
     async (c, epochs, signal) => {
       const config = { ...transferConfig(source.config, { ...settings, model: undefined }), ...overridesOf(c) };
@@ -226,6 +230,11 @@ function narrowed(space: SearchSpace, candidates: readonly TransferStrategyName[
   return { ...space, strategies, replay: space.replay && strategies.some((s) => !s.noReplay) };
 }
 
+/** The space searching only `settings` of the objective's tuned ones. */
+function withSettings(space: SearchSpace, settings: readonly TunedSetting[]): SearchSpace {
+  return { ...space, settings: space.settings.filter((name) => settings.includes(name)) };
+}
+
 /** The model settings a candidate changes (its learning rate goes to training). */
 export function overridesOf(c: Candidate): ModelOverrides {
   const out: ModelOverrides = {};
@@ -233,6 +242,7 @@ export function overridesOf(c: Candidate): ModelOverrides {
   if (c.alsRegularization !== undefined) out.alsRegularization = c.alsRegularization;
   if (c.temperature !== undefined) out.temperature = c.temperature;
   if (c.l2 !== undefined) out.l2 = c.l2;
+  if (c.popularityWeight !== undefined) out.popularityWeight = c.popularityWeight;
   return out;
 }
 

@@ -13,7 +13,7 @@ import { defaultOf } from './settings/index.js';
 import type { PreparedSource, PreparedTransfer } from './transfer.workflow.js';
 
 /** Settings of the model a transfer (or its baseline) trains that a search may change from the source's. */
-export type ModelOverrides = Partial<Pick<TwoTowerConfig, 'alsAlpha' | 'alsRegularization' | 'temperature' | 'l2'>>;
+export type ModelOverrides = Partial<Pick<TwoTowerConfig, 'alsAlpha' | 'alsRegularization' | 'temperature' | 'l2' | 'popularityWeight'>>;
 
 /** What every model of one transfer shares: the alignment, the mapped source events, the aligned token bags. */
 export interface TransferContext {
