@@ -10,8 +10,33 @@ describe('search space', () => {
     const als = transferSearchSpace(modelObjective('implicit-als'), 0, false);
     expect(als.strategies.map((s) => s.strategy)).toEqual(['FEATURE_EXTRACTION', 'FULL']);
     expect(als.replay).toBe(false);
-    expect(als.settings).toEqual(['alsAlpha', 'alsRegularization']);
+    expect(als.settings).toEqual(['alsAlpha', 'alsRegularization', 'popularityWeight']);
+    expect(transferSearchSpace(modelObjective('hybrid'), 2, true).settings).toEqual(['alsAlpha', 'alsRegularization', 'learningRate', 'popularityWeight']);
+    expect(targetOnlySearchSpace(modelObjective('hybrid')).settings).toContain('popularityWeight');
     expect(targetOnlySearchSpace(modelObjective('implicit-als')).strategies).toEqual([]);
+    expect(targetOnlySearchSpace(modelObjective('implicit-als')).settings).toContain('popularityWeight');
+  });
+
+  it('draws the popularity weight for the ALS objectives: exactly 0 about a quarter of the time, else log-uniform over [1e-3, 1]; the anchor keeps 0', () => {
+    for (const objective of ['implicit-als', 'hybrid'] as const) {
+      for (const space of [transferSearchSpace(modelObjective(objective), 0, true), targetOnlySearchSpace(modelObjective(objective))]) {
+        const sample = candidateSampler(space, 7, { popularityWeight: 0, alsAlpha: 40 });
+        expect(sample(0).popularityWeight).toBe(0);
+        const betas = Array.from({ length: 400 }, (_, n) => sample(n + 1).popularityWeight!);
+        const zeros = betas.filter((b) => b === 0).length;
+        expect(zeros).toBeGreaterThan(60);
+        expect(zeros).toBeLessThan(140);
+        const drawn = betas.filter((b) => b > 0);
+        expect(Math.min(...drawn)).toBeGreaterThanOrEqual(1e-3);
+        expect(Math.max(...drawn)).toBeLessThanOrEqual(1);
+        // Log-uniform: about a third of the non-zero draws in each decade.
+        const small = drawn.filter((b) => b < 0.01).length / drawn.length;
+        expect(small).toBeGreaterThan(0.2);
+        expect(small).toBeLessThan(0.46);
+      }
+    }
+    const softmax = candidateSampler(transferSearchSpace(modelObjective('softmax'), 2, true), 7);
+    expect(Array.from({ length: 20 }, (_, n) => softmax(n + 1).popularityWeight)).toEqual(new Array(20).fill(undefined));
   });
 
   it('draws reproducibly from a seed, within the ranges, with the anchor first', () => {
