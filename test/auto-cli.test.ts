@@ -62,7 +62,7 @@ describe('graft transfer and graft train choose their settings by validation (--
     const out = JSON.parse(run.stdout);
     expect(out.search.trials.length).toBe(4);
     expect(out.search.trials.every((t: { search: string }) => t.search === 'train')).toBe(true);
-    expect(Object.keys(out.search.trials[1].settings).sort()).toEqual(['alsAlpha', 'alsRegularization']);
+    expect(Object.keys(out.search.trials[1].settings).sort()).toEqual(['alsAlpha', 'alsRegularization', 'popularityWeight']);
     expect(out.metrics['hr@10']).toBeGreaterThan(0);
   });
 });

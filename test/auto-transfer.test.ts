@@ -69,6 +69,15 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
     expect(search.transfer.label.startsWith(first.report.strategy === 'PARTIAL' ? `PARTIAL(${first.report.freezeLayers})` : first.report.strategy)).toBe(true);
     expect(search.transfer.epochs).toBe(6);
     expect(first.trained.config).toMatchObject({ chosenBy: 'AUTO', budget: '4', training: { epochs: 6 } });
+    // Both searches draw the popularity term β of the ALS score; the anchor keeps the source's (0); the winner is retrained with its β.
+    for (const which of ['transfer', 'baseline'] as const) {
+      const rows = search.trials.filter((t) => t.search === which);
+      expect(rows.every((t) => typeof t.settings.popularityWeight === 'number')).toBe(true);
+      expect(rows.find((t) => t.config === 0)!.settings.popularityWeight).toBe(0);
+      expect(rows.some((t) => (t.settings.popularityWeight as number) > 0)).toBe(true);
+    }
+    const winner = search.trials.find((t) => t.search === 'transfer' && t.label === search.transfer.label)!;
+    expect((first.trained.config as { model: { popularityWeight?: number } }).model.popularityWeight).toBe(winner.settings.popularityWeight);
     // The guard still compares with a (tuned) baseline on the same test users.
     expect(first.report.gain['hr@10']!.value).toBeGreaterThan(0.05);
     expect(first.report.negativeTransfer).toBe(false);
@@ -159,6 +168,10 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
     expect(alone.settings.strategy).toBe('JOINT');
     expect(alone.report.trials.every((t) => t.search === 'transfer')).toBe(true);
     expect(alone.report.trials.map((t) => [t.config, t.rung, t.validation])).toEqual(transferTrials.map((t) => [t.config, t.rung, t.validation]));
+    // Plain joint ALS (bench/transfer's JOINT_TUNED): the popularity term kept out of the search, at the source's β (0).
+    const plain = await searchTransfer(transferContext(prepared), { ...AUTO, budget: { kind: 'trials', trials: 3 } }, {}, { candidates: ['JOINT'], searchBaseline: false, fixed: ['popularityWeight'] });
+    expect(plain.report.trials.every((t) => t.settings.popularityWeight === undefined && t.settings.alsAlpha !== undefined)).toBe(true);
+    expect(plain.settings.model?.popularityWeight).toBeUndefined();
     // An implicit-ALS source has no MLP layer: no PARTIAL(N) differs from FEATURE_EXTRACTION.
     await expect(transfer(prepared, { ...AUTO, autoCandidates: ['PARTIAL'] })).rejects.toThrow(/AUTO's candidates \[PARTIAL\] leave nothing to search for this source \(it allows FEATURE_EXTRACTION, FULL, JOINT\); name one of those/);
   });
