@@ -92,8 +92,9 @@ export async function searchTransfer(
   };
   const sourceTuned: Candidate = {};
   const tuned = objective.tuned.settings.filter((name) => !options.fixed?.includes(name));
+  const sourceConfig = transferConfig(source.config, settings);
   // A config stored before popularityWeight existed has none: 0, the model without the term.
-  for (const name of tuned) sourceTuned[name] = name === 'learningRate' ? settings.training.learningRate : ((transferConfig(source.config, settings)[name] as number | undefined) ?? 0);
+  for (const name of tuned) sourceTuned[name] = name === 'learningRate' ? settings.training.learningRate : name === 'popularityWeight' ? (sourceConfig.popularityWeight ?? 0) : (sourceConfig[name] as number);
   const trainingFor = (c: Candidate, epochs: number): TrainingSettings => ({ ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate, patience: 0 });
   const records: SearchTrialRecord[] = [];
   const record = (search: 'transfer' | 'baseline') => (t: Trial<Candidate>) => {
