@@ -7,7 +7,8 @@
  *   npm run build && node dist/bench/transfer.js --dataset synthetic [--users 2000]
  *   npm run build && node dist/bench/transfer.js --dataset amazon [--data ../shared/data/amazon-sport-cloth | ../shared/data/amazon-sport-phone]
  *     [--epochs 10] [--only target|transfer] [--strategies FEATURE_EXTRACTION,PARTIAL,FULL,JOINT,AUTO,JOINT_TUNED] [--budget 16 | 10m]   (AUTO: searched on the validation carve; one row, replay searched.
- *     JOINT_TUNED: the joint reference with its settings chosen by the same search on the same carve, AUTO narrowed to JOINT, always retrained as JOINT)
+ *     JOINT_TUNED: the joint reference with its settings chosen by the same search on the same carve, AUTO narrowed to JOINT, always retrained as JOINT;
+ *     plain joint ALS: popularityWeight is not searched there)
  *     [--replay 0,0.5] [--replay-fraction 1] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--user-history | --no-user-history] [--seed 42] [--json out.json]
  *     [--item-init random,co-users] [--history-dropout 0.3] [--uniform-negatives 256] [--no-logq] [--l2 0] [--lr 0.003] [--layers 128,64]
  *     [--item-bias] [--transfer-item-bias] [--item-bias-lr 30] [--batch-size 256]
@@ -364,12 +365,14 @@ function cpuSeconds(from: NodeJS.CpuUsage): number {
 /**
  * The issue's tuned joint reference: AUTO's search narrowed to JOINT (its settings and sweeps
  * chosen on the same validation carve with the same budget), then that JOINT retrained on all
- * training data and evaluated, whatever the search's verdict against target-only.
+ * training data and evaluated, whatever the search's verdict against target-only. It stays the
+ * classic implicit ALS on the joined matrix: the popularity term is not searched (β stays the
+ * source model's, 0 in these recipes).
  */
 async function tunedJointRow(prepared: Awaited<ReturnType<typeof prepareTransfer>>, variant: string, MODEL: ModelSettings, TRAINING: TrainingSettings) {
   const started = performance.now();
   const base = { replayWeight: DEFAULT_TRANSFER.replayWeight, replayFraction: REPLAY_FRACTION, training: TRAINING, evaluation: EVALUATION, seed: MODEL.seed };
-  const found = await searchTransfer(transferContext(prepared), { ...base, strategy: 'AUTO', budget: BUDGET }, {}, { candidates: ['JOINT'], searchBaseline: false });
+  const found = await searchTransfer(transferContext(prepared), { ...base, strategy: 'AUTO', budget: BUDGET }, {}, { candidates: ['JOINT'], searchBaseline: false, fixed: ['popularityWeight'] });
   const { report: r } = await transfer(prepared, { ...found.settings, jointReference: false });
   const s = found.report;
   process.stderr.write(`${s.trials.map((t) => `  ${t.search} #${t.config} rung ${t.rung} ${t.epochs} ep: ${t.label} -> ${t.validation.toFixed(4)} (${t.seconds.toFixed(1)} s)`).join('\n')}\n`);

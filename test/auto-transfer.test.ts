@@ -11,7 +11,7 @@ import { prepareTransfer } from '../src/workflows/prepare-transfer.js';
 import { pretrain } from '../src/workflows/pretrain.workflow.js';
 import { formatTransferReport } from '../src/cli/commands/transfer.command.js';
 import { activationDecision } from '../src/jobs/job-handler.js';
-import { layeredObjectiveOver, narrowed, searchTransfer } from '../src/workflows/auto-transfer.js';
+import { layeredObjectiveOver, narrowed, POPULARITY_PROFILE, searchTransfer } from '../src/workflows/auto-transfer.js';
 import { transferSearchSpace } from '../src/tuning/search-space.js';
 import { transferContext } from '../src/workflows/transfer-candidate.js';
 import { registerTrainedModel, transferRegistration } from '../src/workflows/register-trained-model.js';
@@ -42,26 +42,28 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
     const prepared = await prepare(source.id, 'target');
     const trials: unknown[] = [];
     const phases: string[] = [];
-    const first = await transfer(prepared, AUTO, { onTrial: (t) => trials.push(t), onPhase: (p) => phases.push(p) });
+    const auto = { ...AUTO, budget: { kind: 'trials' as const, trials: 6 } };
+    const first = await transfer(prepared, auto, { onTrial: (t) => trials.push(t), onPhase: (p) => phases.push(p) });
     const search = first.report.search!;
     // A grafting winner also trains the JOINT reference; a JOINT winner has none.
     expect(phases).toEqual(['search', 'transfer', 'baseline', ...(first.report.strategy === 'JOINT' ? [] : ['joint']), 'evaluation']);
-    // 4 configurations per search; ASHA promotes the top third of the trials finished so far
-    // (after 3 and after 4: one or two promotions), always including the best, at 3x the sweeps.
+    // 6 configurations per search (4 were enough before the popularity term joined the space: on
+    // this world popularity beats target-only ALS, the term lifts the tuned baseline, and 4 draws
+    // left the transfer's gain over it within the noise). ASHA promotes a configuration while it
+    // is in the top third of the trials finished at its rung, always the best, at 3x the sweeps.
     for (const which of ['transfer', 'baseline'] as const) {
       const rows = search.trials.filter((t) => t.search === which);
       const rung0 = rows.filter((t) => t.rung === 0).sort((a, b) => b.validation - a.validation || a.config - b.config);
       const rung1 = rows.filter((t) => t.rung === 1);
-      expect(rung0.length).toBe(4);
-      expect(rung1.length).toBeGreaterThanOrEqual(1);
-      expect(rung1.length).toBeLessThanOrEqual(2);
-      expect(rows.some((t) => t.rung === 2)).toBe(false);
+      expect(rung0.length).toBe(6);
+      expect(rung1.length).toBeGreaterThanOrEqual(2);
       // Each configuration's budget is its objective's first rung (ALS: 2 sweeps; hybrid, softmax: 1 epoch) times 3 per rung.
       const firstRung = (t: (typeof rows)[number]) => modelObjective((t.settings.objective as TrainingObjective | undefined) ?? 'implicit-als').tuned.firstRungEpochs;
       expect(rows.every((t) => t.epochs === firstRung(t) * 3 ** t.rung)).toBe(true);
+      expect(rows.filter((t) => t.rung === 2).every((t) => rung1.some((r) => r.config === t.config))).toBe(true);
       expect(rung1.map((t) => t.config)).toContain(rung0[0]!.config);
-      // Never the worst two of four.
-      for (const t of rung1) expect(rung0.slice(2).map((r) => r.config)).not.toContain(t.config);
+      // Never the worst two of six.
+      for (const t of rung1) expect(rung0.slice(4).map((r) => r.config)).not.toContain(t.config);
     }
     expect(trials).toEqual(search.trials);
     expect(search.trials.filter((t) => t.search === 'baseline').every((t) => t.label.startsWith('target only'))).toBe(true);
@@ -84,12 +86,21 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
     expect(search.trials.find((t) => t.search === 'transfer' && t.validation === bestTransfer)!.epochs).toBe(search.transfer.epochs);
     // The baseline was retrained as the search's winner says, in its objective's shape.
     expect(first.report.search!.baseline!.label).toMatch(/^target only, (implicit-als|hybrid|softmax), /);
-    expect(first.trained.config).toMatchObject({ chosenBy: 'AUTO', budget: '4', training: { epochs: search.transfer.epochs } });
+    expect(first.trained.config).toMatchObject({ chosenBy: 'AUTO', budget: '6', training: { epochs: search.transfer.epochs } });
+    // Every trial of an ALS-rows objective is scored at the popularity term's best weight β on the carve (profiled, not drawn), and the winner is retrained with its β.
+    const alsRows = (t: (typeof search.trials)[number]) => modelObjective((t.settings.objective as TrainingObjective | undefined) ?? 'implicit-als').alsRows;
+    for (const which of ['transfer', 'baseline'] as const) {
+      const rows = search.trials.filter((t) => t.search === which);
+      expect(rows.filter(alsRows).every((t) => POPULARITY_PROFILE.includes(t.settings.popularityWeight as number))).toBe(true);
+      expect(rows.filter((t) => !alsRows(t)).every((t) => t.settings.popularityWeight === undefined)).toBe(true);
+    }
+    const winner = search.trials.find((t) => t.search === 'transfer' && t.label === search.transfer.label)!;
+    expect((first.trained.config as { model: { popularityWeight?: number } }).model.popularityWeight ?? 0).toBe(winner.settings.popularityWeight);
     // The guard still compares with a (tuned) baseline on the same test users.
     expect(first.report.gain['hr@10']!.value).toBeGreaterThan(0.05);
     expect(first.report.negativeTransfer).toBe(false);
 
-    const again = await transfer(prepared, AUTO);
+    const again = await transfer(prepared, auto);
     expect(trialKeys(again.report.search!)).toEqual(trialKeys(search));
     expect(again.report.metrics).toEqual(first.report.metrics);
 
@@ -178,6 +189,10 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
     expect(alone.settings.strategy).toBe('JOINT');
     expect(alone.report.trials.every((t) => t.search === 'transfer')).toBe(true);
     expect(alone.report.trials.map((t) => [t.config, t.rung, t.validation])).toEqual(transferTrials.map((t) => [t.config, t.rung, t.validation]));
+    // Plain joint ALS (bench/transfer's JOINT_TUNED): the popularity term kept out, at the source's β (0).
+    const plain = await searchTransfer(transferContext(prepared), { ...AUTO, budget: { kind: 'trials', trials: 3 } }, {}, { candidates: ['JOINT'], searchBaseline: false, fixed: ['popularityWeight'] });
+    expect(plain.report.trials.every((t) => t.settings.popularityWeight === undefined && t.settings.alsAlpha !== undefined)).toBe(true);
+    expect(plain.settings.model?.popularityWeight).toBeUndefined();
     // An implicit-ALS source has no MLP layer: its only PARTIAL is PARTIAL(1) under a fresh hybrid top; without that, none differs from FEATURE_EXTRACTION.
     const als = modelObjective('implicit-als');
     expect(narrowed(transferSearchSpace(als, 0, true, layeredObjectiveOver(als)), ['PARTIAL']).strategies).toEqual([{ strategy: 'PARTIAL', freezeLayers: 1, objective: modelObjective('hybrid') }]);

@@ -1,6 +1,8 @@
 import { expect, it } from 'vitest';
 import { seedSynthetic } from '../seeds/seed-database.js';
-import { listModels, loadWeights } from '../src/registry/index.js';
+import { TwoTowerModel } from '../src/model/two-tower.model.js';
+import { activateModel, listModels, loadWeights } from '../src/registry/index.js';
+import { Recommender } from '../src/serving/index.js';
 import { evaluateStoredModel } from '../src/workflows/evaluate-stored-model.js';
 import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING } from '../src/workflows/model-settings.js';
 import { prepareDomain } from '../src/workflows/prepared-domain.js';
@@ -49,5 +51,50 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     const record = await registerTrainedModel(ctx.db, { domain: 'source', kind: 'PRETRAIN' }, trained);
     const again = await evaluateStoredModel(ctx.db, record.id, evaluation);
     expect(again.metrics.test['hr@10']).toBeCloseTo(trained.metrics.test['hr@10']!, 3);
+  });
+
+  it('implicit-als with a popularity term: item rows carry β·log(1 + n_i) as one more coordinate, and the stored model, its reload and serving all rank with it', async () => {
+    if (ctx.kind === 'postgres') return; // the same storage path as above, one more column
+    const beta = 0.05;
+    const model = { ...ALS_MODEL, dim: 16, alsAlpha: 1, alsRegularization: 10, seed: 5, popularityWeight: beta };
+    const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
+    const evaluation = { ...DEFAULT_EVALUATION, negatives: 199 };
+    const trained = await pretrain(prepared, { model, training: { ...DEFAULT_TRAINING, epochs: 3 }, evaluation });
+    const d = trained.outputDim;
+    expect(d).toBe(17);
+    // implicit-als trains on the validation carve too: n_i counts the training and carve events.
+    const counts = new Array<number>(trained.candidateItems).fill(0);
+    for (const i of [...prepared.train.items, ...prepared.validation!.items]) counts[i]++;
+    expect(Array.from({ length: trained.candidateItems }, (_, i) => trained.itemVectors[i * d + 16])).toEqual(counts.map((n) => Math.fround(beta * Math.log1p(n))));
+    const record = await registerTrainedModel(ctx.db, { domain: 'source', kind: 'PRETRAIN' }, trained);
+    expect((record.config as { model: { popularityWeight: number } }).model.popularityWeight).toBe(beta);
+    // Reloaded from the registry's weights and config: the same item rows, term included.
+    const weights = await loadWeights(ctx.db.db, record.id);
+    expect(weights.map((w) => w.name)).toContain('item.bias');
+    const reloaded = TwoTowerModel.fromWeights((record.config as { model: never }).model, weights);
+    expect(Array.from(reloaded.embedItems().subarray(0, trained.itemVectors.length))).toEqual(Array.from(trained.itemVectors));
+    reloaded.dispose();
+    const again = await evaluateStoredModel(ctx.db, record.id, evaluation);
+    expect(again.metrics.test['hr@10']).toBeCloseTo(trained.metrics.test['hr@10']!, 3);
+    // Served: the top items of a user are the largest u·v + β·log(1 + n_i) (seen items kept, to compare the whole order).
+    await activateModel(ctx.db.db, record.id);
+    const recommender = new Recommender(ctx.db);
+    try {
+      const users = await ctx.db.db.selectFrom('users').select(['id', 'external_id']).where('id', 'in', Array.from(trained.userDbIds.subarray(0, 3))).execute();
+      for (const user of users) {
+        const u = trained.userDbIds.indexOf(user.id);
+        const score = (i: number) => {
+          let s = 0;
+          for (let a = 0; a < d; a++) s += trained.userVectors[u * d + a]! * trained.itemVectors[i * d + a]!;
+          return s;
+        };
+        const expected = Array.from({ length: trained.candidateItems }, (_, i) => i).sort((a, b) => score(b) - score(a)).slice(0, 10).map((i) => trained.itemDbIds[i]);
+        const page = await recommender.recommend({ domain: 'source', userId: user.external_id, first: 10, excludeSeen: false, explain: false });
+        expect(page.tier).toBe('PERSONAL');
+        expect(page.items.map((r) => r.itemId)).toEqual(expected);
+      }
+    } finally {
+      await recommender.close();
+    }
   });
 });

@@ -159,6 +159,11 @@ describe('settings declared once', () => {
     expect(resolvePretrainInput({ domain: 'd', objective: 'hybrid', alsSweeps: 4 })).toMatchObject({ model: { objective: 'hybrid', layers: [128, 64], alsSweeps: 4 } });
     expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', freezeLayers: 2 })).toThrow(/freezeLayers = 2 applies to strategy PARTIAL only/);
     expect(() => resolvePretrainInput({ domain: 'd', objective: 'implicit-als', itemBias: true })).toThrow(/itemBias = true applies to objective softmax only/);
+    // The popularity term: the row-solving objectives' (softmax has the learned itemBias instead).
+    expect(() => resolvePretrainInput({ domain: 'd', popularityWeight: 0.1 })).toThrow(/popularityWeight = 0.1 applies to objective implicit-als or hybrid only/);
+    expect(() => resolvePretrainInput({ domain: 'd', objective: 'implicit-als', popularityWeight: -1 })).toThrow(/popularityWeight/);
+    expect(resolvePretrainInput({ domain: 'd', objective: 'implicit-als', popularityWeight: 0.05 })).toMatchObject({ model: { objective: 'implicit-als', popularityWeight: 0.05 } });
+    expect(resolvePretrainInput({ domain: 'd', objective: 'hybrid' })).toMatchObject({ model: { popularityWeight: 0 } });
     expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', itemBiasLearningRate: 5 })).toThrow(/itemBiasLearningRate = 5 is read only with itemBias on; add itemBias: true \(CLI: --item-bias\)/);
     // The evaluation is given by its declared fields, as everywhere else; the old nested object is refused, not ignored.
     expect(() => resolvePretrainInput({ domain: 'd', evaluation: { negatives: 5 } } as never)).toThrow(/evaluation = .* is not a job input field; .*negatives/);

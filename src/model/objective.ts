@@ -17,6 +17,8 @@ export interface ObjectiveCheckedConfig {
   alsRegularization: number;
   alsCgSteps: number;
   alsSweeps: number;
+  /** Absent = 0. */
+  popularityWeight?: number;
 }
 
 /**
@@ -47,6 +49,8 @@ export interface ModelObjective {
   /**
    * What AUTO's search varies for this objective (`src/tuning/search-space.ts` holds each
    * setting's range) and the first rung's budget in epochs (sweeps for a row-solving objective).
+   * The popularity term's weight (`popularityWeight`, objectives with `alsRows`) is not drawn:
+   * every trial is scored at each weight of a profile and keeps the best (`POPULARITY_PROFILE`).
    */
   readonly tuned: { readonly settings: readonly TunedSetting[]; readonly firstRungEpochs: number };
   /** Throws BAD_INPUT naming the setting and the fix for a config this objective cannot train. */
@@ -66,7 +70,12 @@ const SOFTMAX: ModelObjective = {
   modelDefaults: {},
   ownSettings: [],
   tuned: { settings: ['learningRate', 'temperature', 'l2'], firstRungEpochs: 1 },
-  check: () => undefined,
+  check(config) {
+    // The softmax towers learn their popularity: a learned itemBias, or the logits themselves.
+    if ((config.popularityWeight ?? 0) !== 0) {
+      throw new GraftError('BAD_INPUT', `config.popularityWeight = ${config.popularityWeight} with objective softmax; the popularity term is for the row-solving objectives (implicit-als, hybrid), whose rows carry too little popularity: leave it out (0), or use itemBias for a learned per-item bias`);
+    }
+  },
 };
 
 const IMPLICIT_ALS: ModelObjective = {
@@ -77,7 +86,7 @@ const IMPLICIT_ALS: ModelObjective = {
   alsRows: true,
   residual: false,
   modelDefaults: { layers: [], userHistory: false },
-  ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps'],
+  ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps', 'popularityWeight'],
   tuned: { settings: ['alsAlpha', 'alsRegularization'], firstRungEpochs: 2 },
   check(config) {
     if (config.layers.length > 0) {
@@ -102,6 +111,10 @@ function checkAlsSettings(config: ObjectiveCheckedConfig, objective: string): vo
   if (!(config.alsRegularization > 0) || !Number.isFinite(config.alsRegularization)) {
     throw new GraftError('BAD_INPUT', `config.alsRegularization = ${config.alsRegularization}; it must be a finite number > 0 (e.g. 0.1)`);
   }
+  const beta = config.popularityWeight ?? 0;
+  if (!(beta >= 0) || !Number.isFinite(beta)) {
+    throw new GraftError('BAD_INPUT', `config.popularityWeight = ${config.popularityWeight} with objective ${objective}; it must be a finite number >= 0 (0 = no popularity term, e.g. 0.05)`);
+  }
 }
 
 /**
@@ -119,7 +132,7 @@ const HYBRID: ModelObjective = {
   alsRows: true,
   residual: true,
   modelDefaults: {},
-  ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps', 'alsSweeps', 'topLearningRate'],
+  ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps', 'alsSweeps', 'topLearningRate', 'popularityWeight'],
   tuned: { settings: ['alsAlpha', 'alsRegularization', 'learningRate'], firstRungEpochs: 1 },
   check(config) {
     const last = config.layers[config.layers.length - 1];

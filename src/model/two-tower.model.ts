@@ -110,6 +110,16 @@ export interface TwoTowerConfig {
    * epoch overshoots it (Amazon, BENCHMARKS.md "Hybrid towers").
    */
   topLearningRate?: number;
+  /**
+   * implicit-als, hybrid: weight β >= 0 of a popularity term in the score (default 0: none),
+   * score(u, i) = u·v_i + β·log(1 + n_i), n_i = item i's primary training events of the fit
+   * (the target's in a transfer; `setPopularityBias`). Not learned: every fit recomputes it
+   * from its own events, whatever a strategy freezes. With β > 0 the model has the `item.bias`
+   * table holding β·log(1 + n_i) and `outputDim` is the tower's width + 1, exactly as with
+   * `itemBias` (`embedUsers` rows `[u, 1]`, `embedItems` rows `[v, bias]`); with β = 0 it has
+   * no such table and is the plain ALS model.
+   */
+  popularityWeight?: number;
 }
 
 export type ResolvedTwoTowerConfig = Required<Omit<TwoTowerConfig, 'embeddingInit'>> & { embeddingInit: Initializer };
@@ -209,7 +219,7 @@ export class TwoTowerModel {
   readonly itemTable: EmbeddingTable;
   /** Hashed-token table shared by both towers (and across domains); undefined for ID-only models. */
   readonly tokenTable: EmbeddingTable | undefined;
-  /** Per-item logit bias `[items, 1]` (config.itemBias); undefined without. */
+  /** Per-item bias `[items, 1]`: learned (config.itemBias) or set from counts (config.popularityWeight > 0); undefined without. */
   readonly itemBiasTable: EmbeddingTable | undefined;
   /** What gradient steps optimise (see `TwoTowerOptions.task`); undefined for objectives that take none. */
   readonly task: RetrievalTask | undefined;
@@ -232,7 +242,7 @@ export class TwoTowerModel {
     this.userTable = table('user', config.users);
     this.itemTable = table('item', config.items);
     const savedBias = weights?.get('item.bias');
-    this.itemBiasTable = config.itemBias
+    this.itemBiasTable = config.itemBias || config.popularityWeight > 0
       ? new EmbeddingTable({ rows: config.items, dim: 1, optimizer, optimizerOptions, init: { kind: 'zeros', scale: 0 }, seed: deriveSeed(seed, 'item.bias'), weights: savedBias?.data })
       : undefined;
     if (this.itemBiasTable) this.itemBiasTable.learningRateMultiplier = config.itemBiasLearningRate;
@@ -359,7 +369,8 @@ export class TwoTowerModel {
     const bias = this.itemBiasTable;
     if (!bias) return vectors;
     // <[u, 1], [v, T b]> = <u, v> + T b: the logit's ranking (u.v / T + b) as an inner product.
-    const t = this.config.temperature;
+    // A popularity bias (popularityWeight) is already in score units: <[u, 1], [v, b]> = <u, v> + b.
+    const t = this.config.itemBias ? this.config.temperature : 1;
     return appendColumn(vectors, this.towers.item.outputDim, (i) => t * bias.weights[ids[i]]);
   }
 
@@ -560,7 +571,8 @@ export class TwoTowerModel {
     const userInput = this.towers.user.fillInput(users, dropout, this.rng, items, this.config.historyDropout);
     const itemInput = this.towers.item.fillInput(candidates, dropout, this.rng);
     let biasValues: Float32Array | undefined;
-    if (this.itemBiasTable) {
+    // Only a learned bias enters the training logits; a popularity bias is set from counts, never trained.
+    if (this.itemBiasTable && this.config.itemBias) {
       biasValues = new Float32Array(candidates.length);
       this.itemBiasTable.gatherInto(candidates, biasValues, 0, 1);
     }
@@ -710,6 +722,7 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
     alsCgSteps: config.alsCgSteps ?? 3,
     alsSweeps: config.alsSweeps ?? 10,
     topLearningRate: config.topLearningRate ?? 0.03,
+    popularityWeight: config.popularityWeight ?? 0,
   };
   const positiveInt = (name: string, value: number, min: number) => {
     if (!Number.isInteger(value) || value < min) throw new GraftError('BAD_INPUT', `config.${name} = ${value}; it must be an integer >= ${min}`);

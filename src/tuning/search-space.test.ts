@@ -11,7 +11,8 @@ describe('search space', () => {
     expect(als.strategies.map((s) => s.strategy)).toEqual(['FEATURE_EXTRACTION', 'FULL']);
     expect(als.replay).toBe(false);
     expect(als.settings).toEqual(['alsAlpha', 'alsRegularization']);
-    expect(targetOnlySearchSpace(modelObjective('implicit-als')).strategies).toEqual([]);
+    // The popularity term's weight is profiled on each trial (POPULARITY_PROFILE), never drawn.
+    for (const objective of ['implicit-als', 'hybrid', 'softmax'] as const) expect(modelObjective(objective).tuned.settings).not.toContain('popularityWeight');
   });
 
   it('draws reproducibly from a seed, within the ranges, with the anchor first', () => {

@@ -5,7 +5,7 @@ import type { SearchReport, SearchTrialRecord } from '../transfer/transfer-repor
 import { formatSearchBudget, type SearchBudget } from '../tuning/search-budget.js';
 import { candidateSampler, describeCandidate, targetOnlySearchSpace, type Candidate } from '../tuning/search-space.js';
 import { successiveHalving } from '../tuning/successive-halving.js';
-import { SEARCH_ETA, SEARCH_RUNGS, describeSearchMetric, firstRungOf, objectiveAnchors, overridesOf, searchedObjectives, validationScorer } from './auto-transfer.js';
+import { SEARCH_ETA, SEARCH_METRIC, SEARCH_RUNGS, describeSearchMetric, firstRungOf, objectiveAnchors, overridesOf, popularityProfiler, searchedObjectives, validationScorer } from './auto-transfer.js';
 import { fitModel, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
 import { configForObjective, modelConfig, towerTokensFor } from './model-settings.js';
 import { withOverrides } from './transfer-candidate.js';
@@ -38,7 +38,15 @@ export async function autoPretrain(
   const items = prepared.itemDbIds.length;
   const objective = modelObjective(settings.model.objective ?? 'softmax');
   const seed = settings.model.seed;
-  const { score, validationUsers } = validationScorer(prepared.train, validationRows, users, items, settings.evaluation);
+  const { report, validationUsers } = validationScorer(prepared.train, validationRows, users, items, settings.evaluation);
+  // The popularity term's weight: profiled on every trial of an ALS-rows objective, as in AUTO's transfer search.
+  const profile = popularityProfiler(prepared.train, items);
+  const profiled = new Map<string, number>();
+  const keyOf = (c: Candidate, epochs: number) => `${epochs} ${JSON.stringify(c)}`;
+  const withProfiled = (t: { settings: Candidate; resource: number }): Candidate => {
+    const beta = profiled.get(keyOf(t.settings, t.resource));
+    return beta === undefined ? t.settings : { ...t.settings, popularityWeight: beta };
+  };
   const baseConfig = modelConfig(settings.model, users, items);
   const own: Candidate = {};
   for (const name of objective.tuned.settings) own[name] = name === 'learningRate' ? settings.training.learningRate : (baseConfig[name] as number);
@@ -52,25 +60,30 @@ export async function autoPretrain(
     rungs: SEARCH_RUNGS,
     signal: hooks.signal,
     evaluate: async (c, epochs, signal) => {
-      const config = withOverrides(baseConfig, overridesOf(c));
+      const profiles = modelObjective(c.objective ?? objective.name).alsRows;
+      const config = withOverrides(baseConfig, { ...overridesOf(c), ...(profiles ? { popularityWeight: 0 } : {}) });
       const model = TwoTowerModel.create(config, towerTokensFor(config, prepared.itemTokens));
       try {
         setUserHistoriesFrom(model, prepared.train);
         const fit = await fitModel(model, prepared.train, undefined, { ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate, patience: 0 }, seed, { signal });
         if (fit.aborted) throw new GraftError('CANCELLED', 'trial cancelled');
-        return score(model);
+        if (!profiles) return report(model).metrics[SEARCH_METRIC.metric]!;
+        const found = profile(model, report);
+        profiled.set(keyOf(c, epochs), found.beta);
+        return found.report.metrics[SEARCH_METRIC.metric]!;
       } finally {
         model.dispose();
       }
     },
     onTrial: (t) => {
-      const row: SearchTrialRecord = { search: 'train', config: t.config, label: describeCandidate(t.settings), settings: { ...t.settings }, rung: t.rung, epochs: t.resource, validation: t.score, seconds: t.seconds };
+      const settings = withProfiled(t);
+      const row: SearchTrialRecord = { search: 'train', config: t.config, label: describeCandidate(settings), settings: { ...settings }, rung: t.rung, epochs: t.resource, validation: t.score, seconds: t.seconds };
       trials.push(row);
       hooks.onTrial?.(row);
     },
   });
   const best = result.best;
-  const { objective: bestObjective, ...bestSettings } = overridesOf(best.settings);
+  const { objective: bestObjective, ...bestSettings } = overridesOf(withProfiled(best));
   const search: SearchReport = {
     budget: formatSearchBudget(settings.budget),
     eta: SEARCH_ETA,
@@ -79,7 +92,7 @@ export async function autoPretrain(
     validationUsers,
     seed,
     trials,
-    transfer: { label: describeCandidate(best.settings).replace(/^target only, /, ''), epochs: best.resource, validation: best.score },
+    transfer: { label: describeCandidate(withProfiled(best)).replace(/^target only, /, ''), epochs: best.resource, validation: best.score },
     stoppedByClock: result.stoppedByClock,
     seconds: (performance.now() - started) / 1000,
   };

@@ -1,7 +1,7 @@
 import { GraftError } from '../errors.js';
 import { evaluate, type EvaluationData, type EvaluationReport } from '../evaluation/evaluate.js';
 import { pairedBootstrap } from '../evaluation/paired-bootstrap.js';
-import { modelObjective, type ModelObjective } from '../model/objective.js';
+import { modelObjective, type ModelObjective, type TunedSetting } from '../model/objective.js';
 import type { TrainingObjective } from '../model/training-objective.js';
 import type { TwoTowerConfig } from '../model/two-tower.model.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
@@ -12,6 +12,7 @@ import { formatSearchBudget, type SearchBudget } from '../tuning/search-budget.j
 import { candidateSampler, describeCandidate, targetOnlySearchSpace, transferSearchSpace, type Candidate, type SearchSpace } from '../tuning/search-space.js';
 import { successiveHalving, type Trial } from '../tuning/successive-halving.js';
 import { evaluationData } from './evaluation-data.js';
+import { embeddingScorer } from '../evaluation/embedding.scorer.js';
 import { modelScorer } from './fit-and-evaluate.js';
 import { configForObjective, type EvaluationSettings, type TrainingSettings } from './model-settings.js';
 import type { Examples } from './prepared-domain.js';
@@ -61,6 +62,8 @@ export type SearchDecision = 'transfer' | 'target-only';
  *
  * `candidates` narrows the transfer search to some strategies (e.g. `['JOINT']`: the tuned
  * JOINT reference of bench/transfer); by default every strategy the source allows.
+ * `fixed` keeps some of the objective's tuned settings (or the profiled popularity weight) out of both searches, at the source
+ * model's values (e.g. `['popularityWeight']`: plain joint ALS, the issue's reference).
  * `searchBaseline: false` skips the baseline's search (the baseline then keeps the run's
  * settings and the decision is 'transfer'): for a caller that wants the best transfer alone.
  */
@@ -68,7 +71,7 @@ export async function searchTransfer(
   context: TransferContext,
   settings: TransferSettings & { budget: SearchBudget },
   hooks: TransferHooks = {},
-  options: { candidates?: readonly TransferStrategyName[]; searchBaseline?: boolean } = {},
+  options: { candidates?: readonly TransferStrategyName[]; searchBaseline?: boolean; fixed?: ReadonlyArray<TunedSetting | 'popularityWeight'> } = {},
 ): Promise<{ settings: TransferSettings & { strategy: TransferStrategyName }; decision: SearchDecision; report: SearchReport }> {
   const started = performance.now();
   const { prepared, alignment, sourceEvents } = context;
@@ -85,17 +88,32 @@ export async function searchTransfer(
   // Per-user validation values of every trial, so the winners can be compared pair by pair.
   const perUser = new Map<string, Float32Array>();
   const trialKey = (search: 'transfer' | 'baseline', c: Candidate, epochs: number) => `${search} ${epochs} ${JSON.stringify(c)}`;
+  // The popularity term's weight, profiled on every trial of an ALS-rows objective (not with `fixed: ['popularityWeight']`).
+  const profile = options.fixed?.includes('popularityWeight') ? undefined : popularityProfiler(target.train, alignment.targetItems);
+  const profiled = new Map<string, number>();
+  const profiles = (c: Candidate) => profile !== undefined && modelObjective(c.objective ?? objective.name).alsRows;
   const score = (search: 'transfer' | 'baseline', c: Candidate, epochs: number, model: TwoTowerModel): number => {
-    const r = validate(model);
-    perUser.set(trialKey(search, c, epochs), r.perUser.values[SEARCH_METRIC.metric]!);
-    return r.metrics[SEARCH_METRIC.metric]!;
+    const key = trialKey(search, c, epochs);
+    const r = profiles(c) ? profile!(model, validate) : { report: validate(model), beta: undefined };
+    perUser.set(key, r.report.perUser.values[SEARCH_METRIC.metric]!);
+    if (r.beta !== undefined) profiled.set(key, r.beta);
+    return r.report.metrics[SEARCH_METRIC.metric]!;
+  };
+  // A trial's model: without the term when it is profiled (its weight is then the profile's choice).
+  const trialOverrides = (c: Candidate): ModelOverrides => ({ ...overridesOf(c), ...(profiles(c) ? { popularityWeight: 0 } : {}) });
+  const withProfiled = (search: 'transfer' | 'baseline', t: { settings: Candidate; resource: number }): Candidate => {
+    const beta = profiled.get(trialKey(search, t.settings, t.resource));
+    return beta === undefined ? t.settings : { ...t.settings, popularityWeight: beta };
   };
   const sourceTuned: Candidate = {};
-  for (const name of objective.tuned.settings) sourceTuned[name] = name === 'learningRate' ? settings.training.learningRate : (transferConfig(source.config, settings)[name] as number);
+  const tuned = objective.tuned.settings.filter((name) => !options.fixed?.includes(name));
+  const sourceConfig = transferConfig(source.config, settings);
+  for (const name of tuned) sourceTuned[name] = name === 'learningRate' ? settings.training.learningRate : (sourceConfig[name] as number);
   const trainingFor = (c: Candidate, epochs: number): TrainingSettings => ({ ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate, patience: 0 });
   const records: SearchTrialRecord[] = [];
   const record = (search: 'transfer' | 'baseline') => (t: Trial<Candidate>) => {
-    const row: SearchTrialRecord = { search, config: t.config, label: describeCandidate(t.settings), settings: { ...t.settings }, rung: t.rung, epochs: t.resource, validation: t.score, seconds: t.seconds };
+    const settings = withProfiled(search, t);
+    const row: SearchTrialRecord = { search, config: t.config, label: describeCandidate(settings), settings: { ...settings }, rung: t.rung, epochs: t.resource, validation: t.score, seconds: t.seconds };
     records.push(row);
     hooks.onTrial?.(row);
   };
@@ -112,7 +130,7 @@ export async function searchTransfer(
     });
 
   const denseLayers = denseLayersOf(source.config);
-  const space = narrowed(transferSearchSpace(objective, denseLayers, sourceEvents !== undefined, layeredObjectiveOver(objective)), options.candidates);
+  const space = withSettings(narrowed(transferSearchSpace(objective, denseLayers, sourceEvents !== undefined, layeredObjectiveOver(objective)), options.candidates), tuned);
   const first = space.strategies[0]!;
   // The first draws: the source objective's defaults with the first strategy, then each other objective's (a fresh top over the source's rows).
   const transferAnchors: Candidate[] = [
@@ -130,7 +148,7 @@ export async function searchTransfer(
     space,
     transferAnchors,
     async (c, epochs, signal) => {
-      const config = transferConfig(source.config, { ...settings, model: overridesOf(c) });
+      const config = transferConfig(source.config, { ...settings, model: trialOverrides(c) });
       const strategy = createStrategy(c.strategy!, { freezeLayers: c.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
       const fitted = await fitStrategy(context, strategy, {
         config,
@@ -153,10 +171,10 @@ export async function searchTransfer(
   const baselineObjectives = searchedObjectives(objective);
   const baseConfig = transferConfig(source.config, { ...settings, model: undefined });
   const baselineSearch = options.searchBaseline === false ? undefined : await run(
-    targetOnlySearchSpace(objective, baselineObjectives),
+    withSettings(targetOnlySearchSpace(objective, baselineObjectives), tuned),
     objectiveAnchors(baseConfig, baselineObjectives, settings.training.learningRate, sourceTuned),
     async (c, epochs, signal) => {
-      const config = withOverrides(baseConfig, overridesOf(c));
+      const config = withOverrides(baseConfig, trialOverrides(c));
       const fitted = await fitTargetOnly(context, config, target.train, undefined as EvaluationData | undefined, trainingFor(c, epochs), settings.seed, { signal });
       try {
         if (fitted.training.aborted) throw abortError(signal);
@@ -170,6 +188,9 @@ export async function searchTransfer(
 
   const best = transferSearch.best;
   const bestBaseline = baselineSearch?.best;
+  // The winners with the popularity weight their profile chose (retrained with it).
+  const bestSettings = withProfiled('transfer', best);
+  const bestBaselineSettings = bestBaseline && withProfiled('baseline', bestBaseline);
   const validationGain = bestBaseline && validationGainOf(perUser.get(trialKey('transfer', best.settings, best.resource))!, perUser.get(trialKey('baseline', bestBaseline.settings, bestBaseline.resource))!, settings.evaluation.seed);
   const decision: SearchDecision = validationGain && !(validationGain.ci95[0] > 0) ? 'target-only' : 'transfer';
   const chosen: TransferSettings & { strategy: TransferStrategyName } = {
@@ -177,12 +198,12 @@ export async function searchTransfer(
     strategy: best.settings.strategy!,
     freezeLayers: best.settings.freezeLayers,
     replayWeight: best.settings.replayWeight ?? 0,
-    model: overridesOf(best.settings),
+    model: overridesOf(bestSettings),
     training: { ...settings.training, epochs: best.resource, learningRate: best.settings.learningRate ?? settings.training.learningRate },
     ...(bestBaseline
       ? {
           baseline: {
-            model: overridesOf(bestBaseline.settings),
+            model: overridesOf(bestBaselineSettings!),
             training: { ...settings.training, epochs: bestBaseline.resource, learningRate: bestBaseline.settings.learningRate ?? settings.training.learningRate },
           },
         }
@@ -200,12 +221,44 @@ export async function searchTransfer(
       validationUsers,
       seed: settings.seed,
       trials: records,
-      transfer: { label: describeCandidate(best.settings), epochs: best.resource, validation: best.score },
-      ...(bestBaseline ? { baseline: { label: describeCandidate(bestBaseline.settings), epochs: bestBaseline.resource, validation: bestBaseline.score } } : {}),
+      transfer: { label: describeCandidate(bestSettings), epochs: best.resource, validation: best.score },
+      ...(bestBaseline ? { baseline: { label: describeCandidate(bestBaselineSettings!), epochs: bestBaseline.resource, validation: bestBaseline.score } } : {}),
       ...(validationGain ? { validationGain } : {}),
       stoppedByClock: transferSearch.stoppedByClock || (baselineSearch?.stoppedByClock ?? false),
       seconds: (performance.now() - started) / 1000,
     },
+  };
+}
+
+/**
+ * The popularity term's weights β every trial of an ALS-rows objective is scored at (score
+ * u·v + β·log(1 + n_i)): 0, then ×√10 steps over four decades. The term does not change the
+ * rows, so the trial is fitted once and scored once per weight (one validation pass each),
+ * and it keeps the best: no trial can do worse on validation than without the term, and the
+ * term's weight does not take draws from the other settings (drawn as a setting, it cost the
+ * Cloth search its winner: BENCHMARKS.md).
+ */
+export const POPULARITY_PROFILE: readonly number[] = [0, 0.001, 0.00316, 0.01, 0.0316, 0.1, 0.316, 1];
+
+/**
+ * Scores a fitted model at every weight of `POPULARITY_PROFILE`, the term counted over the
+ * trial's training events (`train`: the target's, as the fit counts them) on the first `items`
+ * rows; returns the best report (ties: the smaller weight) and its weight.
+ */
+export function popularityProfiler(train: Pick<Examples, 'items'>, items: number): (model: TwoTowerModel, report: (model: TwoTowerModel, itemBias?: Float32Array) => EvaluationReport) => { report: EvaluationReport; beta: number } {
+  const logCounts = new Float32Array(items);
+  for (let k = 0; k < train.items.length; k++) {
+    const item = train.items[k]!;
+    if (item >= 0 && item < items) logCounts[item]!++;
+  }
+  for (let i = 0; i < items; i++) logCounts[i] = Math.log1p(logCounts[i]!);
+  return (model, report) => {
+    let best: { report: EvaluationReport; beta: number } | undefined;
+    for (const beta of POPULARITY_PROFILE) {
+      const r = report(model, beta === 0 ? undefined : logCounts.map((v) => beta * v));
+      if (!best || r.metrics[SEARCH_METRIC.metric]! > best.report.metrics[SEARCH_METRIC.metric]!) best = { report: r, beta };
+    }
+    return best!;
   };
 }
 
@@ -219,12 +272,13 @@ export function validationScorer(
   users: number,
   items: number,
   evaluation: Pick<EvaluationSettings, 'protocol' | 'negatives' | 'seed'>,
-): { score: (model: TwoTowerModel) => number; report: (model: TwoTowerModel) => EvaluationReport; validationUsers: number } {
+): { score: (model: TwoTowerModel) => number; report: (model: TwoTowerModel, itemBias?: Float32Array) => EvaluationReport; validationUsers: number } {
   const validation = evaluationData(train, validationRows, users, items);
   const maxUsers = Math.max(SEARCH_MIN_USERS, Math.floor(SEARCH_SCORED_PAIRS / Math.max(1, items)));
   const chosen = firstUsers(validationRows.users, maxUsers);
   const options = { protocol: evaluation.protocol, negatives: evaluation.negatives, ks: SEARCH_METRIC.ks, seed: evaluation.seed, users: chosen };
-  const report = (model: TwoTowerModel) => evaluate(modelScorer(model, items), validation, options);
+  // `itemBias`: a score added per candidate item (a popularity term the model does not carry).
+  const report = (model: TwoTowerModel, itemBias?: Float32Array) => evaluate(itemBias ? biasedScorer(model, items, itemBias) : modelScorer(model, items), validation, options);
   return { score: (model) => report(model).metrics[SEARCH_METRIC.metric]!, report, validationUsers: chosen.length };
 }
 
@@ -283,6 +337,11 @@ export function firstRungOf(c: Candidate, fallback: ModelObjective): number {
   return (c.objective ? modelObjective(c.objective) : fallback).tuned.firstRungEpochs;
 }
 
+/** The space searching only `settings` of the objective's tuned ones. */
+function withSettings(space: SearchSpace, settings: readonly TunedSetting[]): SearchSpace {
+  return { ...space, settings: space.settings.filter((name) => settings.includes(name)) };
+}
+
 /** The model settings a candidate changes (its objective re-shapes the towers; its learning rate goes to training). */
 export function overridesOf(c: Candidate): ModelOverrides {
   const out: ModelOverrides = {};
@@ -291,6 +350,7 @@ export function overridesOf(c: Candidate): ModelOverrides {
   if (c.alsRegularization !== undefined) out.alsRegularization = c.alsRegularization;
   if (c.temperature !== undefined) out.temperature = c.temperature;
   if (c.l2 !== undefined) out.l2 = c.l2;
+  if (c.popularityWeight !== undefined) out.popularityWeight = c.popularityWeight;
   return out;
 }
 
@@ -298,4 +358,18 @@ export function overridesOf(c: Candidate): ModelOverrides {
 function firstUsers(users: Int32Array, max: number): Int32Array {
   const distinct = Int32Array.from(new Set(users)).sort();
   return distinct.length <= max ? distinct : distinct.subarray(0, max);
+}
+
+/** The model's scores of the first `items` rows plus `itemBias[i]` (one more coordinate: 1 for users, the bias for items). */
+function biasedScorer(model: TwoTowerModel, items: number, itemBias: Float32Array) {
+  const dim = model.outputDim;
+  const widen = (vectors: Float32Array, rows: number, last: (row: number) => number) => {
+    const out = new Float32Array(rows * (dim + 1));
+    for (let r = 0; r < rows; r++) {
+      out.set(vectors.subarray(r * dim, (r + 1) * dim), r * (dim + 1));
+      out[r * (dim + 1) + dim] = last(r);
+    }
+    return out;
+  };
+  return embeddingScorer(widen(model.embedUsers(), model.users, () => 1), widen(model.embedItems(), items, (i) => itemBias[i]!), dim + 1);
 }

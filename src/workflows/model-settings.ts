@@ -154,5 +154,6 @@ export function modelConfig(settings: ModelSettings, users: number, items: numbe
     alsCgSteps: settings.alsCgSteps ?? 3,
     alsSweeps: settings.alsSweeps ?? 10,
     topLearningRate: settings.topLearningRate ?? 0.03,
+    popularityWeight: settings.popularityWeight ?? 0,
   };
 }

@@ -3,6 +3,7 @@ import { modelObjective } from '../../model/objective.js';
 import type { TwoTowerModel } from '../../model/two-tower.model.js';
 import type { ExampleSet, TrainingData } from '../example-mixture.js';
 import { fitImplicitAls } from '../implicit-als.js';
+import { setPopularityBias } from '../popularity-bias.js';
 import { train, type TrainResult } from '../train.js';
 import type { FitOptions, Objective } from './objective.js';
 
@@ -68,8 +69,12 @@ async function fitHybrid(model: TwoTowerModel, data: TrainingData, options: FitO
   return { ...top, threads: rows.threads };
 }
 
-/** Stage 1: the ALS sweeps of the ID rows. */
+/**
+ * Stage 1: the ALS sweeps of the ID rows, and the popularity term (`popularityWeight`) from the
+ * same events; stage 2 never trains it (only a learned itemBias enters the softmax logits).
+ */
 function solveRows(model: TwoTowerModel, data: TrainingData, options: FitOptions): Promise<TrainResult> {
+  setPopularityBias(model, data);
   return fitImplicitAls(model, data, { epochs: model.config.alsSweeps, threads: options.threads ?? availableParallelism(), signal: options.signal });
 }
 

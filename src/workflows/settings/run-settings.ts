@@ -35,6 +35,7 @@ export function resolvePretrainSettings(input: object): { model: ModelSettings; 
     alsRegularization: model.alsRegularization ?? defaultOf<number>('alsRegularization'),
     alsCgSteps: model.alsCgSteps ?? defaultOf<number>('alsCgSteps'),
     alsSweeps: model.alsSweeps ?? defaultOf<number>('alsSweeps'),
+    popularityWeight: model.popularityWeight ?? 0,
   });
   return { model, training: trainingBudget(values), evaluation: evaluationOf(values) };
 }

@@ -1,0 +1,50 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../model/backend.js';
+import { TwoTowerModel } from '../model/two-tower.model.js';
+import { objectiveNamed } from '../training/objectives/index.js';
+import { popularityProfiler, POPULARITY_PROFILE, SEARCH_METRIC, validationScorer } from './auto-transfer.js';
+import { DEFAULT_EVALUATION } from './model-settings.js';
+
+/*
+ * AUTO scores every ALS-rows trial at each popularity weight of the profile and keeps the best:
+ * a real implicit-ALS model on a world where popular items are what users come back for, and
+ * on one where they are not.
+ */
+describe('the popularity term profiled on a validation carve', () => {
+  const USERS = 120;
+  const ITEMS = 60;
+  // Training: user u saw items (u + k) mod ITEMS for k < 4, plus item k for k < u mod 12 (items 0..11 popular).
+  const users: number[] = [];
+  const items: number[] = [];
+  for (let u = 0; u < USERS; u++) {
+    for (let k = 0; k < 4; k++) (users.push(u), items.push((u * 7 + k) % ITEMS));
+    for (let k = 0; k < u % 12; k++) (users.push(u), items.push(k));
+  }
+  const train = { users: Int32Array.from(users), items: Int32Array.from(items) };
+  let model: TwoTowerModel;
+
+  beforeAll(async () => {
+    await initBackend({ prefer: 'cpu' });
+    model = TwoTowerModel.create({ users: USERS, items: ITEMS, dim: 8, layers: [], objective: 'implicit-als', seed: 2 });
+    await objectiveNamed('implicit-als').fit(model, train, { epochs: 5, batchSize: 64, learningRate: 0, seed: 1, threads: 1 });
+  });
+
+  const carve = (item: (u: number) => number) => ({ users: Int32Array.from({ length: USERS }, (_, u) => u), items: Int32Array.from({ length: USERS }, (_, u) => item(u)) });
+  const evaluation = { ...DEFAULT_EVALUATION, protocol: 'full' as const };
+
+  it('keeps a weight above 0 when the carve\'s items are the popular ones, and scores at least as well as without the term', () => {
+    const { report } = validationScorer(train, carve((u) => (u + 3) % 12), USERS, ITEMS, evaluation);
+    const found = popularityProfiler(train, ITEMS)(model, report);
+    expect(found.beta).toBeGreaterThan(0);
+    expect(POPULARITY_PROFILE).toContain(found.beta);
+    expect(found.report.metrics[SEARCH_METRIC.metric]!).toBeGreaterThan(report(model).metrics[SEARCH_METRIC.metric]!);
+  });
+
+  it('keeps 0 (the model as it is) when popularity does not help on the carve', () => {
+    // Each user's carve item: one of the rarest items (seen by few users), never a popular one.
+    const { report } = validationScorer(train, carve((u) => 12 + ((u * 7 + 5) % (ITEMS - 12))), USERS, ITEMS, evaluation);
+    const found = popularityProfiler(train, ITEMS)(model, report);
+    expect(found.beta).toBe(0);
+    expect(found.report.metrics).toEqual(report(model).metrics);
+  });
+});
