@@ -13,7 +13,6 @@ import { candidateSampler, describeCandidate, targetOnlySearchSpace, transferSea
 import { successiveHalving, type Trial } from '../tuning/successive-halving.js';
 import { evaluationData } from './evaluation-data.js';
 import { embeddingScorer } from '../evaluation/embedding.scorer.js';
-import { modelScorer } from './fit-and-evaluate.js';
 import { configForObjective, type EvaluationSettings, type TrainingSettings } from './model-settings.js';
 import type { Examples } from './prepared-domain.js';
 import { createStrategy } from '../transfer/strategies.js';
@@ -245,7 +244,7 @@ export const POPULARITY_PROFILE: readonly number[] = [0, 0.001, 0.00316, 0.01, 0
  * trial's training events (`train`: the target's, as the fit counts them) on the first `items`
  * rows; returns the best report (ties: the smaller weight) and its weight.
  */
-export function popularityProfiler(train: Pick<Examples, 'items'>, items: number): (model: TwoTowerModel, report: (model: TwoTowerModel, itemBias?: Float32Array) => EvaluationReport) => { report: EvaluationReport; beta: number } {
+export function popularityProfiler(train: Pick<Examples, 'items'>, items: number): (model: TwoTowerModel, report: (model: TwoTowerModel | ModelVectors, itemBias?: Float32Array) => EvaluationReport) => { report: EvaluationReport; beta: number } {
   const logCounts = new Float32Array(items);
   for (let k = 0; k < train.items.length; k++) {
     const item = train.items[k]!;
@@ -253,9 +252,11 @@ export function popularityProfiler(train: Pick<Examples, 'items'>, items: number
   }
   for (let i = 0; i < items; i++) logCounts[i] = Math.log1p(logCounts[i]!);
   return (model, report) => {
+    // The towers run once per trial; each weight only re-scores their vectors.
+    const vectors = vectorsOf(model);
     let best: { report: EvaluationReport; beta: number } | undefined;
     for (const beta of POPULARITY_PROFILE) {
-      const r = report(model, beta === 0 ? undefined : logCounts.map((v) => beta * v));
+      const r = report(vectors, beta === 0 ? undefined : logCounts.map((v) => beta * v));
       if (!best || r.metrics[SEARCH_METRIC.metric]! > best.report.metrics[SEARCH_METRIC.metric]!) best = { report: r, beta };
     }
     return best!;
@@ -272,13 +273,13 @@ export function validationScorer(
   users: number,
   items: number,
   evaluation: Pick<EvaluationSettings, 'protocol' | 'negatives' | 'seed'>,
-): { score: (model: TwoTowerModel) => number; report: (model: TwoTowerModel, itemBias?: Float32Array) => EvaluationReport; validationUsers: number } {
+): { score: (model: TwoTowerModel) => number; report: (model: TwoTowerModel | ModelVectors, itemBias?: Float32Array) => EvaluationReport; validationUsers: number } {
   const validation = evaluationData(train, validationRows, users, items);
   const maxUsers = Math.max(SEARCH_MIN_USERS, Math.floor(SEARCH_SCORED_PAIRS / Math.max(1, items)));
   const chosen = firstUsers(validationRows.users, maxUsers);
   const options = { protocol: evaluation.protocol, negatives: evaluation.negatives, ks: SEARCH_METRIC.ks, seed: evaluation.seed, users: chosen };
   // `itemBias`: a score added per candidate item (a popularity term the model does not carry).
-  const report = (model: TwoTowerModel, itemBias?: Float32Array) => evaluate(itemBias ? biasedScorer(model, items, itemBias) : modelScorer(model, items), validation, options);
+  const report = (model: TwoTowerModel | ModelVectors, itemBias?: Float32Array) => evaluate(biasedScorer(vectorsOf(model), items, itemBias), validation, options);
   return { score: (model) => report(model).metrics[SEARCH_METRIC.metric]!, report, validationUsers: chosen.length };
 }
 
@@ -360,9 +361,22 @@ function firstUsers(users: Int32Array, max: number): Int32Array {
   return distinct.length <= max ? distinct : distinct.subarray(0, max);
 }
 
-/** The model's scores of the first `items` rows plus `itemBias[i]` (one more coordinate: 1 for users, the bias for items). */
-function biasedScorer(model: TwoTowerModel, items: number, itemBias: Float32Array) {
-  const dim = model.outputDim;
+/** A model's tower outputs, computed once (`embedUsers`, `embedItems`, their width). */
+export interface ModelVectors {
+  users: Float32Array;
+  items: Float32Array;
+  dim: number;
+}
+
+function vectorsOf(model: TwoTowerModel | ModelVectors): ModelVectors {
+  return 'embedUsers' in model ? { users: model.embedUsers(), items: model.embedItems(), dim: model.outputDim } : model;
+}
+
+/** Scores of the first `items` rows, plus `itemBias[i]` when given (one more coordinate: 1 for users, the bias for items). */
+function biasedScorer(vectors: ModelVectors, items: number, itemBias: Float32Array | undefined) {
+  const { dim } = vectors;
+  if (!itemBias) return embeddingScorer(vectors.users, vectors.items.subarray(0, items * dim), dim);
+  const users = vectors.users.length / dim;
   const widen = (vectors: Float32Array, rows: number, last: (row: number) => number) => {
     const out = new Float32Array(rows * (dim + 1));
     for (let r = 0; r < rows; r++) {
@@ -371,5 +385,5 @@ function biasedScorer(model: TwoTowerModel, items: number, itemBias: Float32Arra
     }
     return out;
   };
-  return embeddingScorer(widen(model.embedUsers(), model.users, () => 1), widen(model.embedItems(), items, (i) => itemBias[i]!), dim + 1);
+  return embeddingScorer(widen(vectors.users, users, () => 1), widen(vectors.items, items, (i) => itemBias[i]!), dim + 1);
 }
