@@ -1,4 +1,4 @@
-import { beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it, vi } from 'vitest';
 import { seedSynthetic } from '../seeds/seed-database.js';
 import { createRng } from '../src/dataset/random.js';
 import { modelObjective } from '../src/model/objective.js';
@@ -17,6 +17,9 @@ import { transferContext } from '../src/workflows/transfer-candidate.js';
 import { registerTrainedModel, transferRegistration } from '../src/workflows/register-trained-model.js';
 import { transfer, type PreparedTransfer, type TransferSettings } from '../src/workflows/transfer.workflow.js';
 import { describeEachStorage } from './support/databases.js';
+
+// Each AUTO run trains every objective's trials (ALS, hybrid and softmax towers) twice over: 20-50 s on a loaded 2-core machine.
+vi.setConfig({ testTimeout: 180_000 });
 
 const ALS = { ...ALS_MODEL, dim: 16, seed: 5 };
 const TRAINING = { ...DEFAULT_TRAINING, epochs: 6, patience: 0 };
