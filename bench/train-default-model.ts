@@ -68,13 +68,7 @@ async function timeTrainLoop(model: TwoTowerModel, data: DefaultModelData, seed:
   let wall = 0;
   let used = 0;
   await train(model, data.train, {
-    epochs: 1,
-    batchSize: DEFAULT_TRAINING.batchSize,
-    learningRate: DEFAULT_TRAINING.learningRate,
-    schedule: DEFAULT_TRAINING.schedule,
-    clipNorm: DEFAULT_TRAINING.clipNorm,
-    seed,
-    signal: controller.signal,
+    ...defaultLoopOptions(seed, controller.signal),
     onStep: (p) => {
       if (p.step === warmup) {
         start = performance.now();
@@ -222,13 +216,7 @@ export async function benchDefaultModelBlocks(options: { scale: number; steps: n
     let start = performance.now();
     let cpu = process.cpuUsage();
     await train(model, data.train, {
-      epochs: 1,
-      batchSize: DEFAULT_TRAINING.batchSize,
-      learningRate: DEFAULT_TRAINING.learningRate,
-      schedule: DEFAULT_TRAINING.schedule,
-      clipNorm: DEFAULT_TRAINING.clipNorm,
-      seed: settings.seed,
-      signal: controller.signal,
+      ...defaultLoopOptions(settings.seed, controller.signal),
       onStep: (p) => {
         stepsPerEpoch = p.steps;
         losses[p.step - 1] = p.loss;
@@ -257,4 +245,17 @@ export async function benchDefaultModelBlocks(options: { scale: number; steps: n
   let hash = 0x811c9dc5;
   for (const byte of new Uint8Array(losses.buffer)) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
   return { data, stepsPerEpoch, blocks, lossDigest: hash.toString(16).padStart(8, '0') };
+}
+
+/** One epoch of the library's `train` loop with `graft train`'s default budget (the loop both runs of this bench use). */
+function defaultLoopOptions(seed: number, signal: AbortSignal) {
+  return {
+    epochs: 1,
+    batchSize: DEFAULT_TRAINING.batchSize,
+    learningRate: DEFAULT_TRAINING.learningRate,
+    schedule: DEFAULT_TRAINING.schedule,
+    clipNorm: DEFAULT_TRAINING.clipNorm,
+    seed,
+    signal,
+  };
 }

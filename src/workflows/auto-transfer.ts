@@ -128,6 +128,8 @@ export async function searchTransfer(
       onTrial: record(search),
     });
 
+  // The source's config with the run's settings and no search override: every candidate's starting point.
+  const baseConfig = transferConfig(source.config, { ...settings, model: undefined });
   const denseLayers = denseLayersOf(source.config);
   const space = withSettings(narrowed(transferSearchSpace(objective, denseLayers, sourceEvents !== undefined, layeredObjectiveOver(objective)), options.candidates), tuned);
   const first = space.strategies[0]!;
@@ -139,7 +141,7 @@ export async function searchTransfer(
       .map((s) => ({
         strategy: s.strategy,
         ...(s.freezeLayers !== undefined ? { freezeLayers: s.freezeLayers } : {}),
-        ...objectiveAnchors(transferConfig(source.config, { ...settings, model: undefined }), [objective, s.objective!], settings.training.learningRate, sourceTuned)[1]!,
+        ...objectiveAnchors(baseConfig, [objective, s.objective!], settings.training.learningRate, sourceTuned)[1]!,
         ...(sourceEvents && !s.noReplay ? { replayWeight: settings.replayWeight } : {}),
       })),
   ];
@@ -168,7 +170,6 @@ export async function searchTransfer(
   // The fair guard: the same search over target-only settings, across the objectives (the
   // model family that wins alone differs from data to data), the source's own first.
   const baselineObjectives = searchedObjectives(objective);
-  const baseConfig = transferConfig(source.config, { ...settings, model: undefined });
   const baselineSearch = options.searchBaseline === false ? undefined : await run(
     withSettings(targetOnlySearchSpace(objective, baselineObjectives), tuned),
     objectiveAnchors(baseConfig, baselineObjectives, settings.training.learningRate, sourceTuned),
