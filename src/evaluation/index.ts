@@ -4,6 +4,8 @@ export { itemPopularity, popularityScorer } from './popularity.scorer.js';
 export {
   evaluate,
   evaluateWithPopularity,
+  evaluateItemBiases,
+  type BiasedReport,
   type EvaluationData,
   type EvaluationOptions,
   type EvaluationReport,

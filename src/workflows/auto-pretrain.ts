@@ -5,7 +5,7 @@ import type { SearchReport, SearchTrialRecord } from '../transfer/transfer-repor
 import { formatSearchBudget, type SearchBudget } from '../tuning/search-budget.js';
 import { candidateSampler, describeCandidate, targetOnlySearchSpace, type Candidate } from '../tuning/search-space.js';
 import { successiveHalving } from '../tuning/successive-halving.js';
-import { SEARCH_ETA, SEARCH_METRIC, SEARCH_RUNGS, describeSearchMetric, firstRungOf, objectiveAnchors, overridesOf, popularityProfiler, searchedObjectives, validationScorer } from './auto-transfer.js';
+import { SEARCH_ETA, SEARCH_RUNGS, describeSearchMetric, firstRungOf, objectiveAnchors, overridesOf, popularityProfiler, searchedObjectives, validationScorer } from './auto-transfer.js';
 import { fitModel, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
 import { configForObjective, modelConfig, towerTokensFor } from './model-settings.js';
 import { withOverrides } from './transfer-candidate.js';
@@ -38,7 +38,7 @@ export async function autoPretrain(
   const items = prepared.itemDbIds.length;
   const objective = modelObjective(settings.model.objective ?? 'softmax');
   const seed = settings.model.seed;
-  const { report, validationUsers } = validationScorer(prepared.train, validationRows, users, items, settings.evaluation);
+  const { score, scoreAt, validationUsers } = validationScorer(prepared.train, validationRows, users, items, settings.evaluation);
   // The popularity term's weight: profiled on every trial of an ALS-rows objective, as in AUTO's transfer search.
   const profile = popularityProfiler(prepared.train, items);
   const profiled = new Map<string, number>();
@@ -67,10 +67,10 @@ export async function autoPretrain(
         setUserHistoriesFrom(model, prepared.train);
         const fit = await fitModel(model, prepared.train, undefined, { ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate, patience: 0 }, seed, { signal });
         if (fit.aborted) throw new GraftError('CANCELLED', 'trial cancelled');
-        if (!profiles) return report(model).metrics[SEARCH_METRIC.metric]!;
-        const found = profile(model, report);
+        if (!profiles) return score(model);
+        const found = profile(model, scoreAt);
         profiled.set(keyOf(c, epochs), found.beta);
-        return found.report.metrics[SEARCH_METRIC.metric]!;
+        return found.score.value;
       } finally {
         model.dispose();
       }

@@ -1,5 +1,5 @@
 import { GraftError } from '../errors.js';
-import { evaluate, type EvaluationData, type EvaluationReport } from '../evaluation/evaluate.js';
+import { evaluate, evaluateItemBiases, type EvaluationData } from '../evaluation/evaluate.js';
 import { pairedBootstrap } from '../evaluation/paired-bootstrap.js';
 import { modelObjective, type ModelObjective, type TunedSetting } from '../model/objective.js';
 import type { TrainingObjective } from '../model/training-objective.js';
@@ -83,7 +83,7 @@ export async function searchTransfer(
     );
   }
   const objective = modelObjective(source.config.objective ?? 'softmax');
-  const { report: validate, validationUsers } = validationScorer(target.train, validationRows, alignment.targetUsers, alignment.targetItems, settings.evaluation);
+  const { scoreAt, validationUsers } = validationScorer(target.train, validationRows, alignment.targetUsers, alignment.targetItems, settings.evaluation);
   // Per-user validation values of every trial, so the winners can be compared pair by pair.
   const perUser = new Map<string, Float32Array>();
   const trialKey = (search: 'transfer' | 'baseline', c: Candidate, epochs: number) => `${search} ${epochs} ${JSON.stringify(c)}`;
@@ -93,10 +93,10 @@ export async function searchTransfer(
   const profiles = (c: Candidate) => profile !== undefined && modelObjective(c.objective ?? objective.name).alsRows;
   const score = (search: 'transfer' | 'baseline', c: Candidate, epochs: number, model: TwoTowerModel): number => {
     const key = trialKey(search, c, epochs);
-    const r = profiles(c) ? profile!(model, validate) : { report: validate(model), beta: undefined };
-    perUser.set(key, r.report.perUser.values[SEARCH_METRIC.metric]!);
+    const r = profiles(c) ? profile!(model, scoreAt) : { score: scoreAt(model, [undefined])[0]!, beta: undefined };
+    perUser.set(key, r.score.perUser);
     if (r.beta !== undefined) profiled.set(key, r.beta);
-    return r.report.metrics[SEARCH_METRIC.metric]!;
+    return r.score.value;
   };
   // A trial's model: without the term when it is profiled (its weight is then the profile's choice).
   const trialOverrides = (c: Candidate): ModelOverrides => ({ ...overridesOf(c), ...(profiles(c) ? { popularityWeight: 0 } : {}) });
@@ -243,25 +243,40 @@ export const POPULARITY_PROFILE: readonly number[] = [0, 0.001, 0.00316, 0.01, 0
 /**
  * Scores a fitted model at every weight of `POPULARITY_PROFILE`, the term counted over the
  * trial's training events (`train`: the target's, as the fit counts them) on the first `items`
- * rows; returns the best report (ties: the smaller weight) and its weight.
+ * rows; returns the best score (ties: the smaller weight) and its weight. The towers run once
+ * and, under the sampled protocol, the carve is ranked at all weights in one pass
+ * (`evaluateItemBiases`).
  */
-export function popularityProfiler(train: Pick<Examples, 'items'>, items: number): (model: TwoTowerModel, report: (model: TwoTowerModel | ModelVectors, itemBias?: Float32Array) => EvaluationReport) => { report: EvaluationReport; beta: number } {
+export function popularityProfiler(train: Pick<Examples, 'items'>, items: number): (model: TwoTowerModel | ModelVectors, scoreAt: ValidationScorer['scoreAt']) => { score: ValidationScore; beta: number } {
   const logCounts = new Float32Array(items);
   for (let k = 0; k < train.items.length; k++) {
     const item = train.items[k]!;
     if (item >= 0 && item < items) logCounts[item]!++;
   }
   for (let i = 0; i < items; i++) logCounts[i] = Math.log1p(logCounts[i]!);
-  return (model, report) => {
-    // The towers run once per trial; each weight only re-scores their vectors.
-    const vectors = vectorsOf(model);
-    let best: { report: EvaluationReport; beta: number } | undefined;
-    for (const beta of POPULARITY_PROFILE) {
-      const r = report(vectors, beta === 0 ? undefined : logCounts.map((v) => beta * v));
-      if (!best || r.metrics[SEARCH_METRIC.metric]! > best.report.metrics[SEARCH_METRIC.metric]!) best = { report: r, beta };
-    }
-    return best!;
+  const biases = POPULARITY_PROFILE.map((beta) => (beta === 0 ? undefined : logCounts.map((v) => beta * v)));
+  return (model, scoreAt) => {
+    const scores = scoreAt(model, biases);
+    let best = 0;
+    for (let n = 1; n < scores.length; n++) if (scores[n]!.value > scores[best]!.value) best = n;
+    return { score: scores[best]!, beta: POPULARITY_PROFILE[best]! };
   };
+}
+
+/** A model's score on the validation carve: `SEARCH_METRIC`, and its per-user values (for the guard's paired test). */
+export interface ValidationScore {
+  value: number;
+  perUser: Float32Array;
+}
+
+/** Scores models on a validation carve (`validationScorer`). */
+export interface ValidationScorer {
+  /** The model's `SEARCH_METRIC`. */
+  score: (model: TwoTowerModel) => number;
+  /** The model's score at each item bias (a score term the model does not carry; `undefined`: none), its towers run once. */
+  scoreAt: (model: TwoTowerModel | ModelVectors, itemBiases: readonly (Float32Array | undefined)[]) => ValidationScore[];
+  /** carve users scored */
+  validationUsers: number;
 }
 
 /**
@@ -274,14 +289,24 @@ export function validationScorer(
   users: number,
   items: number,
   evaluation: Pick<EvaluationSettings, 'protocol' | 'negatives' | 'seed'>,
-): { score: (model: TwoTowerModel) => number; report: (model: TwoTowerModel | ModelVectors, itemBias?: Float32Array) => EvaluationReport; validationUsers: number } {
+): ValidationScorer {
   const validation = evaluationData(train, validationRows, users, items);
   const maxUsers = Math.max(SEARCH_MIN_USERS, Math.floor(SEARCH_SCORED_PAIRS / Math.max(1, items)));
   const chosen = firstUsers(validationRows.users, maxUsers);
   const options = { protocol: evaluation.protocol, negatives: evaluation.negatives, ks: SEARCH_METRIC.ks, seed: evaluation.seed, users: chosen };
-  // `itemBias`: a score added per candidate item (a popularity term the model does not carry).
-  const report = (model: TwoTowerModel | ModelVectors, itemBias?: Float32Array) => evaluate(biasedScorer(vectorsOf(model), items, itemBias), validation, options);
-  return { score: (model) => report(model).metrics[SEARCH_METRIC.metric]!, report, validationUsers: chosen.length };
+  const { metric } = SEARCH_METRIC;
+  const scoreAt = (model: TwoTowerModel | ModelVectors, itemBiases: readonly (Float32Array | undefined)[]): ValidationScore[] => {
+    const vectors = vectorsOf(model);
+    if (options.protocol === 'sampled') {
+      // One pass for every bias: the candidates' dot products once, ranked per bias.
+      return evaluateItemBiases(vectors, validation, options, itemBiases).map((r) => ({ value: r.metrics[metric]!, perUser: r.perUser[metric]! }));
+    }
+    return itemBiases.map((bias) => {
+      const r = evaluate(biasedScorer(vectors, items, bias), validation, options);
+      return { value: r.metrics[metric]!, perUser: r.perUser.values[metric]! };
+    });
+  };
+  return { score: (model) => scoreAt(model, [undefined])[0]!.value, scoreAt, validationUsers: chosen.length };
 }
 
 /** The transfer's validation gain over the baseline, user by user: the mean and its paired bootstrap 95% interval (the guard's test). */

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../model/backend.js';
 import { TwoTowerModel } from '../model/two-tower.model.js';
 import { objectiveNamed } from '../training/objectives/index.js';
-import { popularityProfiler, POPULARITY_PROFILE, SEARCH_METRIC, validationScorer } from './auto-transfer.js';
+import { popularityProfiler, POPULARITY_PROFILE, validationScorer } from './auto-transfer.js';
 import { DEFAULT_EVALUATION } from './model-settings.js';
 
 /*
@@ -30,21 +30,26 @@ describe('the popularity term profiled on a validation carve', () => {
   });
 
   const carve = (item: (u: number) => number) => ({ users: Int32Array.from({ length: USERS }, (_, u) => u), items: Int32Array.from({ length: USERS }, (_, u) => item(u)) });
-  const evaluation = { ...DEFAULT_EVALUATION, protocol: 'full' as const };
 
-  it('keeps a weight above 0 when the carve\'s items are the popular ones, and scores at least as well as without the term', () => {
-    const { report } = validationScorer(train, carve((u) => (u + 3) % 12), USERS, ITEMS, evaluation);
-    const found = popularityProfiler(train, ITEMS)(model, report);
-    expect(found.beta).toBeGreaterThan(0);
-    expect(POPULARITY_PROFILE).toContain(found.beta);
-    expect(found.report.metrics[SEARCH_METRIC.metric]!).toBeGreaterThan(report(model).metrics[SEARCH_METRIC.metric]!);
-  });
+  // Under both protocols: the sampled one ranks the carve at every weight in one pass.
+  for (const protocol of ['full', 'sampled'] as const) {
+    const evaluation = { ...DEFAULT_EVALUATION, protocol, negatives: 30 };
 
-  it('keeps 0 (the model as it is) when popularity does not help on the carve', () => {
-    // Each user's carve item: one of the rarest items (seen by few users), never a popular one.
-    const { report } = validationScorer(train, carve((u) => 12 + ((u * 7 + 5) % (ITEMS - 12))), USERS, ITEMS, evaluation);
-    const found = popularityProfiler(train, ITEMS)(model, report);
-    expect(found.beta).toBe(0);
-    expect(found.report.metrics).toEqual(report(model).metrics);
-  });
+    it(`keeps a weight above 0 when the carve's items are the popular ones, and scores at least as well as without the term (${protocol})`, () => {
+      const { score, scoreAt } = validationScorer(train, carve((u) => (u + 3) % 12), USERS, ITEMS, evaluation);
+      const found = popularityProfiler(train, ITEMS)(model, scoreAt);
+      expect(found.beta).toBeGreaterThan(0);
+      expect(POPULARITY_PROFILE).toContain(found.beta);
+      expect(found.score.value).toBeGreaterThan(score(model));
+    });
+
+    it(`keeps 0 (the model as it is) when popularity does not help on the carve (${protocol})`, () => {
+      // Each user's carve item: one of the rarest items (seen by few users), never a popular one.
+      const { score, scoreAt } = validationScorer(train, carve((u) => 12 + ((u * 7 + 5) % (ITEMS - 12))), USERS, ITEMS, evaluation);
+      const found = popularityProfiler(train, ITEMS)(model, scoreAt);
+      expect(found.beta).toBe(0);
+      expect(found.score.value).toBe(score(model));
+      expect(found.score.perUser).toEqual(scoreAt(model, [undefined])[0]!.perUser);
+    });
+  }
 });
