@@ -3,9 +3,9 @@ import { seedSynthetic } from '../seeds/seed-database.js';
 import { startInProcessRunner, type InProcessRunner } from '../src/jobs/in-process-runner.js';
 import { enqueueJob, getJob, listJobEvents } from '../src/jobs/job-repository.js';
 import { watchJob } from '../src/jobs/watch-job.js';
-import { getModel } from '../src/registry/model-repository.js';
+import { getModel, listModels } from '../src/registry/model-repository.js';
 import type { SearchReport, TransferReport } from '../src/transfer/transfer-report.js';
-import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_TRAINING } from '../src/workflows/model-settings.js';
+import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING } from '../src/workflows/model-settings.js';
 import { prepareDomain } from '../src/workflows/prepared-domain.js';
 import { pretrain } from '../src/workflows/pretrain.workflow.js';
 import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
@@ -89,5 +89,30 @@ describe('a transfer job with strategy AUTO on the in-process runner', () => {
     const events = (await listJobEvents(db.db, job.id, { limit: 500 })).filter((e) => e.kind === 'trial');
     expect(events.length).toBeGreaterThanOrEqual(3);
     expect(events.map((e) => [e.payload.config, e.payload.rung])).toEqual(config.search!.trials.map((t) => [t.config, t.rung]));
+  });
+
+  it('from a softmax source, trains the implicit-ALS twin in the training child, registers it with the job and its lineage, and the next job reuses it', async () => {
+    const prepared = await prepareDomain(db, 'source', { split: { kind: 'none' }, tokenBuckets: DEFAULT_MODEL.tokenBuckets });
+    const trained = await pretrain(prepared, { model: { ...DEFAULT_MODEL, dim: 8, layers: [16, 8] }, training: { ...DEFAULT_TRAINING, epochs: 2 }, evaluation: DEFAULT_EVALUATION });
+    const softmax = (await registerTrainedModel(db, { domain: 'source', kind: 'PRETRAIN' }, trained)).id;
+    const run = async () => {
+      const job = await enqueueJob(db, { kind: 'TRANSFER', input: { sourceModelId: softmax, targetDomain: 'target', budget: 2 } });
+      for await (const j of watchJob(db.db, job.id, { intervalMs: 100 })) if (j.status === 'FAILED') break;
+      const done = await getJob(db.db, job.id);
+      expect(done.status, done.error ?? '').toBe('SUCCEEDED');
+      return done;
+    };
+    const first = await run();
+    const twins = (await listModels(db.db, { domain: 'source' })).filter((m) => m.parentModelId === softmax);
+    expect(twins).toHaveLength(1);
+    expect(twins[0]).toMatchObject({ kind: 'PRETRAIN', jobId: first.id, status: 'READY' });
+    expect(twins[0]!.config).toMatchObject({ retrainedFrom: softmax, model: { objective: 'implicit-als' } });
+    const result = await getModel(db.db, first.modelId!);
+    const report = first.transferReport as unknown as TransferReport;
+    expect(report.search!.trials.some((t) => t.label.startsWith('from the implicit-als source retrained by AUTO: '))).toBe(true);
+    if (report.outcome !== 'TARGET_ONLY') expect([softmax, twins[0]!.id]).toContain(result.parentModelId);
+    const second = await run();
+    expect((await listModels(db.db, { domain: 'source' })).filter((m) => m.parentModelId === softmax)).toHaveLength(1);
+    expect((second.transferReport as unknown as TransferReport).search!.trials.some((t) => t.label.startsWith(`from implicit-als source ${twins[0]!.id}: `))).toBe(true);
   });
 });

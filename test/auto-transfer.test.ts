@@ -14,7 +14,8 @@ import { activationDecision } from '../src/jobs/job-handler.js';
 import { layeredObjectiveOver, narrowed, POPULARITY_PROFILE, searchTransfer } from '../src/workflows/auto-transfer.js';
 import { transferSearchSpace } from '../src/tuning/search-space.js';
 import { transferContext } from '../src/workflows/transfer-candidate.js';
-import { registerTrainedModel, transferRegistration } from '../src/workflows/register-trained-model.js';
+import { registerTrainedModel, registerTransferResult, transferRegistration } from '../src/workflows/register-trained-model.js';
+import { UNREGISTERED_SOURCE_ID } from '../src/workflows/retrained-source.js';
 import { transfer, type PreparedTransfer, type TransferSettings } from '../src/workflows/transfer.workflow.js';
 import { describeEachStorage } from './support/databases.js';
 
@@ -131,9 +132,53 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
     const source = await pretrainOn('other-source', { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5 });
     const prepared = await prepare(source.id, 'other-target');
     const { report } = await transfer(prepared, { ...AUTO, budget: { kind: 'trials', trials: 3 } });
-    expect(report.search!.trials.filter((t) => t.search === 'transfer' && t.rung === 0).map((t) => t.epochs)).toEqual([1, 1, 1]);
+    // The softmax source's own trials (then those from the implicit-ALS model AUTO retrained on the source domain).
+    expect(report.search!.trials.filter((t) => t.search === 'transfer' && t.rung === 0 && !t.label.startsWith('from ')).map((t) => t.epochs)).toEqual([1, 1, 1]);
+    expect(report.search!.trials.some((t) => t.label.startsWith('from the implicit-als source retrained by AUTO: '))).toBe(true);
     expect(Object.keys(report.search!.trials[1]!.settings).sort()).toEqual(expect.arrayContaining(['learningRate', 'temperature', 'l2']));
     expect(report.negativeTransfer).toBe(true);
+  });
+
+  it('the plain journey: from a softmax source AUTO also searches an implicit-ALS model of the source domain, registers it with its lineage, and the next AUTO transfer reuses it', async () => {
+    if (ctx.kind === 'postgres') return; // registry queries are covered on both elsewhere; the computation once is enough
+    const softmax = await pretrainOn('source', { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5 });
+    const prepareAuto = () => prepareTransfer(ctx.db, softmax.id, 'target', { split: { kind: 'leave-one-out', mode: 'last' }, coldStartShare: 0.15, seed: 3, retrainedSources: true });
+    const settings = { ...AUTO, budget: { kind: 'trials' as const, trials: 2 } };
+    const first = await prepareAuto();
+    expect(first.alternativeSources).toBeUndefined();
+    const result = await transfer(first, settings);
+    expect(result.retrainedSource).toBeDefined();
+    expect(result.retrainedSource!.config).toMatchObject({ retrainedFrom: softmax.id, retrainedFor: 'AUTO', model: { objective: 'implicit-als' } });
+    const fromRetrained = result.report.search!.trials.filter((t) => t.label.startsWith('from the implicit-als source retrained by AUTO: '));
+    // Its own search: ALS strategies and the layered candidate, the same budget as the given source's.
+    expect(fromRetrained.filter((t) => t.rung === 0)).toHaveLength(2);
+    expect(fromRetrained.every((t) => t.search === 'transfer')).toBe(true);
+
+    const { record, retrainedSource } = await registerTransferResult(ctx.db, { domain: 'target', transferReport: result.report as unknown as Record<string, unknown> }, result, softmax.id);
+    expect(retrainedSource).toMatchObject({ domain: 'source', kind: 'PRETRAIN', parentModelId: softmax.id, status: 'READY' });
+    expect(retrainedSource!.config.retrainedFrom).toBe(softmax.id);
+    // On this world a transfer from the ALS twin wins (its rows under a fresh hybrid top): the
+    // result's parent is the source it grafted, the retrained model, named once registered.
+    expect(result.report.search!.transfer.label).toMatch(/^from the implicit-als source retrained by AUTO: /);
+    expect(result.trained.config.sourceModelId).toBe(UNREGISTERED_SOURCE_ID);
+    expect(record).toMatchObject({ kind: 'TRANSFER', parentModelId: retrainedSource!.id });
+    expect(record.config.sourceModelId).toBe(retrainedSource!.id);
+
+    // The next AUTO transfer from the softmax source finds the registered twin and trains nothing new.
+    const second = await prepareAuto();
+    expect(second.alternativeSources!.map((s) => s.modelId)).toEqual([retrainedSource!.id]);
+    const again = await transfer(second, settings);
+    expect(again.retrainedSource).toBeUndefined();
+    const fromRegistered = again.report.search!.trials.filter((t) => t.label.startsWith(`from implicit-als source ${retrainedSource!.id}: `));
+    // The same weights: the same trials, the same validation scores.
+    expect(fromRegistered.map((t) => [t.config, t.rung, t.epochs, t.validation])).toEqual(fromRetrained.map((t) => [t.config, t.rung, t.epochs, t.validation]));
+    expect(again.report.search!.transfer).toEqual(result.report.search!.transfer.label.startsWith('from the implicit-als source retrained by AUTO: ')
+      ? { ...result.report.search!.transfer, label: result.report.search!.transfer.label.replace('the implicit-als source retrained by AUTO', `implicit-als source ${retrainedSource!.id}`) }
+      : result.report.search!.transfer);
+    // Off by choice: the given source alone.
+    const alone = await transfer(first, { ...settings, retrainSource: false });
+    expect(alone.retrainedSource).toBeUndefined();
+    expect(alone.report.search!.trials.some((t) => t.label.startsWith('from '))).toBe(false);
   });
 
   it('chooses no transfer when the best transfer does not beat the tuned target-only model significantly on validation: registered as a single-domain model, guarded by popularity alone', async () => {

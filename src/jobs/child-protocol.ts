@@ -38,5 +38,5 @@ export type ChildProgress =
 export type ChildMessage =
   | { type: 'ready'; backend: BackendInfo }
   | { type: 'progress'; progress: ChildProgress }
-  | { type: 'done'; trained: TrainedModel; report?: TransferReport }
+  | { type: 'done'; trained: TrainedModel; report?: TransferReport; retrainedSource?: TrainedModel }
   | { type: 'failed'; code: string; message: string };

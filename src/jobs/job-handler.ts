@@ -7,7 +7,7 @@ import { describeGuard, type TransferReport } from '../transfer/transfer-report.
 import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
 import { prepareTransfer } from '../workflows/prepare-transfer.js';
 import { prepareDomain } from '../workflows/prepared-domain.js';
-import { registerTrainedModel, transferRegistration } from '../workflows/register-trained-model.js';
+import { registerTrainedModel, registerTransferResult } from '../workflows/register-trained-model.js';
 import type { TrainedModel } from '../workflows/trained-model.js';
 import type { TrainingTask } from './child-protocol.js';
 import { ProgressTracker, type ProgressPlan } from './job-progress.js';
@@ -149,6 +149,7 @@ async function prepareTask(gdb: GraftDatabase, job: JobRecord): Promise<Training
     coldStartShare: config.coldStartShare,
     seed: config.seed,
     maxTargetTrainPerUser: config.maxTrainPerUser,
+    retrainedSources: config.strategy === 'AUTO',
   });
   return {
     kind: 'TRANSFER',
@@ -175,7 +176,7 @@ async function prepareTask(gdb: GraftDatabase, job: JobRecord): Promise<Training
  * conditional on the lease and on no cancellation having been asked for; if it matches
  * nothing the transaction rolls back and the model is left FAILED, never READY.
  */
-async function register(gdb: GraftDatabase, job: JobRecord, lease: JobLease, result: { trained: TrainedModel; report?: TransferReport }, tracker: ProgressTracker): Promise<string> {
+async function register(gdb: GraftDatabase, job: JobRecord, lease: JobLease, result: { trained: TrainedModel; report?: TransferReport; retrainedSource?: TrainedModel }, tracker: ProgressTracker): Promise<string> {
   const { trained, report } = result;
   const transferConfig = job.kind === 'TRANSFER' ? (job.input as unknown as TransferJobConfig) : undefined;
   const beforeCommit = async (trx: Transaction<Database>, modelId: string) => {
@@ -206,20 +207,22 @@ async function register(gdb: GraftDatabase, job: JobRecord, lease: JobLease, res
     if (decision.activate) await activateModel(trx, modelId);
     await appendJobEvents(trx, lease.jobId, [{ kind: 'succeeded', payload: { modelId, activated: decision.activate, activation: decision.reason } }]);
   };
-  const record = await registerTrainedModel(
+  if (job.kind === 'PRETRAIN') {
+    const record = await registerTrainedModel(gdb, { domain: (job.input as unknown as PretrainJobConfig).domain, kind: 'PRETRAIN', jobId: job.id, beforeCommit }, trained);
+    return record.id;
+  }
+  // AUTO stores the strategy it chose (or a target-only model when no transfer won), after the source it retrained, if any.
+  const { record } = await registerTransferResult(
     gdb,
-    job.kind === 'PRETRAIN'
-      ? { domain: (job.input as unknown as PretrainJobConfig).domain, kind: 'PRETRAIN', jobId: job.id, beforeCommit }
-      : {
-          domain: transferConfig!.targetDomain,
-          // AUTO stores the strategy it chose, or a target-only model when no transfer won.
-          ...transferRegistration(report ?? { strategy: transferConfig!.strategy }, transferConfig!.sourceModelId),
-          transferReport: report as unknown as Record<string, unknown>,
-          negativeTransfer: report?.negativeTransfer ?? false,
-          jobId: job.id,
-          beforeCommit,
-        },
-    trained,
+    {
+      domain: transferConfig!.targetDomain,
+      transferReport: report as unknown as Record<string, unknown>,
+      negativeTransfer: report?.negativeTransfer ?? false,
+      jobId: job.id,
+      beforeCommit,
+    },
+    { trained, report: report ?? ({ strategy: transferConfig!.strategy } as TransferReport), retrainedSource: result.retrainedSource },
+    transferConfig!.sourceModelId,
   );
   return record.id;
 }

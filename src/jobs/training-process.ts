@@ -90,10 +90,10 @@ export class TrainingProcess {
   }
 
   /** Runs the task; `onProgress` receives the child's throttled step, epoch and phase reports. */
-  async run(task: TrainingTask, onProgress: (p: ChildProgress) => void, progressIntervalMs = 100): Promise<{ trained: TrainedModel; report?: TransferReport }> {
+  async run(task: TrainingTask, onProgress: (p: ChildProgress) => void, progressIntervalMs = 100): Promise<{ trained: TrainedModel; report?: TransferReport; retrainedSource?: TrainedModel }> {
     this.onProgress = onProgress;
     const reply = (await this.request({ type: 'run', task, progressIntervalMs }, 'done')) as Extract<ChildMessage, { type: 'done' }>;
-    return { trained: reply.trained, report: reply.report };
+    return { trained: reply.trained, report: reply.report, ...(reply.retrainedSource ? { retrainedSource: reply.retrainedSource } : {}) };
   }
 
   /** Asks the training loop to stop; kills the child when it has not exited after the grace period. */

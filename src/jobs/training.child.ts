@@ -56,12 +56,12 @@ async function run(task: TrainingTask, progressIntervalMs: number): Promise<void
     const trained = await pretrainWithEvaluationPhase(task, hooks, progress);
     await post({ type: 'done', trained });
   } else {
-    const { trained, report } = await transfer(task.prepared, task.settings, {
+    const { trained, report, retrainedSource } = await transfer(task.prepared, task.settings, {
       ...hooks,
       onPhase: (phase) => progress({ kind: 'phase', phase }),
       onTrial: (trial) => progress({ kind: 'trial', trial }),
     });
-    await post({ type: 'done', trained, report });
+    await post({ type: 'done', trained, report, ...(retrainedSource ? { retrainedSource } : {}) });
   }
 }
 

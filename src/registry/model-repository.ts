@@ -119,6 +119,17 @@ export async function listModels(db: Db, options: { domain?: string; limit?: num
   return (await query.execute()).map(toRecord);
 }
 
+/** The usable (READY or ACTIVE) models of `kind` whose parent is `parentId`, newest first. */
+export async function childModels(db: Db, parentId: string, kind: ModelKind): Promise<ModelRecord[]> {
+  const rows = await modelQuery(db)
+    .where('models.parent_model_id', '=', parentId)
+    .where('models.kind', '=', kind)
+    .where('models.status', 'in', ['READY', 'ACTIVE'])
+    .orderBy('models.created_at', 'desc')
+    .execute();
+  return rows.map(toRecord);
+}
+
 /** The active model of a domain, or null when none is active. */
 export async function getActiveModel(db: Db, domain: string): Promise<ModelRecord | null> {
   const domainId = await requireDomainId(db, domain);

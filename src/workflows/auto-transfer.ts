@@ -17,6 +17,7 @@ import { configForObjective, type EvaluationSettings, type TrainingSettings } fr
 import type { Examples } from './prepared-domain.js';
 import { createStrategy } from '../transfer/strategies.js';
 import { fitStrategy, fitTargetOnly, withOverrides, type ModelOverrides, type TransferContext } from './transfer-candidate.js';
+import { UNREGISTERED_SOURCE_ID } from './retrained-source.js';
 import { abortError, transferConfig, type TransferHooks, type TransferSettings } from './transfer.workflow.js';
 
 /** η: each rung keeps the top third and gives it three times the budget. */
@@ -70,10 +71,10 @@ export async function searchTransfer(
   context: TransferContext,
   settings: TransferSettings & { budget: SearchBudget },
   hooks: TransferHooks = {},
-  options: { candidates?: readonly TransferStrategyName[]; searchBaseline?: boolean; fixed?: ReadonlyArray<TunedSetting | 'popularityWeight'> } = {},
-): Promise<{ settings: TransferSettings & { strategy: TransferStrategyName }; decision: SearchDecision; report: SearchReport }> {
+  options: { candidates?: readonly TransferStrategyName[]; searchBaseline?: boolean; fixed?: ReadonlyArray<TunedSetting | 'popularityWeight'>; alternatives?: readonly TransferContext[] } = {},
+): Promise<{ settings: TransferSettings & { strategy: TransferStrategyName }; decision: SearchDecision; report: SearchReport; context: TransferContext }> {
   const started = performance.now();
-  const { prepared, alignment, sourceEvents } = context;
+  const { prepared, alignment } = context;
   const { source, target } = prepared;
   const validationRows = target.validation;
   if (!validationRows || validationRows.users.length === 0) {
@@ -86,87 +87,108 @@ export async function searchTransfer(
   const { scoreAt, validationUsers } = validationScorer(target.train, validationRows, alignment.targetUsers, alignment.targetItems, settings.evaluation);
   // Per-user validation values of every trial, so the winners can be compared pair by pair.
   const perUser = new Map<string, Float32Array>();
-  const trialKey = (search: 'transfer' | 'baseline', c: Candidate, epochs: number) => `${search} ${epochs} ${JSON.stringify(c)}`;
+  // `search`: 'baseline', or 'transfer N' (N: the source context, 0 the given source, then the alternatives).
+  const trialKey = (search: string, c: Candidate, epochs: number) => `${search} ${epochs} ${JSON.stringify(c)}`;
   // The popularity term's weight, profiled on every trial of an ALS-rows objective (not with `fixed: ['popularityWeight']`).
   const profile = options.fixed?.includes('popularityWeight') ? undefined : popularityProfiler(target.train, alignment.targetItems);
   const profiled = new Map<string, number>();
-  const profiles = (c: Candidate) => profile !== undefined && modelObjective(c.objective ?? objective.name).alsRows;
-  const score = (search: 'transfer' | 'baseline', c: Candidate, epochs: number, model: TwoTowerModel): number => {
+  const profiles = (c: Candidate, own: ModelObjective) => profile !== undefined && modelObjective(c.objective ?? own.name).alsRows;
+  const score = (search: string, c: Candidate, epochs: number, model: TwoTowerModel, own: ModelObjective): number => {
     const key = trialKey(search, c, epochs);
-    const r = profiles(c) ? profile!(model, scoreAt) : { score: scoreAt(model, [undefined])[0]!, beta: undefined };
+    const r = profiles(c, own) ? profile!(model, scoreAt) : { score: scoreAt(model, [undefined])[0]!, beta: undefined };
     perUser.set(key, r.score.perUser);
     if (r.beta !== undefined) profiled.set(key, r.beta);
     return r.score.value;
   };
   // A trial's model: without the term when it is profiled (its weight is then the profile's choice).
-  const trialOverrides = (c: Candidate): ModelOverrides => ({ ...overridesOf(c), ...(profiles(c) ? { popularityWeight: 0 } : {}) });
-  const withProfiled = (search: 'transfer' | 'baseline', t: { settings: Candidate; resource: number }): Candidate => {
+  const trialOverrides = (c: Candidate, own: ModelObjective): ModelOverrides => ({ ...overridesOf(c), ...(profiles(c, own) ? { popularityWeight: 0 } : {}) });
+  const withProfiled = (search: string, t: { settings: Candidate; resource: number }): Candidate => {
     const beta = profiled.get(trialKey(search, t.settings, t.resource));
     return beta === undefined ? t.settings : { ...t.settings, popularityWeight: beta };
   };
-  const sourceTuned: Candidate = {};
-  const tuned = objective.tuned.settings.filter((name) => !options.fixed?.includes(name));
-  const sourceConfig = transferConfig(source.config, settings);
-  for (const name of tuned) sourceTuned[name] = name === 'learningRate' ? settings.training.learningRate : (sourceConfig[name] as number);
+  const tunedOf = (o: ModelObjective) => o.tuned.settings.filter((name) => !options.fixed?.includes(name));
+  const tunedValues = (o: ModelObjective, config: TwoTowerConfig): Candidate => {
+    const out: Candidate = {};
+    for (const name of tunedOf(o)) out[name] = name === 'learningRate' ? settings.training.learningRate : (config[name] as number);
+    return out;
+  };
+  const tuned = tunedOf(objective);
+  const sourceTuned = tunedValues(objective, transferConfig(source.config, settings));
   const trainingFor = (c: Candidate, epochs: number): TrainingSettings => ({ ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate, patience: 0 });
   const records: SearchTrialRecord[] = [];
-  const record = (search: 'transfer' | 'baseline') => (t: Trial<Candidate>) => {
+  // The trials of an alternative source say which source they graft (`sourceLabel`).
+  const record = (search: string, prefix: string) => (t: Trial<Candidate>) => {
     const settings = withProfiled(search, t);
-    const row: SearchTrialRecord = { search, config: t.config, label: describeCandidate(settings), settings: { ...settings }, rung: t.rung, epochs: t.resource, validation: t.score, seconds: t.seconds };
+    const row: SearchTrialRecord = { search: search === 'baseline' ? 'baseline' : 'transfer', config: t.config, label: `${prefix}${describeCandidate(settings)}`, settings: { ...settings }, rung: t.rung, epochs: t.resource, validation: t.score, seconds: t.seconds };
     records.push(row);
     hooks.onTrial?.(row);
   };
-  const run = (space: SearchSpace, anchor: Candidate | readonly Candidate[], evaluateTrial: (c: Candidate, epochs: number, signal: AbortSignal | undefined) => Promise<number>, search: 'transfer' | 'baseline') =>
+  const run = (space: SearchSpace, anchor: Candidate | readonly Candidate[], evaluateTrial: (c: Candidate, epochs: number, signal: AbortSignal | undefined) => Promise<number>, search: string, own: ModelObjective, prefix = '') =>
     successiveHalving<Candidate>({
       sample: candidateSampler(space, settings.seed + (search === 'baseline' ? 1 : 0), anchor),
       evaluate: evaluateTrial,
-      minResource: (c) => firstRungOf(c, objective),
+      minResource: (c) => firstRungOf(c, own),
       budget: settings.budget,
       eta: SEARCH_ETA,
       rungs: SEARCH_RUNGS,
       signal: hooks.signal,
-      onTrial: record(search),
+      onTrial: record(search, prefix),
     });
 
   // The source's config with the run's settings and no search override: every candidate's starting point.
   const baseConfig = transferConfig(source.config, { ...settings, model: undefined });
-  const denseLayers = denseLayersOf(source.config);
-  const space = withSettings(narrowed(transferSearchSpace(objective, denseLayers, sourceEvents !== undefined, layeredObjectiveOver(objective)), options.candidates), tuned);
-  const first = space.strategies[0]!;
-  // The first draws: the source objective's defaults with the first strategy, then each other objective's (a fresh top over the source's rows).
-  const transferAnchors: Candidate[] = [
-    { strategy: first.strategy, ...(first.freezeLayers !== undefined ? { freezeLayers: first.freezeLayers } : {}), ...(sourceEvents && !first.noReplay ? { replayWeight: settings.replayWeight } : {}), ...sourceTuned },
-    ...space.strategies
-      .filter((s) => s.objective && s !== first)
-      .map((s) => ({
-        strategy: s.strategy,
-        ...(s.freezeLayers !== undefined ? { freezeLayers: s.freezeLayers } : {}),
-        ...objectiveAnchors(baseConfig, [objective, s.objective!], settings.training.learningRate, sourceTuned)[1]!,
-        ...(sourceEvents && !s.noReplay ? { replayWeight: settings.replayWeight } : {}),
-      })),
-  ];
-  const transferSearch = await run(
-    space,
-    transferAnchors,
-    async (c, epochs, signal) => {
-      const config = transferConfig(source.config, { ...settings, model: trialOverrides(c) });
-      const strategy = createStrategy(c.strategy!, { freezeLayers: c.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
-      const fitted = await fitStrategy(context, strategy, {
-        config,
-        train: target.train,
-        validation: undefined,
-        settings: { replayWeight: c.replayWeight ?? 0, replayFraction: settings.replayFraction, itemInit: settings.itemInit, training: trainingFor(c, epochs), seed: settings.seed },
-        hooks: { signal },
-      });
-      try {
-        if (fitted.training.aborted) throw abortError(signal);
-        return score('transfer', c, epochs, fitted.model);
-      } finally {
-        fitted.model.dispose();
-      }
-    },
-    'transfer',
-  );
+  /** The transfer search from one source (the given one, or an alternative: the same domain's rows, another objective). */
+  const searchFrom = async (ctx: TransferContext, index: number) => {
+    const from = ctx.prepared.source;
+    const own = modelObjective(from.config.objective ?? 'softmax');
+    const ownTuned = tunedOf(own);
+    const ownBase = transferConfig(from.config, { ...settings, model: undefined });
+    const ownSourceTuned = tunedValues(own, transferConfig(from.config, settings));
+    const space = withSettings(narrowed(transferSearchSpace(own, denseLayersOf(from.config), ctx.sourceEvents !== undefined, layeredObjectiveOver(own)), options.candidates), ownTuned);
+    const first = space.strategies[0]!;
+    // The first draws: the source objective's defaults with the first strategy, then each other objective's (a fresh top over the source's rows).
+    const anchors: Candidate[] = [
+      { strategy: first.strategy, ...(first.freezeLayers !== undefined ? { freezeLayers: first.freezeLayers } : {}), ...(ctx.sourceEvents && !first.noReplay ? { replayWeight: settings.replayWeight } : {}), ...ownSourceTuned },
+      ...space.strategies
+        .filter((s) => s.objective && s !== first)
+        .map((s) => ({
+          strategy: s.strategy,
+          ...(s.freezeLayers !== undefined ? { freezeLayers: s.freezeLayers } : {}),
+          ...objectiveAnchors(ownBase, [own, s.objective!], settings.training.learningRate, ownSourceTuned)[1]!,
+          ...(ctx.sourceEvents && !s.noReplay ? { replayWeight: settings.replayWeight } : {}),
+        })),
+    ];
+    const search = `transfer ${index}`;
+    const found = await run(
+      space,
+      anchors,
+      async (c, epochs, signal) => {
+        const config = transferConfig(from.config, { ...settings, model: trialOverrides(c, own) });
+        const strategy = createStrategy(c.strategy!, { freezeLayers: c.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
+        const fitted = await fitStrategy(ctx, strategy, {
+          config,
+          train: target.train,
+          validation: undefined,
+          settings: { replayWeight: c.replayWeight ?? 0, replayFraction: settings.replayFraction, itemInit: settings.itemInit, training: trainingFor(c, epochs), seed: settings.seed },
+          hooks: { signal },
+        });
+        try {
+          if (fitted.training.aborted) throw abortError(signal);
+          return score(search, c, epochs, fitted.model, own);
+        } finally {
+          fitted.model.dispose();
+        }
+      },
+      search,
+      own,
+      index === 0 ? '' : `from ${describeSource(from)}: `,
+    );
+    return { ...found, search, ctx, index };
+  };
+  const transferSearches = [];
+  for (const [index, ctx] of [context, ...(options.alternatives ?? [])].entries()) transferSearches.push(await searchFrom(ctx, index));
+  // The best transfer of any source (ties: the given source, then the alternatives in order).
+  const winner = transferSearches.reduce((a, b) => (b.best.score > a.best.score ? b : a));
   // The fair guard: the same search over target-only settings, across the objectives (the
   // model family that wins alone differs from data to data), the source's own first.
   const baselineObjectives = searchedObjectives(objective);
@@ -174,24 +196,25 @@ export async function searchTransfer(
     withSettings(targetOnlySearchSpace(objective, baselineObjectives), tuned),
     objectiveAnchors(baseConfig, baselineObjectives, settings.training.learningRate, sourceTuned),
     async (c, epochs, signal) => {
-      const config = withOverrides(baseConfig, trialOverrides(c));
+      const config = withOverrides(baseConfig, trialOverrides(c, objective));
       const fitted = await fitTargetOnly(context, config, target.train, undefined as EvaluationData | undefined, trainingFor(c, epochs), settings.seed, { signal });
       try {
         if (fitted.training.aborted) throw abortError(signal);
-        return score('baseline', c, epochs, fitted.model);
+        return score('baseline', c, epochs, fitted.model, objective);
       } finally {
         fitted.model.dispose();
       }
     },
     'baseline',
+    objective,
   );
 
-  const best = transferSearch.best;
+  const best = winner.best;
   const bestBaseline = baselineSearch?.best;
   // The winners with the popularity weight their profile chose (retrained with it).
-  const bestSettings = withProfiled('transfer', best);
+  const bestSettings = withProfiled(winner.search, best);
   const bestBaselineSettings = bestBaseline && withProfiled('baseline', bestBaseline);
-  const validationGain = bestBaseline && validationGainOf(perUser.get(trialKey('transfer', best.settings, best.resource))!, perUser.get(trialKey('baseline', bestBaseline.settings, bestBaseline.resource))!, settings.evaluation.seed);
+  const validationGain = bestBaseline && validationGainOf(perUser.get(trialKey(winner.search, best.settings, best.resource))!, perUser.get(trialKey('baseline', bestBaseline.settings, bestBaseline.resource))!, settings.evaluation.seed);
   const decision: SearchDecision = validationGain && !(validationGain.ci95[0] > 0) ? 'target-only' : 'transfer';
   const chosen: TransferSettings & { strategy: TransferStrategyName } = {
     ...settings,
@@ -221,12 +244,13 @@ export async function searchTransfer(
       validationUsers,
       seed: settings.seed,
       trials: records,
-      transfer: { label: describeCandidate(bestSettings), epochs: best.resource, validation: best.score },
+      transfer: { label: `${winner.index === 0 ? '' : `from ${describeSource(winner.ctx.prepared.source)}: `}${describeCandidate(bestSettings)}`, epochs: best.resource, validation: best.score },
       ...(bestBaseline ? { baseline: { label: describeCandidate(bestBaselineSettings!), epochs: bestBaseline.resource, validation: bestBaseline.score } } : {}),
       ...(validationGain ? { validationGain } : {}),
-      stoppedByClock: transferSearch.stoppedByClock || (baselineSearch?.stoppedByClock ?? false),
+      stoppedByClock: transferSearches.some((t) => t.stoppedByClock) || (baselineSearch?.stoppedByClock ?? false),
       seconds: (performance.now() - started) / 1000,
     },
+    context: winner.ctx,
   };
 }
 
@@ -307,6 +331,12 @@ export function validationScorer(
     });
   };
   return { score: (model) => scoreAt(model, [undefined])[0]!.value, scoreAt, validationUsers: chosen.length };
+}
+
+/** An alternative source in a trial's label: its objective and model id (`implicit-als source 7f3c…`), or that AUTO retrained it in this run. */
+function describeSource(source: { modelId: string; config: Pick<TwoTowerConfig, 'objective'> }): string {
+  const objective = source.config.objective ?? 'softmax';
+  return source.modelId === UNREGISTERED_SOURCE_ID ? `the ${objective} source retrained by AUTO` : `${objective} source ${source.modelId}`;
 }
 
 /** The transfer's validation gain over the baseline, user by user: the mean and its paired bootstrap 95% interval (the guard's test). */

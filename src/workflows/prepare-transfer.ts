@@ -9,6 +9,7 @@ import { getModel } from '../registry/model-repository.js';
 import { DEFAULT_MODEL, modelConfig, type ModelSettings } from './model-settings.js';
 import { concatExamples, prepareDataset, type Examples, type PreparedDomain } from './prepared-domain.js';
 import type { SplitSpec } from './split-spec.js';
+import { loadRetrainedSources } from './retrained-source.js';
 import type { PreparedSource, PreparedTransfer } from './transfer.workflow.js';
 
 export interface PrepareTransferOptions {
@@ -22,6 +23,8 @@ export interface PrepareTransferOptions {
   seed?: number;
   /** Keep at most this many target training interactions per user (a sparse variant of the target; fixed seed). */
   maxTargetTrainPerUser?: number;
+  /** Also load the source's registered retrained models (`loadRetrainedSources`) as AUTO's `alternativeSources`. */
+  retrainedSources?: boolean;
 }
 
 /**
@@ -78,11 +81,13 @@ export async function prepareTransfer(gdb: GraftDatabase, sourceModelId: string,
   const share = options.coldStartShare ?? defaultColdStartShare(options.split);
   const hasTargetEvents = (row: number) => row < targetData.users.size;
   const carve = holdOutColdStartUsers(target, (row) => hasTargetEvents(row) && sourceUsers.has(target.userDbIds[row]!), share, seed);
+  const alternativeSources = options.retrainedSources ? await loadRetrainedSources(gdb, source) : [];
   return {
     source,
     target: carve.prepared,
     coldStartTestUsers: carve.users,
     coldStartCarve: { share, seed, users: carve.users },
+    ...(alternativeSources.length > 0 ? { alternativeSources } : {}),
   };
 }
 

@@ -12,7 +12,10 @@ import {
 } from '../registry/model-repository.js';
 import { saveEmbeddings, saveIdArtifact, saveWeights } from '../registry/artifact-repository.js';
 import type { TransferReport } from '../transfer/transfer-report.js';
+import { GraftError } from '../errors.js';
 import type { TrainedModel } from './trained-model.js';
+import { UNREGISTERED_SOURCE_ID } from './retrained-source.js';
+import type { TransferResult } from './transfer.workflow.js';
 
 export interface RegistrationInfo {
   domain: string;
@@ -83,4 +86,34 @@ export async function registerTrainedModel(gdb: GraftDatabase, info: Registratio
     throw error;
   }
   return getModel(gdb.db, modelId);
+}
+
+/**
+ * Registers a transfer's result (`transfer`): first the source model AUTO retrained, when it
+ * trained one (kind PRETRAIN of the source's domain, parent the given source, in its own
+ * transaction: a complete model, kept even if the result's registration fails, so the next AUTO
+ * transfer reuses it), then the result as `transferRegistration` says, its parent the source
+ * it grafted (the retrained one when that won).
+ */
+export async function registerTransferResult(
+  gdb: GraftDatabase,
+  info: Omit<RegistrationInfo, 'kind' | 'strategy' | 'parentModelId'>,
+  result: Pick<TransferResult, 'trained' | 'report' | 'retrainedSource'>,
+  sourceModelId: string,
+): Promise<{ record: ModelRecord; retrainedSource?: ModelRecord }> {
+  let retrainedSource: ModelRecord | undefined;
+  if (result.retrainedSource) {
+    const source = await getModel(gdb.db, sourceModelId);
+    retrainedSource = await registerTrainedModel(gdb, { domain: source.domain, kind: 'PRETRAIN', parentModelId: sourceModelId, jobId: info.jobId ?? null }, result.retrainedSource);
+  }
+  let { trained } = result;
+  const grafted = typeof trained.config.sourceModelId === 'string' ? trained.config.sourceModelId : sourceModelId;
+  let parent = grafted;
+  if (grafted === UNREGISTERED_SOURCE_ID) {
+    if (!retrainedSource) throw new GraftError('INTERNAL', 'the transfer grafted a retrained source that the result does not carry');
+    parent = retrainedSource.id;
+    trained = { ...trained, config: { ...trained.config, sourceModelId: parent } };
+  }
+  const record = await registerTrainedModel(gdb, { ...info, ...transferRegistration(result.report, parent) }, trained);
+  return { record, ...(retrainedSource ? { retrainedSource } : {}) };
 }

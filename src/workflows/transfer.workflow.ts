@@ -13,6 +13,7 @@ import { compareWithBaseline, compareWithReference, describeValidationGain, type
 import type { SourceEventMix, TransferStrategyName } from '../transfer/transfer-strategy.js';
 import { DEFAULT_SEARCH_BUDGET, type SearchBudget } from '../tuning/search-budget.js';
 import { searchTransfer } from './auto-transfer.js';
+import { needsRetrainedSource, retrainSource } from './retrained-source.js';
 import { evaluationData } from './evaluation-data.js';
 import { evaluateModel, modelScorer, setUserHistoriesFrom, trainingEvents, type TrainingHooks } from './fit-and-evaluate.js';
 import type { EvaluationSettings, TrainingSettings } from './model-settings.js';
@@ -42,6 +43,12 @@ export interface PreparedTransfer {
   coldStartTestUsers: number;
   /** The synthetic cold-start carve (`holdOutColdStartUsers`): its share, seed and how many users it moved. */
   coldStartCarve?: ColdStartCarve;
+  /**
+   * AUTO also searches transfers from these: models of the source's domain retrained with
+   * another objective (`retrainedSourcesFor`), e.g. implicit ALS for a softmax source. Fixed
+   * strategies graft `source` only.
+   */
+  alternativeSources?: PreparedSource[];
 }
 
 export interface TransferSettings {
@@ -49,6 +56,12 @@ export interface TransferSettings {
   strategy: TransferStrategyName | 'AUTO';
   /** AUTO's budget (default DEFAULT_SEARCH_BUDGET). */
   budget?: SearchBudget;
+  /**
+   * AUTO from a softmax or hybrid source: also train an implicit-ALS model of the source domain
+   * and search transfers from it (`retrainSource`), unless one is among `alternativeSources`
+   * already. Default true; false searches the given source (and the alternatives) only.
+   */
+  retrainSource?: boolean;
   /** AUTO: search only these strategies (e.g. ['JOINT'] for bench/transfer's tuned JOINT reference); default every one the source allows. */
   autoCandidates?: readonly TransferStrategyName[];
   freezeLayers?: number;
@@ -99,6 +112,12 @@ export interface TransferHooks extends TrainingHooks {
 export interface TransferResult {
   trained: TrainedModel;
   report: TransferReport;
+  /**
+   * AUTO trained an implicit-ALS model of the source domain to search from (`retrainSource`):
+   * register it first (`registerTransferResult`), whether or not the winner grafted it, so the
+   * next AUTO transfer from the same source reuses it.
+   */
+  retrainedSource?: TrainedModel;
 }
 
 /**
@@ -122,10 +141,21 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
   let fixed = settings as TransferSettings & { strategy: TransferStrategyName };
   if (settings.strategy === 'AUTO') {
     hooks.onPhase?.('search');
-    const found = await searchTransfer(context, { ...settings, budget: settings.budget ?? DEFAULT_SEARCH_BUDGET }, hooks, { candidates: settings.autoCandidates });
+    // The plain journey: a softmax or hybrid source also gets an implicit-ALS twin to transfer from.
+    let sources = prepared.alternativeSources ?? [];
+    let retrainedSource: TrainedModel | undefined;
+    if (settings.retrainSource !== false && needsRetrainedSource(prepared.source, sources)) {
+      const retrained = await retrainSource(prepared.source, { seed: settings.seed, evaluation: settings.evaluation, device: settings.device }, { signal: hooks.signal });
+      retrainedSource = retrained.trained;
+      sources = [...sources, retrained.prepared];
+    }
+    const alternatives = sources.map((source) => transferContext({ ...prepared, source }));
+    const found = await searchTransfer(context, { ...settings, budget: settings.budget ?? DEFAULT_SEARCH_BUDGET }, hooks, { candidates: settings.autoCandidates, alternatives });
     fixed = found.settings;
     search = found.report;
-    if (found.decision === 'target-only') return targetOnlyOutcome(context, fixed, backend, hooks, search);
+    // The winner may graft an alternative source (then the registered transfer's parent is that model).
+    const result = found.decision === 'target-only' ? await targetOnlyOutcome(context, fixed, backend, hooks, search) : await transferWith(found.context, fixed, backend, hooks, search);
+    return retrainedSource ? { ...result, retrainedSource } : result;
   }
   return transferWith(context, fixed, backend, hooks, search);
 }

@@ -6,7 +6,7 @@ import { DEFAULT_SEARCH_BUDGET, formatSearchBudget, parseSearchBudget, type Sear
 import { describeGuard, type MetricGain, type TransferReport } from '../../transfer/transfer-report.js';
 import { resolveTransferSettings } from '../../workflows/settings/run-settings.js';
 import { prepareTransfer } from '../../workflows/prepare-transfer.js';
-import { registerTrainedModel, transferRegistration } from '../../workflows/register-trained-model.js';
+import { registerTransferResult } from '../../workflows/register-trained-model.js';
 import { transfer } from '../../workflows/transfer.workflow.js';
 import { oneOf, positiveInt, positiveNumber, unitInterval } from '../options.js';
 import { addSettingOptions, typedSettings } from '../setting-options.js';
@@ -57,9 +57,11 @@ export function registerTransfer(program: Command): void {
         coldStartShare: o.coldStartShare,
         seed,
         maxTargetTrainPerUser: settings.maxTrainPerUser,
+        retrainedSources: strategy === 'AUTO',
       });
+      for (const alt of prepared.alternativeSources ?? []) note(`AUTO: also searching transfers from ${alt.config.objective} model ${alt.modelId}, retrained earlier from ${o.from}`);
       let progress = trainingProgress(`${o.to} transfer`);
-      const { trained, report } = await transfer(
+      const result = await transfer(
         prepared,
         {
           strategy,
@@ -89,17 +91,19 @@ export function registerTransfer(program: Command): void {
         },
       );
       progress.stop();
-      const record = await registerTrainedModel(
+      const { trained, report } = result;
+      const { record, retrainedSource } = await registerTransferResult(
         gdb,
         {
           domain: o.to,
-          // AUTO registers the strategy it chose, or a target-only model when no transfer won.
-          ...transferRegistration(report, o.from),
           transferReport: report as unknown as Record<string, unknown>,
           negativeTransfer: report.negativeTransfer,
         },
-        trained,
+        result,
+        o.from,
       );
+      // AUTO registered the strategy it chose (or a target-only model when no transfer won), and the source it retrained.
+      if (retrainedSource) note(`AUTO trained and registered ${retrainedSource.id}, an implicit-ALS model of ${retrainedSource.domain} retrained from ${o.from}, and searched transfers from it too; the next AUTO transfer from ${o.from} reuses it`);
       let activated = false;
       if (o.activate && !report.negativeTransfer) {
         await activateModel(gdb.db, record.id);
@@ -109,6 +113,8 @@ export function registerTransfer(program: Command): void {
         process.stdout.write(
           `${JSON.stringify({
             model: record.id,
+            parent: record.parentModelId,
+            ...(retrainedSource ? { retrainedSource: retrainedSource.id } : {}),
             outcome: report.outcome,
             kind: record.kind,
             strategy: report.strategy,
