@@ -13,7 +13,7 @@
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createRng } from '../src/dataset/random.js';
-import { embeddingScorer } from '../src/evaluation/embedding.scorer.js';
+import { biasedEmbeddingScorer } from '../src/evaluation/embedding.scorer.js';
 import { evaluate, evaluateItemBiases, type EvaluationData } from '../src/evaluation/evaluate.js';
 import { POPULARITY_PROFILE } from '../src/workflows/auto-transfer.js';
 import { arg } from './bench-args.js';
@@ -47,15 +47,7 @@ const options = { protocol: 'sampled' as const, negatives: 999, ks: [10], seed: 
 const logCounts = popularity.map((c) => Math.log1p(c));
 const biases = POPULARITY_PROFILE.map((beta) => (beta === 0 ? undefined : logCounts.map((v) => beta * v)));
 
-function widened(bias: Float32Array | undefined) {
-  if (!bias) return embeddingScorer(U, V, DIM);
-  const wide = (m: Float32Array, rows: number, last: (r: number) => number) => {
-    const out = new Float32Array(rows * (DIM + 1));
-    for (let r = 0; r < rows; r++) (out.set(m.subarray(r * DIM, (r + 1) * DIM), r * (DIM + 1)), (out[r * (DIM + 1) + DIM] = last(r)));
-    return out;
-  };
-  return embeddingScorer(wide(U, USERS, () => 1), wide(V, ITEMS, (i) => bias[i]!), DIM + 1);
-}
+const widened = (bias: Float32Array | undefined) => biasedEmbeddingScorer(U, V, DIM, bias);
 
 const contestants: Record<string, () => number[]> = {
   'per weight (evaluate x 8)': () => biases.map((bias) => evaluate(widened(bias), data, options).metrics['ndcg@10']!),

@@ -106,3 +106,25 @@ function dotTiles(users: Float32Array, nUsers: number, items: Float32Array, nIte
     }
   }
 }
+
+/**
+ * `embeddingScorer` over the first `items` item rows with one score term per item added:
+ * score = u·v + `itemBias[i]` (one more coordinate, 1 on the user side and the bias on the
+ * item side, accumulated last, as served: `item.bias`). Without `itemBias`, `embeddingScorer`.
+ *
+ * @example
+ * const scorer = biasedEmbeddingScorer(U, V, 64, logCounts.map((c) => 0.1 * c)); // a popularity term
+ */
+export function biasedEmbeddingScorer(userVectors: Float32Array, itemVectors: Float32Array, dim: number, itemBias?: Float32Array, items = itemVectors.length / dim): Scorer {
+  if (!itemBias) return embeddingScorer(userVectors, itemVectors.subarray(0, items * dim), dim);
+  if (itemBias.length < items) throw new GraftError('BAD_INPUT', `item bias has ${itemBias.length} values for ${items} items; give one value per item`);
+  const widen = (vectors: Float32Array, rows: number, last: (row: number) => number) => {
+    const out = new Float32Array(rows * (dim + 1));
+    for (let r = 0; r < rows; r++) {
+      out.set(vectors.subarray(r * dim, (r + 1) * dim), r * (dim + 1));
+      out[r * (dim + 1) + dim] = last(r);
+    }
+    return out;
+  };
+  return embeddingScorer(widen(userVectors, userVectors.length / dim, () => 1), widen(itemVectors, items, (i) => itemBias[i]!), dim + 1);
+}

@@ -101,15 +101,7 @@ export function evaluate(scorer: Scorer, data: EvaluationData, options: Evaluati
   const nItems = scorer.nItems;
   checkData(data, nItems);
 
-  const mask = data.trainItemMask ?? Uint8Array.from(data.popularity, (count) => (count > 0 ? 1 : 0));
-  const pool = candidatePool(mask);
-  const { offsets: trainOffsets, items: trainItems } = data.trainHistories;
-  const trainUsers = trainOffsets.length - 1;
-  const trainOf = (user: number): Int32Array =>
-    user < trainUsers ? trainItems.subarray(trainOffsets[user]!, trainOffsets[user + 1]!) : new Int32Array(0);
-
-  const testByUser = groupByUser(data.test.users, data.test.items);
-  const users = usersToEvaluate(testByUser.offsets, options.users);
+  const { mask, pool, trainOf, testByUser, users } = evaluationPlan(data, options.users);
   const trainCounts = Int32Array.from(users, (user) => trainOf(user).length);
   const stratumOf = assignStrata(trainCounts, settings.strata);
 
@@ -224,7 +216,7 @@ export interface BiasedReport {
  * The sampled protocol's accuracy metrics for an embedding model at several item biases, in
  * one pass: each test interaction's candidates are drawn and their dot products computed
  * once, then ranked once per bias (score = u·v + bias[item]). Equal, metric for metric, to
- * `evaluate(embeddingScorer([U | 1], [V | bias], dim + 1), ...)` for each bias (the same
+ * `evaluate(biasedEmbeddingScorer(U, V, dim, bias), ...)` for each bias (the same
  * negatives, the same float64 accumulation rounded to float32, the same tie rule), at about
  * the cost of one such pass instead of one per bias: what a search that profiles a score
  * term over many weights needs (`popularityProfiler`). `undefined` in `biases` is no bias.
@@ -256,14 +248,8 @@ export function evaluateItemBiases(
   });
   checkData(data, nItems);
   const nUsers = vectors.users.length / dim;
-  const mask = data.trainItemMask ?? Uint8Array.from(data.popularity, (count) => (count > 0 ? 1 : 0));
-  const sampler = new NegativeSampler(candidatePool(mask), nItems);
-  const { offsets: trainOffsets, items: trainItems } = data.trainHistories;
-  const trainUsers = trainOffsets.length - 1;
-  const trainOf = (user: number): Int32Array =>
-    user < trainUsers ? trainItems.subarray(trainOffsets[user]!, trainOffsets[user + 1]!) : new Int32Array(0);
-  const testByUser = groupByUser(data.test.users, data.test.items);
-  const users = usersToEvaluate(testByUser.offsets, options.users);
+  const { pool, trainOf, testByUser, users } = evaluationPlan(data, options.users);
+  const sampler = new NegativeSampler(pool, nItems);
   const keys = [...ks.flatMap((k) => [`hr@${k}`, `ndcg@${k}`]), 'mrr'];
   const perUser = biases.map(() => Object.fromEntries(keys.map((key) => [key, new Float32Array(users.length)])) as Record<string, Float32Array>);
   const dots = new Float64Array(negatives + 1);
@@ -563,6 +549,17 @@ function checkData(data: EvaluationData, nItems: number): void {
       throw new GraftError('BAD_INPUT', `training item index ${items[n]} is outside 0..${nItems - 1}; use dense indexes`);
     }
   }
+}
+
+/** What both evaluations walk: the candidate items, each user's training items, the test rows by user, and the users to evaluate. */
+function evaluationPlan(data: EvaluationData, restrict: Int32Array | undefined) {
+  const mask = data.trainItemMask ?? Uint8Array.from(data.popularity, (count) => (count > 0 ? 1 : 0));
+  const { offsets: trainOffsets, items: trainItems } = data.trainHistories;
+  const trainUsers = trainOffsets.length - 1;
+  const trainOf = (user: number): Int32Array =>
+    user < trainUsers ? trainItems.subarray(trainOffsets[user]!, trainOffsets[user + 1]!) : new Int32Array(0);
+  const testByUser = groupByUser(data.test.users, data.test.items);
+  return { mask, pool: candidatePool(mask), trainOf, testByUser, users: usersToEvaluate(testByUser.offsets, restrict) };
 }
 
 function candidatePool(mask: Uint8Array): Int32Array {

@@ -1,5 +1,5 @@
 export type { Scorer } from './scorer.js';
-export { embeddingScorer } from './embedding.scorer.js';
+export { biasedEmbeddingScorer, embeddingScorer } from './embedding.scorer.js';
 export { itemPopularity, popularityScorer } from './popularity.scorer.js';
 export {
   evaluate,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { embeddingScorer } from './embedding.scorer.js';
+import { biasedEmbeddingScorer } from './embedding.scorer.js';
 import { evaluate, evaluateItemBiases, type EvaluationData } from './evaluate.js';
 import { histories } from './test-helpers.js';
 import { createRng } from '../dataset/random.js';
@@ -30,15 +30,7 @@ describe('evaluateItemBiases', () => {
   const logCounts = counts.map((c) => Math.log1p(c));
   const biases = [undefined, logCounts.map((v) => 0.5 * v), logCounts.map((v) => 2 * v), Float32Array.from({ length: ITEMS }, (_, i) => (i % 2 === 0 ? 0.5 : 0))];
 
-  const widened = (bias: Float32Array | undefined) => {
-    if (!bias) return embeddingScorer(U, V, DIM);
-    const wide = (m: Float32Array, rows: number, last: (r: number) => number) => {
-      const out = new Float32Array(rows * (DIM + 1));
-      for (let r = 0; r < rows; r++) (out.set(m.subarray(r * DIM, (r + 1) * DIM), r * (DIM + 1)), (out[r * (DIM + 1) + DIM] = last(r)));
-      return out;
-    };
-    return embeddingScorer(wide(U, USERS, () => 1), wide(V, ITEMS, (i) => bias[i]!), DIM + 1);
-  };
+  const widened = (bias: Float32Array | undefined) => biasedEmbeddingScorer(U, V, DIM, bias);
 
   it('equals evaluate() on the widened model for every bias, metric by metric and user by user', () => {
     const reports = evaluateItemBiases({ users: U, items: V, dim: DIM }, data, options, biases);

@@ -12,7 +12,7 @@ import { formatSearchBudget, type SearchBudget } from '../tuning/search-budget.j
 import { candidateSampler, describeCandidate, targetOnlySearchSpace, transferSearchSpace, type Candidate, type SearchSpace } from '../tuning/search-space.js';
 import { successiveHalving, type Trial } from '../tuning/successive-halving.js';
 import { evaluationData } from './evaluation-data.js';
-import { embeddingScorer } from '../evaluation/embedding.scorer.js';
+import { biasedEmbeddingScorer } from '../evaluation/embedding.scorer.js';
 import { configForObjective, type EvaluationSettings, type TrainingSettings } from './model-settings.js';
 import type { Examples } from './prepared-domain.js';
 import { createStrategy } from '../transfer/strategies.js';
@@ -326,7 +326,7 @@ export function validationScorer(
       return evaluateItemBiases(vectors, validation, options, itemBiases).map((r) => ({ value: r.metrics[metric]!, perUser: r.perUser[metric]! }));
     }
     return itemBiases.map((bias) => {
-      const r = evaluate(biasedScorer(vectors, items, bias), validation, options);
+      const r = evaluate(biasedEmbeddingScorer(vectors.users, vectors.items, vectors.dim, bias, items), validation, options);
       return { value: r.metrics[metric]!, perUser: r.perUser.values[metric]! };
     });
   };
@@ -428,18 +428,3 @@ function vectorsOf(model: TwoTowerModel | ModelVectors): ModelVectors {
   return 'embedUsers' in model ? { users: model.embedUsers(), items: model.embedItems(), dim: model.outputDim } : model;
 }
 
-/** Scores of the first `items` rows, plus `itemBias[i]` when given (one more coordinate: 1 for users, the bias for items). */
-function biasedScorer(vectors: ModelVectors, items: number, itemBias: Float32Array | undefined) {
-  const { dim } = vectors;
-  if (!itemBias) return embeddingScorer(vectors.users, vectors.items.subarray(0, items * dim), dim);
-  const users = vectors.users.length / dim;
-  const widen = (vectors: Float32Array, rows: number, last: (row: number) => number) => {
-    const out = new Float32Array(rows * (dim + 1));
-    for (let r = 0; r < rows; r++) {
-      out.set(vectors.subarray(r * dim, (r + 1) * dim), r * (dim + 1));
-      out[r * (dim + 1) + dim] = last(r);
-    }
-    return out;
-  };
-  return embeddingScorer(widen(vectors.users, users, () => 1), widen(vectors.items, items, (i) => itemBias[i]!), dim + 1);
-}
