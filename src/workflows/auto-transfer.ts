@@ -186,7 +186,11 @@ export async function searchTransfer(
     return { ...found, search, ctx, index };
   };
   const transferSearches = [];
-  for (const [index, ctx] of [context, ...(options.alternatives ?? [])].entries()) transferSearches.push(await searchFrom(ctx, index));
+  for (const [index, ctx] of [context, ...(options.alternatives ?? [])].entries()) {
+    // An alternative source that allows none of the given candidates is not searched (the given source must allow one).
+    if (index > 0 && options.candidates && !allowsAny(ctx, options.candidates)) continue;
+    transferSearches.push(await searchFrom(ctx, index));
+  }
   // The best transfer of any source (ties: the given source, then the alternatives in order).
   const winner = transferSearches.reduce((a, b) => (b.best.score > a.best.score ? b : a));
   // The fair guard: the same search over target-only settings, across the objectives (the
@@ -331,6 +335,12 @@ export function validationScorer(
     });
   };
   return { score: (model) => scoreAt(model, [undefined])[0]!.value, scoreAt, validationUsers: chosen.length };
+}
+
+/** Whether a source's transfer search space has any of `candidates`. */
+function allowsAny(ctx: TransferContext, candidates: readonly TransferStrategyName[]): boolean {
+  const own = modelObjective(ctx.prepared.source.config.objective ?? 'softmax');
+  return transferSearchSpace(own, denseLayersOf(ctx.prepared.source.config), ctx.sourceEvents !== undefined, layeredObjectiveOver(own)).strategies.some((s) => candidates.includes(s.strategy));
 }
 
 /** An alternative source in a trial's label: its objective and model id (`implicit-als source 7f3c…`), or that AUTO retrained it in this run. */
