@@ -132,10 +132,13 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
     const source = await pretrainOn('other-source', { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5 });
     const prepared = await prepare(source.id, 'other-target');
     const { report } = await transfer(prepared, { ...AUTO, budget: { kind: 'trials', trials: 3 } });
-    // The softmax source's own trials (then those from the implicit-ALS model AUTO retrained on the source domain).
-    expect(report.search!.trials.filter((t) => t.search === 'transfer' && t.rung === 0 && !t.label.startsWith('from ')).map((t) => t.epochs)).toEqual([1, 1, 1]);
-    expect(report.search!.trials.some((t) => t.label.startsWith('from the implicit-als source retrained by AUTO: '))).toBe(true);
-    expect(Object.keys(report.search!.trials[1]!.settings).sort()).toEqual(expect.arrayContaining(['learningRate', 'temperature', 'l2']));
+    // One search over the softmax source's candidates and those of the implicit-ALS model AUTO
+    // retrained on the source domain: the softmax source's defaults, then the twin's two anchors.
+    const rung0 = report.search!.trials.filter((t) => t.search === 'transfer' && t.rung === 0);
+    expect(rung0.map((t) => t.label.startsWith('from the implicit-als source retrained by AUTO: '))).toEqual([false, true, true]);
+    expect(rung0.map((t) => t.epochs)).toEqual([1, 2, 1]);
+    expect(Object.keys(rung0[0]!.settings)).toEqual(expect.arrayContaining(['learningRate', 'temperature', 'l2']));
+    expect(rung0[1]!.settings).toMatchObject({ source: 1, strategy: 'FEATURE_EXTRACTION', alsAlpha: ALS_MODEL.alsAlpha });
     expect(report.negativeTransfer).toBe(true);
   });
 
@@ -143,16 +146,19 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
     if (ctx.kind === 'postgres') return; // registry queries are covered on both elsewhere; the computation once is enough
     const softmax = await pretrainOn('source', { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5 });
     const prepareAuto = () => prepareTransfer(ctx.db, softmax.id, 'target', { split: { kind: 'leave-one-out', mode: 'last' }, coldStartShare: 0.15, seed: 3, retrainedSources: true });
-    const settings = { ...AUTO, budget: { kind: 'trials' as const, trials: 2 } };
+    const settings = { ...AUTO, budget: { kind: 'trials' as const, trials: 4 } };
     const first = await prepareAuto();
     expect(first.alternativeSources).toBeUndefined();
     const result = await transfer(first, settings);
     expect(result.retrainedSource).toBeDefined();
     expect(result.retrainedSource!.config).toMatchObject({ retrainedFrom: softmax.id, retrainedFor: 'AUTO', model: { objective: 'implicit-als' } });
     const fromRetrained = result.report.search!.trials.filter((t) => t.label.startsWith('from the implicit-als source retrained by AUTO: '));
-    // Its own search: ALS strategies and the layered candidate, the same budget as the given source's.
-    expect(fromRetrained.filter((t) => t.rung === 0)).toHaveLength(2);
-    expect(fromRetrained.every((t) => t.search === 'transfer')).toBe(true);
+    // One search, one budget: the 4 configurations are the softmax source's defaults, the twin's
+    // two anchors (its ALS defaults, its rows under a fresh hybrid top), then a softmax draw.
+    const rung0 = result.report.search!.trials.filter((t) => t.search === 'transfer' && t.rung === 0);
+    expect(rung0.map((t) => t.settings.source ?? 0)).toEqual([0, 1, 1, 0]);
+    expect(rung0[2]!.settings).toMatchObject({ source: 1, strategy: 'PARTIAL', freezeLayers: 1, objective: 'hybrid' });
+    expect(fromRetrained.every((t) => t.search === 'transfer' && t.settings.source === 1)).toBe(true);
 
     const { record, retrainedSource } = await registerTransferResult(ctx.db, { domain: 'target', transferReport: result.report as unknown as Record<string, unknown> }, result, softmax.id);
     expect(retrainedSource).toMatchObject({ domain: 'source', kind: 'PRETRAIN', parentModelId: softmax.id, status: 'READY' });

@@ -46,6 +46,8 @@ export interface Candidate {
   temperature?: number;
   l2?: number;
   popularityWeight?: number;
+  /** AUTO over several sources: the index of the source the candidate grafts (absent: the given one, 0). */
+  source?: number;
 }
 
 /** What is searched: the strategy choices (none: target-only), whether replay is, and the objective's settings. */

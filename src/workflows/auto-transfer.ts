@@ -87,13 +87,12 @@ export async function searchTransfer(
   const { scoreAt, validationUsers } = validationScorer(target.train, validationRows, alignment.targetUsers, alignment.targetItems, settings.evaluation);
   // Per-user validation values of every trial, so the winners can be compared pair by pair.
   const perUser = new Map<string, Float32Array>();
-  // `search`: 'baseline', or 'transfer N' (N: the source context, 0 the given source, then the alternatives).
-  const trialKey = (search: string, c: Candidate, epochs: number) => `${search} ${epochs} ${JSON.stringify(c)}`;
+  const trialKey = (search: 'transfer' | 'baseline', c: Candidate, epochs: number) => `${search} ${epochs} ${JSON.stringify(c)}`;
   // The popularity term's weight, profiled on every trial of an ALS-rows objective (not with `fixed: ['popularityWeight']`).
   const profile = options.fixed?.includes('popularityWeight') ? undefined : popularityProfiler(target.train, alignment.targetItems);
   const profiled = new Map<string, number>();
   const profiles = (c: Candidate, own: ModelObjective) => profile !== undefined && modelObjective(c.objective ?? own.name).alsRows;
-  const score = (search: string, c: Candidate, epochs: number, model: TwoTowerModel, own: ModelObjective): number => {
+  const score = (search: 'transfer' | 'baseline', c: Candidate, epochs: number, model: TwoTowerModel, own: ModelObjective): number => {
     const key = trialKey(search, c, epochs);
     const r = profiles(c, own) ? profile!(model, scoreAt) : { score: scoreAt(model, [undefined])[0]!, beta: undefined };
     perUser.set(key, r.score.perUser);
@@ -102,7 +101,7 @@ export async function searchTransfer(
   };
   // A trial's model: without the term when it is profiled (its weight is then the profile's choice).
   const trialOverrides = (c: Candidate, own: ModelObjective): ModelOverrides => ({ ...overridesOf(c), ...(profiles(c, own) ? { popularityWeight: 0 } : {}) });
-  const withProfiled = (search: string, t: { settings: Candidate; resource: number }): Candidate => {
+  const withProfiled = (search: 'transfer' | 'baseline', t: { settings: Candidate; resource: number }): Candidate => {
     const beta = profiled.get(trialKey(search, t.settings, t.resource));
     return beta === undefined ? t.settings : { ...t.settings, popularityWeight: beta };
   };
@@ -116,35 +115,23 @@ export async function searchTransfer(
   const sourceTuned = tunedValues(objective, transferConfig(source.config, settings));
   const trainingFor = (c: Candidate, epochs: number): TrainingSettings => ({ ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate, patience: 0 });
   const records: SearchTrialRecord[] = [];
-  // The trials of an alternative source say which source they graft (`sourceLabel`).
-  const record = (search: string, prefix: string) => (t: Trial<Candidate>) => {
+  // `label`: a trial's words (an alternative source's trials say which source they graft).
+  const record = (search: 'transfer' | 'baseline', label: (c: Candidate) => string = describeCandidate) => (t: Trial<Candidate>) => {
     const settings = withProfiled(search, t);
-    const row: SearchTrialRecord = { search: search === 'baseline' ? 'baseline' : 'transfer', config: t.config, label: `${prefix}${describeCandidate(settings)}`, settings: { ...settings }, rung: t.rung, epochs: t.resource, validation: t.score, seconds: t.seconds };
+    const row: SearchTrialRecord = { search, config: t.config, label: label(settings), settings: { ...settings }, rung: t.rung, epochs: t.resource, validation: t.score, seconds: t.seconds };
     records.push(row);
     hooks.onTrial?.(row);
   };
-  const run = (space: SearchSpace, anchor: Candidate | readonly Candidate[], evaluateTrial: (c: Candidate, epochs: number, signal: AbortSignal | undefined) => Promise<number>, search: string, own: ModelObjective, prefix = '') =>
-    successiveHalving<Candidate>({
-      sample: candidateSampler(space, settings.seed + (search === 'baseline' ? 1 : 0), anchor),
-      evaluate: evaluateTrial,
-      minResource: (c) => firstRungOf(c, own),
-      budget: settings.budget,
-      eta: SEARCH_ETA,
-      rungs: SEARCH_RUNGS,
-      signal: hooks.signal,
-      onTrial: record(search, prefix),
-    });
 
   // The source's config with the run's settings and no search override: every candidate's starting point.
   const baseConfig = transferConfig(source.config, { ...settings, model: undefined });
-  /** The transfer search from one source (the given one, or an alternative: the same domain's rows, another objective). */
-  const searchFrom = async (ctx: TransferContext, index: number) => {
+  /** What the transfer search needs of one source (the given one, or an alternative: the same domain's rows, another objective). */
+  const planFor = (ctx: TransferContext) => {
     const from = ctx.prepared.source;
     const own = modelObjective(from.config.objective ?? 'softmax');
-    const ownTuned = tunedOf(own);
     const ownBase = transferConfig(from.config, { ...settings, model: undefined });
     const ownSourceTuned = tunedValues(own, transferConfig(from.config, settings));
-    const space = withSettings(narrowed(transferSearchSpace(own, denseLayersOf(from.config), ctx.sourceEvents !== undefined, layeredObjectiveOver(own)), options.candidates), ownTuned);
+    const space = withSettings(narrowed(transferSearchSpace(own, denseLayersOf(from.config), ctx.sourceEvents !== undefined, layeredObjectiveOver(own)), options.candidates), tunedOf(own));
     const first = space.strategies[0]!;
     // The first draws: the source objective's defaults with the first strategy, then each other objective's (a fresh top over the source's rows).
     const anchors: Candidate[] = [
@@ -158,48 +145,55 @@ export async function searchTransfer(
           ...(ctx.sourceEvents && !s.noReplay ? { replayWeight: settings.replayWeight } : {}),
         })),
     ];
-    const search = `transfer ${index}`;
-    const found = await run(
-      space,
-      anchors,
-      async (c, epochs, signal) => {
-        const config = transferConfig(from.config, { ...settings, model: trialOverrides(c, own) });
-        const strategy = createStrategy(c.strategy!, { freezeLayers: c.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
-        const fitted = await fitStrategy(ctx, strategy, {
-          config,
-          train: target.train,
-          validation: undefined,
-          settings: { replayWeight: c.replayWeight ?? 0, replayFraction: settings.replayFraction, itemInit: settings.itemInit, training: trainingFor(c, epochs), seed: settings.seed },
-          hooks: { signal },
-        });
-        try {
-          if (fitted.training.aborted) throw abortError(signal);
-          return score(search, c, epochs, fitted.model, own);
-        } finally {
-          fitted.model.dispose();
-        }
-      },
-      search,
-      own,
-      index === 0 ? '' : `from ${describeSource(from)}: `,
-    );
-    return { ...found, search, ctx, index };
+    return { ctx, own, anchors, sample: candidateSampler(space, settings.seed, anchors) };
   };
-  const transferSearches = [];
-  for (const [index, ctx] of [context, ...(options.alternatives ?? [])].entries()) {
+  // One search over every source's candidates: a candidate of an alternative carries `source`
+  // (its index, 1..), so ASHA ranks and promotes them all together and the budget is the search's,
+  // not one per source (see `unionSampler`).
+  const plans = [context, ...(options.alternatives ?? [])]
     // An alternative source that allows none of the given candidates is not searched (the given source must allow one).
-    if (index > 0 && options.candidates && !allowsAny(ctx, options.candidates)) continue;
-    transferSearches.push(await searchFrom(ctx, index));
-  }
-  // The best transfer of any source (ties: the given source, then the alternatives in order).
-  const winner = transferSearches.reduce((a, b) => (b.best.score > a.best.score ? b : a));
+    .filter((ctx, index) => index === 0 || !options.candidates || allowsAny(ctx, options.candidates))
+    .map(planFor);
+  const planOf = (c: Candidate) => plans[c.source ?? 0]!;
+  const labelOf = (c: Candidate) => {
+    const { source: index, ...rest } = c;
+    return `${index ? `from ${describeSource(plans[index]!.ctx.prepared.source)}: ` : ''}${describeCandidate(rest)}`;
+  };
+  const transferSearch = await successiveHalving<Candidate>({
+    sample: unionSampler(plans),
+    evaluate: async (c, epochs, signal) => {
+      const { ctx, own } = planOf(c);
+      const { source: _, ...settingsOfC } = c;
+      const config = transferConfig(ctx.prepared.source.config, { ...settings, model: trialOverrides(settingsOfC, own) });
+      const strategy = createStrategy(c.strategy!, { freezeLayers: c.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
+      const fitted = await fitStrategy(ctx, strategy, {
+        config,
+        train: target.train,
+        validation: undefined,
+        settings: { replayWeight: c.replayWeight ?? 0, replayFraction: settings.replayFraction, itemInit: settings.itemInit, training: trainingFor(c, epochs), seed: settings.seed },
+        hooks: { signal },
+      });
+      try {
+        if (fitted.training.aborted) throw abortError(signal);
+        return score('transfer', c, epochs, fitted.model, own);
+      } finally {
+        fitted.model.dispose();
+      }
+    },
+    minResource: (c) => firstRungOf(c, planOf(c).own),
+    budget: settings.budget,
+    eta: SEARCH_ETA,
+    rungs: SEARCH_RUNGS,
+    signal: hooks.signal,
+    onTrial: record('transfer', labelOf),
+  });
+  const winnerPlan = planOf(transferSearch.best.settings);
   // The fair guard: the same search over target-only settings, across the objectives (the
   // model family that wins alone differs from data to data), the source's own first.
   const baselineObjectives = searchedObjectives(objective);
-  const baselineSearch = options.searchBaseline === false ? undefined : await run(
-    withSettings(targetOnlySearchSpace(objective, baselineObjectives), tuned),
-    objectiveAnchors(baseConfig, baselineObjectives, settings.training.learningRate, sourceTuned),
-    async (c, epochs, signal) => {
+  const baselineSearch = options.searchBaseline === false ? undefined : await successiveHalving<Candidate>({
+    sample: candidateSampler(withSettings(targetOnlySearchSpace(objective, baselineObjectives), tuned), settings.seed + 1, objectiveAnchors(baseConfig, baselineObjectives, settings.training.learningRate, sourceTuned)),
+    evaluate: async (c, epochs, signal) => {
       const config = withOverrides(baseConfig, trialOverrides(c, objective));
       const fitted = await fitTargetOnly(context, config, target.train, undefined as EvaluationData | undefined, trainingFor(c, epochs), settings.seed, { signal });
       try {
@@ -209,16 +203,20 @@ export async function searchTransfer(
         fitted.model.dispose();
       }
     },
-    'baseline',
-    objective,
-  );
+    minResource: (c) => firstRungOf(c, objective),
+    budget: settings.budget,
+    eta: SEARCH_ETA,
+    rungs: SEARCH_RUNGS,
+    signal: hooks.signal,
+    onTrial: record('baseline'),
+  });
 
-  const best = winner.best;
+  const best = transferSearch.best;
   const bestBaseline = baselineSearch?.best;
   // The winners with the popularity weight their profile chose (retrained with it).
-  const bestSettings = withProfiled(winner.search, best);
+  const bestSettings = withProfiled('transfer', best);
   const bestBaselineSettings = bestBaseline && withProfiled('baseline', bestBaseline);
-  const validationGain = bestBaseline && validationGainOf(perUser.get(trialKey(winner.search, best.settings, best.resource))!, perUser.get(trialKey('baseline', bestBaseline.settings, bestBaseline.resource))!, settings.evaluation.seed);
+  const validationGain = bestBaseline && validationGainOf(perUser.get(trialKey('transfer', best.settings, best.resource))!, perUser.get(trialKey('baseline', bestBaseline.settings, bestBaseline.resource))!, settings.evaluation.seed);
   const decision: SearchDecision = validationGain && !(validationGain.ci95[0] > 0) ? 'target-only' : 'transfer';
   const chosen: TransferSettings & { strategy: TransferStrategyName } = {
     ...settings,
@@ -248,13 +246,13 @@ export async function searchTransfer(
       validationUsers,
       seed: settings.seed,
       trials: records,
-      transfer: { label: `${winner.index === 0 ? '' : `from ${describeSource(winner.ctx.prepared.source)}: `}${describeCandidate(bestSettings)}`, epochs: best.resource, validation: best.score },
+      transfer: { label: labelOf(bestSettings), epochs: best.resource, validation: best.score },
       ...(bestBaseline ? { baseline: { label: describeCandidate(bestBaselineSettings!), epochs: bestBaseline.resource, validation: bestBaseline.score } } : {}),
       ...(validationGain ? { validationGain } : {}),
-      stoppedByClock: transferSearches.some((t) => t.stoppedByClock) || (baselineSearch?.stoppedByClock ?? false),
+      stoppedByClock: transferSearch.stoppedByClock || (baselineSearch?.stoppedByClock ?? false),
       seconds: (performance.now() - started) / 1000,
     },
-    context: winner.ctx,
+    context: winnerPlan.ctx,
   };
 }
 
@@ -335,6 +333,31 @@ export function validationScorer(
     });
   };
   return { score: (model) => scoreAt(model, [undefined])[0]!.value, scoreAt, validationUsers: chosen.length };
+}
+
+/**
+ * The draws of a search over several sources' candidates: every source's anchors first (the
+ * given source's, then each alternative's), then one random draw of each source in turn, each
+ * from its own sampler (the given source's draws are the ones a search from it alone makes).
+ * An alternative's candidates carry `source` (its index).
+ */
+function unionSampler(plans: ReadonlyArray<{ anchors: readonly Candidate[]; sample: (n: number) => Candidate }>): (n: number) => Candidate {
+  const tag = (c: Candidate, index: number): Candidate => (index === 0 ? c : { ...c, source: index });
+  if (plans.length === 1) return plans[0]!.sample;
+  const anchors = plans.flatMap((p, index) => p.anchors.map((_, k) => ({ index, k })));
+  const drawn = plans.map(() => 0);
+  const order: Array<{ index: number; k: number }> = [];
+  return (n) => {
+    while (order.length <= n) {
+      if (order.length < anchors.length) order.push(anchors[order.length]!);
+      else {
+        const index = (order.length - anchors.length) % plans.length;
+        order.push({ index, k: plans[index]!.anchors.length + drawn[index]!++ });
+      }
+    }
+    const { index, k } = order[n]!;
+    return tag(plans[index]!.sample(k), index);
+  };
 }
 
 /** Whether a source's transfer search space has any of `candidates`. */

@@ -154,7 +154,7 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
     fixed = found.settings;
     search = found.report;
     // The winner may graft an alternative source (then the registered transfer's parent is that model).
-    const result = found.decision === 'target-only' ? await targetOnlyOutcome(context, fixed, backend, hooks, search) : await transferWith(found.context, fixed, backend, hooks, search);
+    const result = found.decision === 'target-only' ? await targetOnlyOutcome(context, fixed, backend, hooks, search, found.context) : await transferWith(found.context, fixed, backend, hooks, search);
     return retrainedSource ? { ...result, retrainedSource } : result;
   }
   return transferWith(context, fixed, backend, hooks, search);
@@ -177,6 +177,8 @@ async function targetOnlyOutcome(
   backend: BackendInfo,
   hooks: TransferHooks,
   search: SearchReport,
+  /** The source the best transfer grafted (its JOINT reference trains with that source's config and the transfer's settings); default `context`. */
+  jointContext: TransferContext = context,
 ): Promise<TransferResult> {
   const { prepared, alignment, sourceEvents: mappedSource } = context;
   const { source, target } = prepared;
@@ -196,10 +198,10 @@ async function targetOnlyOutcome(
     if (fit.training.aborted) throw abortError(hooks.signal);
     if ((settings.jointReference ?? defaultOf<boolean>('jointReference')) === true) {
       hooks.onPhase?.('joint');
-      const jointConfig = transferConfig(source.config, settings);
+      const jointConfig = transferConfig(jointContext.prepared.source.config, settings);
       const jointEvents = trainingEvents(jointConfig, target.train, target.validation);
       const jointValidation = jointEvents.validation && evaluationData(jointEvents.train, jointEvents.validation, nTargetUsers, nTargetItems);
-      joint = await fitStrategy(context, createStrategy('JOINT'), { config: jointConfig, train: jointEvents.train, validation: jointValidation, settings, hooks });
+      joint = await fitStrategy(jointContext, createStrategy('JOINT'), { config: jointConfig, train: jointEvents.train, validation: jointValidation, settings, hooks });
       if (joint.training.aborted) throw abortError(hooks.signal);
     }
 
