@@ -9,6 +9,20 @@
  * the factors are bit-identical for any thread count and any split of the rows.
  */
 
+/** A compiled WebAssembly module (opaque; this project's TS libs do not declare the WebAssembly API). */
+export type WasmModule = object;
+/** The parts of the WebAssembly API the SIMD kernel uses. */
+export interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: object) => { exports: Record<string, unknown> };
+}
+/** A WebAssembly memory (its buffer is replaced when it grows). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
 /** What the row solver of one half reads and writes. */
 export interface AlsHalf {
   f: number;
@@ -47,6 +61,33 @@ export interface AlsScratch {
   Yb: Float64Array;
   Cb: Float64Array;
   pairAt: Int32Array;
+  /** The SIMD kernel's instance and memory layout; null = the JS path. */
+  wasm: AlsWasm | null;
+}
+
+/**
+ * One thread's instance of the SIMD kernel (`als-simd.wat`): its memory holds the block's
+ * vectors, rows padded to `fp` floats, at these byte addresses; `ys`/`conf` hold `cap` pairs.
+ */
+export interface AlsWasm {
+  cg: (...args: number[]) => void;
+  memory: WasmMemory;
+  f32: Float32Array;
+  i32: Int32Array;
+  fp: number;
+  /** The Gramians last copied in (converted to float32 and padded). */
+  grams: Float64Array | null;
+  masks: number;
+  pairs: number;
+  rr: number;
+  live: number;
+  x: number;
+  r: number;
+  p: number;
+  ap: number;
+  conf: number;
+  ys: number;
+  cap: number;
 }
 
 export interface AlsKernel {
@@ -61,7 +102,44 @@ export interface AlsKernel {
   work(h: AlsHalf, control: Int32Array, chunk: number, thread: number, threads: number, s: AlsScratch): { error: string | null; rows: number };
 }
 
-export function alsKernel(): AlsKernel {
+/**
+ * `simd`: the compiled `als-simd.wat` (`alsSimdModule()`); when given, conjugate-gradient
+ * blocks are solved by it in float32 (each thread instantiates its own), otherwise by the
+ * float64 JS loops below. Exact (Cholesky) solves always run in JS.
+ */
+export function alsKernel(simd?: WasmModule | null): AlsKernel {
+  function createWasm(f: number, block: number): AlsWasm {
+    const instance = new (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly.Instance(simd!, {});
+    const memory = instance.exports.memory as WasmMemory;
+    const fp = Math.ceil(f / 8) * 8;
+    const align = (n: number) => Math.ceil(n / 16) * 16;
+    const masks = 4 * fp * fp * 4;
+    const pairs = align(masks + block * 4);
+    const rr = align(pairs + (block + 1) * 4);
+    const live = align(rr + block * 4);
+    const x = align(live + block * 4);
+    const r = x + block * fp * 4;
+    const p = r + block * fp * 4;
+    const ap = p + block * fp * 4;
+    const w: AlsWasm = { cg: instance.exports.cg as AlsWasm['cg'], memory, f32: new Float32Array(0), i32: new Int32Array(0), fp, grams: null, masks, pairs, rr, live, x, r, p, ap, conf: 0, ys: 0, cap: 0 };
+    reserve(w, block, 1024);
+    return w;
+  }
+
+  /** Room for `count` pairs after the block's vectors (the pair regions are zeroed: padding stays 0). */
+  function reserve(w: AlsWasm, block: number, count: number): void {
+    const cap = Math.max(count, 2 * w.cap);
+    w.conf = w.ap + block * w.fp * 4;
+    w.ys = Math.ceil((w.conf + cap * 4) / 16) * 16;
+    const end = w.ys + cap * w.fp * 4;
+    const have = w.memory.buffer.byteLength;
+    if (end > have) w.memory.grow(Math.ceil((end - have) / 65536));
+    w.f32 = new Float32Array(w.memory.buffer);
+    w.i32 = new Int32Array(w.memory.buffer);
+    w.f32.fill(0, w.conf >> 2, end >> 2);
+    w.cap = cap;
+  }
+
   function createScratch(f: number, block: number): AlsScratch {
     return {
       block,
@@ -77,6 +155,7 @@ export function alsKernel(): AlsKernel {
       Yb: new Float64Array(1024 * f),
       Cb: new Float64Array(1024),
       pairAt: new Int32Array(block + 1),
+      wasm: simd ? createWasm(f, block) : null,
     };
   }
 
@@ -183,8 +262,66 @@ export function alsKernel(): AlsKernel {
     return s0 + s1 + (s2 + s3);
   }
 
+  /**
+   * `cgBlock` by the SIMD kernel: the block's rows of x, its pairs' rows of y and confidences
+   * (and the Gramians, once per half) are copied into the kernel's memory as padded float32,
+   * the solutions copied back out.
+   */
+  function cgBlockSimd(h: AlsHalf, s: AlsScratch, w: AlsWasm, m: number): void {
+    const { f, x, y, offsets, cols, confidence, domains, grams } = h;
+    const { idx } = s;
+    const fp = w.fp;
+    if (w.grams !== grams) {
+      const F = w.f32;
+      for (let mask = 0; mask < 4; mask++) {
+        for (let a = 0; a < f; a++) {
+          const from = mask * f * f + a * f;
+          const to = mask * fp * fp + a * fp;
+          for (let b = 0; b < f; b++) F[to + b] = grams[from + b]!;
+        }
+      }
+      w.grams = grams;
+    }
+    let pairs = 0;
+    for (let j = 0; j < m; j++) pairs += offsets[idx[j]! + 1]! - offsets[idx[j]!]!;
+    if (pairs > w.cap) reserve(w, s.block, pairs);
+    const F = w.f32;
+    const I = w.i32;
+    const ys = w.ys >> 2;
+    const conf = w.conf >> 2;
+    const pairAt = w.pairs >> 2;
+    const masks = w.masks >> 2;
+    const X = w.x >> 2;
+    let at = 0;
+    for (let j = 0; j < m; j++) {
+      const r = idx[j]!;
+      I[pairAt + j] = at;
+      I[masks + j] = domains[r]!;
+      for (let k = offsets[r]!; k < offsets[r + 1]!; k++) {
+        const yo = cols[k]! * f;
+        const bo = ys + at * fp;
+        for (let a = 0; a < f; a++) F[bo + a] = y[yo + a]!;
+        F[conf + at++] = confidence[k]!;
+      }
+      const xo = r * f;
+      const o = X + j * fp;
+      for (let a = 0; a < f; a++) F[o + a] = x[xo + a]!;
+    }
+    I[pairAt + m] = at;
+    w.cg(m, fp, h.cgSteps, h.reg, 0, w.masks, w.pairs, w.conf, w.ys, w.x, w.r, w.p, w.ap, w.rr, w.live);
+    const steps = h.steps;
+    for (let j = 0; j < m; j++) {
+      const r = idx[j]!;
+      const xo = r * f;
+      const o = X + j * fp;
+      const st = steps ? steps[r]! : 1;
+      for (let a = 0; a < f; a++) x[xo + a] = st === 1 ? F[o + a]! : x[xo + a]! + st * (F[o + a]! - x[xo + a]!);
+    }
+  }
+
   /** Batched conjugate gradient on the m rows in s.idx (rows with events), warm-started from h.x. */
   function cgBlock(h: AlsHalf, s: AlsScratch, m: number): void {
+    if (s.wasm) return cgBlockSimd(h, s, s.wasm, m);
     const { f, x, y, offsets, cols, confidence, cgSteps } = h;
     const { idx, X, R, P, AP, rr, live, pairAt } = s;
     // Gather the block's pairs once: the CG passes below read them 2 (cgSteps + 1) times, in order.

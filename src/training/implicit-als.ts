@@ -17,6 +17,12 @@ export interface ImplicitAlsOptions {
    * are split between them, the factors are bit-identical for any count.
    */
   threads?: number;
+  /**
+   * Conjugate-gradient row solves (alsCgSteps > 0) on the WebAssembly SIMD kernel in float32
+   * arithmetic when the runtime supports it (default true); false: the float64 JS kernel.
+   * Either way the factors are bit-identical for any thread count.
+   */
+  simd?: boolean;
   /** Validation metric after each sweep, higher is better. */
   validate?: (model: TwoTowerModel, epoch: number) => Promise<number> | number;
   earlyStopping?: EarlyStoppingOptions;
@@ -111,7 +117,7 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
     frozen: share(table.frozen),
     steps: rowSteps(table, share),
   }));
-  const pool = AlsThreads.open(halves, threads);
+  const pool = AlsThreads.open(halves, threads, { simd: options.simd });
   const history: EpochRecord[] = [];
   const progress: StepProgress = { epoch: 0, step: 0, steps: 2, loss: 0, examplesPerSecond: 0, lr: 0 };
   let solvingMs = 0;
@@ -278,6 +284,8 @@ export interface SolveOptions {
    * The rows' CG runs batched over blocks of rows (`als-kernel.ts`): the same arithmetic per row.
    */
   cgSteps?: number;
+  /** See `ImplicitAlsOptions.simd` (default true). */
+  simd?: boolean;
 }
 
 /**
@@ -295,7 +303,7 @@ export async function solveTableRows(
   const f = table.dim;
   if (other.dim !== f) throw new GraftError('BAD_INPUT', `tables have dims ${table.dim} and ${other.dim}; ALS needs equal dims`);
   const half = { f, cgSteps: options.cgSteps ?? 0, reg: options.reg, y: other.weights, x: table.weights, ...rows, frozen: table.frozen, steps: options.steps ?? null };
-  const threads = AlsThreads.open([half], 1);
+  const threads = AlsThreads.open([half], 1, { simd: options.simd });
   try {
     return await threads.solve(0, domainGramians(other.weights, f, otherDomains), options.signal);
   } finally {

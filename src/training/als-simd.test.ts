@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import initWabt from 'wabt';
+import { describe, expect, it } from 'vitest';
+import { createRng } from '../dataset/random.js';
+import { TwoTowerModel } from '../model/two-tower.model.js';
+import { ALS_SIMD_WASM_BASE64 } from './als-simd-wasm.js';
+import { alsSimdSupported } from './als-simd.js';
+import { confidenceMatrix, fitImplicitAls, solveTableRows } from './implicit-als.js';
+
+/** Zipf-like items; primary events from the first 60% of the users, replayed ones (a second domain) from 40-90%. */
+function generated(seed: number, users: number, items: number, events: number) {
+  const rng = createRng(seed, { resumable: true });
+  const draw = (n: number, from: number, to: number) => {
+    const us = new Int32Array(n);
+    const is = new Int32Array(n);
+    for (let k = 0; k < n; k++) {
+      us[k] = Math.floor((from + (to - from) * rng.next()) * users);
+      is[k] = Math.min(items - 1, Math.floor(5 * (Math.pow((items + 5) / 5, rng.next()) - 1)));
+    }
+    return { users: us, items: is };
+  };
+  return { ...draw(events, 0, 0.6), replay: { ...draw(Math.floor(events / 2), 0.4, 0.9), weight: 0.5 } };
+}
+
+describe('the WebAssembly SIMD kernel of implicit ALS', () => {
+  it('is the committed compilation of als-simd.wat (run `npm run wasm` after editing the WAT)', async () => {
+    const wat = readFileSync(fileURLToPath(new URL('./als-simd.wat', import.meta.url)), 'utf8');
+    const wabt = await initWabt();
+    const module = wabt.parseWat('als-simd.wat', wat, { simd: true, bulk_memory: true });
+    const { buffer } = module.toBinary({ write_debug_names: false });
+    module.destroy();
+    expect(Buffer.from(buffer).toString('base64')).toBe(ALS_SIMD_WASM_BASE64);
+  });
+
+  it('runs on this Node (WebAssembly SIMD validates)', () => {
+    expect(alsSimdSupported()).toBe(true);
+  });
+
+  // dim 10 pads rows to 16 floats, 64 is the default, 20 pads to 24 (a 4-row and 1-row mix of masks either way).
+  for (const f of [10, 20, 64]) {
+    it(`solves the same rows as the float64 JS kernel within float32 rounding (dim ${f})`, async () => {
+      const users = 300;
+      const items = 500;
+      const data = generated(21, users, items, 3000);
+      const { byUser, byItem } = confidenceMatrix(data, users, items, 40);
+      const solve = async (simd: boolean) => {
+        const model = TwoTowerModel.create({ users, items, dim: f, layers: [], objective: 'implicit-als', alsCgSteps: 3, seed: 5 });
+        const before = model.userTable.weights.slice();
+        const steps = new Float32Array(users).fill(1).fill(0.5, 0, 30);
+        await solveTableRows(model.userTable, model.itemTable, byUser, byItem.domains, { alpha: 40, reg: 0.1, cgSteps: 3, steps, simd });
+        const out = { before, after: model.userTable.weights.slice() };
+        model.dispose();
+        return out;
+      };
+      const js = await solve(false);
+      const simd = await solve(true);
+      let worst = 0;
+      let scale = 0;
+      for (let k = 0; k < js.after.length; k++) {
+        worst = Math.max(worst, Math.abs(simd.after[k]! - js.after[k]!));
+        scale = Math.max(scale, Math.abs(js.after[k]!));
+      }
+      // Float32 sums of 64 products on rows of size ~1: agreement to ~1e-4 of the largest entry.
+      expect(worst / scale).toBeLessThan(2e-4);
+      expect(js.after.reduce((s, v, k) => s + Math.abs(v - js.before[k]!), 0)).toBeGreaterThan(1);
+      expect(new Set(byUser.domains)).toEqual(new Set([0, 1, 2, 3]));
+    });
+  }
+
+  it('fits to the same objective as the JS kernel over several sweeps, bit-identical on 1, 2 and 3 threads', async () => {
+    const users = 700;
+    const items = 900;
+    const data = generated(9, users, items, 6000);
+    const fit = async (threads: number, simd: boolean) => {
+      const model = TwoTowerModel.create({ users, items, dim: 12, layers: [], objective: 'implicit-als', alsCgSteps: 3, seed: 5 });
+      model.userTable.freezeRows(0, 40);
+      model.itemTable.setRowLearningRateMultiplier(0, 100, 0.3);
+      const result = await fitImplicitAls(model, data, { epochs: 4, threads, simd });
+      const out = { users: model.userTable.weights.slice(), items: model.itemTable.weights.slice(), loss: result.history.at(-1)!.loss };
+      model.dispose();
+      return out;
+    };
+    const js = await fit(1, false);
+    const one = await fit(1, true);
+    expect(Math.abs(one.loss - js.loss) / Math.abs(js.loss)).toBeLessThan(1e-4);
+    for (const threads of [2, 3]) {
+      const many = await fit(threads, true);
+      expect(Buffer.from(many.users.buffer).equals(Buffer.from(one.users.buffer))).toBe(true);
+      expect(Buffer.from(many.items.buffer).equals(Buffer.from(one.items.buffer))).toBe(true);
+      expect(many.loss).toBe(one.loss);
+    }
+  });
+});

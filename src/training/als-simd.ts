@@ -1,0 +1,24 @@
+import type { WasmApi, WasmModule } from './als-kernel.js';
+import { ALS_SIMD_WASM_BASE64 } from './als-simd-wasm.js';
+
+let compiled: WasmModule | null | undefined;
+
+/**
+ * The ALS conjugate-gradient kernel in WebAssembly SIMD (`als-simd.wat`, float32 arithmetic),
+ * compiled once per process; null when this runtime's WebAssembly has no SIMD
+ * (`WebAssembly.validate` refuses the bytes), in which case the float64 JS kernel solves the rows.
+ * A `WebAssembly.Module` can be handed to worker threads (`workerData`), each instantiating its own.
+ */
+export function alsSimdModule(): WasmModule | null {
+  if (compiled === undefined) {
+    const bytes = Buffer.from(ALS_SIMD_WASM_BASE64, 'base64');
+    const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+    compiled = wasm.validate(bytes) ? new wasm.Module(bytes) : null;
+  }
+  return compiled;
+}
+
+/** True when the SIMD kernel runs here (see `alsSimdModule`). */
+export function alsSimdSupported(): boolean {
+  return alsSimdModule() !== null;
+}
