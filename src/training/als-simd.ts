@@ -8,9 +8,11 @@ let compiled: WasmModule | null | undefined;
  * compiled once per process; null when this runtime's WebAssembly has no SIMD
  * (`WebAssembly.validate` refuses the bytes), in which case the float64 JS kernel solves the rows.
  * A `WebAssembly.Module` can be handed to worker threads (`workerData`), each instantiating its own.
+ * The environment variable `GRAFT_ALS_SIMD=0` turns it off (the JS kernel everywhere, e.g. to compare).
  */
 export function alsSimdModule(): WasmModule | null {
   if (compiled === undefined) {
+    if (process.env.GRAFT_ALS_SIMD === '0') return null;
     const bytes = Buffer.from(ALS_SIMD_WASM_BASE64, 'base64');
     const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
     compiled = wasm.validate(bytes) ? new wasm.Module(bytes) : null;

@@ -167,6 +167,21 @@
             (local.set $j (i32.add (local.get $j) (i32.const 1)))))
         (br $rows))))
 
+;; Copies pair k's row of the other side's table (f floats at table + cols[k] f 4, cols the
+  ;; i32s at cols) to ys + k fp 4, for k in [0, count): the block's rows of y, contiguous.
+  (func (export "gather") (param $count i32) (param $cols i32) (param $table i32) (param $f i32) (param $ys i32) (param $fp i32)
+    (local $end i32) (local $row i32) (local $out i32)
+    (local.set $end (i32.add (local.get $cols) (i32.shl (local.get $count) (i32.const 2))))
+    (local.set $row (i32.shl (local.get $f) (i32.const 2)))
+    (local.set $out (i32.shl (local.get $fp) (i32.const 2)))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $cols) (local.get $end)))
+        (memory.copy (local.get $ys) (i32.add (local.get $table) (i32.mul (i32.load (local.get $cols)) (local.get $row))) (local.get $row))
+        (local.set $ys (i32.add (local.get $ys) (local.get $out)))
+        (local.set $cols (i32.add (local.get $cols) (i32.const 4)))
+        (br $l))))
+
   ;; `steps` conjugate-gradient steps on the m rows of a block, warm-started from X (all [m x fp]
   ;; floats): A_j = G_mask(j) + reg I + Σ_k c_k y_k y_kᵀ, b_j = Σ_k (1 + c_k) y_k over the
   ;; row's pairs k in [pairs[j], pairs[j + 1]) (i32s), c_k the f32 at conf + 4k, y_k the
