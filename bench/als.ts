@@ -47,7 +47,8 @@ async function run(data: { users: Int32Array; items: Int32Array }, cgSteps: numb
   try {
     const started = performance.now();
     const cpu = process.cpuUsage();
-    await fitImplicitAls(model, data, { epochs: SWEEPS, threads, simd });
+    const result = await fitImplicitAls(model, data, { epochs: SWEEPS, threads, simd });
+    if (cgSteps > 0 && (result.alsKernel === 'simd') !== (simd && alsSimdSupported())) throw new Error(`asked for ${simd ? 'simd' : 'js'}, ran ${result.alsKernel}`);
     const msPerSweep = (performance.now() - started) / SWEEPS;
     const used = process.cpuUsage(cpu);
     const cpuMsPerSweep = (used.user + used.system) / 1000 / SWEEPS;

@@ -4,9 +4,13 @@
  * (it references nothing outside its body) because the worker threads run its source text
  * (`alsKernel.toString()`): the same code on every thread, from `dist/` and under vitest alike.
  *
+ * Conjugate-gradient blocks run either on the float64 JS loops here or, given the compiled
+ * `als-simd.wat` (`alsSimdModule()`), on its float32 SIMD code (several times faster; the same
+ * algorithm, results within float32 rounding of the JS ones). Exact solves always run in JS.
+ *
  * Every row's result depends only on its own pairs, the other side's rows and the Gramians,
  * and each row's arithmetic runs in the same order whatever block or thread it falls in, so
- * the factors are bit-identical for any thread count and any split of the rows.
+ * the factors are bit-identical for any thread count and any split of the rows (per kernel).
  */
 
 /** A compiled WebAssembly module (opaque; this project's TS libs do not declare the WebAssembly API). */

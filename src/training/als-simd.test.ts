@@ -77,6 +77,7 @@ describe('the WebAssembly SIMD kernel of implicit ALS', () => {
       model.userTable.freezeRows(0, 40);
       model.itemTable.setRowLearningRateMultiplier(0, 100, 0.3);
       const result = await fitImplicitAls(model, data, { epochs: 4, threads, simd });
+      expect(result.alsKernel).toBe(simd ? 'simd' : 'js');
       const out = { users: model.userTable.weights.slice(), items: model.itemTable.weights.slice(), loss: result.history.at(-1)!.loss };
       model.dispose();
       return out;

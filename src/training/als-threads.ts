@@ -7,6 +7,8 @@ import { alsSimdModule } from './als-simd.js';
 const CHUNK_ROWS = 128;
 /** Rows per batched conjugate-gradient block (their vectors stay in cache). */
 export const BLOCK_ROWS = 64;
+/** Tables larger than this (1 GiB of float32) are solved against by the JS kernel: the SIMD kernel copies the table into its 32-bit memory. */
+const MAX_SIMD_TABLE_FLOATS = 2 ** 28;
 
 // Plain CommonJS so the same worker runs from the compiled package and under vitest (no TS
 // loader in workers): the kernel is its own source text, so every thread runs the same code.
@@ -55,11 +57,14 @@ export class AlsThreads {
 
   /**
    * `simd` (default true): conjugate-gradient blocks run on the float32 WebAssembly SIMD
-   * kernel when the runtime supports it (`alsSimdSupported`); false: the float64 JS kernel.
+   * kernel when the runtime supports it (`alsSimdSupported`) and the other side's table is
+   * at most 1 GiB; false: the float64 JS kernel.
    */
   static open(halves: AlsHalfArrays[], threads: number, options: { simd?: boolean } = {}): AlsThreads {
     if (!Number.isInteger(threads) || threads < 1) throw new GraftError('BAD_INPUT', `threads = ${threads}; use an integer >= 1 (e.g. 2)`);
-    const simd = options.simd === false ? null : alsSimdModule();
+    // Each thread's kernel memory holds a copy of the other side's table (wasm32: at most 4 GiB in all).
+    const largest = Math.max(...halves.map((h) => h.y.length));
+    const simd = options.simd === false || largest > MAX_SIMD_TABLE_FLOATS ? null : alsSimdModule();
     const control = new Int32Array(threads > 1 ? new SharedArrayBuffer(4) : new ArrayBuffer(4));
     const workers: Worker[] = [];
     for (let thread = 1; thread < threads; thread++) {

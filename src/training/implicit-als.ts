@@ -68,11 +68,13 @@ export interface ConfidenceRows {
  * (FULL's pretrained rows) moves only m of the way to its solution each sweep,
  * x ← x + m (x* - x): the exact-solve counterpart of a lower learning rate (m = 0 never
  * moves). Every event counts in every sweep, so `replay.fraction` does not apply. Returns
- * the same record as `train`, with the thread count.
+ * the same record as `train`, with the thread count and the kernel that solved the rows.
  *
- * The rows of a half are solved by `als-kernel.ts` (CG batched over blocks of rows) on
- * `options.threads` threads sharing the tables (`als-threads.ts`); every row's solve reads only
- * the other side, so the factors are bit-identical for any thread count.
+ * The rows of a half are solved by `als-kernel.ts` (CG batched over blocks of rows; the CG
+ * blocks on a WebAssembly SIMD kernel in float32, `als-simd.wat`, unless `options.simd` is
+ * false or the runtime lacks SIMD) on `options.threads` threads sharing the tables
+ * (`als-threads.ts`); every row's solve reads only the other side, so the factors are
+ * bit-identical for any thread count.
  *
  * @example
  * const model = TwoTowerModel.create({ users, items, layers: [], objective: 'implicit-als', alsAlpha: 40 });
@@ -118,6 +120,7 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
     steps: rowSteps(table, share),
   }));
   const pool = AlsThreads.open(halves, threads, { simd: options.simd });
+  const kernel = pool.kernelName;
   const history: EpochRecord[] = [];
   const progress: StepProgress = { epoch: 0, step: 0, steps: 2, loss: 0, examplesPerSecond: 0, lr: 0 };
   let solvingMs = 0;
@@ -180,6 +183,7 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
     stoppedEarly,
     aborted,
     threads,
+    alsKernel: kernel,
   };
 }
 
