@@ -6,7 +6,7 @@ import { createRng } from '../dataset/random.js';
 import { TwoTowerModel } from '../model/two-tower.model.js';
 import { ALS_SIMD_WASM_BASE64 } from './als-simd-wasm.js';
 import { alsSimdSupported } from './als-simd.js';
-import { confidenceMatrix, fitImplicitAls, solveTableRows } from './implicit-als.js';
+import { confidenceMatrix, domainGramians, fitImplicitAls, solveTableRows } from './implicit-als.js';
 
 /** Zipf-like items; primary events from the first 60% of the users, replayed ones (a second domain) from 40-90%. */
 function generated(seed: number, users: number, items: number, events: number) {
@@ -67,6 +67,48 @@ describe('the WebAssembly SIMD kernel of implicit ALS', () => {
       expect(new Set(byUser.domains)).toEqual(new Set([0, 1, 2, 3]));
     });
   }
+
+  /** `domainGramians`' JS loop (before the SIMD quads): the reference its SIMD path must equal bit for bit. */
+  function jsGramians(y: Float32Array, f: number, domains: Uint8Array): Float64Array {
+    const exact = [0, 1, 2, 3].map(() => new Float64Array(f * f));
+    const lists = [0, 1, 2, 3].map(() => [] as number[]);
+    for (let row = 0; row < domains.length; row++) if (domains[row]! !== 0) lists[domains[row]!]!.push(row);
+    for (let mask = 1; mask <= 3; mask++) {
+      const list = lists[mask]!;
+      const gram = exact[mask]!;
+      let j = 0;
+      for (; j + 3 < list.length; j += 4) {
+        const [o0, o1, o2, o3] = [0, 1, 2, 3].map((d) => list[j + d]! * f) as [number, number, number, number];
+        for (let a = 0; a < f; a++) {
+          const base = a * f;
+          for (let b = 0; b <= a; b++) gram[base + b] += y[o0 + a]! * y[o0 + b]! + y[o1 + a]! * y[o1 + b]! + y[o2 + a]! * y[o2 + b]! + y[o3 + a]! * y[o3 + b]!;
+        }
+      }
+      for (; j < list.length; j++) {
+        const o = list[j]! * f;
+        for (let a = 0; a < f; a++) for (let b = 0; b <= a; b++) gram[a * f + b] += y[o + a]! * y[o + b]!;
+      }
+    }
+    const packed = new Float64Array(4 * f * f);
+    const unions = [[], [1, 3], [2, 3], [1, 2, 3]];
+    for (let m = 1; m <= 3; m++) {
+      const out = packed.subarray(m * f * f, (m + 1) * f * f);
+      for (const part of unions[m]!) for (let k = 0; k < f * f; k++) out[k] += exact[part]![k]!;
+      for (let a = 0; a < f; a++) for (let b = 0; b < a; b++) out[b * f + a] = out[a * f + b]!;
+    }
+    return packed;
+  }
+
+  it('sums the Gramians bit-identically to the JS loop (float64, same order), dims 8, 10, 64 and odd 7 (JS)', () => {
+    const rng = createRng(3, { resumable: true });
+    for (const f of [8, 10, 64, 7]) {
+      const rows = 1003;
+      const y = Float32Array.from({ length: rows * f }, () => rng.next() - 0.5);
+      const domains = Uint8Array.from({ length: rows }, () => Math.floor(rng.next() * 4));
+      const got = domainGramians(y, f, domains);
+      expect(Buffer.from(got.buffer).equals(Buffer.from(jsGramians(y, f, domains).buffer))).toBe(true);
+    }
+  });
 
   it('fits to the same objective as the JS kernel over several sweeps, bit-identical on 1, 2 and 3 threads', async () => {
     const users = 700;

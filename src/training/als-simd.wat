@@ -167,7 +167,54 @@
             (local.set $j (i32.add (local.get $j) (i32.const 1)))))
         (br $rows))))
 
-;; Copies pair k's row of the other side's table (f floats at table + cols[k] f 4, cols the
+;; The Gramian sums of `domainGramians` (implicit-als.ts) for rows taken four at a time, in
+  ;; float64 and in the JS loop's exact order (so bit-identical to it): for each quad of rows
+  ;; o0..o3 from the i32 list (count a multiple of 4), for a < f and b <= a (b in pairs, so
+  ;; also b = a + 1 when a is even: an upper-triangle entry the caller overwrites),
+  ;; gram[a f + b] += ((v0 y0b + v1 y1b) + v2 y2b) + v3 y3b, v_r = y_r[a], the rows' f floats
+  ;; at table + o_r f 4, gram the f x f float64s at out. f must be even.
+  (func (export "gramQuads") (param $list i32) (param $count i32) (param $table i32) (param $f i32) (param $out i32)
+    (local $end i32) (local $row i32) (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
+    (local $a i32) (local $b i32) (local $g i32) (local $bend i32)
+    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
+    (local.set $end (i32.add (local.get $list) (i32.shl (local.get $count) (i32.const 2))))
+    (local.set $row (i32.shl (local.get $f) (i32.const 2)))
+    (block $done
+      (loop $quads
+        (br_if $done (i32.ge_u (local.get $list) (local.get $end)))
+        (local.set $r0 (i32.add (local.get $table) (i32.mul (i32.load (local.get $list)) (local.get $row))))
+        (local.set $r1 (i32.add (local.get $table) (i32.mul (i32.load offset=4 (local.get $list)) (local.get $row))))
+        (local.set $r2 (i32.add (local.get $table) (i32.mul (i32.load offset=8 (local.get $list)) (local.get $row))))
+        (local.set $r3 (i32.add (local.get $table) (i32.mul (i32.load offset=12 (local.get $list)) (local.get $row))))
+        (local.set $a (i32.const 0))
+        (loop $as
+          (local.set $v0 (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $r0) (i32.shl (local.get $a) (i32.const 2)))))))
+          (local.set $v1 (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $r1) (i32.shl (local.get $a) (i32.const 2)))))))
+          (local.set $v2 (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $r2) (i32.shl (local.get $a) (i32.const 2)))))))
+          (local.set $v3 (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $r3) (i32.shl (local.get $a) (i32.const 2)))))))
+          (local.set $g (i32.add (local.get $out) (i32.shl (i32.mul (local.get $a) (local.get $f)) (i32.const 3))))
+          ;; b runs over [0, a] in pairs: byte offsets 0, 8, ... < 4 (a + 1)
+          (local.set $bend (i32.shl (i32.add (local.get $a) (i32.const 1)) (i32.const 2)))
+          (local.set $b (i32.const 0))
+          (loop $bs
+            (v128.store (local.get $g)
+              (f64x2.add (v128.load (local.get $g))
+                (f64x2.add
+                  (f64x2.add
+                    (f64x2.add
+                      (f64x2.mul (local.get $v0) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $r0) (local.get $b)))))
+                      (f64x2.mul (local.get $v1) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $r1) (local.get $b))))))
+                    (f64x2.mul (local.get $v2) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $r2) (local.get $b))))))
+                  (f64x2.mul (local.get $v3) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $r3) (local.get $b))))))))
+            (local.set $g (i32.add (local.get $g) (i32.const 16)))
+            (local.set $b (i32.add (local.get $b) (i32.const 8)))
+            (br_if $bs (i32.lt_u (local.get $b) (local.get $bend))))
+          (local.set $a (i32.add (local.get $a) (i32.const 1)))
+          (br_if $as (i32.lt_u (local.get $a) (local.get $f))))
+        (local.set $list (i32.add (local.get $list) (i32.const 16)))
+        (br $quads))))
+
+  ;; Copies pair k's row of the other side's table (f floats at table + cols[k] f 4, cols the
   ;; i32s at cols) to ys + k fp 4, for k in [0, count): the block's rows of y, contiguous.
   (func (export "gather") (param $count i32) (param $cols i32) (param $table i32) (param $f i32) (param $ys i32) (param $fp i32)
     (local $end i32) (local $row i32) (local $out i32)

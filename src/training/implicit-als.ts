@@ -1,6 +1,7 @@
 import { GraftError } from '../errors.js';
 import type { EmbeddingTable } from '../model/embedding-table.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
+import { simdGramians } from './als-simd.js';
 import { AlsThreads, sharedCopy, type AlsHalfArrays } from './als-threads.js';
 import { BestEpochTracker } from './best-epoch.js';
 import type { EarlyStoppingOptions } from './early-stopping.js';
@@ -319,17 +320,24 @@ export async function solveTableRows(
  * Full symmetric Gramians YᵀY over the rows sharing a domain with each domain set, packed
  * `[4, f, f]`: block m (1..3) sums the rows o with domains[o] & m (float64 accumulation);
  * block 0 is all zeros. Four rows at a time (each sum loaded once per four rows), rows in
- * index order within each exact domain set.
+ * index order within each exact domain set; the quads on the SIMD kernel when it runs
+ * (`simdGramians`, the same float64 sums in the same order).
  */
 export function domainGramians(y: Float32Array, f: number, domains: Uint8Array): Float64Array {
   // Exact-mask sums first (rows in domain 1 only, 2 only, both), then the unions.
   const exact = [0, 1, 2, 3].map(() => new Float64Array(f * f));
   const lists = [0, 1, 2, 3].map(() => [] as number[]);
   for (let row = 0; row < domains.length; row++) if (domains[row]! !== 0) lists[domains[row]!]!.push(row);
+  // The quads on the WebAssembly SIMD kernel when it runs here (the same sums, bit-identical).
+  const quads = simdGramians(y, f);
   for (let mask = 1; mask <= 3; mask++) {
     const list = lists[mask]!;
     const gram = exact[mask]!;
     let j = 0;
+    if (quads) {
+      j = list.length - (list.length % 4);
+      quads(list, j, gram);
+    }
     for (; j + 3 < list.length; j += 4) {
       const o0 = list[j]! * f;
       const o1 = list[j + 1]! * f;
