@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../dataset/random.js';
 import { TwoTowerModel } from '../model/two-tower.model.js';
 import { ALS_SIMD_WASM_BASE64 } from './als-simd-wasm.js';
-import { alsSimdSupported } from './als-simd.js';
+import { alsSimdSupported, simdXGx } from './als-simd.js';
 import { confidenceMatrix, domainGramians, fitImplicitAls, solveTableRows } from './implicit-als.js';
 
 /** Zipf-like items; primary events from the first 60% of the users, replayed ones (a second domain) from 40-90%. */
@@ -107,6 +107,38 @@ describe('the WebAssembly SIMD kernel of implicit ALS', () => {
       const domains = Uint8Array.from({ length: rows }, () => Math.floor(rng.next() * 4));
       const got = domainGramians(y, f, domains);
       expect(Buffer.from(got.buffer).equals(Buffer.from(jsGramians(y, f, domains).buffer))).toBe(true);
+    }
+  });
+
+  it("sums the objective's x^T G x bit-identically to the JS loop (float64, same order), dims 8, 9, 64", () => {
+    const rng = createRng(4, { resumable: true });
+    for (const f of [8, 9, 64]) {
+      const users = 517;
+      const x = Float32Array.from({ length: users * f }, () => rng.next() - 0.5);
+      const domains = Uint8Array.from({ length: users }, () => Math.floor(rng.next() * 4));
+      const g = domainGramians(Float32Array.from({ length: 300 * f }, () => rng.next() - 0.5), f, Uint8Array.from({ length: 300 }, () => 1 + Math.floor(rng.next() * 3)));
+      // implicitObjective's loop.
+      let total = 0;
+      for (let u = 0; u < users; u++) {
+        const mask = domains[u]!;
+        if (mask === 0) continue;
+        const base = mask * f * f;
+        const o = u * f;
+        for (let a = 0; a < f; a++) {
+          const xa = x[o + a]!;
+          const row = base + a * f;
+          let c0 = 0;
+          let c1 = 0;
+          let b = 0;
+          for (; b + 1 < a; b += 2) {
+            c0 += g[row + b]! * x[o + b]!;
+            c1 += g[row + b + 1]! * x[o + b + 1]!;
+          }
+          if (b < a) c0 += g[row + b]! * x[o + b]!;
+          total += (g[row + a]! * xa + 2 * (c0 + c1)) * xa;
+        }
+      }
+      expect(simdXGx(x, f, domains, g)).toBe(total);
     }
   });
 

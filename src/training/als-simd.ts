@@ -27,9 +27,44 @@ export function alsSimdSupported(): boolean {
 
 interface GramInstance {
   gramQuads: (list: number, count: number, table: number, f: number, out: number) => void;
+  xGx: (x: number, domains: number, users: number, grams: number, f: number) => number;
   memory: WasmMemory;
 }
 let gramInstance: GramInstance | undefined;
+
+/** This thread's instance of the kernel for the Gramians and the objective (null without SIMD). */
+function mainInstance(): GramInstance | null {
+  const module = alsSimdModule();
+  if (!module) return null;
+  if (!gramInstance) {
+    const instance = new (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly.Instance(module, {});
+    const e = instance.exports as unknown as GramInstance;
+    gramInstance = { gramQuads: e.gramQuads, xGx: e.xGx, memory: e.memory };
+  }
+  return gramInstance;
+}
+
+/** Grows `memory` to at least `bytes`. */
+function reserveBytes(memory: WasmMemory, bytes: number): void {
+  if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
+}
+
+/**
+ * Σ_u x_uᵀ G(domains[u]) x_u, the first sum of `implicitObjective`, on the SIMD kernel (float64,
+ * in the JS loop's order: bit-identical to it); null when SIMD is off. Calling thread only.
+ */
+export function simdXGx(x: Float32Array, f: number, domains: Uint8Array, grams: Float64Array): number | null {
+  const instance = mainInstance();
+  if (!instance || x.length > 2 ** 28) return null;
+  const { memory, xGx } = instance;
+  const domainsAt = grams.length * 8;
+  const xAt = Math.ceil((domainsAt + domains.length) / 16) * 16;
+  reserveBytes(memory, xAt + x.length * 4);
+  new Float64Array(memory.buffer, 0, grams.length).set(grams);
+  new Uint8Array(memory.buffer, domainsAt, domains.length).set(domains);
+  new Float32Array(memory.buffer, xAt, x.length).set(x);
+  return xGx(xAt, domainsAt, domains.length, 0, f);
+}
 
 /**
  * The four-rows-at-a-time part of `domainGramians` on the SIMD kernel (float64 sums in the JS
@@ -39,18 +74,14 @@ let gramInstance: GramInstance | undefined;
  * caller's mirror overwrites). Null when SIMD is off or f is odd. Calling thread only.
  */
 export function simdGramians(y: Float32Array, f: number): ((list: number[], quads: number, gram: Float64Array) => void) | null {
-  const module = alsSimdModule();
-  if (!module || f % 2 !== 0 || y.length > 2 ** 28) return null;
-  if (!gramInstance) {
-    const instance = new (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly.Instance(module, {});
-    gramInstance = { gramQuads: instance.exports.gramQuads as GramInstance['gramQuads'], memory: instance.exports.memory as WasmMemory };
-  }
-  const { gramQuads, memory } = gramInstance;
+  const instance = mainInstance();
+  if (!instance || f % 2 !== 0 || y.length > 2 ** 28) return null;
+  const { gramQuads, memory } = instance;
   const align = (n: number) => Math.ceil(n / 16) * 16;
   const listAt = align(f * f * 8);
   const tableAt = align(listAt + (y.length / f) * 4);
   const end = tableAt + y.length * 4;
-  if (end > memory.buffer.byteLength) memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
+  reserveBytes(memory, end);
   new Float32Array(memory.buffer, tableAt, y.length).set(y);
   return (list, quads, gram) => {
     const out = new Float64Array(memory.buffer, 0, f * f);

@@ -214,6 +214,57 @@
         (local.set $list (i32.add (local.get $list) (i32.const 16)))
         (br $quads))))
 
+  ;; Σ_u x_uᵀ G(mask_u) x_u of `implicitObjective` (implicit-als.ts), in float64 and in the JS
+  ;; loop's exact order (bit-identical to it): per row a, c0 / c1 sum the even / odd b < a of
+  ;; G[a][b] x[b] (lanes 0 / 1), then total += (G[a][a] x[a] + 2 (c0 + c1)) x[a]. x: the users'
+  ;; f floats each at x; masks: one byte per user at domains (0 = skipped); G: [4 x f x f]
+  ;; float64s at grams.
+  (func (export "xGx") (param $x i32) (param $domains i32) (param $users i32) (param $grams i32) (param $f i32) (result f64)
+    (local $u i32) (local $mask i32) (local $base i32) (local $o i32) (local $a i32) (local $row i32) (local $b i32)
+    (local $c v128) (local $c0 f64) (local $xa f64) (local $total f64)
+    (local.set $u (i32.const 0))
+    (block $done
+      (loop $us
+        (br_if $done (i32.ge_u (local.get $u) (local.get $users)))
+        (local.set $mask (i32.load8_u (i32.add (local.get $domains) (local.get $u))))
+        (if (local.get $mask)
+          (then
+            (local.set $base (i32.add (local.get $grams) (i32.shl (i32.mul (local.get $mask) (i32.mul (local.get $f) (local.get $f))) (i32.const 3))))
+            (local.set $o (i32.add (local.get $x) (i32.shl (i32.mul (local.get $u) (local.get $f)) (i32.const 2))))
+            (local.set $a (i32.const 0))
+            (loop $as
+              (local.set $xa (f64.promote_f32 (f32.load (i32.add (local.get $o) (i32.shl (local.get $a) (i32.const 2))))))
+              (local.set $row (i32.add (local.get $base) (i32.shl (i32.mul (local.get $a) (local.get $f)) (i32.const 3))))
+              (local.set $c (v128.const i64x2 0 0))
+              (local.set $b (i32.const 0))
+              (block $pairs
+                (loop $bs
+                  (br_if $pairs (i32.ge_u (i32.add (local.get $b) (i32.const 1)) (local.get $a)))
+                  (local.set $c (f64x2.add (local.get $c)
+                    (f64x2.mul
+                      (v128.load (i32.add (local.get $row) (i32.shl (local.get $b) (i32.const 3))))
+                      (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $o) (i32.shl (local.get $b) (i32.const 2))))))))
+                  (local.set $b (i32.add (local.get $b) (i32.const 2)))
+                  (br $bs)))
+              (local.set $c0 (f64x2.extract_lane 0 (local.get $c)))
+              (if (i32.lt_u (local.get $b) (local.get $a))
+                (then
+                  (local.set $c0 (f64.add (local.get $c0)
+                    (f64.mul
+                      (f64.load (i32.add (local.get $row) (i32.shl (local.get $b) (i32.const 3))))
+                      (f64.promote_f32 (f32.load (i32.add (local.get $o) (i32.shl (local.get $b) (i32.const 2))))))))))
+              (local.set $total (f64.add (local.get $total)
+                (f64.mul
+                  (f64.add
+                    (f64.mul (f64.load (i32.add (local.get $row) (i32.shl (local.get $a) (i32.const 3)))) (local.get $xa))
+                    (f64.mul (f64.const 2) (f64.add (local.get $c0) (f64x2.extract_lane 1 (local.get $c)))))
+                  (local.get $xa))))
+              (local.set $a (i32.add (local.get $a) (i32.const 1)))
+              (br_if $as (i32.lt_u (local.get $a) (local.get $f))))))
+        (local.set $u (i32.add (local.get $u) (i32.const 1)))
+        (br $us)))
+    (local.get $total))
+
   ;; Copies pair k's row of the other side's table (f floats at table + cols[k] f 4, cols the
   ;; i32s at cols) to ys + k fp 4, for k in [0, count): the block's rows of y, contiguous.
   (func (export "gather") (param $count i32) (param $cols i32) (param $table i32) (param $f i32) (param $ys i32) (param $fp i32)
