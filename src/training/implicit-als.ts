@@ -224,26 +224,40 @@ export function confidenceMatrix(data: TrainingData, users: number, items: numbe
       }
     }
   }
-  // Per row: sort by item, sum duplicates, drop pairs whose weight is 0.
+  // Per row: sort by item, sum duplicates, drop pairs whose weight is 0. The sort is two stable
+  // counting sorts (by item, then by user), so equal items keep the events' order.
+  const n = counts[users]!;
+  const itemStarts = new Int32Array(items + 1);
+  for (let k = 0; k < n; k++) itemStarts[cols[k]! + 1]++;
+  for (let i = 0; i < items; i++) itemStarts[i + 1] += itemStarts[i]!;
+  const byItemOrder = new Int32Array(n);
+  for (let k = 0; k < n; k++) byItemOrder[itemStarts[cols[k]!]!++] = k;
+  const userOf = new Int32Array(n);
+  for (let u = 0; u < users; u++) userOf.fill(u, counts[u]!, counts[u + 1]!);
+  const order = new Int32Array(n);
+  const userFill = counts.slice(0, users);
+  for (let t = 0; t < n; t++) {
+    const k = byItemOrder[t]!;
+    order[userFill[userOf[k]!]!++] = k;
+  }
   const offsets = new Int32Array(users + 1);
-  const outCols: number[] = [];
-  const outConfidence: number[] = [];
+  const outCols = new Int32Array(n);
+  const outConfidence = new Float32Array(n);
+  let out = 0;
   for (let u = 0; u < users; u++) {
-    const from = counts[u]!;
     const to = counts[u + 1]!;
-    const order = Array.from({ length: to - from }, (_, k) => from + k).sort((a, b) => cols[a]! - cols[b]!);
-    for (let k = 0; k < order.length; ) {
+    for (let k = counts[u]!; k < to; ) {
       const item = cols[order[k]!]!;
       let w = 0;
-      for (; k < order.length && cols[order[k]!] === item; k++) w += weight[order[k]!]!;
+      for (; k < to && cols[order[k]!] === item; k++) w += weight[order[k]!]!;
       if (!(w >= 0) || !Number.isFinite(w)) throw new GraftError('BAD_INPUT', `event weight sum ${w} for user row ${u} and item row ${item} is not a finite number >= 0; fix the event weights`);
       if (w === 0) continue;
-      outCols.push(item);
-      outConfidence.push(alpha * w);
+      outCols[out] = item;
+      outConfidence[out++] = alpha * w;
     }
-    offsets[u + 1] = outCols.length;
+    offsets[u + 1] = out;
   }
-  const byUser = { offsets, cols: Int32Array.from(outCols), confidence: Float32Array.from(outConfidence), domains: userDomains };
+  const byUser = { offsets, cols: outCols.slice(0, out), confidence: outConfidence.slice(0, out), domains: userDomains };
   return { byUser, byItem: transposeRows(byUser, items, itemDomains) };
 }
 
