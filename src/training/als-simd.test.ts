@@ -33,8 +33,12 @@ describe('the WebAssembly SIMD kernel of implicit ALS', () => {
     expect(Buffer.from(buffer).toString('base64')).toBe(ALS_SIMD_WASM_BASE64);
   });
 
-  it('runs on this Node (WebAssembly SIMD validates)', () => {
+  it('runs on this Node (WebAssembly SIMD validates); exact solves report the JS kernel', async () => {
     expect(alsSimdSupported()).toBe(true);
+    const data = generated(2, 30, 40, 200);
+    const model = TwoTowerModel.create({ users: 30, items: 40, dim: 8, layers: [], objective: 'implicit-als', alsCgSteps: 0, seed: 5 });
+    expect((await fitImplicitAls(model, data, { epochs: 1 })).alsKernel).toBe('js');
+    model.dispose();
   });
 
   // dim 10 pads rows to 16 floats, 64 is the default, 20 pads to 24 (a 4-row and 1-row mix of masks either way).

@@ -21,7 +21,8 @@ export interface ImplicitAlsOptions {
   /**
    * Conjugate-gradient row solves (alsCgSteps > 0) on the WebAssembly SIMD kernel in float32
    * arithmetic when the runtime supports it (default true); false: the float64 JS kernel.
-   * Either way the factors are bit-identical for any thread count.
+   * Either way the factors are bit-identical for any thread count. (The Gramians and the
+   * objective use the kernel in float64, bit-identical to JS, unless `GRAFT_ALS_SIMD=0`.)
    */
   simd?: boolean;
   /** Validation metric after each sweep, higher is better. */
@@ -121,7 +122,8 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
     steps: rowSteps(table, share),
   }));
   const pool = AlsThreads.open(halves, threads, { simd: options.simd });
-  const kernel = pool.kernelName;
+  // Exact (Cholesky) solves always run in JS.
+  const kernel = config.alsCgSteps > 0 ? pool.kernelName : 'js';
   const history: EpochRecord[] = [];
   const progress: StepProgress = { epoch: 0, step: 0, steps: 2, loss: 0, examplesPerSecond: 0, lr: 0 };
   let solvingMs = 0;
