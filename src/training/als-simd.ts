@@ -30,18 +30,20 @@ interface GramInstance {
   xGx: (x: number, domains: number, users: number, grams: number, f: number) => number;
   memory: WasmMemory;
 }
-let gramInstance: GramInstance | undefined;
+/** Weakly held: its memory (as large as the largest table seen) is reclaimed when no fit is using it. */
+let gramInstance: WeakRef<GramInstance> | undefined;
 
 /** This thread's instance of the kernel for the Gramians and the objective (null without SIMD). */
 function mainInstance(): GramInstance | null {
   const module = alsSimdModule();
   if (!module) return null;
-  if (!gramInstance) {
-    const instance = new (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly.Instance(module, {});
-    const e = instance.exports as unknown as GramInstance;
-    gramInstance = { gramQuads: e.gramQuads, xGx: e.xGx, memory: e.memory };
+  let instance = gramInstance?.deref();
+  if (!instance) {
+    const e = new (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly.Instance(module, {}).exports as unknown as GramInstance;
+    instance = { gramQuads: e.gramQuads, xGx: e.xGx, memory: e.memory };
+    gramInstance = new WeakRef(instance);
   }
-  return gramInstance;
+  return instance;
 }
 
 /** Grows `memory` to at least `bytes`. */
