@@ -7,10 +7,15 @@
  * the steadier figure for one thread), and the objective per observed pair after the run's
  * sweeps (how well it fits). `--exact false` leaves the Cholesky solver out.
  *
- *   npm run build && node dist/bench/als.js [--rounds 3] [--sweeps 5] [--cg 2,3,5] [--dim 64] [--threads 1,2] [--exact true]
+ * `--kernel simd,js` alternates the conjugate-gradient kernels too (WebAssembly SIMD float32,
+ * JS float64; default simd, which falls back to JS where SIMD is unsupported: the table says
+ * which ran).
+ *
+ *   npm run build && node dist/bench/als.js [--rounds 3] [--sweeps 5] [--cg 2,3,5] [--dim 64] [--threads 1,2] [--exact true] [--kernel simd,js]
  */
 import { createRng } from '../src/dataset/random.js';
 import { TwoTowerModel } from '../src/model/two-tower.model.js';
+import { alsSimdSupported } from '../src/training/als-simd.js';
 import { confidenceMatrix, fitImplicitAls, implicitObjective } from '../src/training/implicit-als.js';
 import { arg } from './bench-args.js';
 
@@ -20,6 +25,7 @@ const CG = arg('cg', '2,3,5').split(',').map(Number);
 const DIM = Number(arg('dim', '64'));
 const THREADS = arg('threads', '1')!.split(',').map(Number);
 const EXACT = arg('exact', 'true') !== 'false';
+const KERNELS = arg('kernel', 'simd')!.split(',').map((k) => k === 'simd');
 const USERS = 9_928;
 const ITEMS = 30_796;
 const EVENTS = 92_612;
@@ -36,12 +42,13 @@ function generate() {
   return { users, items };
 }
 
-async function run(data: { users: Int32Array; items: Int32Array }, cgSteps: number, threads: number): Promise<{ msPerSweep: number; cpuMsPerSweep: number; objective: number }> {
+async function run(data: { users: Int32Array; items: Int32Array }, cgSteps: number, threads: number, simd: boolean): Promise<{ msPerSweep: number; cpuMsPerSweep: number; objective: number }> {
   const model = TwoTowerModel.create({ users: USERS, items: ITEMS, dim: DIM, layers: [], objective: 'implicit-als', alsCgSteps: cgSteps, seed: 3 });
   try {
     const started = performance.now();
     const cpu = process.cpuUsage();
-    await fitImplicitAls(model, data, { epochs: SWEEPS, threads });
+    const result = await fitImplicitAls(model, data, { epochs: SWEEPS, threads, simd });
+    if (cgSteps > 0 && (result.alsKernel === 'simd') !== (simd && alsSimdSupported())) throw new Error(`asked for ${simd ? 'simd' : 'js'}, ran ${result.alsKernel}`);
     const msPerSweep = (performance.now() - started) / SWEEPS;
     const used = process.cpuUsage(cpu);
     const cpuMsPerSweep = (used.user + used.system) / 1000 / SWEEPS;
@@ -55,13 +62,18 @@ async function run(data: { users: Int32Array; items: Int32Array }, cgSteps: numb
 
 async function main() {
   const data = generate();
-  const solvers = (EXACT ? [0, ...CG] : CG).flatMap((cg) => THREADS.map((threads) => ({ cg, threads, name: `${cg === 0 ? 'exact (Cholesky)' : `conjugate gradient, ${cg} steps`}, ${threads} thread${threads === 1 ? '' : 's'}` })));
+  const kernelName = (simd: boolean) => (simd && alsSimdSupported() ? 'WebAssembly SIMD float32' : 'JS float64');
+  const solvers = (EXACT ? [0, ...CG] : CG).flatMap((cg) =>
+    THREADS.flatMap((threads) =>
+      (cg === 0 ? [false] : KERNELS).map((simd) => ({ cg, threads, simd, name: `${cg === 0 ? 'exact (Cholesky)' : `conjugate gradient, ${cg} steps, ${kernelName(simd)}`}, ${threads} thread${threads === 1 ? '' : 's'}` })),
+    ),
+  );
   const times = new Map<string, number[]>(solvers.map((s) => [s.name, []]));
   const cpuTimes = new Map<string, number[]>(solvers.map((s) => [s.name, []]));
   const objectives = new Map<string, number>();
   for (let round = 0; round < ROUNDS; round++) {
     for (const s of round % 2 === 0 ? solvers : [...solvers].reverse()) {
-      const r = await run(data, s.cg, s.threads);
+      const r = await run(data, s.cg, s.threads, s.simd);
       times.get(s.name)!.push(r.msPerSweep);
       cpuTimes.get(s.name)!.push(r.cpuMsPerSweep);
       objectives.set(s.name, r.objective);

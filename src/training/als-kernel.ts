@@ -4,10 +4,28 @@
  * (it references nothing outside its body) because the worker threads run its source text
  * (`alsKernel.toString()`): the same code on every thread, from `dist/` and under vitest alike.
  *
+ * Conjugate-gradient blocks run either on the float64 JS loops here or, given the compiled
+ * `als-simd.wat` (`alsSimdModule()`), on its float32 SIMD code (several times faster; the same
+ * algorithm, results within float32 rounding of the JS ones). Exact solves always run in JS.
+ *
  * Every row's result depends only on its own pairs, the other side's rows and the Gramians,
  * and each row's arithmetic runs in the same order whatever block or thread it falls in, so
- * the factors are bit-identical for any thread count and any split of the rows.
+ * the factors are bit-identical for any thread count and any split of the rows (per kernel).
  */
+
+/** A compiled WebAssembly module (opaque; this project's TS libs do not declare the WebAssembly API). */
+export type WasmModule = object;
+/** The parts of the WebAssembly API the SIMD kernel uses. */
+export interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: object) => { exports: Record<string, unknown> };
+}
+/** A WebAssembly memory (its buffer is replaced when it grows). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
 
 /** What the row solver of one half reads and writes. */
 export interface AlsHalf {
@@ -47,6 +65,105 @@ export interface AlsScratch {
   Yb: Float64Array;
   Cb: Float64Array;
   pairAt: Int32Array;
+  /** The SIMD kernel's instance and memory layout; null = the JS path. */
+  wasm: AlsWasm | null;
+}
+
+/**
+ * One thread's instance of the SIMD kernel (`als-simd.wat`): its memory holds a copy of the
+ * other side's table (`table`, copied in once per half) and the block's vectors, rows padded
+ * to `fp` floats, at these byte addresses; `cols`/`conf`/`ys` hold up to `cap` pairs.
+ */
+export interface AlsWasm {
+  cg: (...args: number[]) => void;
+  gather: (...args: number[]) => void;
+  memory: WasmMemory;
+  f32: Float32Array;
+  i32: Int32Array;
+  fp: number;
+  /** The Gramians of the half being solved (converted to float32 and padded), which is also when `table` was copied. */
+  grams: Float64Array | null;
+  masks: number;
+  pairs: number;
+  rr: number;
+  live: number;
+  x: number;
+  r: number;
+  p: number;
+  ap: number;
+  table: number;
+  tableFloats: number;
+  cols: number;
+  conf: number;
+  ys: number;
+  cap: number;
+}
+
+/** What the row solver of one half reads and writes. */
+export interface AlsHalf {
+  f: number;
+  /** 0: exact Cholesky solves; N > 0: N conjugate-gradient steps warm-started from the row. */
+  cgSteps: number;
+  reg: number;
+  /** The other side's rows, `[otherRows * f]` (read only). */
+  y: Float32Array;
+  /** This side's rows, `[rows * f]`: solved rows are written in place. */
+  x: Float32Array;
+  offsets: Int32Array;
+  cols: Int32Array;
+  confidence: Float32Array;
+  /** Per row: the domain mask (1..3) that picks its Gramian; 0 = no events. */
+  domains: Uint8Array;
+  /** 1 = left bit-identical. */
+  frozen: Uint8Array;
+  /** Per row: its share of the way to its solution; null = all 1. */
+  steps: Float32Array | null;
+  /** `[4 * f * f]`: the full symmetric Gramian per domain mask (block 0 unused). */
+  grams: Float64Array;
+}
+
+export interface AlsScratch {
+  block: number;
+  idx: Int32Array;
+  X: Float64Array;
+  R: Float64Array;
+  P: Float64Array;
+  AP: Float64Array;
+  rr: Float64Array;
+  live: Uint8Array;
+  A: Float64Array;
+  b: Float64Array;
+  /** The block's pairs' rows of y, gathered in order (grown as needed), their confidences and each block row's first pair. */
+  Yb: Float64Array;
+  Cb: Float64Array;
+  pairAt: Int32Array;
+  /** The SIMD kernel's instance and memory layout; null = the JS path. */
+  wasm: AlsWasm | null;
+}
+
+/**
+ * One thread's instance of the SIMD kernel (`als-simd.wat`): its memory holds the block's
+ * vectors, rows padded to `fp` floats, at these byte addresses; `ys`/`conf` hold `cap` pairs.
+ */
+export interface AlsWasm {
+  cg: (...args: number[]) => void;
+  memory: WasmMemory;
+  f32: Float32Array;
+  i32: Int32Array;
+  fp: number;
+  /** The Gramians last copied in (converted to float32 and padded). */
+  grams: Float64Array | null;
+  masks: number;
+  pairs: number;
+  rr: number;
+  live: number;
+  x: number;
+  r: number;
+  p: number;
+  ap: number;
+  conf: number;
+  ys: number;
+  cap: number;
 }
 
 export interface AlsKernel {
@@ -61,7 +178,52 @@ export interface AlsKernel {
   work(h: AlsHalf, control: Int32Array, chunk: number, thread: number, threads: number, s: AlsScratch): { error: string | null; rows: number };
 }
 
-export function alsKernel(): AlsKernel {
+/**
+ * `simd`: the compiled `als-simd.wat` (`alsSimdModule()`); when given, conjugate-gradient
+ * blocks are solved by it in float32 (each thread instantiates its own), otherwise by the
+ * float64 JS loops below. Exact (Cholesky) solves always run in JS.
+ */
+export function alsKernel(simd?: WasmModule | null): AlsKernel {
+  function createWasm(f: number, block: number): AlsWasm {
+    const instance = new (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly.Instance(simd!, {});
+    const memory = instance.exports.memory as WasmMemory;
+    const fp = Math.ceil(f / 8) * 8;
+    const align = (n: number) => Math.ceil(n / 16) * 16;
+    const masks = 4 * fp * fp * 4;
+    const pairs = align(masks + block * 4);
+    const rr = align(pairs + (block + 1) * 4);
+    const live = align(rr + block * 4);
+    const x = align(live + block * 4);
+    const r = x + block * fp * 4;
+    const p = r + block * fp * 4;
+    const ap = p + block * fp * 4;
+    const exports = instance.exports as { cg: AlsWasm['cg']; gather: AlsWasm['gather'] };
+    const w: AlsWasm = { cg: exports.cg, gather: exports.gather, memory, f32: new Float32Array(0), i32: new Int32Array(0), fp, grams: null, masks, pairs, rr, live, x, r, p, ap, table: ap + block * fp * 4, tableFloats: 0, cols: 0, conf: 0, ys: 0, cap: 0 };
+    layout(w, 0, 1024);
+    return w;
+  }
+
+  /**
+   * Room for a table of `tableFloats` floats and `count` pairs after the block's vectors,
+   * growing the memory as needed; the pair regions are zeroed (the padding of ys stays 0) and
+   * the table must be copied in again.
+   */
+  function layout(w: AlsWasm, tableFloats: number, count: number): void {
+    w.tableFloats = Math.max(tableFloats, w.tableFloats);
+    w.cap = Math.max(count, w.cap);
+    w.cols = Math.ceil((w.table + w.tableFloats * 4) / 16) * 16;
+    w.conf = w.cols + w.cap * 4;
+    w.ys = Math.ceil((w.conf + w.cap * 4) / 16) * 16;
+    const end = w.ys + w.cap * w.fp * 4;
+    const have = w.memory.buffer.byteLength;
+    if (end > have) w.memory.grow(Math.ceil((end - have) / 65536));
+    w.f32 = new Float32Array(w.memory.buffer);
+    w.i32 = new Int32Array(w.memory.buffer);
+    // Grown memory is zero already.
+    w.f32.fill(0, w.cols >> 2, Math.min(end, have) >> 2);
+    w.grams = null;
+  }
+
   function createScratch(f: number, block: number): AlsScratch {
     return {
       block,
@@ -77,6 +239,7 @@ export function alsKernel(): AlsKernel {
       Yb: new Float64Array(1024 * f),
       Cb: new Float64Array(1024),
       pairAt: new Int32Array(block + 1),
+      wasm: simd ? createWasm(f, block) : null,
     };
   }
 
@@ -183,8 +346,66 @@ export function alsKernel(): AlsKernel {
     return s0 + s1 + (s2 + s3);
   }
 
+  /**
+   * `cgBlock` by the SIMD kernel: the other side's table (and the Gramians, as padded float32)
+   * are copied into the kernel's memory once per half, the block's rows of x, its pairs'
+   * columns and confidences per block; the kernel gathers the pairs' rows of y, solves, and
+   * the solutions are copied back out.
+   */
+  function cgBlockSimd(h: AlsHalf, s: AlsScratch, w: AlsWasm, m: number): void {
+    const { f, x, y, offsets, cols, confidence, domains, grams } = h;
+    const { idx } = s;
+    const fp = w.fp;
+    let pairs = 0;
+    for (let j = 0; j < m; j++) pairs += offsets[idx[j]! + 1]! - offsets[idx[j]!]!;
+    if (pairs > w.cap || y.length > w.tableFloats) layout(w, y.length, Math.max(pairs, 2 * w.cap));
+    if (w.grams !== grams) {
+      const F = w.f32;
+      for (let mask = 0; mask < 4; mask++) {
+        for (let a = 0; a < f; a++) {
+          const from = mask * f * f + a * f;
+          const to = mask * fp * fp + a * fp;
+          for (let b = 0; b < f; b++) F[to + b] = grams[from + b]!;
+        }
+      }
+      F.set(y, w.table >> 2);
+      w.grams = grams;
+    }
+    const F = w.f32;
+    const I = w.i32;
+    const colsAt = w.cols >> 2;
+    const conf = w.conf >> 2;
+    const pairAt = w.pairs >> 2;
+    const masks = w.masks >> 2;
+    const X = w.x >> 2;
+    let at = 0;
+    for (let j = 0; j < m; j++) {
+      const r = idx[j]!;
+      I[pairAt + j] = at;
+      I[masks + j] = domains[r]!;
+      for (let k = offsets[r]!; k < offsets[r + 1]!; k++) {
+        I[colsAt + at] = cols[k]!;
+        F[conf + at++] = confidence[k]!;
+      }
+      F.set(x.subarray(r * f, r * f + f), X + j * fp);
+    }
+    I[pairAt + m] = at;
+    w.gather(at, w.cols, w.table, f, w.ys, fp);
+    w.cg(m, fp, h.cgSteps, h.reg, 0, w.masks, w.pairs, w.conf, w.ys, w.x, w.r, w.p, w.ap, w.rr, w.live);
+    const steps = h.steps;
+    for (let j = 0; j < m; j++) {
+      const r = idx[j]!;
+      const xo = r * f;
+      const o = X + j * fp;
+      const st = steps ? steps[r]! : 1;
+      if (st === 1) x.set(F.subarray(o, o + f), xo);
+      else for (let a = 0; a < f; a++) x[xo + a] = x[xo + a]! + st * (F[o + a]! - x[xo + a]!);
+    }
+  }
+
   /** Batched conjugate gradient on the m rows in s.idx (rows with events), warm-started from h.x. */
   function cgBlock(h: AlsHalf, s: AlsScratch, m: number): void {
+    if (s.wasm) return cgBlockSimd(h, s, s.wasm, m);
     const { f, x, y, offsets, cols, confidence, cgSteps } = h;
     const { idx, X, R, P, AP, rr, live, pairAt } = s;
     // Gather the block's pairs once: the CG passes below read them 2 (cgSteps + 1) times, in order.

@@ -90,7 +90,8 @@ describe('implicit ALS on several threads', () => {
     const grams = domainGramians(model.itemTable.weights, f, byItem.domains);
     const expected = perRowCg(model.userTable.weights, model.itemTable.weights, byUser, grams, f, 0.1, 3);
     const before = model.userTable.weights.slice();
-    await solveTableRows(model.userTable, model.itemTable, byUser, byItem.domains, { alpha: 40, reg: 0.1, cgSteps: 3 });
+    // The float64 JS kernel (the SIMD kernel's float32 sums agree to ~1e-4, als-simd.test.ts).
+    await solveTableRows(model.userTable, model.itemTable, byUser, byItem.domains, { alpha: 40, reg: 0.1, cgSteps: 3, simd: false });
     const got = model.userTable.weights;
     let worst = 0;
     for (let k = 0; k < got.length; k++) worst = Math.max(worst, Math.abs(got[k]! - expected[k]!) / (1e-3 + Math.abs(expected[k]!)));

@@ -1,18 +1,21 @@
 import { Worker } from 'node:worker_threads';
 import { GraftError } from '../errors.js';
-import { alsKernel, type AlsHalf, type AlsScratch } from './als-kernel.js';
+import { alsKernel, type AlsHalf, type AlsKernel, type AlsScratch, type WasmModule } from './als-kernel.js';
+import { alsSimdModule } from './als-simd.js';
 
 /** Rows per chunk: thread t solves chunks t, t + threads, ... (the calling thread looks at the signal between its chunks). */
 const CHUNK_ROWS = 128;
 /** Rows per batched conjugate-gradient block (their vectors stay in cache). */
 export const BLOCK_ROWS = 64;
+/** Tables larger than this (1 GiB of float32) are solved against by the JS kernel: the SIMD kernel copies the table into its 32-bit memory. */
+const MAX_SIMD_TABLE_FLOATS = 2 ** 28;
 
 // Plain CommonJS so the same worker runs from the compiled package and under vitest (no TS
 // loader in workers): the kernel is its own source text, so every thread runs the same code.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const kernel = (${alsKernel.toString()})();
-const { halves, control, chunk, block, thread, threads } = workerData;
+const { halves, control, chunk, block, thread, threads, simd } = workerData;
+const kernel = (${alsKernel.toString()})(simd);
 const scratch = kernel.createScratch(halves[0].f, block);
 parentPort.on('message', (m) => {
   const h = Object.assign({}, halves[m.half], { grams: m.grams });
@@ -35,7 +38,7 @@ export type AlsHalfArrays = Omit<AlsHalf, 'grams'>;
  * try { await pool.solve(0, domainGramians(y, f, domains)); } finally { await pool.close(); }
  */
 export class AlsThreads {
-  private readonly kernel = alsKernel();
+  private readonly kernel: AlsKernel;
   private readonly scratch: AlsScratch;
   /** Rows each thread solved in the last half (thread 0 = this one). */
   rowsByThread: number[] = [];
@@ -45,20 +48,36 @@ export class AlsThreads {
     private readonly workers: Worker[],
     /** [0]: abort flag, seen by every thread between chunks. */
     private readonly control: Int32Array,
+    /** The SIMD kernel every thread runs its conjugate-gradient blocks on; null = the JS kernel. */
+    private readonly simdModule: WasmModule | null,
   ) {
+    this.kernel = alsKernel(simdModule);
     this.scratch = this.kernel.createScratch(halves[0]!.f, BLOCK_ROWS);
   }
 
-  static open(halves: AlsHalfArrays[], threads: number): AlsThreads {
+  /**
+   * `simd` (default true): conjugate-gradient blocks run on the float32 WebAssembly SIMD
+   * kernel when the runtime supports it (`alsSimdSupported`) and the other side's table is
+   * at most 1 GiB; false: the float64 JS kernel.
+   */
+  static open(halves: AlsHalfArrays[], threads: number, options: { simd?: boolean } = {}): AlsThreads {
     if (!Number.isInteger(threads) || threads < 1) throw new GraftError('BAD_INPUT', `threads = ${threads}; use an integer >= 1 (e.g. 2)`);
+    // Each thread's kernel memory holds a copy of the other side's table (wasm32: at most 4 GiB in all).
+    const largest = Math.max(...halves.map((h) => h.y.length));
+    const simd = options.simd === false || largest > MAX_SIMD_TABLE_FLOATS ? null : alsSimdModule();
     const control = new Int32Array(threads > 1 ? new SharedArrayBuffer(4) : new ArrayBuffer(4));
     const workers: Worker[] = [];
     for (let thread = 1; thread < threads; thread++) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { halves, control, chunk: CHUNK_ROWS, block: BLOCK_ROWS, thread, threads } });
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { halves, control, chunk: CHUNK_ROWS, block: BLOCK_ROWS, thread, threads, simd } });
       worker.unref();
       workers.push(worker);
     }
-    return new AlsThreads(halves, workers, control);
+    return new AlsThreads(halves, workers, control, simd);
+  }
+
+  /** Which kernel solves conjugate-gradient blocks: 'simd' (WebAssembly, float32) or 'js' (float64). */
+  get kernelName(): 'simd' | 'js' {
+    return this.simdModule ? 'simd' : 'js';
   }
 
   get threads(): number {

@@ -1,6 +1,7 @@
 import { GraftError } from '../errors.js';
 import type { EmbeddingTable } from '../model/embedding-table.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
+import { simdGramians, simdXGx } from './als-simd.js';
 import { AlsThreads, sharedCopy, type AlsHalfArrays } from './als-threads.js';
 import { BestEpochTracker } from './best-epoch.js';
 import type { EarlyStoppingOptions } from './early-stopping.js';
@@ -17,6 +18,13 @@ export interface ImplicitAlsOptions {
    * are split between them, the factors are bit-identical for any count.
    */
   threads?: number;
+  /**
+   * Conjugate-gradient row solves (alsCgSteps > 0) on the WebAssembly SIMD kernel in float32
+   * arithmetic when the runtime supports it (default true); false: the float64 JS kernel.
+   * Either way the factors are bit-identical for any thread count. (The Gramians and the
+   * objective use the kernel in float64, bit-identical to JS, unless `GRAFT_ALS_SIMD=0`.)
+   */
+  simd?: boolean;
   /** Validation metric after each sweep, higher is better. */
   validate?: (model: TwoTowerModel, epoch: number) => Promise<number> | number;
   earlyStopping?: EarlyStoppingOptions;
@@ -62,11 +70,13 @@ export interface ConfidenceRows {
  * (FULL's pretrained rows) moves only m of the way to its solution each sweep,
  * x ← x + m (x* - x): the exact-solve counterpart of a lower learning rate (m = 0 never
  * moves). Every event counts in every sweep, so `replay.fraction` does not apply. Returns
- * the same record as `train`, with the thread count.
+ * the same record as `train`, with the thread count and the kernel that solved the rows.
  *
- * The rows of a half are solved by `als-kernel.ts` (CG batched over blocks of rows) on
- * `options.threads` threads sharing the tables (`als-threads.ts`); every row's solve reads only
- * the other side, so the factors are bit-identical for any thread count.
+ * The rows of a half are solved by `als-kernel.ts` (CG batched over blocks of rows; the CG
+ * blocks on a WebAssembly SIMD kernel in float32, `als-simd.wat`, unless `options.simd` is
+ * false or the runtime lacks SIMD) on `options.threads` threads sharing the tables
+ * (`als-threads.ts`); every row's solve reads only the other side, so the factors are
+ * bit-identical for any thread count.
  *
  * @example
  * const model = TwoTowerModel.create({ users, items, layers: [], objective: 'implicit-als', alsAlpha: 40 });
@@ -111,7 +121,9 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
     frozen: share(table.frozen),
     steps: rowSteps(table, share),
   }));
-  const pool = AlsThreads.open(halves, threads);
+  const pool = AlsThreads.open(halves, threads, { simd: options.simd });
+  // Exact (Cholesky) solves always run in JS.
+  const kernel = config.alsCgSteps > 0 ? pool.kernelName : 'js';
   const history: EpochRecord[] = [];
   const progress: StepProgress = { epoch: 0, step: 0, steps: 2, loss: 0, examplesPerSecond: 0, lr: 0 };
   let solvingMs = 0;
@@ -174,6 +186,7 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
     stoppedEarly,
     aborted,
     threads,
+    alsKernel: kernel,
   };
 }
 
@@ -213,26 +226,40 @@ export function confidenceMatrix(data: TrainingData, users: number, items: numbe
       }
     }
   }
-  // Per row: sort by item, sum duplicates, drop pairs whose weight is 0.
+  // Per row: sort by item, sum duplicates, drop pairs whose weight is 0. The sort is two stable
+  // counting sorts (by item, then by user), so equal items keep the events' order.
+  const n = counts[users]!;
+  const itemStarts = new Int32Array(items + 1);
+  for (let k = 0; k < n; k++) itemStarts[cols[k]! + 1]++;
+  for (let i = 0; i < items; i++) itemStarts[i + 1] += itemStarts[i]!;
+  const byItemOrder = new Int32Array(n);
+  for (let k = 0; k < n; k++) byItemOrder[itemStarts[cols[k]!]!++] = k;
+  const userOf = new Int32Array(n);
+  for (let u = 0; u < users; u++) userOf.fill(u, counts[u]!, counts[u + 1]!);
+  const order = new Int32Array(n);
+  const userFill = counts.slice(0, users);
+  for (let t = 0; t < n; t++) {
+    const k = byItemOrder[t]!;
+    order[userFill[userOf[k]!]!++] = k;
+  }
   const offsets = new Int32Array(users + 1);
-  const outCols: number[] = [];
-  const outConfidence: number[] = [];
+  const outCols = new Int32Array(n);
+  const outConfidence = new Float32Array(n);
+  let out = 0;
   for (let u = 0; u < users; u++) {
-    const from = counts[u]!;
     const to = counts[u + 1]!;
-    const order = Array.from({ length: to - from }, (_, k) => from + k).sort((a, b) => cols[a]! - cols[b]!);
-    for (let k = 0; k < order.length; ) {
+    for (let k = counts[u]!; k < to; ) {
       const item = cols[order[k]!]!;
       let w = 0;
-      for (; k < order.length && cols[order[k]!] === item; k++) w += weight[order[k]!]!;
+      for (; k < to && cols[order[k]!] === item; k++) w += weight[order[k]!]!;
       if (!(w >= 0) || !Number.isFinite(w)) throw new GraftError('BAD_INPUT', `event weight sum ${w} for user row ${u} and item row ${item} is not a finite number >= 0; fix the event weights`);
       if (w === 0) continue;
-      outCols.push(item);
-      outConfidence.push(alpha * w);
+      outCols[out] = item;
+      outConfidence[out++] = alpha * w;
     }
-    offsets[u + 1] = outCols.length;
+    offsets[u + 1] = out;
   }
-  const byUser = { offsets, cols: Int32Array.from(outCols), confidence: Float32Array.from(outConfidence), domains: userDomains };
+  const byUser = { offsets, cols: outCols.slice(0, out), confidence: outConfidence.slice(0, out), domains: userDomains };
   return { byUser, byItem: transposeRows(byUser, items, itemDomains) };
 }
 
@@ -278,6 +305,8 @@ export interface SolveOptions {
    * The rows' CG runs batched over blocks of rows (`als-kernel.ts`): the same arithmetic per row.
    */
   cgSteps?: number;
+  /** See `ImplicitAlsOptions.simd` (default true). */
+  simd?: boolean;
 }
 
 /**
@@ -295,7 +324,7 @@ export async function solveTableRows(
   const f = table.dim;
   if (other.dim !== f) throw new GraftError('BAD_INPUT', `tables have dims ${table.dim} and ${other.dim}; ALS needs equal dims`);
   const half = { f, cgSteps: options.cgSteps ?? 0, reg: options.reg, y: other.weights, x: table.weights, ...rows, frozen: table.frozen, steps: options.steps ?? null };
-  const threads = AlsThreads.open([half], 1);
+  const threads = AlsThreads.open([half], 1, { simd: options.simd });
   try {
     return await threads.solve(0, domainGramians(other.weights, f, otherDomains), options.signal);
   } finally {
@@ -307,17 +336,24 @@ export async function solveTableRows(
  * Full symmetric Gramians YᵀY over the rows sharing a domain with each domain set, packed
  * `[4, f, f]`: block m (1..3) sums the rows o with domains[o] & m (float64 accumulation);
  * block 0 is all zeros. Four rows at a time (each sum loaded once per four rows), rows in
- * index order within each exact domain set.
+ * index order within each exact domain set; the quads on the SIMD kernel when it runs
+ * (`simdGramians`, the same float64 sums in the same order).
  */
 export function domainGramians(y: Float32Array, f: number, domains: Uint8Array): Float64Array {
   // Exact-mask sums first (rows in domain 1 only, 2 only, both), then the unions.
   const exact = [0, 1, 2, 3].map(() => new Float64Array(f * f));
   const lists = [0, 1, 2, 3].map(() => [] as number[]);
   for (let row = 0; row < domains.length; row++) if (domains[row]! !== 0) lists[domains[row]!]!.push(row);
+  // The quads on the WebAssembly SIMD kernel when it runs here (the same sums, bit-identical).
+  const quads = simdGramians(y, f);
   for (let mask = 1; mask <= 3; mask++) {
     const list = lists[mask]!;
     const gram = exact[mask]!;
     let j = 0;
+    if (quads) {
+      j = list.length - (list.length % 4);
+      quads(list, j, gram);
+    }
     for (; j + 3 < list.length; j += 4) {
       const o0 = list[j]! * f;
       const o1 = list[j + 1]! * f;
@@ -363,8 +399,10 @@ export function implicitObjective(users: EmbeddingTable, items: EmbeddingTable, 
   const x = users.weights;
   const y = items.weights;
   const g = grams ?? domainGramians(y, f, itemDomains);
-  let total = 0;
-  for (let u = 0; u < byUser.domains.length; u++) {
+  // On the SIMD kernel when it runs here (the same sums, bit-identical).
+  const fast = simdXGx(x, f, byUser.domains, g);
+  let total = fast ?? 0;
+  for (let u = 0; fast === null && u < byUser.domains.length; u++) {
     const mask = byUser.domains[u]!;
     if (mask === 0) continue;
     const base = mask * f * f;

@@ -101,6 +101,8 @@ export interface TrainResult {
   aborted: boolean;
   /** Threads that trained (row-solving objectives; undefined: this one). */
   threads?: number;
+  /** ALS: the kernel of the conjugate-gradient row solves, 'simd' (WebAssembly, float32) or 'js' (float64). */
+  alsKernel?: 'simd' | 'js';
 }
 
 /**

@@ -1,0 +1,173 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import initWabt from 'wabt';
+import { describe, expect, it } from 'vitest';
+import { createRng } from '../dataset/random.js';
+import { TwoTowerModel } from '../model/two-tower.model.js';
+import { ALS_SIMD_WASM_BASE64 } from './als-simd-wasm.js';
+import { alsSimdSupported, simdXGx } from './als-simd.js';
+import { confidenceMatrix, domainGramians, fitImplicitAls, solveTableRows } from './implicit-als.js';
+
+/** Zipf-like items; primary events from the first 60% of the users, replayed ones (a second domain) from 40-90%. */
+function generated(seed: number, users: number, items: number, events: number) {
+  const rng = createRng(seed, { resumable: true });
+  const draw = (n: number, from: number, to: number) => {
+    const us = new Int32Array(n);
+    const is = new Int32Array(n);
+    for (let k = 0; k < n; k++) {
+      us[k] = Math.floor((from + (to - from) * rng.next()) * users);
+      is[k] = Math.min(items - 1, Math.floor(5 * (Math.pow((items + 5) / 5, rng.next()) - 1)));
+    }
+    return { users: us, items: is };
+  };
+  return { ...draw(events, 0, 0.6), replay: { ...draw(Math.floor(events / 2), 0.4, 0.9), weight: 0.5 } };
+}
+
+describe('the WebAssembly SIMD kernel of implicit ALS', () => {
+  it('is the committed compilation of als-simd.wat (run `npm run wasm` after editing the WAT)', async () => {
+    const wat = readFileSync(fileURLToPath(new URL('./als-simd.wat', import.meta.url)), 'utf8');
+    const wabt = await initWabt();
+    const module = wabt.parseWat('als-simd.wat', wat, { simd: true, bulk_memory: true });
+    const { buffer } = module.toBinary({ write_debug_names: false });
+    module.destroy();
+    expect(Buffer.from(buffer).toString('base64')).toBe(ALS_SIMD_WASM_BASE64);
+  });
+
+  it('runs on this Node (WebAssembly SIMD validates); exact solves report the JS kernel', async () => {
+    expect(alsSimdSupported()).toBe(true);
+    const data = generated(2, 30, 40, 200);
+    const model = TwoTowerModel.create({ users: 30, items: 40, dim: 8, layers: [], objective: 'implicit-als', alsCgSteps: 0, seed: 5 });
+    expect((await fitImplicitAls(model, data, { epochs: 1 })).alsKernel).toBe('js');
+    model.dispose();
+  });
+
+  // dim 10 pads rows to 16 floats, 64 is the default, 20 pads to 24 (a 4-row and 1-row mix of masks either way).
+  for (const f of [10, 20, 64]) {
+    it(`solves the same rows as the float64 JS kernel within float32 rounding (dim ${f})`, async () => {
+      const users = 300;
+      const items = 500;
+      const data = generated(21, users, items, 3000);
+      const { byUser, byItem } = confidenceMatrix(data, users, items, 40);
+      const solve = async (simd: boolean) => {
+        const model = TwoTowerModel.create({ users, items, dim: f, layers: [], objective: 'implicit-als', alsCgSteps: 3, seed: 5 });
+        const before = model.userTable.weights.slice();
+        const steps = new Float32Array(users).fill(1).fill(0.5, 0, 30);
+        await solveTableRows(model.userTable, model.itemTable, byUser, byItem.domains, { alpha: 40, reg: 0.1, cgSteps: 3, steps, simd });
+        const out = { before, after: model.userTable.weights.slice() };
+        model.dispose();
+        return out;
+      };
+      const js = await solve(false);
+      const simd = await solve(true);
+      let worst = 0;
+      let scale = 0;
+      for (let k = 0; k < js.after.length; k++) {
+        worst = Math.max(worst, Math.abs(simd.after[k]! - js.after[k]!));
+        scale = Math.max(scale, Math.abs(js.after[k]!));
+      }
+      // Float32 sums of 64 products on rows of size ~1: agreement to ~1e-4 of the largest entry.
+      expect(worst / scale).toBeLessThan(2e-4);
+      expect(js.after.reduce((s, v, k) => s + Math.abs(v - js.before[k]!), 0)).toBeGreaterThan(1);
+      expect(new Set(byUser.domains)).toEqual(new Set([0, 1, 2, 3]));
+    });
+  }
+
+  /** `domainGramians`' JS loop (before the SIMD quads): the reference its SIMD path must equal bit for bit. */
+  function jsGramians(y: Float32Array, f: number, domains: Uint8Array): Float64Array {
+    const exact = [0, 1, 2, 3].map(() => new Float64Array(f * f));
+    const lists = [0, 1, 2, 3].map(() => [] as number[]);
+    for (let row = 0; row < domains.length; row++) if (domains[row]! !== 0) lists[domains[row]!]!.push(row);
+    for (let mask = 1; mask <= 3; mask++) {
+      const list = lists[mask]!;
+      const gram = exact[mask]!;
+      let j = 0;
+      for (; j + 3 < list.length; j += 4) {
+        const [o0, o1, o2, o3] = [0, 1, 2, 3].map((d) => list[j + d]! * f) as [number, number, number, number];
+        for (let a = 0; a < f; a++) {
+          const base = a * f;
+          for (let b = 0; b <= a; b++) gram[base + b] += y[o0 + a]! * y[o0 + b]! + y[o1 + a]! * y[o1 + b]! + y[o2 + a]! * y[o2 + b]! + y[o3 + a]! * y[o3 + b]!;
+        }
+      }
+      for (; j < list.length; j++) {
+        const o = list[j]! * f;
+        for (let a = 0; a < f; a++) for (let b = 0; b <= a; b++) gram[a * f + b] += y[o + a]! * y[o + b]!;
+      }
+    }
+    const packed = new Float64Array(4 * f * f);
+    const unions = [[], [1, 3], [2, 3], [1, 2, 3]];
+    for (let m = 1; m <= 3; m++) {
+      const out = packed.subarray(m * f * f, (m + 1) * f * f);
+      for (const part of unions[m]!) for (let k = 0; k < f * f; k++) out[k] += exact[part]![k]!;
+      for (let a = 0; a < f; a++) for (let b = 0; b < a; b++) out[b * f + a] = out[a * f + b]!;
+    }
+    return packed;
+  }
+
+  it('sums the Gramians bit-identically to the JS loop (float64, same order), dims 8, 10, 64 and odd 7 (JS)', () => {
+    const rng = createRng(3, { resumable: true });
+    for (const f of [8, 10, 64, 7]) {
+      const rows = 1003;
+      const y = Float32Array.from({ length: rows * f }, () => rng.next() - 0.5);
+      const domains = Uint8Array.from({ length: rows }, () => Math.floor(rng.next() * 4));
+      const got = domainGramians(y, f, domains);
+      expect(Buffer.from(got.buffer).equals(Buffer.from(jsGramians(y, f, domains).buffer))).toBe(true);
+    }
+  });
+
+  it("sums the objective's x^T G x bit-identically to the JS loop (float64, same order), dims 8, 9, 64", () => {
+    const rng = createRng(4, { resumable: true });
+    for (const f of [8, 9, 64]) {
+      const users = 517;
+      const x = Float32Array.from({ length: users * f }, () => rng.next() - 0.5);
+      const domains = Uint8Array.from({ length: users }, () => Math.floor(rng.next() * 4));
+      const g = domainGramians(Float32Array.from({ length: 300 * f }, () => rng.next() - 0.5), f, Uint8Array.from({ length: 300 }, () => 1 + Math.floor(rng.next() * 3)));
+      // implicitObjective's loop.
+      let total = 0;
+      for (let u = 0; u < users; u++) {
+        const mask = domains[u]!;
+        if (mask === 0) continue;
+        const base = mask * f * f;
+        const o = u * f;
+        for (let a = 0; a < f; a++) {
+          const xa = x[o + a]!;
+          const row = base + a * f;
+          let c0 = 0;
+          let c1 = 0;
+          let b = 0;
+          for (; b + 1 < a; b += 2) {
+            c0 += g[row + b]! * x[o + b]!;
+            c1 += g[row + b + 1]! * x[o + b + 1]!;
+          }
+          if (b < a) c0 += g[row + b]! * x[o + b]!;
+          total += (g[row + a]! * xa + 2 * (c0 + c1)) * xa;
+        }
+      }
+      expect(simdXGx(x, f, domains, g)).toBe(total);
+    }
+  });
+
+  it('fits to the same objective as the JS kernel over several sweeps, bit-identical on 1, 2 and 3 threads', async () => {
+    const users = 700;
+    const items = 900;
+    const data = generated(9, users, items, 6000);
+    const fit = async (threads: number, simd: boolean) => {
+      const model = TwoTowerModel.create({ users, items, dim: 12, layers: [], objective: 'implicit-als', alsCgSteps: 3, seed: 5 });
+      model.userTable.freezeRows(0, 40);
+      model.itemTable.setRowLearningRateMultiplier(0, 100, 0.3);
+      const result = await fitImplicitAls(model, data, { epochs: 4, threads, simd });
+      expect(result.alsKernel).toBe(simd ? 'simd' : 'js');
+      const out = { users: model.userTable.weights.slice(), items: model.itemTable.weights.slice(), loss: result.history.at(-1)!.loss };
+      model.dispose();
+      return out;
+    };
+    const js = await fit(1, false);
+    const one = await fit(1, true);
+    expect(Math.abs(one.loss - js.loss) / Math.abs(js.loss)).toBeLessThan(1e-4);
+    for (const threads of [2, 3]) {
+      const many = await fit(threads, true);
+      expect(Buffer.from(many.users.buffer).equals(Buffer.from(one.users.buffer))).toBe(true);
+      expect(Buffer.from(many.items.buffer).equals(Buffer.from(one.items.buffer))).toBe(true);
+      expect(many.loss).toBe(one.loss);
+    }
+  });
+});
