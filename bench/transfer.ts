@@ -12,6 +12,7 @@
  *     [--replay 0,0.5] [--replay-fraction 1] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--user-history | --no-user-history] [--seed 42] [--json out.json]
  *     [--item-init random,co-users] [--history-dropout 0.3] [--uniform-negatives 256] [--no-logq] [--l2 0] [--lr 0.003] [--layers 128,64]
  *     [--item-bias] [--transfer-item-bias] [--item-bias-lr 30] [--batch-size 256]
+ *     [--no-retrain-source]   (AUTO from a softmax or hybrid source: search the given source only, no implicit-ALS twin)
  *     [--adam-bias-correction table|row]   (lazy Adam on the tables: the table's step count or each row's) [--patience 3]
  *     [--recipes "name: --flag value ...; name: ..."]   (target only: one model per recipe in this run, each recipe's
  *     flags on top of the command's; the trainer's validation HR@10 is printed beside test: choose on it; with transfers,
@@ -329,6 +330,7 @@ async function autoRow(prepared: Awaited<ReturnType<typeof prepareTransfer>>, va
   const { report: r } = await transfer(prepared, {
     strategy: 'AUTO',
     budget: BUDGET,
+    retrainSource: !process.argv.includes('--no-retrain-source'),
     replayWeight: DEFAULT_TRANSFER.replayWeight,
     replayFraction: REPLAY_FRACTION,
     training: TRAINING,
