@@ -30,6 +30,8 @@ export interface AlsHalf {
   steps: Float32Array | null;
   /** `[4 * f * f]`: the full symmetric Gramian per domain mask (block 0 unused). */
   grams: Float64Array;
+  /** Per row of `y`: its domain mask (1..3; 0 = in no Gramian). */
+  yDomains: Uint8Array;
 }
 
 export interface AlsScratch {
@@ -47,6 +49,9 @@ export interface AlsScratch {
   Yb: Float64Array;
   Cb: Float64Array;
   pairAt: Int32Array;
+  /** A Gramian chunk's rows of one mask, and its three packed lower triangles. */
+  list: Int32Array;
+  tri: Float64Array;
 }
 
 export interface AlsKernel {
@@ -54,11 +59,31 @@ export interface AlsKernel {
   /** Solves rows [start, end); returns an error message (a non-positive-definite system) or null. */
   solveRows(h: AlsHalf, start: number, end: number, s: AlsScratch): string | null;
   /**
-   * Solves thread `thread`'s share of a half: the chunks of `chunk` rows c = thread, thread +
-   * threads, ... (interleaved, so each thread gets rows of every popularity), stopping early
-   * when `control[0]` (abort) is set. Returns the rows it solved or the error.
+   * Solves thread `thread`'s share of a half in chunks of `chunk` rows: first chunk `thread`,
+   * then whichever chunk is next (`control[1]`, set to `threads` before the threads start), so a
+   * thread that finishes early takes more chunks; stopping early when `control[0]` (abort) is
+   * set. Returns the rows it solved or the error.
    */
-  work(h: AlsHalf, control: Int32Array, chunk: number, thread: number, threads: number, s: AlsScratch): { error: string | null; rows: number };
+  work(h: AlsHalf, control: Int32Array, chunk: number, thread: number, s: AlsScratch): { error: string | null; rows: number };
+  /** Rows of y per Gramian chunk and rows per objective chunk: a fixed partition, whatever the thread count. */
+  gramRows: number;
+  objectiveRows: number;
+  /** Float64 values in one Gramian chunk's partial: three packed lower triangles (exact masks 1, 2, 3). */
+  gramPartialSize(f: number): number;
+  /** Gramian chunk c's partial sums of y yᵀ into `partials` (at c * gramPartialSize(f)). */
+  gramChunk(y: Float32Array, f: number, domains: Uint8Array, c: number, partials: Float64Array, s: AlsScratch): void;
+  /** The `[4 * f * f]` Gramians from the partials of chunks 0..chunks-1, summed in chunk order. */
+  reduceGrams(partials: Float64Array, chunks: number, f: number, out: Float64Array): void;
+  /** Objective chunks of a half: its x rows' chunks, then its y rows' (norms only). */
+  objectiveChunks(h: AlsHalf): number;
+  /** Objective chunk c's partial sums: `out[2c]` the pair and Gramian terms, `out[2c + 1]` the squared norms. */
+  objectiveChunk(h: AlsHalf, c: number, out: Float64Array): void;
+  /** Sums the objective's partials in chunk order: terms + reg * norms. */
+  reduceObjective(partials: Float64Array, chunks: number, reg: number): number;
+  /** Thread `thread`'s share of the Gramian chunks of `h.y` (claimed as in `work`); returns the chunks it summed. */
+  gramWork(h: AlsHalf, control: Int32Array, thread: number, partials: Float64Array, s: AlsScratch): { error: string | null; rows: number };
+  /** Thread `thread`'s share of the objective chunks of `h`; returns the chunks it summed. */
+  objectiveWork(h: AlsHalf, control: Int32Array, thread: number, partials: Float64Array): { error: string | null; rows: number };
 }
 
 export function alsKernel(): AlsKernel {
@@ -77,7 +102,173 @@ export function alsKernel(): AlsKernel {
       Yb: new Float64Array(1024 * f),
       Cb: new Float64Array(1024),
       pairAt: new Int32Array(block + 1),
+      list: new Int32Array(GRAM_ROWS),
+      tri: new Float64Array(gramPartialSize(f)),
     };
+  }
+
+  const GRAM_ROWS = 1024;
+  const OBJECTIVE_ROWS = 512;
+
+  function gramPartialSize(f: number): number {
+    return (3 * f * (f + 1)) / 2;
+  }
+
+  /**
+   * Per exact mask, the rows of chunk c with that mask in index order, four at a time (each
+   * sum loaded once per four rows), into a packed lower triangle (row a at a (a + 1) / 2).
+   */
+  function gramChunk(y: Float32Array, f: number, domains: Uint8Array, c: number, partials: Float64Array, s: AlsScratch): void {
+    const tri = (f * (f + 1)) / 2;
+    const acc = s.tri;
+    const list = s.list;
+    acc.fill(0);
+    const start = c * GRAM_ROWS;
+    const end = Math.min(domains.length, start + GRAM_ROWS);
+    for (let mask = 1; mask <= 3; mask++) {
+      let m = 0;
+      for (let r = start; r < end; r++) if (domains[r] === mask) list[m++] = r;
+      const g = (mask - 1) * tri;
+      let j = 0;
+      for (; j + 3 < m; j += 4) {
+        const o0 = list[j]! * f;
+        const o1 = list[j + 1]! * f;
+        const o2 = list[j + 2]! * f;
+        const o3 = list[j + 3]! * f;
+        for (let a = 0; a < f; a++) {
+          const v0 = y[o0 + a]!;
+          const v1 = y[o1 + a]!;
+          const v2 = y[o2 + a]!;
+          const v3 = y[o3 + a]!;
+          const base = g + (a * (a + 1)) / 2;
+          for (let b = 0; b <= a; b++) acc[base + b] += v0 * y[o0 + b]! + v1 * y[o1 + b]! + v2 * y[o2 + b]! + v3 * y[o3 + b]!;
+        }
+      }
+      for (; j < m; j++) {
+        const o = list[j]! * f;
+        for (let a = 0; a < f; a++) {
+          const va = y[o + a]!;
+          const base = g + (a * (a + 1)) / 2;
+          for (let b = 0; b <= a; b++) acc[base + b] += va * y[o + b]!;
+        }
+      }
+    }
+    partials.set(acc, c * 3 * tri);
+  }
+
+  function reduceGrams(partials: Float64Array, chunks: number, f: number, out: Float64Array): void {
+    const tri = (f * (f + 1)) / 2;
+    const exact = new Float64Array(3 * tri);
+    for (let c = 0; c < chunks; c++) {
+      const o = c * 3 * tri;
+      for (let k = 0; k < 3 * tri; k++) exact[k] += partials[o + k]!;
+    }
+    // Each union of exact masks: 1 = {1, 3}, 2 = {2, 3}, 3 = {1, 2, 3} (the rows sharing a domain with it).
+    out.fill(0);
+    const unions = [[], [1, 3], [2, 3], [1, 2, 3]];
+    for (let m = 1; m <= 3; m++) {
+      const g = m * f * f;
+      for (const part of unions[m]!) {
+        const e = (part - 1) * tri;
+        for (let a = 0; a < f; a++) for (let b = 0; b <= a; b++) out[g + a * f + b] += exact[e + (a * (a + 1)) / 2 + b]!;
+      }
+      // Mirror the lower triangle onto the upper one.
+      for (let a = 0; a < f; a++) for (let b = 0; b < a; b++) out[g + b * f + a] = out[g + a * f + b]!;
+    }
+  }
+
+  function objectiveChunks(h: AlsHalf): number {
+    return Math.ceil((h.offsets.length - 1) / OBJECTIVE_ROWS) + Math.ceil(h.y.length / h.f / OBJECTIVE_ROWS);
+  }
+
+  /**
+   * x chunks: per row, xᵀ G(row's domains) x from the lower triangle (diagonal once,
+   * off-diagonal twice), then its pairs' (1 + c)(1 - s)² - s², and ‖x‖²; y chunks: ‖y‖².
+   */
+  function objectiveChunk(h: AlsHalf, c: number, out: Float64Array): void {
+    const { f, x, y, offsets, cols, confidence, domains, grams } = h;
+    const xRows = offsets.length - 1;
+    const xChunks = Math.ceil(xRows / OBJECTIVE_ROWS);
+    let terms = 0;
+    let norms = 0;
+    if (c < xChunks) {
+      const end = Math.min(xRows, (c + 1) * OBJECTIVE_ROWS);
+      for (let u = c * OBJECTIVE_ROWS; u < end; u++) {
+        const o = u * f;
+        const mask = domains[u]!;
+        if (mask !== 0) {
+          const base = mask * f * f;
+          for (let a = 0; a < f; a++) {
+            const xa = x[o + a]!;
+            const row = base + a * f;
+            let c0 = 0;
+            let c1 = 0;
+            let b = 0;
+            for (; b + 1 < a; b += 2) {
+              c0 += grams[row + b]! * x[o + b]!;
+              c1 += grams[row + b + 1]! * x[o + b + 1]!;
+            }
+            if (b < a) c0 += grams[row + b]! * x[o + b]!;
+            terms += (grams[row + a]! * xa + 2 * (c0 + c1)) * xa;
+          }
+        }
+        for (let k = offsets[u]!; k < offsets[u + 1]!; k++) {
+          const yo = cols[k]! * f;
+          let s0 = 0;
+          let s1 = 0;
+          let s2 = 0;
+          let s3 = 0;
+          let a = 0;
+          for (; a + 3 < f; a += 4) {
+            s0 += x[o + a]! * y[yo + a]!;
+            s1 += x[o + a + 1]! * y[yo + a + 1]!;
+            s2 += x[o + a + 2]! * y[yo + a + 2]!;
+            s3 += x[o + a + 3]! * y[yo + a + 3]!;
+          }
+          for (; a < f; a++) s0 += x[o + a]! * y[yo + a]!;
+          const s = s0 + s1 + (s2 + s3);
+          terms += (1 + confidence[k]!) * (1 - s) * (1 - s) - s * s;
+        }
+        for (let a = 0; a < f; a++) norms += x[o + a]! * x[o + a]!;
+      }
+    } else {
+      const yRows = y.length / f;
+      const start = (c - xChunks) * OBJECTIVE_ROWS * f;
+      const end = Math.min(yRows, (c - xChunks + 1) * OBJECTIVE_ROWS) * f;
+      for (let k = start; k < end; k++) norms += y[k]! * y[k]!;
+    }
+    out[2 * c] = terms;
+    out[2 * c + 1] = norms;
+  }
+
+  function reduceObjective(partials: Float64Array, chunks: number, reg: number): number {
+    let terms = 0;
+    let norms = 0;
+    for (let c = 0; c < chunks; c++) {
+      terms += partials[2 * c]!;
+      norms += partials[2 * c + 1]!;
+    }
+    return terms + reg * norms;
+  }
+
+  function gramWork(h: AlsHalf, control: Int32Array, thread: number, partials: Float64Array, s: AlsScratch): { error: string | null; rows: number } {
+    const chunks = Math.ceil(h.yDomains.length / GRAM_ROWS);
+    let done = 0;
+    for (let c = thread; c < chunks; c = Atomics.add(control, 1, 1)) {
+      gramChunk(h.y, h.f, h.yDomains, c, partials, s);
+      done++;
+    }
+    return { error: null, rows: done };
+  }
+
+  function objectiveWork(h: AlsHalf, control: Int32Array, thread: number, partials: Float64Array): { error: string | null; rows: number } {
+    const chunks = objectiveChunks(h);
+    let done = 0;
+    for (let c = thread; c < chunks; c = Atomics.add(control, 1, 1)) {
+      objectiveChunk(h, c, partials);
+      done++;
+    }
+    return { error: null, rows: done };
   }
 
   /**
@@ -348,10 +539,10 @@ export function alsKernel(): AlsKernel {
     return null;
   }
 
-  function work(h: AlsHalf, control: Int32Array, chunk: number, thread: number, threads: number, s: AlsScratch): { error: string | null; rows: number } {
+  function work(h: AlsHalf, control: Int32Array, chunk: number, thread: number, s: AlsScratch): { error: string | null; rows: number } {
     const rows = h.offsets.length - 1;
     let solved = 0;
-    for (let start = thread * chunk; start < rows; start += threads * chunk) {
+    for (let start = thread * chunk; start < rows; start = Atomics.add(control, 1, 1) * chunk) {
       if (Atomics.load(control, 0) !== 0) break;
       const end = Math.min(rows, start + chunk);
       const error = solveRows(h, start, end, s);
@@ -364,5 +555,19 @@ export function alsKernel(): AlsKernel {
     return { error: null, rows: solved };
   }
 
-  return { createScratch, solveRows, work };
+  return {
+    createScratch,
+    solveRows,
+    work,
+    gramRows: GRAM_ROWS,
+    objectiveRows: OBJECTIVE_ROWS,
+    gramPartialSize,
+    gramChunk,
+    reduceGrams,
+    objectiveChunks,
+    objectiveChunk,
+    reduceObjective,
+    gramWork,
+    objectiveWork,
+  };
 }

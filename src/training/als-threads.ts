@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { GraftError } from '../errors.js';
 import { alsKernel, type AlsHalf, type AlsScratch } from './als-kernel.js';
 
-/** Rows per chunk: thread t solves chunks t, t + threads, ... (the calling thread looks at the signal between its chunks). */
+/** Rows per solve chunk: thread t solves chunk t, then whichever is next (the calling thread looks at the signal between its chunks). */
 const CHUNK_ROWS = 128;
 /** Rows per batched conjugate-gradient block (their vectors stay in cache). */
 export const BLOCK_ROWS = 64;
@@ -12,89 +12,140 @@ export const BLOCK_ROWS = 64;
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const kernel = (${alsKernel.toString()})();
-const { halves, control, chunk, block, thread, threads } = workerData;
+const { halves, control, partials, chunk, block, thread } = workerData;
 const scratch = kernel.createScratch(halves[0].f, block);
 parentPort.on('message', (m) => {
-  const h = Object.assign({}, halves[m.half], { grams: m.grams });
+  const h = halves[m.half];
   let answer;
-  try { answer = kernel.work(h, control, chunk, thread, threads, scratch); } catch (e) { answer = { error: String((e && e.stack) || e), rows: 0 }; Atomics.store(control, 0, 1); }
+  try {
+    if (m.task === 'solve') answer = kernel.work(h, control, chunk, thread, scratch);
+    else if (m.task === 'gram') answer = kernel.gramWork(h, control, thread, partials, scratch);
+    else answer = kernel.objectiveWork(h, control, thread, partials);
+  } catch (e) { answer = { error: String((e && e.stack) || e), rows: 0 }; Atomics.store(control, 0, 1); }
   parentPort.postMessage(answer);
 });
 `;
 
-/** The arrays of one half without its Gramians (those change every half). */
+/** The arrays of one half without its Gramians (the pool keeps those, `AlsThreads.gramians`). */
 export type AlsHalfArrays = Omit<AlsHalf, 'grams'>;
 
+type Answer = { error: string | null; rows: number };
+
 /**
- * The threads that solve ALS half-sweeps: the calling thread (thread 0) and `threads - 1`
- * workers, each solving its interleaved chunks of rows (`AlsKernel.work`). The halves' arrays
- * must live in `SharedArrayBuffer`s when threads > 1 (`sharedCopy`). Close it when done.
+ * The threads that run ALS half-sweeps: the calling thread (thread 0) and `threads - 1`
+ * workers. Each step (a half's Gramians, its row solves, the objective) is cut into chunks
+ * fixed by the data alone; each thread takes its first chunk, then whichever is next, and
+ * sums land in per-chunk partials added in chunk order, so every result is bit-identical for
+ * any thread count. The halves' arrays must live in `SharedArrayBuffer`s when threads > 1
+ * (`sharedCopy`). Close it when done.
  *
  * @example
  * const pool = AlsThreads.open([half], 2);
- * try { await pool.solve(0, domainGramians(y, f, domains)); } finally { await pool.close(); }
+ * try { await pool.gramians(0); await pool.solve(0); } finally { await pool.close(); }
  */
 export class AlsThreads {
   private readonly kernel = alsKernel();
   private readonly scratch: AlsScratch;
-  /** Rows each thread solved in the last half (thread 0 = this one). */
+  /** Rows (solves) or chunks (Gramians, objective) each thread took in the last step (thread 0 = this one). */
   rowsByThread: number[] = [];
 
   private constructor(
-    private readonly halves: AlsHalfArrays[],
+    private readonly halves: AlsHalf[],
     private readonly workers: Worker[],
-    /** [0]: abort flag, seen by every thread between chunks. */
+    /** [0]: abort flag, seen by every thread between chunks; [1]: the next chunk to take. */
     private readonly control: Int32Array,
+    /** Per-chunk partial sums of the Gramians or the objective (room for the larger of any half). */
+    private readonly partials: Float64Array,
   ) {
     this.scratch = this.kernel.createScratch(halves[0]!.f, BLOCK_ROWS);
   }
 
   static open(halves: AlsHalfArrays[], threads: number): AlsThreads {
     if (!Number.isInteger(threads) || threads < 1) throw new GraftError('BAD_INPUT', `threads = ${threads}; use an integer >= 1 (e.g. 2)`);
-    const control = new Int32Array(threads > 1 ? new SharedArrayBuffer(4) : new ArrayBuffer(4));
+    const kernel = alsKernel();
+    const shared = threads > 1;
+    const float64 = (n: number) => new Float64Array(shared ? new SharedArrayBuffer(Math.max(8, 8 * n)) : new ArrayBuffer(8 * n));
+    for (const h of halves) {
+      if (h.yDomains.length * h.f !== h.y.length) throw new GraftError('BAD_INPUT', `yDomains has ${h.yDomains.length} rows, y has ${h.y.length / h.f}; pass one domain mask per row of y`);
+    }
+    const full: AlsHalf[] = halves.map((h) => ({ ...h, grams: float64(4 * h.f * h.f) }));
+    const size = Math.max(
+      ...full.map((h) => Math.max(Math.ceil(h.yDomains.length / kernel.gramRows) * kernel.gramPartialSize(h.f), 2 * kernel.objectiveChunks(h))),
+    );
+    const partials = float64(size);
+    const control = new Int32Array(shared ? new SharedArrayBuffer(8) : new ArrayBuffer(8));
     const workers: Worker[] = [];
     for (let thread = 1; thread < threads; thread++) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { halves, control, chunk: CHUNK_ROWS, block: BLOCK_ROWS, thread, threads } });
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { halves: full, control, partials, chunk: CHUNK_ROWS, block: BLOCK_ROWS, thread } });
       worker.unref();
       workers.push(worker);
     }
-    return new AlsThreads(halves, workers, control);
+    return new AlsThreads(full, workers, control, partials);
   }
 
   get threads(): number {
     return this.workers.length + 1;
   }
 
+  /** Starts step `task` of half `half` on every worker; resolves with their answers. */
+  private start(task: 'solve' | 'gram' | 'objective', half: number): Promise<Answer[]> {
+    const { control } = this;
+    control[0] = 0;
+    control[1] = this.threads;
+    return Promise.all(
+      this.workers.map(
+        (worker) =>
+          new Promise<Answer>((resolve, reject) => {
+            const onMessage = (m: Answer) => {
+              worker.off('error', onError);
+              resolve(m);
+            };
+            const onError = (error: Error) => {
+              worker.off('message', onMessage);
+              reject(error);
+            };
+            worker.once('message', onMessage);
+            worker.once('error', onError);
+            worker.postMessage({ task, half });
+          }),
+      ),
+    );
+  }
+
+  private async finish(answers: Promise<Answer[]>, mine: number, error: string | null): Promise<void> {
+    const done = await answers;
+    this.rowsByThread = [mine, ...done.map((d) => d.rows)];
+    for (const d of done) error ??= d.error;
+    if (error) throw new GraftError('BAD_INPUT', error);
+  }
+
   /**
-   * Solves every row of half `half` (see `AlsHalf`) against `grams` (`domainGramians`); false
-   * when `signal` aborted it part-way (rows solved so far keep their new value).
+   * The Gramians YᵀY per domain mask of half `half` (its `y` over its `yDomains`, see
+   * `domainGramians`), which its row solves and its objective then use; returns them
+   * (the pool's array, overwritten by the next call for this half).
    */
-  async solve(half: number, grams: Float64Array, signal?: AbortSignal): Promise<boolean> {
-    const h: AlsHalf = { ...this.halves[half]!, grams };
+  async gramians(half: number): Promise<Float64Array> {
+    const h = this.halves[half]!;
+    const answers = this.start('gram', half);
+    const mine = this.kernel.gramWork(h, this.control, 0, this.partials, this.scratch).rows;
+    await this.finish(answers, mine, null);
+    this.kernel.reduceGrams(this.partials, Math.ceil(h.yDomains.length / this.kernel.gramRows), h.f, h.grams);
+    return h.grams;
+  }
+
+  /**
+   * Solves every row of half `half` (see `AlsHalf`) against its Gramians (`gramians(half)`
+   * first); false when `signal` aborted it part-way (rows solved so far keep their new value).
+   */
+  async solve(half: number, signal?: AbortSignal): Promise<boolean> {
+    const h = this.halves[half]!;
     const rows = h.offsets.length - 1;
     const { control, kernel, scratch } = this;
-    const threads = this.threads;
-    control[0] = 0;
-    const answers = this.workers.map(
-      (worker) =>
-        new Promise<{ error: string | null; rows: number }>((resolve, reject) => {
-          const onMessage = (m: { error: string | null; rows: number }) => {
-            worker.off('error', onError);
-            resolve(m);
-          };
-          const onError = (error: Error) => {
-            worker.off('message', onMessage);
-            reject(error);
-          };
-          worker.once('message', onMessage);
-          worker.once('error', onError);
-          worker.postMessage({ half, grams });
-        }),
-    );
+    const answers = this.start('solve', half);
     let error: string | null = null;
     let aborted = false;
     let solved = 0;
-    for (let start = 0; start < rows; start += threads * CHUNK_ROWS) {
+    for (let start = 0; start < rows; start = Atomics.add(control, 1, 1) * CHUNK_ROWS) {
       if (signal?.aborted) {
         aborted = true;
         Atomics.store(control, 0, 1);
@@ -110,11 +161,20 @@ export class AlsThreads {
       // Let the event loop (the abort signal, a server) in between chunks.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    const done = await Promise.all(answers);
-    this.rowsByThread = [solved, ...done.map((d) => d.rows)];
-    for (const d of done) error ??= d.error;
-    if (error) throw new GraftError('BAD_INPUT', error);
+    await this.finish(answers, solved, error);
     return !aborted && !signal?.aborted;
+  }
+
+  /**
+   * The implicit-ALS objective (see `implicitObjective`) with half `half`'s rows as the users
+   * and its `y` as the items, against its Gramians (`gramians(half)` first).
+   */
+  async objective(half: number): Promise<number> {
+    const h = this.halves[half]!;
+    const answers = this.start('objective', half);
+    const mine = this.kernel.objectiveWork(h, this.control, 0, this.partials).rows;
+    await this.finish(answers, mine, null);
+    return this.kernel.reduceObjective(this.partials, this.kernel.objectiveChunks(h), h.reg);
   }
 
   async close(): Promise<void> {
