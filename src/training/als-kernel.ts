@@ -135,7 +135,30 @@ export function alsKernel(): AlsKernel {
         const o1 = list[j + 1]! * f;
         const o2 = list[j + 2]! * f;
         const o3 = list[j + 3]! * f;
-        for (let a = 0; a < f; a++) {
+        // Two triangle rows (a, a + 1) at a time: each y value loaded once for both.
+        let a = 0;
+        for (; a + 1 < f; a += 2) {
+          const v0 = y[o0 + a]!;
+          const v1 = y[o1 + a]!;
+          const v2 = y[o2 + a]!;
+          const v3 = y[o3 + a]!;
+          const w0 = y[o0 + a + 1]!;
+          const w1 = y[o1 + a + 1]!;
+          const w2 = y[o2 + a + 1]!;
+          const w3 = y[o3 + a + 1]!;
+          const base = g + (a * (a + 1)) / 2;
+          const next = base + a + 1;
+          for (let b = 0; b <= a; b++) {
+            const y0 = y[o0 + b]!;
+            const y1 = y[o1 + b]!;
+            const y2 = y[o2 + b]!;
+            const y3 = y[o3 + b]!;
+            acc[base + b] += v0 * y0 + v1 * y1 + v2 * y2 + v3 * y3;
+            acc[next + b] += w0 * y0 + w1 * y1 + w2 * y2 + w3 * y3;
+          }
+          acc[next + a + 1] += w0 * w0 + w1 * w1 + w2 * w2 + w3 * w3;
+        }
+        if (a < f) {
           const v0 = y[o0 + a]!;
           const v1 = y[o1 + a]!;
           const v2 = y[o2 + a]!;
@@ -181,9 +204,83 @@ export function alsKernel(): AlsKernel {
     return Math.ceil((h.offsets.length - 1) / OBJECTIVE_ROWS) + Math.ceil(h.y.length / h.f / OBJECTIVE_ROWS);
   }
 
+  /** x[o..o+f)ᵀ G x[o..o+f) from the lower triangle of G at `base` (diagonal once, off-diagonal twice). */
+  function quadratic(grams: Float64Array, base: number, x: Float32Array, o: number, f: number): number {
+    let q = 0;
+    for (let a = 0; a < f; a++) {
+      const xa = x[o + a]!;
+      const row = base + a * f;
+      let c0 = 0;
+      let c1 = 0;
+      let b = 0;
+      for (; b + 1 < a; b += 2) {
+        c0 += grams[row + b]! * x[o + b]!;
+        c1 += grams[row + b + 1]! * x[o + b + 1]!;
+      }
+      if (b < a) c0 += grams[row + b]! * x[o + b]!;
+      q += (grams[row + a]! * xa + 2 * (c0 + c1)) * xa;
+    }
+    return q;
+  }
+
+  /** `quadratic` for the four rows at o, o + f, o + 2f, o + 3f against the same G (each value loaded once): the same sums per row. */
+  function quadratic4(grams: Float64Array, base: number, x: Float32Array, o: number, f: number, q: Float64Array): void {
+    const o1 = o + f;
+    const o2 = o1 + f;
+    const o3 = o2 + f;
+    let q0 = 0;
+    let q1 = 0;
+    let q2 = 0;
+    let q3 = 0;
+    for (let a = 0; a < f; a++) {
+      const row = base + a * f;
+      let c00 = 0;
+      let c01 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let b = 0;
+      for (; b + 1 < a; b += 2) {
+        const g0 = grams[row + b]!;
+        const g1 = grams[row + b + 1]!;
+        c00 += g0 * x[o + b]!;
+        c01 += g1 * x[o + b + 1]!;
+        c10 += g0 * x[o1 + b]!;
+        c11 += g1 * x[o1 + b + 1]!;
+        c20 += g0 * x[o2 + b]!;
+        c21 += g1 * x[o2 + b + 1]!;
+        c30 += g0 * x[o3 + b]!;
+        c31 += g1 * x[o3 + b + 1]!;
+      }
+      if (b < a) {
+        const g0 = grams[row + b]!;
+        c00 += g0 * x[o + b]!;
+        c10 += g0 * x[o1 + b]!;
+        c20 += g0 * x[o2 + b]!;
+        c30 += g0 * x[o3 + b]!;
+      }
+      const gd = grams[row + a]!;
+      const x0 = x[o + a]!;
+      const x1 = x[o1 + a]!;
+      const x2 = x[o2 + a]!;
+      const x3 = x[o3 + a]!;
+      q0 += (gd * x0 + 2 * (c00 + c01)) * x0;
+      q1 += (gd * x1 + 2 * (c10 + c11)) * x1;
+      q2 += (gd * x2 + 2 * (c20 + c21)) * x2;
+      q3 += (gd * x3 + 2 * (c30 + c31)) * x3;
+    }
+    q[0] = q0;
+    q[1] = q1;
+    q[2] = q2;
+    q[3] = q3;
+  }
+
   /**
-   * x chunks: per row, xᵀ G(row's domains) x from the lower triangle (diagonal once,
-   * off-diagonal twice), then its pairs' (1 + c)(1 - s)² - s², and ‖x‖²; y chunks: ‖y‖².
+   * x chunks: per row, xᵀ G(row's domains) x (four rows of one mask at a time, the same sums
+   * per row), then its pairs' (1 + c)(1 - s)² - s², and ‖x‖²; y chunks: ‖y‖².
    */
   function objectiveChunk(h: AlsHalf, c: number, out: Float64Array): void {
     const { f, x, y, offsets, cols, confidence, domains, grams } = h;
@@ -192,44 +289,38 @@ export function alsKernel(): AlsKernel {
     let terms = 0;
     let norms = 0;
     if (c < xChunks) {
+      const q = new Float64Array(4);
       const end = Math.min(xRows, (c + 1) * OBJECTIVE_ROWS);
-      for (let u = c * OBJECTIVE_ROWS; u < end; u++) {
-        const o = u * f;
+      for (let u = c * OBJECTIVE_ROWS; u < end; ) {
         const mask = domains[u]!;
-        if (mask !== 0) {
-          const base = mask * f * f;
-          for (let a = 0; a < f; a++) {
-            const xa = x[o + a]!;
-            const row = base + a * f;
-            let c0 = 0;
-            let c1 = 0;
-            let b = 0;
-            for (; b + 1 < a; b += 2) {
-              c0 += grams[row + b]! * x[o + b]!;
-              c1 += grams[row + b + 1]! * x[o + b + 1]!;
+        let n = 1;
+        if (mask === 0) q[0] = 0;
+        else if (u + 3 < end && domains[u + 1] === mask && domains[u + 2] === mask && domains[u + 3] === mask) {
+          quadratic4(grams, mask * f * f, x, u * f, f, q);
+          n = 4;
+        } else q[0] = quadratic(grams, mask * f * f, x, u * f, f);
+        for (let j = 0; j < n; j++, u++) {
+          const o = u * f;
+          terms += q[j]!;
+          for (let k = offsets[u]!; k < offsets[u + 1]!; k++) {
+            const yo = cols[k]! * f;
+            let s0 = 0;
+            let s1 = 0;
+            let s2 = 0;
+            let s3 = 0;
+            let a = 0;
+            for (; a + 3 < f; a += 4) {
+              s0 += x[o + a]! * y[yo + a]!;
+              s1 += x[o + a + 1]! * y[yo + a + 1]!;
+              s2 += x[o + a + 2]! * y[yo + a + 2]!;
+              s3 += x[o + a + 3]! * y[yo + a + 3]!;
             }
-            if (b < a) c0 += grams[row + b]! * x[o + b]!;
-            terms += (grams[row + a]! * xa + 2 * (c0 + c1)) * xa;
+            for (; a < f; a++) s0 += x[o + a]! * y[yo + a]!;
+            const s = s0 + s1 + (s2 + s3);
+            terms += (1 + confidence[k]!) * (1 - s) * (1 - s) - s * s;
           }
+          for (let a = 0; a < f; a++) norms += x[o + a]! * x[o + a]!;
         }
-        for (let k = offsets[u]!; k < offsets[u + 1]!; k++) {
-          const yo = cols[k]! * f;
-          let s0 = 0;
-          let s1 = 0;
-          let s2 = 0;
-          let s3 = 0;
-          let a = 0;
-          for (; a + 3 < f; a += 4) {
-            s0 += x[o + a]! * y[yo + a]!;
-            s1 += x[o + a + 1]! * y[yo + a + 1]!;
-            s2 += x[o + a + 2]! * y[yo + a + 2]!;
-            s3 += x[o + a + 3]! * y[yo + a + 3]!;
-          }
-          for (; a < f; a++) s0 += x[o + a]! * y[yo + a]!;
-          const s = s0 + s1 + (s2 + s3);
-          terms += (1 + confidence[k]!) * (1 - s) * (1 - s) - s * s;
-        }
-        for (let a = 0; a < f; a++) norms += x[o + a]! * x[o + a]!;
       }
     } else {
       const yRows = y.length / f;

@@ -4,6 +4,8 @@ import { alsKernel, type AlsHalf, type AlsScratch } from './als-kernel.js';
 
 /** Rows per solve chunk: thread t solves chunk t, then whichever is next (the calling thread looks at the signal between its chunks). */
 const CHUNK_ROWS = 128;
+/** The calling thread lets its event loop in between solve chunks at least this often (ms). */
+const YIELD_MS = 2;
 /** Rows per batched conjugate-gradient block (their vectors stay in cache). */
 export const BLOCK_ROWS = 64;
 
@@ -145,6 +147,7 @@ export class AlsThreads {
     let error: string | null = null;
     let aborted = false;
     let solved = 0;
+    let yielded = performance.now();
     for (let start = 0; start < rows; start = Atomics.add(control, 1, 1) * CHUNK_ROWS) {
       if (signal?.aborted) {
         aborted = true;
@@ -158,8 +161,11 @@ export class AlsThreads {
         break;
       }
       solved += end - start;
-      // Let the event loop (the abort signal, a server) in between chunks.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      // Let the event loop (the abort signal, a server) in between chunks, every few milliseconds.
+      if (performance.now() - yielded >= YIELD_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        yielded = performance.now();
+      }
     }
     await this.finish(answers, solved, error);
     return !aborted && !signal?.aborted;

@@ -97,7 +97,7 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
     [model.itemTable, model.userTable, byItem, byUser.domains],
     [model.userTable, model.itemTable, byUser, byItem.domains],
   ];
-  // More than one thread: the arrays live in shared memory, the tables are copied in before and out after each half.
+  // More than one thread: the arrays live in shared memory, the tables are copied in before each sweep and out after each half.
   const share = threads > 1 ? sharedCopy : <T>(a: T) => a;
   const weights = new Map<EmbeddingTable, Float32Array>(tables.map(([table]) => [table, share(table.weights)]));
   const halves: AlsHalfArrays[] = tables.map(([table, other, rows, otherDomains]) => ({
@@ -130,7 +130,8 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
       for (let half = 0; half < 2; half++) {
         const [table] = tables[half]!;
         const t0 = performance.now();
-        if (threads > 1) for (const [t, w] of weights) w.set(t.weights);
+        // In at the start of a sweep (the callbacks in between may have moved rows); the item half's rows are copied out after it.
+        if (threads > 1 && half === 0) for (const [t, w] of weights) w.set(t.weights);
         if (!(half === 1 && itemGrams)) await pool.gramians(half);
         aborted = !(await pool.solve(half, signal));
         if (threads > 1) table.weights.set(weights.get(table)!);
