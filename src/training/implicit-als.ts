@@ -210,40 +210,55 @@ export function confidenceMatrix(data: TrainingData, users: number, items: numbe
     }
   }
   for (let u = 0; u < users; u++) counts[u + 1] += counts[u]!;
-  const cols = new Int32Array(counts[users]!);
-  const weight = new Float64Array(counts[users]!);
+  const n = counts[users]!;
+  const cols = new Int32Array(n);
+  const weight = new Float64Array(n);
+  const slotUser = new Int32Array(n);
   const fill = counts.slice(0, users);
   for (const { set, scale, domain } of sets) {
     for (let k = 0; k < set.users.length; k++) {
       const at = fill[set.users[k]!]!++;
       cols[at] = set.items[k]!;
       weight[at] = (set.weights?.[k] ?? 1) * scale;
+      slotUser[at] = set.users[k]!;
       if (weight[at]! > 0) {
         userDomains[set.users[k]!] |= domain;
         itemDomains[set.items[k]!] |= domain;
       }
     }
   }
-  // Per row: sort by item, sum duplicates, drop pairs whose weight is 0.
+  // Per row, the slots by item: counting sorts (by item, then back into the rows), both
+  // stable, so a row's duplicates keep their event order (the order a stable sort gives).
+  const itemStart = new Int32Array(items + 1);
+  for (let k = 0; k < n; k++) itemStart[cols[k]! + 1]++;
+  for (let i = 0; i < items; i++) itemStart[i + 1] += itemStart[i]!;
+  const byItemOrder = new Int32Array(n);
+  for (let k = 0; k < n; k++) byItemOrder[itemStart[cols[k]!]!++] = k;
+  const sorted = new Int32Array(n);
+  const rowAt = counts.slice(0, users);
+  for (let j = 0; j < n; j++) {
+    const k = byItemOrder[j]!;
+    sorted[rowAt[slotUser[k]!]!++] = k;
+  }
+  // Per row: sum duplicates, drop pairs whose weight is 0.
   const offsets = new Int32Array(users + 1);
-  const outCols: number[] = [];
-  const outConfidence: number[] = [];
+  const outCols = new Int32Array(n);
+  const outConfidence = new Float32Array(n);
+  let pairs = 0;
   for (let u = 0; u < users; u++) {
-    const from = counts[u]!;
     const to = counts[u + 1]!;
-    const order = Array.from({ length: to - from }, (_, k) => from + k).sort((a, b) => cols[a]! - cols[b]!);
-    for (let k = 0; k < order.length; ) {
-      const item = cols[order[k]!]!;
+    for (let j = counts[u]!; j < to; ) {
+      const item = cols[sorted[j]!]!;
       let w = 0;
-      for (; k < order.length && cols[order[k]!] === item; k++) w += weight[order[k]!]!;
+      for (; j < to && cols[sorted[j]!] === item; j++) w += weight[sorted[j]!]!;
       if (!(w >= 0) || !Number.isFinite(w)) throw new GraftError('BAD_INPUT', `event weight sum ${w} for user row ${u} and item row ${item} is not a finite number >= 0; fix the event weights`);
       if (w === 0) continue;
-      outCols.push(item);
-      outConfidence.push(alpha * w);
+      outCols[pairs] = item;
+      outConfidence[pairs++] = alpha * w;
     }
-    offsets[u + 1] = outCols.length;
+    offsets[u + 1] = pairs;
   }
-  const byUser = { offsets, cols: Int32Array.from(outCols), confidence: Float32Array.from(outConfidence), domains: userDomains };
+  const byUser = { offsets, cols: outCols.slice(0, pairs), confidence: outConfidence.slice(0, pairs), domains: userDomains };
   return { byUser, byItem: transposeRows(byUser, items, itemDomains) };
 }
 
