@@ -59,12 +59,12 @@ export interface AlsKernel {
   /** Solves rows [start, end); returns an error message (a non-positive-definite system) or null. */
   solveRows(h: AlsHalf, start: number, end: number, s: AlsScratch): string | null;
   /**
-   * Solves thread `thread`'s share of a half in chunks of `chunk` rows: first chunk `thread`,
-   * then whichever chunk is next (`control[1]`, set to `threads` before the threads start), so a
-   * thread that finishes early takes more chunks; stopping early when `control[0]` (abort) is
+   * Solves this thread's share of a half in chunks of `chunk` rows: whichever chunk is next
+   * (`control[1]`, from 0, shared by every thread), so a thread that is ahead (or started
+   * earlier, or is not descheduled) takes more; stopping early when `control[0]` (abort) is
    * set. Returns the rows it solved or the error.
    */
-  work(h: AlsHalf, control: Int32Array, chunk: number, thread: number, s: AlsScratch): { error: string | null; rows: number };
+  work(h: AlsHalf, control: Int32Array, chunk: number, s: AlsScratch): { error: string | null; rows: number };
   /** Rows of y per Gramian chunk and rows per objective chunk: a fixed partition, whatever the thread count. */
   gramRows: number;
   objectiveRows: number;
@@ -80,10 +80,10 @@ export interface AlsKernel {
   objectiveChunk(h: AlsHalf, c: number, out: Float64Array): void;
   /** Sums the objective's partials in chunk order: terms + reg * norms. */
   reduceObjective(partials: Float64Array, chunks: number, reg: number): number;
-  /** Thread `thread`'s share of the Gramian chunks of `h.y` (claimed as in `work`); returns the chunks it summed. */
-  gramWork(h: AlsHalf, control: Int32Array, thread: number, partials: Float64Array, s: AlsScratch): { error: string | null; rows: number };
-  /** Thread `thread`'s share of the objective chunks of `h`; returns the chunks it summed. */
-  objectiveWork(h: AlsHalf, control: Int32Array, thread: number, partials: Float64Array): { error: string | null; rows: number };
+  /** This thread's share of the Gramian chunks of `h.y` (taken as in `work`); returns the chunks it summed. */
+  gramWork(h: AlsHalf, control: Int32Array, partials: Float64Array, s: AlsScratch): { error: string | null; rows: number };
+  /** This thread's share of the objective chunks of `h` (taken as in `work`); returns the chunks it summed. */
+  objectiveWork(h: AlsHalf, control: Int32Array, partials: Float64Array): { error: string | null; rows: number };
 }
 
 export function alsKernel(): AlsKernel {
@@ -342,20 +342,20 @@ export function alsKernel(): AlsKernel {
     return terms + reg * norms;
   }
 
-  function gramWork(h: AlsHalf, control: Int32Array, thread: number, partials: Float64Array, s: AlsScratch): { error: string | null; rows: number } {
+  function gramWork(h: AlsHalf, control: Int32Array, partials: Float64Array, s: AlsScratch): { error: string | null; rows: number } {
     const chunks = Math.ceil(h.yDomains.length / GRAM_ROWS);
     let done = 0;
-    for (let c = thread; c < chunks; c = Atomics.add(control, 1, 1)) {
+    for (let c = Atomics.add(control, 1, 1); c < chunks; c = Atomics.add(control, 1, 1)) {
       gramChunk(h.y, h.f, h.yDomains, c, partials, s);
       done++;
     }
     return { error: null, rows: done };
   }
 
-  function objectiveWork(h: AlsHalf, control: Int32Array, thread: number, partials: Float64Array): { error: string | null; rows: number } {
+  function objectiveWork(h: AlsHalf, control: Int32Array, partials: Float64Array): { error: string | null; rows: number } {
     const chunks = objectiveChunks(h);
     let done = 0;
-    for (let c = thread; c < chunks; c = Atomics.add(control, 1, 1)) {
+    for (let c = Atomics.add(control, 1, 1); c < chunks; c = Atomics.add(control, 1, 1)) {
       objectiveChunk(h, c, partials);
       done++;
     }
@@ -630,10 +630,10 @@ export function alsKernel(): AlsKernel {
     return null;
   }
 
-  function work(h: AlsHalf, control: Int32Array, chunk: number, thread: number, s: AlsScratch): { error: string | null; rows: number } {
+  function work(h: AlsHalf, control: Int32Array, chunk: number, s: AlsScratch): { error: string | null; rows: number } {
     const rows = h.offsets.length - 1;
     let solved = 0;
-    for (let start = thread * chunk; start < rows; start = Atomics.add(control, 1, 1) * chunk) {
+    for (let start = Atomics.add(control, 1, 1) * chunk; start < rows; start = Atomics.add(control, 1, 1) * chunk) {
       if (Atomics.load(control, 0) !== 0) break;
       const end = Math.min(rows, start + chunk);
       const error = solveRows(h, start, end, s);

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { GraftError } from '../errors.js';
 import { alsKernel, type AlsHalf, type AlsScratch } from './als-kernel.js';
 
-/** Rows per solve chunk: thread t solves chunk t, then whichever is next (the calling thread looks at the signal between its chunks). */
+/** Rows per solve chunk: each thread takes whichever chunk is next (the calling thread looks at the signal between its chunks). */
 const CHUNK_ROWS = 128;
 /** The calling thread lets its event loop in between solve chunks at least this often (ms). */
 const YIELD_MS = 2;
@@ -14,15 +14,15 @@ export const BLOCK_ROWS = 64;
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const kernel = (${alsKernel.toString()})();
-const { halves, control, partials, chunk, block, thread } = workerData;
+const { halves, control, partials, chunk, block } = workerData;
 const scratch = kernel.createScratch(halves[0].f, block);
 parentPort.on('message', (m) => {
   const h = halves[m.half];
   let answer;
   try {
-    if (m.task === 'solve') answer = kernel.work(h, control, chunk, thread, scratch);
-    else if (m.task === 'gram') answer = kernel.gramWork(h, control, thread, partials, scratch);
-    else answer = kernel.objectiveWork(h, control, thread, partials);
+    if (m.task === 'solve') answer = kernel.work(h, control, chunk, scratch);
+    else if (m.task === 'gram') answer = kernel.gramWork(h, control, partials, scratch);
+    else answer = kernel.objectiveWork(h, control, partials);
   } catch (e) { answer = { error: String((e && e.stack) || e), rows: 0 }; Atomics.store(control, 0, 1); }
   parentPort.postMessage(answer);
 });
@@ -36,7 +36,8 @@ type Answer = { error: string | null; rows: number };
 /**
  * The threads that run ALS half-sweeps: the calling thread (thread 0) and `threads - 1`
  * workers. Each step (a half's Gramians, its row solves, the objective) is cut into chunks
- * fixed by the data alone; each thread takes its first chunk, then whichever is next, and
+ * fixed by the data alone; each thread takes whichever chunk is next (so a worker that starts
+ * late or is descheduled holds no one up), and
  * sums land in per-chunk partials added in chunk order, so every result is bit-identical for
  * any thread count. The halves' arrays must live in `SharedArrayBuffer`s when threads > 1
  * (`sharedCopy`). Close it when done.
@@ -78,7 +79,7 @@ export class AlsThreads {
     const control = new Int32Array(shared ? new SharedArrayBuffer(8) : new ArrayBuffer(8));
     const workers: Worker[] = [];
     for (let thread = 1; thread < threads; thread++) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { halves: full, control, partials, chunk: CHUNK_ROWS, block: BLOCK_ROWS, thread } });
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { halves: full, control, partials, chunk: CHUNK_ROWS, block: BLOCK_ROWS } });
       worker.unref();
       workers.push(worker);
     }
@@ -93,7 +94,7 @@ export class AlsThreads {
   private start(task: 'solve' | 'gram' | 'objective', half: number): Promise<Answer[]> {
     const { control } = this;
     control[0] = 0;
-    control[1] = this.threads;
+    control[1] = 0;
     return Promise.all(
       this.workers.map(
         (worker) =>
@@ -129,7 +130,7 @@ export class AlsThreads {
   async gramians(half: number): Promise<Float64Array> {
     const h = this.halves[half]!;
     const answers = this.start('gram', half);
-    const mine = this.kernel.gramWork(h, this.control, 0, this.partials, this.scratch).rows;
+    const mine = this.kernel.gramWork(h, this.control, this.partials, this.scratch).rows;
     await this.finish(answers, mine, null);
     this.kernel.reduceGrams(this.partials, Math.ceil(h.yDomains.length / this.kernel.gramRows), h.f, h.grams);
     return h.grams;
@@ -148,7 +149,7 @@ export class AlsThreads {
     let aborted = false;
     let solved = 0;
     let yielded = performance.now();
-    for (let start = 0; start < rows; start = Atomics.add(control, 1, 1) * CHUNK_ROWS) {
+    for (let start = Atomics.add(control, 1, 1) * CHUNK_ROWS; start < rows; start = Atomics.add(control, 1, 1) * CHUNK_ROWS) {
       if (signal?.aborted) {
         aborted = true;
         Atomics.store(control, 0, 1);
@@ -178,7 +179,7 @@ export class AlsThreads {
   async objective(half: number): Promise<number> {
     const h = this.halves[half]!;
     const answers = this.start('objective', half);
-    const mine = this.kernel.objectiveWork(h, this.control, 0, this.partials).rows;
+    const mine = this.kernel.objectiveWork(h, this.control, this.partials).rows;
     await this.finish(answers, mine, null);
     return this.kernel.reduceObjective(this.partials, this.kernel.objectiveChunks(h), h.reg);
   }
