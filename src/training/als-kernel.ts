@@ -46,7 +46,7 @@ export interface AlsScratch {
   A: Float64Array;
   b: Float64Array;
   /** The block's pairs' rows of y, gathered in order (grown as needed), their confidences and each block row's first pair. */
-  Yb: Float64Array;
+  Yb: Float32Array;
   Cb: Float64Array;
   pairAt: Int32Array;
   /** A Gramian chunk's rows of one mask, and its three packed lower triangles. */
@@ -99,7 +99,7 @@ export function alsKernel(): AlsKernel {
       live: new Uint8Array(block),
       A: new Float64Array(f * f),
       b: new Float64Array(f),
-      Yb: new Float64Array(1024 * f),
+      Yb: new Float32Array(1024 * f),
       Cb: new Float64Array(1024),
       pairAt: new Int32Array(block + 1),
       list: new Int32Array(GRAM_ROWS),
@@ -108,6 +108,8 @@ export function alsKernel(): AlsKernel {
   }
 
   const GRAM_ROWS = 1024;
+  /** Pairs per CG block at most (unless one row has more): 1,024 gathered float32 rows of 64 = 256 KB. */
+  const BLOCK_PAIRS = 1024;
   const OBJECTIVE_ROWS = 512;
 
   function gramPartialSize(f: number): number {
@@ -449,7 +451,7 @@ export function alsKernel(): AlsKernel {
   }
 
   /** y[yo..yo+f) · v[o..o+f) with four running sums (a single one waits on each add's latency). */
-  function dot4(y: Float64Array, yo: number, v: Float64Array, o: number, f: number): number {
+  function dot4(y: Float32Array, yo: number, v: Float64Array, o: number, f: number): number {
     let s0 = 0;
     let s1 = 0;
     let s2 = 0;
@@ -474,7 +476,7 @@ export function alsKernel(): AlsKernel {
     for (let j = 0; j < m; j++) pairs += offsets[idx[j]! + 1]! - offsets[idx[j]!]!;
     if (s.Cb.length < pairs) {
       s.Cb = new Float64Array(pairs * 2);
-      s.Yb = new Float64Array(pairs * 2 * f);
+      s.Yb = new Float32Array(pairs * 2 * f);
     }
     const { Yb, Cb } = s;
     let at = 0;
@@ -606,6 +608,7 @@ export function alsKernel(): AlsKernel {
   function solveRows(h: AlsHalf, start: number, end: number, s: AlsScratch): string | null {
     const { f, x, offsets, frozen, steps, cgSteps } = h;
     let m = 0;
+    let pairs = 0;
     for (let r = start; r < end; r++) {
       const st = steps ? steps[r]! : 1;
       if (frozen[r] === 1 || st === 0) continue;
@@ -620,10 +623,19 @@ export function alsKernel(): AlsKernel {
         if (error) return error;
         continue;
       }
+      // A block ends at its row count or before its pairs' gathered rows outgrow the cache.
+      const rowPairs = offsets[r + 1]! - offsets[r]!;
+      if (m > 0 && pairs + rowPairs > BLOCK_PAIRS) {
+        cgBlock(h, s, m);
+        m = 0;
+        pairs = 0;
+      }
       s.idx[m++] = r;
+      pairs += rowPairs;
       if (m === s.block) {
         cgBlock(h, s, m);
         m = 0;
+        pairs = 0;
       }
     }
     if (m > 0) cgBlock(h, s, m);
