@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../dataset/random.js';
 import { TwoTowerModel } from '../model/two-tower.model.js';
 import { resolvePretrainSettings } from '../workflows/settings/run-settings.js';
-import { AlsThreads, sharedCopy } from './als-threads.js';
+import { AlsThreads, releaseShared, sharedCopy } from './als-threads.js';
 import { confidenceMatrix, domainGramians, fitImplicitAls, implicitObjective, solveTableRows, type ConfidenceRows } from './implicit-als.js';
 
 /**
@@ -159,6 +159,16 @@ describe('implicit ALS on several threads', () => {
     await solveTableRows(model.userTable, model.itemTable, byUser, byItem.domains, { alpha: 40, reg: 0.1, cgSteps: 3 });
     expect(Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(model.userTable.weights.buffer))).toBe(true);
     model.dispose();
+  });
+
+  it('reuses a released shared buffer of the same size for the next copy, with the new values', () => {
+    const first = sharedCopy(Float32Array.of(1, 2, 3, 4, 5, 6, 7));
+    releaseShared([first, first.subarray(2)]);
+    const next = sharedCopy(Float32Array.of(9, 8, 7, 6, 5, 4, 3));
+    expect(next.buffer).toBe(first.buffer);
+    expect(Array.from(next)).toEqual([9, 8, 7, 6, 5, 4, 3]);
+    // Taken once: another copy of that size gets a buffer of its own.
+    expect(sharedCopy(Float32Array.of(0, 0, 0, 0, 0, 0, 0)).buffer).not.toBe(first.buffer);
   });
 
   it('refuses a thread count that is not a whole number from 1 to 256, naming it', async () => {

@@ -189,10 +189,41 @@ export class AlsThreads {
   }
 }
 
+/**
+ * Shared buffers that finished fits gave back (`releaseShared`), by byte length: fresh memory
+ * costs a page fault per 4 KB on first touch (about 4 ms per MB on the 2-core bench VM, 40 ms
+ * for the Sport tables), so the next fit of the same shape reuses them. At most
+ * `SPARE_BYTES` are kept.
+ */
+const spareBuffers = new Map<number, SharedArrayBuffer[]>();
+const SPARE_BYTES = 256 * 1024 * 1024;
+let spareBytes = 0;
+
 /** A copy of `a` in shared memory (the same values, visible to the workers). */
 export function sharedCopy<T extends Float32Array | Int32Array | Uint8Array>(a: T): T {
   const Ctor = a.constructor as new (buffer: SharedArrayBuffer) => T;
-  const out = new Ctor(new SharedArrayBuffer(Math.max(8, a.byteLength))).subarray(0, a.length) as T;
+  const bytes = Math.max(8, a.byteLength);
+  let buffer = spareBuffers.get(bytes)?.pop();
+  if (buffer) spareBytes -= bytes;
+  else buffer = new SharedArrayBuffer(bytes);
+  const out = new Ctor(buffer).subarray(0, a.length) as T;
   out.set(a as never);
   return out;
+}
+
+/**
+ * Gives the shared buffers of `arrays` (`sharedCopy`s) back for later copies; the caller must
+ * not touch them afterwards, nor may any thread (close the pool first).
+ */
+export function releaseShared(arrays: Iterable<ArrayBufferView>): void {
+  const buffers = new Set<SharedArrayBuffer>();
+  for (const a of arrays) if (a.buffer instanceof SharedArrayBuffer) buffers.add(a.buffer);
+  for (const buffer of buffers) {
+    if (spareBytes + buffer.byteLength > SPARE_BYTES) continue;
+    const list = spareBuffers.get(buffer.byteLength) ?? [];
+    if (list.includes(buffer)) continue;
+    list.push(buffer);
+    spareBuffers.set(buffer.byteLength, list);
+    spareBytes += buffer.byteLength;
+  }
 }

@@ -2,7 +2,7 @@ import { GraftError } from '../errors.js';
 import type { EmbeddingTable } from '../model/embedding-table.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
 import { alsKernel, type AlsHalf } from './als-kernel.js';
-import { AlsThreads, sharedCopy, type AlsHalfArrays } from './als-threads.js';
+import { AlsThreads, releaseShared, sharedCopy, type AlsHalfArrays } from './als-threads.js';
 import { BestEpochTracker } from './best-epoch.js';
 import type { EarlyStoppingOptions } from './early-stopping.js';
 import type { TrainingData } from './example-mixture.js';
@@ -174,6 +174,7 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
     }
   } finally {
     await pool.close();
+    if (threads > 1) releaseShared(halves.flatMap((h) => [h.x, h.y, h.offsets, h.cols, h.confidence, h.domains, h.yDomains, h.frozen, ...(h.steps ? [h.steps] : [])]));
   }
   if (!aborted) tracker.restore(model, history.length);
   return {
