@@ -161,6 +161,26 @@ describe('implicit ALS on several threads', () => {
     model.dispose();
   });
 
+  it('hands the warm worker of a closed pool to the next pool, which then uses its own arrays and dimension', async () => {
+    for (const f of [8, 4, 8]) {
+      const users = 700;
+      const data = generated(13, users, 300, 3000);
+      const model = alsModel(users, 300, f, 3);
+      const { byUser, byItem } = confidenceMatrix(data, users, 300, 40);
+      const half = { f, cgSteps: 3, reg: 0.1, y: sharedCopy(model.itemTable.weights), x: sharedCopy(model.userTable.weights), offsets: sharedCopy(byUser.offsets), cols: sharedCopy(byUser.cols), confidence: sharedCopy(byUser.confidence), domains: sharedCopy(byUser.domains), yDomains: sharedCopy(byItem.domains), frozen: sharedCopy(model.userTable.frozen), steps: null };
+      const pool = AlsThreads.open([half], 2);
+      try {
+        await pool.gramians(0);
+        expect(await pool.solve(0)).toBe(true);
+      } finally {
+        await pool.close();
+      }
+      await solveTableRows(model.userTable, model.itemTable, byUser, byItem.domains, { alpha: 40, reg: 0.1, cgSteps: 3 });
+      expect(Buffer.from(half.x.buffer, half.x.byteOffset, half.x.byteLength).equals(Buffer.from(model.userTable.weights.buffer))).toBe(true);
+      model.dispose();
+    }
+  });
+
   it('reuses a released shared buffer of the same size for the next copy, with the new values', () => {
     const first = sharedCopy(Float32Array.of(1, 2, 3, 4, 5, 6, 7));
     releaseShared([first, first.subarray(2)]);

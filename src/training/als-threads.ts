@@ -11,12 +11,20 @@ export const BLOCK_ROWS = 64;
 
 // Plain CommonJS so the same worker runs from the compiled package and under vitest (no TS
 // loader in workers): the kernel is its own source text, so every thread runs the same code.
+// A worker outlives its pool (`parked`): each pool sends it its arrays first (`setup`).
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const kernel = (${alsKernel.toString()})();
-const { halves, control, partials, chunk, block } = workerData;
-const scratch = kernel.createScratch(halves[0].f, block);
+const { chunk, block } = workerData;
+let halves = null, control = null, partials = null, scratch = null, f = 0;
 parentPort.on('message', (m) => {
+  if (m.setup !== undefined) {
+    halves = m.setup ? m.setup.halves : null;
+    control = m.setup ? m.setup.control : null;
+    partials = m.setup ? m.setup.partials : null;
+    if (halves && halves[0].f !== f) { f = halves[0].f; scratch = kernel.createScratch(f, block); }
+    return;
+  }
   const h = halves[m.half];
   let answer;
   try {
@@ -28,6 +36,25 @@ parentPort.on('message', (m) => {
 });
 `;
 
+/**
+ * Workers of closed pools, idle, for the next pool: already booted, their kernel already
+ * compiled and warm (a fresh worker's isolate boots and warms up its own JIT, about 40 ms plus
+ * a slow first half-sweep). Unref'd, so they never keep the process alive.
+ */
+const parked: Worker[] = [];
+/** Workers kept parked at most. */
+const MAX_PARKED = 16;
+
+function spawnWorker(): Worker {
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { chunk: CHUNK_ROWS, block: BLOCK_ROWS } });
+  worker.unref();
+  worker.on('exit', () => {
+    const at = parked.indexOf(worker);
+    if (at !== -1) parked.splice(at, 1);
+  });
+  return worker;
+}
+
 /** The arrays of one half without its Gramians (the pool keeps those, `AlsThreads.gramians`). */
 export type AlsHalfArrays = Omit<AlsHalf, 'grams'>;
 
@@ -37,10 +64,9 @@ type Answer = { error: string | null; rows: number };
  * The threads that run ALS half-sweeps: the calling thread (thread 0) and `threads - 1`
  * workers. Each step (a half's Gramians, its row solves, the objective) is cut into chunks
  * fixed by the data alone; each thread takes whichever chunk is next (so a worker that starts
- * late or is descheduled holds no one up), and
- * sums land in per-chunk partials added in chunk order, so every result is bit-identical for
- * any thread count. The halves' arrays must live in `SharedArrayBuffer`s when threads > 1
- * (`sharedCopy`). Close it when done.
+ * late or is descheduled holds no one up), and sums land in per-chunk partials added in chunk
+ * order, so every result is bit-identical for any thread count. The halves' arrays must live in `SharedArrayBuffer`s when threads > 1
+ * (`sharedCopy`). Close it when done: its workers then wait, warm, for the next pool.
  *
  * @example
  * const pool = AlsThreads.open([half], 2);
@@ -51,6 +77,8 @@ export class AlsThreads {
   private readonly scratch: AlsScratch;
   /** Rows (solves) or chunks (Gramians, objective) each thread took in the last step (thread 0 = this one). */
   rowsByThread: number[] = [];
+  /** A step started and not yet answered by every worker (or a worker failed): `close` terminates them. */
+  private busy = false;
 
   private constructor(
     private readonly halves: AlsHalf[],
@@ -79,8 +107,8 @@ export class AlsThreads {
     const control = new Int32Array(shared ? new SharedArrayBuffer(8) : new ArrayBuffer(8));
     const workers: Worker[] = [];
     for (let thread = 1; thread < threads; thread++) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { halves: full, control, partials, chunk: CHUNK_ROWS, block: BLOCK_ROWS } });
-      worker.unref();
+      const worker = parked.pop() ?? spawnWorker();
+      worker.postMessage({ setup: { halves: full, control, partials } });
       workers.push(worker);
     }
     return new AlsThreads(full, workers, control, partials);
@@ -95,6 +123,7 @@ export class AlsThreads {
     const { control } = this;
     control[0] = 0;
     control[1] = 0;
+    this.busy = true;
     return Promise.all(
       this.workers.map(
         (worker) =>
@@ -117,6 +146,7 @@ export class AlsThreads {
 
   private async finish(answers: Promise<Answer[]>, mine: number, error: string | null): Promise<void> {
     const done = await answers;
+    this.busy = false;
     this.rowsByThread = [mine, ...done.map((d) => d.rows)];
     for (const d of done) error ??= d.error;
     if (error) throw new GraftError('BAD_INPUT', error);
@@ -184,8 +214,17 @@ export class AlsThreads {
     return this.kernel.reduceObjective(this.partials, this.kernel.objectiveChunks(h), h.reg);
   }
 
+  /** Parks the workers for the next pool when every step finished; terminates them otherwise. */
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    const ending: Promise<number>[] = [];
+    for (const worker of this.workers) {
+      if (!this.busy && parked.length < MAX_PARKED) {
+        // Drop this pool's arrays: the worker holds nothing while parked.
+        worker.postMessage({ setup: null });
+        parked.push(worker);
+      } else ending.push(worker.terminate());
+    }
+    await Promise.all(ending);
   }
 }
 
