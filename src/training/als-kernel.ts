@@ -4,13 +4,16 @@
  * (it references nothing outside its body) because the worker threads run its source text
  * (`alsKernel.toString()`): the same code on every thread, from `dist/` and under vitest alike.
  *
- * Conjugate-gradient blocks run either on the float64 JS loops here or, given the compiled
- * `als-simd.wat` (`alsSimdModule()`), on its float32 SIMD code (several times faster; the same
- * algorithm, results within float32 rounding of the JS ones). Exact solves always run in JS.
- *
  * Every row's result depends only on its own pairs, the other side's rows and the Gramians,
  * and each row's arithmetic runs in the same order whatever block or thread it falls in, so
  * the factors are bit-identical for any thread count and any split of the rows (per kernel).
+ *
+ * Conjugate-gradient blocks run either on the float64 JS loops here or, given the compiled
+ * `als-simd.wat` (`alsSimdModule()`), on its float32 SIMD code (several times faster; the same
+ * algorithm, results within float32 rounding of the JS ones). Exact solves always run in JS.
+ * With the SIMD kernel, a Gramian chunk's four-row quads (`gramQuads`) and an objective chunk's
+ * xᵀGx (`xGx`, one row per call) run on it too, in float64 and in the JS loops' order: those
+ * partials are bit-identical to the JS ones.
  */
 
 /** A compiled WebAssembly module (opaque; this project's TS libs do not declare the WebAssembly API). */
@@ -48,6 +51,8 @@ export interface AlsHalf {
   steps: Float32Array | null;
   /** `[4 * f * f]`: the full symmetric Gramian per domain mask (block 0 unused). */
   grams: Float64Array;
+  /** Per row of `y`: its domain mask (1..3; 0 = in no Gramian). */
+  yDomains: Uint8Array;
 }
 
 export interface AlsScratch {
@@ -62,27 +67,38 @@ export interface AlsScratch {
   A: Float64Array;
   b: Float64Array;
   /** The block's pairs' rows of y, gathered in order (grown as needed), their confidences and each block row's first pair. */
-  Yb: Float64Array;
+  Yb: Float32Array;
   Cb: Float64Array;
   pairAt: Int32Array;
+  /** A Gramian chunk's rows of one mask, and its three packed lower triangles. */
+  list: Int32Array;
+  tri: Float64Array;
   /** The SIMD kernel's instance and memory layout; null = the JS path. */
   wasm: AlsWasm | null;
 }
 
 /**
  * One thread's instance of the SIMD kernel (`als-simd.wat`): its memory holds a copy of the
- * other side's table (`table`, copied in once per half) and the block's vectors, rows padded
- * to `fp` floats, at these byte addresses; `cols`/`conf`/`ys` hold up to `cap` pairs.
+ * other side's table (`table`, copied in once per step) and the block's vectors, rows padded
+ * to `fp` floats, at these byte addresses; `cols`/`conf`/`ys` hold up to `cap` pairs. What a
+ * step copied in (`grams`, `tableCopied`, `objectiveGrams`) is forgotten by `newStep`: the
+ * pool's arrays keep their identity across steps while their values change.
  */
 export interface AlsWasm {
   cg: (...args: number[]) => void;
   gather: (...args: number[]) => void;
+  gramQuads: (list: number, count: number, table: number, f: number, out: number) => void;
+  xGx: (x: number, domains: number, users: number, grams: number, f: number) => number;
   memory: WasmMemory;
   f32: Float32Array;
   i32: Int32Array;
   fp: number;
-  /** The Gramians of the half being solved (converted to float32 and padded), which is also when `table` was copied. */
+  /** The Gramians this step's solves copied in (converted to float32 and padded), with the table; null = not yet. */
   grams: Float64Array | null;
+  /** This step copied the other side's table in (the Gramian chunks read it there). */
+  tableCopied: boolean;
+  /** This step's objective copied its float64 Gramians in (at the end of the layout). */
+  objectiveGrams: boolean;
   masks: number;
   pairs: number;
   rr: number;
@@ -97,73 +113,8 @@ export interface AlsWasm {
   conf: number;
   ys: number;
   cap: number;
-}
-
-/** What the row solver of one half reads and writes. */
-export interface AlsHalf {
-  f: number;
-  /** 0: exact Cholesky solves; N > 0: N conjugate-gradient steps warm-started from the row. */
-  cgSteps: number;
-  reg: number;
-  /** The other side's rows, `[otherRows * f]` (read only). */
-  y: Float32Array;
-  /** This side's rows, `[rows * f]`: solved rows are written in place. */
-  x: Float32Array;
-  offsets: Int32Array;
-  cols: Int32Array;
-  confidence: Float32Array;
-  /** Per row: the domain mask (1..3) that picks its Gramian; 0 = no events. */
-  domains: Uint8Array;
-  /** 1 = left bit-identical. */
-  frozen: Uint8Array;
-  /** Per row: its share of the way to its solution; null = all 1. */
-  steps: Float32Array | null;
-  /** `[4 * f * f]`: the full symmetric Gramian per domain mask (block 0 unused). */
-  grams: Float64Array;
-}
-
-export interface AlsScratch {
-  block: number;
-  idx: Int32Array;
-  X: Float64Array;
-  R: Float64Array;
-  P: Float64Array;
-  AP: Float64Array;
-  rr: Float64Array;
-  live: Uint8Array;
-  A: Float64Array;
-  b: Float64Array;
-  /** The block's pairs' rows of y, gathered in order (grown as needed), their confidences and each block row's first pair. */
-  Yb: Float64Array;
-  Cb: Float64Array;
-  pairAt: Int32Array;
-  /** The SIMD kernel's instance and memory layout; null = the JS path. */
-  wasm: AlsWasm | null;
-}
-
-/**
- * One thread's instance of the SIMD kernel (`als-simd.wat`): its memory holds the block's
- * vectors, rows padded to `fp` floats, at these byte addresses; `ys`/`conf` hold `cap` pairs.
- */
-export interface AlsWasm {
-  cg: (...args: number[]) => void;
-  memory: WasmMemory;
-  f32: Float32Array;
-  i32: Int32Array;
-  fp: number;
-  /** The Gramians last copied in (converted to float32 and padded). */
-  grams: Float64Array | null;
-  masks: number;
-  pairs: number;
-  rr: number;
-  live: number;
-  x: number;
-  r: number;
-  p: number;
-  ap: number;
-  conf: number;
-  ys: number;
-  cap: number;
+  /** The end of the layout: scratch room for the Gramian and objective chunks from here. */
+  end: number;
 }
 
 export interface AlsKernel {
@@ -171,17 +122,42 @@ export interface AlsKernel {
   /** Solves rows [start, end); returns an error message (a non-positive-definite system) or null. */
   solveRows(h: AlsHalf, start: number, end: number, s: AlsScratch): string | null;
   /**
-   * Solves thread `thread`'s share of a half: the chunks of `chunk` rows c = thread, thread +
-   * threads, ... (interleaved, so each thread gets rows of every popularity), stopping early
-   * when `control[0]` (abort) is set. Returns the rows it solved or the error.
+   * Solves this thread's share of a half in chunks of `chunk` rows: whichever chunk is next
+   * (`control[1]`, from 0, shared by every thread), so a thread that is ahead (or started
+   * earlier, or is not descheduled) takes more; stopping early when `control[0]` (abort) is
+   * set. Returns the rows it solved or the error.
    */
-  work(h: AlsHalf, control: Int32Array, chunk: number, thread: number, threads: number, s: AlsScratch): { error: string | null; rows: number };
+  work(h: AlsHalf, control: Int32Array, chunk: number, s: AlsScratch): { error: string | null; rows: number };
+  /** Rows of y per Gramian chunk and rows per objective chunk: a fixed partition, whatever the thread count. */
+  gramRows: number;
+  objectiveRows: number;
+  /** Float64 values in one Gramian chunk's partial: three packed lower triangles (exact masks 1, 2, 3). */
+  gramPartialSize(f: number): number;
+  /** Gramian chunk c's partial sums of y yᵀ into `partials` (at c * gramPartialSize(f)). */
+  gramChunk(y: Float32Array, f: number, domains: Uint8Array, c: number, partials: Float64Array, s: AlsScratch): void;
+  /** The `[4 * f * f]` Gramians from the partials of chunks 0..chunks-1, summed in chunk order. */
+  reduceGrams(partials: Float64Array, chunks: number, f: number, out: Float64Array): void;
+  /** Objective chunks of a half: its x rows' chunks, then its y rows' (norms only). */
+  objectiveChunks(h: AlsHalf): number;
+  /** Objective chunk c's partial sums: `out[2c]` the pair and Gramian terms, `out[2c + 1]` the squared norms. */
+  objectiveChunk(h: AlsHalf, c: number, out: Float64Array, s: AlsScratch): void;
+  /** Sums the objective's partials in chunk order: terms + reg * norms. */
+  reduceObjective(partials: Float64Array, chunks: number, reg: number): number;
+  /** This thread's share of the Gramian chunks of `h.y` (taken as in `work`); returns the chunks it summed. */
+  gramWork(h: AlsHalf, control: Int32Array, partials: Float64Array, s: AlsScratch): { error: string | null; rows: number };
+  /** Forgets what the SIMD kernel copied in for the last step: call before each step (Gramians, solves, objective) on every thread. */
+  newStep(s: AlsScratch): void;
+  /** 'simd' when this kernel runs the conjugate-gradient blocks on WebAssembly SIMD, else 'js'. */
+  name: 'simd' | 'js';
+  /** This thread's share of the objective chunks of `h` (taken as in `work`); returns the chunks it summed. */
+  objectiveWork(h: AlsHalf, control: Int32Array, partials: Float64Array, s: AlsScratch): { error: string | null; rows: number };
 }
 
 /**
  * `simd`: the compiled `als-simd.wat` (`alsSimdModule()`); when given, conjugate-gradient
- * blocks are solved by it in float32 (each thread instantiates its own), otherwise by the
- * float64 JS loops below. Exact (Cholesky) solves always run in JS.
+ * blocks are solved by it in float32 and the Gramian quads and xᵀGx summed by it in float64
+ * (each thread instantiates its own), otherwise by the JS loops below. Exact (Cholesky)
+ * solves always run in JS.
  */
 export function alsKernel(simd?: WasmModule | null): AlsKernel {
   function createWasm(f: number, block: number): AlsWasm {
@@ -197,16 +173,53 @@ export function alsKernel(simd?: WasmModule | null): AlsKernel {
     const r = x + block * fp * 4;
     const p = r + block * fp * 4;
     const ap = p + block * fp * 4;
-    const exports = instance.exports as { cg: AlsWasm['cg']; gather: AlsWasm['gather'] };
-    const w: AlsWasm = { cg: exports.cg, gather: exports.gather, memory, f32: new Float32Array(0), i32: new Int32Array(0), fp, grams: null, masks, pairs, rr, live, x, r, p, ap, table: ap + block * fp * 4, tableFloats: 0, cols: 0, conf: 0, ys: 0, cap: 0 };
+    const e = instance.exports as Pick<AlsWasm, 'cg' | 'gather' | 'gramQuads' | 'xGx'>;
+    const w: AlsWasm = {
+      cg: e.cg,
+      gather: e.gather,
+      gramQuads: e.gramQuads,
+      xGx: e.xGx,
+      memory,
+      f32: new Float32Array(0),
+      i32: new Int32Array(0),
+      fp,
+      grams: null,
+      tableCopied: false,
+      objectiveGrams: false,
+      masks,
+      pairs,
+      rr,
+      live,
+      x,
+      r,
+      p,
+      ap,
+      table: ap + block * fp * 4,
+      tableFloats: 0,
+      cols: 0,
+      conf: 0,
+      ys: 0,
+      cap: 0,
+      end: 0,
+    };
     layout(w, 0, 1024);
     return w;
+  }
+
+  /** Grows the memory of `w` to at least `bytes` (views renewed). */
+  function reserve(w: AlsWasm, bytes: number): void {
+    const have = w.memory.buffer.byteLength;
+    if (bytes > have) w.memory.grow(Math.ceil((bytes - have) / 65536));
+    if (w.f32.buffer !== w.memory.buffer) {
+      w.f32 = new Float32Array(w.memory.buffer);
+      w.i32 = new Int32Array(w.memory.buffer);
+    }
   }
 
   /**
    * Room for a table of `tableFloats` floats and `count` pairs after the block's vectors,
    * growing the memory as needed; the pair regions are zeroed (the padding of ys stays 0) and
-   * the table must be copied in again.
+   * the table (and the Gramians) must be copied in again.
    */
   function layout(w: AlsWasm, tableFloats: number, count: number): void {
     w.tableFloats = Math.max(tableFloats, w.tableFloats);
@@ -216,12 +229,30 @@ export function alsKernel(simd?: WasmModule | null): AlsKernel {
     w.ys = Math.ceil((w.conf + w.cap * 4) / 16) * 16;
     const end = w.ys + w.cap * w.fp * 4;
     const have = w.memory.buffer.byteLength;
-    if (end > have) w.memory.grow(Math.ceil((end - have) / 65536));
-    w.f32 = new Float32Array(w.memory.buffer);
-    w.i32 = new Int32Array(w.memory.buffer);
+    reserve(w, end);
     // Grown memory is zero already.
     w.f32.fill(0, w.cols >> 2, Math.min(end, have) >> 2);
+    w.end = Math.ceil(end / 16) * 16;
     w.grams = null;
+    w.tableCopied = false;
+    w.objectiveGrams = false;
+  }
+
+  function newStep(s: AlsScratch): void {
+    const w = s.wasm;
+    if (!w) return;
+    w.grams = null;
+    w.tableCopied = false;
+    w.objectiveGrams = false;
+  }
+
+  /** Copies `y` into the table region of `w` once per step (growing the layout if it outgrew it). */
+  function copyTable(w: AlsWasm, y: Float32Array): void {
+    if (y.length > w.tableFloats) layout(w, y.length, w.cap);
+    if (!w.tableCopied) {
+      w.f32.set(y, w.table >> 2);
+      w.tableCopied = true;
+    }
   }
 
   function createScratch(f: number, block: number): AlsScratch {
@@ -236,11 +267,307 @@ export function alsKernel(simd?: WasmModule | null): AlsKernel {
       live: new Uint8Array(block),
       A: new Float64Array(f * f),
       b: new Float64Array(f),
-      Yb: new Float64Array(1024 * f),
+      Yb: new Float32Array(1024 * f),
       Cb: new Float64Array(1024),
       pairAt: new Int32Array(block + 1),
+      list: new Int32Array(GRAM_ROWS),
+      tri: new Float64Array(gramPartialSize(f)),
       wasm: simd ? createWasm(f, block) : null,
     };
+  }
+
+  const GRAM_ROWS = 1024;
+  /** Pairs per CG block at most (unless one row has more): 1,024 gathered float32 rows of 64 = 256 KB. */
+  const BLOCK_PAIRS = 1024;
+  const OBJECTIVE_ROWS = 512;
+
+  function gramPartialSize(f: number): number {
+    return (3 * f * (f + 1)) / 2;
+  }
+
+  /**
+   * Per exact mask, the rows of chunk c with that mask in index order, four at a time (each
+   * sum loaded once per four rows), into a packed lower triangle (row a at a (a + 1) / 2).
+   */
+  function gramChunk(y: Float32Array, f: number, domains: Uint8Array, c: number, partials: Float64Array, s: AlsScratch): void {
+    const tri = (f * (f + 1)) / 2;
+    const acc = s.tri;
+    const list = s.list;
+    acc.fill(0);
+    const start = c * GRAM_ROWS;
+    const end = Math.min(domains.length, start + GRAM_ROWS);
+    for (let mask = 1; mask <= 3; mask++) {
+      let m = 0;
+      for (let r = start; r < end; r++) if (domains[r] === mask) list[m++] = r;
+      const g = (mask - 1) * tri;
+      let j = 0;
+      const w = s.wasm;
+      if (w && f % 2 === 0 && m >= 4) {
+        // The quads on the SIMD kernel: the same float64 sums in the same order (from 0), into an f x f lower triangle.
+        j = m - (m % 4);
+        copyTable(w, y);
+        const listAt = w.end;
+        const outAt = Math.ceil((listAt + GRAM_ROWS * 4) / 16) * 16;
+        reserve(w, outAt + f * f * 8);
+        w.i32.set(list.subarray(0, j), listAt >> 2);
+        const out = new Float64Array(w.memory.buffer, outAt, f * f);
+        out.fill(0);
+        w.gramQuads(listAt, j, w.table, f, outAt);
+        for (let a = 0; a < f; a++) {
+          const base = g + (a * (a + 1)) / 2;
+          for (let b = 0; b <= a; b++) acc[base + b] = out[a * f + b]!;
+        }
+      }
+      for (; j + 3 < m; j += 4) {
+        const o0 = list[j]! * f;
+        const o1 = list[j + 1]! * f;
+        const o2 = list[j + 2]! * f;
+        const o3 = list[j + 3]! * f;
+        // Two triangle rows (a, a + 1) at a time: each y value loaded once for both.
+        let a = 0;
+        for (; a + 1 < f; a += 2) {
+          const v0 = y[o0 + a]!;
+          const v1 = y[o1 + a]!;
+          const v2 = y[o2 + a]!;
+          const v3 = y[o3 + a]!;
+          const w0 = y[o0 + a + 1]!;
+          const w1 = y[o1 + a + 1]!;
+          const w2 = y[o2 + a + 1]!;
+          const w3 = y[o3 + a + 1]!;
+          const base = g + (a * (a + 1)) / 2;
+          const next = base + a + 1;
+          for (let b = 0; b <= a; b++) {
+            const y0 = y[o0 + b]!;
+            const y1 = y[o1 + b]!;
+            const y2 = y[o2 + b]!;
+            const y3 = y[o3 + b]!;
+            acc[base + b] += v0 * y0 + v1 * y1 + v2 * y2 + v3 * y3;
+            acc[next + b] += w0 * y0 + w1 * y1 + w2 * y2 + w3 * y3;
+          }
+          acc[next + a + 1] += w0 * w0 + w1 * w1 + w2 * w2 + w3 * w3;
+        }
+        if (a < f) {
+          const v0 = y[o0 + a]!;
+          const v1 = y[o1 + a]!;
+          const v2 = y[o2 + a]!;
+          const v3 = y[o3 + a]!;
+          const base = g + (a * (a + 1)) / 2;
+          for (let b = 0; b <= a; b++) acc[base + b] += v0 * y[o0 + b]! + v1 * y[o1 + b]! + v2 * y[o2 + b]! + v3 * y[o3 + b]!;
+        }
+      }
+      for (; j < m; j++) {
+        const o = list[j]! * f;
+        for (let a = 0; a < f; a++) {
+          const va = y[o + a]!;
+          const base = g + (a * (a + 1)) / 2;
+          for (let b = 0; b <= a; b++) acc[base + b] += va * y[o + b]!;
+        }
+      }
+    }
+    partials.set(acc, c * 3 * tri);
+  }
+
+  function reduceGrams(partials: Float64Array, chunks: number, f: number, out: Float64Array): void {
+    const tri = (f * (f + 1)) / 2;
+    const exact = new Float64Array(3 * tri);
+    for (let c = 0; c < chunks; c++) {
+      const o = c * 3 * tri;
+      for (let k = 0; k < 3 * tri; k++) exact[k] += partials[o + k]!;
+    }
+    // Each union of exact masks: 1 = {1, 3}, 2 = {2, 3}, 3 = {1, 2, 3} (the rows sharing a domain with it).
+    out.fill(0);
+    const unions = [[], [1, 3], [2, 3], [1, 2, 3]];
+    for (let m = 1; m <= 3; m++) {
+      const g = m * f * f;
+      for (const part of unions[m]!) {
+        const e = (part - 1) * tri;
+        for (let a = 0; a < f; a++) for (let b = 0; b <= a; b++) out[g + a * f + b] += exact[e + (a * (a + 1)) / 2 + b]!;
+      }
+      // Mirror the lower triangle onto the upper one.
+      for (let a = 0; a < f; a++) for (let b = 0; b < a; b++) out[g + b * f + a] = out[g + a * f + b]!;
+    }
+  }
+
+  function objectiveChunks(h: AlsHalf): number {
+    return Math.ceil((h.offsets.length - 1) / OBJECTIVE_ROWS) + Math.ceil(h.y.length / h.f / OBJECTIVE_ROWS);
+  }
+
+  /** x[o..o+f)ᵀ G x[o..o+f) from the lower triangle of G at `base` (diagonal once, off-diagonal twice). */
+  function quadratic(grams: Float64Array, base: number, x: Float32Array, o: number, f: number): number {
+    let q = 0;
+    for (let a = 0; a < f; a++) {
+      const xa = x[o + a]!;
+      const row = base + a * f;
+      let c0 = 0;
+      let c1 = 0;
+      let b = 0;
+      for (; b + 1 < a; b += 2) {
+        c0 += grams[row + b]! * x[o + b]!;
+        c1 += grams[row + b + 1]! * x[o + b + 1]!;
+      }
+      if (b < a) c0 += grams[row + b]! * x[o + b]!;
+      q += (grams[row + a]! * xa + 2 * (c0 + c1)) * xa;
+    }
+    return q;
+  }
+
+  /** `quadratic` for the four rows at o, o + f, o + 2f, o + 3f against the same G (each value loaded once): the same sums per row. */
+  function quadratic4(grams: Float64Array, base: number, x: Float32Array, o: number, f: number, q: Float64Array): void {
+    const o1 = o + f;
+    const o2 = o1 + f;
+    const o3 = o2 + f;
+    let q0 = 0;
+    let q1 = 0;
+    let q2 = 0;
+    let q3 = 0;
+    for (let a = 0; a < f; a++) {
+      const row = base + a * f;
+      let c00 = 0;
+      let c01 = 0;
+      let c10 = 0;
+      let c11 = 0;
+      let c20 = 0;
+      let c21 = 0;
+      let c30 = 0;
+      let c31 = 0;
+      let b = 0;
+      for (; b + 1 < a; b += 2) {
+        const g0 = grams[row + b]!;
+        const g1 = grams[row + b + 1]!;
+        c00 += g0 * x[o + b]!;
+        c01 += g1 * x[o + b + 1]!;
+        c10 += g0 * x[o1 + b]!;
+        c11 += g1 * x[o1 + b + 1]!;
+        c20 += g0 * x[o2 + b]!;
+        c21 += g1 * x[o2 + b + 1]!;
+        c30 += g0 * x[o3 + b]!;
+        c31 += g1 * x[o3 + b + 1]!;
+      }
+      if (b < a) {
+        const g0 = grams[row + b]!;
+        c00 += g0 * x[o + b]!;
+        c10 += g0 * x[o1 + b]!;
+        c20 += g0 * x[o2 + b]!;
+        c30 += g0 * x[o3 + b]!;
+      }
+      const gd = grams[row + a]!;
+      const x0 = x[o + a]!;
+      const x1 = x[o1 + a]!;
+      const x2 = x[o2 + a]!;
+      const x3 = x[o3 + a]!;
+      q0 += (gd * x0 + 2 * (c00 + c01)) * x0;
+      q1 += (gd * x1 + 2 * (c10 + c11)) * x1;
+      q2 += (gd * x2 + 2 * (c20 + c21)) * x2;
+      q3 += (gd * x3 + 2 * (c30 + c31)) * x3;
+    }
+    q[0] = q0;
+    q[1] = q1;
+    q[2] = q2;
+    q[3] = q3;
+  }
+
+  /**
+   * x chunks: per row, xᵀ G(row's domains) x (four rows of one mask at a time, the same sums
+   * per row), then its pairs' (1 + c)(1 - s)² - s², and ‖x‖²; y chunks: ‖y‖².
+   */
+  function objectiveChunk(h: AlsHalf, c: number, out: Float64Array, s: AlsScratch): void {
+    const { f, x, y, offsets, cols, confidence, domains, grams } = h;
+    const xRows = offsets.length - 1;
+    const xChunks = Math.ceil(xRows / OBJECTIVE_ROWS);
+    let terms = 0;
+    let norms = 0;
+    if (c < xChunks) {
+      const q = new Float64Array(4);
+      const end = Math.min(xRows, (c + 1) * OBJECTIVE_ROWS);
+      const w = s.wasm;
+      // On the SIMD kernel: each row's xᵀGx by one xGx call (the same float64 sums as quadratic, from 0).
+      let xAt = 0;
+      let domainsAt = 0;
+      if (w) {
+        const gramsAt = w.end;
+        domainsAt = gramsAt + grams.length * 8;
+        xAt = Math.ceil((domainsAt + OBJECTIVE_ROWS) / 16) * 16;
+        reserve(w, xAt + OBJECTIVE_ROWS * f * 4);
+        if (!w.objectiveGrams) {
+          new Float64Array(w.memory.buffer, gramsAt, grams.length).set(grams);
+          w.objectiveGrams = true;
+        }
+        const start = c * OBJECTIVE_ROWS;
+        new Uint8Array(w.memory.buffer, domainsAt, end - start).set(domains.subarray(start, end));
+        w.f32.set(x.subarray(start * f, end * f), xAt >> 2);
+        xAt -= start * f * 4;
+        domainsAt -= start;
+      }
+      for (let u = c * OBJECTIVE_ROWS; u < end; ) {
+        const mask = domains[u]!;
+        let n = 1;
+        if (mask === 0) q[0] = 0;
+        else if (w) q[0] = w.xGx(xAt + u * f * 4, domainsAt + u, 1, w.end, f);
+        else if (u + 3 < end && domains[u + 1] === mask && domains[u + 2] === mask && domains[u + 3] === mask) {
+          quadratic4(grams, mask * f * f, x, u * f, f, q);
+          n = 4;
+        } else q[0] = quadratic(grams, mask * f * f, x, u * f, f);
+        for (let j = 0; j < n; j++, u++) {
+          const o = u * f;
+          terms += q[j]!;
+          for (let k = offsets[u]!; k < offsets[u + 1]!; k++) {
+            const yo = cols[k]! * f;
+            let s0 = 0;
+            let s1 = 0;
+            let s2 = 0;
+            let s3 = 0;
+            let a = 0;
+            for (; a + 3 < f; a += 4) {
+              s0 += x[o + a]! * y[yo + a]!;
+              s1 += x[o + a + 1]! * y[yo + a + 1]!;
+              s2 += x[o + a + 2]! * y[yo + a + 2]!;
+              s3 += x[o + a + 3]! * y[yo + a + 3]!;
+            }
+            for (; a < f; a++) s0 += x[o + a]! * y[yo + a]!;
+            const s = s0 + s1 + (s2 + s3);
+            terms += (1 + confidence[k]!) * (1 - s) * (1 - s) - s * s;
+          }
+          for (let a = 0; a < f; a++) norms += x[o + a]! * x[o + a]!;
+        }
+      }
+    } else {
+      const yRows = y.length / f;
+      const start = (c - xChunks) * OBJECTIVE_ROWS * f;
+      const end = Math.min(yRows, (c - xChunks + 1) * OBJECTIVE_ROWS) * f;
+      for (let k = start; k < end; k++) norms += y[k]! * y[k]!;
+    }
+    out[2 * c] = terms;
+    out[2 * c + 1] = norms;
+  }
+
+  function reduceObjective(partials: Float64Array, chunks: number, reg: number): number {
+    let terms = 0;
+    let norms = 0;
+    for (let c = 0; c < chunks; c++) {
+      terms += partials[2 * c]!;
+      norms += partials[2 * c + 1]!;
+    }
+    return terms + reg * norms;
+  }
+
+  function gramWork(h: AlsHalf, control: Int32Array, partials: Float64Array, s: AlsScratch): { error: string | null; rows: number } {
+    const chunks = Math.ceil(h.yDomains.length / GRAM_ROWS);
+    let done = 0;
+    for (let c = Atomics.add(control, 1, 1); c < chunks; c = Atomics.add(control, 1, 1)) {
+      gramChunk(h.y, h.f, h.yDomains, c, partials, s);
+      done++;
+    }
+    return { error: null, rows: done };
+  }
+
+  function objectiveWork(h: AlsHalf, control: Int32Array, partials: Float64Array, s: AlsScratch): { error: string | null; rows: number } {
+    const chunks = objectiveChunks(h);
+    let done = 0;
+    for (let c = Atomics.add(control, 1, 1); c < chunks; c = Atomics.add(control, 1, 1)) {
+      objectiveChunk(h, c, partials, s);
+      done++;
+    }
+    return { error: null, rows: done };
   }
 
   /**
@@ -330,7 +657,7 @@ export function alsKernel(simd?: WasmModule | null): AlsKernel {
   }
 
   /** y[yo..yo+f) · v[o..o+f) with four running sums (a single one waits on each add's latency). */
-  function dot4(y: Float64Array, yo: number, v: Float64Array, o: number, f: number): number {
+  function dot4(y: Float32Array, yo: number, v: Float64Array, o: number, f: number): number {
     let s0 = 0;
     let s1 = 0;
     let s2 = 0;
@@ -348,7 +675,7 @@ export function alsKernel(simd?: WasmModule | null): AlsKernel {
 
   /**
    * `cgBlock` by the SIMD kernel: the other side's table (and the Gramians, as padded float32)
-   * are copied into the kernel's memory once per half, the block's rows of x, its pairs'
+   * are copied into the kernel's memory once per step, the block's rows of x, its pairs'
    * columns and confidences per block; the kernel gathers the pairs' rows of y, solves, and
    * the solutions are copied back out.
    */
@@ -368,7 +695,7 @@ export function alsKernel(simd?: WasmModule | null): AlsKernel {
           for (let b = 0; b < f; b++) F[to + b] = grams[from + b]!;
         }
       }
-      F.set(y, w.table >> 2);
+      copyTable(w, y);
       w.grams = grams;
     }
     const F = w.f32;
@@ -413,7 +740,7 @@ export function alsKernel(simd?: WasmModule | null): AlsKernel {
     for (let j = 0; j < m; j++) pairs += offsets[idx[j]! + 1]! - offsets[idx[j]!]!;
     if (s.Cb.length < pairs) {
       s.Cb = new Float64Array(pairs * 2);
-      s.Yb = new Float64Array(pairs * 2 * f);
+      s.Yb = new Float32Array(pairs * 2 * f);
     }
     const { Yb, Cb } = s;
     let at = 0;
@@ -545,6 +872,7 @@ export function alsKernel(simd?: WasmModule | null): AlsKernel {
   function solveRows(h: AlsHalf, start: number, end: number, s: AlsScratch): string | null {
     const { f, x, offsets, frozen, steps, cgSteps } = h;
     let m = 0;
+    let pairs = 0;
     for (let r = start; r < end; r++) {
       const st = steps ? steps[r]! : 1;
       if (frozen[r] === 1 || st === 0) continue;
@@ -559,20 +887,29 @@ export function alsKernel(simd?: WasmModule | null): AlsKernel {
         if (error) return error;
         continue;
       }
+      // A block ends at its row count or before its pairs' gathered rows outgrow the cache.
+      const rowPairs = offsets[r + 1]! - offsets[r]!;
+      if (m > 0 && pairs + rowPairs > BLOCK_PAIRS) {
+        cgBlock(h, s, m);
+        m = 0;
+        pairs = 0;
+      }
       s.idx[m++] = r;
+      pairs += rowPairs;
       if (m === s.block) {
         cgBlock(h, s, m);
         m = 0;
+        pairs = 0;
       }
     }
     if (m > 0) cgBlock(h, s, m);
     return null;
   }
 
-  function work(h: AlsHalf, control: Int32Array, chunk: number, thread: number, threads: number, s: AlsScratch): { error: string | null; rows: number } {
+  function work(h: AlsHalf, control: Int32Array, chunk: number, s: AlsScratch): { error: string | null; rows: number } {
     const rows = h.offsets.length - 1;
     let solved = 0;
-    for (let start = thread * chunk; start < rows; start += threads * chunk) {
+    for (let start = Atomics.add(control, 1, 1) * chunk; start < rows; start = Atomics.add(control, 1, 1) * chunk) {
       if (Atomics.load(control, 0) !== 0) break;
       const end = Math.min(rows, start + chunk);
       const error = solveRows(h, start, end, s);
@@ -585,5 +922,21 @@ export function alsKernel(simd?: WasmModule | null): AlsKernel {
     return { error: null, rows: solved };
   }
 
-  return { createScratch, solveRows, work };
+  return {
+    createScratch,
+    solveRows,
+    work,
+    gramRows: GRAM_ROWS,
+    objectiveRows: OBJECTIVE_ROWS,
+    gramPartialSize,
+    gramChunk,
+    reduceGrams,
+    objectiveChunks,
+    objectiveChunk,
+    reduceObjective,
+    gramWork,
+    objectiveWork,
+    newStep,
+    name: simd ? 'simd' : 'js',
+  };
 }

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../dataset/random.js';
 import { TwoTowerModel } from '../model/two-tower.model.js';
 import { ALS_SIMD_WASM_BASE64 } from './als-simd-wasm.js';
-import { alsSimdSupported, simdXGx } from './als-simd.js';
+import { alsKernel, type AlsHalf, type AlsKernel } from './als-kernel.js';
+import { alsSimdModule, alsSimdSupported } from './als-simd.js';
 import { confidenceMatrix, domainGramians, fitImplicitAls, solveTableRows } from './implicit-als.js';
 
 /** Zipf-like items; primary events from the first 60% of the users, replayed ones (a second domain) from 40-90%. */
@@ -73,76 +74,41 @@ describe('the WebAssembly SIMD kernel of implicit ALS', () => {
   }
 
   /** `domainGramians`' JS loop (before the SIMD quads): the reference its SIMD path must equal bit for bit. */
-  function jsGramians(y: Float32Array, f: number, domains: Uint8Array): Float64Array {
-    const exact = [0, 1, 2, 3].map(() => new Float64Array(f * f));
-    const lists = [0, 1, 2, 3].map(() => [] as number[]);
-    for (let row = 0; row < domains.length; row++) if (domains[row]! !== 0) lists[domains[row]!]!.push(row);
-    for (let mask = 1; mask <= 3; mask++) {
-      const list = lists[mask]!;
-      const gram = exact[mask]!;
-      let j = 0;
-      for (; j + 3 < list.length; j += 4) {
-        const [o0, o1, o2, o3] = [0, 1, 2, 3].map((d) => list[j + d]! * f) as [number, number, number, number];
-        for (let a = 0; a < f; a++) {
-          const base = a * f;
-          for (let b = 0; b <= a; b++) gram[base + b] += y[o0 + a]! * y[o0 + b]! + y[o1 + a]! * y[o1 + b]! + y[o2 + a]! * y[o2 + b]! + y[o3 + a]! * y[o3 + b]!;
-        }
-      }
-      for (; j < list.length; j++) {
-        const o = list[j]! * f;
-        for (let a = 0; a < f; a++) for (let b = 0; b <= a; b++) gram[a * f + b] += y[o + a]! * y[o + b]!;
-      }
-    }
-    const packed = new Float64Array(4 * f * f);
-    const unions = [[], [1, 3], [2, 3], [1, 2, 3]];
-    for (let m = 1; m <= 3; m++) {
-      const out = packed.subarray(m * f * f, (m + 1) * f * f);
-      for (const part of unions[m]!) for (let k = 0; k < f * f; k++) out[k] += exact[part]![k]!;
-      for (let a = 0; a < f; a++) for (let b = 0; b < a; b++) out[b * f + a] = out[a * f + b]!;
-    }
-    return packed;
-  }
-
-  it('sums the Gramians bit-identically to the JS loop (float64, same order), dims 8, 10, 64 and odd 7 (JS)', () => {
+  it('sums the Gramian and objective chunks bit-identically to the JS kernel (float64, same order), dims 8, 10, 64 and odd 7, 9 (JS quads)', () => {
     const rng = createRng(3, { resumable: true });
-    for (const f of [8, 10, 64, 7]) {
-      const rows = 1003;
+    const simd = alsKernel(alsSimdModule());
+    const js = alsKernel(null);
+    expect(simd.name).toBe('simd');
+    for (const f of [8, 10, 64, 7, 9]) {
+      // Several Gramian chunks (1,024 rows) and objective chunks (512 rows), a short last one of each.
+      const rows = 2100;
+      const users = 1100;
       const y = Float32Array.from({ length: rows * f }, () => rng.next() - 0.5);
-      const domains = Uint8Array.from({ length: rows }, () => Math.floor(rng.next() * 4));
-      const got = domainGramians(y, f, domains);
-      expect(Buffer.from(got.buffer).equals(Buffer.from(jsGramians(y, f, domains).buffer))).toBe(true);
-    }
-  });
-
-  it("sums the objective's x^T G x bit-identically to the JS loop (float64, same order), dims 8, 9, 64", () => {
-    const rng = createRng(4, { resumable: true });
-    for (const f of [8, 9, 64]) {
-      const users = 517;
+      const yDomains = Uint8Array.from({ length: rows }, () => Math.floor(rng.next() * 4));
       const x = Float32Array.from({ length: users * f }, () => rng.next() - 0.5);
       const domains = Uint8Array.from({ length: users }, () => Math.floor(rng.next() * 4));
-      const g = domainGramians(Float32Array.from({ length: 300 * f }, () => rng.next() - 0.5), f, Uint8Array.from({ length: 300 }, () => 1 + Math.floor(rng.next() * 3)));
-      // implicitObjective's loop.
-      let total = 0;
-      for (let u = 0; u < users; u++) {
-        const mask = domains[u]!;
-        if (mask === 0) continue;
-        const base = mask * f * f;
-        const o = u * f;
-        for (let a = 0; a < f; a++) {
-          const xa = x[o + a]!;
-          const row = base + a * f;
-          let c0 = 0;
-          let c1 = 0;
-          let b = 0;
-          for (; b + 1 < a; b += 2) {
-            c0 += g[row + b]! * x[o + b]!;
-            c1 += g[row + b + 1]! * x[o + b + 1]!;
-          }
-          if (b < a) c0 += g[row + b]! * x[o + b]!;
-          total += (g[row + a]! * xa + 2 * (c0 + c1)) * xa;
-        }
-      }
-      expect(simdXGx(x, f, domains, g)).toBe(total);
+      const offsets = new Int32Array(users + 1);
+      for (let u = 0; u < users; u++) offsets[u + 1] = offsets[u]! + (domains[u] === 0 ? 0 : Math.floor(rng.next() * 4));
+      const cols = Int32Array.from({ length: offsets[users]! }, () => Math.floor(rng.next() * rows));
+      const confidence = Float32Array.from({ length: offsets[users]! }, () => 40 * rng.next());
+      const sums = (kernel: AlsKernel) => {
+        const scratch = kernel.createScratch(f, 1);
+        const chunks = Math.ceil(rows / kernel.gramRows);
+        const partials = new Float64Array(chunks * kernel.gramPartialSize(f));
+        for (let c = 0; c < chunks; c++) kernel.gramChunk(y, f, yDomains, c, partials, scratch);
+        const grams = new Float64Array(4 * f * f);
+        kernel.reduceGrams(partials, chunks, f, grams);
+        const h: AlsHalf = { f, cgSteps: 0, reg: 0.1, y, x, offsets, cols, confidence, domains, yDomains, frozen: new Uint8Array(users), steps: null, grams };
+        kernel.newStep(scratch);
+        const objectiveChunks = kernel.objectiveChunks(h);
+        const objective = new Float64Array(2 * objectiveChunks);
+        for (let c = 0; c < objectiveChunks; c++) kernel.objectiveChunk(h, c, objective, scratch);
+        return { partials, objective };
+      };
+      const a = sums(simd);
+      const b = sums(js);
+      expect(Buffer.from(a.partials.buffer).equals(Buffer.from(b.partials.buffer))).toBe(true);
+      expect(Buffer.from(a.objective.buffer).equals(Buffer.from(b.objective.buffer))).toBe(true);
     }
   });
 

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../dataset/random.js';
 import { TwoTowerModel } from '../model/two-tower.model.js';
 import { resolvePretrainSettings } from '../workflows/settings/run-settings.js';
-import { AlsThreads, sharedCopy } from './als-threads.js';
-import { confidenceMatrix, domainGramians, fitImplicitAls, solveTableRows, type ConfidenceRows } from './implicit-als.js';
+import { AlsThreads, releaseShared, sharedCopy } from './als-threads.js';
+import { confidenceMatrix, domainGramians, fitImplicitAls, implicitObjective, solveTableRows, type ConfidenceRows } from './implicit-als.js';
 
 /**
  * Zipf-like items (item i about 1 / (i + 5)); primary events from the first 60% of the users,
@@ -103,50 +103,93 @@ describe('implicit ALS on several threads', () => {
     model.dispose();
   });
 
-  for (const cgSteps of [3, 0]) {
-    it(`gives bit-identical factors on 1, 2 and 3 threads (${cgSteps === 0 ? 'exact solves' : `${cgSteps} CG steps`}, frozen and damped rows)`, async () => {
-      const users = 700;
-      const items = 900;
-      const data = generated(9, users, items, 6000);
+  for (const [cgSteps, simd] of [[3, true], [3, false], [0, true]] as const) {
+    it(`gives bit-identical factors and objective on 1, 2 and 3 threads (${cgSteps === 0 ? 'exact solves' : `${cgSteps} CG steps`}, SIMD ${simd ? 'on' : 'off'}, frozen and damped rows)`, async () => {
+      // More rows than one Gramian chunk (1,024) and one objective chunk (512) on both sides.
+      const users = 2500;
+      const items = 3000;
+      const data = generated(9, users, items, 12000);
       const fit = async (threads: number) => {
         const model = alsModel(users, items, 8, cgSteps);
         model.userTable.freezeRows(0, 40);
         model.itemTable.setRowLearningRateMultiplier(0, 100, 0.3);
-        const result = await fitImplicitAls(model, data, { epochs: 2, threads });
-        const out = { users: model.userTable.weights.slice(), items: model.itemTable.weights.slice(), loss: result.history.at(-1)!.loss, threads: result.threads };
+        const steps: number[] = [];
+        const result = await fitImplicitAls(model, data, { epochs: 2, threads, simd, onStep: (p) => steps.push(p.loss) });
+        const { byUser, byItem } = confidenceMatrix(data, users, items, model.config.alsAlpha);
+        const recomputed = implicitObjective(model.userTable, model.itemTable, byUser, byItem.domains, model.config.alsRegularization) / byUser.cols.length;
+        const out = { users: model.userTable.weights.slice(), items: model.itemTable.weights.slice(), loss: result.history.at(-1)!.loss, steps, recomputed, threads: result.threads };
         model.dispose();
         return out;
       };
       const one = await fit(1);
+      // The loss the fit reports is the one-thread objective of its factors, bit for bit.
+      expect(one.loss).toBe(one.recomputed);
+      expect(one.steps).toHaveLength(4);
       for (const threads of [2, 3]) {
         const many = await fit(threads);
         expect(many.threads).toBe(threads);
         expect(Buffer.from(many.users.buffer).equals(Buffer.from(one.users.buffer))).toBe(true);
         expect(Buffer.from(many.items.buffer).equals(Buffer.from(one.items.buffer))).toBe(true);
         expect(many.loss).toBe(one.loss);
+        expect(many.steps).toEqual(one.steps);
+        expect(many.recomputed).toBe(one.recomputed);
       }
     });
   }
 
-  it('has every worker solve its share of the rows in the shared tables', async () => {
+  it('sums the Gramians and the objective and solves every row once on three threads, as one thread does', async () => {
     const f = 8;
     const users = 1000;
     const data = generated(4, users, 400, 5000);
     const model = alsModel(users, 400, f, 3);
     const { byUser, byItem } = confidenceMatrix(data, users, 400, 40);
     const x = sharedCopy(model.userTable.weights);
-    const half = { f, cgSteps: 3, reg: 0.1, y: sharedCopy(model.itemTable.weights), x, offsets: sharedCopy(byUser.offsets), cols: sharedCopy(byUser.cols), confidence: sharedCopy(byUser.confidence), domains: sharedCopy(byUser.domains), frozen: sharedCopy(model.userTable.frozen), steps: null };
+    const half = { f, cgSteps: 3, reg: 0.1, y: sharedCopy(model.itemTable.weights), x, offsets: sharedCopy(byUser.offsets), cols: sharedCopy(byUser.cols), confidence: sharedCopy(byUser.confidence), domains: sharedCopy(byUser.domains), yDomains: sharedCopy(byItem.domains), frozen: sharedCopy(model.userTable.frozen), steps: null };
     const pool = AlsThreads.open([half], 3);
     try {
-      expect(await pool.solve(0, domainGramians(model.itemTable.weights, f, byItem.domains))).toBe(true);
-      // Chunks of 128 rows in turn: this thread 0-127, 384-511, 768-895; the first worker 128-255, 512-639, 896-999; the second 256-383, 640-767.
-      expect(pool.rowsByThread).toEqual([384, 360, 256]);
+      const grams = await pool.gramians(0);
+      expect(Buffer.from(grams.buffer, grams.byteOffset, grams.byteLength).equals(Buffer.from(domainGramians(model.itemTable.weights, f, byItem.domains).buffer))).toBe(true);
+      expect(await pool.objective(0)).toBe(implicitObjective(model.userTable, model.itemTable, byUser, byItem.domains, 0.1));
+      expect(await pool.solve(0)).toBe(true);
+      // Chunks of 128 rows, each thread taking whichever is next: how many each gets depends on timing, never the rows' values.
+      expect(pool.rowsByThread).toHaveLength(3);
+      expect(pool.rowsByThread.reduce((a, b) => a + b, 0)).toBe(users);
     } finally {
       await pool.close();
     }
     await solveTableRows(model.userTable, model.itemTable, byUser, byItem.domains, { alpha: 40, reg: 0.1, cgSteps: 3 });
     expect(Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(model.userTable.weights.buffer))).toBe(true);
     model.dispose();
+  });
+
+  it('hands the warm worker of a closed pool to the next pool, which then uses its own arrays and dimension', async () => {
+    for (const f of [8, 4, 8]) {
+      const users = 700;
+      const data = generated(13, users, 300, 3000);
+      const model = alsModel(users, 300, f, 3);
+      const { byUser, byItem } = confidenceMatrix(data, users, 300, 40);
+      const half = { f, cgSteps: 3, reg: 0.1, y: sharedCopy(model.itemTable.weights), x: sharedCopy(model.userTable.weights), offsets: sharedCopy(byUser.offsets), cols: sharedCopy(byUser.cols), confidence: sharedCopy(byUser.confidence), domains: sharedCopy(byUser.domains), yDomains: sharedCopy(byItem.domains), frozen: sharedCopy(model.userTable.frozen), steps: null };
+      const pool = AlsThreads.open([half], 2);
+      try {
+        await pool.gramians(0);
+        expect(await pool.solve(0)).toBe(true);
+      } finally {
+        await pool.close();
+      }
+      await solveTableRows(model.userTable, model.itemTable, byUser, byItem.domains, { alpha: 40, reg: 0.1, cgSteps: 3 });
+      expect(Buffer.from(half.x.buffer, half.x.byteOffset, half.x.byteLength).equals(Buffer.from(model.userTable.weights.buffer))).toBe(true);
+      model.dispose();
+    }
+  });
+
+  it('reuses a released shared buffer of the same size for the next copy, with the new values', () => {
+    const first = sharedCopy(Float32Array.of(1, 2, 3, 4, 5, 6, 7));
+    releaseShared([first, first.subarray(2)]);
+    const next = sharedCopy(Float32Array.of(9, 8, 7, 6, 5, 4, 3));
+    expect(next.buffer).toBe(first.buffer);
+    expect(Array.from(next)).toEqual([9, 8, 7, 6, 5, 4, 3]);
+    // Taken once: another copy of that size gets a buffer of its own.
+    expect(sharedCopy(Float32Array.of(0, 0, 0, 0, 0, 0, 0)).buffer).not.toBe(first.buffer);
   });
 
   it('refuses a thread count that is not a whole number from 1 to 256, naming it', async () => {

@@ -1,8 +1,9 @@
 import { GraftError } from '../errors.js';
 import type { EmbeddingTable } from '../model/embedding-table.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
-import { simdGramians, simdXGx } from './als-simd.js';
-import { AlsThreads, sharedCopy, type AlsHalfArrays } from './als-threads.js';
+import { alsKernel, type AlsHalf, type AlsKernel, type AlsScratch } from './als-kernel.js';
+import { alsSimdModule } from './als-simd.js';
+import { AlsThreads, releaseShared, sharedCopy, type AlsHalfArrays } from './als-threads.js';
 import { BestEpochTracker } from './best-epoch.js';
 import type { EarlyStoppingOptions } from './early-stopping.js';
 import type { TrainingData } from './example-mixture.js';
@@ -21,8 +22,8 @@ export interface ImplicitAlsOptions {
   /**
    * Conjugate-gradient row solves (alsCgSteps > 0) on the WebAssembly SIMD kernel in float32
    * arithmetic when the runtime supports it (default true); false: the float64 JS kernel.
-   * Either way the factors are bit-identical for any thread count. (The Gramians and the
-   * objective use the kernel in float64, bit-identical to JS, unless `GRAFT_ALS_SIMD=0`.)
+   * Either way the factors are bit-identical for any thread count. (With it, the Gramians and
+   * the objective are summed on the kernel in float64, bit-identical to JS.)
    */
   simd?: boolean;
   /** Validation metric after each sweep, higher is better. */
@@ -74,9 +75,10 @@ export interface ConfidenceRows {
  *
  * The rows of a half are solved by `als-kernel.ts` (CG batched over blocks of rows; the CG
  * blocks on a WebAssembly SIMD kernel in float32, `als-simd.wat`, unless `options.simd` is
- * false or the runtime lacks SIMD) on `options.threads` threads sharing the tables
- * (`als-threads.ts`); every row's solve reads only the other side, so the factors are
- * bit-identical for any thread count.
+ * false or the runtime lacks SIMD) on
+ * `options.threads` threads sharing the tables (`als-threads.ts`); every row's solve reads only
+ * the other side, and the Gramians and the objective are summed over the same fixed chunks of
+ * rows on any thread count, so the factors and the loss are bit-identical for any count.
  *
  * @example
  * const model = TwoTowerModel.create({ users, items, layers: [], objective: 'implicit-als', alsAlpha: 40 });
@@ -105,10 +107,10 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
     [model.itemTable, model.userTable, byItem, byUser.domains],
     [model.userTable, model.itemTable, byUser, byItem.domains],
   ];
-  // More than one thread: the arrays live in shared memory, the tables are copied in before and out after each half.
+  // More than one thread: the arrays live in shared memory, the tables are copied in before each sweep and out after each half.
   const share = threads > 1 ? sharedCopy : <T>(a: T) => a;
   const weights = new Map<EmbeddingTable, Float32Array>(tables.map(([table]) => [table, share(table.weights)]));
-  const halves: AlsHalfArrays[] = tables.map(([table, other, rows]) => ({
+  const halves: AlsHalfArrays[] = tables.map(([table, other, rows, otherDomains]) => ({
     f,
     cgSteps: config.alsCgSteps,
     reg,
@@ -118,12 +120,13 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
     cols: share(rows.cols),
     confidence: share(rows.confidence),
     domains: share(rows.domains),
+    yDomains: share(otherDomains),
     frozen: share(table.frozen),
     steps: rowSteps(table, share),
   }));
   const pool = AlsThreads.open(halves, threads, { simd: options.simd });
   // Exact (Cholesky) solves always run in JS.
-  const kernel = config.alsCgSteps > 0 ? pool.kernelName : 'js';
+  const alsKernelName = config.alsCgSteps > 0 ? pool.kernelName : 'js';
   const history: EpochRecord[] = [];
   const progress: StepProgress = { epoch: 0, step: 0, steps: 2, loss: 0, examplesPerSecond: 0, lr: 0 };
   let solvingMs = 0;
@@ -134,18 +137,26 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
       const epochStart = performance.now();
       let epochSolvingMs = 0;
       let loss = NaN;
+      // The user half's Gramians (the items') when the item half's objective already summed them.
+      let itemGrams = false;
       for (let half = 0; half < 2; half++) {
-        const [table, other, , otherDomains] = tables[half]!;
+        const [table] = tables[half]!;
         const t0 = performance.now();
-        if (threads > 1) for (const [t, w] of weights) w.set(t.weights);
-        const grams = domainGramians(other.weights, f, otherDomains);
-        aborted = !(await pool.solve(half, grams, signal));
+        // In at the start of a sweep (the callbacks in between may have moved rows); the item half's rows are copied out after it.
+        if (threads > 1 && half === 0) for (const [t, w] of weights) w.set(t.weights);
+        if (!(half === 1 && itemGrams)) await pool.gramians(half);
+        aborted = !(await pool.solve(half, signal));
         if (threads > 1) table.weights.set(weights.get(table)!);
         epochSolvingMs += performance.now() - t0;
         if (aborted) break;
         // The objective costs about a tenth of a half-sweep: after the item half only when someone watches the steps.
         if (half === 1 || options.onStep) {
-          loss = implicitObjective(model.userTable, model.itemTable, byUser, byItem.domains, reg, half === 1 ? grams : undefined) / Math.max(1, observed);
+          // It needs the items' Gramians: after the item half, those of the user half to come.
+          if (half === 0) {
+            await pool.gramians(1);
+            itemGrams = true;
+          }
+          loss = (await pool.objective(1)) / Math.max(1, observed);
           if (!Number.isFinite(loss)) {
             throw new GraftError('BAD_INPUT', `implicit ALS diverged: objective is ${loss} at sweep ${epoch}; raise alsRegularization (now ${reg})`);
           }
@@ -175,6 +186,7 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
     }
   } finally {
     await pool.close();
+    if (threads > 1) releaseShared(halves.flatMap((h) => [h.x, h.y, h.offsets, h.cols, h.confidence, h.domains, h.yDomains, h.frozen, ...(h.steps ? [h.steps] : [])]));
   }
   if (!aborted) tracker.restore(model, history.length);
   return {
@@ -186,7 +198,7 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
     stoppedEarly,
     aborted,
     threads,
-    alsKernel: kernel,
+    alsKernel: alsKernelName,
   };
 }
 
@@ -212,54 +224,55 @@ export function confidenceMatrix(data: TrainingData, users: number, items: numbe
     }
   }
   for (let u = 0; u < users; u++) counts[u + 1] += counts[u]!;
-  const cols = new Int32Array(counts[users]!);
-  const weight = new Float64Array(counts[users]!);
+  const n = counts[users]!;
+  const cols = new Int32Array(n);
+  const weight = new Float64Array(n);
+  const slotUser = new Int32Array(n);
   const fill = counts.slice(0, users);
   for (const { set, scale, domain } of sets) {
     for (let k = 0; k < set.users.length; k++) {
       const at = fill[set.users[k]!]!++;
       cols[at] = set.items[k]!;
       weight[at] = (set.weights?.[k] ?? 1) * scale;
+      slotUser[at] = set.users[k]!;
       if (weight[at]! > 0) {
         userDomains[set.users[k]!] |= domain;
         itemDomains[set.items[k]!] |= domain;
       }
     }
   }
-  // Per row: sort by item, sum duplicates, drop pairs whose weight is 0. The sort is two stable
-  // counting sorts (by item, then by user), so equal items keep the events' order.
-  const n = counts[users]!;
-  const itemStarts = new Int32Array(items + 1);
-  for (let k = 0; k < n; k++) itemStarts[cols[k]! + 1]++;
-  for (let i = 0; i < items; i++) itemStarts[i + 1] += itemStarts[i]!;
+  // Per row, the slots by item: counting sorts (by item, then back into the rows), both
+  // stable, so a row's duplicates keep their event order (the order a stable sort gives).
+  const itemStart = new Int32Array(items + 1);
+  for (let k = 0; k < n; k++) itemStart[cols[k]! + 1]++;
+  for (let i = 0; i < items; i++) itemStart[i + 1] += itemStart[i]!;
   const byItemOrder = new Int32Array(n);
-  for (let k = 0; k < n; k++) byItemOrder[itemStarts[cols[k]!]!++] = k;
-  const userOf = new Int32Array(n);
-  for (let u = 0; u < users; u++) userOf.fill(u, counts[u]!, counts[u + 1]!);
-  const order = new Int32Array(n);
-  const userFill = counts.slice(0, users);
-  for (let t = 0; t < n; t++) {
-    const k = byItemOrder[t]!;
-    order[userFill[userOf[k]!]!++] = k;
+  for (let k = 0; k < n; k++) byItemOrder[itemStart[cols[k]!]!++] = k;
+  const sorted = new Int32Array(n);
+  const rowAt = counts.slice(0, users);
+  for (let j = 0; j < n; j++) {
+    const k = byItemOrder[j]!;
+    sorted[rowAt[slotUser[k]!]!++] = k;
   }
+  // Per row: sum duplicates, drop pairs whose weight is 0.
   const offsets = new Int32Array(users + 1);
   const outCols = new Int32Array(n);
   const outConfidence = new Float32Array(n);
-  let out = 0;
+  let pairs = 0;
   for (let u = 0; u < users; u++) {
     const to = counts[u + 1]!;
-    for (let k = counts[u]!; k < to; ) {
-      const item = cols[order[k]!]!;
+    for (let j = counts[u]!; j < to; ) {
+      const item = cols[sorted[j]!]!;
       let w = 0;
-      for (; k < to && cols[order[k]!] === item; k++) w += weight[order[k]!]!;
+      for (; j < to && cols[sorted[j]!] === item; j++) w += weight[sorted[j]!]!;
       if (!(w >= 0) || !Number.isFinite(w)) throw new GraftError('BAD_INPUT', `event weight sum ${w} for user row ${u} and item row ${item} is not a finite number >= 0; fix the event weights`);
       if (w === 0) continue;
-      outCols[out] = item;
-      outConfidence[out++] = alpha * w;
+      outCols[pairs] = item;
+      outConfidence[pairs++] = alpha * w;
     }
-    offsets[u + 1] = out;
+    offsets[u + 1] = pairs;
   }
-  const byUser = { offsets, cols: outCols.slice(0, out), confidence: outConfidence.slice(0, out), domains: userDomains };
+  const byUser = { offsets, cols: outCols.slice(0, pairs), confidence: outConfidence.slice(0, pairs), domains: userDomains };
   return { byUser, byItem: transposeRows(byUser, items, itemDomains) };
 }
 
@@ -323,68 +336,51 @@ export async function solveTableRows(
 ): Promise<boolean> {
   const f = table.dim;
   if (other.dim !== f) throw new GraftError('BAD_INPUT', `tables have dims ${table.dim} and ${other.dim}; ALS needs equal dims`);
-  const half = { f, cgSteps: options.cgSteps ?? 0, reg: options.reg, y: other.weights, x: table.weights, ...rows, frozen: table.frozen, steps: options.steps ?? null };
+  const half = { f, cgSteps: options.cgSteps ?? 0, reg: options.reg, y: other.weights, x: table.weights, ...rows, yDomains: otherDomains, frozen: table.frozen, steps: options.steps ?? null };
   const threads = AlsThreads.open([half], 1, { simd: options.simd });
   try {
-    return await threads.solve(0, domainGramians(other.weights, f, otherDomains), options.signal);
+    await threads.gramians(0);
+    return await threads.solve(0, options.signal);
   } finally {
     await threads.close();
   }
 }
 
 /**
+ * The kernel of the one-thread `domainGramians` and `implicitObjective` (the pool's threads run
+ * the same code): on the SIMD kernel when it runs here (float64, bit-identical to JS). Its
+ * scratch is held weakly (the kernel's memory, as large as the largest table, is reclaimed
+ * when idle).
+ */
+let singleKernel: AlsKernel | undefined;
+let singleScratch: WeakRef<{ f: number; scratch: AlsScratch }> | undefined;
+function single(f: number): { kernel: AlsKernel; scratch: AlsScratch } {
+  singleKernel ??= alsKernel(alsSimdModule());
+  let held = singleScratch?.deref();
+  if (!held || held.f !== f) {
+    held = { f, scratch: singleKernel.createScratch(f, 1) };
+    singleScratch = new WeakRef(held);
+  }
+  singleKernel.newStep(held.scratch);
+  return { kernel: singleKernel, scratch: held.scratch };
+}
+
+/**
  * Full symmetric Gramians YᵀY over the rows sharing a domain with each domain set, packed
  * `[4, f, f]`: block m (1..3) sums the rows o with domains[o] & m (float64 accumulation);
- * block 0 is all zeros. Four rows at a time (each sum loaded once per four rows), rows in
- * index order within each exact domain set; the quads on the SIMD kernel when it runs
- * (`simdGramians`, the same float64 sums in the same order).
+ * block 0 is all zeros. The rows are summed in fixed chunks of `alsKernel().gramRows` (within
+ * one, per exact domain set, four rows at a time in index order) and the chunks' sums added
+ * in chunk order: what `AlsThreads.gramians` gives on any number of threads, bit for bit
+ * (the quads on the SIMD kernel when it runs here: the same float64 sums in the same order).
  */
 export function domainGramians(y: Float32Array, f: number, domains: Uint8Array): Float64Array {
-  // Exact-mask sums first (rows in domain 1 only, 2 only, both), then the unions.
-  const exact = [0, 1, 2, 3].map(() => new Float64Array(f * f));
-  const lists = [0, 1, 2, 3].map(() => [] as number[]);
-  for (let row = 0; row < domains.length; row++) if (domains[row]! !== 0) lists[domains[row]!]!.push(row);
-  // The quads on the WebAssembly SIMD kernel when it runs here (the same sums, bit-identical).
-  const quads = simdGramians(y, f);
-  for (let mask = 1; mask <= 3; mask++) {
-    const list = lists[mask]!;
-    const gram = exact[mask]!;
-    let j = 0;
-    if (quads) {
-      j = list.length - (list.length % 4);
-      quads(list, j, gram);
-    }
-    for (; j + 3 < list.length; j += 4) {
-      const o0 = list[j]! * f;
-      const o1 = list[j + 1]! * f;
-      const o2 = list[j + 2]! * f;
-      const o3 = list[j + 3]! * f;
-      for (let a = 0; a < f; a++) {
-        const v0 = y[o0 + a]!;
-        const v1 = y[o1 + a]!;
-        const v2 = y[o2 + a]!;
-        const v3 = y[o3 + a]!;
-        const base = a * f;
-        for (let b = 0; b <= a; b++) gram[base + b] += v0 * y[o0 + b]! + v1 * y[o1 + b]! + v2 * y[o2 + b]! + v3 * y[o3 + b]!;
-      }
-    }
-    for (; j < list.length; j++) {
-      const o = list[j]! * f;
-      for (let a = 0; a < f; a++) {
-        const va = y[o + a]!;
-        const base = a * f;
-        for (let b = 0; b <= a; b++) gram[base + b] += va * y[o + b]!;
-      }
-    }
-  }
+  if (domains.length * f !== y.length) throw new GraftError('BAD_INPUT', `domains has ${domains.length} rows, y has ${y.length / f}; pass one domain mask per row of y`);
+  const { kernel, scratch } = single(f);
+  const chunks = Math.ceil(domains.length / kernel.gramRows);
+  const partials = new Float64Array(chunks * kernel.gramPartialSize(f));
+  for (let c = 0; c < chunks; c++) kernel.gramChunk(y, f, domains, c, partials, scratch);
   const packed = new Float64Array(4 * f * f);
-  const unions = [[], [1, 3], [2, 3], [1, 2, 3]];
-  for (let m = 1; m <= 3; m++) {
-    const out = packed.subarray(m * f * f, (m + 1) * f * f);
-    for (const part of unions[m]!) for (let k = 0; k < f * f; k++) out[k] += exact[part]![k]!;
-    // Mirror the lower triangle onto the upper one.
-    for (let a = 0; a < f; a++) for (let b = 0; b < a; b++) out[b * f + a] = out[a * f + b]!;
-  }
+  kernel.reduceGrams(partials, chunks, f, packed);
   return packed;
 }
 
@@ -392,46 +388,27 @@ export function domainGramians(y: Float32Array, f: number, domains: Uint8Array):
  * The implicit-ALS objective in O(pairs·f + (users + items)·f²): Σ s² over the user x item
  * pairs sharing a domain (each a zero of confidence 1, through the item Gramians:
  * Σ_u x_uᵀ G(u's domains) x_u) plus, per observed pair, (1 + c)(1 - s)² - s², plus
- * λ(‖X‖² + ‖Y‖²). `grams`: the items' `domainGramians` when the caller has them (the user half's).
+ * λ(‖X‖² + ‖Y‖²). `grams`: the items' `domainGramians` when the caller has them. Summed in
+ * fixed chunks of rows added in chunk order: what `AlsThreads.objective` gives on any number
+ * of threads, bit for bit.
  */
 export function implicitObjective(users: EmbeddingTable, items: EmbeddingTable, byUser: ConfidenceRows, itemDomains: Uint8Array, reg: number, grams?: Float64Array): number {
   const f = users.dim;
-  const x = users.weights;
-  const y = items.weights;
-  const g = grams ?? domainGramians(y, f, itemDomains);
-  // On the SIMD kernel when it runs here (the same sums, bit-identical).
-  const fast = simdXGx(x, f, byUser.domains, g);
-  let total = fast ?? 0;
-  for (let u = 0; fast === null && u < byUser.domains.length; u++) {
-    const mask = byUser.domains[u]!;
-    if (mask === 0) continue;
-    const base = mask * f * f;
-    const o = u * f;
-    // xᵀGx from the lower triangle: diagonal once, off-diagonal twice.
-    for (let a = 0; a < f; a++) {
-      const xa = x[o + a]!;
-      const row = base + a * f;
-      let c0 = 0;
-      let c1 = 0;
-      let b = 0;
-      for (; b + 1 < a; b += 2) {
-        c0 += g[row + b]! * x[o + b]!;
-        c1 += g[row + b + 1]! * x[o + b + 1]!;
-      }
-      if (b < a) c0 += g[row + b]! * x[o + b]!;
-      total += (g[row + a]! * xa + 2 * (c0 + c1)) * xa;
-    }
-  }
-  for (let u = 0; u + 1 < byUser.offsets.length; u++) {
-    for (let k = byUser.offsets[u]!; k < byUser.offsets[u + 1]!; k++) {
-      const i = byUser.cols[k]!;
-      let s = 0;
-      for (let a = 0; a < f; a++) s += x[u * f + a]! * y[i * f + a]!;
-      total += (1 + byUser.confidence[k]!) * (1 - s) * (1 - s) - s * s;
-    }
-  }
-  let norms = 0;
-  for (let k = 0; k < x.length; k++) norms += x[k]! * x[k]!;
-  for (let k = 0; k < y.length; k++) norms += y[k]! * y[k]!;
-  return total + reg * norms;
+  const h: AlsHalf = {
+    f,
+    cgSteps: 0,
+    reg,
+    y: items.weights,
+    x: users.weights,
+    ...byUser,
+    yDomains: itemDomains,
+    frozen: users.frozen,
+    steps: null,
+    grams: grams ?? domainGramians(items.weights, f, itemDomains),
+  };
+  const { kernel, scratch } = single(f);
+  const chunks = kernel.objectiveChunks(h);
+  const partials = new Float64Array(2 * chunks);
+  for (let c = 0; c < chunks; c++) kernel.objectiveChunk(h, c, partials, scratch);
+  return kernel.reduceObjective(partials, chunks, reg);
 }
