@@ -13,17 +13,14 @@
  *   npm run build && node dist/bench/als-schedstat.js [--rounds 3] [--sweeps 5] [--window whole|steady]
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import { createRng } from '../src/dataset/random.js';
 import { TwoTowerModel } from '../src/model/two-tower.model.js';
 import { fitImplicitAls } from '../src/training/implicit-als.js';
+import { ALS_BENCH_ITEMS as ITEMS, ALS_BENCH_USERS as USERS, alsBenchMatrix } from './als-matrix.js';
 import { arg } from './bench-args.js';
 
 const ROUNDS = Number(arg('rounds', '3'));
 const SWEEPS = Number(arg('sweeps', '5'));
 const STEADY = arg('window', 'whole') === 'steady';
-const USERS = 9_928;
-const ITEMS = 30_796;
-const EVENTS = 92_612;
 
 /** Per thread id: [ns run, ns waiting for a CPU]. */
 function schedstat(): Map<string, [number, number]> {
@@ -40,14 +37,7 @@ function schedstat(): Map<string, [number, number]> {
 }
 
 async function main() {
-  // The same matrix as bench/als.
-  const rng = createRng(11, { resumable: true });
-  const users = new Int32Array(EVENTS);
-  const items = new Int32Array(EVENTS);
-  for (let k = 0; k < EVENTS; k++) {
-    users[k] = Math.floor(rng.next() * USERS);
-    items[k] = Math.min(ITEMS - 1, Math.floor(10 * (Math.pow((ITEMS + 10) / 10, rng.next()) - 1)));
-  }
+  const { users, items } = alsBenchMatrix(); // the same matrix as bench/als
   const me = String(process.pid);
   for (let round = 0; round < ROUNDS; round++) {
     for (const threads of round % 2 === 0 ? [1, 2] : [2, 1]) {

@@ -13,10 +13,10 @@
  *
  *   npm run build && node dist/bench/als.js [--rounds 3] [--sweeps 5] [--cg 2,3,5] [--dim 64] [--threads 1,2] [--exact true] [--kernel simd,js]
  */
-import { createRng } from '../src/dataset/random.js';
 import { TwoTowerModel } from '../src/model/two-tower.model.js';
 import { alsSimdSupported } from '../src/training/als-simd.js';
 import { confidenceMatrix, fitImplicitAls, implicitObjective } from '../src/training/implicit-als.js';
+import { ALS_BENCH_ITEMS as ITEMS, ALS_BENCH_USERS as USERS, alsBenchMatrix } from './als-matrix.js';
 import { arg } from './bench-args.js';
 
 const ROUNDS = Number(arg('rounds', '3'));
@@ -26,21 +26,6 @@ const DIM = Number(arg('dim', '64'));
 const THREADS = arg('threads', '1')!.split(',').map(Number);
 const EXACT = arg('exact', 'true') !== 'false';
 const KERNELS = arg('kernel', 'simd')!.split(',').map((k) => k === 'simd');
-const USERS = 9_928;
-const ITEMS = 30_796;
-const EVENTS = 92_612;
-
-function generate() {
-  const rng = createRng(11, { resumable: true });
-  const users = new Int32Array(EVENTS);
-  const items = new Int32Array(EVENTS);
-  for (let k = 0; k < EVENTS; k++) {
-    users[k] = Math.floor(rng.next() * USERS);
-    // Zipf-like: item i drawn with probability about 1 / (i + 10).
-    items[k] = Math.min(ITEMS - 1, Math.floor(10 * (Math.pow((ITEMS + 10) / 10, rng.next()) - 1)));
-  }
-  return { users, items };
-}
 
 async function run(data: { users: Int32Array; items: Int32Array }, cgSteps: number, threads: number, simd: boolean): Promise<{ msPerSweep: number; cpuMsPerSweep: number; objective: number }> {
   const model = TwoTowerModel.create({ users: USERS, items: ITEMS, dim: DIM, layers: [], objective: 'implicit-als', alsCgSteps: cgSteps, seed: 3 });
@@ -61,7 +46,7 @@ async function run(data: { users: Int32Array; items: Int32Array }, cgSteps: numb
 }
 
 async function main() {
-  const data = generate();
+  const data = alsBenchMatrix();
   const kernelName = (simd: boolean) => (simd && alsSimdSupported() ? 'WebAssembly SIMD float32' : 'JS float64');
   const solvers = (EXACT ? [0, ...CG] : CG).flatMap((cg) =>
     THREADS.flatMap((threads) =>

@@ -8,21 +8,8 @@ import { ALS_SIMD_WASM_BASE64 } from './als-simd-wasm.js';
 import { alsKernel, type AlsHalf, type AlsKernel } from './als-kernel.js';
 import { alsSimdModule, alsSimdSupported } from './als-simd.js';
 import { confidenceMatrix, domainGramians, fitImplicitAls, solveTableRows } from './implicit-als.js';
+import { twoDomainZipfEvents } from './als-test-data.js';
 
-/** Zipf-like items; primary events from the first 60% of the users, replayed ones (a second domain) from 40-90%. */
-function generated(seed: number, users: number, items: number, events: number) {
-  const rng = createRng(seed, { resumable: true });
-  const draw = (n: number, from: number, to: number) => {
-    const us = new Int32Array(n);
-    const is = new Int32Array(n);
-    for (let k = 0; k < n; k++) {
-      us[k] = Math.floor((from + (to - from) * rng.next()) * users);
-      is[k] = Math.min(items - 1, Math.floor(5 * (Math.pow((items + 5) / 5, rng.next()) - 1)));
-    }
-    return { users: us, items: is };
-  };
-  return { ...draw(events, 0, 0.6), replay: { ...draw(Math.floor(events / 2), 0.4, 0.9), weight: 0.5 } };
-}
 
 describe('the WebAssembly SIMD kernel of implicit ALS', () => {
   it('is the committed compilation of als-simd.wat (run `npm run wasm` after editing the WAT)', async () => {
@@ -36,7 +23,7 @@ describe('the WebAssembly SIMD kernel of implicit ALS', () => {
 
   it('runs on this Node (WebAssembly SIMD validates); exact solves report the JS kernel', async () => {
     expect(alsSimdSupported()).toBe(true);
-    const data = generated(2, 30, 40, 200);
+    const data = twoDomainZipfEvents(2, 30, 40, 200);
     const model = TwoTowerModel.create({ users: 30, items: 40, dim: 8, layers: [], objective: 'implicit-als', alsCgSteps: 0, seed: 5 });
     expect((await fitImplicitAls(model, data, { epochs: 1 })).alsKernel).toBe('js');
     model.dispose();
@@ -47,7 +34,7 @@ describe('the WebAssembly SIMD kernel of implicit ALS', () => {
     it(`solves the same rows as the float64 JS kernel within float32 rounding (dim ${f})`, async () => {
       const users = 300;
       const items = 500;
-      const data = generated(21, users, items, 3000);
+      const data = twoDomainZipfEvents(21, users, items, 3000);
       const { byUser, byItem } = confidenceMatrix(data, users, items, 40);
       const solve = async (simd: boolean) => {
         const model = TwoTowerModel.create({ users, items, dim: f, layers: [], objective: 'implicit-als', alsCgSteps: 3, seed: 5 });
@@ -115,7 +102,7 @@ describe('the WebAssembly SIMD kernel of implicit ALS', () => {
   it('fits to the same objective as the JS kernel over several sweeps, bit-identical on 1, 2 and 3 threads', async () => {
     const users = 700;
     const items = 900;
-    const data = generated(9, users, items, 6000);
+    const data = twoDomainZipfEvents(9, users, items, 6000);
     const fit = async (threads: number, simd: boolean) => {
       const model = TwoTowerModel.create({ users, items, dim: 12, layers: [], objective: 'implicit-als', alsCgSteps: 3, seed: 5 });
       model.userTable.freezeRows(0, 40);

@@ -1,27 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createRng } from '../dataset/random.js';
 import { TwoTowerModel } from '../model/two-tower.model.js';
 import { resolvePretrainSettings } from '../workflows/settings/run-settings.js';
 import { AlsThreads, releaseShared, sharedCopy } from './als-threads.js';
 import { confidenceMatrix, domainGramians, fitImplicitAls, implicitObjective, solveTableRows, type ConfidenceRows } from './implicit-als.js';
-
-/**
- * Zipf-like items (item i about 1 / (i + 5)); primary events from the first 60% of the users,
- * replayed ones (a second domain) from 40-90%, so every domain mask occurs and the last 10% have none.
- */
-function generated(seed: number, users: number, items: number, events: number) {
-  const rng = createRng(seed, { resumable: true });
-  const draw = (n: number, from: number, to: number) => {
-    const us = new Int32Array(n);
-    const is = new Int32Array(n);
-    for (let k = 0; k < n; k++) {
-      us[k] = Math.floor((from + (to - from) * rng.next()) * users);
-      is[k] = Math.min(items - 1, Math.floor(5 * (Math.pow((items + 5) / 5, rng.next()) - 1)));
-    }
-    return { users: us, items: is };
-  };
-  return { ...draw(events, 0, 0.6), replay: { ...draw(Math.floor(events / 2), 0.4, 0.9), weight: 0.5 } };
-}
+import { twoDomainZipfEvents } from './als-test-data.js';
 
 function alsModel(users: number, items: number, dim: number, alsCgSteps: number) {
   return TwoTowerModel.create({ users, items, dim, layers: [], objective: 'implicit-als', alsCgSteps, seed: 5 });
@@ -84,7 +66,7 @@ function perRowCg(x: Float32Array, y: Float32Array, rows: ConfidenceRows, grams:
 describe('implicit ALS on several threads', () => {
   it('batched conjugate gradient agrees with the per-row solver it replaced', async () => {
     const f = 10; // odd halves of the 4 x 2 blocks and of the 4-wide sums are exercised too
-    const data = generated(21, 300, 500, 3000);
+    const data = twoDomainZipfEvents(21, 300, 500, 3000);
     const model = alsModel(300, 500, f, 3);
     const { byUser, byItem } = confidenceMatrix(data, 300, 500, 40);
     const grams = domainGramians(model.itemTable.weights, f, byItem.domains);
@@ -108,7 +90,7 @@ describe('implicit ALS on several threads', () => {
       // More rows than one Gramian chunk (1,024) and one objective chunk (512) on both sides.
       const users = 2500;
       const items = 3000;
-      const data = generated(9, users, items, 12000);
+      const data = twoDomainZipfEvents(9, users, items, 12000);
       const fit = async (threads: number) => {
         const model = alsModel(users, items, 8, cgSteps);
         model.userTable.freezeRows(0, 40);
@@ -140,7 +122,7 @@ describe('implicit ALS on several threads', () => {
   it('sums the Gramians and the objective and solves every row once on three threads, as one thread does', async () => {
     const f = 8;
     const users = 1000;
-    const data = generated(4, users, 400, 5000);
+    const data = twoDomainZipfEvents(4, users, 400, 5000);
     const model = alsModel(users, 400, f, 3);
     const { byUser, byItem } = confidenceMatrix(data, users, 400, 40);
     const x = sharedCopy(model.userTable.weights);
@@ -165,7 +147,7 @@ describe('implicit ALS on several threads', () => {
   it('hands the warm worker of a closed pool to the next pool, which then uses its own arrays and dimension', async () => {
     for (const f of [8, 4, 8]) {
       const users = 700;
-      const data = generated(13, users, 300, 3000);
+      const data = twoDomainZipfEvents(13, users, 300, 3000);
       const model = alsModel(users, 300, f, 3);
       const { byUser, byItem } = confidenceMatrix(data, users, 300, 40);
       const half = { f, cgSteps: 3, reg: 0.1, y: sharedCopy(model.itemTable.weights), x: sharedCopy(model.userTable.weights), offsets: sharedCopy(byUser.offsets), cols: sharedCopy(byUser.cols), confidence: sharedCopy(byUser.confidence), domains: sharedCopy(byUser.domains), yDomains: sharedCopy(byItem.domains), frozen: sharedCopy(model.userTable.frozen), steps: null };
@@ -193,7 +175,7 @@ describe('implicit ALS on several threads', () => {
   });
 
   it('refuses a thread count that is not a whole number from 1 to 256, naming it', async () => {
-    const data = generated(2, 20, 20, 60);
+    const data = twoDomainZipfEvents(2, 20, 20, 60);
     const model = alsModel(20, 20, 4, 3);
     for (const threads of [0, -1, 1.5, 257, Number.NaN]) {
       await expect(fitImplicitAls(model, data, { epochs: 1, threads })).rejects.toThrow(`threads = ${threads}; use an integer from 1 to 256`);
