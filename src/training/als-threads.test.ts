@@ -119,6 +119,31 @@ describe('implicit ALS on several threads', () => {
     });
   }
 
+  it('keeps each table its own array across a threaded fit, with the final rows in it; callbacks see the rows of the sweep just run', async () => {
+    const users = 300;
+    const items = 400;
+    const data = twoDomainZipfEvents(6, users, items, 3000);
+    const rowsAfter = async (threads: number) => {
+      const model = alsModel(users, items, 8, 3);
+      const own = { users: model.userTable.weights, items: model.itemTable.weights };
+      const seen: number[] = [];
+      await fitImplicitAls(model, data, { epochs: 3, threads, onEpoch: () => void seen.push(model.userTable.weights[5]!, model.itemTable.weights[7]!) });
+      expect(model.userTable.weights).toBe(own.users);
+      expect(model.itemTable.weights).toBe(own.items);
+      expect(own.users.buffer).toBeInstanceOf(ArrayBuffer);
+      const out = { users: own.users.slice(), items: own.items.slice(), seen };
+      model.dispose();
+      return out;
+    };
+    const one = await rowsAfter(1);
+    const two = await rowsAfter(2);
+    expect(Buffer.from(two.users.buffer).equals(Buffer.from(one.users.buffer))).toBe(true);
+    expect(Buffer.from(two.items.buffer).equals(Buffer.from(one.items.buffer))).toBe(true);
+    // Every epoch's callback read that epoch's rows (they move from sweep to sweep).
+    expect(two.seen).toEqual(one.seen);
+    expect(new Set(one.seen).size).toBe(6);
+  });
+
   it('sums the Gramians and the objective and solves every row once on three threads, as one thread does', async () => {
     const f = 8;
     const users = 1000;

@@ -107,15 +107,23 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
     [model.itemTable, model.userTable, byItem, byUser.domains],
     [model.userTable, model.itemTable, byUser, byItem.domains],
   ];
-  // More than one thread: the arrays live in shared memory, the tables are copied in before each sweep and out after each half.
+  // More than one thread: the arrays live in shared memory, and so do the tables' weights for
+  // the fit (`table.weights` is the shared copy until the fit ends, when the table's own array
+  // gets the final values back): the workers and any callback see the same rows, with no copy per sweep.
   const share = threads > 1 ? sharedCopy : <T>(a: T) => a;
-  const weights = new Map<EmbeddingTable, Float32Array>(tables.map(([table]) => [table, share(table.weights)]));
+  const ownWeights = new Map<EmbeddingTable, Float32Array>();
+  if (threads > 1) {
+    for (const [table] of tables) {
+      ownWeights.set(table, table.weights);
+      table.weights = sharedCopy(table.weights);
+    }
+  }
   const halves: AlsHalfArrays[] = tables.map(([table, other, rows, otherDomains]) => ({
     f,
     cgSteps: config.alsCgSteps,
     reg,
-    y: weights.get(other)!,
-    x: weights.get(table)!,
+    y: other.weights,
+    x: table.weights,
     offsets: share(rows.offsets),
     cols: share(rows.cols),
     confidence: share(rows.confidence),
@@ -124,7 +132,19 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
     frozen: share(table.frozen),
     steps: rowSteps(table, share),
   }));
-  const pool = AlsThreads.open(halves, threads, { simd: options.simd });
+  const restoreWeights = () => {
+    for (const [table, own] of ownWeights) {
+      own.set(table.weights);
+      table.weights = own;
+    }
+  };
+  let pool: AlsThreads;
+  try {
+    pool = AlsThreads.open(halves, threads, { simd: options.simd });
+  } catch (error) {
+    restoreWeights();
+    throw error;
+  }
   // Exact (Cholesky) solves always run in JS.
   const alsKernelName = config.alsCgSteps > 0 ? pool.kernelName : 'js';
   const history: EpochRecord[] = [];
@@ -140,13 +160,9 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
       // The user half's Gramians (the items') when the item half's objective already summed them.
       let itemGrams = false;
       for (let half = 0; half < 2; half++) {
-        const [table] = tables[half]!;
         const t0 = performance.now();
-        // In at the start of a sweep (the callbacks in between may have moved rows); the item half's rows are copied out after it.
-        if (threads > 1 && half === 0) for (const [t, w] of weights) w.set(t.weights);
         if (!(half === 1 && itemGrams)) await pool.gramians(half);
         aborted = !(await pool.solve(half, signal));
-        if (threads > 1) table.weights.set(weights.get(table)!);
         epochSolvingMs += performance.now() - t0;
         if (aborted) break;
         // The objective costs about a tenth of a half-sweep: after the item half only when someone watches the steps.
@@ -186,6 +202,7 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
     }
   } finally {
     await pool.close();
+    restoreWeights();
     if (threads > 1) releaseShared(halves.flatMap((h) => [h.x, h.y, h.offsets, h.cols, h.confidence, h.domains, h.yDomains, h.frozen, ...(h.steps ? [h.steps] : [])]));
   }
   if (!aborted) tracker.restore(model, history.length);
