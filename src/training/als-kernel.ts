@@ -296,16 +296,21 @@ export function alsKernel(simd?: WasmModule | null): AlsKernel {
     acc.fill(0);
     const start = c * GRAM_ROWS;
     const end = Math.min(domains.length, start + GRAM_ROWS);
+    const w = s.wasm;
+    if (w && f % 2 === 0) {
+      // Only this chunk's rows, at their places in the table region: the chunks of a step copy
+      // the table once between the threads, not once per thread.
+      if (y.length > w.tableFloats) layout(w, y.length, w.cap);
+      if (!w.tableCopied) w.f32.set(y.subarray(start * f, end * f), (w.table >> 2) + start * f);
+    }
     for (let mask = 1; mask <= 3; mask++) {
       let m = 0;
       for (let r = start; r < end; r++) if (domains[r] === mask) list[m++] = r;
       const g = (mask - 1) * tri;
       let j = 0;
-      const w = s.wasm;
       if (w && f % 2 === 0 && m >= 4) {
         // The quads on the SIMD kernel: the same float64 sums in the same order (from 0), into an f x f lower triangle.
         j = m - (m % 4);
-        copyTable(w, y);
         const listAt = w.end;
         const outAt = Math.ceil((listAt + GRAM_ROWS * 4) / 16) * 16;
         reserve(w, outAt + f * f * 8);
