@@ -89,6 +89,7 @@ export interface AlsWasm {
   gather: (...args: number[]) => void;
   gramQuads: (list: number, count: number, table: number, f: number, out: number) => void;
   xGx: (x: number, domains: number, users: number, grams: number, f: number) => number;
+  pairTerms: (x: number, offsets: number, users: number, cols: number, conf: number, table: number, f: number) => number;
   memory: WasmMemory;
   f32: Float32Array;
   i32: Int32Array;
@@ -173,12 +174,13 @@ export function alsKernel(simd?: WasmModule | null): AlsKernel {
     const r = x + block * fp * 4;
     const p = r + block * fp * 4;
     const ap = p + block * fp * 4;
-    const e = instance.exports as Pick<AlsWasm, 'cg' | 'gather' | 'gramQuads' | 'xGx'>;
+    const e = instance.exports as Pick<AlsWasm, 'cg' | 'gather' | 'gramQuads' | 'xGx' | 'pairTerms'>;
     const w: AlsWasm = {
       cg: e.cg,
       gather: e.gather,
       gramQuads: e.gramQuads,
       xGx: e.xGx,
+      pairTerms: e.pairTerms,
       memory,
       f32: new Float32Array(0),
       i32: new Int32Array(0),
@@ -473,37 +475,52 @@ export function alsKernel(simd?: WasmModule | null): AlsKernel {
 
   /**
    * x chunks: per row, xᵀ G(row's domains) x (four rows of one mask at a time, the same sums
-   * per row), then its pairs' (1 + c)(1 - s)² - s², and ‖x‖²; y chunks: ‖y‖².
+   * per row), and ‖x‖²; then the rows' pairs' (1 + c)(1 - s)² - s², summed apart in row and
+   * pair order (on the SIMD kernel by `pairTerms`, the same float64 sum) and added last;
+   * y chunks: ‖y‖².
    */
   function objectiveChunk(h: AlsHalf, c: number, out: Float64Array, s: AlsScratch): void {
     const { f, x, y, offsets, cols, confidence, domains, grams } = h;
     const xRows = offsets.length - 1;
     const xChunks = Math.ceil(xRows / OBJECTIVE_ROWS);
     let terms = 0;
+    let pairTerms = 0;
     let norms = 0;
     if (c < xChunks) {
       const q = new Float64Array(4);
+      const start = c * OBJECTIVE_ROWS;
       const end = Math.min(xRows, (c + 1) * OBJECTIVE_ROWS);
       const w = s.wasm;
-      // On the SIMD kernel: each row's xᵀGx by one xGx call (the same float64 sums as quadratic, from 0).
+      // On the SIMD kernel: each row's xᵀGx by one xGx call (the same float64 sums as quadratic,
+      // from 0), and the chunk's pairs by one pairTerms call.
       let xAt = 0;
       let domainsAt = 0;
       if (w) {
+        // The table first: growing the layout moves `end`.
+        copyTable(w, y);
         const gramsAt = w.end;
         domainsAt = gramsAt + grams.length * 8;
         xAt = Math.ceil((domainsAt + OBJECTIVE_ROWS) / 16) * 16;
-        reserve(w, xAt + OBJECTIVE_ROWS * f * 4);
+        const offsetsAt = xAt + OBJECTIVE_ROWS * f * 4;
+        const first = offsets[start]!;
+        const pairs = offsets[end]! - first;
+        const colsAt = offsetsAt + (OBJECTIVE_ROWS + 1) * 4;
+        const confAt = colsAt + pairs * 4;
+        reserve(w, confAt + pairs * 4);
         if (!w.objectiveGrams) {
           new Float64Array(w.memory.buffer, gramsAt, grams.length).set(grams);
           w.objectiveGrams = true;
         }
-        const start = c * OBJECTIVE_ROWS;
         new Uint8Array(w.memory.buffer, domainsAt, end - start).set(domains.subarray(start, end));
         w.f32.set(x.subarray(start * f, end * f), xAt >> 2);
+        for (let u = start; u <= end; u++) w.i32[(offsetsAt >> 2) + u - start] = offsets[u]! - first;
+        w.i32.set(cols.subarray(first, first + pairs), colsAt >> 2);
+        w.f32.set(confidence.subarray(first, first + pairs), confAt >> 2);
+        pairTerms = w.pairTerms(xAt, offsetsAt, end - start, colsAt, confAt, w.table, f);
         xAt -= start * f * 4;
         domainsAt -= start;
       }
-      for (let u = c * OBJECTIVE_ROWS; u < end; ) {
+      for (let u = start; u < end; ) {
         const mask = domains[u]!;
         let n = 1;
         if (mask === 0) q[0] = 0;
@@ -515,6 +532,12 @@ export function alsKernel(simd?: WasmModule | null): AlsKernel {
         for (let j = 0; j < n; j++, u++) {
           const o = u * f;
           terms += q[j]!;
+          for (let a = 0; a < f; a++) norms += x[o + a]! * x[o + a]!;
+        }
+      }
+      if (!w) {
+        for (let u = start; u < end; u++) {
+          const o = u * f;
           for (let k = offsets[u]!; k < offsets[u + 1]!; k++) {
             const yo = cols[k]! * f;
             let s0 = 0;
@@ -530,9 +553,8 @@ export function alsKernel(simd?: WasmModule | null): AlsKernel {
             }
             for (; a < f; a++) s0 += x[o + a]! * y[yo + a]!;
             const s = s0 + s1 + (s2 + s3);
-            terms += (1 + confidence[k]!) * (1 - s) * (1 - s) - s * s;
+            pairTerms += (1 + confidence[k]!) * (1 - s) * (1 - s) - s * s;
           }
-          for (let a = 0; a < f; a++) norms += x[o + a]! * x[o + a]!;
         }
       }
     } else {
@@ -541,7 +563,7 @@ export function alsKernel(simd?: WasmModule | null): AlsKernel {
       const end = Math.min(yRows, (c - xChunks + 1) * OBJECTIVE_ROWS) * f;
       for (let k = start; k < end; k++) norms += y[k]! * y[k]!;
     }
-    out[2 * c] = terms;
+    out[2 * c] = terms + pairTerms;
     out[2 * c + 1] = norms;
   }
 

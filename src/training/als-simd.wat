@@ -265,6 +265,71 @@
         (br $us)))
     (local.get $total))
 
+  ;; Σ over the pairs k of users u in [0, users), in that order, of (1 + c_k)(1 - s)² - s², where
+  ;; s = x_u · y_{cols[k]} in float64 (f32 values promoted; four running sums, lanes a mod 4,
+  ;; the tail into the first; then (s0 + s1) + (s2 + s3)): the same operations in the same
+  ;; order as objectiveChunk's JS loop, so the same float64 sum. x: the users' f32 rows
+  ;; (stride f); offsets: users + 1 i32s indexing cols (i32) and conf (f32); table: y's f32
+  ;; rows (stride f).
+  (func (export "pairTerms") (param $x i32) (param $offsets i32) (param $users i32) (param $cols i32) (param $conf i32) (param $table i32) (param $f i32) (result f64)
+    (local $u i32) (local $k i32) (local $kEnd i32) (local $o i32) (local $yo i32) (local $a i32)
+    (local $v01 v128) (local $v23 v128) (local $s0 f64) (local $s f64) (local $oneMinus f64) (local $total f64)
+    (local.set $u (i32.const 0))
+    (block $done
+      (loop $us
+        (br_if $done (i32.ge_u (local.get $u) (local.get $users)))
+        (local.set $o (i32.add (local.get $x) (i32.shl (i32.mul (local.get $u) (local.get $f)) (i32.const 2))))
+        (local.set $k (i32.load (i32.add (local.get $offsets) (i32.shl (local.get $u) (i32.const 2)))))
+        (local.set $kEnd (i32.load (i32.add (local.get $offsets) (i32.shl (i32.add (local.get $u) (i32.const 1)) (i32.const 2)))))
+        (block $pairsDone
+          (loop $ks
+            (br_if $pairsDone (i32.ge_u (local.get $k) (local.get $kEnd)))
+            (local.set $yo (i32.add (local.get $table)
+              (i32.shl (i32.mul (i32.load (i32.add (local.get $cols) (i32.shl (local.get $k) (i32.const 2)))) (local.get $f)) (i32.const 2))))
+            (local.set $v01 (v128.const i64x2 0 0))
+            (local.set $v23 (v128.const i64x2 0 0))
+            (local.set $a (i32.const 0))
+            (block $quadsDone
+              (loop $as
+                (br_if $quadsDone (i32.ge_u (i32.add (local.get $a) (i32.const 3)) (local.get $f)))
+                (local.set $v01 (f64x2.add (local.get $v01)
+                  (f64x2.mul
+                    (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $o) (i32.shl (local.get $a) (i32.const 2)))))
+                    (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $yo) (i32.shl (local.get $a) (i32.const 2))))))))
+                (local.set $v23 (f64x2.add (local.get $v23)
+                  (f64x2.mul
+                    (f64x2.promote_low_f32x4 (v128.load64_zero offset=8 (i32.add (local.get $o) (i32.shl (local.get $a) (i32.const 2)))))
+                    (f64x2.promote_low_f32x4 (v128.load64_zero offset=8 (i32.add (local.get $yo) (i32.shl (local.get $a) (i32.const 2))))))))
+                (local.set $a (i32.add (local.get $a) (i32.const 4)))
+                (br $as)))
+            (local.set $s0 (f64x2.extract_lane 0 (local.get $v01)))
+            (block $tailDone
+              (loop $tail
+                (br_if $tailDone (i32.ge_u (local.get $a) (local.get $f)))
+                (local.set $s0 (f64.add (local.get $s0)
+                  (f64.mul
+                    (f64.promote_f32 (f32.load (i32.add (local.get $o) (i32.shl (local.get $a) (i32.const 2)))))
+                    (f64.promote_f32 (f32.load (i32.add (local.get $yo) (i32.shl (local.get $a) (i32.const 2))))))))
+                (local.set $a (i32.add (local.get $a) (i32.const 1)))
+                (br $tail)))
+            (local.set $s (f64.add
+              (f64.add (local.get $s0) (f64x2.extract_lane 1 (local.get $v01)))
+              (f64.add (f64x2.extract_lane 0 (local.get $v23)) (f64x2.extract_lane 1 (local.get $v23)))))
+            (local.set $oneMinus (f64.sub (f64.const 1) (local.get $s)))
+            (local.set $total (f64.add (local.get $total)
+              (f64.sub
+                (f64.mul
+                  (f64.mul
+                    (f64.add (f64.const 1) (f64.promote_f32 (f32.load (i32.add (local.get $conf) (i32.shl (local.get $k) (i32.const 2))))))
+                    (local.get $oneMinus))
+                  (local.get $oneMinus))
+                (f64.mul (local.get $s) (local.get $s)))))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $ks)))
+        (local.set $u (i32.add (local.get $u) (i32.const 1)))
+        (br $us)))
+    (local.get $total))
+
   ;; Copies pair k's row of the other side's table (f floats at table + cols[k] f 4, cols the
   ;; i32s at cols) to ys + k fp 4, for k in [0, count): the block's rows of y, contiguous.
   (func (export "gather") (param $count i32) (param $cols i32) (param $table i32) (param $f i32) (param $ys i32) (param $fp i32)
