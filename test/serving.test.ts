@@ -411,11 +411,16 @@ describeEachStorage('serving recommendations', (ctx) => {
     try {
       await fast.ensureLoaded('ipshop');
       await eventually(() => fast.loaded().find((d) => d.domain === 'ipshop' && d.indexKind === 'hnsw'), 'the background HNSW build');
-      expect(indexes(await fast.recommend({ domain: 'ipshop', userId: 'alice', first: 15 }))).toEqual(byInnerProduct);
+      // HNSW is approximate, and its build on several threads is not reproducible: at least 14
+      // of the exact top 15, where ranking without the item lengths (cosine) finds at most 11.
+      const overlap = (a: number[]) => a.filter((i) => byInnerProduct.includes(i)).length;
+      expect(overlap(bruteForce(itemVectors, aliceVector, unseen).slice(0, 15))).toBeLessThanOrEqual(11);
+      expect(overlap(indexes(await fast.recommend({ domain: 'ipshop', userId: 'alice', first: 15 })))).toBeGreaterThanOrEqual(14);
       // Cold start and similar items query the same index with a direction and a 0 in the extra coordinate.
-      const carol = await fast.recommend({ domain: 'ipshop', userId: 'carol', first: 5 });
+      const carol = await fast.recommend({ domain: 'ipshop', userId: 'carol', first: 10 });
       expect(carol.tier).toBe('COLD_START');
-      expect(indexes(carol)).toEqual(bruteForce(scaled, meanOf(itemVectors, CAROL_ITEMS), (i) => !CAROL_ITEMS.includes(i)).slice(0, 5));
+      const carolExact = bruteForce(scaled, meanOf(itemVectors, CAROL_ITEMS), (i) => !CAROL_ITEMS.includes(i)).slice(0, 10);
+      expect(indexes(carol).filter((i) => carolExact.includes(i)).length).toBeGreaterThanOrEqual(9);
     } finally {
       await fast.close();
     }
