@@ -165,7 +165,7 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
         aborted = !(await pool.solve(half, signal));
         epochSolvingMs += performance.now() - t0;
         if (aborted) break;
-        // The objective costs about a tenth of a half-sweep: after the item half only when someone watches the steps.
+        // The objective costs about half of a user half-sweep (BENCHMARKS.md): after the item half only when someone watches the steps.
         if (half === 1 || options.onStep) {
           // It needs the items' Gramians: after the item half, those of the user half to come.
           if (half === 0) {
