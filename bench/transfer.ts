@@ -342,12 +342,13 @@ async function autoRow(prepared: Awaited<ReturnType<typeof prepareTransfer>>, va
   const g = r.gain['hr@10']!;
   const p = r.gainOverPopularity['hr@10']!;
   process.stderr.write(`${s.trials.map((t) => `  ${t.search} #${t.config} rung ${t.rung} ${t.epochs} ep: ${t.label} -> ${t.validation.toFixed(4)} (${t.seconds.toFixed(1)} s)`).join('\n')}\n`);
+  if (s.blend) process.stderr.write(`  blend ${s.blend.delivered ? 'DELIVERED' : 'not delivered'}: weight ${s.blend.weight} with ${s.blend.partner} (${s.blend.partnerSearch}, ${s.blend.partnerEpochs} ep), beta ${s.blend.popularityWeight}: ${s.blend.validation.toFixed(4)}, gain ${s.blend.validationGain.value.toFixed(4)} [${s.blend.validationGain.ci95[0].toFixed(4)}, ${s.blend.validationGain.ci95[1].toFixed(4)}] (${s.blend.tried} tried)\n`);
   report({ setting: `target-only baseline tuned by the same search (${s.baseline!.label}, ${s.baseline!.epochs} epochs)`, variant, hr10: r.baseline['hr@10']!, ndcg10: r.baseline['ndcg@10']!, seconds: 0 });
   report({
     setting:
       s.decision === 'target-only'
         ? `${SOURCE} -> ${TARGET} AUTO (budget ${s.budget}): no transfer, ${s.baseline!.label}, ${s.baseline!.epochs} epochs (best transfer on validation: ${s.transfer.label}, ${s.transfer.validation.toFixed(4)} vs ${s.baseline!.validation.toFixed(4)})`
-        : `${SOURCE} -> ${TARGET} AUTO (budget ${s.budget}): ${s.transfer.label}, ${s.transfer.epochs} epochs`,
+        : `${SOURCE} -> ${TARGET} AUTO (budget ${s.budget}): ${s.transfer.label}, ${s.transfer.epochs} epochs${s.blend?.delivered ? `, blended at ${s.blend.weight} with ${s.blend.partner} (${s.blend.partnerEpochs} epochs, β ${s.blend.popularityWeight})` : ''}`,
     variant,
     hr10: r.metrics['hr@10']!,
     ndcg10: r.metrics['ndcg@10']!,
@@ -374,7 +375,7 @@ function cpuSeconds(from: NodeJS.CpuUsage): number {
 async function tunedJointRow(prepared: Awaited<ReturnType<typeof prepareTransfer>>, variant: string, MODEL: ModelSettings, TRAINING: TrainingSettings) {
   const started = performance.now();
   const base = { replayWeight: DEFAULT_TRANSFER.replayWeight, replayFraction: REPLAY_FRACTION, training: TRAINING, evaluation: EVALUATION, seed: MODEL.seed };
-  const found = await searchTransfer(transferContext(prepared), { ...base, strategy: 'AUTO', budget: BUDGET }, {}, { candidates: ['JOINT'], searchBaseline: false, fixed: ['popularityWeight'] });
+  const found = await searchTransfer(transferContext(prepared), { ...base, strategy: 'AUTO', budget: BUDGET }, {}, { candidates: ['JOINT'], searchBaseline: false, fixed: ['popularityWeight'], blend: false });
   const { report: r } = await transfer(prepared, { ...found.settings, jointReference: false });
   const s = found.report;
   process.stderr.write(`${s.trials.map((t) => `  ${t.search} #${t.config} rung ${t.rung} ${t.epochs} ep: ${t.label} -> ${t.validation.toFixed(4)} (${t.seconds.toFixed(1)} s)`).join('\n')}\n`);

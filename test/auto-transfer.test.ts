@@ -4,6 +4,8 @@ import { createRng } from '../src/dataset/random.js';
 import { modelObjective } from '../src/model/objective.js';
 import type { TrainingObjective } from '../src/model/training-objective.js';
 import { getModel } from '../src/registry/index.js';
+import { loadWeights } from '../src/registry/artifact-repository.js';
+import { TwoTowerModel } from '../src/model/two-tower.model.js';
 import type { SearchReport } from '../src/transfer/transfer-report.js';
 import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING } from '../src/workflows/model-settings.js';
 import { prepareDomain } from '../src/workflows/prepared-domain.js';
@@ -12,6 +14,8 @@ import { pretrain } from '../src/workflows/pretrain.workflow.js';
 import { formatTransferReport } from '../src/cli/commands/transfer.command.js';
 import { activationDecision } from '../src/jobs/job-handler.js';
 import { layeredObjectiveOver, narrowed, POPULARITY_PROFILE, searchTransfer } from '../src/workflows/auto-transfer.js';
+import { BLEND_WEIGHTS } from '../src/workflows/blend.js';
+import { formatSearch } from '../src/cli/format-metrics.js';
 import { transferSearchSpace } from '../src/tuning/search-space.js';
 import { transferContext } from '../src/workflows/transfer-candidate.js';
 import { registerTrainedModel, registerTransferResult, transferRegistration } from '../src/workflows/register-trained-model.js';
@@ -111,6 +115,69 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
     const record = await registerTrainedModel(ctx.db, { domain: 'target', kind: 'TRANSFER', strategy: first.report.strategy as 'FULL', parentModelId: source.id, transferReport: first.report as never, negativeTransfer: first.report.negativeTransfer }, first.trained);
     const stored = await getModel(ctx.db.db, record.id);
     expect((stored.transferReport as { search: SearchReport }).search.trials.length).toBe(search.trials.length);
+  });
+
+  it('delivers a blend as one implicit-ALS model of both widths, its partner a transfer or a target-only model, registered and reloaded like any model', async () => {
+    const source = await pretrainOn('source');
+    const prepared = await prepare(source.id, 'target');
+    const training = { ...TRAINING, epochs: 4 };
+    const full: TransferSettings = { strategy: 'FULL', replayWeight: 0, training, evaluation: EVALUATION, seed: 11, jointReference: false };
+    const alone = await transfer(prepared, full);
+    for (const partner of [
+      { search: 'transfer' as const, strategy: 'JOINT' as const, replayWeight: 0, model: { alsAlpha: 10 }, training },
+      { search: 'baseline' as const, replayWeight: 0, model: { alsRegularization: 1 }, training },
+    ]) {
+      const blend = { weight: 0.5, popularityWeight: 0.1, partner };
+      const result = await transfer(prepared, { ...full, blend });
+      // dim 16 + 16, and the popularity column.
+      expect(result.trained.outputDim).toBe(2 * ALS.dim + 1);
+      expect(result.trained.config).toMatchObject({ strategy: 'FULL', blend, model: { objective: 'implicit-als', dim: 2 * ALS.dim, popularityWeight: 0.1 } });
+      expect(result.report.frozen).toMatch(/; delivered blended with a second model \(weight 0.5 : 0.5, dim 16 \+ 16\)$/);
+      // The same transfer underneath: its first half of each row is the unblended model's, scaled.
+      const ratio = result.trained.userVectors[0]! / alone.trained.userVectors[0]!;
+      for (const k of [1, 5, 15]) expect(result.trained.userVectors[k]! / alone.trained.userVectors[k]!).toBeCloseTo(ratio, 4);
+      expect(result.report.metrics).not.toEqual(alone.report.metrics);
+      // The baseline and the guard are the run's, as for any transfer.
+      expect(result.report.baseline).toEqual(alone.report.baseline);
+
+      const { record } = await registerTransferResult(ctx.db, { domain: 'target', transferReport: result.report as unknown as Record<string, unknown> }, result, source.id);
+      const stored = await getModel(ctx.db.db, record.id);
+      expect(stored).toMatchObject({ kind: 'TRANSFER', strategy: 'FULL', parentModelId: source.id });
+      const reloaded = TwoTowerModel.fromWeights((stored.config as { model: never }).model, await loadWeights(ctx.db.db, record.id));
+      try {
+        expect(reloaded.embedUsers()).toEqual(result.trained.userVectors);
+        expect(reloaded.embedItems().subarray(0, result.trained.itemVectors.length)).toEqual(result.trained.itemVectors);
+      } finally {
+        reloaded.dispose();
+      }
+    }
+    // Refused before anything trains: a partner transfer without a strategy, a weight outside [0, 1].
+    const partner = { search: 'transfer' as const, replayWeight: 0, model: {}, training };
+    await expect(transfer(prepared, { ...full, blend: { weight: 0.5, popularityWeight: 0, partner } })).rejects.toThrow(/settings.blend.partner has search 'transfer' but no strategy; name one/);
+    await expect(transfer(prepared, { ...full, blend: { weight: 2, popularityWeight: 0, partner: { ...partner, strategy: 'JOINT' } } })).rejects.toThrow(/settings.blend.weight is 2; it must be between 0 and 1/);
+  });
+
+  it('tries blending an implicit-ALS winner with the best trial of each other kind, reports the best blend, and delivers it only on a significant validation gain', async () => {
+    const source = await pretrainOn('source');
+    const prepared = await prepare(source.id, 'target');
+    const result = await transfer(prepared, { ...AUTO, autoCandidates: ['FULL', 'JOINT', 'FEATURE_EXTRACTION'], budget: { kind: 'trials', trials: 6 } });
+    const search = result.report.search!;
+    expect(search.decision).toBe('transfer');
+    const blend = search.blend!;
+    // The partner is the best trial of its kind: another strategy's, or the baseline's.
+    const partner = search.trials.filter((t) => t.search === blend.partnerSearch && t.label === blend.partner);
+    expect(partner.length).toBeGreaterThan(0);
+    expect(partner.map((t) => t.epochs)).toContain(blend.partnerEpochs);
+    expect(blend.partner).not.toBe(search.transfer.label);
+    expect(BLEND_WEIGHTS).toContain(blend.weight);
+    expect(POPULARITY_PROFILE).toContain(blend.popularityWeight);
+    // Every other kind kept (the baseline's implicit-ALS trials, the other two strategies') at each weight.
+    expect(blend.tried).toBe(3 * BLEND_WEIGHTS.length);
+    expect(blend.delivered).toBe(blend.validationGain.ci95[0] > 0);
+    expect(formatSearch(search).at(-1)).toMatch(new RegExp(`^blend: ${blend.delivered ? 'delivered' : 'not delivered'}, the transfer at weight ${blend.weight} with `));
+    const config = result.trained.config as { model: { dim: number }; blend?: unknown };
+    expect(config.model.dim).toBe(blend.delivered ? 2 * ALS.dim : ALS.dim);
+    expect(config.blend !== undefined).toBe(blend.delivered);
   });
 
   it('never reads the test split: another test set changes the test metrics, not one trial', async () => {

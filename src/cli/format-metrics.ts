@@ -62,5 +62,12 @@ export function formatSearch(search: SearchReport): string[] {
   } else {
     lines.push(`chosen: ${search.transfer.label} (${search.transfer.epochs} epochs)${search.baseline ? `; baseline ${search.baseline.label} (${search.baseline.epochs} epochs)` : ''}${search.validationGain ? `; validation${describeValidationGain(search)}` : ''}; retrained on all training data (${search.seconds.toFixed(0)} s of search)`);
   }
+  const blend = search.blend;
+  if (blend) {
+    const gain = blend.validationGain;
+    lines.push(
+      `blend: ${blend.delivered ? 'delivered' : 'not delivered'}, the transfer at weight ${blend.weight} with ${blend.partner} (${blend.partnerEpochs} epochs), popularity ${blend.popularityWeight}: validation ${blend.validation.toFixed(4)}, ${gain.value >= 0 ? '+' : ''}${gain.value.toFixed(4)} [${gain.ci95[0].toFixed(4)}, ${gain.ci95[1].toFixed(4)}] over the transfer alone (best of ${blend.tried} tried)`,
+    );
+  }
   return lines;
 }

@@ -79,9 +79,37 @@ export interface SearchReport {
   decision?: 'transfer' | 'target-only';
   /** The best transfer's validation gain over the best target-only configuration (the metric's mean over carve users, paired bootstrap 95% interval). */
   validationGain?: { value: number; ci95: [number, number] };
+  /** The best blend of the winning transfer with another kind's best trial on the carve (absent when none could be tried). */
+  blend?: BlendReport;
   /** Whether a minutes budget stopped a search (the interrupted trial is not in `trials`). */
   stoppedByClock: boolean;
   seconds: number;
+}
+
+/**
+ * AUTO's blend of its winning transfer (implicit-ALS rows) with the best trial of another
+ * kind, scores averaged in units of each model's typical score (`workflows/blend.ts`): the
+ * best one tried on the carve, and whether it was delivered (its gain over the winner alone
+ * significant, as a transfer's over its baseline must be).
+ */
+export interface BlendReport {
+  /** The other model, in words (`JOINT, alsAlpha 34.2, ...`). */
+  partner: string;
+  partnerSearch: 'transfer' | 'baseline';
+  /** The other model's epochs (sweeps). */
+  partnerEpochs: number;
+  /** The winning transfer's weight; the partner's is 1 - weight. */
+  weight: number;
+  /** The blend's popularity term β, profiled on the carve like every ALS-rows trial's. */
+  popularityWeight: number;
+  /** The blend's validation metric. */
+  validation: number;
+  /** Its gain over the winning transfer alone, per carve user: mean and paired bootstrap 95% interval. */
+  validationGain: { value: number; ci95: [number, number] };
+  /** Blends scored (other kinds x weights). */
+  tried: number;
+  /** Whether the delivered model is this blend. */
+  delivered: boolean;
 }
 
 export interface TransferReport {

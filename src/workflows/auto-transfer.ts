@@ -18,6 +18,7 @@ import type { Examples } from './prepared-domain.js';
 import { createStrategy } from '../transfer/strategies.js';
 import { fitStrategy, fitTargetOnly, withOverrides, type ModelOverrides, type TransferContext } from './transfer-candidate.js';
 import { UNREGISTERED_SOURCE_ID } from './retrained-source.js';
+import { bestBlend, keepForBlend, type KeptTrial } from './blend-search.js';
 import { abortError, transferConfig, type TransferHooks, type TransferSettings } from './transfer.workflow.js';
 
 /** η: each rung keeps the top third and gives it three times the budget. */
@@ -66,13 +67,17 @@ export type SearchDecision = 'transfer' | 'target-only';
  * model's values (e.g. `['popularityWeight']`: plain joint ALS, the issue's reference).
  * `searchBaseline: false` skips the baseline's search (the baseline then keeps the run's
  * settings and the decision is 'transfer'): for a caller that wants the best transfer alone.
+ * After a 'transfer' verdict with an implicit-ALS winner, the winner blended with the best
+ * trial of each other kind is scored on the carve (`blend-search.ts`); the best blend goes
+ * into the settings (`blend`, its partner's context as `blendContext`) when its gain over the
+ * winner alone is significant. `blend: false` turns that off.
  */
 export async function searchTransfer(
   context: TransferContext,
   settings: TransferSettings & { budget: SearchBudget },
   hooks: TransferHooks = {},
-  options: { candidates?: readonly TransferStrategyName[]; searchBaseline?: boolean; fixed?: ReadonlyArray<TunedSetting | 'popularityWeight'>; alternatives?: readonly TransferContext[] } = {},
-): Promise<{ settings: TransferSettings & { strategy: TransferStrategyName }; decision: SearchDecision; report: SearchReport; context: TransferContext }> {
+  options: { candidates?: readonly TransferStrategyName[]; searchBaseline?: boolean; fixed?: ReadonlyArray<TunedSetting | 'popularityWeight'>; alternatives?: readonly TransferContext[]; blend?: boolean } = {},
+): Promise<{ settings: TransferSettings & { strategy: TransferStrategyName }; decision: SearchDecision; report: SearchReport; context: TransferContext; blendContext?: TransferContext }> {
   const started = performance.now();
   const { prepared, alignment } = context;
   const { source, target } = prepared;
@@ -92,11 +97,16 @@ export async function searchTransfer(
   const profile = options.fixed?.includes('popularityWeight') ? undefined : popularityProfiler(target.train, alignment.targetItems);
   const profiled = new Map<string, number>();
   const profiles = (c: Candidate, own: ModelObjective) => profile !== undefined && modelObjective(c.objective ?? own.name).alsRows;
+  // The best trial of every kind whose model a blend can take (implicit-ALS rows), with its carve vectors (see `bestBlend`).
+  const blendable = new Map<string, KeptTrial>();
   const score = (search: 'transfer' | 'baseline', c: Candidate, epochs: number, model: TwoTowerModel, own: ModelObjective): number => {
     const key = trialKey(search, c, epochs);
     const r = profiles(c, own) ? profile!(model, scoreAt) : { score: scoreAt(model, [undefined])[0]!, beta: undefined };
     perUser.set(key, r.score.perUser);
     if (r.beta !== undefined) profiled.set(key, r.beta);
+    // Labelled as the trial's record is (with the profiled weight).
+    const labelled = r.beta === undefined ? c : { ...c, popularityWeight: r.beta };
+    keepForBlend(blendable, { search, settings: c, epochs, key, label: search === 'transfer' ? labelOf(labelled) : describeCandidate(labelled), score: r.score.value }, model, alignment.targetUsers, alignment.targetItems);
     return r.score.value;
   };
   // A trial's model: without the term when it is profiled (its weight is then the profile's choice).
@@ -218,6 +228,12 @@ export async function searchTransfer(
   const bestBaselineSettings = bestBaseline && withProfiled('baseline', bestBaseline);
   const validationGain = bestBaseline && validationGainOf(perUser.get(trialKey('transfer', best.settings, best.resource))!, perUser.get(trialKey('baseline', bestBaseline.settings, bestBaseline.resource))!, settings.evaluation.seed);
   const decision: SearchDecision = validationGain && !(validationGain.ci95[0] > 0) ? 'target-only' : 'transfer';
+  // A delivered transfer of implicit-ALS rows may do better blended with the best trial of another kind.
+  const winnerKey = trialKey('transfer', best.settings, best.resource);
+  const blend =
+    decision === 'transfer' && options.blend !== false
+      ? bestBlend(blendable, winnerKey, perUser.get(winnerKey)!, (v) => (profile ? profile(v, scoreAt) : { score: scoreAt(v, [undefined])[0]!, beta: 0 }), alignment, settings.evaluation.seed)
+      : undefined;
   const chosen: TransferSettings & { strategy: TransferStrategyName } = {
     ...settings,
     strategy: best.settings.strategy!,
@@ -230,6 +246,22 @@ export async function searchTransfer(
           baseline: {
             model: overridesOf(bestBaselineSettings!),
             training: { ...settings.training, epochs: bestBaseline.resource, learningRate: bestBaseline.settings.learningRate ?? settings.training.learningRate },
+          },
+        }
+      : {}),
+    ...(blend?.chosen
+      ? {
+          blend: {
+            weight: blend.chosen.weight,
+            popularityWeight: blend.chosen.beta,
+            partner: {
+              search: blend.chosen.partner.search,
+              strategy: blend.chosen.partner.settings.strategy,
+              freezeLayers: blend.chosen.partner.settings.freezeLayers,
+              replayWeight: blend.chosen.partner.settings.replayWeight ?? 0,
+              model: { ...overridesOf(blend.chosen.partner.settings), popularityWeight: 0 },
+              training: { ...settings.training, epochs: blend.chosen.partner.epochs, learningRate: blend.chosen.partner.settings.learningRate ?? settings.training.learningRate },
+            },
           },
         }
       : {}),
@@ -249,10 +281,12 @@ export async function searchTransfer(
       transfer: { label: labelOf(bestSettings), epochs: best.resource, validation: best.score },
       ...(bestBaseline ? { baseline: { label: describeCandidate(bestBaselineSettings!), epochs: bestBaseline.resource, validation: bestBaseline.score } } : {}),
       ...(validationGain ? { validationGain } : {}),
+      ...(blend ? { blend: blend.report } : {}),
       stoppedByClock: transferSearch.stoppedByClock || (baselineSearch?.stoppedByClock ?? false),
       seconds: (performance.now() - started) / 1000,
     },
     context: winnerPlan.ctx,
+    ...(blend?.chosen ? { blendContext: blend.chosen.partner.search === 'transfer' ? planOf(blend.chosen.partner.settings).ctx : context } : {}),
   };
 }
 

@@ -20,6 +20,8 @@ import type { EvaluationSettings, TrainingSettings } from './model-settings.js';
 import { concatExamples, type Examples, type PreparedDomain } from './prepared-domain.js';
 import { fitStrategy, fitTargetOnly, transferContext, type FittedStrategy, type ModelOverrides, type StrategyRun, type TransferContext, withOverrides } from './transfer-candidate.js';
 import { collectTrainedModel, summariseMetrics, type TrainedModel } from './trained-model.js';
+import { blendedModel, isBlendable } from './blend.js';
+import type { TrainResult } from '../training/train.js';
 
 /** The source side of a transfer, in the source model's row order. */
 export interface PreparedSource {
@@ -91,10 +93,33 @@ export interface TransferSettings {
   model?: ModelOverrides;
   /** The baseline's own settings (AUTO's choice for it); absent = the transferred model's. */
   baseline?: { model?: ModelOverrides; training: TrainingSettings };
+  /**
+   * AUTO's blend (`workflows/blend.ts`): the transferred model (implicit-ALS rows) is delivered
+   * blended at `weight` with a second model trained on the same data, the best trial of another
+   * kind on the carve: another transfer strategy or source (`partner.search: 'transfer'`), or a
+   * target-only model ('baseline'). The blend's popularity term is `popularityWeight`.
+   */
+  blend?: BlendSettings;
   training: TrainingSettings;
   evaluation: EvaluationSettings;
   seed: number;
   device?: 'AUTO' | 'CPU' | 'GPU';
+}
+
+/** A blend's second model and weights (`TransferSettings.blend`). */
+export interface BlendSettings {
+  /** The transferred model's weight; the partner's is 1 - weight. */
+  weight: number;
+  popularityWeight: number;
+  partner: {
+    search: 'transfer' | 'baseline';
+    /** A transfer partner's strategy (absent for a target-only one). */
+    strategy?: TransferStrategyName;
+    freezeLayers?: number;
+    replayWeight: number;
+    model: ModelOverrides;
+    training: TrainingSettings;
+  };
 }
 
 export const DEFAULT_TRANSFER: Omit<TransferSettings, 'strategy' | 'training' | 'evaluation' | 'seed'> & { replayWeight: number; replayFraction: number } = {
@@ -154,7 +179,7 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
     fixed = found.settings;
     search = found.report;
     // The winner may graft an alternative source (then the registered transfer's parent is that model).
-    const result = found.decision === 'target-only' ? await targetOnlyOutcome(context, fixed, backend, hooks, search, found.context) : await transferWith(found.context, fixed, backend, hooks, search);
+    const result = found.decision === 'target-only' ? await targetOnlyOutcome(context, fixed, backend, hooks, search, found.context) : await transferWith(found.context, fixed, backend, hooks, search, found.blendContext);
     return retrainedSource ? { ...result, retrainedSource } : result;
   }
   return transferWith(context, fixed, backend, hooks, search);
@@ -265,6 +290,8 @@ async function transferWith(
   backend: BackendInfo,
   hooks: TransferHooks,
   search: SearchReport | undefined,
+  /** The source a blend's partner grafts or, for a target-only partner, aligns to (default `context`). */
+  blendContext: TransferContext = context,
 ): Promise<TransferResult> {
   const { prepared, alignment, sourceEvents: mappedSource } = context;
   const { source, target } = prepared;
@@ -277,16 +304,27 @@ async function transferWith(
   const validation = events.validation && evaluationData(events.train, events.validation, nTargetUsers, nTargetItems);
   const test = evaluationData(concatExamples(target.train, target.validation), target.test, nTargetUsers, nTargetItems);
 
+  if (settings.blend) checkBlend(settings.blend, config);
   const run: StrategyRun = { config, train: events.train, validation, settings, hooks };
   const withReference = (settings.jointReference ?? defaultOf<boolean>('jointReference')) && strategy.start === 'pretrained';
   let fitted: FittedStrategy | undefined;
   let baseline: TwoTowerModel | undefined;
   let joint: FittedStrategy | undefined;
+  let partner: TwoTowerModel | undefined;
+  let blended: TwoTowerModel | undefined;
   try {
     hooks.onPhase?.('transfer');
     fitted = await fitStrategy(context, strategy, run);
-    const { model, training, mix } = fitted;
+    const { training, mix } = fitted;
     if (training.aborted) throw abortError(hooks.signal);
+    let model = fitted.model;
+    if (settings.blend) {
+      const fit = await fitBlendPartner(blendContext, settings, hooks);
+      partner = fit.model;
+      if (fit.training.aborted) throw abortError(hooks.signal);
+      blended = blendedModel(model, partner, settings.blend.weight, { users: nTargetUsers, items: nTargetItems }, settings.blend.popularityWeight, events.train);
+      model = blended;
+    }
 
     hooks.onPhase?.('baseline');
     const baselineConfig = withOverrides(transferConfig(source.config, { ...settings, model: undefined }), settings.baseline ? settings.baseline.model : settings.model);
@@ -321,7 +359,7 @@ async function transferWith(
       ...(search ? { search } : {}),
       outcome: 'TRANSFER',
       strategy: strategy.name,
-      frozen: strategy.describe(model),
+      frozen: `${strategy.describe(fitted.model)}${settings.blend ? `; delivered blended with ${search?.blend?.partner ?? 'a second model'} (weight ${settings.blend.weight} : ${1 - settings.blend.weight}, dim ${fitted.model.config.dim} + ${partner!.config.dim})` : ''}`,
       freezeLayers: strategy.name === 'PARTIAL' ? (settings.freezeLayers ?? 1) : undefined,
       replayWeight: strategy.start === 'pretrained' && mix ? mix.weight : 0,
       start: strategy.start,
@@ -333,7 +371,7 @@ async function transferWith(
     };
     const trained = collectTrainedModel(model, {
       config: {
-        model: config,
+        model: model.config,
         training: settings.training,
         evaluation: settings.evaluation,
         split: target.split,
@@ -341,6 +379,7 @@ async function transferWith(
         ...(search ? { chosenBy: 'AUTO', budget: search.budget } : {}),
         freezeLayers: report.freezeLayers,
         replayWeight: report.replayWeight,
+        ...(settings.blend ? { blend: settings.blend } : {}),
         ...(report.replayWeight > 0 ? { replayFraction: settings.replayFraction ?? DEFAULT_TRANSFER.replayFraction } : {}),
         sourceModelId: source.modelId,
         baseline: summariseMetrics({ model: baselineReport, popularity: transferred.popularity }, baselineTraining, target.dropped),
@@ -358,7 +397,39 @@ async function transferWith(
     fitted?.model.dispose();
     baseline?.dispose();
     joint?.model.dispose();
+    partner?.dispose();
+    blended?.dispose();
   }
+}
+
+/** A blend asked of a model that cannot be one, or without its partner's strategy: refused before anything trains. */
+function checkBlend(blend: BlendSettings, config: TwoTowerConfig): void {
+  if (!isBlendable(config)) {
+    throw new GraftError('BAD_INPUT', `settings.blend needs an implicit-ALS transfer (ID rows, no layers), and this one has objective ${config.objective} with layers [${(config.layers ?? []).join(', ')}]; drop blend or transfer with implicit ALS`);
+  }
+  if (blend.partner.search === 'transfer' && !blend.partner.strategy) {
+    throw new GraftError('BAD_INPUT', "settings.blend.partner has search 'transfer' but no strategy; name one (e.g. JOINT) or use search 'baseline'");
+  }
+  if (!(blend.weight >= 0 && blend.weight <= 1)) throw new GraftError('BAD_INPUT', `settings.blend.weight is ${blend.weight}; it must be between 0 and 1`);
+}
+
+/** A blend's second model, retrained on all training data with the settings the carve chose for it. */
+async function fitBlendPartner(context: TransferContext, settings: TransferSettings & { blend?: BlendSettings }, hooks: TransferHooks): Promise<{ model: TwoTowerModel; training: TrainResult }> {
+  const { partner } = settings.blend!;
+  const { prepared, alignment } = context;
+  const { target } = prepared;
+  if (partner.search === 'baseline') {
+    const config = withOverrides(transferConfig(prepared.source.config, { ...settings, model: undefined }), partner.model);
+    const events = trainingEvents(config, target.train, target.validation);
+    const validation = events.validation && evaluationData(events.train, events.validation, alignment.targetUsers, alignment.targetItems);
+    return fitTargetOnly(context, config, events.train, validation, partner.training, settings.seed, hooks);
+  }
+  const config = transferConfig(prepared.source.config, { ...settings, model: partner.model });
+  const events = trainingEvents(config, target.train, target.validation);
+  const validation = events.validation && evaluationData(events.train, events.validation, alignment.targetUsers, alignment.targetItems);
+  const strategy = createStrategy(partner.strategy!, { freezeLayers: partner.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
+  const fitted = await fitStrategy(context, strategy, { config, train: events.train, validation, settings: { ...settings, replayWeight: partner.replayWeight, training: partner.training }, hooks });
+  return { model: fitted.model, training: fitted.training };
 }
 
 /** The report's account of the test set: pairs left out of it, and where its cold-start users come from. */

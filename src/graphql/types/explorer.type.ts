@@ -336,6 +336,30 @@ export class SearchTrial {
   seconds!: number;
 }
 
+@ObjectType({ description: "AUTO's best blend on the carve: the winning transfer (implicit-ALS rows) with the best trial of another kind, scores averaged in units of each model's typical score; delivered when its validation gain over the transfer alone is significant." })
+export class SearchBlend {
+  @Field(() => String, { description: 'The second model, in words, and its epochs (sweeps).' })
+  partner!: string;
+
+  @Field(() => Float, { description: "The transfer's weight; the partner's is 1 - weight." })
+  weight!: number;
+
+  @Field(() => Float, { description: "The blend's popularity term, profiled on the carve." })
+  popularityWeight!: number;
+
+  @Field(() => Float)
+  validation!: number;
+
+  @Field(() => MetricGain, { description: 'Its validation gain over the transfer alone (paired bootstrap 95% interval over the carve users).' })
+  validationGain!: MetricGain;
+
+  @Field(() => Int, { description: 'Blends scored (other kinds x weights).' })
+  tried!: number;
+
+  @Field(() => Boolean, { description: 'Whether the registered model is this blend.' })
+  delivered!: boolean;
+}
+
 @ObjectType({ description: "AUTO's search: its budget, every trial and what it chose for the transfer and for the baseline." })
 export class TransferSearch {
   @Field(() => String, { description: 'Per search: configurations ("16") or minutes ("10m").' })
@@ -364,6 +388,9 @@ export class TransferSearch {
 
   @Field(() => String, { nullable: true })
   chosenBaseline!: string | null;
+
+  @Field(() => SearchBlend, { nullable: true, description: 'The best blend tried after the search; null when none could be (the winner is not implicit-ALS rows, or no other kind was).' })
+  blend!: SearchBlend | null;
 
   @Field(() => Boolean)
   stoppedByClock!: boolean;
@@ -459,6 +486,17 @@ export class TransferReportSummary {
               ? { metric: r.search.metric.split(' ')[0]!, value: r.search.validationGain.value, ciLow: r.search.validationGain.ci95[0], ciHigh: r.search.validationGain.ci95[1], relative: null }
               : null,
             chosenBaseline: r.search.baseline ? `${r.search.baseline.label} (${r.search.baseline.epochs} epochs)` : null,
+            blend: r.search.blend
+              ? {
+                  partner: `${r.search.blend.partner} (${r.search.blend.partnerEpochs} epochs)`,
+                  weight: r.search.blend.weight,
+                  popularityWeight: r.search.blend.popularityWeight,
+                  validation: r.search.blend.validation,
+                  validationGain: { metric: r.search.metric.split(' ')[0]!, value: r.search.blend.validationGain.value, ciLow: r.search.blend.validationGain.ci95[0], ciHigh: r.search.blend.validationGain.ci95[1], relative: null },
+                  tried: r.search.blend.tried,
+                  delivered: r.search.blend.delivered,
+                }
+              : null,
             stoppedByClock: r.search.stoppedByClock,
             seconds: r.search.seconds,
             trials: r.search.trials.map((t) => ({ ...t, validation: Number.isFinite(t.validation) ? t.validation : 0 })),

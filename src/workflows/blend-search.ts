@@ -1,0 +1,100 @@
+import { pairedBootstrap } from '../evaluation/paired-bootstrap.js';
+import type { TwoTowerModel } from '../model/two-tower.model.js';
+import type { BlendReport } from '../transfer/transfer-report.js';
+import type { Candidate } from '../tuning/search-space.js';
+import { BLEND_WEIGHTS, blendVectors, isBlendable, type RowVectors } from './blend.js';
+
+/**
+ * AUTO's blend search (see `blend.ts` for what a blend is). During the searches every trial
+ * whose model is implicit-ALS rows is offered to `keepForBlend`, which keeps the carve vectors
+ * of the best trial of each kind (the transfer search's strategy and source; the baseline's
+ * objective): two trials of one kind differ only in their settings, and a blend gains from
+ * models that err differently. After the verdict, `bestBlend` scores the winning transfer
+ * blended with each other kind's best at `BLEND_WEIGHTS`, on the same carve and protocol.
+ */
+
+/** The best trial of a kind, with its target rows' carve vectors. */
+export interface KeptTrial {
+  search: 'transfer' | 'baseline';
+  settings: Candidate;
+  epochs: number;
+  /** The trial's key in the search's per-user table. */
+  key: string;
+  label: string;
+  score: number;
+  vectors: RowVectors;
+}
+
+/** A trial's kind: what makes two trials err differently (strategy and source, or objective), not their settings. */
+export function blendKind(search: 'transfer' | 'baseline', c: Candidate): string {
+  return search === 'transfer' ? `transfer ${c.strategy}${c.freezeLayers ?? ''} from ${c.source ?? 0} as ${c.objective ?? 'own'}` : `baseline ${c.objective ?? 'own'}`;
+}
+
+/**
+ * Keeps `model`'s first `users` x `items` rows when it is blendable (implicit-ALS rows without
+ * a popularity column: trials are fitted without the term when it is profiled) and scores best
+ * of its kind so far (ties: the earlier).
+ */
+export function keepForBlend(
+  kept: Map<string, KeptTrial>,
+  trial: Omit<KeptTrial, 'vectors'>,
+  model: TwoTowerModel,
+  users: number,
+  items: number,
+): void {
+  if (!isBlendable(model.config) || model.outputDim !== model.config.dim || model.users < users || model.items < items) return;
+  const kind = blendKind(trial.search, trial.settings);
+  const previous = kept.get(kind);
+  if (previous && previous.score >= trial.score) return;
+  const dim = model.outputDim;
+  kept.set(kind, { ...trial, vectors: { users: model.embedUsers().slice(0, users * dim), items: model.embedItems().slice(0, items * dim), dim } });
+}
+
+/** A blend scored on the carve: its popularity weight from the profile (0 without one). */
+type BlendScorer = (v: RowVectors) => { score: { value: number; perUser: Float32Array }; beta: number };
+
+/**
+ * The best blend of the winning transfer (`winnerKey`) with another kind's best trial, on the
+ * carve; `chosen` when its validation gain over the winner alone is significant by the guard's
+ * test (paired bootstrap over the carve users, 95% interval above 0), as a transfer must be over
+ * its baseline. `report` says what was tried either way; undefined when the winner is not a
+ * kept trial or no other kind was kept.
+ */
+export function bestBlend(
+  kept: ReadonlyMap<string, KeptTrial>,
+  winnerKey: string,
+  winnerPerUser: Float32Array,
+  scoreBlend: BlendScorer,
+  rows: { targetUsers: number; targetItems: number },
+  seed: number,
+): { chosen?: { partner: KeptTrial; weight: number; beta: number }; report: BlendReport } | undefined {
+  const winner = [...kept.values()].find((t) => t.key === winnerKey);
+  if (!winner) return undefined;
+  let best: { partner: KeptTrial; weight: number; beta: number; value: number; perUser: Float32Array } | undefined;
+  let tried = 0;
+  for (const partner of kept.values()) {
+    if (partner === winner) continue;
+    for (const weight of BLEND_WEIGHTS) {
+      const r = scoreBlend(blendVectors(winner.vectors, partner.vectors, weight, rows.targetUsers, rows.targetItems));
+      tried++;
+      if (!best || r.score.value > best.value) best = { partner, weight, beta: r.beta, value: r.score.value, perUser: r.score.perUser };
+    }
+  }
+  if (!best) return undefined;
+  const { mean, ci } = pairedBootstrap(best.perUser, winnerPerUser, { seed });
+  const delivered = ci[0] > 0;
+  return {
+    ...(delivered ? { chosen: { partner: best.partner, weight: best.weight, beta: best.beta } } : {}),
+    report: {
+      partner: best.partner.label,
+      partnerSearch: best.partner.search,
+      partnerEpochs: best.partner.epochs,
+      weight: best.weight,
+      popularityWeight: best.beta,
+      validation: best.value,
+      validationGain: { value: mean, ci95: ci },
+      tried,
+      delivered,
+    },
+  };
+}

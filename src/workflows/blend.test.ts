@@ -1,0 +1,185 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../model/backend.js';
+import { TwoTowerModel } from '../model/two-tower.model.js';
+import { createRng } from '../dataset/random.js';
+import { validationScorer } from './auto-transfer.js';
+import { BLEND_WEIGHTS, blendedModel, blendVectors, isBlendable, scoreScale, type RowVectors } from './blend.js';
+import { bestBlend, blendKind, keepForBlend, type KeptTrial } from './blend-search.js';
+import { DEFAULT_EVALUATION } from './model-settings.js';
+
+const dot = (v: RowVectors, u: number, i: number) => {
+  let s = 0;
+  for (let x = 0; x < v.dim; x++) s += v.users[u * v.dim + x]! * v.items[i * v.dim + x]!;
+  return s;
+};
+
+function randomRows(users: number, items: number, dim: number, seed: number): RowVectors {
+  const rng = createRng(seed);
+  return { users: Float32Array.from({ length: users * dim }, () => rng.next() - 0.5), items: Float32Array.from({ length: items * dim }, () => rng.next() - 0.5), dim };
+}
+
+function alsModel(users: number, items: number, dim: number, seed: number): TwoTowerModel {
+  const model = TwoTowerModel.create({ users, items, dim, layers: [], objective: 'implicit-als', seed });
+  const rows = randomRows(users, items, dim, seed + 100);
+  model.userTable.weights.set(rows.users);
+  model.itemTable.weights.set(rows.items);
+  return model;
+}
+
+describe('a blend of two ID-rows models', () => {
+  beforeAll(async () => {
+    await initBackend({ prefer: 'cpu' });
+  });
+
+  it("scores the weighted mean of the models' scores, each in units of its own typical score", () => {
+    const a = randomRows(30, 20, 4, 1);
+    // b's scores are 50x larger: without the scales it would decide every ranking alone.
+    const b = randomRows(30, 20, 3, 2);
+    b.users.forEach((x, k) => (b.users[k] = 50 * x));
+    const sa = scoreScale(a, 30, 20);
+    const sb = scoreScale(b, 30, 20);
+    expect(sb / sa).toBeGreaterThan(10);
+    for (const w of [0, 0.25, 0.5, 1]) {
+      const blend = blendVectors(a, b, w, 30, 20);
+      expect(blend.dim).toBe(7);
+      for (const [u, i] of [[0, 0], [7, 13], [29, 19]] as const) {
+        expect(dot(blend, u, i)).toBeCloseTo((w * dot(a, u, i)) / sa + ((1 - w) * dot(b, u, i)) / sb, 5);
+      }
+    }
+    expect(() => blendVectors(a, b, 1.5, 30, 20)).toThrow(/a blend's weight is 1.5; it must be between 0 and 1/);
+  });
+
+  it('is one implicit-ALS model of dimension d_a + d_b: shared rows blended, rows only the first model has scored by it alone, the popularity term from the events', () => {
+    // a: 12 users, 10 items (a transfer keeps source rows after the target's); b: the 8 target users and 6 target items.
+    const a = alsModel(12, 10, 4, 3);
+    const b = alsModel(8, 6, 3, 4);
+    const events = { items: Int32Array.from([0, 0, 0, 2, 5, 5]) };
+    const blended = blendedModel(a, b, 0.25, { users: 8, items: 6 }, 0.1, events);
+    try {
+      expect(blended.config).toMatchObject({ objective: 'implicit-als', dim: 7, popularityWeight: 0.1 });
+      expect([blended.users, blended.items]).toEqual([12, 10]);
+      expect(isBlendable(blended.config)).toBe(true);
+      const ra = { users: a.embedUsers(), items: a.embedItems(), dim: 4 };
+      const rb = { users: b.embedUsers(), items: b.embedItems(), dim: 3 };
+      const sa = scoreScale(ra, 8, 6);
+      const sb = scoreScale(rb, 8, 6);
+      // embed* carries the popularity column: <[u, 1], [v, β log(1 + n_i)]>.
+      const v = { users: blended.embedUsers(), items: blended.embedItems(), dim: blended.outputDim };
+      expect(v.dim).toBe(8);
+      const pop = (i: number) => 0.1 * Math.log1p(events.items.filter((x) => x === i).length);
+      for (const [u, i] of [[0, 0], [3, 5], [7, 2]] as const) {
+        expect(dot(v, u, i)).toBeCloseTo((0.25 * dot(ra, u, i)) / sa + (0.75 * dot(rb, u, i)) / sb + pop(i), 5);
+      }
+      // User 10 and item 8 exist in a only: b's half is 0, so they rank by a alone.
+      expect(dot(v, 10, 1)).toBeCloseTo((0.25 * dot(ra, 10, 1)) / sa + pop(1), 5);
+      expect(dot(v, 2, 8)).toBeCloseTo((0.25 * dot(ra, 2, 8)) / sa, 5);
+      // It round-trips through the registry's format like any model.
+      const rebuilt = TwoTowerModel.fromWeights(blended.config, blended.exportWeights());
+      expect(rebuilt.embedUsers()).toEqual(blended.embedUsers());
+      expect(rebuilt.embedItems()).toEqual(blended.embedItems());
+      rebuilt.dispose();
+      // The inputs are unchanged.
+      expect(a.config.dim).toBe(4);
+      expect(a.embedUsers()).toEqual(ra.users);
+    } finally {
+      blended.dispose();
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+  it('refuses models that are not ID rows, and shared rows the models lack', () => {
+    const a = alsModel(8, 6, 4, 5);
+    const towers = TwoTowerModel.create({ users: 8, items: 6, dim: 4, layers: [8], objective: 'softmax', seed: 1 });
+    try {
+      expect(() => blendedModel(a, towers, 0.5, { users: 8, items: 6 }, 0, { items: new Int32Array(0) })).toThrow(/the second model of a blend has objective softmax with layers \[8\]; only implicit-ALS ID rows can be blended/);
+      expect(() => blendedModel(a, a, 0.5, { users: 9, items: 6 }, 0, { items: new Int32Array(0) })).toThrow(/shares 9 users and 6 items, but the models have 8\/8 users/);
+    } finally {
+      a.dispose();
+      towers.dispose();
+    }
+  });
+});
+
+describe("AUTO's blend search", () => {
+  beforeAll(async () => {
+    await initBackend({ prefer: 'cpu' });
+  });
+
+  it('keeps the best trial of each kind, and only models a blend can take', () => {
+    const kept = new Map<string, KeptTrial>();
+    const trial = (search: 'transfer' | 'baseline', strategy: 'FULL' | 'JOINT' | undefined, score: number, key: string) => ({ search, settings: strategy ? { strategy, alsAlpha: score } : { objective: 'implicit-als' as const }, epochs: 2, key, label: key, score });
+    const m1 = alsModel(10, 8, 4, 1);
+    const m2 = alsModel(10, 8, 4, 2);
+    const towers = TwoTowerModel.create({ users: 10, items: 8, dim: 4, layers: [8], objective: 'softmax', seed: 1 });
+    try {
+      keepForBlend(kept, trial('transfer', 'FULL', 0.2, 'full a'), m1, 6, 5);
+      keepForBlend(kept, trial('transfer', 'FULL', 0.1, 'full b'), m2, 6, 5);
+      keepForBlend(kept, trial('transfer', 'JOINT', 0.15, 'joint'), m2, 6, 5);
+      keepForBlend(kept, trial('baseline', undefined, 0.3, 'towers'), towers, 6, 5);
+      expect([...kept.values()].map((t) => t.key)).toEqual(['full a', 'joint']);
+      expect(kept.get(blendKind('transfer', { strategy: 'FULL' }))!.vectors.users).toEqual(m1.embedUsers().slice(0, 6 * 4));
+      expect(kept.get(blendKind('transfer', { strategy: 'FULL' }))!.vectors.items.length).toBe(5 * 4);
+      // A better trial of the kind replaces it.
+      keepForBlend(kept, trial('transfer', 'FULL', 0.25, 'full c'), m2, 6, 5);
+      expect(kept.get(blendKind('transfer', { strategy: 'FULL' }))!.key).toBe('full c');
+    } finally {
+      m1.dispose();
+      m2.dispose();
+      towers.dispose();
+    }
+  });
+
+  /*
+   * A world where the winning transfer knows the first half of the users and its partner the
+   * second: each alone ranks half the carve right, the blend all of it. A partner that knows
+   * nothing (every item scored alike) adds nothing, and is not delivered.
+   */
+  const USERS = 200;
+  const ITEMS = 40;
+  const carveItem = (u: number) => u % ITEMS;
+  const train = { users: Int32Array.from({ length: USERS }, (_, u) => u), items: Int32Array.from({ length: USERS }, (_, u) => (u + 20) % ITEMS) };
+  const carve = { users: Int32Array.from({ length: USERS }, (_, u) => u), items: Int32Array.from({ length: USERS }, (_, u) => carveItem(u)) };
+  const oneHotItems = Float32Array.from({ length: ITEMS * ITEMS }, (_, k) => (Math.floor(k / ITEMS) === k % ITEMS ? 1 : 0));
+  const knows = (who: (u: number) => boolean): RowVectors => ({
+    users: Float32Array.from({ length: USERS * ITEMS }, (_, k) => {
+      const u = Math.floor(k / ITEMS);
+      return who(u) ? (k % ITEMS === carveItem(u) ? 1 : 0) : 0.1;
+    }),
+    items: oneHotItems.slice(),
+    dim: ITEMS,
+  });
+  const keptTrial = (key: string, search: 'transfer' | 'baseline', vectors: RowVectors, score: number): KeptTrial => ({ search, settings: {}, epochs: 2, key, label: key, score, vectors });
+
+  it('blends the winner with the partner that best complements it on the carve, and delivers it when the gain is significant', () => {
+    const { scoreAt } = validationScorer(train, carve, USERS, ITEMS, { ...DEFAULT_EVALUATION, protocol: 'full' });
+    const scoreBlend = (v: RowVectors) => ({ score: scoreAt(v, [undefined])[0]!, beta: 0 });
+    const winner = knows((u) => u < USERS / 2);
+    const alone = scoreBlend(winner).score;
+    const kept = new Map<string, KeptTrial>([
+      ['w', keptTrial('winner', 'transfer', winner, alone.value)],
+      ['n', keptTrial('knows nothing', 'transfer', knows(() => false), 0)],
+      ['p', keptTrial('knows the rest', 'baseline', knows((u) => u >= USERS / 2), alone.value)],
+    ]);
+    const found = bestBlend(kept, 'winner', alone.perUser, scoreBlend, { targetUsers: USERS, targetItems: ITEMS }, 7)!;
+    expect(found.chosen!.partner.key).toBe('knows the rest');
+    expect(BLEND_WEIGHTS).toContain(found.chosen!.weight);
+    expect(found.report).toMatchObject({ partner: 'knows the rest', partnerSearch: 'baseline', delivered: true, tried: 2 * BLEND_WEIGHTS.length });
+    expect(found.report.validation).toBeCloseTo(1, 5);
+    // Alone: half the carve right (the other half ties every item and gets the ties' share).
+    expect(alone.value).toBeGreaterThan(0.5);
+    expect(alone.value).toBeLessThan(0.7);
+    expect(found.report.validationGain.ci95[0]).toBeGreaterThan(0);
+
+    // Without the complementing partner, the best blend is the winner's own ranking: reported, not delivered.
+    kept.delete('p');
+    const none = bestBlend(kept, 'winner', alone.perUser, scoreBlend, { targetUsers: USERS, targetItems: ITEMS }, 7)!;
+    expect(none.chosen).toBeUndefined();
+    expect(none.report).toMatchObject({ partner: 'knows nothing', delivered: false });
+    expect(none.report.validation).toBeCloseTo(alone.value, 5);
+    // No blend when the winner was not kept (not ID rows) or is the only kind.
+    expect(bestBlend(kept, 'a hybrid winner', alone.perUser, scoreBlend, { targetUsers: USERS, targetItems: ITEMS }, 7)).toBeUndefined();
+    kept.delete('n');
+    expect(bestBlend(kept, 'winner', alone.perUser, scoreBlend, { targetUsers: USERS, targetItems: ITEMS }, 7)).toBeUndefined();
+  });
+});
