@@ -164,10 +164,18 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
     const search = result.report.search!;
     expect(search.decision).toBe('transfer');
     const blend = search.blend!;
-    // The partner is the best trial of its kind: another strategy's, or the baseline's.
-    const partner = search.trials.filter((t) => t.search === blend.partnerSearch && t.label === blend.partner);
-    expect(partner.length).toBeGreaterThan(0);
-    expect(partner.map((t) => t.epochs)).toContain(blend.partnerEpochs);
+    // The partner is the best trial of its kind (another strategy's, or the baseline's), at the top rung's budget (18 sweeps):
+    // a kind the search did not promote that far is fitted there after the search, as a trial row of its own.
+    const partner = search.trials.filter((t) => t.search === blend.partnerSearch && t.label === blend.partner && t.epochs === blend.partnerEpochs);
+    expect(partner.length).toBe(1);
+    const forBlend = search.trials.filter((t) => t.forBlend);
+    expect(forBlend.length).toBeGreaterThan(0);
+    for (const t of forBlend) {
+      expect(t).toMatchObject({ rung: 2, epochs: 18 });
+      // The configuration it refits: the best of its kind at a lower rung.
+      expect(search.trials.some((r) => !r.forBlend && r.search === t.search && r.config === t.config && r.epochs < 18)).toBe(true);
+    }
+    expect(formatSearch(search).filter((l) => l.endsWith('(fitted for the blend, after the search)')).length).toBe(forBlend.length);
     expect(blend.partner).not.toBe(search.transfer.label);
     expect(BLEND_WEIGHTS).toContain(blend.weight);
     expect(POPULARITY_PROFILE).toContain(blend.popularityWeight);

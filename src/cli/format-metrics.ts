@@ -53,7 +53,7 @@ export function formatSearch(search: SearchReport): string[] {
     `${'search'.padEnd(9)} ${'#'.padStart(3)} ${'rung'.padStart(4)} ${'epochs'.padStart(6)} ${'valid.'.padStart(7)} ${'s'.padStart(6)}  settings`,
   ];
   for (const t of search.trials) {
-    lines.push(`${t.search.padEnd(9)} ${String(t.config).padStart(3)} ${String(t.rung).padStart(4)} ${String(t.epochs).padStart(6)} ${t.validation.toFixed(4).padStart(7)} ${t.seconds.toFixed(1).padStart(6)}  ${t.label}`);
+    lines.push(`${t.search.padEnd(9)} ${String(t.config).padStart(3)} ${String(t.rung).padStart(4)} ${String(t.epochs).padStart(6)} ${t.validation.toFixed(4).padStart(7)} ${t.seconds.toFixed(1).padStart(6)}  ${t.label}${t.forBlend ? ' (fitted for the blend, after the search)' : ''}`);
   }
   if (search.decision === 'target-only') {
     lines.push(

@@ -52,6 +52,11 @@ export interface SearchTrialRecord {
   /** The validation metric (on the validation carve of the target's training data). */
   validation: number;
   seconds: number;
+  /**
+   * Fitted after the search at the top rung's budget as a candidate partner for a blend
+   * (`SearchReport.blend`), not promoted by the search: it took no part in choosing the winner.
+   */
+  forBlend?: boolean;
 }
 
 /** What AUTO searched and chose: every trial, and the winners retrained on all training data. */

@@ -169,27 +169,28 @@ export async function searchTransfer(
     const { source: index, ...rest } = c;
     return `${index ? `from ${describeSource(plans[index]!.ctx.prepared.source)}: ` : ''}${describeCandidate(rest)}`;
   };
+  const evaluateTransfer = async (c: Candidate, epochs: number, signal: AbortSignal | undefined): Promise<number> => {
+    const { ctx, own } = planOf(c);
+    const { source: _, ...settingsOfC } = c;
+    const config = transferConfig(ctx.prepared.source.config, { ...settings, model: trialOverrides(settingsOfC, own) });
+    const strategy = createStrategy(c.strategy!, { freezeLayers: c.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
+    const fitted = await fitStrategy(ctx, strategy, {
+      config,
+      train: target.train,
+      validation: undefined,
+      settings: { replayWeight: c.replayWeight ?? 0, replayFraction: settings.replayFraction, itemInit: settings.itemInit, training: trainingFor(c, epochs), seed: settings.seed },
+      hooks: { signal },
+    });
+    try {
+      if (fitted.training.aborted) throw abortError(signal);
+      return score('transfer', c, epochs, fitted.model, own);
+    } finally {
+      fitted.model.dispose();
+    }
+  };
   const transferSearch = await successiveHalving<Candidate>({
     sample: unionSampler(plans),
-    evaluate: async (c, epochs, signal) => {
-      const { ctx, own } = planOf(c);
-      const { source: _, ...settingsOfC } = c;
-      const config = transferConfig(ctx.prepared.source.config, { ...settings, model: trialOverrides(settingsOfC, own) });
-      const strategy = createStrategy(c.strategy!, { freezeLayers: c.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
-      const fitted = await fitStrategy(ctx, strategy, {
-        config,
-        train: target.train,
-        validation: undefined,
-        settings: { replayWeight: c.replayWeight ?? 0, replayFraction: settings.replayFraction, itemInit: settings.itemInit, training: trainingFor(c, epochs), seed: settings.seed },
-        hooks: { signal },
-      });
-      try {
-        if (fitted.training.aborted) throw abortError(signal);
-        return score('transfer', c, epochs, fitted.model, own);
-      } finally {
-        fitted.model.dispose();
-      }
-    },
+    evaluate: evaluateTransfer,
     minResource: (c) => firstRungOf(c, planOf(c).own),
     budget: settings.budget,
     eta: SEARCH_ETA,
@@ -201,18 +202,19 @@ export async function searchTransfer(
   // The fair guard: the same search over target-only settings, across the objectives (the
   // model family that wins alone differs from data to data), the source's own first.
   const baselineObjectives = searchedObjectives(objective);
+  const evaluateBaseline = async (c: Candidate, epochs: number, signal: AbortSignal | undefined): Promise<number> => {
+    const config = withOverrides(baseConfig, trialOverrides(c, objective));
+    const fitted = await fitTargetOnly(context, config, target.train, undefined as EvaluationData | undefined, trainingFor(c, epochs), settings.seed, { signal });
+    try {
+      if (fitted.training.aborted) throw abortError(signal);
+      return score('baseline', c, epochs, fitted.model, objective);
+    } finally {
+      fitted.model.dispose();
+    }
+  };
   const baselineSearch = options.searchBaseline === false ? undefined : await successiveHalving<Candidate>({
     sample: candidateSampler(withSettings(targetOnlySearchSpace(objective, baselineObjectives), tuned), settings.seed + 1, objectiveAnchors(baseConfig, baselineObjectives, settings.training.learningRate, sourceTuned)),
-    evaluate: async (c, epochs, signal) => {
-      const config = withOverrides(baseConfig, trialOverrides(c, objective));
-      const fitted = await fitTargetOnly(context, config, target.train, undefined as EvaluationData | undefined, trainingFor(c, epochs), settings.seed, { signal });
-      try {
-        if (fitted.training.aborted) throw abortError(signal);
-        return score('baseline', c, epochs, fitted.model, objective);
-      } finally {
-        fitted.model.dispose();
-      }
-    },
+    evaluate: evaluateBaseline,
     minResource: (c) => firstRungOf(c, objective),
     budget: settings.budget,
     eta: SEARCH_ETA,
@@ -230,8 +232,34 @@ export async function searchTransfer(
   const decision: SearchDecision = validationGain && !(validationGain.ci95[0] > 0) ? 'target-only' : 'transfer';
   // A delivered transfer of implicit-ALS rows may do better blended with the best trial of another kind.
   const winnerKey = trialKey('transfer', best.settings, best.resource);
+  const blending = decision === 'transfer' && options.blend !== false && [...blendable.values()].some((t) => t.key === winnerKey);
+  if (blending) {
+    // A partner's kind may have lost the promotions to the winner's (JOINT's first rung of 2
+    // sweeps is far from what it reaches at 18): its best configuration is fitted at the top
+    // rung's budget too, and kept when it scores better alone.
+    for (const t of [...blendable.values()]) {
+      const top = firstRungOf(t.settings, t.search === 'transfer' ? planOf(t.settings).own : objective) * SEARCH_ETA ** (SEARCH_RUNGS - 1);
+      if (t.key === winnerKey || t.epochs >= top) continue;
+      const started = performance.now();
+      const value = await (t.search === 'transfer' ? evaluateTransfer : evaluateBaseline)(t.settings, top, hooks.signal);
+      const fitted = withProfiled(t.search, { settings: t.settings, resource: top });
+      const row: SearchTrialRecord = {
+        search: t.search,
+        config: records.find((r) => r.search === t.search && r.label === t.label && r.epochs === t.epochs)?.config ?? -1,
+        label: t.search === 'transfer' ? labelOf(fitted) : describeCandidate(fitted),
+        settings: { ...fitted },
+        rung: SEARCH_RUNGS - 1,
+        epochs: top,
+        validation: value,
+        seconds: (performance.now() - started) / 1000,
+        forBlend: true,
+      };
+      records.push(row);
+      hooks.onTrial?.(row);
+    }
+  }
   const blend =
-    decision === 'transfer' && options.blend !== false
+    blending
       ? bestBlend(blendable, winnerKey, perUser.get(winnerKey)!, (v) => (profile ? profile(v, scoreAt) : { score: scoreAt(v, [undefined])[0]!, beta: 0 }), alignment, settings.evaluation.seed)
       : undefined;
   const chosen: TransferSettings & { strategy: TransferStrategyName } = {

@@ -334,6 +334,9 @@ export class SearchTrial {
 
   @Field(() => Float)
   seconds!: number;
+
+  @Field(() => Boolean, { description: "Fitted after the search at the top rung's budget as a blend's candidate partner (TransferSearch.blend); it took no part in choosing the winner." })
+  forBlend!: boolean;
 }
 
 @ObjectType({ description: "AUTO's best blend on the carve: the winning transfer (implicit-ALS rows) with the best trial of another kind, scores averaged in units of each model's typical score; delivered when its validation gain over the transfer alone is significant." })
@@ -499,7 +502,7 @@ export class TransferReportSummary {
               : null,
             stoppedByClock: r.search.stoppedByClock,
             seconds: r.search.seconds,
-            trials: r.search.trials.map((t) => ({ ...t, validation: Number.isFinite(t.validation) ? t.validation : 0 })),
+            trials: r.search.trials.map((t) => ({ ...t, validation: Number.isFinite(t.validation) ? t.validation : 0, forBlend: t.forBlend === true })),
           }
         : null,
     });
