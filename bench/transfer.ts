@@ -23,6 +23,7 @@
  *     users and negatives: printed once per variant, and each transfer's paired gain over it. With --objective
  *     implicit-als this is the issue's reference: ALS from scratch on the joined user x (target + source items) matrix.
  *     Or list JOINT among --strategies to train it as a strategy of its own: --strategies JOINT,FULL)
+ *     [--profile-popularity]   (target only: also each model + the popularity term β·log(1 + n_i), β chosen on the carve as AUTO does)
  *     [--refit-items 10,40] [--refit-reg 0.1]   (diagnostic: also score each transfer with its target
  *     items solved in closed form against its user vectors, the iALS item step at each alpha)
  *
@@ -42,7 +43,7 @@ import { migrateToLatest } from '../src/db/migrate.js';
 import { importEventsFile } from '../src/logs/index.js';
 import { readDataset } from '../src/dataset/read-dataset.js';
 import { evaluate, evaluateWithPopularity } from '../src/evaluation/evaluate.js';
-import { embeddingScorer } from '../src/evaluation/embedding.scorer.js';
+import { biasedEmbeddingScorer, embeddingScorer } from '../src/evaluation/embedding.scorer.js';
 import { popularityScorer } from '../src/evaluation/popularity.scorer.js';
 import type { TransferStrategyName } from '../src/transfer/transfer-strategy.js';
 import type { TrainingObjective } from '../src/model/training-objective.js';
@@ -54,7 +55,7 @@ import { capTrainPerUser, prepareTransfer } from '../src/workflows/prepare-trans
 import { pretrain } from '../src/workflows/pretrain.workflow.js';
 import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
 import { DEFAULT_TRANSFER, transfer } from '../src/workflows/transfer.workflow.js';
-import { searchTransfer } from '../src/workflows/auto-transfer.js';
+import { popularityProfiler, searchTransfer, validationScorer } from '../src/workflows/auto-transfer.js';
 import { transferContext } from '../src/workflows/transfer-candidate.js';
 import type { NewItemInit } from '../src/transfer/item-init.js';
 import type { SplitSpec } from '../src/workflows/split-spec.js';
@@ -143,6 +144,8 @@ const RECIPES = (arg('recipes') ?? '')
 /** Experiment: after each transfer, also solve every target item's vector in closed form against the transferred user vectors (iALS item step at this alpha). */
 const REFIT_ALPHAS = arg('refit-items') === undefined ? [] : arg('refit-items')!.split(',').map(Number);
 const REFIT_REG = Number(arg('refit-reg', '0.1'));
+/** Target only: also score each model with the popularity term β·log(1 + n_i), β profiled on the validation carve. */
+const PROFILE_POPULARITY = argv.includes('--profile-popularity');
 
 interface Row {
   setting: string;
@@ -228,8 +231,34 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
     const t = await fitModel(model, events.train, carve, recipe.training, recipe.model.seed);
     // A model refitted on the carve (hybrid) has seen it: only the early-stopping metric (on the copy that had not) is held out.
     const validation = carve && !objectiveNamed(config.objective).refitsOnValidation ? evaluate(modelScorer(model, items), carve, EVALUATION).metrics : undefined;
+    // --profile-popularity: the popularity term β·log(1 + n_i) added to the model's scores, β chosen on the carve
+    // (the profile AUTO runs on ALS-rows trials); a model that trains on the carve is refitted without it to choose.
+    let beta: number | undefined;
+    // (Not for a model refitted on the carve after choosing on it, the hybrid: its carve is no longer held out.)
+    if (PROFILE_POPULARITY && target.validation && !objectiveNamed(config.objective).refitsOnValidation) {
+      let carveModel = model;
+      if (!events.validation) {
+        carveModel = TwoTowerModel.create(config, towerTokensFor(config, target.itemTokens));
+        setUserHistoriesFrom(carveModel, target.train);
+        await fitModel(carveModel, target.train, undefined, recipe.training, recipe.model.seed);
+      }
+      const { scoreAt } = validationScorer(target.train, target.validation, users, items, EVALUATION);
+      const found = popularityProfiler(target.train, items)(carveModel, scoreAt);
+      beta = found.beta;
+      process.stderr.write(`  popularity profile: β ${beta}, validation NDCG@10 ${found.score.value.toFixed(4)} (β 0: ${scoreAt(carveModel, [undefined])[0]!.value.toFixed(4)})\n`);
+      if (carveModel !== model) carveModel.dispose();
+    }
     setUserHistoriesFrom(model, target.train, target.validation);
-    const test = evaluate(modelScorer(model, items), evaluationData(concatExamples(target.train, target.validation), target.test, users, items), EVALUATION).metrics;
+    const seen = concatExamples(target.train, target.validation);
+    const testData = evaluationData(seen, target.test, users, items);
+    const test = evaluate(modelScorer(model, items), testData, EVALUATION).metrics;
+    if (beta !== undefined) {
+      const counts = new Float32Array(items);
+      for (const i of seen.items) if (i < items) counts[i]!++;
+      const bias = counts.map((n) => beta! * Math.log1p(n));
+      const withTerm = evaluate(biasedEmbeddingScorer(model.embedUsers(), model.embedItems(), model.outputDim, bias, items), testData, EVALUATION).metrics;
+      report({ setting: `${TARGET} only (two-tower, ${recipe.objective})${recipe.name ? ` [${recipe.name}]` : ''} + popularity term β ${beta} chosen on the carve`, variant, hr10: withTerm['hr@10']!, ndcg10: withTerm['ndcg@10']!, seconds: (performance.now() - started) / 1000 });
+    }
     const note = validation
       ? `${t.epochs} epochs, kept ${t.bestEpoch}; validation HR@10 ${validation['hr@10']!.toFixed(4)} NDCG@10 ${validation['ndcg@10']!.toFixed(4)} (999 negatives; early-stopping metric ${t.bestValidation!.toFixed(4)})`
       : carve
