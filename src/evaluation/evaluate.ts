@@ -233,28 +233,55 @@ export function evaluateItemBiases(
   options: EvaluationOptions,
   biases: readonly (Float32Array | undefined)[],
 ): BiasedReport[] {
+  return evaluateScoreMixes([vectors], data, options, biases.map((bias) => ({ weights: [1], bias })));
+}
+
+/** One score of `evaluateScoreMixes`: Σ_p weights[p]·(u_p·v_p), plus `bias[item]` when given. */
+export interface ScoreMix {
+  weights: readonly number[];
+  bias?: Float32Array;
+}
+
+/**
+ * `evaluateItemBiases` over several embedding models at once: each test interaction's
+ * candidates are drawn once, each model's dot products computed once, then the candidates are
+ * ranked once per mix (score = Σ_p w_p·(u_p·v_p) + bias[item], in float64, rounded to
+ * float32). A blend of models tried at many weights and popularity terms costs one pass
+ * (AUTO's blend search). With one model at weight 1 it is `evaluateItemBiases`, bit for bit.
+ * The models share the users' and items' rows (row r is the same entity in each).
+ */
+export function evaluateScoreMixes(
+  parts: ReadonlyArray<{ users: Float32Array; items: Float32Array; dim: number }>,
+  data: EvaluationData,
+  options: EvaluationOptions,
+  mixes: readonly ScoreMix[],
+): BiasedReport[] {
   const settings = resolveOptions(options);
   if (settings.protocol !== 'sampled') {
     throw new GraftError('BAD_INPUT', `evaluateItemBiases ranks sampled candidates only, and protocol is "${settings.protocol}"; call evaluate once per bias for the full protocol`);
   }
   const { ks, seed, ties, negatives } = settings;
   const nItems = data.popularity.length;
-  const { dim } = vectors;
-  if (!Number.isInteger(dim) || dim <= 0 || vectors.users.length % dim !== 0 || vectors.items.length < nItems * dim) {
-    throw new GraftError('BAD_INPUT', `vectors (dim ${dim}, ${vectors.users.length} user and ${vectors.items.length} item values) must be row-major [rows, dim] with at least ${nItems} item rows; pass the towers' outputs`);
+  if (parts.length === 0) throw new GraftError('BAD_INPUT', 'evaluateScoreMixes needs at least one model');
+  for (const vectors of parts) {
+    const { dim } = vectors;
+    if (!Number.isInteger(dim) || dim <= 0 || vectors.users.length % dim !== 0 || vectors.items.length < nItems * dim) {
+      throw new GraftError('BAD_INPUT', `vectors (dim ${dim}, ${vectors.users.length} user and ${vectors.items.length} item values) must be row-major [rows, dim] with at least ${nItems} item rows; pass the towers' outputs`);
+    }
   }
-  biases.forEach((bias, b) => {
-    if (bias !== undefined && bias.length < nItems) throw new GraftError('BAD_INPUT', `bias ${b} has ${bias.length} items, fewer than the ${nItems} candidates; give one value per item`);
+  mixes.forEach((mix, b) => {
+    if (mix.bias !== undefined && mix.bias.length < nItems) throw new GraftError('BAD_INPUT', `bias ${b} has ${mix.bias.length} items, fewer than the ${nItems} candidates; give one value per item`);
+    if (mix.weights.length !== parts.length) throw new GraftError('BAD_INPUT', `mix ${b} has ${mix.weights.length} weights for ${parts.length} models; give one per model`);
   });
   checkData(data, nItems);
-  const nUsers = vectors.users.length / dim;
+  const nUsers = Math.min(...parts.map((v) => v.users.length / v.dim));
   const { pool, trainOf, testByUser, users } = evaluationPlan(data, options.users);
   const sampler = new NegativeSampler(pool, nItems);
   const keys = [...ks.flatMap((k) => [`hr@${k}`, `ndcg@${k}`]), 'mrr'];
-  const perUser = biases.map(() => Object.fromEntries(keys.map((key) => [key, new Float32Array(users.length)])) as Record<string, Float32Array>);
-  const dots = new Float64Array(negatives + 1);
-  const sums = biases.map(() => ({ hr: new Float64Array(ks.length), ndcg: new Float64Array(ks.length), rr: 0 }));
-  const { users: U, items: V } = vectors;
+  const perUser = mixes.map(() => Object.fromEntries(keys.map((key) => [key, new Float32Array(users.length)])) as Record<string, Float32Array>);
+  const dots = parts.map(() => new Float64Array(negatives + 1));
+  const mixed = new Float32Array(negatives + 1);
+  const sums = mixes.map(() => ({ hr: new Float64Array(ks.length), ndcg: new Float64Array(ks.length), rr: 0 }));
   for (let index = 0; index < users.length; index++) {
     const user = users[index]!;
     if (!(user < nUsers)) throw new GraftError('BAD_INPUT', `user index ${user} is outside the ${nUsers} user vectors; score only users the model knows`);
@@ -265,20 +292,28 @@ export function evaluateItemBiases(
       const item = tests[n]!;
       const drawn = sampler.draw(negatives, random, [trainOf(user), tests]);
       const width = drawn.length + 1;
-      const base = user * dim;
-      for (let m = 0; m < width; m++) {
-        const ib = (m === 0 ? item : drawn[m - 1]!) * dim;
-        let sum = 0; // the order embeddingScorer accumulates in
-        for (let k = 0; k < dim; k++) sum += U[base + k]! * V[ib + k]!;
-        dots[m] = sum;
-      }
-      biases.forEach((bias, b) => {
-        const score = Math.fround(bias === undefined ? dots[0]! : dots[0]! + bias[item]!);
+      parts.forEach(({ users: U, items: V, dim }, p) => {
+        const base = user * dim;
+        const out = dots[p]!;
+        for (let m = 0; m < width; m++) {
+          const ib = (m === 0 ? item : drawn[m - 1]!) * dim;
+          let sum = 0; // the order embeddingScorer accumulates in
+          for (let k = 0; k < dim; k++) sum += U[base + k]! * V[ib + k]!;
+          out[m] = sum;
+        }
+      });
+      mixes.forEach(({ weights, bias }, b) => {
+        for (let m = 0; m < width; m++) {
+          let sum = weights[0]! * dots[0]![m]!;
+          for (let p = 1; p < parts.length; p++) sum += weights[p]! * dots[p]![m]!;
+          mixed[m] = bias === undefined ? sum : sum + bias[m === 0 ? item : drawn[m - 1]!]!;
+        }
+        const score = mixed[0]!;
         if (Number.isNaN(score)) throw new GraftError('BAD_INPUT', `scorer returned NaN for user ${user}, item ${item}; check the model weights for NaN`);
         let greater = 0;
         let equal = 0;
         for (let m = 1; m < width; m++) {
-          const other = Math.fround(bias === undefined ? dots[m]! : dots[m]! + bias[drawn[m - 1]!]!);
+          const other = mixed[m]!;
           if (other > score) greater++;
           else if (other === score) equal++;
         }

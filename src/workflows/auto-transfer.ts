@@ -1,5 +1,5 @@
 import { GraftError } from '../errors.js';
-import { evaluate, evaluateItemBiases, type EvaluationData } from '../evaluation/evaluate.js';
+import { evaluate, evaluateItemBiases, evaluateScoreMixes, type EvaluationData, type ScoreMix } from '../evaluation/evaluate.js';
 import { pairedBootstrap } from '../evaluation/paired-bootstrap.js';
 import { modelObjective, type ModelObjective, type TunedSetting } from '../model/objective.js';
 import type { TrainingObjective } from '../model/training-objective.js';
@@ -18,7 +18,7 @@ import type { Examples } from './prepared-domain.js';
 import { createStrategy } from '../transfer/strategies.js';
 import { fitStrategy, fitTargetOnly, withOverrides, type ModelOverrides, type TransferContext } from './transfer-candidate.js';
 import { UNREGISTERED_SOURCE_ID } from './retrained-source.js';
-import { bestBlend, keepForBlend, type KeptTrial } from './blend-search.js';
+import { bestBlend, blendScorer, keepForBlend, type KeptTrial } from './blend-search.js';
 import { abortError, transferConfig, type TransferHooks, type TransferSettings } from './transfer.workflow.js';
 
 /** η: each rung keeps the top third and gives it three times the budget. */
@@ -89,7 +89,7 @@ export async function searchTransfer(
     );
   }
   const objective = modelObjective(source.config.objective ?? 'softmax');
-  const { scoreAt, validationUsers } = validationScorer(target.train, validationRows, alignment.targetUsers, alignment.targetItems, settings.evaluation);
+  const { scoreAt, scoreMixes, validationUsers } = validationScorer(target.train, validationRows, alignment.targetUsers, alignment.targetItems, settings.evaluation);
   // Per-user validation values of every trial, so the winners can be compared pair by pair.
   const perUser = new Map<string, Float32Array>();
   const trialKey = (search: 'transfer' | 'baseline', c: Candidate, epochs: number) => `${search} ${epochs} ${JSON.stringify(c)}`;
@@ -260,7 +260,7 @@ export async function searchTransfer(
   }
   const blend =
     blending
-      ? bestBlend(blendable, winnerKey, perUser.get(winnerKey)!, (v) => (profile ? profile(v, scoreAt) : { score: scoreAt(v, [undefined])[0]!, beta: 0 }), alignment, settings.evaluation.seed)
+      ? bestBlend(blendable, winnerKey, perUser.get(winnerKey)!, blendScorer(scoreMixes, profile ? popularityBiases(target.train, alignment.targetItems) : [undefined], profile ? POPULARITY_PROFILE : [0], alignment), settings.evaluation.seed)
       : undefined;
   const chosen: TransferSettings & { strategy: TransferStrategyName } = {
     ...settings,
@@ -336,19 +336,24 @@ export const POPULARITY_PROFILE: readonly number[] = [0, 0.001, 0.00316, 0.01, 0
  * (`evaluateItemBiases`).
  */
 export function popularityProfiler(train: Pick<Examples, 'items'>, items: number): (model: TwoTowerModel | ModelVectors, scoreAt: ValidationScorer['scoreAt']) => { score: ValidationScore; beta: number } {
-  const logCounts = new Float32Array(items);
-  for (let k = 0; k < train.items.length; k++) {
-    const item = train.items[k]!;
-    if (item >= 0 && item < items) logCounts[item]!++;
-  }
-  for (let i = 0; i < items; i++) logCounts[i] = Math.log1p(logCounts[i]!);
-  const biases = POPULARITY_PROFILE.map((beta) => (beta === 0 ? undefined : logCounts.map((v) => beta * v)));
+  const biases = popularityBiases(train, items);
   return (model, scoreAt) => {
     const scores = scoreAt(model, biases);
     let best = 0;
     for (let n = 1; n < scores.length; n++) if (scores[n]!.value > scores[best]!.value) best = n;
     return { score: scores[best]!, beta: POPULARITY_PROFILE[best]! };
   };
+}
+
+/** The popularity term β·log(1 + n_i) over the first `items` rows at each weight of `POPULARITY_PROFILE` (β = 0: undefined, no term), n_i counted in `train`. */
+export function popularityBiases(train: Pick<Examples, 'items'>, items: number): Array<Float32Array | undefined> {
+  const logCounts = new Float32Array(items);
+  for (let k = 0; k < train.items.length; k++) {
+    const item = train.items[k]!;
+    if (item >= 0 && item < items) logCounts[item]!++;
+  }
+  for (let i = 0; i < items; i++) logCounts[i] = Math.log1p(logCounts[i]!);
+  return POPULARITY_PROFILE.map((beta) => (beta === 0 ? undefined : logCounts.map((v) => beta * v)));
 }
 
 /** A model's score on the validation carve: `SEARCH_METRIC`, and its per-user values (for the guard's paired test). */
@@ -363,6 +368,12 @@ export interface ValidationScorer {
   score: (model: TwoTowerModel) => number;
   /** The model's score at each item bias (a score term the model does not carry; `undefined`: none), its towers run once. */
   scoreAt: (model: TwoTowerModel | ModelVectors, itemBiases: readonly (Float32Array | undefined)[]) => ValidationScore[];
+  /**
+   * Scores of weighted sums of several models' inner products (`ScoreMix`: Σ_p w_p·(u_p·v_p) +
+   * bias), the models' rows aligned: under the sampled protocol in one pass for every mix
+   * (`evaluateScoreMixes`); under the full one, one pass per mix (weights must be >= 0).
+   */
+  scoreMixes: (parts: readonly ModelVectors[], mixes: readonly ScoreMix[]) => ValidationScore[];
   /** carve users scored */
   validationUsers: number;
 }
@@ -394,7 +405,15 @@ export function validationScorer(
       return { value: r.metrics[metric]!, perUser: r.perUser.values[metric]! };
     });
   };
-  return { score: (model) => scoreAt(model, [undefined])[0]!.value, scoreAt, validationUsers: chosen.length };
+  const scoreMixes = (parts: readonly ModelVectors[], mixes: readonly ScoreMix[]): ValidationScore[] => {
+    if (options.protocol === 'sampled') return evaluateScoreMixes(parts, validation, options, mixes).map((r) => ({ value: r.metrics[metric]!, perUser: r.perUser[metric]! }));
+    return mixes.map((mix) => {
+      const scaled = concatScaled(parts, mix.weights);
+      const r = evaluate(biasedEmbeddingScorer(scaled.users, scaled.items, scaled.dim, mix.bias, items), validation, options);
+      return { value: r.metrics[metric]!, perUser: r.perUser.values[metric]! };
+    });
+  };
+  return { score: (model) => scoreAt(model, [undefined])[0]!.value, scoreAt, scoreMixes, validationUsers: chosen.length };
 }
 
 /**
@@ -517,6 +536,26 @@ export interface ModelVectors {
   users: Float32Array;
   items: Float32Array;
   dim: number;
+}
+
+/** The models' rows side by side, model p's scaled by √w_p: inner products are Σ_p w_p·(u_p·v_p). */
+function concatScaled(parts: readonly ModelVectors[], weights: readonly number[]): ModelVectors {
+  const dim = parts.reduce((d, p) => d + p.dim, 0);
+  const rowsOf = (side: 'users' | 'items') => Math.min(...parts.map((p) => p[side].length / p.dim));
+  const side = (name: 'users' | 'items') => {
+    const rows = rowsOf(name);
+    const out = new Float32Array(rows * dim);
+    let offset = 0;
+    parts.forEach((p, n) => {
+      const w = weights[n]!;
+      if (!(w >= 0)) throw new GraftError('BAD_INPUT', `a score mix's weight is ${w}; under the full protocol weights must be >= 0`);
+      const f = Math.sqrt(w);
+      for (let r = 0; r < rows; r++) for (let x = 0; x < p.dim; x++) out[r * dim + offset + x] = f * p[name][r * p.dim + x]!;
+      offset += p.dim;
+    });
+    return out;
+  };
+  return { users: side('users'), items: side('items'), dim };
 }
 
 function vectorsOf(model: TwoTowerModel | ModelVectors): ModelVectors {

@@ -2,7 +2,8 @@ import { pairedBootstrap } from '../evaluation/paired-bootstrap.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
 import type { BlendReport } from '../transfer/transfer-report.js';
 import type { Candidate } from '../tuning/search-space.js';
-import { BLEND_WEIGHTS, blendVectors, isBlendable, type RowVectors } from './blend.js';
+import type { ScoreMix } from '../evaluation/evaluate.js';
+import { BLEND_WEIGHTS, isBlendable, scoreScale, type RowVectors } from './blend.js';
 
 /**
  * AUTO's blend search (see `blend.ts` for what a blend is). During the searches every trial
@@ -50,8 +51,35 @@ export function keepForBlend(
   kept.set(kind, { ...trial, vectors: { users: model.embedUsers().slice(0, users * dim), items: model.embedItems().slice(0, items * dim), dim } });
 }
 
-/** A blend scored on the carve: its popularity weight from the profile (0 without one). */
-type BlendScorer = (v: RowVectors) => { score: { value: number; perUser: Float32Array }; beta: number };
+/** The winner blended with a partner at each of `BLEND_WEIGHTS`, scored on the carve: each weight's best popularity weight (0 without a profile). */
+export type BlendScorer = (winner: RowVectors, partner: RowVectors) => Array<{ weight: number; score: { value: number; perUser: Float32Array }; beta: number }>;
+
+/**
+ * The blend scorer of a validation carve: every weight of `BLEND_WEIGHTS` at every popularity
+ * term of `biases` (`popularityBiases`, whose weights are `betas`; `[undefined]` and `[0]`: none)
+ * in one pass of `scoreMixes`, the two models' scores divided by their `scoreScale` as
+ * `blendVectors` does; per weight the best term (ties: the smaller).
+ */
+export function blendScorer(
+  scoreMixes: (parts: readonly RowVectors[], mixes: readonly ScoreMix[]) => Array<{ value: number; perUser: Float32Array }>,
+  biases: ReadonlyArray<Float32Array | undefined>,
+  betas: readonly number[],
+  rows: { targetUsers: number; targetItems: number },
+): BlendScorer {
+  return (winner, partner) => {
+    const fa = 1 / scoreScale(winner, rows.targetUsers, rows.targetItems);
+    const fb = 1 / scoreScale(partner, rows.targetUsers, rows.targetItems);
+    const scores = scoreMixes(
+      [winner, partner],
+      BLEND_WEIGHTS.flatMap((w) => biases.map((bias) => ({ weights: [w * fa, (1 - w) * fb], ...(bias ? { bias } : {}) }))),
+    );
+    return BLEND_WEIGHTS.map((weight, n) => {
+      let best = 0;
+      for (let j = 1; j < biases.length; j++) if (scores[n * biases.length + j]!.value > scores[n * biases.length + best]!.value) best = j;
+      return { weight, score: scores[n * biases.length + best]!, beta: betas[best]! };
+    });
+  };
+}
 
 /**
  * The best blend of the winning transfer (`winnerKey`) with another kind's best trial, on the
@@ -65,7 +93,6 @@ export function bestBlend(
   winnerKey: string,
   winnerPerUser: Float32Array,
   scoreBlend: BlendScorer,
-  rows: { targetUsers: number; targetItems: number },
   seed: number,
 ): { chosen?: { partner: KeptTrial; weight: number; beta: number }; report: BlendReport } | undefined {
   const winner = [...kept.values()].find((t) => t.key === winnerKey);
@@ -74,10 +101,9 @@ export function bestBlend(
   let tried = 0;
   for (const partner of kept.values()) {
     if (partner === winner) continue;
-    for (const weight of BLEND_WEIGHTS) {
-      const r = scoreBlend(blendVectors(winner.vectors, partner.vectors, weight, rows.targetUsers, rows.targetItems));
+    for (const r of scoreBlend(winner.vectors, partner.vectors)) {
       tried++;
-      if (!best || r.score.value > best.value) best = { partner, weight, beta: r.beta, value: r.score.value, perUser: r.score.perUser };
+      if (!best || r.score.value > best.value) best = { partner, weight: r.weight, beta: r.beta, value: r.score.value, perUser: r.score.perUser };
     }
   }
   if (!best) return undefined;

@@ -4,7 +4,7 @@ import { TwoTowerModel } from '../model/two-tower.model.js';
 import { createRng } from '../dataset/random.js';
 import { validationScorer } from './auto-transfer.js';
 import { BLEND_WEIGHTS, blendedModel, blendVectors, isBlendable, scoreScale, type RowVectors } from './blend.js';
-import { bestBlend, blendKind, keepForBlend, type KeptTrial } from './blend-search.js';
+import { bestBlend, blendKind, blendScorer, keepForBlend, type KeptTrial } from './blend-search.js';
 import { DEFAULT_EVALUATION } from './model-settings.js';
 
 const dot = (v: RowVectors, u: number, i: number) => {
@@ -152,16 +152,16 @@ describe("AUTO's blend search", () => {
   const keptTrial = (key: string, search: 'transfer' | 'baseline', vectors: RowVectors, score: number): KeptTrial => ({ search, settings: {}, epochs: 2, key, label: key, score, vectors });
 
   it('blends the winner with the partner that best complements it on the carve, and delivers it when the gain is significant', () => {
-    const { scoreAt } = validationScorer(train, carve, USERS, ITEMS, { ...DEFAULT_EVALUATION, protocol: 'full' });
-    const scoreBlend = (v: RowVectors) => ({ score: scoreAt(v, [undefined])[0]!, beta: 0 });
+    const { scoreAt, scoreMixes } = validationScorer(train, carve, USERS, ITEMS, { ...DEFAULT_EVALUATION, protocol: 'full' });
+    const scoreBlend = blendScorer(scoreMixes, [undefined], [0], { targetUsers: USERS, targetItems: ITEMS });
     const winner = knows((u) => u < USERS / 2);
-    const alone = scoreBlend(winner).score;
+    const alone = scoreAt(winner, [undefined])[0]!;
     const kept = new Map<string, KeptTrial>([
       ['w', keptTrial('winner', 'transfer', winner, alone.value)],
       ['n', keptTrial('knows nothing', 'transfer', knows(() => false), 0)],
       ['p', keptTrial('knows the rest', 'baseline', knows((u) => u >= USERS / 2), alone.value)],
     ]);
-    const found = bestBlend(kept, 'winner', alone.perUser, scoreBlend, { targetUsers: USERS, targetItems: ITEMS }, 7)!;
+    const found = bestBlend(kept, 'winner', alone.perUser, scoreBlend, 7)!;
     expect(found.chosen!.partner.key).toBe('knows the rest');
     expect(BLEND_WEIGHTS).toContain(found.chosen!.weight);
     expect(found.report).toMatchObject({ partner: 'knows the rest', partnerSearch: 'baseline', delivered: true, tried: 2 * BLEND_WEIGHTS.length });
@@ -173,13 +173,38 @@ describe("AUTO's blend search", () => {
 
     // Without the complementing partner, the best blend is the winner's own ranking: reported, not delivered.
     kept.delete('p');
-    const none = bestBlend(kept, 'winner', alone.perUser, scoreBlend, { targetUsers: USERS, targetItems: ITEMS }, 7)!;
+    const none = bestBlend(kept, 'winner', alone.perUser, scoreBlend, 7)!;
     expect(none.chosen).toBeUndefined();
     expect(none.report).toMatchObject({ partner: 'knows nothing', delivered: false });
     expect(none.report.validation).toBeCloseTo(alone.value, 5);
     // No blend when the winner was not kept (not ID rows) or is the only kind.
-    expect(bestBlend(kept, 'a hybrid winner', alone.perUser, scoreBlend, { targetUsers: USERS, targetItems: ITEMS }, 7)).toBeUndefined();
+    expect(bestBlend(kept, 'a hybrid winner', alone.perUser, scoreBlend, 7)).toBeUndefined();
     kept.delete('n');
-    expect(bestBlend(kept, 'winner', alone.perUser, scoreBlend, { targetUsers: USERS, targetItems: ITEMS }, 7)).toBeUndefined();
+    expect(bestBlend(kept, 'winner', alone.perUser, scoreBlend, 7)).toBeUndefined();
+  });
+
+  it('scores every weight and popularity term in one pass under the sampled protocol, as each blended model scored alone would', () => {
+    const rng = createRng(9);
+    const a = randomRows(USERS, ITEMS, 6, 11);
+    const b = randomRows(USERS, ITEMS, 4, 12);
+    const bias = Float32Array.from({ length: ITEMS }, () => rng.next());
+    const { scoreAt, scoreMixes } = validationScorer(train, carve, USERS, ITEMS, { ...DEFAULT_EVALUATION, protocol: 'sampled', negatives: 30, seed: 3 });
+    const found = blendScorer(scoreMixes, [undefined, bias], [0, 0.5], { targetUsers: USERS, targetItems: ITEMS })(a, b);
+    expect(found.map((r) => r.weight)).toEqual(BLEND_WEIGHTS);
+    for (const r of found) {
+      const [plain, withTerm] = scoreAt(blendVectors(a, b, r.weight, USERS, ITEMS), [undefined, bias]);
+      const best = withTerm!.value > plain!.value ? withTerm! : plain!;
+      expect(r.beta).toBe(best === withTerm ? 0.5 : 0);
+      // The same candidates and ranks; only float rounding of the products differs.
+      expect(r.score.value).toBeCloseTo(best.value, 6);
+    }
+    // Under the full protocol, the same through one pass per mix.
+    const full = validationScorer(train, carve, USERS, ITEMS, { ...DEFAULT_EVALUATION, protocol: 'full' });
+    const concat = blendVectors(a, b, 0.3, USERS, ITEMS);
+    const sa = scoreScale(a, USERS, ITEMS);
+    const sb = scoreScale(b, USERS, ITEMS);
+    // blendVectors divides by the scales; the mix's own weights do not.
+    const [direct] = full.scoreMixes([a, b], [{ weights: [0.3 / sa, 0.7 / sb] }]);
+    expect(direct!.value).toBeCloseTo(full.scoreAt(concat, [undefined])[0]!.value, 6);
   });
 });
