@@ -1,5 +1,6 @@
 import { GraftError } from '../errors.js';
 import type { NamedWeight } from '../model/named-weight.js';
+import { modelObjective } from '../model/objective.js';
 import { TwoTowerModel, type TwoTowerConfig } from '../model/two-tower.model.js';
 import { setPopularityBias } from '../training/popularity-bias.js';
 import type { TrainingData } from '../training/example-mixture.js';
@@ -39,9 +40,14 @@ export interface RowVectors {
   dim: number;
 }
 
-/** Whether a model's config is an ID-rows model a blend can concatenate: implicit ALS, no layers, no tags, no learned item bias. */
+/**
+ * Whether a model's config is one a blend can concatenate: its vectors are its ID rows (the
+ * objective's towers are the ID tables alone), scored by inner product, with no learned item
+ * bias: implicit ALS.
+ */
 export function isBlendable(config: Pick<TwoTowerConfig, 'objective' | 'layers' | 'itemBias'>): boolean {
-  return config.objective === 'implicit-als' && (config.layers ?? []).length === 0 && !config.itemBias;
+  const objective = modelObjective(config.objective ?? 'softmax');
+  return objective.layers === 'id-rows' && objective.scoring === 'inner-product' && (config.layers ?? []).length === 0 && !config.itemBias;
 }
 
 /**
