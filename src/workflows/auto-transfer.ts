@@ -19,6 +19,7 @@ import { createStrategy } from '../transfer/strategies.js';
 import { fitStrategy, fitTargetOnly, withOverrides, type ModelOverrides, type TransferContext } from './transfer-candidate.js';
 import { UNREGISTERED_SOURCE_ID } from './retrained-source.js';
 import { bestBlend, blendScorer, keepForBlend, type KeptTrial } from './blend-search.js';
+import { scaledConcat } from './blend.js';
 import { abortError, transferConfig, type TransferHooks, type TransferSettings } from './transfer.workflow.js';
 
 /** η: each rung keeps the top third and gives it three times the budget. */
@@ -408,7 +409,7 @@ export function validationScorer(
   const scoreMixes = (parts: readonly ModelVectors[], mixes: readonly ScoreMix[]): ValidationScore[] => {
     if (options.protocol === 'sampled') return evaluateScoreMixes(parts, validation, options, mixes).map((r) => ({ value: r.metrics[metric]!, perUser: r.perUser[metric]! }));
     return mixes.map((mix) => {
-      const scaled = concatScaled(parts, mix.weights);
+      const scaled = scaledConcat(parts, mix.weights);
       const r = evaluate(biasedEmbeddingScorer(scaled.users, scaled.items, scaled.dim, mix.bias, items), validation, options);
       return { value: r.metrics[metric]!, perUser: r.perUser.values[metric]! };
     });
@@ -536,26 +537,6 @@ export interface ModelVectors {
   users: Float32Array;
   items: Float32Array;
   dim: number;
-}
-
-/** The models' rows side by side, model p's scaled by √w_p: inner products are Σ_p w_p·(u_p·v_p). */
-function concatScaled(parts: readonly ModelVectors[], weights: readonly number[]): ModelVectors {
-  const dim = parts.reduce((d, p) => d + p.dim, 0);
-  const rowsOf = (side: 'users' | 'items') => Math.min(...parts.map((p) => p[side].length / p.dim));
-  const side = (name: 'users' | 'items') => {
-    const rows = rowsOf(name);
-    const out = new Float32Array(rows * dim);
-    let offset = 0;
-    parts.forEach((p, n) => {
-      const w = weights[n]!;
-      if (!(w >= 0)) throw new GraftError('BAD_INPUT', `a score mix's weight is ${w}; under the full protocol weights must be >= 0`);
-      const f = Math.sqrt(w);
-      for (let r = 0; r < rows; r++) for (let x = 0; x < p.dim; x++) out[r * dim + offset + x] = f * p[name][r * p.dim + x]!;
-      offset += p.dim;
-    });
-    return out;
-  };
-  return { users: side('users'), items: side('items'), dim };
 }
 
 function vectorsOf(model: TwoTowerModel | ModelVectors): ModelVectors {

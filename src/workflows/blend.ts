@@ -76,13 +76,30 @@ export function scoreScale(v: RowVectors, users: number, items: number): number 
  */
 export function blendVectors(a: RowVectors, b: RowVectors, weight: number, users: number, items: number): RowVectors {
   checkWeight(weight);
-  const fa = Math.sqrt(weight / scoreScale(a, users, items));
-  const fb = Math.sqrt((1 - weight) / scoreScale(b, users, items));
-  return {
-    users: concatRows(a.users, a.dim, fa, b.users, b.dim, fb, users, users),
-    items: concatRows(a.items, a.dim, fa, b.items, b.dim, fb, items, items),
-    dim: a.dim + b.dim,
+  const first = (v: RowVectors): RowVectors => ({ users: v.users.subarray(0, users * v.dim), items: v.items.subarray(0, items * v.dim), dim: v.dim });
+  return scaledConcat([first(a), first(b)], [weight / scoreScale(a, users, items), (1 - weight) / scoreScale(b, users, items)]);
+}
+
+/**
+ * The models' rows side by side, model p's scaled by √w_p (w_p >= 0): inner products of the
+ * result are Σ_p w_p·(u_p·v_p). As many rows per side as the model with the fewest has.
+ */
+export function scaledConcat(parts: readonly RowVectors[], weights: readonly number[]): RowVectors {
+  const dim = parts.reduce((d, p) => d + p.dim, 0);
+  const side = (name: 'users' | 'items') => {
+    const rows = Math.min(...parts.map((p) => p[name].length / p.dim));
+    const out = new Float32Array(rows * dim);
+    let offset = 0;
+    parts.forEach((p, n) => {
+      const w = weights[n]!;
+      if (!(w >= 0)) throw new GraftError('BAD_INPUT', `a blend's scaled weight is ${w}; it must be >= 0`);
+      const f = Math.sqrt(w);
+      for (let r = 0; r < rows; r++) for (let x = 0; x < p.dim; x++) out[r * dim + offset + x] = f * p[name][r * p.dim + x]!;
+      offset += p.dim;
+    });
+    return out;
   };
+  return { users: side('users'), items: side('items'), dim };
 }
 
 /**
