@@ -19,7 +19,7 @@ import { createStrategy } from '../transfer/strategies.js';
 import { fitStrategy, fitTargetOnly, withOverrides, type ModelOverrides, type TransferContext } from './transfer-candidate.js';
 import { UNREGISTERED_SOURCE_ID } from './retrained-source.js';
 import { bestBlend, blendScorer, keepForBlend, type KeptTrial } from './blend-search.js';
-import { scaledConcat } from './blend.js';
+import { scaledConcat, type RowVectors } from './blend.js';
 import { abortError, transferConfig, type TransferHooks, type TransferSettings } from './transfer.workflow.js';
 
 /** η: each rung keeps the top third and gives it three times the budget. */
@@ -533,11 +533,7 @@ function firstUsers(users: Int32Array, max: number): Int32Array {
 }
 
 /** A model's tower outputs, computed once (`embedUsers`, `embedItems`, their width). */
-export interface ModelVectors {
-  users: Float32Array;
-  items: Float32Array;
-  dim: number;
-}
+export type ModelVectors = RowVectors;
 
 function vectorsOf(model: TwoTowerModel | ModelVectors): ModelVectors {
   return 'embedUsers' in model ? { users: model.embedUsers(), items: model.embedItems(), dim: model.outputDim } : model;
