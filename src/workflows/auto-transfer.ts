@@ -18,8 +18,8 @@ import type { Examples } from './prepared-domain.js';
 import { createStrategy } from '../transfer/strategies.js';
 import { fitStrategy, fitTargetOnly, withOverrides, type ModelOverrides, type TransferContext } from './transfer-candidate.js';
 import { UNREGISTERED_SOURCE_ID } from './retrained-source.js';
-import { bestBlend, blendScorer, keepForBlend, type KeptTrial } from './blend-search.js';
-import { scaledConcat, type RowVectors } from './blend.js';
+import { bestBlend, blendKind, blendRefits, blendScorer, keepForBlend, type BlendableTrial, type KeptTrial } from './blend-search.js';
+import { isBlendable, scaledConcat, type RowVectors } from './blend.js';
 import { abortError, transferConfig, type TransferHooks, type TransferSettings } from './transfer.workflow.js';
 
 /** η: each rung keeps the top third and gives it three times the budget. */
@@ -100,6 +100,8 @@ export async function searchTransfer(
   const profiles = (c: Candidate, own: ModelObjective) => profile !== undefined && modelObjective(c.objective ?? own.name).alsRows;
   // The best trial of every kind whose model a blend can take (implicit-ALS rows), with its carve vectors (see `bestBlend`).
   const blendable = new Map<string, KeptTrial>();
+  // Every blendable trial (not only each kind's best): the blend fits a kind's best few at the top rung (`blendRefits`).
+  const blendableTrials: BlendableTrial[] = [];
   const score = (search: 'transfer' | 'baseline', c: Candidate, epochs: number, model: TwoTowerModel, own: ModelObjective): number => {
     const key = trialKey(search, c, epochs);
     const r = profiles(c, own) ? profile!(model, scoreAt) : { score: scoreAt(model, [undefined])[0]!, beta: undefined };
@@ -108,6 +110,7 @@ export async function searchTransfer(
     // Labelled as the trial's record is (with the profiled weight).
     const labelled = r.beta === undefined ? c : { ...c, popularityWeight: r.beta };
     keepForBlend(blendable, { search, settings: c, epochs, key, label: search === 'transfer' ? labelOf(labelled) : describeCandidate(labelled), score: r.score.value }, model, alignment.targetUsers, alignment.targetItems);
+    if (isBlendable(model.config)) blendableTrials.push({ search, settings: c, epochs, score: r.score.value });
     return r.score.value;
   };
   // A trial's model: without the term when it is profiled (its weight is then the profile's choice).
@@ -236,17 +239,20 @@ export async function searchTransfer(
   const blending = decision === 'transfer' && options.blend !== false && [...blendable.values()].some((t) => t.key === winnerKey);
   if (blending) {
     // A partner's kind may have lost the promotions to the winner's (JOINT's first rung of 2
-    // sweeps is far from what it reaches at 18): its best configuration is fitted at the top
-    // rung's budget too, and kept when it scores better alone.
-    for (const t of [...blendable.values()]) {
-      const top = firstRungOf(t.settings, t.search === 'transfer' ? planOf(t.settings).own : objective) * SEARCH_ETA ** (SEARCH_RUNGS - 1);
-      if (t.key === winnerKey || t.epochs >= top) continue;
+    // sweeps is far from what it reaches at 18), and its best configuration at 2 sweeps need
+    // not be its best at 18: its best few configurations are fitted at the top rung's budget,
+    // and the best of the kind alone is kept (`keepForBlend`).
+    const topOf = (t: BlendableTrial) => firstRungOf(t.settings, t.search === 'transfer' ? planOf(t.settings).own : objective) * SEARCH_ETA ** (SEARCH_RUNGS - 1);
+    const winnerTrial = [...blendable.values()].find((t) => t.key === winnerKey)!;
+    for (const t of blendRefits(blendableTrials, blendKind(winnerTrial.search, winnerTrial.settings), topOf)) {
+      const top = topOf(t);
       const started = performance.now();
       const value = await (t.search === 'transfer' ? evaluateTransfer : evaluateBaseline)(t.settings, top, hooks.signal);
       const fitted = withProfiled(t.search, { settings: t.settings, resource: top });
+      const searched = JSON.stringify(withProfiled(t.search, { settings: t.settings, resource: t.epochs }));
       const row: SearchTrialRecord = {
         search: t.search,
-        config: records.find((r) => r.search === t.search && r.label === t.label && r.epochs === t.epochs)?.config ?? -1,
+        config: records.find((r) => r.search === t.search && r.epochs === t.epochs && JSON.stringify(r.settings) === searched)?.config ?? -1,
         label: t.search === 'transfer' ? labelOf(fitted) : describeCandidate(fitted),
         settings: { ...fitted },
         rung: SEARCH_RUNGS - 1,

@@ -51,6 +51,49 @@ export function keepForBlend(
   kept.set(kind, { ...trial, vectors: { users: model.embedUsers().slice(0, users * dim), items: model.embedItems().slice(0, items * dim), dim } });
 }
 
+/** A blendable trial as the search scored it: what `blendRefits` chooses from. */
+export interface BlendableTrial {
+  search: 'transfer' | 'baseline';
+  settings: Candidate;
+  epochs: number;
+  score: number;
+}
+
+/**
+ * How many configurations of each partner kind are fitted at the top rung for the blend: the
+ * search ranks a kind's configurations at its cheap first rung, where the settings that
+ * converge fastest win (JOINT's best at 2 sweeps is a strongly regularised one), and its best
+ * configuration at 18 sweeps is often another (BENCHMARKS.md, "AUTO's blend partners").
+ */
+export const BLEND_REFITS = 3;
+
+/**
+ * The configurations to fit at the top rung for the blend: of every blendable kind but the
+ * winner's, its `perKind` best configurations (each ranked by its best score at any rung;
+ * ties: the earlier), less those the search already fitted at the top rung (`topOf`).
+ */
+export function blendRefits(trials: readonly BlendableTrial[], winnerKind: string, topOf: (t: BlendableTrial) => number, perKind = BLEND_REFITS): BlendableTrial[] {
+  const byKind = new Map<string, Map<string, { best: BlendableTrial; top: boolean }>>();
+  for (const t of trials) {
+    const kind = blendKind(t.search, t.settings);
+    if (kind === winnerKind) continue;
+    const configs = byKind.get(kind) ?? new Map<string, { best: BlendableTrial; top: boolean }>();
+    byKind.set(kind, configs);
+    const id = JSON.stringify(t.settings);
+    const seen = configs.get(id);
+    const top = t.epochs >= topOf(t);
+    if (!seen) configs.set(id, { best: t, top });
+    else configs.set(id, { best: t.score > seen.best.score ? t : seen.best, top: seen.top || top });
+  }
+  return [...byKind.values()].flatMap((configs) =>
+    [...configs.values()]
+      .sort((a, b) => b.best.score - a.best.score)
+      .slice(0, perKind)
+      .filter((c) => !c.top)
+      .map((c) => c.best),
+  );
+}
+
 /** The winner blended with a partner at each of `BLEND_WEIGHTS`, scored on the carve: each weight's best popularity weight (0 without a profile). */
 export type BlendScorer = (winner: RowVectors, partner: RowVectors) => Array<{ weight: number; score: { value: number; perUser: Float32Array }; beta: number }>;
 

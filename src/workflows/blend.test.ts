@@ -4,7 +4,7 @@ import { TwoTowerModel } from '../model/two-tower.model.js';
 import { createRng } from '../dataset/random.js';
 import { validationScorer } from './auto-transfer.js';
 import { BLEND_WEIGHTS, blendedModel, blendVectors, isBlendable, scoreScale, type RowVectors } from './blend.js';
-import { bestBlend, blendKind, blendScorer, keepForBlend, type KeptTrial } from './blend-search.js';
+import { BLEND_REFITS, bestBlend, blendKind, blendRefits, blendScorer, keepForBlend, type BlendableTrial, type KeptTrial } from './blend-search.js';
 import { DEFAULT_EVALUATION } from './model-settings.js';
 
 const dot = (v: RowVectors, u: number, i: number) => {
@@ -128,6 +128,33 @@ describe("AUTO's blend search", () => {
       m2.dispose();
       towers.dispose();
     }
+  });
+
+  it("fits each partner kind's best few configurations at the top rung, not only its best at the first rung", () => {
+    const joint = (alsAlpha: number, epochs: number, score: number): BlendableTrial => ({ search: 'transfer', settings: { strategy: 'JOINT', alsAlpha }, epochs, score });
+    const trials: BlendableTrial[] = [
+      // The winner's kind is not a partner, however many configurations it has.
+      { search: 'transfer', settings: { strategy: 'FULL', alsAlpha: 1 }, epochs: 2, score: 0.3 },
+      { search: 'transfer', settings: { strategy: 'FULL', alsAlpha: 2 }, epochs: 2, score: 0.2 },
+      joint(10, 2, 0.1),
+      joint(20, 2, 0.12),
+      joint(30, 2, 0.11),
+      joint(40, 2, 0.05),
+      // JOINT α 30 went on to the top rung: the search fitted it there already.
+      joint(30, 6, 0.13),
+      joint(30, 18, 0.14),
+      { search: 'baseline', settings: { objective: 'implicit-als', alsAlpha: 5 }, epochs: 2, score: 0.09 },
+      { search: 'baseline', settings: { objective: 'implicit-als', alsAlpha: 5 }, epochs: 6, score: 0.1 },
+    ];
+    const refits = blendRefits(trials, blendKind('transfer', { strategy: 'FULL' }), () => 18);
+    expect(BLEND_REFITS).toBe(3);
+    // JOINT's best three by their best score at any rung: α 30 (fitted at 18 already), 20, 10; α 40 is fourth.
+    expect(refits.map((t) => [t.search, t.settings.alsAlpha, t.epochs])).toEqual([
+      ['transfer', 20, 2],
+      ['transfer', 10, 2],
+      ['baseline', 5, 6],
+    ]);
+    expect(blendRefits(trials, blendKind('transfer', { strategy: 'FULL' }), () => 18, 1).map((t) => t.settings.alsAlpha)).toEqual([5]);
   });
 
   /*
