@@ -188,6 +188,18 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
     expect(config.blend !== undefined).toBe(blend.delivered);
   });
 
+  it('runs within a minutes budget on the real clock: each search and the blend refits stop at their clock, and the winner is retrained and registered', async () => {
+    if (ctx.kind === 'postgres') return; // storage-independent computation (the first test covers both storages)
+    const source = await pretrainOn('source');
+    const prepared = await prepare(source.id, 'target');
+    const result = await transfer(prepared, { ...AUTO, autoCandidates: ['FULL', 'JOINT', 'FEATURE_EXTRACTION'], budget: { kind: 'minutes', minutes: 0.03 } });
+    const search = result.report.search!;
+    expect(search.budget).toBe('0.03m');
+    expect(search.stoppedByClock).toBe(true);
+    expect(search.trials.filter((t) => t.search === 'transfer').length).toBeGreaterThan(0);
+    expect(result.trained.config).toMatchObject({ chosenBy: 'AUTO', budget: '0.03m' });
+  });
+
   it('never reads the test split: another test set changes the test metrics, not one trial', async () => {
     if (ctx.kind === 'postgres') return; // storage-independent computation (the first test covers both storages)
     const source = await pretrainOn('source');

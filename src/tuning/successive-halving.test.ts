@@ -83,6 +83,22 @@ describe('successiveHalving', () => {
     expect(result.best.config).toBe(1);
   });
 
+  it('runs a minutes budget on the real clock, whose milliseconds are fractional (AbortSignal.timeout takes whole ones)', async () => {
+    const result = await successiveHalving<number>({
+      sample: (n) => n,
+      evaluate: async (c) => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return quality(c);
+      },
+      minResource: () => 1,
+      budget: { kind: 'minutes', minutes: 0.005 },
+      eta: 3,
+      rungs: 3,
+    });
+    expect(result.stoppedByClock).toBe(true);
+    expect(result.trials.length).toBeGreaterThan(0);
+  });
+
   it('aborts with CANCELLED and refuses bad eta', async () => {
     const controller = new AbortController();
     const run = successiveHalving<number>({

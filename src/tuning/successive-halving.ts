@@ -93,7 +93,7 @@ export async function successiveHalving<C>(options: HalvingOptions<C>): Promise<
     } else break;
     const settings = settingsOf[next.config]!;
     const resource = options.minResource(settings) * eta ** next.rung;
-    const clock = Number.isFinite(deadline) ? AbortSignal.timeout(Math.max(1, deadline - now())) : undefined;
+    const clock = Number.isFinite(deadline) ? AbortSignal.timeout(Math.max(1, Math.ceil(deadline - now()))) : undefined;
     const signal = clock && options.signal ? AbortSignal.any([clock, options.signal]) : (clock ?? options.signal);
     const t0 = now();
     let score: number;

@@ -18,7 +18,7 @@ import type { Examples } from './prepared-domain.js';
 import { createStrategy } from '../transfer/strategies.js';
 import { fitStrategy, fitTargetOnly, withOverrides, type ModelOverrides, type TransferContext } from './transfer-candidate.js';
 import { UNREGISTERED_SOURCE_ID } from './retrained-source.js';
-import { bestBlend, blendKind, blendRefits, blendScorer, keepForBlend, type BlendableTrial, type KeptTrial } from './blend-search.js';
+import { bestBlend, blendKind, blendRefits, blendScorer, fitWithinClock, keepForBlend, type BlendableTrial, type KeptTrial } from './blend-search.js';
 import { isBlendable, scaledConcat, type RowVectors } from './blend.js';
 import { abortError, transferConfig, type TransferHooks, type TransferSettings } from './transfer.workflow.js';
 
@@ -237,6 +237,7 @@ export async function searchTransfer(
   // A delivered transfer of implicit-ALS rows may do better blended with the best trial of another kind.
   const winnerKey = trialKey('transfer', best.settings, best.resource);
   const blending = decision === 'transfer' && options.blend !== false && [...blendable.values()].some((t) => t.key === winnerKey);
+  let refitsStoppedByClock = false;
   if (blending) {
     // A partner's kind may have lost the promotions to the winner's (JOINT's first rung of 2
     // sweeps is far from what it reaches at 18), and its best configuration at 2 sweeps need
@@ -244,26 +245,33 @@ export async function searchTransfer(
     // and the best of the kind alone is kept (`keepForBlend`).
     const topOf = (t: BlendableTrial) => firstRungOf(t.settings, t.search === 'transfer' ? planOf(t.settings).own : objective) * SEARCH_ETA ** (SEARCH_RUNGS - 1);
     const winnerTrial = [...blendable.values()].find((t) => t.key === winnerKey)!;
-    for (const t of blendRefits(blendableTrials, blendKind(winnerTrial.search, winnerTrial.settings), topOf)) {
-      const top = topOf(t);
-      const started = performance.now();
-      const value = await (t.search === 'transfer' ? evaluateTransfer : evaluateBaseline)(t.settings, top, hooks.signal);
-      const fitted = withProfiled(t.search, { settings: t.settings, resource: top });
-      const searched = JSON.stringify(withProfiled(t.search, { settings: t.settings, resource: t.epochs }));
-      const row: SearchTrialRecord = {
-        search: t.search,
-        config: records.find((r) => r.search === t.search && r.epochs === t.epochs && JSON.stringify(r.settings) === searched)?.config ?? -1,
-        label: t.search === 'transfer' ? labelOf(fitted) : describeCandidate(fitted),
-        settings: { ...fitted },
-        rung: SEARCH_RUNGS - 1,
-        epochs: top,
-        validation: value,
-        seconds: (performance.now() - started) / 1000,
-        forBlend: true,
-      };
-      records.push(row);
-      hooks.onTrial?.(row);
-    }
+    // A minutes budget gives the refits a clock of their own, as each search has one.
+    const deadline = settings.budget.kind === 'minutes' ? performance.now() + settings.budget.minutes * 60_000 : Number.POSITIVE_INFINITY;
+    const refits = await fitWithinClock(
+      blendRefits(blendableTrials, blendKind(winnerTrial.search, winnerTrial.settings), topOf),
+      async (t, signal) => {
+        const top = topOf(t);
+        const started = performance.now();
+        const value = await (t.search === 'transfer' ? evaluateTransfer : evaluateBaseline)(t.settings, top, signal);
+        const fitted = withProfiled(t.search, { settings: t.settings, resource: top });
+        const searched = JSON.stringify(withProfiled(t.search, { settings: t.settings, resource: t.epochs }));
+        const row: SearchTrialRecord = {
+          search: t.search,
+          config: records.find((r) => r.search === t.search && r.epochs === t.epochs && JSON.stringify(r.settings) === searched)?.config ?? -1,
+          label: t.search === 'transfer' ? labelOf(fitted) : describeCandidate(fitted),
+          settings: { ...fitted },
+          rung: SEARCH_RUNGS - 1,
+          epochs: top,
+          validation: value,
+          seconds: (performance.now() - started) / 1000,
+          forBlend: true,
+        };
+        records.push(row);
+        hooks.onTrial?.(row);
+      },
+      { deadline, signal: hooks.signal },
+    );
+    refitsStoppedByClock = refits.stoppedByClock;
   }
   const blend =
     blending
@@ -317,7 +325,7 @@ export async function searchTransfer(
       ...(bestBaseline ? { baseline: { label: describeCandidate(bestBaselineSettings!), epochs: bestBaseline.resource, validation: bestBaseline.score } } : {}),
       ...(validationGain ? { validationGain } : {}),
       ...(blend ? { blend: blend.report } : {}),
-      stoppedByClock: transferSearch.stoppedByClock || (baselineSearch?.stoppedByClock ?? false),
+      stoppedByClock: transferSearch.stoppedByClock || (baselineSearch?.stoppedByClock ?? false) || refitsStoppedByClock,
       seconds: (performance.now() - started) / 1000,
     },
     context: winnerPlan.ctx,

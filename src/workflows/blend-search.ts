@@ -94,6 +94,35 @@ export function blendRefits(trials: readonly BlendableTrial[], winnerKind: strin
   );
 }
 
+/**
+ * Fits `refits` in turn, each with `fit`, within a minutes budget's clock as each search runs
+ * within its own (`deadline`, on `now`'s clock; infinite for a trials budget): none starts
+ * after the deadline, and the one the clock interrupts (its `signal` aborts) is dropped, as a
+ * search drops the trial its clock interrupts. `signal` is the caller's (cancellation): its
+ * abort is rethrown, not taken for the clock's.
+ */
+export async function fitWithinClock<T>(
+  refits: readonly T[],
+  fit: (refit: T, signal: AbortSignal | undefined) => Promise<void>,
+  options: { deadline: number; now?: () => number; signal?: AbortSignal },
+): Promise<{ fitted: number; stoppedByClock: boolean }> {
+  const now = options.now ?? (() => performance.now());
+  let fitted = 0;
+  for (const refit of refits) {
+    if (now() >= options.deadline) return { fitted, stoppedByClock: true };
+    const clock = Number.isFinite(options.deadline) ? AbortSignal.timeout(Math.max(1, Math.ceil(options.deadline - now()))) : undefined;
+    const signal = clock && options.signal ? AbortSignal.any([clock, options.signal]) : (clock ?? options.signal);
+    try {
+      await fit(refit, signal);
+    } catch (error) {
+      if (!options.signal?.aborted && clock?.aborted) return { fitted, stoppedByClock: true };
+      throw error;
+    }
+    fitted++;
+  }
+  return { fitted, stoppedByClock: false };
+}
+
 /** The winner blended with a partner at each of `BLEND_WEIGHTS`, scored on the carve: each weight's best popularity weight (0 without a profile). */
 export type BlendScorer = (winner: RowVectors, partner: RowVectors) => Array<{ weight: number; score: { value: number; perUser: Float32Array }; beta: number }>;
 

@@ -4,7 +4,7 @@ import { TwoTowerModel } from '../model/two-tower.model.js';
 import { createRng } from '../dataset/random.js';
 import { validationScorer } from './auto-transfer.js';
 import { BLEND_WEIGHTS, blendedModel, blendVectors, isBlendable, scoreScale, type RowVectors } from './blend.js';
-import { BLEND_REFITS, bestBlend, blendKind, blendRefits, blendScorer, keepForBlend, type BlendableTrial, type KeptTrial } from './blend-search.js';
+import { BLEND_REFITS, bestBlend, blendKind, blendRefits, blendScorer, fitWithinClock, keepForBlend, type BlendableTrial, type KeptTrial } from './blend-search.js';
 import { DEFAULT_EVALUATION } from './model-settings.js';
 
 const dot = (v: RowVectors, u: number, i: number) => {
@@ -155,6 +155,49 @@ describe("AUTO's blend search", () => {
       ['baseline', 5, 6],
     ]);
     expect(blendRefits(trials, blendKind('transfer', { strategy: 'FULL' }), () => 18, 1).map((t) => t.settings.alsAlpha)).toEqual([5]);
+  });
+
+  it("fits the refits within a minutes budget's clock: none starts after it, the one it interrupts is dropped, a cancellation is rethrown", async () => {
+    // A fake clock: each fit takes 10 s; the deadline at 25 s lets three start.
+    let clock = 0;
+    const done: number[] = [];
+    const timed = await fitWithinClock(
+      [1, 2, 3, 4, 5],
+      async (n) => {
+        clock += 10_000;
+        done.push(n);
+      },
+      { deadline: 25_000, now: () => clock },
+    );
+    expect(timed).toEqual({ fitted: 3, stoppedByClock: true });
+    expect(done).toEqual([1, 2, 3]);
+    // A trials budget (no deadline) fits them all.
+    expect(await fitWithinClock([1, 2], async () => {}, { deadline: Number.POSITIVE_INFINITY })).toEqual({ fitted: 2, stoppedByClock: false });
+    // The clock interrupts a running fit: it is dropped, and the rest are not started.
+    const waitForAbort = (signal: AbortSignal | undefined) =>
+      new Promise<void>((_, reject) => signal!.addEventListener('abort', () => reject(new Error('fit aborted'))));
+    const started: number[] = [];
+    const interrupted = await fitWithinClock(
+      [1, 2],
+      (n, signal) => {
+        started.push(n);
+        return waitForAbort(signal);
+      },
+      { deadline: performance.now() + 30 },
+    );
+    expect(interrupted).toEqual({ fitted: 0, stoppedByClock: true });
+    expect(started).toEqual([1]);
+    // A cancellation by the caller is rethrown, not taken for the clock.
+    const controller = new AbortController();
+    const cancelled = fitWithinClock(
+      [1],
+      (_, signal) => {
+        setTimeout(() => controller.abort(new Error('cancelled by the admin')), 5);
+        return waitForAbort(signal);
+      },
+      { deadline: performance.now() + 60_000, signal: controller.signal },
+    );
+    await expect(cancelled).rejects.toThrow('fit aborted');
   });
 
   /*
