@@ -93,8 +93,7 @@ export async function successiveHalving<C>(options: HalvingOptions<C>): Promise<
     } else break;
     const settings = settingsOf[next.config]!;
     const resource = options.minResource(settings) * eta ** next.rung;
-    const clock = Number.isFinite(deadline) ? AbortSignal.timeout(Math.max(1, Math.ceil(deadline - now()))) : undefined;
-    const signal = clock && options.signal ? AbortSignal.any([clock, options.signal]) : (clock ?? options.signal);
+    const { clock, signal } = clockSignal(deadline, now, options.signal);
     const t0 = now();
     let score: number;
     try {
@@ -121,6 +120,17 @@ export async function successiveHalving<C>(options: HalvingOptions<C>): Promise<
   }
   const best = [...trials].sort((a, b) => b.score - a.score || b.rung - a.rung || a.config - b.config)[0]!;
   return { trials, best, stoppedByClock };
+}
+
+/**
+ * A trial's signals under a minutes budget: `clock` aborts at `deadline` (on `now`'s clock;
+ * none when the deadline is infinite: a trials budget), `signal` at the clock or the caller's
+ * `cancel`, whichever comes first. AbortSignal.timeout takes whole milliseconds (the clock's
+ * are fractional: rounded up).
+ */
+export function clockSignal(deadline: number, now: () => number, cancel: AbortSignal | undefined): { clock?: AbortSignal; signal?: AbortSignal } {
+  const clock = Number.isFinite(deadline) ? AbortSignal.timeout(Math.max(1, Math.ceil(deadline - now()))) : undefined;
+  return { clock, signal: clock && cancel ? AbortSignal.any([clock, cancel]) : (clock ?? cancel) };
 }
 
 /** Higher score first; ties go to the earlier configuration (deterministic). */

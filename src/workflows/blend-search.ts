@@ -1,4 +1,5 @@
 import { pairedBootstrap } from '../evaluation/paired-bootstrap.js';
+import { clockSignal } from '../tuning/successive-halving.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
 import type { BlendReport } from '../transfer/transfer-report.js';
 import type { Candidate } from '../tuning/search-space.js';
@@ -110,8 +111,7 @@ export async function fitWithinClock<T>(
   let fitted = 0;
   for (const refit of refits) {
     if (now() >= options.deadline) return { fitted, stoppedByClock: true };
-    const clock = Number.isFinite(options.deadline) ? AbortSignal.timeout(Math.max(1, Math.ceil(options.deadline - now()))) : undefined;
-    const signal = clock && options.signal ? AbortSignal.any([clock, options.signal]) : (clock ?? options.signal);
+    const { clock, signal } = clockSignal(options.deadline, now, options.signal);
     try {
       await fit(refit, signal);
     } catch (error) {
