@@ -56,6 +56,7 @@ import { pretrain } from '../src/workflows/pretrain.workflow.js';
 import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
 import { DEFAULT_TRANSFER, transfer } from '../src/workflows/transfer.workflow.js';
 import { popularityProfiler, searchTransfer, validationScorer } from '../src/workflows/auto-transfer.js';
+import { itemEventCounts } from '../src/training/popularity-bias.js';
 import { transferContext } from '../src/workflows/transfer-candidate.js';
 import type { NewItemInit } from '../src/transfer/item-init.js';
 import type { SplitSpec } from '../src/workflows/split-spec.js';
@@ -253,9 +254,7 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
     const testData = evaluationData(seen, target.test, users, items);
     const test = evaluate(modelScorer(model, items), testData, EVALUATION).metrics;
     if (beta !== undefined) {
-      const counts = new Float32Array(items);
-      for (const i of seen.items) if (i < items) counts[i]!++;
-      const bias = counts.map((n) => beta! * Math.log1p(n));
+      const bias = Float32Array.from(itemEventCounts({ items: seen.items }, items), (n) => beta! * Math.log1p(n));
       const withTerm = evaluate(biasedEmbeddingScorer(model.embedUsers(), model.embedItems(), model.outputDim, bias, items), testData, EVALUATION).metrics;
       report({ setting: `${TARGET} only (two-tower, ${recipe.objective})${recipe.name ? ` [${recipe.name}]` : ''} + popularity term β ${beta} chosen on the carve`, variant, hr10: withTerm['hr@10']!, ndcg10: withTerm['ndcg@10']!, seconds: (performance.now() - started) / 1000 });
     }

@@ -15,11 +15,17 @@ export function setPopularityBias(model: TwoTowerModel, data: Pick<TrainingData,
   const beta = model.config.popularityWeight;
   const table = model.itemBiasTable;
   if (!(beta > 0) || !table || model.config.itemBias) return undefined;
-  const counts = new Int32Array(table.rows);
+  const counts = itemEventCounts(data, table.rows);
+  for (let i = 0; i < counts.length; i++) table.weights[i] = beta * Math.log1p(counts[i]!);
+  return counts;
+}
+
+/** n_i of the popularity term: the events of `data` on item i in [0, `rows`) with a weight > 0 (each counts 1; no weights: every event). */
+export function itemEventCounts(data: Pick<TrainingData, 'items' | 'weights'>, rows: number): Int32Array {
+  const counts = new Int32Array(rows);
   for (let k = 0; k < data.items.length; k++) {
     const item = data.items[k]!;
-    if (item >= 0 && item < counts.length && (data.weights?.[k] ?? 1) > 0) counts[item]++;
+    if (item >= 0 && item < rows && (data.weights?.[k] ?? 1) > 0) counts[item]++;
   }
-  for (let i = 0; i < counts.length; i++) table.weights[i] = beta * Math.log1p(counts[i]!);
   return counts;
 }

@@ -20,6 +20,7 @@ import { fitStrategy, fitTargetOnly, withOverrides, type ModelOverrides, type Tr
 import { UNREGISTERED_SOURCE_ID } from './retrained-source.js';
 import { bestBlend, blendKind, blendRefits, blendScorer, fitWithinClock, keepForBlend, type BlendableTrial, type KeptTrial } from './blend-search.js';
 import { isBlendable, scaledConcat, type RowVectors } from './blend.js';
+import { itemEventCounts } from '../training/popularity-bias.js';
 import { abortError, transferConfig, type TransferHooks, type TransferSettings } from './transfer.workflow.js';
 
 /** η: each rung keeps the top third and gives it three times the budget. */
@@ -362,12 +363,8 @@ export function popularityProfiler(train: Pick<Examples, 'items'>, items: number
 
 /** The popularity term β·log(1 + n_i) over the first `items` rows at each weight of `POPULARITY_PROFILE` (β = 0: undefined, no term), n_i counted in `train`. */
 export function popularityBiases(train: Pick<Examples, 'items'>, items: number): Array<Float32Array | undefined> {
-  const logCounts = new Float32Array(items);
-  for (let k = 0; k < train.items.length; k++) {
-    const item = train.items[k]!;
-    if (item >= 0 && item < items) logCounts[item]!++;
-  }
-  for (let i = 0; i < items; i++) logCounts[i] = Math.log1p(logCounts[i]!);
+  // Each event counts once (its items alone are passed, not its weights).
+  const logCounts = Float32Array.from(itemEventCounts({ items: train.items }, items), (n) => Math.log1p(n));
   return POPULARITY_PROFILE.map((beta) => (beta === 0 ? undefined : logCounts.map((v) => beta * v)));
 }
 
