@@ -17,6 +17,7 @@
  *     [--recipes "name: --flag value ...; name: ..."]   (target only: one model per recipe in this run, each recipe's
  *     flags on top of the command's; the trainer's validation HR@10 is printed beside test: choose on it; with transfers,
  *     one source model per recipe, each with the recipe's --strategies: "als: --objective implicit-als; hybrid: --objective hybrid --strategies PARTIAL")
+ *     [--transfer-objective hybrid]   (fixed strategies: these towers over the source's rows, e.g. a fresh hybrid top over implicit-ALS rows)
  *     [--objective softmax|implicit-als|hybrid] [--als-alpha 40] [--als-reg 0.1] [--als-cg-steps 3]   (implicit-als: ID rows solved per row, 0 = exact; --layers none)
  *     [--als-sweeps 10] [--top-lr 0.03]   (hybrid: ALS sweeps of the ID rows before the MLP above them trains for --epochs at --top-lr x --lr)
  *     [--joint-reference]   (every grafting transfer also trains the library's JOINT reference, same budget, same
@@ -124,9 +125,11 @@ function settingsFrom(args: string[]) {
     patience: Number(arg('patience', String(DEFAULT_TRAINING.patience))),
   };
   const strategies = (arg('strategies', 'FEATURE_EXTRACTION,PARTIAL,FULL')!).split(',') as Array<TransferStrategyName | 'AUTO' | 'JOINT_TUNED'>;
-  return { objective, model, training, strategies };
+  // The fixed strategies' towers over the source's rows, when not the source's own (e.g. hybrid over implicit ALS: a fresh top).
+  const transferObjective = arg('transfer-objective') as TrainingObjective | undefined;
+  return { objective, model, training, strategies, transferObjective };
 }
-const { objective: OBJECTIVE, model: MODEL, training: TRAINING } = settingsFrom(argv);
+const { objective: OBJECTIVE, model: MODEL, training: TRAINING, transferObjective: TRANSFER_OBJECTIVE } = settingsFrom(argv);
 /**
  * `--recipes "name: --flag value ...; name: ..."`: the target-only models to train, one per
  * recipe, in this one run on the same data and negatives (each recipe's flags on top of the
@@ -229,7 +232,7 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
     const events = trainingEvents(config, target.train, target.validation);
     const carve = events.validation && evaluationData(events.train, events.validation, users, items);
     setUserHistoriesFrom(model, events.train);
-    const t = await fitModel(model, events.train, carve, recipe.training, recipe.model.seed);
+    const t = await fitModel(model, events.train, carve, recipe.training, recipe.model.seed, {}, undefined, EVALUATION);
     // A model refitted on the carve (hybrid) has seen it: only the early-stopping metric (on the copy that had not) is held out.
     const validation = carve && !objectiveNamed(config.objective).refitsOnValidation ? evaluate(modelScorer(model, items), carve, EVALUATION).metrics : undefined;
     // --profile-popularity: the popularity term β·log(1 + n_i) added to the model's scores, β chosen on the carve
@@ -271,11 +274,11 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
 
 async function transfers(gdb: GraftDatabase, split: SplitSpec) {
   // With --recipes, one source model per recipe (its objective, settings and --strategies), all on the same data and negatives.
-  const recipes = RECIPES.length > 0 ? RECIPES : [{ name: '', objective: OBJECTIVE, model: MODEL, training: TRAINING, strategies: STRATEGIES }];
+  const recipes = RECIPES.length > 0 ? RECIPES : [{ name: '', objective: OBJECTIVE, model: MODEL, training: TRAINING, strategies: STRATEGIES, transferObjective: TRANSFER_OBJECTIVE }];
   for (const recipe of recipes) await transfersOf(gdb, split, recipe);
 }
 
-async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name: string; objective: string; model: ModelSettings; training: TrainingSettings; strategies: Array<TransferStrategyName | 'AUTO' | 'JOINT_TUNED'> }) {
+async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name: string; objective: string; model: ModelSettings; training: TrainingSettings; strategies: Array<TransferStrategyName | 'AUTO' | 'JOINT_TUNED'>; transferObjective?: TrainingObjective }) {
   const { model: MODEL, training: TRAINING, strategies: STRATEGIES } = recipe;
   const tag = recipe.name ? ` [${recipe.name}]` : '';
   let started = performance.now();
@@ -309,13 +312,14 @@ async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name:
           jointReference: grafting && JOINT_REFERENCE,
           itemInit,
           itemBias: argv.includes('--transfer-item-bias') ? { learningRate: MODEL.itemBiasLearningRate } : undefined,
+          ...(recipe.transferObjective ? { model: { objective: recipe.transferObjective } } : {}),
           training: TRAINING,
           evaluation: EVALUATION,
           seed: MODEL.seed,
         });
         const seconds = (performance.now() - started) / 1000;
         if (!baselineReported) {
-          report({ setting: `target-only baseline (${recipe.objective}, same budget, in the transfer job)${tag}`, variant, hr10: r.baseline['hr@10']!, ndcg10: r.baseline['ndcg@10']!, seconds: 0 });
+          report({ setting: `target-only baseline (${recipe.transferObjective ?? recipe.objective}, same budget, in the transfer job)${tag}`, variant, hr10: r.baseline['hr@10']!, ndcg10: r.baseline['ndcg@10']!, seconds: 0 });
           baselineReported = true;
         }
         const g = r.gain['hr@10']!;
@@ -338,13 +342,13 @@ async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name:
         }
         report({
           setting: grafting
-            ? `${SOURCE} -> ${TARGET} ${strategy}${strategy === 'PARTIAL' ? ' (freeze 1)' : ''}, replay ${replayWeight}${itemInit === 'random' ? '' : `, item init ${itemInit}`} (${recipe.objective})${tag}`
+            ? `${SOURCE} -> ${TARGET} ${strategy}${strategy === 'PARTIAL' ? ' (freeze 1)' : ''}, replay ${replayWeight}${itemInit === 'random' ? '' : `, item init ${itemInit}`} (${recipe.transferObjective ? `${recipe.transferObjective} over ${recipe.objective} rows` : recipe.objective})${tag}`
             : `JOINT on ${TARGET} + ${SOURCE} (from scratch, every source event at weight 1)`,
           variant,
           hr10: r.metrics['hr@10']!,
           ndcg10: r.metrics['ndcg@10']!,
           seconds,
-          note: `gain ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]${g.relative === null ? '' : `, ${g.relative >= 0 ? '+' : ''}${(100 * g.relative).toFixed(1)}%`}; over popularity ${p.value >= 0 ? '+' : ''}${p.value.toFixed(4)} [${p.ci95[0].toFixed(4)}, ${p.ci95[1].toFixed(4)}]${j ? `; over JOINT ${j.value >= 0 ? '+' : ''}${j.value.toFixed(4)} [${j.ci95[0].toFixed(4)}, ${j.ci95[1].toFixed(4)}]` : ''}${r.negativeTransfer ? ', negative transfer' : ''}; best epoch ${trained.metrics.training.bestEpoch ?? '-'} of ${trained.metrics.training.epochs}; frozen: ${r.frozen}`,
+          note: `gain ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]${g.relative === null ? '' : `, ${g.relative >= 0 ? '+' : ''}${(100 * g.relative).toFixed(1)}%`}; over popularity ${p.value >= 0 ? '+' : ''}${p.value.toFixed(4)} [${p.ci95[0].toFixed(4)}, ${p.ci95[1].toFixed(4)}]${j ? `; over JOINT ${j.value >= 0 ? '+' : ''}${j.value.toFixed(4)} [${j.ci95[0].toFixed(4)}, ${j.ci95[1].toFixed(4)}]` : ''}${r.negativeTransfer ? ', negative transfer' : ''}; best epoch ${trained.metrics.training.bestEpoch ?? '-'} of ${trained.metrics.training.epochs}${trained.metrics.training.topShare !== undefined ? `, top share ${trained.metrics.training.topShare}` : ''}; frozen: ${r.frozen}`,
         });
       }
     }

@@ -141,6 +141,21 @@ export class Tower {
     this.tokenBags = tokens;
   }
 
+  /**
+   * Scales a residual top's output by `factor` (its last layer's kernel and bias, the layer
+   * that starts at zero): the tower then outputs row + factor x MLP(row, tokens, history), so
+   * 0 gives the ID row back and 1 leaves it as trained. A no-op on a tower without a residual top.
+   */
+  scaleResidual(factor: number): void {
+    if (!(factor >= 0) || !Number.isFinite(factor)) throw new GraftError('BAD_INPUT', `residual scale ${factor}; it must be a finite number >= 0 (1 = as trained)`);
+    if (!this.residual || factor === 1) return;
+    const last = this.kernels.length - 1;
+    tf.tidy(() => {
+      this.kernels[last].assign(tf.mul(this.kernels[last], factor));
+      this.biases[last].assign(tf.mul(this.biases[last], factor));
+    });
+  }
+
   /** Freezes (false) or unfreezes (true) layer `layer` (0 = embedding tables, 1..L = dense). */
   setTrainable(layer: number, trainable: boolean): void {
     this.checkLayer(layer);

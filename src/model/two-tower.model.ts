@@ -332,6 +332,11 @@ export class TwoTowerModel {
     for (const t of tower ? [this.towers[tower]] : [this.towers.user, this.towers.item]) t.setTrainable(layer, trainable);
   }
 
+  /** Scales both towers' residual tops (`Tower.scaleResidual`): output = ID row + factor x MLP. */
+  scaleResidualTops(factor: number): void {
+    for (const t of [this.towers.user, this.towers.item]) t.scaleResidual(factor);
+  }
+
   /** Item counts (or weights) of the training data for the logQ correction. */
   setItemFrequencies(counts: ArrayLike<number>): void {
     this.task?.setItemFrequencies(counts);

@@ -103,6 +103,8 @@ export interface TrainResult {
   threads?: number;
   /** ALS: the kernel of the conjugate-gradient row solves, 'simd' (WebAssembly, float32) or 'js' (float64). */
   alsKernel?: 'simd' | 'js';
+  /** Hybrid towers: the share of the trained residual top kept (output = row + share x MLP), chosen on the validation carve. */
+  topShare?: number;
 }
 
 /**

@@ -21,29 +21,15 @@ import { UNREGISTERED_SOURCE_ID } from './retrained-source.js';
 import { bestBlend, blendKind, blendRefits, blendScorer, fitWithinClock, keepForBlend, type BlendableTrial, type KeptTrial } from './blend-search.js';
 import { isBlendable, scaledConcat, type RowVectors } from './blend.js';
 import { itemEventCounts } from '../training/popularity-bias.js';
+import { describeSearchMetric, SEARCH_METRIC, selectionUsers } from './selection-metric.js';
+import { profileTopShare } from '../training/objectives/hybrid.objective.js';
 import { abortError, transferConfig, type TransferHooks, type TransferSettings } from './transfer.workflow.js';
 
 /** η: each rung keeps the top third and gives it three times the budget. */
 export const SEARCH_ETA = 3;
 /** Rungs: budgets of 1x, 3x and 9x the objective's first-rung epochs. */
 export const SEARCH_RUNGS = 3;
-/**
- * How trials are ranked: NDCG@10 on the validation carve under the run's own evaluation
- * protocol (full, or sampled with the run's negatives and seed), so the search ranks
- * configurations the way the test split will judge the winner; finer than HR@10 at this depth.
- * Scored on every carve user while users x items stays within `SEARCH_SCORED_PAIRS` (then
- * the first users by row): the fewer users, the noisier the ranking (one event per user).
- */
-export const SEARCH_METRIC = { ks: [10], metric: 'ndcg@10' };
-/** At most this many user x item scores per validation pass (about 1.5 s of wasm matMul at dim 64). */
-export const SEARCH_SCORED_PAIRS = 500_000_000;
-/** Never fewer than this many validation users when the carve has them, whatever the catalogue's size. */
-export const SEARCH_MIN_USERS = 2_000;
-
-/** The search's metric in words for reports (`ndcg@10 (sampled, 999 negatives)`). */
-export function describeSearchMetric(evaluation: Pick<EvaluationSettings, 'protocol' | 'negatives'>): string {
-  return `${SEARCH_METRIC.metric} (${evaluation.protocol === 'full' ? 'full catalogue' : `sampled, ${evaluation.negatives} negatives`})`;
-}
+export { SEARCH_METRIC, SEARCH_SCORED_PAIRS, SEARCH_MIN_USERS, describeSearchMetric } from './selection-metric.js';
 
 /** What AUTO decided: the best transfer, or no transfer (the tuned target-only model won on validation). */
 export type SearchDecision = 'transfer' | 'target-only';
@@ -97,29 +83,36 @@ export async function searchTransfer(
   const trialKey = (search: 'transfer' | 'baseline', c: Candidate, epochs: number) => `${search} ${epochs} ${JSON.stringify(c)}`;
   // The popularity term's weight, profiled on every trial of an ALS-rows objective (not with `fixed: ['popularityWeight']`).
   const profile = options.fixed?.includes('popularityWeight') ? undefined : popularityProfiler(target.train, alignment.targetItems);
-  const profiled = new Map<string, number>();
+  // What each trial's score profiled (the popularity weight; a residual top's share), keyed by trial.
+  const profiled = new Map<string, Pick<Candidate, 'popularityWeight' | 'topShare'>>();
   const profiles = (c: Candidate, own: ModelObjective) => profile !== undefined && modelObjective(c.objective ?? own.name).alsRows;
   // The best trial of every kind whose model a blend can take (implicit-ALS rows), with its carve vectors (see `bestBlend`).
   const blendable = new Map<string, KeptTrial>();
   // Every blendable trial (not only each kind's best): the blend fits a kind's best few at the top rung (`blendRefits`).
   const blendableTrials: BlendableTrial[] = [];
-  const score = (search: 'transfer' | 'baseline', c: Candidate, epochs: number, model: TwoTowerModel, own: ModelObjective): number => {
+  const score = async (search: 'transfer' | 'baseline', c: Candidate, epochs: number, model: TwoTowerModel, own: ModelObjective): Promise<number> => {
     const key = trialKey(search, c, epochs);
-    const r = profiles(c, own) ? profile!(model, scoreAt) : { score: scoreAt(model, [undefined])[0]!, beta: undefined };
+    const measure = (m: TwoTowerModel) => (profiles(c, own) ? profile!(m, scoreAt) : { score: scoreAt(m, [undefined])[0]!, beta: undefined });
+    let r = measure(model);
+    let share: number | undefined;
+    // A residual top (hybrid) is scored at each share of it too, as its own fit chooses on the carve (`profileTopShare`).
+    if (model.objective.residual) {
+      const best = await profileTopShare(model, measure, (x) => x.score.value, r);
+      r = best.result;
+      share = best.share;
+    }
     perUser.set(key, r.score.perUser);
-    if (r.beta !== undefined) profiled.set(key, r.beta);
-    // Labelled as the trial's record is (with the profiled weight).
-    const labelled = r.beta === undefined ? c : { ...c, popularityWeight: r.beta };
+    const extra: Pick<Candidate, 'popularityWeight' | 'topShare'> = { ...(r.beta !== undefined ? { popularityWeight: r.beta } : {}), ...(share !== undefined ? { topShare: share } : {}) };
+    if (Object.keys(extra).length > 0) profiled.set(key, extra);
+    // Labelled as the trial's record is (with what was profiled).
+    const labelled = { ...c, ...extra };
     keepForBlend(blendable, { search, settings: c, epochs, key, label: search === 'transfer' ? labelOf(labelled) : describeCandidate(labelled), score: r.score.value }, model, alignment.targetUsers, alignment.targetItems);
     if (isBlendable(model.config)) blendableTrials.push({ search, settings: c, epochs, score: r.score.value });
     return r.score.value;
   };
   // A trial's model: without the term when it is profiled (its weight is then the profile's choice).
   const trialOverrides = (c: Candidate, own: ModelObjective): ModelOverrides => ({ ...overridesOf(c), ...(profiles(c, own) ? { popularityWeight: 0 } : {}) });
-  const withProfiled = (search: 'transfer' | 'baseline', t: { settings: Candidate; resource: number }): Candidate => {
-    const beta = profiled.get(trialKey(search, t.settings, t.resource));
-    return beta === undefined ? t.settings : { ...t.settings, popularityWeight: beta };
-  };
+  const withProfiled = (search: 'transfer' | 'baseline', t: { settings: Candidate; resource: number }): Candidate => ({ ...t.settings, ...profiled.get(trialKey(search, t.settings, t.resource)) });
   const tunedOf = (o: ModelObjective) => o.tuned.settings.filter((name) => !options.fixed?.includes(name));
   const tunedValues = (o: ModelObjective, config: TwoTowerConfig): Candidate => {
     const out: Candidate = {};
@@ -188,7 +181,7 @@ export async function searchTransfer(
     });
     try {
       if (fitted.training.aborted) throw abortError(signal);
-      return score('transfer', c, epochs, fitted.model, own);
+      return await score('transfer', c, epochs, fitted.model, own);
     } finally {
       fitted.model.dispose();
     }
@@ -212,7 +205,7 @@ export async function searchTransfer(
     const fitted = await fitTargetOnly(context, config, target.train, undefined as EvaluationData | undefined, trainingFor(c, epochs), settings.seed, { signal });
     try {
       if (fitted.training.aborted) throw abortError(signal);
-      return score('baseline', c, epochs, fitted.model, objective);
+      return await score('baseline', c, epochs, fitted.model, objective);
     } finally {
       fitted.model.dispose();
     }
@@ -402,8 +395,7 @@ export function validationScorer(
   evaluation: Pick<EvaluationSettings, 'protocol' | 'negatives' | 'seed'>,
 ): ValidationScorer {
   const validation = evaluationData(train, validationRows, users, items);
-  const maxUsers = Math.max(SEARCH_MIN_USERS, Math.floor(SEARCH_SCORED_PAIRS / Math.max(1, items)));
-  const chosen = firstUsers(validationRows.users, maxUsers);
+  const chosen = selectionUsers(validationRows.users, items);
   const options = { protocol: evaluation.protocol, negatives: evaluation.negatives, ks: SEARCH_METRIC.ks, seed: evaluation.seed, users: chosen };
   const { metric } = SEARCH_METRIC;
   const scoreAt = (model: TwoTowerModel | ModelVectors, itemBiases: readonly (Float32Array | undefined)[]): ValidationScore[] => {
@@ -537,11 +529,6 @@ export function overridesOf(c: Candidate): ModelOverrides {
   return out;
 }
 
-/** The distinct users of `users`, ascending, at most `max` of them (deterministic). */
-function firstUsers(users: Int32Array, max: number): Int32Array {
-  const distinct = Int32Array.from(new Set(users)).sort();
-  return distinct.length <= max ? distinct : distinct.subarray(0, max);
-}
 
 /** A model's tower outputs, computed once (`embedUsers`, `embedItems`, their width). */
 export type ModelVectors = RowVectors;

@@ -7,6 +7,7 @@ import { objectiveNamed } from '../training/objectives/index.js';
 import type { EpochProgress, StepProgress, TrainResult } from '../training/train.js';
 import type { EvaluationSettings, TrainingSettings } from './model-settings.js';
 import { concatExamples, type Examples } from './prepared-domain.js';
+import { firstUsers, SEARCH_METRIC, selectionUsers, type SelectionProtocol } from './selection-metric.js';
 
 export interface TrainingHooks {
   signal?: AbortSignal;
@@ -26,7 +27,10 @@ export function modelScorer(model: TwoTowerModel, candidateItems?: number) {
 /**
  * Trains with the model's objective (gradient steps, or per-row solves: see `objectiveNamed`),
  * with early stopping on a validation set if one is given. Returns the training result; the
- * model ends with its best validation weights.
+ * model ends with its best validation weights. An objective that chooses its fit on the carve
+ * and then refits (`refitsOnValidation`: the hybrid's epochs and top share) is scored under
+ * `selection` (the run's evaluation protocol, `SEARCH_METRIC`: AUTO's measure) when given; the
+ * per-epoch early stopping of the others keeps the cheap `VALIDATION` metric.
  */
 export async function fitModel(
   model: TwoTowerModel,
@@ -36,11 +40,9 @@ export async function fitModel(
   seed: number,
   hooks: TrainingHooks = {},
   candidateItems?: number,
+  selection?: SelectionProtocol,
 ): Promise<TrainResult> {
-  const validationUsers = validation ? firstUsers(validation.test.users, VALIDATION.maxUsers) : undefined;
-  const validate = validation
-    ? (m: TwoTowerModel) => evaluate(modelScorer(m, candidateItems), validation, { ...VALIDATION, users: validationUsers }).metrics[VALIDATION.metric]!
-    : undefined;
+  const validate = validation ? validatorFor(validation, objectiveNamed(model.config.objective).refitsOnValidation ? selection : undefined, candidateItems) : undefined;
   const earlyStopping = validation && settings.patience > 0 ? { patience: settings.patience, restoreBest: true } : undefined;
   return objectiveNamed(model.config.objective).fit(model, data, {
     epochs: settings.epochs,
@@ -57,6 +59,17 @@ export async function fitModel(
     earlyStopping,
     validationEvents: validation?.test,
   });
+}
+
+/** The carve's score of a model: under `selection` (`SEARCH_METRIC`), or the cheap early-stopping metric. */
+function validatorFor(validation: EvaluationData, selection: SelectionProtocol | undefined, candidateItems: number | undefined): (m: TwoTowerModel) => number {
+  if (selection) {
+    const users = selectionUsers(validation.test.users, candidateItems ?? validation.popularity.length);
+    const options = { protocol: selection.protocol, negatives: selection.negatives, seed: selection.seed, ks: SEARCH_METRIC.ks, users };
+    return (m) => evaluate(modelScorer(m, candidateItems), validation, options).metrics[SEARCH_METRIC.metric]!;
+  }
+  const users = firstUsers(validation.test.users, VALIDATION.maxUsers);
+  return (m) => evaluate(modelScorer(m, candidateItems), validation, { ...VALIDATION, users }).metrics[VALIDATION.metric]!;
 }
 
 /**
@@ -98,8 +111,3 @@ export function setUserHistoriesFrom(model: TwoTowerModel, ...sets: ReadonlyArra
   model.setUserHistories(buildHistoryBags(users, items, model.users));
 }
 
-/** The distinct users of `users`, ascending, at most `max` of them (deterministic). */
-function firstUsers(users: Int32Array, max: number): Int32Array {
-  const distinct = Int32Array.from(new Set(users)).sort();
-  return distinct.length <= max ? distinct : distinct.subarray(0, max);
-}

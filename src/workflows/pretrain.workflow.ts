@@ -35,7 +35,7 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
     const validation = events.validation && evaluationData(events.train, events.validation, users, items);
     // Histories from training events only while training; at test time validation events are history too.
     setUserHistoriesFrom(model, events.train);
-    const training = await fitModel(model, events.train, validation, settings.training, settings.model.seed, hooks);
+    const training = await fitModel(model, events.train, validation, settings.training, settings.model.seed, hooks, undefined, settings.evaluation);
     if (training.aborted) throw new GraftError('CANCELLED', `training on "${prepared.domain}" cancelled; no model was registered`);
     // At test time the validation interactions are history too.
     const test = evaluationData(concatExamples(prepared.train, prepared.validation), prepared.test, users, items);

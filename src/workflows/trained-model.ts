@@ -49,6 +49,8 @@ export interface ModelMetrics {
     stoppedEarly: boolean;
     /** Threads that trained (implicit-als; absent: one, or a model stored before this was recorded). */
     threads?: number;
+    /** Hybrid towers: the share of the residual top kept, chosen on the carve (absent: all of it, or not hybrid). */
+    topShare?: number;
     history: Array<{ epoch: number; loss: number; validation?: number }>;
   };
 }
@@ -103,6 +105,7 @@ export function summariseMetrics(report: { model: EvaluationReport; popularity: 
       examplesPerSecond: Math.round(training.examplesPerSecond),
       stoppedEarly: training.stoppedEarly,
       ...(training.threads !== undefined ? { threads: training.threads } : {}),
+      ...(training.topShare !== undefined ? { topShare: training.topShare } : {}),
       history: training.history.map((h) => ({ epoch: h.epoch, loss: h.loss, validation: h.validation })),
     },
   };

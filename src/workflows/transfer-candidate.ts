@@ -9,6 +9,7 @@ import type { TrainResult } from '../training/train.js';
 import { fitModel, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
 import { configForObjective, towerTokensFor, type TrainingSettings } from './model-settings.js';
 import type { Examples, PreparedDomain } from './prepared-domain.js';
+import type { SelectionProtocol } from './selection-metric.js';
 import { defaultOf } from './settings/index.js';
 import type { PreparedSource, PreparedTransfer } from './transfer.workflow.js';
 
@@ -45,7 +46,7 @@ export interface StrategyRun {
   config: TwoTowerConfig;
   train: Examples;
   validation: EvaluationData | undefined;
-  settings: { replayWeight?: number; replayFraction?: number; itemInit?: NewItemInit; training: TrainingSettings; seed: number };
+  settings: { replayWeight?: number; replayFraction?: number; itemInit?: NewItemInit; training: TrainingSettings; seed: number; evaluation?: SelectionProtocol };
   hooks: TrainingHooks;
 }
 
@@ -81,7 +82,7 @@ export async function fitStrategy(context: TransferContext, strategy: TransferSt
     // A user's source events (source item rows kept by the alignment) feed their target representation;
     // source first, so the capped pool keeps the target events.
     setUserHistoriesFrom(model, context.sourceEvents, run.train);
-    const training = await fitModel(model, { ...run.train, replay }, run.validation, settings.training, settings.seed, hooks, alignment.targetItems);
+    const training = await fitModel(model, { ...run.train, replay }, run.validation, settings.training, settings.seed, hooks, alignment.targetItems, settings.evaluation);
     return { strategy, model, training, mix: replay ? mix : undefined };
   } catch (error) {
     model.dispose();
@@ -98,12 +99,14 @@ export async function fitTargetOnly(
   training: TrainingSettings,
   seed: number,
   hooks: TrainingHooks = {},
+  /** How an objective that chooses its fit on the carve scores it (the run's evaluation protocol). */
+  selection?: SelectionProtocol,
 ): Promise<{ model: TwoTowerModel; training: TrainResult }> {
   const { alignment, prepared } = context;
   const model = TwoTowerModel.create({ ...config, users: alignment.targetUsers, items: alignment.targetItems }, towerTokensFor(config, prepared.target.itemTokens));
   try {
     setUserHistoriesFrom(model, train);
-    const result = await fitModel(model, train, validation, training, seed, hooks);
+    const result = await fitModel(model, train, validation, training, seed, hooks, undefined, selection);
     return { model, training: result };
   } catch (error) {
     model.dispose();

@@ -218,7 +218,7 @@ async function targetOnlyOutcome(
     hooks.onPhase?.('baseline');
     const events = trainingEvents(config, target.train, target.validation);
     const validation = events.validation && evaluationData(events.train, events.validation, nTargetUsers, nTargetItems);
-    const fit = await fitTargetOnly(context, config, events.train, validation, training, settings.seed, hooks);
+    const fit = await fitTargetOnly(context, config, events.train, validation, training, settings.seed, hooks, settings.evaluation);
     model = fit.model;
     if (fit.training.aborted) throw abortError(hooks.signal);
     if ((settings.jointReference ?? defaultOf<boolean>('jointReference')) === true) {
@@ -330,7 +330,7 @@ async function transferWith(
     const baselineConfig = withOverrides(transferConfig(source.config, { ...settings, model: undefined }), settings.baseline ? settings.baseline.model : settings.model);
     const baselineEvents = trainingEvents(baselineConfig, target.train, target.validation);
     const baselineValidation = baselineEvents.validation && evaluationData(baselineEvents.train, baselineEvents.validation, nTargetUsers, nTargetItems);
-    const baselineFit = await fitTargetOnly(context, baselineConfig, baselineEvents.train, baselineValidation, settings.baseline?.training ?? settings.training, settings.seed, hooks);
+    const baselineFit = await fitTargetOnly(context, baselineConfig, baselineEvents.train, baselineValidation, settings.baseline?.training ?? settings.training, settings.seed, hooks, settings.evaluation);
     baseline = baselineFit.model;
     const baselineTraining = baselineFit.training;
     if (baselineTraining.aborted) throw abortError(hooks.signal);
@@ -422,7 +422,7 @@ async function fitBlendPartner(context: TransferContext, settings: TransferSetti
     const config = withOverrides(transferConfig(prepared.source.config, { ...settings, model: undefined }), partner.model);
     const events = trainingEvents(config, target.train, target.validation);
     const validation = events.validation && evaluationData(events.train, events.validation, alignment.targetUsers, alignment.targetItems);
-    return fitTargetOnly(context, config, events.train, validation, partner.training, settings.seed, hooks);
+    return fitTargetOnly(context, config, events.train, validation, partner.training, settings.seed, hooks, settings.evaluation);
   }
   const config = transferConfig(prepared.source.config, { ...settings, model: partner.model });
   const events = trainingEvents(config, target.train, target.validation);

@@ -4,6 +4,7 @@ import { buildHistoryBags } from '../../model/history-bags.js';
 import type { TokenBags } from '../../model/token-hash.js';
 import { TwoTowerModel, type TwoTowerConfig } from '../../model/two-tower.model.js';
 import { fitImplicitAls } from '../implicit-als.js';
+import { profileTopShare, TOP_SHARES } from './hybrid.objective.js';
 import { objectiveNamed } from './index.js';
 
 /**
@@ -155,6 +156,64 @@ describe('hybrid objective', () => {
     expect(chosen.bestEpoch).toBeDefined();
     expect(chosen.epochs).toBe(chosen.bestEpoch);
     expect(chosen.bestValidation).toBeGreaterThanOrEqual(alsHitRate);
+    // A top that trained is kept at the share the carve chose; none without one.
+    if (chosen.bestEpoch! > 0) expect(TOP_SHARES).toContain(chosen.topShare);
+    else expect(chosen.topShare).toBeUndefined();
     for (const m of [als, model, refit]) m.dispose();
+  });
+
+  it('scales a residual top exactly: share 0 gives the ID rows, halving then doubling gives the top back bit for bit', async () => {
+    const data = planted(5);
+    const model = hybridModel(data);
+    await objectiveNamed('hybrid').fit(model, data.train, { ...FIT, epochs: 2 });
+    const trained = { users: model.embedUsers(), items: model.embedItems() };
+    expect(Array.from(trained.items)).not.toEqual(Array.from(model.itemTable.weights));
+    model.scaleResidualTops(0.5);
+    expect(Array.from(model.embedItems())).not.toEqual(Array.from(trained.items));
+    model.scaleResidualTops(2);
+    expect(Array.from(model.embedUsers())).toEqual(Array.from(trained.users));
+    expect(Array.from(model.embedItems())).toEqual(Array.from(trained.items));
+    model.scaleResidualTops(0);
+    expect(Array.from(model.embedItems())).toEqual(Array.from(model.itemTable.weights));
+    expect(() => model.scaleResidualTops(-1)).toThrow(/residual scale -1; it must be a finite number >= 0/);
+    // Towers without a residual top (softmax) are left as they are.
+    const softmax = TwoTowerModel.create({ users: data.users, items: data.items, dim: 8, layers: [16, 8], seed: 5 });
+    const before = softmax.embedItems();
+    softmax.scaleResidualTops(0.5);
+    expect(Array.from(softmax.embedItems())).toEqual(Array.from(before));
+    for (const m of [model, softmax]) m.dispose();
+  });
+
+  it("profiles the top's share on the validator and leaves the model at the best one (ties keep more of the top)", async () => {
+    const data = planted(6);
+    const model = hybridModel(data);
+    await objectiveNamed('hybrid').fit(model, data.train, { ...FIT, epochs: 2 });
+    const trained = model.tower('item').kernels[1]!.dataSync().slice();
+    const scaleOf = (m: TwoTowerModel) => {
+      const k = m.tower('item').kernels[1]!.dataSync();
+      let at = 0;
+      while (trained[at] === 0) at++;
+      return k[at]! / trained[at]!;
+    };
+    // A validator that likes a quarter of the top best.
+    const seen: number[] = [];
+    const best = await profileTopShare(
+      model,
+      (m) => {
+        seen.push(scaleOf(m));
+        return 1 - Math.abs(scaleOf(m) - 0.25);
+      },
+      (v) => v,
+      1 - 0.75,
+    );
+    expect(seen).toEqual([0.5, 0.25, 0.125, 0.0625, 0.03125]);
+    expect(best).toEqual({ share: 0.25, result: 1 });
+    expect(Array.from(model.tower('item').kernels[1]!.dataSync())).toEqual(Array.from(trained, (w) => Math.fround(w * 0.25)));
+    // A flat validator keeps the top as trained.
+    model.scaleResidualTops(4);
+    const flat = await profileTopShare(model, () => 0.5, (v) => v, 0.5);
+    expect(flat).toEqual({ share: 1, result: 0.5 });
+    expect(Array.from(model.tower('item').kernels[1]!.dataSync())).toEqual(Array.from(trained));
+    model.dispose();
   });
 });

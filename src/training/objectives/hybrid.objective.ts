@@ -18,11 +18,13 @@ import type { FitOptions, Objective } from './objective.js';
  *    learning rate, every ID row frozen: the towers start exactly at the ALS solution (the
  *    residual's last layer is zero) and move only above it.
  *
- * With a validation carve (`validate` and `validationEvents`) the number of stage-2 epochs is
- * chosen on it first, on a copy: stage 1 on the training events, then stage 2 with early
- * stopping; 0 epochs when no epoch beats the ALS solution itself. The model is then fitted on
- * the training and validation events together (as implicit-als trains on the carve) with that
- * number of epochs, so with 0 it is exactly the implicit-ALS model of the same data.
+ * With a validation carve (`validate` and `validationEvents`) the number of stage-2 epochs and
+ * the share of the top kept (`TOP_SHARES`: output = row + share x MLP) are chosen on it first,
+ * on a copy: stage 1 on the training events, then stage 2 with early stopping, then the best
+ * epoch's top scored at each share; 0 epochs when nothing beats the ALS solution itself. The
+ * model is then fitted on the training and validation events together (as implicit-als trains
+ * on the carve) with that number of epochs and its top scaled to that share, so with 0 epochs
+ * it is exactly the implicit-ALS model of the same data.
  */
 export const hybridObjective: Objective = {
   ...modelObjective('hybrid'),
@@ -33,7 +35,8 @@ export const hybridObjective: Objective = {
 
 async function fitHybrid(model: TwoTowerModel, data: TrainingData, options: FitOptions): Promise<TrainResult> {
   let epochs = options.epochs;
-  let chosen: { bestEpoch?: number; bestValidation?: number } = {};
+  let share = 1;
+  let chosen: { bestEpoch?: number; bestValidation?: number; topShare?: number } = {};
   let events = data;
   if (options.validate && options.validationEvents && hasTrainableTop(model) && epochs > 0) {
     const probe = model.clone();
@@ -41,11 +44,13 @@ async function fitHybrid(model: TwoTowerModel, data: TrainingData, options: FitO
       const rows = await solveRows(probe, data, options);
       if (rows.aborted) return rows;
       const start = await options.validate(probe);
-      const top = await trainTop(probe, data, { ...options, earlyStopping: options.earlyStopping ?? { patience: epochs, restoreBest: true } });
+      const top = await trainTop(probe, data, { ...options, earlyStopping: { ...(options.earlyStopping ?? { patience: epochs }), restoreBest: true } });
       if (top.aborted) return top;
-      const better = top.bestEpoch !== undefined && top.bestValidation! > start;
+      const best = top.bestEpoch !== undefined ? await profileTopShare(probe, options.validate, (v) => v, top.bestValidation!) : undefined;
+      const better = best !== undefined && best.result > start;
       epochs = better ? top.bestEpoch! : 0;
-      chosen = { bestEpoch: epochs, bestValidation: better ? top.bestValidation : start };
+      share = better ? best.share : 1;
+      chosen = { bestEpoch: epochs, bestValidation: better ? best.result : start, ...(better ? { topShare: share } : {}) };
     } finally {
       probe.dispose();
     }
@@ -56,17 +61,46 @@ async function fitHybrid(model: TwoTowerModel, data: TrainingData, options: FitO
   if (rows.aborted || epochs === 0 || !hasTrainableTop(model)) return { ...rows, ...chosen };
   if (options.validationEvents || !options.validate) {
     const top = await trainTop(model, events, { ...options, epochs, validate: undefined, earlyStopping: undefined });
+    if (!top.aborted) model.scaleResidualTops(share);
     return { ...top, ...chosen, threads: rows.threads };
   }
-  // A validator without the carve's events: stop early on it, and keep the ALS solution when no epoch beats it.
+  // A validator without the carve's events: stop early on it, and keep the ALS solution when nothing beats it.
   const start = await options.validate(model);
   const solved = model.exportWeights();
-  const top = await trainTop(model, events, { ...options, epochs, earlyStopping: options.earlyStopping ?? { patience: epochs, restoreBest: true } });
-  if (!top.aborted && !(top.bestValidation! > start)) {
+  const top = await trainTop(model, events, { ...options, epochs, earlyStopping: { ...(options.earlyStopping ?? { patience: epochs }), restoreBest: true } });
+  if (top.aborted) return { ...top, threads: rows.threads };
+  const best = top.bestEpoch !== undefined ? await profileTopShare(model, options.validate, (v) => v, top.bestValidation!) : undefined;
+  if (!(best !== undefined && best.result > start)) {
     model.loadWeights(solved);
     return { ...top, bestEpoch: 0, bestValidation: start, threads: rows.threads };
   }
-  return { ...top, threads: rows.threads };
+  return { ...top, bestValidation: best.result, topShare: best.share, threads: rows.threads };
+}
+
+/**
+ * The shares of a trained residual top the carve compares (output = row + share x MLP), halving
+ * from the top as trained: a top fitted on few events may help the ranking only in part (a
+ * fresh top over a transfer's frozen source rows moves them further than the carve likes), and
+ * 0, the rows alone, is the fit's other candidate. Powers of two, so the scaling is exact.
+ */
+export const TOP_SHARES = [1, 0.5, 0.25, 0.125, 0.0625, 0.03125] as const;
+
+/**
+ * Measures `model`'s top at each of `TOP_SHARES` (it holds the top as trained, which measured
+ * `atFull`) and leaves it at the best share by `valueOf`: the first of the best, so ties keep
+ * more of the top. Returns the share and its measurement.
+ */
+export async function profileTopShare<T>(model: TwoTowerModel, measure: (model: TwoTowerModel) => T | Promise<T>, valueOf: (result: T) => number, atFull: T): Promise<{ share: number; result: T }> {
+  let best: { share: number; result: T } = { share: 1, result: atFull };
+  let share = 1;
+  for (const next of TOP_SHARES.slice(1)) {
+    model.scaleResidualTops(next / share);
+    share = next;
+    const result = await measure(model);
+    if (valueOf(result) > valueOf(best.result)) best = { share, result };
+  }
+  model.scaleResidualTops(best.share / share);
+  return best;
 }
 
 /**
