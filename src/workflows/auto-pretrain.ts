@@ -5,8 +5,7 @@ import type { SearchReport, SearchTrialRecord } from '../transfer/transfer-repor
 import { formatSearchBudget, type SearchBudget } from '../tuning/search-budget.js';
 import { candidateSampler, describeCandidate, targetOnlySearchSpace, type Candidate } from '../tuning/search-space.js';
 import { successiveHalving } from '../tuning/successive-halving.js';
-import { profileTopShare } from '../training/objectives/hybrid.objective.js';
-import { SEARCH_ETA, SEARCH_RUNGS, describeSearchMetric, firstRungOf, objectiveAnchors, overridesOf, popularityProfiler, searchedObjectives, validationScorer } from './auto-transfer.js';
+import { profiledScore, type ProfiledSettings, SEARCH_ETA, SEARCH_RUNGS, describeSearchMetric, firstRungOf, objectiveAnchors, overridesOf, popularityProfiler, searchedObjectives, validationScorer } from './auto-transfer.js';
 import { fitModel, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
 import { configForObjective, modelConfig, towerTokensFor } from './model-settings.js';
 import { withOverrides } from './transfer-candidate.js';
@@ -43,7 +42,7 @@ export async function autoPretrain(
   // The popularity term's weight: profiled on every trial of an ALS-rows objective, as in AUTO's transfer search.
   const profile = popularityProfiler(prepared.train, items);
   // And a residual top's share (hybrid), as its own fit chooses on the carve.
-  const profiled = new Map<string, Pick<Candidate, 'popularityWeight' | 'topShare'>>();
+  const profiled = new Map<string, ProfiledSettings>();
   const keyOf = (c: Candidate, epochs: number) => `${epochs} ${JSON.stringify(c)}`;
   const withProfiled = (t: { settings: Candidate; resource: number }): Candidate => ({ ...t.settings, ...profiled.get(keyOf(t.settings, t.resource)) });
   const baseConfig = modelConfig(settings.model, users, items);
@@ -66,15 +65,8 @@ export async function autoPretrain(
         setUserHistoriesFrom(model, prepared.train);
         const fit = await fitModel(model, prepared.train, undefined, { ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate, patience: 0 }, seed, { signal });
         if (fit.aborted) throw new GraftError('CANCELLED', 'trial cancelled');
-        const measure = (m: TwoTowerModel) => (profiles ? profile(m, scoreAt) : { score: scoreAt(m, [undefined])[0]!, beta: undefined });
-        let found = measure(model);
-        let share: number | undefined;
-        if (model.objective.residual) {
-          const best = await profileTopShare(model, measure, (x) => x.score.value, found);
-          found = best.result;
-          share = best.share;
-        }
-        profiled.set(keyOf(c, epochs), { ...(found.beta !== undefined ? { popularityWeight: found.beta } : {}), ...(share !== undefined ? { topShare: share } : {}) });
+        const found = await profiledScore(model, scoreAt, profiles ? profile : undefined);
+        profiled.set(keyOf(c, epochs), found.profiled);
         return found.score.value;
       } finally {
         model.dispose();

@@ -84,7 +84,7 @@ export async function searchTransfer(
   // The popularity term's weight, profiled on every trial of an ALS-rows objective (not with `fixed: ['popularityWeight']`).
   const profile = options.fixed?.includes('popularityWeight') ? undefined : popularityProfiler(target.train, alignment.targetItems);
   // What each trial's score profiled (the popularity weight; a residual top's share), keyed by trial.
-  const profiled = new Map<string, Pick<Candidate, 'popularityWeight' | 'topShare'>>();
+  const profiled = new Map<string, ProfiledSettings>();
   const profiles = (c: Candidate, own: ModelObjective) => profile !== undefined && modelObjective(c.objective ?? own.name).alsRows;
   // The best trial of every kind whose model a blend can take (implicit-ALS rows), with its carve vectors (see `bestBlend`).
   const blendable = new Map<string, KeptTrial>();
@@ -92,23 +92,14 @@ export async function searchTransfer(
   const blendableTrials: BlendableTrial[] = [];
   const score = async (search: 'transfer' | 'baseline', c: Candidate, epochs: number, model: TwoTowerModel, own: ModelObjective): Promise<number> => {
     const key = trialKey(search, c, epochs);
-    const measure = (m: TwoTowerModel) => (profiles(c, own) ? profile!(m, scoreAt) : { score: scoreAt(m, [undefined])[0]!, beta: undefined });
-    let r = measure(model);
-    let share: number | undefined;
-    // A residual top (hybrid) is scored at each share of it too, as its own fit chooses on the carve (`profileTopShare`).
-    if (model.objective.residual) {
-      const best = await profileTopShare(model, measure, (x) => x.score.value, r);
-      r = best.result;
-      share = best.share;
-    }
-    perUser.set(key, r.score.perUser);
-    const extra: Pick<Candidate, 'popularityWeight' | 'topShare'> = { ...(r.beta !== undefined ? { popularityWeight: r.beta } : {}), ...(share !== undefined ? { topShare: share } : {}) };
+    const { score: r, profiled: extra } = await profiledScore(model, scoreAt, profiles(c, own) ? profile : undefined);
+    perUser.set(key, r.perUser);
     if (Object.keys(extra).length > 0) profiled.set(key, extra);
     // Labelled as the trial's record is (with what was profiled).
     const labelled = { ...c, ...extra };
-    keepForBlend(blendable, { search, settings: c, epochs, key, label: search === 'transfer' ? labelOf(labelled) : describeCandidate(labelled), score: r.score.value }, model, alignment.targetUsers, alignment.targetItems);
-    if (isBlendable(model.config)) blendableTrials.push({ search, settings: c, epochs, score: r.score.value });
-    return r.score.value;
+    keepForBlend(blendable, { search, settings: c, epochs, key, label: search === 'transfer' ? labelOf(labelled) : describeCandidate(labelled), score: r.value }, model, alignment.targetUsers, alignment.targetItems);
+    if (isBlendable(model.config)) blendableTrials.push({ search, settings: c, epochs, score: r.value });
+    return r.value;
   };
   // A trial's model: without the term when it is profiled (its weight is then the profile's choice).
   const trialOverrides = (c: Candidate, own: ModelObjective): ModelOverrides => ({ ...overridesOf(c), ...(profiles(c, own) ? { popularityWeight: 0 } : {}) });
@@ -352,6 +343,30 @@ export function popularityProfiler(train: Pick<Examples, 'items'>, items: number
     for (let n = 1; n < scores.length; n++) if (scores[n]!.value > scores[best]!.value) best = n;
     return { score: scores[best]!, beta: POPULARITY_PROFILE[best]! };
   };
+}
+
+/** What a trial's score profiled, besides its drawn settings. */
+export type ProfiledSettings = Pick<Candidate, 'popularityWeight' | 'topShare'>;
+
+/**
+ * A trial's carve score at what is profiled rather than drawn: the popularity weight (with
+ * `profile`: an ALS-rows objective's trial) and a residual top's share (hybrid: scored at each
+ * of `TOP_SHARES`, as its own fit chooses on the carve). The model is left at the best share.
+ */
+export async function profiledScore(
+  model: TwoTowerModel,
+  scoreAt: ValidationScorer['scoreAt'],
+  profile: ReturnType<typeof popularityProfiler> | undefined,
+): Promise<{ score: ValidationScore; profiled: ProfiledSettings }> {
+  const measure = (m: TwoTowerModel) => (profile ? profile(m, scoreAt) : { score: scoreAt(m, [undefined])[0]!, beta: undefined });
+  let found = measure(model);
+  let share: number | undefined;
+  if (model.objective.residual) {
+    const best = await profileTopShare(model, measure, (x) => x.score.value, found);
+    found = best.result;
+    share = best.share;
+  }
+  return { score: found.score, profiled: { ...(found.beta !== undefined ? { popularityWeight: found.beta } : {}), ...(share !== undefined ? { topShare: share } : {}) } };
 }
 
 /** The popularity term β·log(1 + n_i) over the first `items` rows at each weight of `POPULARITY_PROFILE` (β = 0: undefined, no term), n_i counted in `train`. */
