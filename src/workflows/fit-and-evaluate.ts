@@ -42,7 +42,7 @@ export async function fitModel(
   candidateItems?: number,
   selection?: SelectionProtocol,
 ): Promise<TrainResult> {
-  const validate = validation ? validatorFor(validation, objectiveNamed(model.config.objective).refitsOnValidation ? selection : undefined, candidateItems) : undefined;
+  const validate = validation ? carveValidator(validation, objectiveNamed(model.config.objective).refitsOnValidation ? selection : undefined, candidateItems) : undefined;
   const earlyStopping = validation && settings.patience > 0 ? { patience: settings.patience, restoreBest: true } : undefined;
   return objectiveNamed(model.config.objective).fit(model, data, {
     epochs: settings.epochs,
@@ -62,7 +62,7 @@ export async function fitModel(
 }
 
 /** The carve's score of a model: under `selection` (`SEARCH_METRIC`), or the cheap early-stopping metric. */
-function validatorFor(validation: EvaluationData, selection: SelectionProtocol | undefined, candidateItems: number | undefined): (m: TwoTowerModel) => number {
+export function carveValidator(validation: EvaluationData, selection: SelectionProtocol | undefined, candidateItems: number | undefined): (m: TwoTowerModel) => number {
   if (selection) {
     const users = selectionUsers(validation.test.users, candidateItems ?? validation.popularity.length);
     const options = { protocol: selection.protocol, negatives: selection.negatives, seed: selection.seed, ks: SEARCH_METRIC.ks, users };

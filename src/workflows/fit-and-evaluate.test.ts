@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { createRng } from '../dataset/random.js';
+import { evaluate } from '../evaluation/evaluate.js';
+import { TwoTowerModel } from '../model/two-tower.model.js';
+import { evaluationData } from './evaluation-data.js';
+import { carveValidator, modelScorer } from './fit-and-evaluate.js';
+import { SEARCH_METRIC, selectionUsers } from './selection-metric.js';
+
+/** Random events over 300 users x 200 items: 4 training events and 1 carve event per user. */
+function carve() {
+  const rng = createRng(11);
+  const [users, items] = [300, 200];
+  const train = { users: new Int32Array(4 * users), items: new Int32Array(4 * users) };
+  const test = { users: new Int32Array(users), items: new Int32Array(users) };
+  for (let u = 0; u < users; u++) {
+    for (let k = 0; k < 4; k++) {
+      train.users[4 * u + k] = u;
+      train.items[4 * u + k] = rng.int(items);
+    }
+    test.users[u] = u;
+    test.items[u] = rng.int(items);
+  }
+  return { users, items, validation: evaluationData(train, test, users, items) };
+}
+
+describe('carveValidator', () => {
+  it("scores a carve choice under the run's protocol (NDCG@10), and early stopping with the cheap metric (HR@10, 99 negatives)", () => {
+    const { users, items, validation } = carve();
+    const model = TwoTowerModel.create({ users, items, dim: 8, layers: [], objective: 'implicit-als', seed: 3 });
+    const selection = { protocol: 'sampled' as const, negatives: 50, seed: 5 };
+    const expected = evaluate(modelScorer(model, items), validation, { ...selection, ks: SEARCH_METRIC.ks, users: selectionUsers(validation.test.users, items) }).metrics['ndcg@10']!;
+    expect(carveValidator(validation, selection, items)(model)).toBe(expected);
+    const cheap = evaluate(modelScorer(model, items), validation, { protocol: 'sampled', negatives: 99, ks: [10], seed: 7, users: selectionUsers(validation.test.users, items) }).metrics['hr@10']!;
+    expect(carveValidator(validation, undefined, items)(model)).toBe(cheap);
+    expect(expected).not.toBe(cheap);
+    model.dispose();
+  });
+});
