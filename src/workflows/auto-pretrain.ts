@@ -65,7 +65,7 @@ export async function autoPretrain(
         setUserHistoriesFrom(model, prepared.train);
         const fit = await fitModel(model, prepared.train, undefined, { ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate, patience: 0 }, seed, { signal });
         if (fit.aborted) throw new GraftError('CANCELLED', 'trial cancelled');
-        const found = await profiledScore(model, scoreAt, profiles ? profile : undefined);
+        const found = await profiledScore(model, scoreAt, profiles ? profile : undefined, { users, items });
         profiled.set(keyOf(c, epochs), found.profiled);
         return found.score.value;
       } finally {

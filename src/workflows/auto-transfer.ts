@@ -22,7 +22,7 @@ import { bestBlend, blendKind, blendRefits, blendScorer, fitWithinClock, keepFor
 import { isBlendable, scaledConcat, type RowVectors } from './blend.js';
 import { itemEventCounts } from '../training/popularity-bias.js';
 import { describeSearchMetric, SEARCH_METRIC, selectionUsers } from './selection-metric.js';
-import { profileTopShare } from '../training/objectives/hybrid.objective.js';
+import { profileTopShare, TOP_SHARES } from '../training/objectives/hybrid.objective.js';
 import { abortError, transferConfig, type TransferHooks, type TransferSettings } from './transfer.workflow.js';
 
 /** η: each rung keeps the top third and gives it three times the budget. */
@@ -92,7 +92,7 @@ export async function searchTransfer(
   const blendableTrials: BlendableTrial[] = [];
   const score = async (search: 'transfer' | 'baseline', c: Candidate, epochs: number, model: TwoTowerModel, own: ModelObjective): Promise<number> => {
     const key = trialKey(search, c, epochs);
-    const { score: r, profiled: extra } = await profiledScore(model, scoreAt, profiles(c, own) ? profile : undefined);
+    const { score: r, profiled: extra } = await profiledScore(model, scoreAt, profiles(c, own) ? profile : undefined, { users: alignment.targetUsers, items: alignment.targetItems });
     perUser.set(key, r.perUser);
     if (Object.keys(extra).length > 0) profiled.set(key, extra);
     // Labelled as the trial's record is (with what was profiled).
@@ -351,22 +351,57 @@ export type ProfiledSettings = Pick<Candidate, 'popularityWeight' | 'topShare'>;
 /**
  * A trial's carve score at what is profiled rather than drawn: the popularity weight (with
  * `profile`: an ALS-rows objective's trial) and a residual top's share (hybrid: scored at each
- * of `TOP_SHARES`, as its own fit chooses on the carve). The model is left at the best share.
+ * of `TOP_SHARES`, as its own fit chooses on the carve). The shares' vectors are formed from
+ * two tower outputs, the top as trained and the bare ID rows (row + share x (top - row)), over
+ * the first `users` x `items` rows the carve ranks (a transfer's model also holds the source's
+ * rows), so the profile costs scoring passes, not tower passes.
  */
 export async function profiledScore(
   model: TwoTowerModel,
   scoreAt: ValidationScorer['scoreAt'],
   profile: ReturnType<typeof popularityProfiler> | undefined,
+  rows: { users: number; items: number },
 ): Promise<{ score: ValidationScore; profiled: ProfiledSettings }> {
-  const measure = (m: TwoTowerModel) => (profile ? profile(m, scoreAt) : { score: scoreAt(m, [undefined])[0]!, beta: undefined });
-  let found = measure(model);
-  let share: number | undefined;
-  if (model.objective.residual) {
-    const best = await profileTopShare(model, measure, (x) => x.score.value, found);
-    found = best.result;
-    share = best.share;
+  const measure = (m: TwoTowerModel | ModelVectors) => (profile ? profile(m, scoreAt) : { score: scoreAt(m, [undefined])[0]!, beta: undefined });
+  if (!model.objective.residual) {
+    const found = measure(model);
+    return { score: found.score, profiled: found.beta !== undefined ? { popularityWeight: found.beta } : {} };
   }
-  return { score: found.score, profiled: { ...(found.beta !== undefined ? { popularityWeight: found.beta } : {}), ...(share !== undefined ? { topShare: share } : {}) } };
+  const best = await profileShares(model, measure, rows);
+  return { score: best.result.score, profiled: { ...(best.result.beta !== undefined ? { popularityWeight: best.result.beta } : {}), topShare: best.share } };
+}
+
+/** `profiledScore`'s share profile: the first of the best share by its score (ties keep more of the top). */
+async function profileShares<T extends { score: ValidationScore }>(
+  model: TwoTowerModel,
+  measure: (m: TwoTowerModel | ModelVectors) => T,
+  rows: { users: number; items: number },
+): Promise<{ share: number; result: T }> {
+  const dim = model.outputDim;
+  // A popularity column (popularityWeight above 0 in the model) is not a residual's: scale the top itself.
+  if (dim !== model.config.dim) return profileTopShare(model, measure, (x) => x.score.value, measure(model));
+  const users = range(Math.min(rows.users, model.users));
+  const items = range(Math.min(rows.items, model.items));
+  const top = { users: model.embedUsers(users), items: model.embedItems(items) };
+  const bare = { users: model.userTable.weights.subarray(0, top.users.length), items: model.itemTable.weights.subarray(0, top.items.length) };
+  const at = (share: number): ModelVectors => ({ users: lerp(bare.users, top.users, share), items: lerp(bare.items, top.items, share), dim });
+  let best = { share: 1, result: measure({ ...top, dim }) };
+  for (const share of TOP_SHARES.slice(1)) {
+    const result = measure(at(share));
+    if (result.score.value > best.result.score.value) best = { share, result };
+  }
+  return best;
+}
+
+/** from + t x (to - from), element-wise. */
+function lerp(from: Float32Array, to: Float32Array, t: number): Float32Array {
+  const out = new Float32Array(to.length);
+  for (let k = 0; k < out.length; k++) out[k] = from[k]! + t * (to[k]! - from[k]!);
+  return out;
+}
+
+function range(n: number): Int32Array {
+  return Int32Array.from({ length: n }, (_, i) => i);
 }
 
 /** The popularity term β·log(1 + n_i) over the first `items` rows at each weight of `POPULARITY_PROFILE` (β = 0: undefined, no term), n_i counted in `train`. */
