@@ -75,10 +75,6 @@ describe('graft transfer and graft train choose their settings by validation (--
     const rung0 = out.search.trials.filter((t: { rung: number }) => t.rung === 0);
     expect(rung0.map((t: { settings: { objective: string } }) => t.settings.objective)).toEqual([defaultOf('objective'), ...['implicit-als', 'hybrid', 'softmax'].filter((o) => o !== defaultOf('objective'))]);
     expect(run.stderr).toMatch(/--auto: searching the objective \(/);
-    // The hybrid's trials are scored at their top's best share (profiled on the carve, as its own fit chooses).
-    const hybrid = out.search.trials.filter((t: { settings: { objective: string } }) => t.settings.objective === 'hybrid');
-    expect(hybrid.length).toBeGreaterThan(0);
-    for (const t of hybrid) expect([1, 0.5, 0.25, 0.125, 0.0625, 0.03125]).toContain(t.settings.topShare);
     const winner = out.search.trials.find((t: { label: string }) => t.label.endsWith(out.search.transfer.label)).settings.objective;
     expect(out.search.transfer.label.startsWith(winner)).toBe(true);
   });

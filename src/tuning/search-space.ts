@@ -46,8 +46,6 @@ export interface Candidate {
   temperature?: number;
   l2?: number;
   popularityWeight?: number;
-  /** Hybrid: the share of the trained residual top kept, profiled on the carve (never drawn; the delivered fit chooses its own on the carve). */
-  topShare?: number;
   /** AUTO over several sources: the index of the source the candidate grafts (absent: the given one, 0). */
   source?: number;
 }

@@ -41,7 +41,6 @@ export async function autoPretrain(
   const { scoreAt, validationUsers } = validationScorer(prepared.train, validationRows, users, items, settings.evaluation);
   // The popularity term's weight: profiled on every trial of an ALS-rows objective, as in AUTO's transfer search.
   const profile = popularityProfiler(prepared.train, items);
-  // And a residual top's share (hybrid), as its own fit chooses on the carve.
   const profiled = new Map<string, ProfiledSettings>();
   const keyOf = (c: Candidate, epochs: number) => `${epochs} ${JSON.stringify(c)}`;
   const withProfiled = (t: { settings: Candidate; resource: number }): Candidate => ({ ...t.settings, ...profiled.get(keyOf(t.settings, t.resource)) });
@@ -65,7 +64,7 @@ export async function autoPretrain(
         setUserHistoriesFrom(model, prepared.train);
         const fit = await fitModel(model, prepared.train, undefined, { ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate, patience: 0 }, seed, { signal });
         if (fit.aborted) throw new GraftError('CANCELLED', 'trial cancelled');
-        const found = await profiledScore(model, scoreAt, profiles ? profile : undefined, { users, items });
+        const found = profiledScore(model, scoreAt, profiles ? profile : undefined);
         profiled.set(keyOf(c, epochs), found.profiled);
         return found.score.value;
       } finally {

@@ -22,7 +22,6 @@ import { bestBlend, blendKind, blendRefits, blendScorer, fitWithinClock, keepFor
 import { isBlendable, scaledConcat, type RowVectors } from './blend.js';
 import { itemEventCounts } from '../training/popularity-bias.js';
 import { describeSearchMetric, SEARCH_METRIC, selectionUsers } from './selection-metric.js';
-import { profileTopShare, TOP_SHARES } from '../training/objectives/hybrid.objective.js';
 import { abortError, transferConfig, type TransferHooks, type TransferSettings } from './transfer.workflow.js';
 
 /** η: each rung keeps the top third and gives it three times the budget. */
@@ -83,16 +82,16 @@ export async function searchTransfer(
   const trialKey = (search: 'transfer' | 'baseline', c: Candidate, epochs: number) => `${search} ${epochs} ${JSON.stringify(c)}`;
   // The popularity term's weight, profiled on every trial of an ALS-rows objective (not with `fixed: ['popularityWeight']`).
   const profile = options.fixed?.includes('popularityWeight') ? undefined : popularityProfiler(target.train, alignment.targetItems);
-  // What each trial's score profiled (the popularity weight; a residual top's share), keyed by trial.
+  // What each trial's score profiled (the popularity weight), keyed by trial.
   const profiled = new Map<string, ProfiledSettings>();
   const profiles = (c: Candidate, own: ModelObjective) => profile !== undefined && modelObjective(c.objective ?? own.name).alsRows;
   // The best trial of every kind whose model a blend can take (implicit-ALS rows), with its carve vectors (see `bestBlend`).
   const blendable = new Map<string, KeptTrial>();
   // Every blendable trial (not only each kind's best): the blend fits a kind's best few at the top rung (`blendRefits`).
   const blendableTrials: BlendableTrial[] = [];
-  const score = async (search: 'transfer' | 'baseline', c: Candidate, epochs: number, model: TwoTowerModel, own: ModelObjective): Promise<number> => {
+  const score = (search: 'transfer' | 'baseline', c: Candidate, epochs: number, model: TwoTowerModel, own: ModelObjective): number => {
     const key = trialKey(search, c, epochs);
-    const { score: r, profiled: extra } = await profiledScore(model, scoreAt, profiles(c, own) ? profile : undefined, { users: alignment.targetUsers, items: alignment.targetItems });
+    const { score: r, profiled: extra } = profiledScore(model, scoreAt, profiles(c, own) ? profile : undefined);
     perUser.set(key, r.perUser);
     if (Object.keys(extra).length > 0) profiled.set(key, extra);
     // Labelled as the trial's record is (with what was profiled).
@@ -172,7 +171,7 @@ export async function searchTransfer(
     });
     try {
       if (fitted.training.aborted) throw abortError(signal);
-      return await score('transfer', c, epochs, fitted.model, own);
+      return score('transfer', c, epochs, fitted.model, own);
     } finally {
       fitted.model.dispose();
     }
@@ -196,7 +195,7 @@ export async function searchTransfer(
     const fitted = await fitTargetOnly(context, config, target.train, undefined as EvaluationData | undefined, trainingFor(c, epochs), settings.seed, { signal });
     try {
       if (fitted.training.aborted) throw abortError(signal);
-      return await score('baseline', c, epochs, fitted.model, objective);
+      return score('baseline', c, epochs, fitted.model, objective);
     } finally {
       fitted.model.dispose();
     }
@@ -346,62 +345,22 @@ export function popularityProfiler(train: Pick<Examples, 'items'>, items: number
 }
 
 /** What a trial's score profiled, besides its drawn settings. */
-export type ProfiledSettings = Pick<Candidate, 'popularityWeight' | 'topShare'>;
+export type ProfiledSettings = Pick<Candidate, 'popularityWeight'>;
 
 /**
  * A trial's carve score at what is profiled rather than drawn: the popularity weight (with
- * `profile`: an ALS-rows objective's trial) and a residual top's share (hybrid: scored at each
- * of `TOP_SHARES`, as its own fit chooses on the carve). The shares' vectors are formed from
- * two tower outputs, the top as trained and the bare ID rows (row + share x (top - row)), over
- * the first `users` x `items` rows the carve ranks (a transfer's model also holds the source's
- * rows), so the profile costs scoring passes, not tower passes.
+ * `profile`: an ALS-rows objective's trial). A hybrid trial is scored with its top as trained
+ * (share 1); the delivered hybrid chooses its top's share on the carve itself (`profileTopShare`):
+ * scoring every trial at six shares cost Cloth's AUTO run a third more CPU.
  */
-export async function profiledScore(
+export function profiledScore(
   model: TwoTowerModel,
   scoreAt: ValidationScorer['scoreAt'],
   profile: ReturnType<typeof popularityProfiler> | undefined,
-  rows: { users: number; items: number },
-): Promise<{ score: ValidationScore; profiled: ProfiledSettings }> {
-  const measure = (m: TwoTowerModel | ModelVectors) => (profile ? profile(m, scoreAt) : { score: scoreAt(m, [undefined])[0]!, beta: undefined });
-  if (!model.objective.residual) {
-    const found = measure(model);
-    return { score: found.score, profiled: found.beta !== undefined ? { popularityWeight: found.beta } : {} };
-  }
-  const best = await profileShares(model, measure, rows);
-  return { score: best.result.score, profiled: { ...(best.result.beta !== undefined ? { popularityWeight: best.result.beta } : {}), topShare: best.share } };
-}
-
-/** `profiledScore`'s share profile: the first of the best share by its score (ties keep more of the top). */
-async function profileShares<T extends { score: ValidationScore }>(
-  model: TwoTowerModel,
-  measure: (m: TwoTowerModel | ModelVectors) => T,
-  rows: { users: number; items: number },
-): Promise<{ share: number; result: T }> {
-  const dim = model.outputDim;
-  // A popularity column (popularityWeight above 0 in the model) is not a residual's: scale the top itself.
-  if (dim !== model.config.dim) return profileTopShare(model, measure, (x) => x.score.value, measure(model));
-  const users = range(Math.min(rows.users, model.users));
-  const items = range(Math.min(rows.items, model.items));
-  const top = { users: model.embedUsers(users), items: model.embedItems(items) };
-  const bare = { users: model.userTable.weights.subarray(0, top.users.length), items: model.itemTable.weights.subarray(0, top.items.length) };
-  const at = (share: number): ModelVectors => ({ users: lerp(bare.users, top.users, share), items: lerp(bare.items, top.items, share), dim });
-  let best = { share: 1, result: measure({ ...top, dim }) };
-  for (const share of TOP_SHARES.slice(1)) {
-    const result = measure(at(share));
-    if (result.score.value > best.result.score.value) best = { share, result };
-  }
-  return best;
-}
-
-/** from + t x (to - from), element-wise. */
-function lerp(from: Float32Array, to: Float32Array, t: number): Float32Array {
-  const out = new Float32Array(to.length);
-  for (let k = 0; k < out.length; k++) out[k] = from[k]! + t * (to[k]! - from[k]!);
-  return out;
-}
-
-function range(n: number): Int32Array {
-  return Int32Array.from({ length: n }, (_, i) => i);
+): { score: ValidationScore; profiled: ProfiledSettings } {
+  if (!profile) return { score: scoreAt(model, [undefined])[0]!, profiled: {} };
+  const found = profile(model, scoreAt);
+  return { score: found.score, profiled: { popularityWeight: found.beta } };
 }
 
 /** The popularity term β·log(1 + n_i) over the first `items` rows at each weight of `POPULARITY_PROFILE` (β = 0: undefined, no term), n_i counted in `train`. */
