@@ -802,7 +802,8 @@ function appendColumn(vectors: Float32Array, width: number, last: (i: number) =>
   return out;
 }
 
-function range(n: number): Int32Array {
+/** Row indexes 0..n-1 (the rows to embed). */
+export function range(n: number): Int32Array {
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) out[i] = i;
   return out;

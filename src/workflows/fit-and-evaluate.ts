@@ -1,7 +1,7 @@
 import { embeddingScorer } from '../evaluation/embedding.scorer.js';
 import { evaluate, evaluateItemBiases, evaluateWithPopularity, type EvaluationData, type EvaluationReport } from '../evaluation/evaluate.js';
 import { buildHistoryBags } from '../model/history-bags.js';
-import type { TwoTowerConfig, TwoTowerModel } from '../model/two-tower.model.js';
+import { range, type TwoTowerConfig, type TwoTowerModel } from '../model/two-tower.model.js';
 import type { TrainingData } from '../training/example-mixture.js';
 import { objectiveNamed } from '../training/objectives/index.js';
 import type { EpochProgress, StepProgress, TrainResult } from '../training/train.js';
@@ -71,19 +71,15 @@ export function carveValidator(validation: EvaluationData, selection: SelectionP
     const options = { protocol: selection.protocol, negatives: selection.negatives, seed: selection.seed, ks: SEARCH_METRIC.ks, users };
     if (selection.protocol !== 'sampled') return (m) => evaluate(modelScorer(m, candidateItems), validation, options).metrics[SEARCH_METRIC.metric]!;
     // The towers over the rows the carve ranks only (a transfer's model also holds the source's).
-    const userRows = rangeOf(users.length > 0 ? users[users.length - 1]! + 1 : 0);
+    const userRows = range(users.length > 0 ? users[users.length - 1]! + 1 : 0);
     return (m) => {
-      const itemRows = rangeOf(Math.min(candidateItems ?? m.items, m.items));
+      const itemRows = range(Math.min(candidateItems ?? m.items, m.items));
       const vectors = { users: m.embedUsers(userRows), items: m.embedItems(itemRows), dim: m.outputDim };
       return evaluateItemBiases(vectors, validation, options, [undefined])[0]!.metrics[SEARCH_METRIC.metric]!;
     };
   }
   const users = firstUsers(validation.test.users, VALIDATION.maxUsers);
   return (m) => evaluate(modelScorer(m, candidateItems), validation, { ...VALIDATION, users }).metrics[VALIDATION.metric]!;
-}
-
-function rangeOf(n: number): Int32Array {
-  return Int32Array.from({ length: n }, (_, i) => i);
 }
 
 /**
