@@ -12,6 +12,8 @@ export interface ObjectiveCheckedConfig {
   dim: number;
   layers: readonly number[];
   userHistory: boolean;
+  /** Absent = true (the user's ID row enters the user tower). */
+  userIdInput?: boolean;
   itemBias: boolean;
   alsAlpha: number;
   alsRegularization: number;
@@ -43,7 +45,7 @@ export interface ModelObjective {
    */
   readonly residual: boolean;
   /** Model defaults that differ from the softmax towers' (DEFAULT_MODEL). */
-  readonly modelDefaults: { readonly layers?: readonly number[]; readonly userHistory?: boolean };
+  readonly modelDefaults: ObjectiveModelDefaults;
   /** Settings only this objective reads (others refuse them). */
   readonly ownSettings: readonly string[];
   /**
@@ -55,6 +57,15 @@ export interface ModelObjective {
   readonly tuned: { readonly settings: readonly TunedSetting[]; readonly firstRungEpochs: number };
   /** Throws BAD_INPUT naming the setting and the fix for a config this objective cannot train. */
   check(config: ObjectiveCheckedConfig): void;
+}
+
+/** The model settings an objective sets differently from the softmax towers' defaults. */
+export interface ObjectiveModelDefaults {
+  readonly layers?: readonly number[];
+  readonly userHistory?: boolean;
+  readonly userIdInput?: boolean;
+  readonly userIdDropout?: number;
+  readonly historyDropout?: number;
 }
 
 /** A setting AUTO searches (see `SEARCH_RANGES` in src/tuning/search-space.ts). */
@@ -85,7 +96,7 @@ const IMPLICIT_ALS: ModelObjective = {
   gradientSteps: false,
   alsRows: true,
   residual: false,
-  modelDefaults: { layers: [], userHistory: false },
+  modelDefaults: { layers: [], userHistory: false, userIdInput: true, userIdDropout: 0, historyDropout: 0 },
   ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps', 'popularityWeight'],
   tuned: { settings: ['alsAlpha', 'alsRegularization'], firstRungEpochs: 2 },
   check(config) {
@@ -96,9 +107,17 @@ const IMPLICIT_ALS: ModelObjective = {
     if (unsupported.length > 0) {
       throw new GraftError('BAD_INPUT', `config.${unsupported.join(' and config.')} with objective implicit-als; ALS factorises user and item ID rows only: turn ${unsupported.length > 1 ? 'them' : 'it'} off (CLI: --no-user-history)`);
     }
+    requireUserRows(config, 'implicit-als', 'ALS solves a row per user');
     checkAlsSettings(config, 'implicit-als');
   },
 };
+
+/** implicit-als and hybrid solve a row per user, so the user tower keeps its ID row. */
+function requireUserRows(config: ObjectiveCheckedConfig, objective: string, why: string): void {
+  if (config.userIdInput === false) {
+    throw new GraftError('BAD_INPUT', `config.userIdInput = false with objective ${objective}; ${why}: keep the user's ID row (userIdInput true, CLI: --user-id)`);
+  }
+}
 
 /** The row-solve settings implicit-als and hybrid share: BAD_INPUT naming the setting otherwise. */
 function checkAlsSettings(config: ObjectiveCheckedConfig, objective: string): void {
@@ -131,7 +150,7 @@ const HYBRID: ModelObjective = {
   gradientSteps: true,
   alsRows: true,
   residual: true,
-  modelDefaults: {},
+  modelDefaults: { userIdInput: true, userIdDropout: 0, historyDropout: 0 },
   ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps', 'alsSweeps', 'topLearningRate', 'popularityWeight'],
   tuned: { settings: ['alsAlpha', 'alsRegularization', 'learningRate'], firstRungEpochs: 1 },
   check(config) {
@@ -142,6 +161,7 @@ const HYBRID: ModelObjective = {
     if (last !== config.dim) {
       throw new GraftError('BAD_INPUT', `config.layers = [${config.layers.join(', ')}] with objective hybrid ends at ${last}, but the towers add the MLP's output to the ${config.dim}-wide ID row: end the layers at dim (e.g. [${[...config.layers.slice(0, -1), config.dim].join(', ')}])`);
     }
+    requireUserRows(config, 'hybrid', 'its towers add the MLP to the ALS-solved ID row');
     if (config.itemBias) {
       throw new GraftError('BAD_INPUT', 'config.itemBias with objective hybrid; ALS rows carry popularity in their norms: turn itemBias off');
     }

@@ -23,6 +23,12 @@ export interface TowerOptions {
   historyTable?: EmbeddingTable;
   /** Pool at most the last this many history entries of an entity (default 50). */
   historyLength?: number;
+  /**
+   * Whether the ID row enters the tower (default true). false: the ID part of the input is
+   * zeros and the ID table gets no gradient, so the tower is a function of its tokens and
+   * history alone (a user tower that pools its history, as Mult-DAE's encoder).
+   */
+  idInput?: boolean;
   /** Dense layer widths, bottom to top; ReLU between, the last one linear. */
   layers: readonly number[];
   /** L2-normalise the output (default true; false for implicit-ALS towers, scored by raw inner products). */
@@ -74,6 +80,8 @@ export class Tower {
   private readonly rateMultipliers: number[];
   private readonly normalize: boolean;
   private readonly residual: boolean;
+  /** Whether the ID row enters the input (`TowerOptions.idInput`). */
+  readonly idInput: boolean;
   // Scratch for the current batch, reused across steps.
   private input = new Float32Array(0);
   private bagOffsets = new Int32Array(1);
@@ -81,6 +89,8 @@ export class Tower {
   private historyBags: HistoryBags | undefined;
   private historyOffsets = new Int32Array(1);
   private historyIds = new Int32Array(0);
+  /** Per example of the last `fillInput`: the ID row's factor (0 dropped, 1 / (1 - p) kept, 1 without ID dropout). */
+  private idScale = new Float32Array(0);
   constructor(options: TowerOptions) {
     this.name = options.name;
     this.idTable = options.idTable;
@@ -89,6 +99,13 @@ export class Tower {
     this.historyTable = options.historyTable;
     this.historyLength = options.historyLength ?? 50;
     this.normalize = options.normalize ?? true;
+    this.idInput = options.idInput ?? true;
+    if (!this.idInput && !this.historyTable && !this.tokenTable) {
+      throw new GraftError('BAD_INPUT', `${this.name} tower without its ID row has no input left; give it a history or token path, or keep the ID row`);
+    }
+    if (!this.idInput && options.residual) {
+      throw new GraftError('BAD_INPUT', `${this.name} tower: a residual top adds the ID row, so it needs the ID row as input`);
+    }
     this.inputDim = this.idTable.dim + (this.tokenTable?.dim ?? 0) + (this.historyTable?.dim ?? 0);
     const widths = [this.inputDim, ...options.layers];
     this.outputDim = widths[widths.length - 1];
@@ -203,12 +220,25 @@ export class Tower {
    * `historyDropout`, drawn after the token dropout). Remembers the bags for
    * `accumulateGradients` (`pooledHistory` lists them).
    */
-  fillInput(ids: Int32Array, tokenDropout = 0, rng?: ResumableRng, exclude?: Int32Array, historyDropout = 0): Float32Array {
+  fillInput(ids: Int32Array, tokenDropout = 0, rng?: ResumableRng, exclude?: Int32Array, historyDropout = 0, idDropout = 0): Float32Array {
     const batch = ids.length;
     const width = this.inputDim;
     if (this.input.length < batch * width) this.input = new Float32Array(batch * width);
     const input = this.input.subarray(0, batch * width);
-    this.idTable.gatherInto(ids, input, 0, width);
+    if (this.idScale.length < batch) this.idScale = new Float32Array(batch);
+    if (this.idInput) this.idTable.gatherInto(ids, input, 0, width);
+    else zeroColumns(input, ids.length, width, 0, this.idTable.dim);
+    this.idScale.fill(this.idInput ? 1 : 0, 0, batch);
+    if (this.idInput && idDropout > 0 && rng !== undefined) {
+      // Inverted dropout of the whole ID row: the tower learns to place an entity from its other inputs.
+      const kept = 1 / (1 - idDropout);
+      const dim = this.idTable.dim;
+      for (let i = 0; i < batch; i++) {
+        const factor = rng.next() < idDropout ? 0 : kept;
+        this.idScale[i] = factor;
+        for (let k = 0; k < dim; k++) input[i * width + k] *= factor;
+      }
+    }
     this.fillTokens(ids, input, tokenDropout, rng);
     this.fillHistory(ids, input, exclude, historyDropout, rng);
     return input;
@@ -334,7 +364,7 @@ export class Tower {
   accumulateGradients(ids: Int32Array, gradient: Float32Array, scale: number): void {
     const width = this.inputDim;
     const idDim = this.idTable.dim;
-    for (let i = 0; i < ids.length; i++) this.idTable.accumulate(ids[i], gradient, i * width, scale);
+    for (let i = 0; i < ids.length; i++) if (this.idScale[i] !== 0) this.idTable.accumulate(ids[i], gradient, i * width, scale * this.idScale[i]);
     const historyTable = this.historyTable;
     if (historyTable) {
       const at = width - historyTable.dim;
@@ -379,6 +409,10 @@ export class Tower {
       throw new GraftError('BAD_INPUT', `${this.name} tower has layers 0..${this.layerCount - 1} (0 = embeddings); got ${layer}`);
     }
   }
+}
+
+function zeroColumns(buffer: Float32Array, rows: number, width: number, from: number, count: number): void {
+  for (let i = 0; i < rows; i++) buffer.fill(0, i * width + from, i * width + from + count);
 }
 
 let counter = 0;

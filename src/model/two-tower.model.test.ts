@@ -298,6 +298,37 @@ describeEachBackend('TwoTowerModel', () => {
     for (const m of [model, plain, loaded, clone]) m.dispose();
   });
 
+  it('without the user ID row: the user tower is its history alone, and the user table never moves', () => {
+    const make = () => {
+      const m = TwoTowerModel.create({ ...config, userHistory: true, userIdInput: false }, { itemTokens });
+      m.setItemFrequencies(counts);
+      // Users 0 and 4 share one history; user 5 has none.
+      m.setUserHistories({ offsets: Int32Array.of(0, 2, 3, 4, 5, 7, 7), ids: Int32Array.of(1, 3, 0, 2, 4, 1, 3) });
+      return m;
+    };
+    const model = make();
+    const users = model.embedUsers();
+    const width = model.tower('user').outputDim;
+    expect(users.subarray(0, width)).toEqual(users.subarray(4 * width, 5 * width));
+    expect(users.subarray(0, width)).not.toEqual(users.subarray(width, 2 * width));
+    const grads = model.gradients(batch);
+    expect(grads.tables['user.embedding']?.ids.length ?? 0).toBe(0);
+    expect(grads.tables['item.embedding'].ids.length).toBeGreaterThan(0);
+    const userRows = Float32Array.from(model.userTable.weights);
+    for (let step = 0; step < 3; step++) model.trainStep(batch, 0.05);
+    expect(model.userTable.weights).toEqual(userRows);
+    // The same model with the ID row trains it (the switch is what keeps it still).
+    const withId = TwoTowerModel.create({ ...config, userHistory: true }, { itemTokens });
+    withId.setItemFrequencies(counts);
+    withId.setUserHistories({ offsets: Int32Array.of(0, 2, 3, 4, 5, 7, 7), ids: Int32Array.of(1, 3, 0, 2, 4, 1, 3) });
+    expect(withId.gradients(batch).tables['user.embedding'].ids.length).toBeGreaterThan(0);
+    // A clone and a reload keep the switch.
+    const clone = model.clone();
+    expect(clone.embedUsers()).toEqual(model.embedUsers());
+    expect(() => TwoTowerModel.create({ ...config, userIdInput: false })).toThrow(/userIdInput = false needs config.userHistory/);
+    for (const m of [model, withId, clone]) m.dispose();
+  });
+
   it('keeps the history path through fromWeights and clone, without leaking tensors', () => {
     const model = create({ userHistory: true });
     model.setUserHistories(userHistories);

@@ -51,6 +51,19 @@ export interface TwoTowerConfig {
   /** Pool at most the last this many history items per user (default 50). */
   userHistoryLength?: number;
   /**
+   * Whether the user's own ID row enters the user tower (default true). false needs
+   * `userHistory`: the user tower is then a function of the pooled history alone (Mult-DAE's
+   * encoder, YouTube DNN without a user ID), so a user with a few events is not a row to
+   * memorise, and a new user needs no trained row.
+   */
+  userIdInput?: boolean;
+  /**
+   * Probability of leaving the user's ID row out of a training example (default 0; inverted
+   * dropout: a kept row is scaled by 1 / (1 - p)). The tower learns to place a user from the
+   * history too, and keeps a trained row for a user it has no history for.
+   */
+  userIdDropout?: number;
+  /**
    * Probability of leaving each history item out of the user's pool during training
    * (default 0): the tower learns from partial histories instead of memorising each full
    * one (with ~2 events per item the item rows overfit in 1-2 epochs otherwise).
@@ -264,6 +277,7 @@ export class TwoTowerModel {
         tokens: bags,
         historyTable: name === 'user' && config.userHistory ? this.itemTable : undefined,
         historyLength: config.userHistoryLength,
+        idInput: name === 'item' || config.userIdInput,
         layers: config.layers,
         normalize: this.objective.scoring === 'cosine',
         residual: this.objective.residual,
@@ -573,7 +587,7 @@ export class TwoTowerModel {
     const logits = task.prepare(items, batch.weights);
     const candidates = logits.candidates ?? items;
     // The positive item is left out of the user's pooled history (else the tower copies it).
-    const userInput = this.towers.user.fillInput(users, dropout, this.rng, items, this.config.historyDropout);
+    const userInput = this.towers.user.fillInput(users, dropout, this.rng, items, this.config.historyDropout, this.config.userIdDropout);
     const itemInput = this.towers.item.fillInput(candidates, dropout, this.rng);
     let biasValues: Float32Array | undefined;
     // Only a learned bias enters the training logits; a popularity bias is set from counts, never trained.
@@ -717,6 +731,8 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
     embeddingInit: config.embeddingInit ?? { kind: 'normal', scale: 0.05 },
     userHistory: config.userHistory ?? false,
     userHistoryLength: config.userHistoryLength ?? 50,
+    userIdInput: config.userIdInput ?? true,
+    userIdDropout: config.userIdDropout ?? 0,
     historyDropout: config.historyDropout ?? 0,
     uniformNegatives: config.uniformNegatives ?? 0,
     itemBias: config.itemBias ?? false,
@@ -738,12 +754,18 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
   positiveInt('tokenBuckets', resolved.tokenBuckets, 1);
   resolved.layers.forEach((w, i) => positiveInt(`layers[${i}]`, w, 1));
   positiveInt('userHistoryLength', resolved.userHistoryLength, 1);
+  if (!resolved.userIdInput && !resolved.userHistory && modelObjective(resolved.objective).layers === 'towers') {
+    throw new GraftError('BAD_INPUT', 'config.userIdInput = false needs config.userHistory = true: without its ID row the user tower pools its history');
+  }
   positiveInt('uniformNegatives', resolved.uniformNegatives, 0);
   if (!(resolved.itemBiasLearningRate >= 0) || !Number.isFinite(resolved.itemBiasLearningRate)) {
     throw new GraftError('BAD_INPUT', `config.itemBiasLearningRate = ${resolved.itemBiasLearningRate}; it must be a finite number >= 0 (e.g. 30)`);
   }
   if (!(resolved.topLearningRate > 0) || !Number.isFinite(resolved.topLearningRate)) {
     throw new GraftError('BAD_INPUT', `config.topLearningRate = ${resolved.topLearningRate}; it must be a finite number > 0 (e.g. 0.03)`);
+  }
+  if (!(resolved.userIdDropout >= 0 && resolved.userIdDropout < 1)) {
+    throw new GraftError('BAD_INPUT', `config.userIdDropout = ${resolved.userIdDropout}; it must be in [0, 1) (to leave the ID row out altogether: userIdInput false)`);
   }
   if (!(resolved.historyDropout >= 0 && resolved.historyDropout < 1)) {
     throw new GraftError('BAD_INPUT', `config.historyDropout = ${resolved.historyDropout}; it must be in [0, 1)`);

@@ -1,6 +1,6 @@
 import type { TokenBags } from '../model/token-hash.js';
 import type { AdamBiasCorrection } from '../model/sparse-optimizer.js';
-import { modelObjective } from '../model/objective.js';
+import { modelObjective, type ObjectiveModelDefaults } from '../model/objective.js';
 import { defaultOf, SETTINGS, type SettingName, type SettingStage, type StageValues } from './settings/index.js';
 import type { TrainingObjective } from '../model/training-objective.js';
 import type { TowerTokens, TwoTowerConfig } from '../model/two-tower.model.js';
@@ -20,8 +20,6 @@ export interface ModelSettings extends StageValues<'model'> {
   tokenDropout: number;
   /** logQ popularity correction of the softmax (absent = on; see TwoTowerConfig.logQ). */
   logQ?: boolean;
-  /** Share of history items left out of the user's pool per training example (absent = 0). */
-  historyDropout?: number;
   /** Uniformly sampled item negatives per batch on top of the in-batch ones (absent = 0). */
   uniformNegatives?: number;
 }
@@ -84,7 +82,7 @@ export function defaultModelFor(objective: TrainingObjective | undefined): Model
  * settings, the seed, the token buckets) is kept. Returns `config` itself for its own objective.
  * Takes a model config or the model settings (`ModelSettings`) alike.
  */
-export function configForObjective<C extends Pick<TwoTowerConfig, 'objective' | 'dim' | 'layers' | 'userHistory' | 'itemBias'>>(config: C, objective: TrainingObjective): C {
+export function configForObjective<C extends Pick<TwoTowerConfig, 'objective' | 'dim' | 'layers' | 'userHistory' | 'userIdInput' | 'userIdDropout' | 'historyDropout' | 'itemBias'>>(config: C, objective: TrainingObjective): C {
   if ((config.objective ?? 'softmax') === objective) return config;
   const traits = modelObjective(objective);
   const defaults = defaultModelFor(objective);
@@ -95,6 +93,9 @@ export function configForObjective<C extends Pick<TwoTowerConfig, 'objective' | 
     objective,
     layers,
     userHistory: defaults.userHistory ?? false,
+    userIdInput: defaults.userIdInput ?? true,
+    userIdDropout: defaults.userIdDropout ?? 0,
+    historyDropout: defaults.historyDropout ?? 0,
     itemBias: traits.scoring === 'cosine' ? config.itemBias : false,
   };
 }
@@ -104,7 +105,7 @@ export function towerTokensFor(config: Pick<TwoTowerConfig, 'objective'>, itemTo
   return modelObjective(config.objective ?? 'softmax').layers === 'id-rows' ? {} : { itemTokens };
 }
 
-function withoutReadonly(defaults: { readonly layers?: readonly number[]; readonly userHistory?: boolean }): Partial<ModelSettings> {
+function withoutReadonly(defaults: ObjectiveModelDefaults): Partial<ModelSettings> {
   const { layers, ...rest } = defaults;
   return layers ? { ...rest, layers: [...layers] } : rest;
 }
@@ -129,6 +130,22 @@ function withoutSeed<T extends { seed: number }>(values: T): Omit<T, 'seed'> {
   return rest;
 }
 
+/**
+ * A registered model's settings as it was trained (`config.model`). A setting stored before
+ * it existed means the behaviour of that time, not today's default: no history pooling, the
+ * user's ID row in the user tower, no dropout of it or of the history.
+ */
+export function storedModelSettings(stored: Partial<ModelSettings> | undefined): ModelSettings {
+  return {
+    ...DEFAULT_MODEL,
+    ...stored,
+    userHistory: stored?.userHistory === true,
+    userIdInput: stored?.userIdInput !== false,
+    userIdDropout: stored?.userIdDropout ?? 0,
+    historyDropout: stored?.historyDropout ?? 0,
+  };
+}
+
 export function modelConfig(settings: ModelSettings, users: number, items: number): TwoTowerConfig {
   return {
     users,
@@ -145,6 +162,8 @@ export function modelConfig(settings: ModelSettings, users: number, items: numbe
     userHistory: settings.userHistory ?? false,
     logQ: settings.logQ ?? true,
     historyDropout: settings.historyDropout ?? 0,
+    userIdInput: settings.userIdInput ?? true,
+    userIdDropout: settings.userIdDropout ?? 0,
     uniformNegatives: settings.uniformNegatives ?? 0,
     itemBias: settings.itemBias ?? false,
     itemBiasLearningRate: settings.itemBiasLearningRate ?? 30,

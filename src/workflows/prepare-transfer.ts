@@ -6,7 +6,7 @@ import { hashTokenBags } from '../model/token-hash.js';
 import type { TwoTowerConfig } from '../model/two-tower.model.js';
 import { loadIdArtifact, loadWeights } from '../registry/artifact-repository.js';
 import { getModel } from '../registry/model-repository.js';
-import { DEFAULT_MODEL, modelConfig, type ModelSettings } from './model-settings.js';
+import { modelConfig, storedModelSettings, type ModelSettings } from './model-settings.js';
 import { concatExamples, prepareDataset, type Examples, type PreparedDomain } from './prepared-domain.js';
 import type { SplitSpec } from './split-spec.js';
 import { loadRetrainedSources } from './retrained-source.js';
@@ -44,8 +44,7 @@ export async function prepareTransfer(gdb: GraftDatabase, sourceModelId: string,
   const userDbIds = await loadIdArtifact(gdb.db, sourceModelId, 'vocab:users');
   const itemDbIds = await loadIdArtifact(gdb.db, sourceModelId, 'vocab:items');
   const stored = (record.config.model as Partial<ModelSettings> | undefined) ?? {};
-  // A model stored before userHistory existed has no history path: its absence means off, not the default.
-  const settings = { ...DEFAULT_MODEL, ...stored, userHistory: stored.userHistory === true };
+  const settings = storedModelSettings(stored);
   const config: TwoTowerConfig = modelConfig(settings, userDbIds.length, itemDbIds.length);
 
   const sourceData = await readDataset(gdb, record.domain);

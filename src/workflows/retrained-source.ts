@@ -8,7 +8,7 @@ import { childModels } from '../registry/model-repository.js';
 import { GraftError } from '../errors.js';
 import { evaluationData } from './evaluation-data.js';
 import { evaluateModel, fitModel, type TrainingHooks } from './fit-and-evaluate.js';
-import { DEFAULT_MODEL, modelConfig, type EvaluationSettings, type ModelSettings } from './model-settings.js';
+import { modelConfig, storedModelSettings, type EvaluationSettings, type ModelSettings } from './model-settings.js';
 import { resolvePretrainSettings } from './settings/run-settings.js';
 import { collectTrainedModel, type TrainedModel } from './trained-model.js';
 import type { PreparedSource } from './transfer.workflow.js';
@@ -90,7 +90,7 @@ export async function loadRetrainedSources(gdb: GraftDatabase, source: PreparedS
     const objective = stored?.objective ?? 'softmax';
     if (seen.has(objective)) continue;
     seen.add(objective);
-    const settings = { ...DEFAULT_MODEL, ...stored, userHistory: stored?.userHistory === true };
+    const settings = storedModelSettings(stored);
     found.push({
       ...source,
       modelId: record.id,

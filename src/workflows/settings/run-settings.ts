@@ -30,6 +30,7 @@ export function resolvePretrainSettings(input: object): { model: ModelSettings; 
     dim: model.dim,
     layers: model.layers,
     userHistory: model.userHistory ?? false,
+    userIdInput: model.userIdInput ?? true,
     itemBias: model.itemBias ?? false,
     alsAlpha: model.alsAlpha ?? defaultOf<number>('alsAlpha'),
     alsRegularization: model.alsRegularization ?? defaultOf<number>('alsRegularization'),
