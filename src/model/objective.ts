@@ -69,7 +69,7 @@ export interface ObjectiveModelDefaults {
 }
 
 /** A setting AUTO searches (see `SEARCH_RANGES` in src/tuning/search-space.ts). */
-export type TunedSetting = 'learningRate' | 'temperature' | 'l2' | 'alsAlpha' | 'alsRegularization';
+export type TunedSetting = 'learningRate' | 'temperature' | 'l2' | 'userIdDropout' | 'historyDropout' | 'alsAlpha' | 'alsRegularization';
 
 const SOFTMAX: ModelObjective = {
   name: 'softmax',
@@ -80,7 +80,7 @@ const SOFTMAX: ModelObjective = {
   residual: false,
   modelDefaults: {},
   ownSettings: [],
-  tuned: { settings: ['learningRate', 'temperature', 'l2'], firstRungEpochs: 1 },
+  tuned: { settings: ['learningRate', 'temperature', 'l2', 'userIdDropout', 'historyDropout'], firstRungEpochs: 1 },
   check(config) {
     // The softmax towers learn their popularity: a learned itemBias, or the logits themselves.
     if ((config.popularityWeight ?? 0) !== 0) {

@@ -6,7 +6,7 @@ describe('search space', () => {
   it('offers each PARTIAL(N) that differs from FEATURE_EXTRACTION, and the objective\'s own settings', () => {
     const softmax = transferSearchSpace(modelObjective('softmax'), 2, true);
     expect(softmax.strategies.map((s) => describeCandidate({ strategy: s.strategy, freezeLayers: s.freezeLayers }))).toEqual(['FEATURE_EXTRACTION', 'PARTIAL(0)', 'PARTIAL(2)', 'PARTIAL(3)', 'FULL', 'JOINT']);
-    expect(softmax.settings).toEqual(['learningRate', 'temperature', 'l2']);
+    expect(softmax.settings).toEqual(['learningRate', 'temperature', 'l2', 'userIdDropout', 'historyDropout']);
     const als = transferSearchSpace(modelObjective('implicit-als'), 0, false);
     expect(als.strategies.map((s) => s.strategy)).toEqual(['FEATURE_EXTRACTION', 'FULL']);
     expect(als.replay).toBe(false);
@@ -57,5 +57,20 @@ describe('search space', () => {
     // One objective: no objective drawn, the draws as before.
     expect(targetOnlySearchSpace(objectives[0]!, [objectives[0]!]).objectives).toBeUndefined();
     expect(candidateSampler(targetOnlySearchSpace(objectives[0]!), 7)(3)).not.toHaveProperty('objective');
+  });
+
+  it('draws the softmax towers\' two dropouts over their ranges (the user ID row and the history items)', () => {
+    const sample = candidateSampler(targetOnlySearchSpace(modelObjective('softmax')), 11);
+    const draws = Array.from({ length: 60 }, (_, n) => sample(n));
+    for (const name of ['userIdDropout', 'historyDropout'] as const) {
+      const values = draws.map((d) => d[name]!);
+      for (const v of values) {
+        expect(v).toBeGreaterThanOrEqual(SEARCH_RANGES[name].min);
+        expect(v).toBeLessThanOrEqual(SEARCH_RANGES[name].max);
+      }
+      // Spread over the range, not stuck at one end.
+      expect(Math.min(...values)).toBeLessThan(0.3);
+      expect(Math.max(...values)).toBeGreaterThan(0.6);
+    }
   });
 });

@@ -22,6 +22,13 @@ export const SEARCH_RANGES: Record<TunedSetting | 'replayWeight', SearchRange> =
   learningRate: { scale: 'log', min: 3e-4, max: 1e-2 },
   temperature: { scale: 'log', min: 0.03, max: 0.3 },
   l2: { scale: 'log', min: 1e-7, max: 1e-4, zero: 0.5 },
+  /*
+   * The softmax user tower's two dropouts (BENCHMARKS.md "Softmax towers that learn from
+   * histories"): on the shared pairs the best values sat at 0.8 / 0.5-0.8 and 0 was the worst;
+   * how many events a user has decides them, so they are drawn over nearly their whole range.
+   */
+  userIdDropout: { scale: 'linear', min: 0, max: 0.95 },
+  historyDropout: { scale: 'linear', min: 0, max: 0.9 },
   replayWeight: { scale: 'linear', min: 0, max: 1, zero: 0.25 },
   /*
    * β of the popularity term β·log(1 + n_i) (implicit-als, hybrid), in ALS score units: a
@@ -45,6 +52,8 @@ export interface Candidate {
   learningRate?: number;
   temperature?: number;
   l2?: number;
+  userIdDropout?: number;
+  historyDropout?: number;
   popularityWeight?: number;
   /** AUTO over several sources: the index of the source the candidate grafts (absent: the given one, 0). */
   source?: number;

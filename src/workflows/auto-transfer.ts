@@ -534,6 +534,8 @@ export function overridesOf(c: Candidate): ModelOverrides {
   if (c.alsRegularization !== undefined) out.alsRegularization = c.alsRegularization;
   if (c.temperature !== undefined) out.temperature = c.temperature;
   if (c.l2 !== undefined) out.l2 = c.l2;
+  if (c.userIdDropout !== undefined) out.userIdDropout = c.userIdDropout;
+  if (c.historyDropout !== undefined) out.historyDropout = c.historyDropout;
   if (c.popularityWeight !== undefined) out.popularityWeight = c.popularityWeight;
   return out;
 }
