@@ -14,6 +14,8 @@ export interface ObjectiveCheckedConfig {
   userHistory: boolean;
   /** Absent = true (the user's ID row enters the user tower). */
   userIdInput?: boolean;
+  /** Absent = 0. */
+  userIdDropout?: number;
   itemBias: boolean;
   alsAlpha: number;
   alsRegularization: number;
@@ -115,7 +117,10 @@ const IMPLICIT_ALS: ModelObjective = {
 /** implicit-als and hybrid solve a row per user, so the user tower keeps its ID row. */
 function requireUserRows(config: ObjectiveCheckedConfig, objective: string, why: string): void {
   if (config.userIdInput === false) {
-    throw new GraftError('BAD_INPUT', `config.userIdInput = false with objective ${objective}; ${why}: keep the user's ID row (userIdInput true, CLI: --user-id)`);
+    throw new GraftError('BAD_INPUT', `config.userIdInput = false with objective ${objective}; ${why}: keep the user's ID row (userIdInput true)`);
+  }
+  if ((config.userIdDropout ?? 0) > 0) {
+    throw new GraftError('BAD_INPUT', `config.userIdDropout = ${config.userIdDropout} with objective ${objective}; ${why}: leave it at 0 (the softmax towers' setting)`);
   }
 }
 

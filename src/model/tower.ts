@@ -217,8 +217,10 @@ export class Tower {
    * `tokenDropout`; an empty bag gives zeros), then the mean of the history rows (the last
    * `historyLength` entries, without any occurrence of `exclude[i]`, the example's positive:
    * pooling it would let the tower copy the answer; each entry dropped with probability
-   * `historyDropout`, drawn after the token dropout). Remembers the bags for
-   * `accumulateGradients` (`pooledHistory` lists them).
+   * `historyDropout`, drawn after the token dropout). With `idDropout` (and a generator: training
+   * only), each example's ID row is left out with that probability (zeros, no gradient) or
+   * scaled by 1 / (1 - p), drawn before the rest. Remembers the bags and the ID rows' factors
+   * for `accumulateGradients` (`pooledHistory` lists the bags).
    */
   fillInput(ids: Int32Array, tokenDropout = 0, rng?: ResumableRng, exclude?: Int32Array, historyDropout = 0, idDropout = 0): Float32Array {
     const batch = ids.length;

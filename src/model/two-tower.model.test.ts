@@ -326,6 +326,12 @@ describeEachBackend('TwoTowerModel', () => {
     const clone = model.clone();
     expect(clone.embedUsers()).toEqual(model.embedUsers());
     expect(() => TwoTowerModel.create({ ...config, userIdInput: false })).toThrow(/userIdInput = false needs config.userHistory/);
+    // The row-solving objectives solve a row per user: they keep it, whole.
+    const hybrid = { ...config, objective: 'hybrid' as const, layers: [8, 4], userHistory: true };
+    expect(() => TwoTowerModel.create({ ...hybrid, userIdInput: false })).toThrow(/userIdInput = false with objective hybrid/);
+    expect(() => TwoTowerModel.create({ ...hybrid, userIdDropout: 0.5 })).toThrow(/userIdDropout = 0.5 with objective hybrid/);
+    expect(() => TwoTowerModel.create({ ...config, objective: 'implicit-als', layers: [], userIdInput: false })).toThrow(/userIdInput = false with objective implicit-als/);
+    expect(() => TwoTowerModel.create({ ...config, userIdDropout: 1 })).toThrow(/userIdDropout = 1; it must be in \[0, 1\)/);
     for (const m of [model, withId, clone]) m.dispose();
   });
 
