@@ -26,8 +26,14 @@ export interface DefaultModelOptions {
   rounds: number;
   /** Lazy Adam's bias correction on the tables (default: the model's, 'row'). */
   biasCorrection?: AdamBiasCorrection;
-  /** Write the run (data, initial weights, batches, rates, losses) here for the PyTorch replica. */
+  /**
+   * Write the run (data, initial weights, batches, rates, losses) here for the PyTorch replica.
+   * The replica has no dropout (its masks could not follow Graft's generator), so an exported
+   * run trains with the user-ID and history dropout at 0.
+   */
   exportDir?: string;
+  /** Train without the user-ID and history dropout (the defaults before 2026-12-05): the step's work as it was. */
+  noDropouts?: boolean;
   /** Reuse data generated before (several runs in one process). */
   data?: DefaultModelData;
 }
@@ -46,6 +52,8 @@ export interface DefaultModelResult {
   /** Extrapolated: steps per epoch x median ms per step. */
   epochMinutes: number;
   timings: StepTimings;
+  /** The user-ID and history dropout the model trained with. */
+  dropouts: { userId: number; history: number };
   /** Loss of every step taken (warm-up included), from the first. */
   losses: Float64Array;
   inputDims: { user: number; item: number };
@@ -90,7 +98,11 @@ function median(values: number[]): number {
 
 /** Builds and times the default model; see the file comment. */
 export async function benchDefaultModel(options: DefaultModelOptions): Promise<DefaultModelResult> {
-  const settings = { ...DEFAULT_MODEL, adamBiasCorrection: options.biasCorrection ?? DEFAULT_MODEL.adamBiasCorrection };
+  const settings = {
+    ...DEFAULT_MODEL,
+    adamBiasCorrection: options.biasCorrection ?? DEFAULT_MODEL.adamBiasCorrection,
+    ...(options.noDropouts || options.exportDir ? { userIdDropout: 0, historyDropout: 0 } : {}),
+  };
   const data = options.data ?? defaultModelData(options.scale, settings.tokenBuckets);
   const config = modelConfig(settings, data.users, data.items);
   const model = TwoTowerModel.create(config, towerTokensFor(config, data.itemTokens));
@@ -168,6 +180,7 @@ export async function benchDefaultModel(options: DefaultModelOptions): Promise<D
       losses,
       inputDims: { user: model.tower('user').inputDim, item: model.tower('item').inputDim },
       historyLength: model.config.userHistoryLength,
+      dropouts: { userId: model.config.userIdDropout, history: model.config.historyDropout },
     };
   } finally {
     model.dispose();
