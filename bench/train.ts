@@ -9,6 +9,7 @@
  *   npm run build && node dist/bench/train.js --loss-curve [--steps 360]
  *   npm run build && node dist/bench/train.js --model default [--scale 180] [--steps 300] [--bias-correction row|table] [--no-dropouts] [--export DIR]
  *   npm run build && node dist/bench/train.js --model default --blocks 200 [--scale 25] [--steps 1200]
+ *   npm run build && node dist/bench/train.js --threads 2 [--model id|default] [--scale 25] [--steps 600] [--rounds 2]
  *
  * `--loss-curve` only trains the ID-only engine on the timed run's batches (the 64 batches
  * cycled, lr 0.001, no warm-up split) and prints the loss every 60 steps, once per lazy-Adam
@@ -25,6 +26,9 @@
  * B steps, the loss at each block's end and a digest of every step's loss (equal digests: the
  * same training, bit for bit): a slowdown after some hundreds of steps shows, or its absence.
  *
+ * `--threads N` trains through `train` on one thread and on N worker threads, alternated
+ * (`train-threads.ts`): the data-parallel towers' speed-up and their loss.
+ *
  * `--plain-cpu` also times one step of the plain version on the stock `cpu` backend
  * (its UnsortedSegmentSum is O(rows x batch x dim): minutes per step). Prints markdown.
  */
@@ -37,6 +41,7 @@ import { TwoTowerModel, type StepTimings } from '../src/model/two-tower.model.js
 import type { AdamBiasCorrection } from '../src/model/sparse-optimizer.js';
 import { DEFAULT_MODEL, DEFAULT_TRAINING } from '../src/workflows/model-settings.js';
 import { benchDefaultModel, benchDefaultModelBlocks } from './train-default-model.js';
+import { printThreadsBench } from './train-threads.js';
 
 function arg(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -243,6 +248,11 @@ async function main(): Promise<void> {
     console.log(`|---:|${curves.map(() => '---:').join('|')}|`);
     for (const step of curves[0][1].keys()) console.log(`| ${step} | ${curves.map(([, m]) => fmt(m.get(step)!, 3)).join(' | ')} |`);
     return;
+  }
+  if (process.argv.includes('--threads')) {
+    const model = process.argv.includes('--model') ? process.argv[process.argv.indexOf('--model') + 1] : 'id';
+    if (model !== 'default' && model !== 'id') throw new Error(`--model ${model}: use "default" or "id"`);
+    return printThreadsBench({ model, threads: arg('threads', 2), steps: arg('steps', 600), rounds: arg('rounds', 2), scale: arg('scale', 25) });
   }
   if (process.argv.includes('--model')) {
     const model = process.argv[process.argv.indexOf('--model') + 1];

@@ -1,7 +1,7 @@
 import { GraftError } from '../errors.js';
 import { fillInitial, type Initializer } from './initializer.js';
 import { createRng, type ResumableRng } from '../dataset/random.js';
-import { createSparseOptimizer, type SparseOptimizer, type SparseOptimizerKind, type SparseOptimizerOptions } from './sparse-optimizer.js';
+import { createSparseOptimizer, inSharedMemory, type SparseOptimizer, type SparseOptimizerKind, type SparseOptimizerOptions } from './sparse-optimizer.js';
 
 export interface EmbeddingTableOptions {
   rows: number;
@@ -16,6 +16,23 @@ export interface EmbeddingTableOptions {
   l2?: number;
   /** Initial weights [rows * dim] (copied); skips the initialiser. */
   weights?: Float32Array;
+}
+
+/**
+ * A table's arrays in shared memory with the settings its updates use (`EmbeddingTable.shareMemory`):
+ * a worker thread's `EmbeddingTable.fromShared` reads and writes the same rows.
+ */
+export interface SharedTableState {
+  rows: number;
+  dim: number;
+  weights: Float32Array;
+  frozen: Uint8Array;
+  rowScale: Float32Array | undefined;
+  learningRateMultiplier: number;
+  l2: number;
+  optimizer: SparseOptimizerKind;
+  optimizerOptions: SparseOptimizerOptions | undefined;
+  optimizerArrays: Record<string, Float32Array | Int32Array>;
 }
 
 const MAGIC = 0x424d4547; // 'GEMB' little-endian
@@ -41,6 +58,7 @@ export class EmbeddingTable {
   learningRateMultiplier = 1;
   l2: number;
   readonly optimizer: SparseOptimizer;
+  private readonly optimizerOptions: SparseOptimizerOptions | undefined;
   private rowCount: number;
   private readonly init: Initializer;
   private readonly rng: ResumableRng;
@@ -72,6 +90,7 @@ export class EmbeddingTable {
       fillInitial(this.weights, this.init, this.rng);
     }
     this.frozen = new Uint8Array(rows);
+    this.optimizerOptions = options.optimizerOptions;
     this.optimizer = createSparseOptimizer(options.optimizer ?? 'adam', rows, dim, options.optimizerOptions);
     this.slotOf = new Int32Array(rows).fill(-1);
     this.touched = new Int32Array(256);
@@ -224,6 +243,47 @@ export class EmbeddingTable {
     }
     this.optimizer.resize(rows);
     this.rowCount = rows;
+  }
+
+  /**
+   * Moves the weights, freeze mask, row multipliers and optimizer state into
+   * `SharedArrayBuffer`s (once; later calls only read them) and returns them with the table's
+   * settings, for worker threads that train the same rows (`fromShared`). The table works as
+   * before; `grow` gives it unshared arrays again.
+   */
+  shareMemory(): SharedTableState {
+    this.weights = inSharedMemory(this.weights);
+    this.frozen = inSharedMemory(this.frozen);
+    if (this.rowScale) this.rowScale = inSharedMemory(this.rowScale);
+    const arrays = this.optimizer.stateArrays();
+    const shared: Record<string, Float32Array | Int32Array> = {};
+    for (const name of Object.keys(arrays)) shared[name] = inSharedMemory(arrays[name]);
+    this.optimizer.adoptArrays(shared);
+    return {
+      rows: this.rowCount,
+      dim: this.dim,
+      weights: this.weights,
+      frozen: this.frozen,
+      rowScale: this.rowScale,
+      learningRateMultiplier: this.learningRateMultiplier,
+      l2: this.l2,
+      optimizer: this.optimizer.kind,
+      optimizerOptions: this.optimizerOptions,
+      optimizerArrays: shared,
+    };
+  }
+
+  /** A table over another thread's shared arrays (`shareMemory`): its updates land in them, lock-free. */
+  static fromShared(state: SharedTableState): EmbeddingTable {
+    const table = new EmbeddingTable({ rows: 0, dim: state.dim, optimizer: state.optimizer, optimizerOptions: state.optimizerOptions, l2: state.l2 });
+    table.rowCount = state.rows;
+    table.weights = state.weights;
+    table.frozen = state.frozen;
+    table.rowScale = state.rowScale;
+    table.learningRateMultiplier = state.learningRateMultiplier;
+    table.slotOf = new Int32Array(state.rows).fill(-1);
+    table.optimizer.adoptArrays(state.optimizerArrays);
+    return table;
   }
 
   /** A copy of the weights `[rows, dim]`. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
-import { createRng, deriveSeed, type ResumableRng } from '../dataset/random.js';
+import { createRng, deriveSeed, mixSeed, type ResumableRng } from '../dataset/random.js';
 import type { BatchLogits, RetrievalTask } from './retrieval-task.js';
 import { diagonalSoftmaxCrossEntropy, matMulTransposeB } from './tower-ops.js';
 
@@ -19,6 +19,14 @@ export interface InBatchSoftmaxOptions {
   uniformNegatives?: number;
   /** Seeds the negative sampler (default 1). */
   seed?: number;
+}
+
+/** An `InBatchSoftmaxTask` as plain data, for a worker thread (`threadState`). */
+export interface SoftmaxTaskState {
+  options: InBatchSoftmaxOptions;
+  negLogQ: Float32Array | undefined;
+  pool: Int32Array | undefined;
+  rng: number;
 }
 
 const MASKED = -1e9;
@@ -108,6 +116,28 @@ export class InBatchSoftmaxTask implements RetrievalTask {
     const pool: number[] = [];
     for (let i = 0; i < counts.length; i++) if (counts[i] > 0) pool.push(i);
     this.pool = pool.length > 0 ? Int32Array.from(pool) : undefined;
+  }
+
+  /** What a worker thread's copy of the task needs (`fromThreadState`): options, -log q, the negative pool, the sampler's position. */
+  threadState(): SoftmaxTaskState {
+    return { options: { ...this.options, items: this.itemCount }, negLogQ: this.negLogQ, pool: this.pool, rng: this.rng.state() };
+  }
+
+  /**
+   * The task of worker thread `thread` (`threadState`): thread 0 continues the sampler's stream,
+   * the others draw from streams of their own.
+   */
+  static fromThreadState(state: SoftmaxTaskState, thread: number): InBatchSoftmaxTask {
+    const task = new InBatchSoftmaxTask(state.options);
+    if (state.negLogQ) task.setItemLogQ(state.negLogQ);
+    task.setNegativePool(state.pool);
+    task.rng.restore(thread === 0 ? state.rng : mixSeed(state.rng, thread));
+    return task;
+  }
+
+  /** Moves the negative sampler to `state` (a `threadState().rng`). */
+  restoreSampler(state: number): void {
+    this.rng.restore(state);
   }
 
   /** An independent copy: the same options, item count, -log q and negative pool; the sampler restarts from the seed. */

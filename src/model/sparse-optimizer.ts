@@ -49,6 +49,19 @@ export interface SparseOptimizer {
   updateRow(weights: Float32Array, row: number, grad: Float32Array, gradOffset: number, lr: number): void;
   /** Forgets all state (e.g. before fine-tuning). */
   reset(): void;
+  /** The per-row state arrays by name (`shareArrays` moves them into shared memory for worker threads). */
+  stateArrays(): Record<string, Float32Array | Int32Array>;
+  /** Takes over another instance's state arrays (same kind, names and sizes): its updates then land in them. */
+  adoptArrays(arrays: Record<string, Float32Array | Int32Array>): void;
+}
+
+/** A copy of `array` in a `SharedArrayBuffer` (the array itself when it already lives in one). */
+export function inSharedMemory<T extends Float32Array | Int32Array | Uint8Array>(array: T): T {
+  if (array.buffer instanceof SharedArrayBuffer) return array;
+  const Kind = array.constructor as { new (buffer: SharedArrayBuffer): T };
+  const shared = new Kind(new SharedArrayBuffer(array.byteLength));
+  shared.set(array as never);
+  return shared;
 }
 
 /** Creates the row-sparse optimizer of the given kind for a table of `rows` x `dim`. */
@@ -133,6 +146,16 @@ export class LazyAdam implements SparseOptimizer {
     this.steps.fill(0);
     this.tableSteps = 0;
   }
+
+  stateArrays(): Record<string, Float32Array | Int32Array> {
+    return { m: this.m, v: this.v, steps: this.steps };
+  }
+
+  adoptArrays(arrays: Record<string, Float32Array | Int32Array>): void {
+    this.m = arrays.m as Float32Array;
+    this.v = arrays.v as Float32Array;
+    this.steps = arrays.steps as Int32Array;
+  }
 }
 
 /** Adagrad on touched rows only (the accumulator of an untouched row does not change). */
@@ -172,6 +195,14 @@ export class SparseAdagrad implements SparseOptimizer {
 
   reset(): void {
     this.accumulator.fill(this.initial);
+  }
+
+  stateArrays(): Record<string, Float32Array | Int32Array> {
+    return { accumulator: this.accumulator };
+  }
+
+  adoptArrays(arrays: Record<string, Float32Array | Int32Array>): void {
+    this.accumulator = arrays.accumulator as Float32Array;
   }
 }
 

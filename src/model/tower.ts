@@ -48,6 +48,12 @@ export interface TowerOptions {
  * Histories over rows of the history table in CSR form, in time order: entity e's rows are
  * `ids[offsets[e] .. offsets[e + 1])` (the last `historyLength` of them are pooled).
  */
+/** Per layer (0 = the embedding tables): trainable or frozen, and its learning-rate multiplier. */
+export interface LayerSettings {
+  trainable: boolean[];
+  rates: number[];
+}
+
 export interface HistoryBags {
   /** `[entities + 1]` */
   readonly offsets: Int32Array;
@@ -209,6 +215,19 @@ export class Tower {
   learningRateMultiplier(layer: number): number {
     this.checkLayer(layer);
     return this.rateMultipliers[layer];
+  }
+
+  /** Each layer's trainable flag and learning-rate multiplier (layer 0 first), for a copy of the tower (`applyLayerSettings`). */
+  layerSettings(): LayerSettings {
+    return { trainable: [...this.trainable], rates: [...this.rateMultipliers] };
+  }
+
+  /** Sets every layer's trainable flag and multiplier from `layerSettings()` of a tower with as many layers. */
+  applyLayerSettings(settings: LayerSettings): void {
+    for (let l = 0; l < this.layerCount; l++) {
+      this.setTrainable(l, settings.trainable[l]);
+      this.setLearningRateMultiplier(l, settings.rates[l]);
+    }
   }
 
   /**

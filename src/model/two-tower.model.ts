@@ -1,15 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
-import { DenseOptimizer } from './dense-optimizer.js';
-import { EmbeddingTable } from './embedding-table.js';
-import { InBatchSoftmaxTask } from './in-batch-softmax.task.js';
+import { DenseOptimizer, type DenseSlotSnapshot } from './dense-optimizer.js';
+import { EmbeddingTable, type SharedTableState } from './embedding-table.js';
+import { InBatchSoftmaxTask, type SoftmaxTaskState } from './in-batch-softmax.task.js';
 import type { BatchLogits, RetrievalTask } from './retrieval-task.js';
 import type { Initializer } from './initializer.js';
 import type { NamedWeight } from './named-weight.js';
-import { createRng, deriveSeed, type ResumableRng } from '../dataset/random.js';
-import type { AdamBiasCorrection, SparseOptimizerKind } from './sparse-optimizer.js';
+import { createRng, deriveSeed, mixSeed, type ResumableRng } from '../dataset/random.js';
+import { inSharedMemory, type AdamBiasCorrection, type SparseOptimizerKind } from './sparse-optimizer.js';
 import { validateTokenBags, type TokenBags } from './token-hash.js';
-import { Tower, type HistoryBags, type TowerName } from './tower.js';
+import { Tower, type HistoryBags, type LayerSettings, type TowerName } from './tower.js';
 import { modelObjective, type ModelObjective } from './objective.js';
 import type { TrainingObjective } from './training-objective.js';
 
@@ -148,6 +148,48 @@ export interface TrainBatch {
 export interface TrainStepOptions {
   /** Clip the global gradient norm (dense gradients + gathered-row gradients) to this. */
   clipNorm?: number;
+  /**
+   * Data-parallel training (`src/training/tower-threads.ts`): the step's dense gradients are
+   * exchanged with the other threads', and the dense layers take every thread's update of the
+   * round in thread order (the same on every thread, so the replicas stay identical). The rows
+   * are updated at once, in the shared tables.
+   */
+  denseSync?: DenseSync;
+}
+
+/** How a thread's dense gradients meet the other threads' (`TrainStepOptions.denseSync`). */
+export interface DenseSync {
+  /**
+   * This thread's dense gradients (undefined: it took no step this round) in; every thread's
+   * of the round out, in thread order, each with the learning rate of its step.
+   */
+  exchange(gradients: Float32Array[] | undefined): DenseUpdate[];
+}
+
+/** One step's dense gradients (trainable variables in order) and its learning rate. */
+export interface DenseUpdate {
+  gradients: Float32Array[];
+  learningRate: number;
+}
+
+/** The dense layers' weights and optimizer state, both towers (`TwoTowerModel.denseState`). */
+export interface DenseState {
+  weights: NamedWeight[];
+  optimizer: (DenseSlotSnapshot | undefined)[];
+}
+
+/**
+ * What a worker thread needs to train a model's rows in place (`TwoTowerModel.threadState`):
+ * the tables' shared arrays, the towers' bags and layer settings, the dense state, the task's
+ * and the dropout generator's positions.
+ */
+export interface ModelThreadState {
+  config: ResolvedTwoTowerConfig;
+  tables: { user: SharedTableState; item: SharedTableState; token?: SharedTableState; itemBias?: SharedTableState };
+  towers: Record<TowerName, { tokenPath: boolean; tokens?: TokenBags; histories?: HistoryBags; layers: LayerSettings }>;
+  dense: DenseState;
+  task: SoftmaxTaskState;
+  rng: number;
 }
 
 /** Gradients of one batch, without applying them (for tests and debugging). */
@@ -186,6 +228,10 @@ export interface TwoTowerOptions {
    * takes no gradient steps (implicit ALS) have none.
    */
   task?: RetrievalTask;
+  /** Worker threads (`fromThreadState`): the tables over another thread's shared arrays. */
+  sharedTables?: ModelThreadState['tables'];
+  /** Worker threads: which towers have a token path (else read from the weights or the tokens given). */
+  tokenPaths?: Record<TowerName, boolean>;
 }
 
 /** One batch's tower inputs, gathered in JS (see `TwoTowerModel.gatherBatch`). */
@@ -248,20 +294,25 @@ export class TwoTowerModel {
     this.objective = modelObjective(config.objective, 'config.objective');
     const { dim, optimizer, l2, seed, embeddingInit } = config;
     const optimizerOptions = { biasCorrection: config.adamBiasCorrection };
-    const table = (name: string, rows: number) => {
+    const shared = options.sharedTables;
+    const table = (name: 'user' | 'item' | 'token', rows: number) => {
+      const sharedTable = shared?.[name];
+      if (sharedTable) return EmbeddingTable.fromShared(sharedTable);
       const saved = weights?.get(`${name}.embedding`);
       return new EmbeddingTable({ rows, dim, optimizer, optimizerOptions, l2, init: embeddingInit, seed: deriveSeed(seed, name), weights: saved?.data });
     };
     this.userTable = table('user', config.users);
     this.itemTable = table('item', config.items);
     const savedBias = weights?.get('item.bias');
-    this.itemBiasTable = config.itemBias || config.popularityWeight > 0
+    this.itemBiasTable = shared?.itemBias
+      ? EmbeddingTable.fromShared(shared.itemBias)
+      : config.itemBias || config.popularityWeight > 0
       ? new EmbeddingTable({ rows: config.items, dim: 1, optimizer, optimizerOptions, init: { kind: 'zeros', scale: 0 }, seed: deriveSeed(seed, 'item.bias'), weights: savedBias?.data })
       : undefined;
     if (this.itemBiasTable) this.itemBiasTable.learningRateMultiplier = config.itemBiasLearningRate;
     const historyDim = config.userHistory ? dim : 0;
-    const userHasTokens = weights ? towerHasTokens(weights, 'user', dim + historyDim, tokens.userTokens !== undefined) : tokens.userTokens !== undefined;
-    const itemHasTokens = weights ? towerHasTokens(weights, 'item', dim, tokens.itemTokens !== undefined) : tokens.itemTokens !== undefined;
+    const userHasTokens = options.tokenPaths?.user ?? (weights ? towerHasTokens(weights, 'user', dim + historyDim, tokens.userTokens !== undefined) : tokens.userTokens !== undefined);
+    const itemHasTokens = options.tokenPaths?.item ?? (weights ? towerHasTokens(weights, 'item', dim, tokens.itemTokens !== undefined) : tokens.itemTokens !== undefined);
     if (this.objective.layers === 'id-rows' && (userHasTokens || itemHasTokens)) {
       throw new GraftError('BAD_INPUT', `token bags were given to a model with objective ${config.objective}, which factorises ID rows only; leave the tokens out or use objective softmax`);
     }
@@ -364,13 +415,134 @@ export class TwoTowerModel {
     if (!this.objective.gradientSteps) {
       throw new GraftError('BAD_INPUT', `this model has objective ${this.config.objective}: it trains by its objective's fit (per-row solves; fitModel in the workflows), not by gradient steps`);
     }
-    return this.step(batch, lr, options.clipNorm, undefined);
+    return this.step(batch, lr, options.clipNorm, undefined, options.denseSync);
+  }
+
+  /**
+   * A data-parallel round in which this thread has no batch (the epoch's last steps went to
+   * the others): it adds nothing to the mean and takes the same dense update as they do.
+   */
+  syncDenseWithoutStep(sync: DenseSync): void {
+    const updates = sync.exchange(undefined);
+    tf.tidy(() => this.applyDenseUpdatesOf(this.denseVariables(), updates));
+  }
+
+  /** Data-parallel training: dense updates of other steps (`DenseSync`), applied one after another. */
+  applyDenseUpdates(updates: DenseUpdate[]): void {
+    if (updates.length > 0) tf.tidy(() => this.applyDenseUpdatesOf(this.denseVariables(), updates));
+  }
+
+  /** The dense updates of a data-parallel round, one after another (call inside `tf.tidy`). */
+  private applyDenseUpdatesOf(dense: { variable: tf.Variable; multiplier: number }[], updates: DenseUpdate[]): void {
+    if (dense.length === 0) return;
+    const variables = dense.map((d) => d.variable);
+    for (const update of updates) {
+      this.denseOptimizer.apply(
+        variables,
+        update.gradients.map((g, i) => tf.tensor(g, variables[i].shape)),
+        dense.map((d) => update.learningRate * d.multiplier),
+      );
+    }
+  }
+
+  /** The sizes of the trainable dense variables, in the order their gradients meet in a `DenseSync`. */
+  trainableDenseSizes(): number[] {
+    return this.denseVariables().map((d) => d.variable.size);
+  }
+
+  /** Whether worker threads can train this model (`threadState`): it takes gradient steps with the in-batch softmax task. */
+  get trainsInThreads(): boolean {
+    return this.objective.gradientSteps && this.task instanceof InBatchSoftmaxTask;
+  }
+
+  /**
+   * Moves the tables into shared memory (`EmbeddingTable.shareMemory`) and returns what a worker
+   * thread needs to train the same rows in place (`fromThreadState`): their updates land in this
+   * model's tables; its dense layers come back with `loadDenseState`.
+   */
+  threadState(): ModelThreadState {
+    if (!this.trainsInThreads) {
+      throw new GraftError('BAD_INPUT', `only a model trained by gradient steps with the in-batch softmax task trains in worker threads (objective ${this.config.objective}); train it with threads 1`);
+    }
+    const sharedBags = <T extends { offsets: Int32Array; ids: Int32Array }>(bags: T | undefined) =>
+      bags ? { offsets: inSharedMemory(bags.offsets), ids: inSharedMemory(bags.ids) } : undefined;
+    const tower = (name: TowerName) => {
+      const t = this.towers[name];
+      return { tokenPath: t.tokenTable !== undefined, tokens: sharedBags(t.tokens), histories: sharedBags(t.histories), layers: t.layerSettings() };
+    };
+    return {
+      config: this.config,
+      tables: {
+        user: this.userTable.shareMemory(),
+        item: this.itemTable.shareMemory(),
+        token: this.tokenTable?.shareMemory(),
+        itemBias: this.itemBiasTable?.shareMemory(),
+      },
+      towers: { user: tower('user'), item: tower('item') },
+      dense: this.denseState(),
+      task: (this.task as InBatchSoftmaxTask).threadState(),
+      rng: this.rng.state(),
+    };
+  }
+
+  /**
+   * Worker thread `thread`'s model over `threadState()` of another thread's: the same tables
+   * (shared, updated in place), bags, layer settings, dense weights and optimizer state. Thread 0
+   * continues the dropout and negative-sampling streams; the others draw from streams of their own.
+   */
+  static fromThreadState(state: ModelThreadState, thread: number): TwoTowerModel {
+    const weights = new Map(state.dense.weights.map((w) => [w.name, w]));
+    const model = new TwoTowerModel(
+      state.config,
+      { userTokens: state.towers.user.tokens, itemTokens: state.towers.item.tokens },
+      {
+        task: InBatchSoftmaxTask.fromThreadState(state.task, thread),
+        sharedTables: state.tables,
+        tokenPaths: { user: state.towers.user.tokenPath, item: state.towers.item.tokenPath },
+      },
+      weights,
+    );
+    model.towers.user.setHistories(state.towers.user.histories);
+    for (const name of ['user', 'item'] as const) model.towers[name].applyLayerSettings(state.towers[name].layers);
+    // After the towers: the shared token table's multiplier is the one it had, not the last tower's.
+    const tables: [EmbeddingTable | undefined, SharedTableState | undefined][] = [
+      [model.userTable, state.tables.user],
+      [model.itemTable, state.tables.item],
+      [model.tokenTable, state.tables.token],
+      [model.itemBiasTable, state.tables.itemBias],
+    ];
+    for (const [table, shared] of tables) if (table && shared) table.learningRateMultiplier = shared.learningRateMultiplier;
+    model.loadDenseState(state.dense);
+    model.rng.restore(thread === 0 ? state.rng : mixSeed(state.rng, thread));
+    return model;
+  }
+
+  /** The positions of the dropout and negative-sampling streams (`restoreStreams`), e.g. of worker thread 0 after an epoch. */
+  streamState(): { dropout: number; negatives: number | undefined } {
+    return { dropout: this.rng.state(), negatives: this.task instanceof InBatchSoftmaxTask ? this.task.threadState().rng : undefined };
+  }
+
+  restoreStreams(streams: { dropout: number; negatives: number | undefined }): void {
+    this.rng.restore(streams.dropout);
+    if (streams.negatives !== undefined && this.task instanceof InBatchSoftmaxTask) this.task.restoreSampler(streams.negatives);
+  }
+
+  /** The dense layers' weights and optimizer state (both towers, every layer). */
+  denseState(): DenseState {
+    const weights = this.exportDenseWeights();
+    return { weights, optimizer: this.denseOptimizer.exportState(this.allDenseVariables()) };
+  }
+
+  /** Sets the dense layers' weights and optimizer state from `denseState()` of a model of the same shape (e.g. a worker thread's). */
+  loadDenseState(state: DenseState): void {
+    this.loadDenseWeights(state.weights);
+    this.denseOptimizer.importState(this.allDenseVariables(), state.optimizer);
   }
 
   /** Loss and gradients of a batch without changing anything (dropout still applies). */
   gradients(batch: TrainBatch): ModelGradients {
     const out: ModelGradients = { loss: 0, tables: {}, dense: {} };
-    out.loss = this.step(batch, 0, undefined, out);
+    out.loss = this.step(batch, 0, undefined, out, undefined);
     return out;
   }
 
@@ -454,6 +626,12 @@ export class TwoTowerModel {
     table('item', this.itemTable);
     if (this.tokenTable) table('token', this.tokenTable);
     if (this.itemBiasTable) out.push({ name: 'item.bias', kind: 'table', shape: [this.itemBiasTable.rows, 1], data: this.itemBiasTable.exportWeights() });
+    out.push(...this.exportDenseWeights());
+    return out;
+  }
+
+  private exportDenseWeights(): NamedWeight[] {
+    const out: NamedWeight[] = [];
     for (const name of ['user', 'item'] as const) {
       const tower = this.towers[name];
       tower.kernels.forEach((kernel, l) => {
@@ -462,6 +640,21 @@ export class TwoTowerModel {
       });
     }
     return out;
+  }
+
+  /** Every dense variable, user tower first, each layer's kernel then bias (trainable or not). */
+  private allDenseVariables(): tf.Variable[] {
+    const out: tf.Variable[] = [];
+    for (const name of ['user', 'item'] as const) {
+      const tower = this.towers[name];
+      tower.kernels.forEach((kernel, l) => out.push(kernel, tower.biases[l]));
+    }
+    return out;
+  }
+
+  /** The trainable dense variables with their learning-rate multipliers, user tower first. */
+  private denseVariables(): { variable: tf.Variable; multiplier: number }[] {
+    return [...this.towers.user.trainableVariables(), ...this.towers.item.trainableVariables()];
   }
 
   /** Overwrites the parameters in place from `exportWeights()` output of a model of the same shape (optimizer state is kept). */
@@ -478,6 +671,16 @@ export class TwoTowerModel {
     this.itemTable.loadWeights(get('item.embedding', this.itemTable.weights.length));
     if (this.tokenTable) this.tokenTable.loadWeights(get('token.embedding', this.tokenTable.weights.length));
     if (this.itemBiasTable) this.itemBiasTable.loadWeights(get('item.bias', this.itemBiasTable.weights.length));
+    this.loadDenseWeights(weights, get);
+  }
+
+  private loadDenseWeights(weights: readonly NamedWeight[], check?: (name: string, size: number) => Float32Array): void {
+    const byName = check ? undefined : new Map(weights.map((w) => [w.name, w]));
+    const get = check ?? ((name: string, size: number) => {
+      const w = byName!.get(name);
+      if (!w || w.data.length !== size) throw new GraftError('BAD_INPUT', `dense weight "${name}" is ${w ? `${w.data.length} values` : 'missing'}, expected ${size}; load the dense state of a model of the same shape`);
+      return w.data;
+    });
     for (const name of ['user', 'item'] as const) {
       const tower = this.towers[name];
       tower.kernels.forEach((kernel, l) => {
@@ -503,14 +706,7 @@ export class TwoTowerModel {
       { task: this.task?.clone() },
     );
     copy.towers.user.setHistories(this.towers.user.histories);
-    for (const name of ['user', 'item'] as const) {
-      const from = this.towers[name];
-      const to = copy.towers[name];
-      for (let l = 0; l < from.layerCount; l++) {
-        to.setTrainable(l, from.isTrainable(l));
-        to.setLearningRateMultiplier(l, from.learningRateMultiplier(l));
-      }
-    }
+    for (const name of ['user', 'item'] as const) copy.towers[name].applyLayerSettings(this.towers[name].layerSettings());
     const tables: [EmbeddingTable | undefined, EmbeddingTable | undefined][] = [
       [this.userTable, copy.userTable],
       [this.itemTable, copy.itemTable],
@@ -535,7 +731,7 @@ export class TwoTowerModel {
   }
 
   /** One step: gather the batch in JS, one autodiff pass, then the dense and row-sparse updates (or, with `inspect`, their gradients). */
-  private step(batch: TrainBatch, lr: number, clipNorm: number | undefined, inspect: ModelGradients | undefined): number {
+  private step(batch: TrainBatch, lr: number, clipNorm: number | undefined, inspect: ModelGradients | undefined, sync: DenseSync | undefined): number {
     if (this.disposed) throw new GraftError('BAD_INPUT', 'the model was disposed; create or load a new one');
     const task = this.task;
     if (!task) throw new GraftError('BAD_INPUT', `this model has no retrieval task to take gradient steps with; create it with options.task`);
@@ -549,7 +745,7 @@ export class TwoTowerModel {
     const t1 = timings ? performance.now() : 0;
     let t2 = t1;
     let t3 = t1;
-    const dense = [...this.towers.user.trainableVariables(), ...this.towers.item.trainableVariables()];
+    const dense = this.denseVariables();
     let loss = 0;
     tf.tidy(() => {
       const grads = this.forwardBackward(task, gathered, batch.users.length, dense.map((d) => d.variable), clipNorm);
@@ -557,6 +753,15 @@ export class TwoTowerModel {
       if (timings) t2 = performance.now();
       if (inspect) {
         grads.dense.forEach((g, i) => (inspect.dense[denseName(dense[i].variable)] = g.dataSync().slice() as Float32Array));
+      } else if (sync) {
+        // Scaled here as `apply` would (the same float32 products), then exchanged with the other threads'.
+        const scale = Math.fround(grads.scale);
+        const local = grads.dense.map((g) => {
+          const values = g.dataSync().slice() as Float32Array;
+          if (scale !== 1) for (let i = 0; i < values.length; i++) values[i] *= scale;
+          return values;
+        });
+        this.applyDenseUpdatesOf(dense, sync.exchange(local));
       } else if (grads.dense.length > 0) {
         this.denseOptimizer.apply(
           dense.map((d) => d.variable),

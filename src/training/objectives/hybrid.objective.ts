@@ -131,7 +131,8 @@ async function trainTop(model: TwoTowerModel, data: TrainingData, options: FitOp
     }
   }
   try {
-    return await train(model, data, { ...options, learningRate: options.learningRate * model.config.topLearningRate });
+    // The top on this thread: the rows' threads keep the hybrid's result the same for any count.
+    return await train(model, data, { ...options, threads: 1, learningRate: options.learningRate * model.config.topLearningRate });
   } finally {
     for (const restore of restores) restore();
   }
