@@ -127,7 +127,8 @@ export class DenseOptimizer {
       const a1 = f(1 - this.beta1);
       const b2 = f(this.beta2);
       const a2 = f(1 - this.beta2);
-      const r1 = f((rate * 1) / (1 - Math.pow(this.beta1, slot.steps)));
+      // rate x c1 in float64 first, as the ops get it (one rounding to float32 after).
+      const r1 = f(rate * (1 / (1 - Math.pow(this.beta1, slot.steps))));
       const c2 = f(1 / (1 - Math.pow(this.beta2, slot.steps)));
       const eps = f(this.epsilon);
       for (let k = 0; k < n; k++) {

@@ -3,7 +3,7 @@ import { createRng } from '../dataset/random.js';
 import { useBackend } from '../model/testing/each-backend.js';
 import { TwoTowerModel, type TwoTowerConfig } from '../model/two-tower.model.js';
 import { ExampleMixture, type TrainingData } from './example-mixture.js';
-import { defaultTowerThreads, TowerThreads } from './tower-threads.js';
+import { defaultTowerThreads, MIN_BATCHES_PER_THREAD, TowerThreads } from './tower-threads.js';
 import { train } from './train.js';
 
 // The worker threads run the compiled package (`npm test` builds it first; `npm run build` otherwise).
@@ -201,15 +201,17 @@ describe('towers trained on worker threads', () => {
     model.dispose();
   }, 60_000);
 
-  it('defaults to the cores, one per 64 batches an epoch (replay counted), at least one', () => {
-    const examples = (n: number) => ({ users: new Int32Array(n), items: new Int32Array(n) });
-    expect(defaultTowerThreads(examples(256 * 63), 256, 2)).toBe(1);
-    expect(defaultTowerThreads(examples(256 * 128), 256, 2)).toBe(2);
-    expect(defaultTowerThreads(examples(256 * 1000), 256, 2)).toBe(2);
-    expect(defaultTowerThreads(examples(256 * 1000), 256, 8)).toBe(8);
+  it('defaults to the cores, one per MIN_BATCHES_PER_THREAD batches an epoch (replay counted), at least one', () => {
+    const examples = (batches: number) => ({ users: new Int32Array(Math.round(batches * 256)), items: new Int32Array(Math.round(batches * 256)) });
+    const per = MIN_BATCHES_PER_THREAD;
+    expect(defaultTowerThreads(examples(per - 1), 256, 2)).toBe(1);
+    expect(defaultTowerThreads(examples(2 * per - 1), 256, 2)).toBe(1);
+    expect(defaultTowerThreads(examples(2 * per), 256, 2)).toBe(2);
+    expect(defaultTowerThreads(examples(100 * per), 256, 2)).toBe(2);
+    expect(defaultTowerThreads(examples(100 * per), 256, 8)).toBe(8);
     expect(defaultTowerThreads(examples(0), 256, 8)).toBe(1);
-    expect(defaultTowerThreads({ ...examples(256 * 64), replay: { ...examples(10 * 256 * 64), weight: 0.5, fraction: 1 } }, 256, 4)).toBe(2);
-    expect(defaultTowerThreads({ ...examples(256 * 64), replay: { ...examples(2 * 256 * 64), weight: 0.5 } }, 256, 4)).toBe(3);
+    expect(defaultTowerThreads({ ...examples(per), replay: { ...examples(10 * per), weight: 0.5, fraction: 1 } }, 256, 4)).toBe(2);
+    expect(defaultTowerThreads({ ...examples(per), replay: { ...examples(2 * per), weight: 0.5 } }, 256, 4)).toBe(3);
   });
 
   it('refuses a thread count that is not a positive integer', async () => {

@@ -252,11 +252,14 @@ export interface TowerThreadsOptions {
 
 /**
  * Batches per thread and epoch below which the default (`defaultTowerThreads`) trains on one
- * thread. On small data the threads' staleness (up to 2 x threads - 1 steps) and row collisions
- * cost more than they save: the transferred users' planted-taste check of test/serving.test.ts
- * (about 15 batches an epoch) falls from 0.88 on one thread to 0.81-0.82 on two (BENCHMARKS.md).
+ * thread. The threads' rows are read up to a round stale and hot rows take the threads'
+ * steps from the same values, which costs quality on short epochs: Amazon Phone (about 245
+ * batches an epoch), target alone, HR@10 0.2369 on two threads against 0.2442 on one (means
+ * of 9 and 5 runs; Cloth the same on both). No larger real pair was at hand to find where the
+ * cost vanishes; this keeps the default at one thread below about 260k examples an epoch per
+ * extra thread, where an epoch takes seconds anyway (BENCHMARKS.md, issue 20).
  */
-export const MIN_BATCHES_PER_THREAD = 64;
+export const MIN_BATCHES_PER_THREAD = 1024;
 
 /**
  * The threads a softmax fit uses when none are asked for: the machine's cores, as many as
