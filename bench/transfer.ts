@@ -17,6 +17,7 @@
  *     [--recipes "name: --flag value ...; name: ..."]   (target only: one model per recipe in this run, each recipe's
  *     flags on top of the command's; the trainer's validation HR@10 is printed beside test: choose on it; with transfers,
  *     one source model per recipe, each with the recipe's --strategies: "als: --objective implicit-als; hybrid: --objective hybrid --strategies PARTIAL")
+ *     [--refit]   (target only: also a fresh model trained on train + carve for the epochs the carve kept, scored on test)
  *     [--transfer-objective hybrid]   (fixed strategies: these towers over the source's rows, e.g. a fresh hybrid top over implicit-ALS rows)
  *     [--objective softmax|implicit-als|hybrid] [--als-alpha 40] [--als-reg 0.1] [--als-cg-steps 3]   (implicit-als: ID rows solved per row, 0 = exact; --layers none)
  *     [--als-sweeps 10] [--top-lr 0.03]   (hybrid: ALS sweeps of the ID rows before the MLP above them trains for --epochs at --top-lr x --lr)
@@ -153,6 +154,8 @@ const REFIT_ALPHAS = arg('refit-items') === undefined ? [] : arg('refit-items')!
 const REFIT_REG = Number(arg('refit-reg', '0.1'));
 /** Target only: also score each model with the popularity term β·log(1 + n_i), β profiled on the validation carve. */
 const PROFILE_POPULARITY = argv.includes('--profile-popularity');
+/** Target only: also train a fresh model on train + carve for the epochs the carve chose, and score it on test. */
+const REFIT = argv.includes('--refit');
 
 interface Row {
   setting: string;
@@ -270,6 +273,18 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
         ? `${t.bestEpoch} epochs of the top chosen on the carve (early-stopping metric ${t.bestValidation!.toFixed(4)}), then refitted with it`
         : `${t.epochs} epochs; no validation (trains on the carve)`;
     report({ setting: `${TARGET} only (two-tower, ${recipe.objective})${recipe.name ? ` [${recipe.name}]` : ''}`, variant, hr10: test['hr@10']!, ndcg10: test['ndcg@10']!, seconds: (performance.now() - started) / 1000, note });
+    // --refit: a fresh model of the same seed trained on train + carve for the epochs kept on the carve (what ALS sees).
+    if (REFIT && validation && t.bestEpoch !== undefined && t.bestEpoch > 0) {
+      const refit = TwoTowerModel.create(config, towerTokensFor(config, target.itemTokens));
+      try {
+        setUserHistoriesFrom(refit, target.train, target.validation);
+        await fitModel(refit, seen, undefined, { ...recipe.training, epochs: t.bestEpoch, patience: 0 }, recipe.model.seed);
+        const refitTest = evaluate(modelScorer(refit, items), testData, EVALUATION).metrics;
+        report({ setting: `${TARGET} only (two-tower, ${recipe.objective})${recipe.name ? ` [${recipe.name}]` : ''} refitted on train + carve, ${t.bestEpoch} epochs`, variant, hr10: refitTest['hr@10']!, ndcg10: refitTest['ndcg@10']!, seconds: (performance.now() - started) / 1000 });
+      } finally {
+        refit.dispose();
+      }
+    }
   } finally {
     model.dispose();
   }
