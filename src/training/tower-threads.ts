@@ -43,8 +43,13 @@ const FAILED = 2;
 const DONE = 3;
 /** Per thread: the last round of the epoch it has handed its gradients to (-1: none). */
 const ARRIVED = 8;
-/** Rounds whose gradients are kept at once (round r in slot r mod 3: a slot is read up to a round after it was written). */
-const SLOTS = 3;
+/**
+ * Rounds whose gradients and flags are kept at once (round r in slot r mod SLOTS). A thread
+ * reads round q during its round q + 1, after handing in q + 1; another thread can write
+ * round q + 3 once it has seen that hand-in (it waits for round q + 1 in its round q + 2), so
+ * three slots would let it overwrite round q while it is still being read: four cannot.
+ */
+const SLOTS = 4;
 /** A slot's flags: bit 0, the thread took a step (its gradients are in); bit 1, it had seen ABORT. */
 const STEPPED = 1;
 const SAW_ABORT = 2;
