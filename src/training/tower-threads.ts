@@ -259,8 +259,8 @@ export interface TowerThreadsOptions {
  * Batches per thread and epoch below which the default (`defaultTowerThreads`) trains on one
  * thread. The threads' rows are read up to a round stale and hot rows take the threads'
  * steps from the same values, which costs quality on short epochs: Amazon Phone (about 245
- * batches an epoch), target alone, HR@10 0.2369 on two threads against 0.2442 on one (means
- * of 9 and 5 runs; Cloth the same on both). No larger real pair was at hand to find where the
+ * batches an epoch), target alone, HR@10 0.2374 on two threads against 0.2442 on one (means
+ * of 14 and 5 runs; Cloth the same on both). No larger real pair was at hand to find where the
  * cost vanishes; this keeps the default at one thread below about 260k examples an epoch per
  * extra thread, where an epoch takes seconds anyway (BENCHMARKS.md, issue 20).
  */
