@@ -158,6 +158,21 @@ describe('towers trained on worker threads', () => {
     two.model.dispose();
   }, 120_000);
 
+  it('keeps every dense replica identical over thousands of short rounds, on more threads than cores (checked each epoch)', async () => {
+    await useBackend('wasm');
+    const data = planted(10, 7);
+    for (const threads of [2, 3]) {
+      const model = TwoTowerModel.create({ ...config, layers: [8], userHistory: false });
+      // Batches of 4: about 750 rounds an epoch per thread count, each a hand-over; a replica
+      // that took another update (a slot overwritten while read) fails the epoch's digest check.
+      const result = await train(model, data, { epochs: 2, batchSize: 4, learningRate: 0.005, threads });
+      expect(result.threads).toBe(threads);
+      expect(result.steps).toBe(2 * 750);
+      expect(result.history.every((h) => Number.isFinite(h.loss))).toBe(true);
+      model.dispose();
+    }
+  }, 120_000);
+
   it('stops within a round when the signal aborts, and the next run reuses the parked workers', async () => {
     await useBackend('wasm');
     const data = planted(40, 3);

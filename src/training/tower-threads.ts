@@ -92,6 +92,8 @@ interface EpochAnswer {
   type: 'epoch';
   steps: number;
   examples: number;
+  /** A hash of the thread's dense replica: every thread's must be the same (checked by the caller). */
+  digest: number;
   /** Thread 0: the dense replica after the epoch (every replica is the same), and where its random streams stand. */
   dense?: DenseState;
   streams?: ReturnType<TwoTowerModel['streamState']>;
@@ -156,7 +158,14 @@ export class TowerThread {
     for (let q = Math.max(0, last - this.lag + 1); q <= last && this.lag > 0; q++) pending.push(...this.roundUpdates(q));
     model.applyDenseUpdates(pending);
     if (this.stopRound >= 0) Atomics.store(control, STOPPED, 1);
-    return { type: 'epoch', steps: mine, examples, dense: withDense ? model.denseState() : undefined, streams: withDense ? model.streamState() : undefined };
+    return {
+      type: 'epoch',
+      steps: mine,
+      examples,
+      digest: denseDigest(model.denseState()),
+      dense: withDense ? model.denseState() : undefined,
+      streams: withDense ? model.streamState() : undefined,
+    };
   }
 
   dispose(): void {
@@ -216,6 +225,22 @@ export class TowerThread {
     }
     return out;
   }
+}
+
+/** FNV-1a over the bits of a dense state's weights and optimizer state. */
+export function denseDigest(state: DenseState): number {
+  let hash = 0x811c9dc5;
+  const add = (values: Float32Array) => {
+    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+    for (let i = 0; i < bits.length; i++) hash = Math.imul(hash ^ bits[i], 0x01000193) >>> 0;
+  };
+  for (const w of state.weights) add(w.data);
+  for (const slot of state.optimizer) {
+    if (!slot) continue;
+    add(slot.first);
+    if (slot.second) add(slot.second);
+  }
+  return hash;
 }
 
 /** Waits until thread `t` has handed in round `round`; throws when another thread has failed. */
@@ -379,6 +404,11 @@ export class TowerThreads {
       throw error;
     } finally {
       clearInterval(timer);
+    }
+    // The replicas took the same updates in the same order: a difference is a bug in the hand-over, never noise.
+    if (answers.some((a) => a.digest !== answers[0].digest)) {
+      this.close(true);
+      throw new GraftError('INTERNAL', `the training threads' dense layers diverged (digests ${answers.map((a) => a.digest.toString(16)).join(', ')}); train with threads 1 and report this`);
     }
     const { dense, streams } = answers[0];
     if (dense) this.model.loadDenseState(dense);
