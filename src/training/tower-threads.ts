@@ -155,15 +155,16 @@ export class TowerThread {
     // The rounds still in flight: every thread applies the same ones, up to the last it ran.
     const last = r - 1;
     const pending: DenseUpdate[] = [];
-    for (let q = Math.max(0, last - this.lag + 1); q <= last && this.lag > 0; q++) pending.push(...this.roundUpdates(q));
+    for (let q = Math.max(0, last - this.lag + 1); q <= last; q++) pending.push(...this.roundUpdates(q));
     model.applyDenseUpdates(pending);
     if (this.stopRound >= 0) Atomics.store(control, STOPPED, 1);
+    const dense = model.denseState();
     return {
       type: 'epoch',
       steps: mine,
       examples,
-      digest: denseDigest(model.denseState()),
-      dense: withDense ? model.denseState() : undefined,
+      digest: denseDigest(dense),
+      dense: withDense ? dense : undefined,
       streams: withDense ? model.streamState() : undefined,
     };
   }
