@@ -423,8 +423,7 @@ export class TwoTowerModel {
    * the others): it adds nothing to the mean and takes the same dense update as they do.
    */
   syncDenseWithoutStep(sync: DenseSync): void {
-    const updates = sync.exchange(undefined);
-    tf.tidy(() => this.applyDenseUpdatesOf(this.denseVariables(), updates));
+    this.applyDenseUpdates(sync.exchange(undefined));
   }
 
   /** Data-parallel training: dense updates of other steps (`DenseSync`), applied one after another. */
@@ -659,14 +658,7 @@ export class TwoTowerModel {
 
   /** Overwrites the parameters in place from `exportWeights()` output of a model of the same shape (optimizer state is kept). */
   loadWeights(weights: readonly NamedWeight[]): void {
-    const byName = new Map(weights.map((w) => [w.name, w]));
-    const get = (name: string, size: number) => {
-      const w = byName.get(name);
-      if (!w || w.data.length !== size) {
-        throw new GraftError('BAD_INPUT', `weight "${name}" is ${w ? `${w.data.length} values` : 'missing'}, expected ${size}; load weights exported from a model of the same shape`);
-      }
-      return w.data;
-    };
+    const get = weightLookup(weights);
     this.userTable.loadWeights(get('user.embedding', this.userTable.weights.length));
     this.itemTable.loadWeights(get('item.embedding', this.itemTable.weights.length));
     if (this.tokenTable) this.tokenTable.loadWeights(get('token.embedding', this.tokenTable.weights.length));
@@ -674,13 +666,7 @@ export class TwoTowerModel {
     this.loadDenseWeights(weights, get);
   }
 
-  private loadDenseWeights(weights: readonly NamedWeight[], check?: (name: string, size: number) => Float32Array): void {
-    const byName = check ? undefined : new Map(weights.map((w) => [w.name, w]));
-    const get = check ?? ((name: string, size: number) => {
-      const w = byName!.get(name);
-      if (!w || w.data.length !== size) throw new GraftError('BAD_INPUT', `dense weight "${name}" is ${w ? `${w.data.length} values` : 'missing'}, expected ${size}; load the dense state of a model of the same shape`);
-      return w.data;
-    });
+  private loadDenseWeights(weights: readonly NamedWeight[], get = weightLookup(weights)): void {
     for (const name of ['user', 'item'] as const) {
       const tower = this.towers[name];
       tower.kernels.forEach((kernel, l) => {
@@ -981,6 +967,18 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
   if (!(resolved.l2 >= 0)) throw new GraftError('BAD_INPUT', `config.l2 = ${resolved.l2}; it must be >= 0`);
   modelObjective(resolved.objective, 'config.objective').check(resolved);
   return resolved;
+}
+
+/** `get(name, size)`: the named weight's values, or BAD_INPUT when it is missing or not `size` long. */
+function weightLookup(weights: readonly NamedWeight[]): (name: string, size: number) => Float32Array {
+  const byName = new Map(weights.map((w) => [w.name, w]));
+  return (name, size) => {
+    const w = byName.get(name);
+    if (!w || w.data.length !== size) {
+      throw new GraftError('BAD_INPUT', `weight "${name}" is ${w ? `${w.data.length} values` : 'missing'}, expected ${size}; load weights exported from a model of the same shape`);
+    }
+    return w.data;
+  };
 }
 
 /** `baseWidth`: the tower's input width without tokens (ID dim, plus the history dim if any). */
