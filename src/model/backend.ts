@@ -75,6 +75,12 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   }
 }
 
+/** Whether the active TF.js backend keeps tensors in this process's memory (wasm, cpu): the engine then computes its hot loops itself. */
+export function onHostBackend(): boolean {
+  const backend = tf.getBackend();
+  return backend === 'wasm' || backend === 'cpu';
+}
+
 /** The backend chosen by `initBackend`, or undefined before it ran. */
 export function currentBackend(): BackendInfo | undefined {
   return current;

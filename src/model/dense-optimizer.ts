@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { onHostBackend } from './backend.js';
 import type { SparseOptimizerKind, SparseOptimizerOptions } from './sparse-optimizer.js';
 
 /** One variable's optimizer state as plain arrays (`DenseOptimizer.exportState`). */
@@ -8,7 +9,7 @@ export interface DenseSlotSnapshot {
   steps: number;
 }
 
-/** A variable's state: TF.js variables on a device backend, arrays on a host one (`onHost`). */
+/** A variable's state: TF.js variables on a device backend, arrays on a host one (`onHostBackend`). */
 interface SlotState {
   first: tf.Variable | Float32Array;
   second?: tf.Variable | Float32Array;
@@ -16,12 +17,6 @@ interface SlotState {
 }
 
 const f = Math.fround;
-
-/** Whether the active backend keeps tensors in this process's memory (wasm, cpu): then the update runs in JS. */
-function onHost(): boolean {
-  const backend = tf.getBackend();
-  return backend === 'wasm' || backend === 'cpu';
-}
 
 /**
  * Adam / Adagrad for the dense (MLP) variables. Unlike `tf.train.adam` it takes a learning
@@ -61,7 +56,7 @@ export class DenseOptimizer {
    * Call inside `tf.tidy`.
    */
   apply(variables: readonly tf.Variable[], gradients: readonly (tf.Tensor | Float32Array)[], rates: readonly number[], scale = 1): void {
-    const host = onHost();
+    const host = onHostBackend();
     for (let i = 0; i < variables.length; i++) {
       const variable = variables[i];
       const rate = rates[i];

@@ -4,6 +4,7 @@ import type { EmbeddingTable } from './embedding-table.js';
 import { fillInitial, glorotScale } from './initializer.js';
 import type { ResumableRng } from '../dataset/random.js';
 import type { TokenBags } from './token-hash.js';
+import type { KernelTower } from './tower-kernel.js';
 import { dense, l2Normalize } from './tower-ops.js';
 
 export type TowerName = 'user' | 'item';
@@ -374,6 +375,25 @@ export class Tower {
       if (this.residual) h = tf.add(h, this.inputDim === this.idTable.dim ? input : tf.slice(input, [0, 0], [-1, this.idTable.dim]));
       return this.normalize ? l2Normalize(h) : h;
     });
+  }
+
+  /**
+   * This tower's dense part for the host kernel (`TowerKernel.step`): the gathered input of
+   * `rows` examples, the layers' current weights (read from TF.js), which gradients to return.
+   */
+  kernelTower(input: Float32Array, rows: number): KernelTower {
+    return {
+      input,
+      rows,
+      widths: [this.inputDim, ...this.kernels.map((k) => k.shape[1] as number)],
+      kernels: this.kernels.map((k) => k.dataSync() as Float32Array),
+      biases: this.biases.map((b) => b.dataSync() as Float32Array),
+      residual: this.residual,
+      idDim: this.idTable.dim,
+      normalize: this.normalize,
+      inputGradient: this.trainable[0],
+      trainable: this.trainable.slice(1),
+    };
   }
 
   /**

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
+import { onHostBackend } from './backend.js';
 import { DenseOptimizer, type DenseSlotSnapshot } from './dense-optimizer.js';
 import { EmbeddingTable, type SharedTableState } from './embedding-table.js';
 import { InBatchSoftmaxTask, type SoftmaxTaskState } from './in-batch-softmax.task.js';
@@ -9,6 +10,7 @@ import type { NamedWeight } from './named-weight.js';
 import { createRng, deriveSeed, mixSeed, type ResumableRng } from '../dataset/random.js';
 import { inSharedMemory, type AdamBiasCorrection, type SparseOptimizerKind } from './sparse-optimizer.js';
 import { validateTokenBags, type TokenBags } from './token-hash.js';
+import { towerKernel, type TowerKernel } from './tower-kernel.js';
 import { Tower, type HistoryBags, type LayerSettings, type TowerName } from './tower.js';
 import { modelObjective, type ModelObjective } from './objective.js';
 import type { TrainingObjective } from './training-objective.js';
@@ -251,7 +253,8 @@ interface BatchGradients {
   userGrad?: Float32Array;
   itemGrad?: Float32Array;
   biasGrad?: Float32Array;
-  dense: tf.Tensor[];
+  /** Tensors from TF.js autodiff, arrays from the host kernel. */
+  dense: (tf.Tensor | Float32Array)[];
   scale: number;
 }
 
@@ -738,14 +741,14 @@ export class TwoTowerModel {
       loss = grads.loss;
       if (timings) t2 = performance.now();
       if (inspect) {
-        grads.dense.forEach((g, i) => (inspect.dense[denseName(dense[i].variable)] = g.dataSync().slice() as Float32Array));
+        grads.dense.forEach((g, i) => (inspect.dense[denseName(dense[i].variable)] = values(g).slice()));
       } else if (sync) {
         // Scaled here as `apply` would (the same float32 products), then exchanged with the other threads'.
         const scale = Math.fround(grads.scale);
         const local = grads.dense.map((g) => {
-          const values = g.dataSync().slice() as Float32Array;
-          if (scale !== 1) for (let i = 0; i < values.length; i++) values[i] *= scale;
-          return values;
+          const copy = values(g).slice();
+          if (scale !== 1) for (let i = 0; i < copy.length; i++) copy[i] *= scale;
+          return copy;
         });
         this.applyDenseUpdatesOf(dense, sync.exchange(local));
       } else if (grads.dense.length > 0) {
@@ -795,6 +798,8 @@ export class TwoTowerModel {
    * gradients as tensors, and the clipping scale of the global norm.
    */
   private forwardBackward(task: RetrievalTask, gathered: GatheredBatch, size: number, dense: tf.Variable[], clipNorm: number | undefined): BatchGradients {
+    const kernel = task instanceof InBatchSoftmaxTask && onHostBackend() ? towerKernel() : null;
+    if (kernel) return this.kernelForwardBackward(kernel, task as InBatchSoftmaxTask, gathered, size, clipNorm);
     const userTower = this.towers.user;
     const itemTower = this.towers.item;
     const userLeaf = userTower.isTrainable(0);
@@ -823,6 +828,27 @@ export class TwoTowerModel {
       if (norm > clipNorm) scale = clipNorm / norm;
     }
     return { loss: value.dataSync()[0], userGrad, itemGrad, biasGrad, dense: denseGrads, scale };
+  }
+
+  /**
+   * `forwardBackward` on the host kernel (`TowerKernel`): the same loss and gradients without
+   * TF.js autodiff, the dense gradients as arrays.
+   */
+  private kernelForwardBackward(kernel: TowerKernel, task: InBatchSoftmaxTask, gathered: GatheredBatch, size: number, clipNorm: number | undefined): BatchGradients {
+    const logits = gathered.logits;
+    const result = kernel.step(
+      this.towers.user.kernelTower(gathered.userInput, size),
+      this.towers.item.kernelTower(gathered.itemInput, gathered.candidates.length),
+      { temperature: task.temperature, bias: logits.bias, itemBias: gathered.biasValues, weights: logits.weights },
+    );
+    let scale = 1;
+    if (clipNorm !== undefined && clipNorm > 0) {
+      let squared = sumSquares(result.userGrad) + sumSquares(result.itemGrad) + sumSquares(result.biasGrad);
+      for (const g of result.dense) squared += sumSquares(g);
+      const norm = Math.sqrt(squared);
+      if (norm > clipNorm) scale = clipNorm / norm;
+    }
+    return { ...result, scale };
   }
 
   /** Scatters the gathered rows' gradients into their tables' accumulators (ID, token and history rows; item biases). */
@@ -1007,6 +1033,11 @@ function denseWeights(weights: Map<string, NamedWeight>, tower: TowerName, layer
 /** 'user.dense.0.kernel.17' (unique TF.js variable name) -> 'user.dense.0.kernel'. */
 function denseName(variable: tf.Variable): string {
   return variable.name.replace(/\.\d+$/, '');
+}
+
+/** A dense gradient's values (a tensor read back, or the host kernel's array). */
+function values(gradient: tf.Tensor | Float32Array): Float32Array {
+  return gradient instanceof Float32Array ? gradient : (gradient.dataSync() as Float32Array);
 }
 
 function sumSquares(values: Float32Array | undefined): number {

@@ -16,19 +16,9 @@
  * partials are bit-identical to the JS ones.
  */
 
-/** A compiled WebAssembly module (opaque; this project's TS libs do not declare the WebAssembly API). */
-export type WasmModule = object;
-/** The parts of the WebAssembly API the SIMD kernel uses. */
-export interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => WasmModule;
-  Instance: new (module: WasmModule, imports: object) => { exports: Record<string, unknown> };
-}
-/** A WebAssembly memory (its buffer is replaced when it grows). */
-export interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
+import type { WasmApi, WasmMemory, WasmModule } from '../model/wasm-api.js';
+
+export type { WasmApi, WasmMemory, WasmModule } from '../model/wasm-api.js';
 
 /** What the row solver of one half reads and writes. */
 export interface AlsHalf {

@@ -1,4 +1,4 @@
-import type { WasmApi, WasmModule } from './als-kernel.js';
+import { wasmApi, type WasmModule } from '../model/wasm-api.js';
 import { ALS_SIMD_WASM_BASE64 } from './als-simd-wasm.js';
 
 let compiled: WasmModule | null | undefined;
@@ -14,7 +14,7 @@ export function alsSimdModule(): WasmModule | null {
   if (compiled === undefined) {
     if (process.env.GRAFT_ALS_SIMD === '0') return null;
     const bytes = Buffer.from(ALS_SIMD_WASM_BASE64, 'base64');
-    const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+    const wasm = wasmApi();
     compiled = wasm.validate(bytes) ? new wasm.Module(bytes) : null;
   }
   return compiled;
