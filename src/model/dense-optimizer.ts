@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { onHostBackend } from './backend.js';
+import { assignHost, hostValues } from './host-values.js';
 import type { SparseOptimizerKind, SparseOptimizerOptions } from './sparse-optimizer.js';
 
 /** One variable's optimizer state as plain arrays (`DenseOptimizer.exportState`). */
@@ -112,7 +113,7 @@ export class DenseOptimizer {
    * rounded to float32 as the backend's kernels round them (constants as float32 scalars).
    */
   private applyOnHost(variable: tf.Variable, slot: SlotState, g: Float32Array, rate: number, scale: number): void {
-    const w = variable.dataSync().slice() as Float32Array;
+    const w = hostValues(variable).slice();
     const n = w.length;
     const s = f(scale);
     if (this.kind === 'adam') {
@@ -142,7 +143,7 @@ export class DenseOptimizer {
         w[k] = f(w[k] - f(f(gk * r) / f(Math.sqrt(f(a + eps)))));
       }
     }
-    variable.assign(tf.tensor(w, variable.shape));
+    assignHost(variable, w);
   }
 
   private applyOnDevice(variable: tf.Variable, slot: SlotState, g: tf.Tensor, rate: number): void {

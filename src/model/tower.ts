@@ -4,6 +4,7 @@ import type { EmbeddingTable } from './embedding-table.js';
 import { fillInitial, glorotScale } from './initializer.js';
 import type { ResumableRng } from '../dataset/random.js';
 import type { TokenBags } from './token-hash.js';
+import { hostValues } from './host-values.js';
 import type { KernelTower } from './tower-kernel.js';
 import { dense, l2Normalize } from './tower-ops.js';
 
@@ -386,8 +387,8 @@ export class Tower {
       input,
       rows,
       widths: [this.inputDim, ...this.kernels.map((k) => k.shape[1] as number)],
-      kernels: this.kernels.map((k) => k.dataSync() as Float32Array),
-      biases: this.biases.map((b) => b.dataSync() as Float32Array),
+      kernels: this.kernels.map((k) => hostValues(k)),
+      biases: this.biases.map((b) => hostValues(b)),
       residual: this.residual,
       idDim: this.idTable.dim,
       normalize: this.normalize,
