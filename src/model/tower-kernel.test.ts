@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import initWabt from 'wabt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRng } from '../dataset/random.js';
+import { isGraftError } from '../errors.js';
 import { describeEachBackend } from './testing/each-backend.js';
 import { setTowerKernelEnabled, towerKernel } from './tower-kernel.js';
 import { TOWER_SIMD_WASM_BASE64 } from './tower-simd-wasm.js';
@@ -16,6 +17,23 @@ describe("the WebAssembly SIMD kernel of the towers' dense part", () => {
     const { buffer } = module.toBinary({ write_debug_names: false });
     module.destroy();
     expect(Buffer.from(buffer).toString('base64')).toBe(TOWER_SIMD_WASM_BASE64);
+  });
+
+  it('refuses a step whose logits cannot fit in a WebAssembly memory, before writing anything, naming the fix', () => {
+    const kernel = towerKernel()!;
+    const rows = 40_000;
+    const tower = { input: new Float32Array(rows * 4), rows, widths: [4, 4], kernels: [new Float32Array(16)], biases: [new Float32Array(4)], residual: false, idDim: 4, normalize: true, inputGradient: true, trainable: [true] };
+    let error: unknown;
+    try {
+      kernel.step(tower, tower, { temperature: 0.1 });
+    } catch (e) {
+      error = e;
+    }
+    expect(isGraftError(error, 'BAD_INPUT')).toBe(true);
+    expect((error as Error).message).toMatch(/40000 examples against 40000 candidates needs 6\.\d GiB .* use a smaller batchSize \(at most about 23,170\) or fewer uniformNegatives/);
+    // The kernel still works afterwards.
+    const small = { ...tower, input: new Float32Array(8 * 4), rows: 8 };
+    expect(Number.isFinite(kernel.step(small, small, { temperature: 0.1 }).loss)).toBe(true);
   });
 
   it('runs on this Node (WebAssembly SIMD validates) and can be turned off', () => {

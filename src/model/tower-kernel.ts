@@ -1,3 +1,4 @@
+import { GraftError } from '../errors.js';
 import { TOWER_SIMD_WASM_BASE64 } from './tower-simd-wasm.js';
 import { wasmApi, type WasmMemory, type WasmModule } from './wasm-api.js';
 
@@ -74,6 +75,9 @@ interface WasmExports {
   normalizeBack(y: number, dy: number, dh: number, ld: number, rows: number, inv: number): void;
   softmaxRows(l: number, ld: number, rows: number, invT: number, bias: number, matrix: number, w: number, stats: number, biasGrad: number): void;
 }
+
+/** The most a wasm32 memory can hold (65,536 pages of 64 KiB). */
+const MAX_MEMORY_BYTES = 2 ** 32;
 
 /** Rows padded to a multiple of 8 floats (the kernel's block width). */
 const pad = (n: number): number => (n + 7) & ~7;
@@ -167,7 +171,7 @@ export class TowerKernel {
     const stats = this.alloc(3 * b);
     const biasGrad = softmax.itemBias ? this.alloc(pc) : -1;
     const scratch = this.alloc(Math.max(this.scratchSize(user), this.scratchSize(item)));
-    this.reserve();
+    this.reserve(b, c);
 
     this.forward(u);
     this.forward(v);
@@ -214,11 +218,29 @@ export class TowerKernel {
     return at;
   }
 
-  /** Grows the memory to hold everything allocated so far (then refreshes the view). */
-  private reserve(): void {
+  /**
+   * Grows the memory to hold everything allocated so far (then refreshes the view). A step
+   * that cannot fit in a WebAssembly memory (4 GiB; the [B, C] logits dominate) is refused
+   * before anything is written, naming the batch that would fit.
+   */
+  private reserve(b: number, c: number): void {
     const needed = this.top * 4;
     const memory = this.wasm.memory;
-    if (memory.buffer.byteLength < needed) memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65536));
+    if (needed > MAX_MEMORY_BYTES) {
+      const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
+      throw new GraftError(
+        'BAD_INPUT',
+        `a training step of ${b} examples against ${c} candidates needs ${gib(needed)} GiB for the towers' kernel (the [${b}, ${c}] logits alone ${gib(4 * b * pad(c))} GiB), ` +
+          `more than a WebAssembly memory holds (4 GiB): use a smaller batchSize (at most about ${Math.floor(Math.sqrt(MAX_MEMORY_BYTES / 8)).toLocaleString('en-US')}) or fewer uniformNegatives`,
+      );
+    }
+    if (memory.buffer.byteLength < needed) {
+      try {
+        memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65536));
+      } catch (error) {
+        throw new GraftError('BAD_INPUT', `a training step of ${b} examples against ${c} candidates needs ${(needed / 2 ** 30).toFixed(2)} GiB for the towers' kernel and this process could not get it (${(error as Error).message}): use a smaller batchSize or fewer uniformNegatives`);
+      }
+    }
     if (this.heap.buffer !== memory.buffer) this.heap = new Float32Array(memory.buffer);
   }
 
