@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { onHostBackend } from './backend.js';
 import { assignHost, hostValues } from './host-values.js';
+import { towerKernel } from './tower-kernel.js';
 import type { SparseOptimizerKind, SparseOptimizerOptions } from './sparse-optimizer.js';
 
 /** One variable's optimizer state as plain arrays (`DenseOptimizer.exportState`). */
@@ -25,10 +26,11 @@ const f = Math.fround;
  * variable, so a layer that is unfrozen later starts with proper bias correction.
  *
  * On a device backend (native TensorFlow, a GPU) the update is TF.js ops, so it stays on the
- * device. On the host backends (wasm, cpu) it is one JS loop per variable over `Float32Array`
+ * device. On the host backends (wasm, cpu) it is one pass per variable over `Float32Array`
  * state, every operation rounded to float32 in the order the ops take, so both paths give the
- * same numbers; the loop saves the 10 small kernel launches per variable that dominate the
- * ops' cost at MLP sizes (BENCHMARKS.md, issue 20).
+ * same numbers: Adam four lanes at a time in the towers' SIMD kernel (`TowerKernel.adam`), else
+ * (and Adagrad) a JS loop. Either saves the 10 small kernel launches per variable that dominate
+ * the ops' cost at MLP sizes (BENCHMARKS.md, issue 20).
  *
  * @example
  * const opt = new DenseOptimizer('adam');
@@ -127,11 +129,17 @@ export class DenseOptimizer {
       const r1 = f(rate * (1 / (1 - Math.pow(this.beta1, slot.steps))));
       const c2 = f(1 / (1 - Math.pow(this.beta2, slot.steps)));
       const eps = f(this.epsilon);
-      for (let k = 0; k < n; k++) {
-        const gk = scale === 1 ? g[k] : f(g[k] * s);
-        const mk = (m[k] = f(f(m[k] * b1) + f(gk * a1)));
-        const vk = (v[k] = f(f(v[k] * b2) + f(f(gk * gk) * a2)));
-        w[k] = f(w[k] - f(f(mk * r1) / f(f(Math.sqrt(f(vk * c2))) + eps)));
+      const kernel = towerKernel();
+      // The same float32 operations four lanes at a time (bit for bit; tested).
+      if (kernel) {
+        kernel.adam(w, g, m, v, { scale: s, b1, a1, b2, a2, r1, c2, eps });
+      } else {
+        for (let k = 0; k < n; k++) {
+          const gk = scale === 1 ? g[k] : f(g[k] * s);
+          const mk = (m[k] = f(f(m[k] * b1) + f(gk * a1)));
+          const vk = (v[k] = f(f(v[k] * b2) + f(f(gk * gk) * a2)));
+          w[k] = f(w[k] - f(f(mk * r1) / f(f(Math.sqrt(f(vk * c2))) + eps)));
+        }
       }
     } else {
       const acc = slot.first as Float32Array;

@@ -5,6 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createRng } from '../dataset/random.js';
 import { isGraftError } from '../errors.js';
 import { describeEachBackend } from './testing/each-backend.js';
+import * as tf from '@tensorflow/tfjs';
+import { DenseOptimizer } from './dense-optimizer.js';
 import { setTowerKernelEnabled, towerKernel } from './tower-kernel.js';
 import { TOWER_SIMD_WASM_BASE64 } from './tower-simd-wasm.js';
 import { TwoTowerModel, type ModelGradients, type TrainBatch, type TwoTowerConfig } from './two-tower.model.js';
@@ -190,5 +192,30 @@ describeEachBackend('the towers on the host kernel against TF.js autodiff', () =
     const kernel = losses(true);
     expect(reference[59]).toBeLessThan(reference[0]);
     for (let s = 0; s < 60; s++) expect(kernel[s], `step ${s}`).toBeCloseTo(reference[s], 3);
+  });
+
+  it("runs the dense optimizer's Adam bit for bit as its JS loop (odd sizes, clipping scales, bias correction over steps)", () => {
+    const run = (kernel: boolean) => {
+      const previous = setTowerKernelEnabled(kernel);
+      try {
+        const rng = createRng(31);
+        const shapes: number[][] = [[13], [7, 9], [64, 128]];
+        const variables = shapes.map((shape) => tf.variable(tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.next() - 0.5), shape)));
+        const optimizer = new DenseOptimizer('adam');
+        for (let step = 0; step < 12; step++) {
+          const gradients = variables.map((v) => Float32Array.from({ length: v.size }, () => (rng.next() - 0.5) * 10 ** (step % 4 - 2)));
+          tf.tidy(() => optimizer.apply(variables, gradients, [0.01, 0.003, 0.02], step % 3 === 0 ? 1 : 0.37));
+        }
+        const out = variables.map((v) => v.dataSync().slice() as Float32Array);
+        optimizer.dispose();
+        variables.forEach((v) => v.dispose());
+        return out;
+      } finally {
+        setTowerKernelEnabled(previous);
+      }
+    };
+    const loop = run(false);
+    const kernel = run(true);
+    loop.forEach((values, i) => expect(Buffer.from(kernel[i].buffer).equals(Buffer.from(values.buffer)), `variable ${i}`).toBe(true));
   });
 });

@@ -74,6 +74,22 @@ interface WasmExports {
   normalize(h: number, out: number, ld: number, rows: number, inv: number): void;
   normalizeBack(y: number, dy: number, dh: number, ld: number, rows: number, inv: number): void;
   softmaxRows(l: number, ld: number, rows: number, invT: number, bias: number, matrix: number, w: number, stats: number, biasGrad: number): void;
+  adam(w: number, g: number, m: number, v: number, n: number, s: number, scaled: number, b1: number, a1: number, b2: number, a2: number, r1: number, c2: number, eps: number): void;
+}
+
+/** The float32 constants of one Adam update (`TowerKernel.adam`), as `DenseOptimizer` computes them. */
+export interface AdamConstants {
+  /** Gradient scale (global-norm clipping); 1 = none. */
+  scale: number;
+  b1: number;
+  a1: number;
+  b2: number;
+  a2: number;
+  /** Learning rate x the first moment's bias correction. */
+  r1: number;
+  /** The second moment's bias correction. */
+  c2: number;
+  eps: number;
 }
 
 /** The most a wasm32 memory can hold (65,536 pages of 64 KiB). */
@@ -171,7 +187,7 @@ export class TowerKernel {
     const stats = this.alloc(3 * b);
     const biasGrad = softmax.itemBias ? this.alloc(pc) : -1;
     const scratch = this.alloc(Math.max(this.scratchSize(user), this.scratchSize(item)));
-    this.reserve(b, c);
+    this.reserve(() => `a training step of ${b} examples against ${c} candidates`, `the [${b}, ${c}] logits alone ${(4 * b * pad(c) / 2 ** 30).toFixed(1)} GiB`, 'use a smaller batchSize (at most about ' + Math.floor(Math.sqrt(MAX_MEMORY_BYTES / 8)).toLocaleString('en-US') + ') or fewer uniformNegatives');
 
     this.forward(u);
     this.forward(v);
@@ -219,26 +235,41 @@ export class TowerKernel {
   }
 
   /**
-   * Grows the memory to hold everything allocated so far (then refreshes the view). A step
-   * that cannot fit in a WebAssembly memory (4 GiB; the [B, C] logits dominate) is refused
-   * before anything is written, naming the batch that would fit.
+   * One Adam update of a dense variable in place (`w`, `m`, `v` updated; `g` read), bit for bit
+   * the update of `DenseOptimizer`'s JS loop and of the TF.js ops (see `adam` in the WAT).
    */
-  private reserve(b: number, c: number): void {
+  adam(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, k: AdamConstants): void {
+    const n = w.length;
+    this.top = 0;
+    const [wAt, gAt, mAt, vAt] = [this.alloc(n), this.alloc(n), this.alloc(n), this.alloc(n)];
+    this.reserve(() => `an Adam update of ${n} values`, 'one variable', 'use smaller layers');
+    const h = this.heap;
+    h.set(w, wAt);
+    h.set(g.subarray(0, n), gAt);
+    h.set(m, mAt);
+    h.set(v, vAt);
+    this.wasm.adam(4 * wAt, 4 * gAt, 4 * mAt, 4 * vAt, pad(n), k.scale, k.scale === 1 ? 0 : 1, k.b1, k.a1, k.b2, k.a2, k.r1, k.c2, k.eps);
+    w.set(h.subarray(wAt, wAt + n));
+    m.set(h.subarray(mAt, mAt + n));
+    v.set(h.subarray(vAt, vAt + n));
+  }
+
+  /**
+   * Grows the memory to hold everything allocated so far (then refreshes the view). Work that
+   * cannot fit in a WebAssembly memory (4 GiB; in a step the [B, C] logits dominate) is refused
+   * before anything is written, naming the fix.
+   */
+  private reserve(what: () => string, largest: string, fix: string): void {
     const needed = this.top * 4;
     const memory = this.wasm.memory;
     if (needed > MAX_MEMORY_BYTES) {
-      const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
-      throw new GraftError(
-        'BAD_INPUT',
-        `a training step of ${b} examples against ${c} candidates needs ${gib(needed)} GiB for the towers' kernel (the [${b}, ${c}] logits alone ${gib(4 * b * pad(c))} GiB), ` +
-          `more than a WebAssembly memory holds (4 GiB): use a smaller batchSize (at most about ${Math.floor(Math.sqrt(MAX_MEMORY_BYTES / 8)).toLocaleString('en-US')}) or fewer uniformNegatives`,
-      );
+      throw new GraftError('BAD_INPUT', `${what()} needs ${(needed / 2 ** 30).toFixed(1)} GiB for the towers' kernel (${largest}), more than a WebAssembly memory holds (4 GiB): ${fix}`);
     }
     if (memory.buffer.byteLength < needed) {
       try {
         memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65536));
       } catch (error) {
-        throw new GraftError('BAD_INPUT', `a training step of ${b} examples against ${c} candidates needs ${(needed / 2 ** 30).toFixed(2)} GiB for the towers' kernel and this process could not get it (${(error as Error).message}): use a smaller batchSize or fewer uniformNegatives`);
+        throw new GraftError('BAD_INPUT', `${what()} needs ${(needed / 2 ** 30).toFixed(2)} GiB for the towers' kernel and this process could not get it (${(error as Error).message}): ${fix}`);
       }
     }
     if (this.heap.buffer !== memory.buffer) this.heap = new Float32Array(memory.buffer);

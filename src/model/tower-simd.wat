@@ -334,4 +334,42 @@
           (br_if $gradL (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $ldB))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $rowsL))))
+
+  ;; Adam on n floats (a multiple of 4) at w, g, m, v: DenseOptimizer's update in float32, every
+  ;; product, sum, quotient and square root in the order of its JS loop and TF.js ops (each f32x4
+  ;; op rounds as Math.fround of the double result does), so the three give the same bits:
+  ;; g' = g s (scaled = 1); m = m b1 + g' a1; v = v b2 + (g' g') a2; w = w - (m r1) / (sqrt(v c2) + eps).
+  (func (export "adam") (param $w i32) (param $g i32) (param $m i32) (param $v i32) (param $n i32)
+        (param $s f32) (param $scaled i32) (param $b1 f32) (param $a1 f32) (param $b2 f32) (param $a2 f32)
+        (param $r1 f32) (param $c2 f32) (param $eps f32)
+    (local $end i32) (local $gk v128) (local $mk v128) (local $vk v128)
+    (local $S v128) (local $B1 v128) (local $A1 v128) (local $B2 v128) (local $A2 v128) (local $R1 v128) (local $C2 v128) (local $E v128)
+    (local.set $S (f32x4.splat (local.get $s)))
+    (local.set $B1 (f32x4.splat (local.get $b1)))
+    (local.set $A1 (f32x4.splat (local.get $a1)))
+    (local.set $B2 (f32x4.splat (local.get $b2)))
+    (local.set $A2 (f32x4.splat (local.get $a2)))
+    (local.set $R1 (f32x4.splat (local.get $r1)))
+    (local.set $C2 (f32x4.splat (local.get $c2)))
+    (local.set $E (f32x4.splat (local.get $eps)))
+    (local.set $end (i32.add (local.get $w) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $w) (local.get $end)))
+        (local.set $gk (v128.load (local.get $g)))
+        (if (local.get $scaled) (then (local.set $gk (f32x4.mul (local.get $gk) (local.get $S)))))
+        (local.set $mk (f32x4.add (f32x4.mul (v128.load (local.get $m)) (local.get $B1)) (f32x4.mul (local.get $gk) (local.get $A1))))
+        (v128.store (local.get $m) (local.get $mk))
+        (local.set $vk (f32x4.add (f32x4.mul (v128.load (local.get $v)) (local.get $B2))
+                                  (f32x4.mul (f32x4.mul (local.get $gk) (local.get $gk)) (local.get $A2))))
+        (v128.store (local.get $v) (local.get $vk))
+        (v128.store (local.get $w)
+          (f32x4.sub (v128.load (local.get $w))
+            (f32x4.div (f32x4.mul (local.get $mk) (local.get $R1))
+                       (f32x4.add (f32x4.sqrt (f32x4.mul (local.get $vk) (local.get $C2))) (local.get $E)))))
+        (local.set $w (i32.add (local.get $w) (i32.const 16)))
+        (local.set $g (i32.add (local.get $g) (i32.const 16)))
+        (local.set $m (i32.add (local.get $m) (i32.const 16)))
+        (local.set $v (i32.add (local.get $v) (i32.const 16)))
+        (br $l))))
 )
