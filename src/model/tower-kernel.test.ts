@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import initWabt from 'wabt';
 import { afterEach, describe, expect, it } from 'vitest';
+import { compiledWat } from './testing/wat-bytes.js';
 import { createRng } from '../dataset/random.js';
 import { isGraftError } from '../errors.js';
 import { describeEachBackend } from './testing/each-backend.js';
@@ -13,12 +11,7 @@ import { TwoTowerModel, type ModelGradients, type TrainBatch, type TwoTowerConfi
 
 describe("the WebAssembly SIMD kernel of the towers' dense part", () => {
   it('is the committed compilation of tower-simd.wat (run `npm run wasm` after editing the WAT)', async () => {
-    const wat = readFileSync(fileURLToPath(new URL('./tower-simd.wat', import.meta.url)), 'utf8');
-    const wabt = await initWabt();
-    const module = wabt.parseWat('tower-simd.wat', wat, { simd: true, bulk_memory: true });
-    const { buffer } = module.toBinary({ write_debug_names: false });
-    module.destroy();
-    expect(Buffer.from(buffer).toString('base64')).toBe(TOWER_SIMD_WASM_BASE64);
+    expect(await compiledWat(new URL('./tower-simd.wat', import.meta.url))).toBe(TOWER_SIMD_WASM_BASE64);
   });
 
   it('refuses a step whose logits cannot fit in a WebAssembly memory, before writing anything, naming the fix', () => {

@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import initWabt from 'wabt';
 import { describe, expect, it } from 'vitest';
+import { compiledWat } from '../model/testing/wat-bytes.js';
 import { createRng } from '../dataset/random.js';
 import { TwoTowerModel } from '../model/two-tower.model.js';
 import { ALS_SIMD_WASM_BASE64 } from './als-simd-wasm.js';
@@ -13,12 +11,7 @@ import { twoDomainZipfEvents } from './als-test-data.js';
 
 describe('the WebAssembly SIMD kernel of implicit ALS', () => {
   it('is the committed compilation of als-simd.wat (run `npm run wasm` after editing the WAT)', async () => {
-    const wat = readFileSync(fileURLToPath(new URL('./als-simd.wat', import.meta.url)), 'utf8');
-    const wabt = await initWabt();
-    const module = wabt.parseWat('als-simd.wat', wat, { simd: true, bulk_memory: true });
-    const { buffer } = module.toBinary({ write_debug_names: false });
-    module.destroy();
-    expect(Buffer.from(buffer).toString('base64')).toBe(ALS_SIMD_WASM_BASE64);
+    expect(await compiledWat(new URL('./als-simd.wat', import.meta.url))).toBe(ALS_SIMD_WASM_BASE64);
   });
 
   it('runs on this Node (WebAssembly SIMD validates); exact solves report the JS kernel', async () => {
