@@ -6,11 +6,13 @@ import { wasmApi, type WasmMemory, type WasmModule } from './wasm-api.js';
  * The dense part of a two-tower training step on the host backends (wasm, cpu) without
  * TF.js: both towers' MLPs (ReLU between layers, the last linear, an optional residual ID
  * row, L2 normalisation), the in-batch softmax against the diagonal, and the whole backward
- * pass, in one call. The matrix products run in a hand-written WebAssembly SIMD kernel
- * (`tower-simd.wat`: 4 x 8 blocks of f32x4 sums, about 48 GFLOP/s on one core here against
- * 29-37 for TF.js wasm's XNNPACK at these shapes), the element-wise parts in JS loops over
- * the kernel's memory. The TF.js path (`tower-ops.ts`, autodiff) costs about 120 kernel
- * launches a step; this is 8 products a tower and 3 for the logits (BENCHMARKS.md, issue 20).
+ * pass, in one call. Everything runs in a hand-written WebAssembly SIMD kernel
+ * (`tower-simd.wat`): the matrix products in 4 x 8 blocks of f32x4 sums (about 48 GFLOP/s on
+ * one core here, against 29-37 for TF.js wasm's XNNPACK at these shapes), the element-wise
+ * passes (bias + ReLU, normalisation, the softmax with a vector exp) on whole vectors; JS only
+ * copies the inputs in and the gradients out. The TF.js path (`tower-ops.ts`, autodiff) costs
+ * about 120 kernel launches a step; this is at most three products a layer and three for the
+ * logits (BENCHMARKS.md, issue 20). The dense optimizer's Adam runs here too (`adam`).
  *
  * The maths is the TF.js path's (same ops, float32 storage); the sums run in another order,
  * so results agree to float32 rounding, not bit for bit (tested in tower-kernel.test.ts). The
@@ -187,6 +189,7 @@ export class TowerKernel {
     const stats = this.alloc(3 * b);
     const biasGrad = softmax.itemBias ? this.alloc(pc) : -1;
     const scratch = this.alloc(Math.max(this.scratchSize(user), this.scratchSize(item)));
+    // Offset 0 always holds the user tower's input, so 0 can mean "none" for the optional regions below.
     this.reserve(() => `a training step of ${b} examples against ${c} candidates`, `the [${b}, ${c}] logits alone ${(4 * b * pad(c) / 2 ** 30).toFixed(1)} GiB`, 'use a smaller batchSize (at most about ' + Math.floor(Math.sqrt(MAX_MEMORY_BYTES / 8)).toLocaleString('en-US') + ') or fewer uniformNegatives');
 
     this.forward(u);
