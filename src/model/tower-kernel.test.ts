@@ -98,6 +98,16 @@ const cases: Case[] = [
     size: 13,
   },
   {
+    name: 'FEATURE_EXTRACTION: every dense layer frozen, the rows train through them',
+    config: { users: USERS, items: ITEMS, dim: 8, layers: [16, 8], temperature: 0.1, logQ: true, userHistory: true, seed: 10 },
+    setup: (model) => {
+      model.setUserHistories(bags(USERS, 5, ITEMS, 6));
+      model.setTrainable(1, false);
+      model.setTrainable(2, false);
+    },
+    size: 12,
+  },
+  {
     name: 'a frozen middle layer between trainable ones (the gradient passes through it)',
     config: { users: USERS, items: ITEMS, dim: 8, layers: [16, 12, 8], temperature: 0.1, logQ: true, seed: 7 },
     setup: (model) => model.setTrainable(2, false),
