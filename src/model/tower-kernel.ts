@@ -188,7 +188,7 @@ export class TowerKernel {
     const weights = this.alloc(b);
     const stats = this.alloc(3 * b);
     const biasGrad = softmax.itemBias ? this.alloc(pc) : -1;
-    const scratch = this.alloc(Math.max(this.scratchSize(user), this.scratchSize(item)));
+    const scratch = this.alloc(Math.max(scratchLayout(user, 0).size, scratchLayout(item, 0).size));
     // Offset 0 always holds the user tower's input, so 0 can mean "none" for the optional regions below.
     this.reserve(() => `a training step of ${b} examples against ${c} candidates`, `the [${b}, ${c}] logits alone ${(4 * b * pad(c) / 2 ** 30).toFixed(1)} GiB`, 'use a smaller batchSize (at most about ' + Math.floor(Math.sqrt(MAX_MEMORY_BYTES / 8)).toLocaleString('en-US') + ') or fewer uniformNegatives');
 
@@ -225,8 +225,8 @@ export class TowerKernel {
     // G = dloss/dlogits / T: dU = G V, dV = G^T U (G read transposed in place).
     wasm.gemm(4 * logits, pc, 1, 4 * v.output, pd, 4 * u.outputGrad, pd, b, c, pd, 0);
     wasm.gemm(4 * logits, 1, pc, 4 * u.output, pd, 4 * v.outputGrad, pd, c, b, pd, 0);
-    const userGrads = this.backward(u, scratch);
-    const itemGrads = this.backward(v, scratch);
+    const userGrads = this.backward(u, scratchLayout(user, scratch));
+    const itemGrads = this.backward(v, scratchLayout(item, scratch));
     return { loss, userGrad: userGrads.input, itemGrad: itemGrads.input, biasGrad: biasGradient, dense: [...userGrads.dense, ...itemGrads.dense] };
   }
 
@@ -302,16 +302,6 @@ export class TowerKernel {
     };
   }
 
-  /** Scratch of the backward pass: two gradient buffers of the widest level, a transposed kernel, a kernel gradient, a bias gradient. */
-  private scratchSize(tower: KernelTower): number {
-    const { rows, widths } = tower;
-    let widest = 0;
-    let kernel = 0;
-    for (let l = 0; l < widths.length; l++) widest = Math.max(widest, pad(widths[l]));
-    for (let l = 1; l < widths.length; l++) kernel = Math.max(kernel, widths[l - 1] * pad(widths[l]), widths[l] * pad(widths[l - 1]));
-    return 2 * pad(rows * widest) + 2 * pad(kernel) + widest;
-  }
-
   private forward(plan: TowerPlan): void {
     const { tower, activations, weights, biases } = plan;
     const { rows, widths } = tower;
@@ -340,7 +330,7 @@ export class TowerKernel {
   }
 
   /** Back through normalisation, residual and the layers: the input's gradient and the trainable layers'. */
-  private backward(plan: TowerPlan, scratch: number): { input?: Float32Array; dense: Float32Array[] } {
+  private backward(plan: TowerPlan, scratch: ScratchLayout): { input?: Float32Array; dense: Float32Array[] } {
     const { tower, activations, weights } = plan;
     const { rows, widths } = tower;
     const layers = widths.length - 1;
@@ -348,14 +338,7 @@ export class TowerKernel {
     const wasm = this.wasm;
     const d = widths[layers];
     const stride = pad(d);
-    let widest = 0;
-    let kernelSize = 0;
-    for (const w of widths) widest = Math.max(widest, pad(w));
-    for (let l = 1; l <= layers; l++) kernelSize = Math.max(kernelSize, widths[l - 1] * pad(widths[l]), widths[l] * pad(widths[l - 1]));
-    const buffers = [scratch, scratch + pad(rows * widest)];
-    const transposed = scratch + 2 * pad(rows * widest);
-    const kernelGrad = transposed + pad(kernelSize);
-    const biasGrad = kernelGrad + pad(kernelSize);
+    const { buffers, transposed, kernelGrad, biasGrad } = scratch;
 
     // Normalisation: dh = (dy - y <dy, y>) / |h|; the gradient lands in buffers[0].
     let grad = buffers[0];
@@ -401,6 +384,31 @@ export class TowerKernel {
     }
     return { input, dense: dense.flatMap((pair) => pair ?? []) };
   }
+}
+
+/** Float offsets of the backward pass's scratch (`TowerKernel.backward`), and its size. */
+interface ScratchLayout {
+  /** Two gradient buffers of the widest level, `[rows, widest]` each (the gradient moves between them layer by layer). */
+  buffers: [number, number];
+  /** A kernel transposed, then a kernel's gradient: the largest kernel each. */
+  transposed: number;
+  kernelGrad: number;
+  /** A bias gradient of the widest level. */
+  biasGrad: number;
+  size: number;
+}
+
+/** The scratch `tower`'s backward pass uses, laid out from float offset `at`. */
+function scratchLayout(tower: KernelTower, at: number): ScratchLayout {
+  const { rows, widths } = tower;
+  let widest = 0;
+  let kernel = 0;
+  for (const w of widths) widest = Math.max(widest, pad(w));
+  for (let l = 1; l < widths.length; l++) kernel = Math.max(kernel, widths[l - 1] * pad(widths[l]), widths[l] * pad(widths[l - 1]));
+  const transposed = at + 2 * pad(rows * widest);
+  const kernelGrad = transposed + pad(kernel);
+  const biasGrad = kernelGrad + pad(kernel);
+  return { buffers: [at, at + pad(rows * widest)], transposed, kernelGrad, biasGrad, size: biasGrad + widest - at };
 }
 
 /** Copies a `[rows, width]` matrix (stride `fromStride`) into rows of `toStride` floats, the padding columns zeroed. */
