@@ -9,7 +9,7 @@
  *     [--epochs 10] [--only target|transfer] [--strategies FEATURE_EXTRACTION,PARTIAL,FULL,JOINT,AUTO,JOINT_TUNED] [--budget 16 | 10m]   (AUTO: searched on the validation carve; one row, replay searched.
  *     JOINT_TUNED: the joint reference with its settings chosen by the same search on the same carve, AUTO narrowed to JOINT, always retrained as JOINT;
  *     plain joint ALS: popularityWeight is not searched there)
- *     [--replay 0,0.5] [--replay-fraction 1] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--user-history | --no-user-history] [--user-id | --no-user-id] [--seed 42] [--threads N] [--json out.json]
+ *     [--replay 0,0.5] [--replay-fraction 1] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--scoring cosine|inner-product] [--user-history | --no-user-history] [--user-id | --no-user-id] [--seed 42] [--threads N] [--json out.json]
  *     [--item-init random,co-users] [--history-dropout 0.5] [--user-id-dropout 0.8] [--uniform-negatives 256] [--no-logq] [--l2 0] [--lr 0.003] [--layers 128,64]
  *     [--item-bias] [--transfer-item-bias] [--item-bias-lr 30] [--batch-size 256]
  *     [--no-retrain-source]   (AUTO from a softmax or hybrid source: search the given source only, no implicit-ALS twin)
@@ -118,6 +118,7 @@ function settingsFrom(args: string[]) {
     userIdInput: args.includes('--no-user-id') ? false : args.includes('--user-id') || defaults.userIdInput !== false,
     userIdDropout: Number(arg('user-id-dropout', String(defaults.userIdDropout ?? 0))),
     itemBias: args.includes('--item-bias') ? true : defaults.itemBias,
+    scoring: (arg('scoring') ?? defaults.scoring) as ModelSettings['scoring'],
     itemBiasLearningRate: Number(arg('item-bias-lr', '30')),
   };
   const training: TrainingSettings = {

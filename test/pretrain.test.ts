@@ -97,4 +97,38 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
       await recommender.close();
     }
   });
+
+  it('softmax with scoring inner-product: raw tower outputs stored, the choice registered, and serving ranks by u·v', async () => {
+    if (ctx.kind === 'postgres') return; // the same storage path as the first test
+    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, scoring: 'inner-product' as const };
+    const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
+    const evaluation = { ...DEFAULT_EVALUATION, negatives: 99 };
+    const trained = await pretrain(prepared, { model, training: { ...DEFAULT_TRAINING, epochs: 3, patience: 0 }, evaluation });
+    const d = trained.outputDim;
+    expect(d).toBe(16);
+    const lengths = Array.from({ length: 20 }, (_, i) => Math.hypot(...trained.itemVectors.subarray(i * d, (i + 1) * d)));
+    expect(Math.max(...lengths.map((l) => Math.abs(l - 1)))).toBeGreaterThan(0.05);
+    const record = await registerTrainedModel(ctx.db, { domain: 'source', kind: 'PRETRAIN' }, trained);
+    expect((record.config as { model: { scoring: string } }).model.scoring).toBe('inner-product');
+    const again = await evaluateStoredModel(ctx.db, record.id, evaluation);
+    expect(again.metrics.test['hr@10']).toBeCloseTo(trained.metrics.test['hr@10']!, 3);
+    await activateModel(ctx.db.db, record.id);
+    const recommender = new Recommender(ctx.db);
+    try {
+      const users = await ctx.db.db.selectFrom('users').select(['id', 'external_id']).where('id', 'in', Array.from(trained.userDbIds.subarray(0, 3))).execute();
+      for (const user of users) {
+        const u = trained.userDbIds.indexOf(user.id);
+        const score = (i: number) => {
+          let s = 0;
+          for (let a = 0; a < d; a++) s += trained.userVectors[u * d + a]! * trained.itemVectors[i * d + a]!;
+          return s;
+        };
+        const expected = Array.from({ length: trained.candidateItems }, (_, i) => i).sort((a, b) => score(b) - score(a)).slice(0, 10).map((i) => trained.itemDbIds[i]);
+        const page = await recommender.recommend({ domain: 'source', userId: user.external_id, first: 10, excludeSeen: false, explain: false });
+        expect(page.items.map((r) => r.itemId)).toEqual(expected);
+      }
+    } finally {
+      await recommender.close();
+    }
+  });
 });

@@ -33,8 +33,10 @@ export interface ObjectiveCheckedConfig {
  */
 export interface ModelObjective {
   readonly name: TrainingObjective;
-  /** cosine: tower outputs are L2-normalised; inner-product: raw (see `scoringOf` for item bias). */
+  /** cosine: tower outputs are L2-normalised; inner-product: raw (see `scoringOf` for item bias). The softmax's default: a model may choose (`TwoTowerConfig.scoring`). */
   readonly scoring: ModelScoring;
+  /** The scorings a model of this objective may choose (`TwoTowerConfig.scoring`); the default `scoring` first. */
+  readonly scorings: readonly ModelScoring[];
   /** 'towers': ID rows, hashed tokens, history pooling and an MLP; 'id-rows': the ID tables alone. */
   readonly layers: 'towers' | 'id-rows';
   /** Whether the model trains by gradient steps (`TwoTowerModel.trainStep`); otherwise its fit solves rows. */
@@ -76,6 +78,7 @@ export type TunedSetting = 'learningRate' | 'temperature' | 'l2' | 'userIdDropou
 const SOFTMAX: ModelObjective = {
   name: 'softmax',
   scoring: 'cosine',
+  scorings: ['cosine', 'inner-product'],
   layers: 'towers',
   gradientSteps: true,
   alsRows: false,
@@ -94,6 +97,7 @@ const SOFTMAX: ModelObjective = {
 const IMPLICIT_ALS: ModelObjective = {
   name: 'implicit-als',
   scoring: 'inner-product',
+  scorings: ['inner-product'],
   layers: 'id-rows',
   gradientSteps: false,
   alsRows: true,
@@ -151,6 +155,7 @@ function checkAlsSettings(config: ObjectiveCheckedConfig, objective: string): vo
 const HYBRID: ModelObjective = {
   name: 'hybrid',
   scoring: 'inner-product',
+  scorings: ['inner-product'],
   layers: 'towers',
   gradientSteps: true,
   alsRows: true,
@@ -197,8 +202,11 @@ export function objectivesReading(setting: string): TrainingObjective[] {
 
 /** The scoring of a registered model from its stored config (`config.model`, as trained); absent objective = softmax. */
 export function scoringOf(config: unknown): ModelScoring {
-  const model = (config as { model?: { objective?: string; itemBias?: boolean } } | null)?.model;
+  const model = (config as { model?: { objective?: string; itemBias?: boolean; scoring?: string } } | null)?.model;
   if (model?.itemBias === true) return 'inner-product';
   const name = model?.objective ?? 'softmax';
-  return (TRAINING_OBJECTIVES as readonly string[]).includes(name) ? MODEL_OBJECTIVES[name as TrainingObjective].scoring : 'cosine';
+  if (!(TRAINING_OBJECTIVES as readonly string[]).includes(name)) return 'cosine';
+  const objective = MODEL_OBJECTIVES[name as TrainingObjective];
+  // The model's own choice (TwoTowerConfig.scoring) where its objective offers one.
+  return objective.scorings.find((s) => s === model?.scoring) ?? objective.scoring;
 }

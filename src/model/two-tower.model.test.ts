@@ -463,6 +463,25 @@ describeEachBackend('TwoTowerModel', () => {
     for (const m of [model, idOnly]) m.dispose();
   });
 
+  it('scoring inner-product: raw tower outputs (lengths learned), trained through the same towers; other objectives keep theirs', () => {
+    const model = create({ scoring: 'inner-product' });
+    expect(model.config.scoring).toBe('inner-product');
+    const first = model.trainStep(batch, 0.05);
+    let last = first;
+    for (let step = 0; step < 30; step++) last = model.trainStep(batch, 0.05);
+    expect(last).toBeLessThan(first * 0.5);
+    const lengths = Array.from({ length: 6 }, (_, i) => Math.hypot(...model.embedUsers().subarray(i * 3, i * 3 + 3)));
+    expect(Math.max(...lengths.map((l) => Math.abs(l - 1)))).toBeGreaterThan(0.05);
+    // The choice survives export and reload (the stored config carries it).
+    const copy = TwoTowerModel.fromWeights(model.config, model.exportWeights(), { itemTokens, userTokens });
+    expect(copy.embedItems()).toEqual(model.embedItems());
+    for (const m of [model, copy]) m.dispose();
+    expect(TwoTowerModel.create({ ...config }).config.scoring).toBe('cosine');
+    expect(TwoTowerModel.create({ users: 3, items: 4, layers: [], objective: 'implicit-als' }).config.scoring).toBe('inner-product');
+    expect(() => TwoTowerModel.create({ users: 3, items: 4, layers: [], objective: 'implicit-als', scoring: 'cosine' })).toThrow(/config.scoring = cosine with objective implicit-als, which scores by inner-product; leave scoring out/);
+    expect(() => TwoTowerModel.create({ ...config, scoring: 'dot' as never })).toThrow(/config.scoring = "dot" is unknown; use cosine or inner-product/);
+  });
+
   it('grows users and items with trainable new rows', () => {
     const model = create();
     const oldItems = model.embedItems();

@@ -12,7 +12,7 @@ import { inSharedMemory, type AdamBiasCorrection, type SparseOptimizerKind } fro
 import { validateTokenBags, type TokenBags } from './token-hash.js';
 import { towerKernel, type TowerKernel } from './tower-kernel.js';
 import { Tower, type HistoryBags, type LayerSettings, type TowerName } from './tower.js';
-import { modelObjective, type ModelObjective } from './objective.js';
+import { modelObjective, type ModelObjective, type ModelScoring } from './objective.js';
 import type { TrainingObjective } from './training-objective.js';
 
 /** Shape and training settings of a two-tower model. Optional fields have the defaults shown. */
@@ -93,8 +93,15 @@ export interface TwoTowerConfig {
    */
   itemBiasLearningRate?: number;
   /**
+   * softmax: how tower outputs score (default 'cosine'). 'cosine': both outputs L2-normalised,
+   * logits cos / temperature. 'inner-product': raw outputs, logits u.v / temperature, so an
+   * item's length can carry its popularity (what ALS's rows do). implicit-als and hybrid
+   * always score by inner product ('cosine' with them is refused).
+   */
+  scoring?: ModelScoring;
+  /**
    * What the towers are trained for (default 'softmax'). 'softmax': the in-batch sampled
-   * softmax on L2-normalised tower outputs (`trainStep`, `train`). 'implicit-als': implicit
+   * softmax on the tower outputs, L2-normalised unless `scoring` is 'inner-product' (`trainStep`, `train`). 'implicit-als': implicit
    * matrix factorisation solved row by row (`fitImplicitAls`): the towers are their ID
    * tables alone (`layers: []`, no tokens, no user history, no item bias) and their outputs
    * are NOT normalised, so scores are raw inner products (a row's norm carries its
@@ -333,7 +340,7 @@ export class TwoTowerModel {
         historyLength: config.userHistoryLength,
         idInput: name === 'item' || config.userIdInput,
         layers: config.layers,
-        normalize: this.objective.scoring === 'cosine',
+        normalize: config.scoring === 'cosine',
         residual: this.objective.residual,
         rng: denseRng,
         dense: weights ? denseWeights(weights, name, config.layers.length) : undefined,
@@ -548,14 +555,14 @@ export class TwoTowerModel {
     return out;
   }
 
-  /** User tower outputs `[n, outputDim]` for `users` (default: all); L2-normalised unless the objective is implicit-als. */
+  /** User tower outputs `[n, outputDim]` for `users` (default: all); L2-normalised with cosine scoring (`config.scoring`). */
   embedUsers(users?: Int32Array): Float32Array {
     const ids = users ?? range(this.users);
     const vectors = this.embed(this.towers.user, ids);
     return this.itemBiasTable ? appendColumn(vectors, this.towers.user.outputDim, () => 1) : vectors;
   }
 
-  /** Item tower outputs `[n, outputDim]` for `items` (default: all); L2-normalised unless the objective is implicit-als. */
+  /** Item tower outputs `[n, outputDim]` for `items` (default: all); L2-normalised with cosine scoring (`config.scoring`). */
   embedItems(items?: Int32Array): Float32Array {
     const ids = items ?? range(this.items);
     const vectors = this.embed(this.towers.item, ids);
@@ -955,6 +962,7 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
     itemBias: config.itemBias ?? false,
     itemBiasLearningRate: config.itemBiasLearningRate ?? 30,
     objective: config.objective ?? 'softmax',
+    scoring: config.scoring ?? modelObjective(config.objective ?? 'softmax', 'config.objective').scoring,
     alsAlpha: config.alsAlpha ?? 40,
     alsRegularization: config.alsRegularization ?? 0.1,
     alsCgSteps: config.alsCgSteps ?? 3,
@@ -991,7 +999,17 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
     throw new GraftError('BAD_INPUT', `config.tokenDropout = ${resolved.tokenDropout}; it must be in [0, 1)`);
   }
   if (!(resolved.l2 >= 0)) throw new GraftError('BAD_INPUT', `config.l2 = ${resolved.l2}; it must be >= 0`);
-  modelObjective(resolved.objective, 'config.objective').check(resolved);
+  const objective = modelObjective(resolved.objective, 'config.objective');
+  if (!objective.scorings.includes(resolved.scoring)) {
+    const known = resolved.scoring === 'cosine' || resolved.scoring === 'inner-product';
+    throw new GraftError(
+      'BAD_INPUT',
+      known
+        ? `config.scoring = ${resolved.scoring} with objective ${resolved.objective}, which scores by ${objective.scorings.join(' or ')}; leave scoring out`
+        : `config.scoring = ${JSON.stringify(resolved.scoring)} is unknown; use ${objective.scorings.join(' or ')}`,
+    );
+  }
+  objective.check(resolved);
   return resolved;
 }
 

@@ -56,6 +56,7 @@ export const ALS_MODEL: ModelSettings = {
   ...DEFAULT_MODEL,
   ...withoutReadonly(modelObjective('implicit-als').modelDefaults),
   objective: 'implicit-als',
+  scoring: modelObjective('implicit-als').scoring,
 };
 
 /**
@@ -66,6 +67,7 @@ export const HYBRID_MODEL: ModelSettings = {
   ...DEFAULT_MODEL,
   ...withoutReadonly(modelObjective('hybrid').modelDefaults),
   objective: 'hybrid',
+  scoring: modelObjective('hybrid').scoring,
 };
 
 const MODEL_DEFAULTS: Record<TrainingObjective, ModelSettings> = { softmax: DEFAULT_MODEL, 'implicit-als': ALS_MODEL, hybrid: HYBRID_MODEL };
@@ -82,7 +84,7 @@ export function defaultModelFor(objective: TrainingObjective | undefined): Model
  * settings, the seed, the token buckets) is kept. Returns `config` itself for its own objective.
  * Takes a model config or the model settings (`ModelSettings`) alike.
  */
-export function configForObjective<C extends Pick<TwoTowerConfig, 'objective' | 'dim' | 'layers' | 'userHistory' | 'userIdInput' | 'userIdDropout' | 'historyDropout' | 'itemBias'>>(config: C, objective: TrainingObjective): C {
+export function configForObjective<C extends Pick<TwoTowerConfig, 'objective' | 'dim' | 'layers' | 'userHistory' | 'userIdInput' | 'userIdDropout' | 'historyDropout' | 'itemBias' | 'scoring'>>(config: C, objective: TrainingObjective): C {
   if ((config.objective ?? 'softmax') === objective) return config;
   const traits = modelObjective(objective);
   const defaults = defaultModelFor(objective);
@@ -97,6 +99,8 @@ export function configForObjective<C extends Pick<TwoTowerConfig, 'objective' | 
     userIdDropout: defaults.userIdDropout ?? 0,
     historyDropout: defaults.historyDropout ?? 0,
     itemBias: traits.scoring === 'cosine' ? config.itemBias : false,
+    // The softmax's scoring is its own setting (another objective scores its own way): a switch starts from the default.
+    scoring: undefined,
   };
 }
 
@@ -168,6 +172,8 @@ export function modelConfig(settings: ModelSettings, users: number, items: numbe
     itemBias: settings.itemBias ?? false,
     itemBiasLearningRate: settings.itemBiasLearningRate ?? 30,
     objective: settings.objective ?? 'softmax',
+    // The objective's default unless it offers the chosen one (settings carry the softmax's default whatever the objective).
+    ...(settings.scoring !== undefined && modelObjective(settings.objective ?? 'softmax').scorings.includes(settings.scoring) ? { scoring: settings.scoring } : {}),
     alsAlpha: settings.alsAlpha ?? 40,
     alsRegularization: settings.alsRegularization ?? 0.1,
     alsCgSteps: settings.alsCgSteps ?? 3,

@@ -95,6 +95,19 @@ registerEnumType(TrainingObjective, {
   },
 });
 
+/** How the softmax towers' outputs score (the `scoring` setting). */
+export enum Scoring {
+  COSINE = 'cosine',
+  INNER_PRODUCT = 'inner-product',
+}
+registerEnumType(Scoring, {
+  name: 'Scoring',
+  valuesConfig: {
+    COSINE: { description: "Both towers' outputs L2-normalised: logits are cosines divided by the temperature." },
+    INNER_PRODUCT: { description: "Raw outputs: logits are inner products divided by the temperature, so an item's length can carry its popularity." },
+  },
+});
+
 /** How a run's test set is ranked (the `protocol` setting). */
 export enum EvaluationProtocol {
   FULL = 'full',

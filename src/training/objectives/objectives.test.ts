@@ -72,6 +72,10 @@ describe('training objectives', () => {
     expect(scoringOf({ model: { objective: 'softmax' } })).toBe('cosine');
     expect(scoringOf({ model: {} })).toBe('cosine');
     expect(scoringOf({ model: { itemBias: true } })).toBe('inner-product');
+    // The softmax may choose (config.scoring); an objective with one scoring ignores a stored softmax default.
+    expect(scoringOf({ model: { objective: 'softmax', scoring: 'inner-product' } })).toBe('inner-product');
+    expect(scoringOf({ model: { scoring: 'cosine' } })).toBe('cosine');
+    expect(scoringOf({ model: { objective: 'implicit-als', scoring: 'cosine' } })).toBe('inner-product');
     expect(scoringOf(null)).toBe('cosine');
   });
 });
