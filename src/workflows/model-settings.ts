@@ -137,7 +137,7 @@ function withoutSeed<T extends { seed: number }>(values: T): Omit<T, 'seed'> {
 /**
  * A registered model's settings as it was trained (`config.model`). A setting stored before
  * it existed means the behaviour of that time, not today's default: no history pooling, the
- * user's ID row in the user tower, no dropout of it or of the history.
+ * user's ID row in the user tower, no dropout of it or of the history, cosine scoring.
  */
 export function storedModelSettings(stored: Partial<ModelSettings> | undefined): ModelSettings {
   return {
@@ -147,6 +147,7 @@ export function storedModelSettings(stored: Partial<ModelSettings> | undefined):
     userIdInput: stored?.userIdInput !== false,
     userIdDropout: stored?.userIdDropout ?? 0,
     historyDropout: stored?.historyDropout ?? 0,
+    scoring: stored?.scoring ?? 'cosine',
   };
 }
 
