@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest';
+import type { GraftDatabase } from '../src/db/connect.js';
 import { seedSynthetic } from '../seeds/seed-database.js';
 import { TwoTowerModel } from '../src/model/two-tower.model.js';
 import { activateModel, listModels, loadWeights } from '../src/registry/index.js';
@@ -77,25 +78,7 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     const again = await evaluateStoredModel(ctx.db, record.id, evaluation);
     expect(again.metrics.test['hr@10']).toBeCloseTo(trained.metrics.test['hr@10']!, 3);
     // Served: the top items of a user are the largest u·v + β·log(1 + n_i) (seen items kept, to compare the whole order).
-    await activateModel(ctx.db.db, record.id);
-    const recommender = new Recommender(ctx.db);
-    try {
-      const users = await ctx.db.db.selectFrom('users').select(['id', 'external_id']).where('id', 'in', Array.from(trained.userDbIds.subarray(0, 3))).execute();
-      for (const user of users) {
-        const u = trained.userDbIds.indexOf(user.id);
-        const score = (i: number) => {
-          let s = 0;
-          for (let a = 0; a < d; a++) s += trained.userVectors[u * d + a]! * trained.itemVectors[i * d + a]!;
-          return s;
-        };
-        const expected = Array.from({ length: trained.candidateItems }, (_, i) => i).sort((a, b) => score(b) - score(a)).slice(0, 10).map((i) => trained.itemDbIds[i]);
-        const page = await recommender.recommend({ domain: 'source', userId: user.external_id, first: 10, excludeSeen: false, explain: false });
-        expect(page.tier).toBe('PERSONAL');
-        expect(page.items.map((r) => r.itemId)).toEqual(expected);
-      }
-    } finally {
-      await recommender.close();
-    }
+    await expectServedByInnerProduct(ctx.db, record.id, trained);
   });
 
   it('softmax with scoring inner-product: raw tower outputs stored, the choice registered, and serving ranks by u·v', async () => {
@@ -112,23 +95,30 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     expect((record.config as { model: { scoring: string } }).model.scoring).toBe('inner-product');
     const again = await evaluateStoredModel(ctx.db, record.id, evaluation);
     expect(again.metrics.test['hr@10']).toBeCloseTo(trained.metrics.test['hr@10']!, 3);
-    await activateModel(ctx.db.db, record.id);
-    const recommender = new Recommender(ctx.db);
-    try {
-      const users = await ctx.db.db.selectFrom('users').select(['id', 'external_id']).where('id', 'in', Array.from(trained.userDbIds.subarray(0, 3))).execute();
-      for (const user of users) {
-        const u = trained.userDbIds.indexOf(user.id);
-        const score = (i: number) => {
-          let s = 0;
-          for (let a = 0; a < d; a++) s += trained.userVectors[u * d + a]! * trained.itemVectors[i * d + a]!;
-          return s;
-        };
-        const expected = Array.from({ length: trained.candidateItems }, (_, i) => i).sort((a, b) => score(b) - score(a)).slice(0, 10).map((i) => trained.itemDbIds[i]);
-        const page = await recommender.recommend({ domain: 'source', userId: user.external_id, first: 10, excludeSeen: false, explain: false });
-        expect(page.items.map((r) => r.itemId)).toEqual(expected);
-      }
-    } finally {
-      await recommender.close();
-    }
+    await expectServedByInnerProduct(ctx.db, record.id, trained);
   });
 });
+
+/** Activates the model and checks that three users' served top 10 are the largest u·v of the trained vectors (seen items kept, to compare the whole order). */
+async function expectServedByInnerProduct(db: GraftDatabase, modelId: string, trained: Awaited<ReturnType<typeof pretrain>>): Promise<void> {
+  const d = trained.outputDim;
+  await activateModel(db.db, modelId);
+  const recommender = new Recommender(db);
+  try {
+    const users = await db.db.selectFrom('users').select(['id', 'external_id']).where('id', 'in', Array.from(trained.userDbIds.subarray(0, 3))).execute();
+    for (const user of users) {
+      const u = trained.userDbIds.indexOf(user.id);
+      const score = (i: number) => {
+        let s = 0;
+        for (let a = 0; a < d; a++) s += trained.userVectors[u * d + a]! * trained.itemVectors[i * d + a]!;
+        return s;
+      };
+      const expected = Array.from({ length: trained.candidateItems }, (_, i) => i).sort((a, b) => score(b) - score(a)).slice(0, 10).map((i) => trained.itemDbIds[i]);
+      const page = await recommender.recommend({ domain: 'source', userId: user.external_id, first: 10, excludeSeen: false, explain: false });
+      expect(page.tier).toBe('PERSONAL');
+      expect(page.items.map((r) => r.itemId)).toEqual(expected);
+    }
+  } finally {
+    await recommender.close();
+  }
+}
