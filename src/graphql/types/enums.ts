@@ -89,7 +89,7 @@ export enum TrainingObjective {
 registerEnumType(TrainingObjective, {
   name: 'TrainingObjective',
   valuesConfig: {
-    SOFTMAX: { description: 'Two towers (ID rows, tags, history, MLP) trained by an in-batch sampled softmax on cosine similarities.' },
+    SOFTMAX: { description: 'Two towers (ID rows, tags, history, MLP) trained by an in-batch sampled softmax on cosine similarities (raw inner products with scoring INNER_PRODUCT).' },
     IMPLICIT_ALS: { description: 'ID rows only, solved per row by implicit ALS; scores are raw inner products (layers must be empty; epochs count sweeps).' },
     HYBRID: { description: 'ID rows solved by implicit ALS (alsSweeps), then an MLP residual above them (tags and history enter there; layers end at dim) trained by the in-batch softmax with the ID rows frozen; scores are raw inner products.' },
   },
