@@ -18,6 +18,8 @@
  *     flags on top of the command's; the trainer's validation HR@10 is printed beside test: choose on it; with transfers,
  *     one source model per recipe, each with the recipe's --strategies: "als: --objective implicit-als; hybrid: --objective hybrid --strategies PARTIAL")
  *     [--refit]   (target only: also a fresh model trained on train + carve for the epochs the carve kept, scored on test)
+ *     [--auto [--budget 16]]   (target only: graft train --auto, the settings searched on the validation carve; with --objective
+ *     or --recipes that objective's settings (and the softmax's scoring), else the objectives too)
  *     [--transfer-objective hybrid]   (fixed strategies: these towers over the source's rows, e.g. a fresh hybrid top over implicit-ALS rows)
  *     [--objective softmax|implicit-als|hybrid] [--als-alpha 40] [--als-reg 0.1] [--als-cg-steps 3]   (implicit-als: ID rows solved per row, 0 = exact; --layers none)
  *     [--als-sweeps 10] [--top-lr 0.03]   (hybrid: ALS sweeps of the ID rows before the MLP above them trains for --epochs at --top-lr x --lr)
@@ -55,6 +57,7 @@ import { DEFAULT_EVALUATION, DEFAULT_TRAINING, defaultModelFor, type ModelSettin
 import { concatExamples, prepareDataset, type PreparedDomain } from '../src/workflows/prepared-domain.js';
 import { capTrainPerUser, prepareTransfer } from '../src/workflows/prepare-transfer.js';
 import { pretrain } from '../src/workflows/pretrain.workflow.js';
+import { autoPretrain } from '../src/workflows/auto-pretrain.js';
 import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
 import { DEFAULT_TRANSFER, transfer } from '../src/workflows/transfer.workflow.js';
 import { popularityProfiler, searchTransfer, validationScorer } from '../src/workflows/auto-transfer.js';
@@ -157,6 +160,8 @@ const REFIT_REG = Number(arg('refit-reg', '0.1'));
 const PROFILE_POPULARITY = argv.includes('--profile-popularity');
 /** Target only: also train a fresh model on train + carve for the epochs the carve chose, and score it on test. */
 const REFIT = argv.includes('--refit');
+/** Target only: `graft train --auto` (the settings searched on the validation carve) instead of the flags' fixed settings. */
+const AUTO_TARGET = argv.includes('--auto');
 
 interface Row {
   setting: string;
@@ -219,7 +224,30 @@ function popularityRow(target: PreparedDomain, variant: string) {
 
 async function targetOnly(target: PreparedDomain, variant: string) {
   const recipes = RECIPES.length > 0 ? RECIPES : [{ name: '', objective: OBJECTIVE, model: MODEL, training: TRAINING }];
+  if (AUTO_TARGET) {
+    for (const recipe of recipes) await autoTargetRow(target, variant, recipe);
+    return;
+  }
   for (const recipe of recipes) await targetOnlyRecipe(target, variant, recipe);
+}
+
+/**
+ * `--auto` (target only): `graft train --auto` on the target, the product's search on the
+ * validation carve (test never read), then the winner trained on all training data and scored
+ * on test. With --objective (or a recipe's), that objective's settings only; without, the
+ * objectives too.
+ */
+async function autoTargetRow(target: PreparedDomain, variant: string, recipe: { name: string; objective: string; model: ModelSettings; training: TrainingSettings }) {
+  const started = performance.now();
+  await initBackend({});
+  const fixedObjective = RECIPES.length > 0 || argv.includes('--objective');
+  const { trained, search } = await autoPretrain(target, { model: recipe.model, training: recipe.training, evaluation: EVALUATION, budget: BUDGET, fixedObjective }, {
+    onTrial: (t) => process.stderr.write(`  trial ${t.config} rung ${t.rung} (${t.epochs} epochs): ${t.label}  validation ${t.validation.toFixed(4)}  ${t.seconds.toFixed(1)} s\n`),
+  });
+  autoSearches.push({ variant: `${variant} target AUTO${recipe.name ? ` [${recipe.name}]` : ''}`, search });
+  const test = trained.metrics.test;
+  const objective = fixedObjective ? recipe.objective : 'any objective';
+  report({ setting: `${TARGET} only, AUTO (${objective}, budget ${formatSearchBudget(BUDGET)})${recipe.name ? ` [${recipe.name}]` : ''}`, variant, hr10: test['hr@10']!, ndcg10: test['ndcg@10']!, seconds: (performance.now() - started) / 1000, note: `chose ${search.transfer.label}, ${search.transfer.epochs} epochs; validation ${search.transfer.validation.toFixed(4)}` });
 }
 
 /**

@@ -69,11 +69,14 @@ describe('graft transfer and graft train choose their settings by validation (--
   });
 
   it('train --auto without --objective compares the objectives too, each from its defaults, and registers the winner in its own shape', () => {
-    const run = graft(db, 'train', '--domain', 'target', '--dim', '16', '--auto', '--budget', '3', '--json');
+    const run = graft(db, 'train', '--domain', 'target', '--dim', '16', '--auto', '--budget', '4', '--json');
     expect(run.code, run.stderr).toBe(0);
     const out = JSON.parse(run.stdout);
     const rung0 = out.search.trials.filter((t: { rung: number }) => t.rung === 0);
-    expect(rung0.map((t: { settings: { objective: string } }) => t.settings.objective)).toEqual([defaultOf('objective'), ...['implicit-als', 'hybrid', 'softmax'].filter((o) => o !== defaultOf('objective'))]);
+    const families = [defaultOf('objective'), ...['implicit-als', 'hybrid', 'softmax'].filter((o) => o !== defaultOf('objective'))];
+    // Every family from its defaults, then the softmax towers' other scoring (cosine is their default).
+    const anchors = rung0.map((t: { settings: { objective: string; scoring?: string } }) => `${t.settings.objective}${t.settings.scoring ? ` ${t.settings.scoring}` : ''}`);
+    expect(anchors).toEqual([...families.map((o) => (o === 'softmax' ? 'softmax cosine' : o)), 'softmax inner-product']);
     expect(run.stderr).toMatch(/--auto: searching the objective \(/);
     const winner = out.search.trials.find((t: { label: string }) => t.label.endsWith(out.search.transfer.label)).settings.objective;
     expect(out.search.transfer.label.startsWith(winner)).toBe(true);

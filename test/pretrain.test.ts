@@ -8,6 +8,7 @@ import { evaluateStoredModel } from '../src/workflows/evaluate-stored-model.js';
 import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING } from '../src/workflows/model-settings.js';
 import { prepareDomain } from '../src/workflows/prepared-domain.js';
 import { pretrain } from '../src/workflows/pretrain.workflow.js';
+import { autoPretrain } from '../src/workflows/auto-pretrain.js';
 import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
 import { describeEachStorage } from './support/databases.js';
 
@@ -96,6 +97,30 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     const again = await evaluateStoredModel(ctx.db, record.id, evaluation);
     expect(again.metrics.test['hr@10']).toBeCloseTo(trained.metrics.test['hr@10']!, 3);
     await expectServedByInnerProduct(ctx.db, record.id, trained);
+  });
+
+  it('softmax with --auto: both scorings start the search, and the winner is trained, registered and evaluated from storage with its scoring', async () => {
+    if (ctx.kind === 'postgres') return; // the storage path is the test above's
+    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5 };
+    const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
+    const evaluation = { ...DEFAULT_EVALUATION, negatives: 99 };
+    const { trained, search } = await autoPretrain(prepared, { model, training: { ...DEFAULT_TRAINING, epochs: 3, patience: 0 }, evaluation, budget: { kind: 'trials', trials: 4 }, fixedObjective: true });
+    const rung0 = search.trials.filter((t) => t.rung === 0);
+    expect(rung0.slice(0, 2).map((t) => t.settings.scoring)).toEqual(['cosine', 'inner-product']);
+    expect(rung0.every((t) => t.settings.objective === undefined && (t.settings.scoring === 'cosine' || t.settings.scoring === 'inner-product'))).toBe(true);
+    const winner = search.trials.find((t) => t.rung === Math.max(...search.trials.map((r) => r.rung)) && t.validation === search.transfer.validation)!;
+    const scoring = (trained.config.model as { scoring: string }).scoring;
+    expect(scoring).toBe(winner.settings.scoring);
+    expect(search.transfer.label).toContain(`scoring ${scoring}`);
+    // Cosine towers output unit vectors; inner-product towers do not.
+    const d = trained.outputDim;
+    const offUnit = Math.max(...Array.from({ length: 20 }, (_, i) => Math.abs(Math.hypot(...trained.itemVectors.subarray(i * d, (i + 1) * d)) - 1)));
+    if (scoring === 'cosine') expect(offUnit).toBeLessThan(1e-4);
+    else expect(offUnit).toBeGreaterThan(0.05);
+    const record = await registerTrainedModel(ctx.db, { domain: 'source', kind: 'PRETRAIN' }, trained);
+    expect((record.config as { model: { scoring: string } }).model.scoring).toBe(scoring);
+    const again = await evaluateStoredModel(ctx.db, record.id, evaluation);
+    expect(again.metrics.test['hr@10']).toBeCloseTo(trained.metrics.test['hr@10']!, 3);
   });
 });
 

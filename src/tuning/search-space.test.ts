@@ -50,7 +50,9 @@ describe('search space', () => {
     expect(new Set(draws.map((d) => d.objective))).toEqual(new Set(['implicit-als', 'hybrid', 'softmax']));
     for (const d of draws) {
       const own = modelObjective(d.objective!).tuned.settings;
-      expect(Object.keys(d).sort()).toEqual(['objective', ...own].sort());
+      // An objective that offers several scorings has one drawn too.
+      const scoring = modelObjective(d.objective!).scorings.length > 1 ? ['scoring'] : [];
+      expect(Object.keys(d).sort()).toEqual(['objective', ...own, ...scoring].sort());
       expect(d.strategy).toBeUndefined();
     }
     expect(describeCandidate(draws.find((d) => d.objective === 'hybrid')!)).toMatch(/^target only, hybrid, alsAlpha [\d.]+, alsRegularization [\d.]+, learningRate [\d.e-]+$/);
@@ -72,5 +74,24 @@ describe('search space', () => {
       expect(Math.min(...values)).toBeLessThan(0.3);
       expect(Math.max(...values)).toBeGreaterThan(0.6);
     }
+  });
+
+  it('draws the softmax towers\' scoring as a category (both, about half each); never for an objective with one scoring or for a transfer', () => {
+    const softmax = modelObjective('softmax');
+    const sample = candidateSampler(targetOnlySearchSpace(softmax), 5);
+    const scorings = Array.from({ length: 200 }, (_, n) => sample(n).scoring);
+    const ip = scorings.filter((s) => s === 'inner-product').length;
+    expect(scorings.filter((s) => s === 'cosine').length + ip).toBe(200);
+    expect(ip).toBeGreaterThan(70);
+    expect(ip).toBeLessThan(130);
+    expect(describeCandidate(sample(0))).toMatch(/, scoring (cosine|inner-product)$/);
+    // The numeric settings draw as they did before the scoring was searched (it is drawn after them).
+    const { scoring: _, ...numeric } = sample(3);
+    const { scorings: __, ...withoutScorings } = targetOnlySearchSpace(softmax);
+    expect(candidateSampler(withoutScorings, 5)(3)).toEqual(numeric);
+    // Implicit ALS scores by inner product only; a transfer keeps the scoring its frozen layers were trained for.
+    expect(candidateSampler(targetOnlySearchSpace(modelObjective('implicit-als')), 5)(3)).not.toHaveProperty('scoring');
+    const transfer = candidateSampler(transferSearchSpace(softmax, 2, true), 5);
+    for (let n = 0; n < 40; n++) expect(transfer(n)).not.toHaveProperty('scoring');
   });
 });

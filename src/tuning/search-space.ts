@@ -1,5 +1,5 @@
 import { createRng } from '../dataset/random.js';
-import type { ModelObjective, TunedSetting } from '../model/objective.js';
+import type { ModelObjective, ModelScoring, TunedSetting } from '../model/objective.js';
 import type { TrainingObjective } from '../model/training-objective.js';
 import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
 
@@ -55,6 +55,12 @@ export interface Candidate {
   userIdDropout?: number;
   historyDropout?: number;
   popularityWeight?: number;
+  /**
+   * How the model scores (objectives that offer a choice: the softmax towers' cosine or inner
+   * product). Drawn uniformly, a category, not a range: which one fits depends on the data
+   * (BENCHMARKS.md "Inner-product scoring for the softmax towers").
+   */
+  scoring?: ModelScoring;
   /** AUTO over several sources: the index of the source the candidate grafts (absent: the given one, 0). */
   source?: number;
 }
@@ -75,6 +81,12 @@ export interface SearchSpace {
    * hybrid towers and softmax towers win on different data). Absent: the run's objective only.
    */
   objectives?: readonly ModelObjective[];
+  /**
+   * The scorings drawn from with one objective (its `scorings`, when it offers more than one);
+   * with `objectives`, each drawn objective's own. Absent: the model's scoring is kept (a
+   * transfer's towers keep the scoring their frozen layers were trained for).
+   */
+  scorings?: readonly ModelScoring[];
 }
 
 /**
@@ -107,7 +119,12 @@ export function transferSearchSpace(objective: ModelObjective, denseLayers: numb
  * `objectives` (the run's first) every one of them, each with its own settings.
  */
 export function targetOnlySearchSpace(objective: ModelObjective, objectives?: readonly ModelObjective[]): SearchSpace {
-  return { strategies: [], replay: false, settings: objective.tuned.settings, ...(objectives && objectives.length > 1 ? { objectives } : {}) };
+  return {
+    strategies: [],
+    replay: false,
+    settings: objective.tuned.settings,
+    ...(objectives && objectives.length > 1 ? { objectives } : objective.scorings.length > 1 ? { scorings: objective.scorings } : {}),
+  };
 }
 
 /**
@@ -125,6 +142,8 @@ export function candidateSampler(space: SearchSpace, seed: number, anchors: Cand
       const objective = space.objectives[rng.int(space.objectives.length)]!;
       out.objective = objective.name;
       for (const name of objective.tuned.settings) out[name] = round(draw(SEARCH_RANGES[name], rng.next, rng.next()));
+      // Drawn after the numeric settings, so those draw as they did before scoring was searched.
+      if (objective.scorings.length > 1) out.scoring = objective.scorings[rng.int(objective.scorings.length)]!;
       return out;
     }
     const choice = space.strategies.length > 0 ? space.strategies[rng.int(space.strategies.length)]! : undefined;
@@ -135,6 +154,7 @@ export function candidateSampler(space: SearchSpace, seed: number, anchors: Cand
     }
     if (space.replay && !choice?.noReplay) out.replayWeight = round(draw(SEARCH_RANGES.replayWeight, rng.next, rng.next()));
     for (const name of choice?.objective?.tuned.settings ?? space.settings) out[name] = round(draw(SEARCH_RANGES[name], rng.next, rng.next()));
+    if (space.scorings && space.scorings.length > 1) out.scoring = space.scorings[rng.int(space.scorings.length)]!;
     return out;
   };
 }

@@ -1,7 +1,7 @@
 import { GraftError } from '../errors.js';
 import { evaluate, evaluateItemBiases, evaluateScoreMixes, type EvaluationData, type ScoreMix } from '../evaluation/evaluate.js';
 import { pairedBootstrap } from '../evaluation/paired-bootstrap.js';
-import { modelObjective, type ModelObjective, type TunedSetting } from '../model/objective.js';
+import { modelObjective, type ModelObjective, type ModelScoring, type TunedSetting } from '../model/objective.js';
 import type { TrainingObjective } from '../model/training-objective.js';
 import type { TwoTowerConfig } from '../model/two-tower.model.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
@@ -139,7 +139,7 @@ export async function searchTransfer(
         .map((s) => ({
           strategy: s.strategy,
           ...(s.freezeLayers !== undefined ? { freezeLayers: s.freezeLayers } : {}),
-          ...objectiveAnchors(ownBase, [own, s.objective!], settings.training.learningRate, ownSourceTuned)[1]!,
+          ...objectiveAnchor(ownBase, s.objective!, settings.training.learningRate),
           ...(ctx.sourceEvents && !s.noReplay ? { replayWeight: settings.replayWeight } : {}),
         })),
     ];
@@ -496,16 +496,31 @@ const SEARCHED_OBJECTIVES: readonly TrainingObjective[] = ['implicit-als', 'hybr
 /**
  * The first draws of a search over `objectives`: each objective at its settings in `base`
  * (re-shaped for it), `own` (the run's values) for the first, so the search starts from every
- * family's defaults and never ends below them on validation at the same budget.
+ * family's defaults and never ends below them on validation at the same budget. An objective
+ * that offers several scorings (the softmax towers: cosine, inner product) starts once per
+ * scoring (`base`'s for the run's objective, else its default, in the family's draw; the other
+ * after every family's): which scoring fits depends on the data (BENCHMARKS.md "Inner-product
+ * scoring for the softmax towers"), so neither is left to chance.
  */
 export function objectiveAnchors(base: TwoTowerConfig, objectives: readonly ModelObjective[], learningRate: number, own: Candidate): Candidate[] {
-  return objectives.map((o, n) => {
-    if (n === 0) return objectives.length > 1 ? { objective: o.name, ...own } : own;
-    const config = configForObjective(base, o.name);
-    const anchor: Candidate = { objective: o.name };
-    for (const name of o.tuned.settings) anchor[name] = name === 'learningRate' ? learningRate : (config[name] as number);
-    return anchor;
-  });
+  const each = objectives.map((o, n) => (n > 0 ? perScoring(objectiveAnchor(base, o, learningRate), o) : perScoring(objectives.length > 1 ? { objective: o.name, ...own } : own, o, base.scoring)));
+  // Every family's defaults first, then the other scorings: a budget smaller than the anchors still starts from each family.
+  return [...each.map((anchors) => anchors[0]!), ...each.flatMap((anchors) => anchors.slice(1))];
+}
+
+/** One objective's defaults as a candidate: its tuned settings in `base` re-shaped for it (its default scoring). */
+export function objectiveAnchor(base: TwoTowerConfig, o: ModelObjective, learningRate: number): Candidate {
+  const config = configForObjective(base, o.name);
+  const anchor: Candidate = { objective: o.name };
+  for (const name of o.tuned.settings) anchor[name] = name === 'learningRate' ? learningRate : (config[name] as number);
+  return anchor;
+}
+
+/** `anchor` once per scoring `o` offers (`first`, else its default, leading); as it is when `o` offers one. */
+function perScoring(anchor: Candidate, o: ModelObjective, first?: ModelScoring): Candidate[] {
+  if (o.scorings.length < 2) return [anchor];
+  const lead = first !== undefined && o.scorings.includes(first) ? first : o.scoring;
+  return [lead, ...o.scorings.filter((s) => s !== lead)].map((scoring) => ({ ...anchor, scoring }));
 }
 
 /**
@@ -537,6 +552,7 @@ export function overridesOf(c: Candidate): ModelOverrides {
   if (c.userIdDropout !== undefined) out.userIdDropout = c.userIdDropout;
   if (c.historyDropout !== undefined) out.historyDropout = c.historyDropout;
   if (c.popularityWeight !== undefined) out.popularityWeight = c.popularityWeight;
+  if (c.scoring !== undefined) out.scoring = c.scoring;
   return out;
 }
 
