@@ -5,7 +5,8 @@ import type { SearchReport, SearchTrialRecord } from '../transfer/transfer-repor
 import { formatSearchBudget, type SearchBudget } from '../tuning/search-budget.js';
 import { candidateSampler, describeCandidate, targetOnlySearchSpace, type Candidate } from '../tuning/search-space.js';
 import { successiveHalving } from '../tuning/successive-halving.js';
-import { profiledScore, type ProfiledSettings, SEARCH_ETA, SEARCH_RUNGS, describeSearchMetric, firstRungOf, objectiveAnchors, overridesOf, popularityProfiler, searchedObjectives, validationScorer } from './auto-transfer.js';
+import { profiledScore, type ProfiledSettings, SEARCH_ETA, SEARCH_RUNGS, describeSearchMetric, firstRungOf, objectiveAnchors, overridesOf, popularityProfiler, searchedObjectives, trialFit, validationScorer } from './auto-transfer.js';
+import { evaluationData } from './evaluation-data.js';
 import { fitModel, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
 import { configForObjective, modelConfig, towerTokensFor } from './model-settings.js';
 import { withOverrides } from './transfer-candidate.js';
@@ -17,8 +18,9 @@ import type { TrainedModel } from './trained-model.js';
  * `graft train --auto`: the transfer's search without strategies or replay. Successive halving
  * over the objectives (the configured one first, then implicit ALS, hybrid and softmax towers,
  * each from its defaults; only the configured one with `fixedObjective`, when the user named
- * it) and each one's tuned settings, each trial trained on the domain's training events
- * without the validation carve and scored on it (the test split is never read); then the
+ * it) and each one's tuned settings (the softmax towers' scoring too), each trial trained on
+ * the domain's training events without the validation carve and scored on it (the test split
+ * is never read; the softmax towers stop early on it, as the delivered model does: `trialFit`); then the
  * winner is trained as `pretrain` trains (all training data) and evaluated on test.
  *
  * @example
@@ -39,6 +41,8 @@ export async function autoPretrain(
   const objective = modelObjective(settings.model.objective ?? 'softmax');
   const seed = settings.model.seed;
   const { scoreAt, validationUsers } = validationScorer(prepared.train, validationRows, users, items, settings.evaluation);
+  // A trial stops early on the carve where the delivered model does (`trialFit`).
+  const carve = evaluationData(prepared.train, validationRows, users, items);
   // The popularity term's weight: profiled on every trial of an ALS-rows objective, as in AUTO's transfer search.
   const profile = popularityProfiler(prepared.train, items);
   const profiled = new Map<string, ProfiledSettings>();
@@ -62,7 +66,8 @@ export async function autoPretrain(
       const model = TwoTowerModel.create(config, towerTokensFor(config, prepared.itemTokens));
       try {
         setUserHistoriesFrom(model, prepared.train);
-        const fit = await fitModel(model, prepared.train, undefined, { ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate, patience: 0 }, seed, { signal });
+        const trial = trialFit(config, carve, { ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate });
+        const fit = await fitModel(model, prepared.train, trial.validation, trial.training, seed, { signal });
         if (fit.aborted) throw new GraftError('CANCELLED', 'trial cancelled');
         const found = profiledScore(model, scoreAt, profiles ? profile : undefined);
         profiled.set(keyOf(c, epochs), found.profiled);

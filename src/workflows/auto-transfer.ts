@@ -12,6 +12,7 @@ import { formatSearchBudget, type SearchBudget } from '../tuning/search-budget.j
 import { candidateSampler, describeCandidate, targetOnlySearchSpace, transferSearchSpace, type Candidate, type SearchSpace } from '../tuning/search-space.js';
 import { successiveHalving, type Trial } from '../tuning/successive-halving.js';
 import { evaluationData } from './evaluation-data.js';
+import { objectiveNamed } from '../training/objectives/index.js';
 import { biasedEmbeddingScorer } from '../evaluation/embedding.scorer.js';
 import { configForObjective, type EvaluationSettings, type TrainingSettings } from './model-settings.js';
 import type { Examples } from './prepared-domain.js';
@@ -38,7 +39,8 @@ export type SearchDecision = 'transfer' | 'target-only';
  * and the objective's tuned settings, and the same search over target-only settings for the
  * baseline (the fair guard), each with `budget`. Every trial trains on the target's training
  * events without the validation carve (each user's last training event, users with at least
- * 2) and is scored on that carve; the test split is never read. Returns the fixed settings
+ * 2) and is scored on that carve (the softmax towers stop early on it within the rung's budget,
+ * as the delivered model does: `trialFit`); the test split is never read. Returns the fixed settings
  * that retrain both winners on all training data, and the decision. AUTO delivers the transfer
  * only when the best transfer's validation gain over the best target-only configuration is
  * significant by the guard's own test (paired bootstrap over the carve users, 95% interval
@@ -111,7 +113,9 @@ export async function searchTransfer(
   };
   const tuned = tunedOf(objective);
   const sourceTuned = tunedValues(objective, transferConfig(source.config, settings));
-  const trainingFor = (c: Candidate, epochs: number): TrainingSettings => ({ ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate, patience: 0 });
+  // A trial stops early on the carve where the delivered model does (`trialFit`).
+  const carve = evaluationData(target.train, validationRows, alignment.targetUsers, alignment.targetItems);
+  const trainingFor = (c: Candidate, epochs: number, config: TwoTowerConfig) => trialFit(config, carve, { ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate });
   const records: SearchTrialRecord[] = [];
   // `label`: a trial's words (an alternative source's trials say which source they graft).
   const record = (search: 'transfer' | 'baseline', label: (c: Candidate) => string = describeCandidate) => (t: Trial<Candidate>) => {
@@ -162,11 +166,12 @@ export async function searchTransfer(
     const { source: _, ...settingsOfC } = c;
     const config = transferConfig(ctx.prepared.source.config, { ...settings, model: trialOverrides(settingsOfC, own) });
     const strategy = createStrategy(c.strategy!, { freezeLayers: c.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
+    const fit = trainingFor(c, epochs, config);
     const fitted = await fitStrategy(ctx, strategy, {
       config,
       train: target.train,
-      validation: undefined,
-      settings: { replayWeight: c.replayWeight ?? 0, replayFraction: settings.replayFraction, itemInit: settings.itemInit, training: trainingFor(c, epochs), seed: settings.seed },
+      validation: fit.validation,
+      settings: { replayWeight: c.replayWeight ?? 0, replayFraction: settings.replayFraction, itemInit: settings.itemInit, training: fit.training, seed: settings.seed },
       hooks: { signal },
     });
     try {
@@ -192,7 +197,8 @@ export async function searchTransfer(
   const baselineObjectives = searchedObjectives(objective);
   const evaluateBaseline = async (c: Candidate, epochs: number, signal: AbortSignal | undefined): Promise<number> => {
     const config = withOverrides(baseConfig, trialOverrides(c, objective));
-    const fitted = await fitTargetOnly(context, config, target.train, undefined as EvaluationData | undefined, trainingFor(c, epochs), settings.seed, { signal });
+    const fit = trainingFor(c, epochs, config);
+    const fitted = await fitTargetOnly(context, config, target.train, fit.validation, fit.training, settings.seed, { signal });
     try {
       if (fitted.training.aborted) throw abortError(signal);
       return score('baseline', c, epochs, fitted.model, objective);
@@ -315,6 +321,21 @@ export async function searchTransfer(
     context: winnerPlan.ctx,
     ...(blend?.chosen ? { blendContext: blend.chosen.partner.search === 'transfer' ? planOf(blend.chosen.partner.settings).ctx : context } : {}),
   };
+}
+
+/**
+ * How a trial of `config` is fitted within its rung's budget (`training.epochs`): as the
+ * delivered model will be. An objective that stops early on the carve (the softmax towers:
+ * gradient steps, the carve held out) gets it with the run's patience and keeps its best epoch,
+ * so the trial is scored on the weights the winner's retrain delivers (the retrain early-stops
+ * on the same carve within the same budget), not on its last epoch's, which at the top rung
+ * may have overfitted. Others train the budget through without it (implicit ALS trains on the
+ * carve; the hybrid would refit on it, and a trial must not have seen what it is scored on).
+ */
+export function trialFit(config: Pick<TwoTowerConfig, 'objective'>, carve: EvaluationData, training: TrainingSettings): { validation: EvaluationData | undefined; training: TrainingSettings } {
+  const objective = objectiveNamed(config.objective ?? 'softmax');
+  const stopsEarly = objective.gradientSteps && !objective.trainsOnValidation && !objective.refitsOnValidation && training.patience > 0;
+  return stopsEarly ? { validation: carve, training } : { validation: undefined, training: { ...training, patience: 0 } };
 }
 
 /**
