@@ -6,7 +6,6 @@ import { formatSearchBudget, type SearchBudget } from '../tuning/search-budget.j
 import { candidateSampler, describeCandidate, targetOnlySearchSpace, type Candidate } from '../tuning/search-space.js';
 import { successiveHalving } from '../tuning/successive-halving.js';
 import { profiledScore, type ProfiledSettings, SEARCH_ETA, SEARCH_RUNGS, describeSearchMetric, firstRungOf, objectiveAnchors, overridesOf, popularityProfiler, searchedObjectives, trialFit, validationScorer } from './auto-transfer.js';
-import { evaluationData } from './evaluation-data.js';
 import { fitModel, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
 import { configForObjective, modelConfig, towerTokensFor } from './model-settings.js';
 import { withOverrides } from './transfer-candidate.js';
@@ -40,9 +39,8 @@ export async function autoPretrain(
   const items = prepared.itemDbIds.length;
   const objective = modelObjective(settings.model.objective ?? 'softmax');
   const seed = settings.model.seed;
-  const { scoreAt, validationUsers } = validationScorer(prepared.train, validationRows, users, items, settings.evaluation);
-  // A trial stops early on the carve where the delivered model does (`trialFit`).
-  const carve = evaluationData(prepared.train, validationRows, users, items);
+  // `carve`: what a trial stops early on where the delivered model does (`trialFit`).
+  const { scoreAt, validationUsers, carve } = validationScorer(prepared.train, validationRows, users, items, settings.evaluation);
   // The popularity term's weight: profiled on every trial of an ALS-rows objective, as in AUTO's transfer search.
   const profile = popularityProfiler(prepared.train, items);
   const profiled = new Map<string, ProfiledSettings>();

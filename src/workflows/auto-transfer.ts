@@ -78,7 +78,7 @@ export async function searchTransfer(
     );
   }
   const objective = modelObjective(source.config.objective ?? 'softmax');
-  const { scoreAt, scoreMixes, validationUsers } = validationScorer(target.train, validationRows, alignment.targetUsers, alignment.targetItems, settings.evaluation);
+  const { scoreAt, scoreMixes, validationUsers, carve } = validationScorer(target.train, validationRows, alignment.targetUsers, alignment.targetItems, settings.evaluation);
   // Per-user validation values of every trial, so the winners can be compared pair by pair.
   const perUser = new Map<string, Float32Array>();
   const trialKey = (search: 'transfer' | 'baseline', c: Candidate, epochs: number) => `${search} ${epochs} ${JSON.stringify(c)}`;
@@ -114,7 +114,6 @@ export async function searchTransfer(
   const tuned = tunedOf(objective);
   const sourceTuned = tunedValues(objective, transferConfig(source.config, settings));
   // A trial stops early on the carve where the delivered model does (`trialFit`).
-  const carve = evaluationData(target.train, validationRows, alignment.targetUsers, alignment.targetItems);
   const trainingFor = (c: Candidate, epochs: number, config: TwoTowerConfig) => trialFit(config, carve, { ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate });
   const records: SearchTrialRecord[] = [];
   // `label`: a trial's words (an alternative source's trials say which source they graft).
@@ -409,6 +408,8 @@ export interface ValidationScorer {
    * (`evaluateScoreMixes`); under the full one, one pass per mix (weights must be >= 0).
    */
   scoreMixes: (parts: readonly ModelVectors[], mixes: readonly ScoreMix[]) => ValidationScore[];
+  /** The carve as evaluation data (the training events' histories and popularity): what a trial early-stops on (`trialFit`). */
+  carve: EvaluationData;
   /** carve users scored */
   validationUsers: number;
 }
@@ -447,7 +448,7 @@ export function validationScorer(
       return { value: r.metrics[metric]!, perUser: r.perUser.values[metric]! };
     });
   };
-  return { score: (model) => scoreAt(model, [undefined])[0]!.value, scoreAt, scoreMixes, validationUsers: chosen.length };
+  return { score: (model) => scoreAt(model, [undefined])[0]!.value, scoreAt, scoreMixes, validationUsers: chosen.length, carve: validation };
 }
 
 /**
