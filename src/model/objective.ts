@@ -33,10 +33,10 @@ export interface ObjectiveCheckedConfig {
  */
 export interface ModelObjective {
   readonly name: TrainingObjective;
-  /** cosine: tower outputs are L2-normalised; inner-product: raw (see `scoringOf` for item bias). The softmax's default: a model may choose (`TwoTowerConfig.scoring`). */
+  /** The default scoring, `scorings[0]` (set by `defineObjective`). cosine: tower outputs are L2-normalised; inner-product: raw (see `scoringOf` for item bias). */
   readonly scoring: ModelScoring;
-  /** The scorings a model of this objective may choose (`TwoTowerConfig.scoring`); the default `scoring` first. */
-  readonly scorings: readonly ModelScoring[];
+  /** The scorings a model of this objective may choose (`TwoTowerConfig.scoring`), the default first. */
+  readonly scorings: readonly [ModelScoring, ...ModelScoring[]];
   /** 'towers': ID rows, hashed tokens, history pooling and an MLP; 'id-rows': the ID tables alone. */
   readonly layers: 'towers' | 'id-rows';
   /** Whether the model trains by gradient steps (`TwoTowerModel.trainStep`); otherwise its fit solves rows. */
@@ -75,9 +75,13 @@ export interface ObjectiveModelDefaults {
 /** A setting AUTO searches (see `SEARCH_RANGES` in src/tuning/search-space.ts). */
 export type TunedSetting = 'learningRate' | 'temperature' | 'l2' | 'userIdDropout' | 'historyDropout' | 'alsAlpha' | 'alsRegularization';
 
-const SOFTMAX: ModelObjective = {
+/** An objective with its default scoring taken from its `scorings` (the first), so the default is stated once. */
+function defineObjective(definition: Omit<ModelObjective, 'scoring'>): ModelObjective {
+  return { ...definition, scoring: definition.scorings[0] };
+}
+
+const SOFTMAX = defineObjective({
   name: 'softmax',
-  scoring: 'cosine',
   scorings: ['cosine', 'inner-product'],
   layers: 'towers',
   gradientSteps: true,
@@ -92,11 +96,10 @@ const SOFTMAX: ModelObjective = {
       throw new GraftError('BAD_INPUT', `config.popularityWeight = ${config.popularityWeight} with objective softmax; the popularity term is for the row-solving objectives (implicit-als, hybrid), whose rows carry too little popularity: leave it out (0), or use itemBias for a learned per-item bias`);
     }
   },
-};
+});
 
-const IMPLICIT_ALS: ModelObjective = {
+const IMPLICIT_ALS = defineObjective({
   name: 'implicit-als',
-  scoring: 'inner-product',
   scorings: ['inner-product'],
   layers: 'id-rows',
   gradientSteps: false,
@@ -116,7 +119,7 @@ const IMPLICIT_ALS: ModelObjective = {
     requireUserRows(config, 'implicit-als', 'ALS solves a row per user');
     checkAlsSettings(config, 'implicit-als');
   },
-};
+});
 
 /** implicit-als and hybrid solve a row per user, so the user tower keeps its ID row. */
 function requireUserRows(config: ObjectiveCheckedConfig, objective: string, why: string): void {
@@ -152,9 +155,8 @@ function checkAlsSettings(config: ObjectiveCheckedConfig, objective: string): vo
  * last layer at zero at the start), scored by inner product as ALS trains, so the second
  * stage starts exactly at the ALS solution.
  */
-const HYBRID: ModelObjective = {
+const HYBRID = defineObjective({
   name: 'hybrid',
-  scoring: 'inner-product',
   scorings: ['inner-product'],
   layers: 'towers',
   gradientSteps: true,
@@ -180,7 +182,7 @@ const HYBRID: ModelObjective = {
       throw new GraftError('BAD_INPUT', `config.alsSweeps = ${config.alsSweeps}; it must be an integer >= 1 (e.g. 10)`);
     }
   },
-};
+});
 
 const MODEL_OBJECTIVES: Record<TrainingObjective, ModelObjective> = { softmax: SOFTMAX, 'implicit-als': IMPLICIT_ALS, hybrid: HYBRID };
 
