@@ -9,6 +9,7 @@ import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING } from '
 import { prepareDomain } from '../src/workflows/prepared-domain.js';
 import { pretrain } from '../src/workflows/pretrain.workflow.js';
 import { autoPretrain } from '../src/workflows/auto-pretrain.js';
+import { POPULARITY_PROFILE } from '../src/workflows/auto-transfer.js';
 import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
 import { describeEachStorage } from './support/databases.js';
 
@@ -99,6 +100,31 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     await expectServedByInnerProduct(ctx.db, record.id, trained);
   });
 
+  it('softmax (cosine) with a popularity term: unit tower outputs plus β·log(1 + n_i) as one more coordinate, registered, evaluated from storage and served by inner product', async () => {
+    if (ctx.kind === 'postgres') return; // the same storage path as the first test
+    const beta = 0.1;
+    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, popularityWeight: beta };
+    const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
+    const evaluation = { ...DEFAULT_EVALUATION, negatives: 99 };
+    const trained = await pretrain(prepared, { model, training: { ...DEFAULT_TRAINING, epochs: 2, patience: 0 }, evaluation });
+    const d = trained.outputDim;
+    expect(d).toBe(17);
+    // The softmax does not train on the carve: n_i counts the training events alone.
+    const counts = new Array<number>(trained.candidateItems).fill(0);
+    for (const i of prepared.train.items) counts[i]++;
+    expect(Array.from({ length: trained.candidateItems }, (_, i) => trained.itemVectors[i * d + 16])).toEqual(counts.map((n) => Math.fround(beta * Math.log1p(n))));
+    // The towers' part is still cosine: unit rows, users' last coordinate 1.
+    const offUnit = Math.max(...Array.from({ length: 20 }, (_, i) => Math.abs(Math.hypot(...trained.itemVectors.subarray(i * d, i * d + 16)) - 1)));
+    expect(offUnit).toBeLessThan(1e-4);
+    expect(trained.userVectors[d - 1]).toBe(1);
+    const record = await registerTrainedModel(ctx.db, { domain: 'source', kind: 'PRETRAIN' }, trained);
+    expect((record.config as { model: { popularityWeight: number; scoring: string } }).model).toMatchObject({ popularityWeight: beta, scoring: 'cosine' });
+    expect((await loadWeights(ctx.db.db, record.id)).map((w) => w.name)).toContain('item.bias');
+    const again = await evaluateStoredModel(ctx.db, record.id, evaluation);
+    expect(again.metrics.test['hr@10']).toBeCloseTo(trained.metrics.test['hr@10']!, 3);
+    await expectServedByInnerProduct(ctx.db, record.id, trained);
+  });
+
   it('softmax with --auto: both scorings start the search, and the winner is trained, registered and evaluated from storage with its scoring', async () => {
     if (ctx.kind === 'postgres') return; // the storage path is the test above's
     const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5 };
@@ -112,9 +138,14 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     const scoring = (trained.config.model as { scoring: string }).scoring;
     expect(scoring).toBe(winner.settings.scoring);
     expect(search.transfer.label).toContain(`scoring ${scoring}`);
-    // Cosine towers output unit vectors; inner-product towers do not.
+    // Every trial's popularity weight is profiled on the carve (not drawn), and the winner is delivered with its own.
+    expect(search.trials.every((t) => POPULARITY_PROFILE.includes(t.settings.popularityWeight as number))).toBe(true);
+    const beta = (trained.config.model as { popularityWeight: number }).popularityWeight;
+    expect(beta).toBe(winner.settings.popularityWeight);
+    // Cosine towers output unit vectors; inner-product towers do not (the popularity term's column aside).
     const d = trained.outputDim;
-    const offUnit = Math.max(...Array.from({ length: 20 }, (_, i) => Math.abs(Math.hypot(...trained.itemVectors.subarray(i * d, (i + 1) * d)) - 1)));
+    expect(d).toBe(beta > 0 ? 17 : 16);
+    const offUnit = Math.max(...Array.from({ length: 20 }, (_, i) => Math.abs(Math.hypot(...trained.itemVectors.subarray(i * d, i * d + 16)) - 1)));
     if (scoring === 'cosine') expect(offUnit).toBeLessThan(1e-4);
     else expect(offUnit).toBeGreaterThan(0.05);
     const record = await registerTrainedModel(ctx.db, { domain: 'source', kind: 'PRETRAIN' }, trained);

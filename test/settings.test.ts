@@ -159,8 +159,9 @@ describe('settings declared once', () => {
     expect(resolvePretrainInput({ domain: 'd', objective: 'hybrid', alsSweeps: 4 })).toMatchObject({ model: { objective: 'hybrid', layers: [128, 64], alsSweeps: 4 } });
     expect(() => resolveTransferInput({ sourceModelId: 'm', targetDomain: 't', strategy: 'FULL', freezeLayers: 2 })).toThrow(/freezeLayers = 2 applies to strategy PARTIAL only/);
     expect(() => resolvePretrainInput({ domain: 'd', objective: 'implicit-als', itemBias: true })).toThrow(/itemBias = true applies to objective softmax only/);
-    // The popularity term: the row-solving objectives' (softmax has the learned itemBias instead).
-    expect(() => resolvePretrainInput({ domain: 'd', popularityWeight: 0.1 })).toThrow(/popularityWeight = 0.1 applies to objective implicit-als or hybrid only/);
+    // The popularity term: every objective's, but not beside a learned item bias (the same score column).
+    expect(resolvePretrainInput({ domain: 'd', popularityWeight: 0.1 })).toMatchObject({ model: { objective: 'softmax', popularityWeight: 0.1 } });
+    expect(() => resolvePretrainInput({ domain: 'd', popularityWeight: 0.1, itemBias: true })).toThrow(/popularityWeight = 0.1 with config.itemBias/);
     expect(() => resolvePretrainInput({ domain: 'd', objective: 'implicit-als', popularityWeight: -1 })).toThrow(/popularityWeight/);
     expect(resolvePretrainInput({ domain: 'd', objective: 'implicit-als', popularityWeight: 0.05 })).toMatchObject({ model: { objective: 'implicit-als', popularityWeight: 0.05 } });
     expect(resolvePretrainInput({ domain: 'd', objective: 'hybrid' })).toMatchObject({ model: { popularityWeight: 0 } });

@@ -55,8 +55,9 @@ export interface ModelObjective {
   /**
    * What AUTO's search varies for this objective (`src/tuning/search-space.ts` holds each
    * setting's range) and the first rung's budget in epochs (sweeps for a row-solving objective).
-   * The popularity term's weight (`popularityWeight`, objectives with `alsRows`) is not drawn:
-   * every trial is scored at each weight of a profile and keeps the best (`POPULARITY_PROFILE`).
+   * The popularity term's weight (`popularityWeight`, every objective; not with a learned item
+   * bias) is not drawn: every trial is scored at each weight of a profile and keeps the best
+   * (`POPULARITY_PROFILE`).
    */
   readonly tuned: { readonly settings: readonly TunedSetting[]; readonly firstRungEpochs: number };
   /** Throws BAD_INPUT naming the setting and the fix for a config this objective cannot train. */
@@ -91,10 +92,11 @@ const SOFTMAX = defineObjective({
   ownSettings: [],
   tuned: { settings: ['learningRate', 'temperature', 'l2', 'userIdDropout', 'historyDropout'], firstRungEpochs: 1 },
   check(config) {
-    // The softmax towers learn their popularity: a learned itemBias, or the logits themselves.
-    if ((config.popularityWeight ?? 0) !== 0) {
-      throw new GraftError('BAD_INPUT', `config.popularityWeight = ${config.popularityWeight} with objective softmax; the popularity term is for the row-solving objectives (implicit-als, hybrid), whose rows carry too little popularity: leave it out (0), or use itemBias for a learned per-item bias`);
+    // The popularity term and a learned item bias share the item-bias column: one or the other.
+    if ((config.popularityWeight ?? 0) !== 0 && config.itemBias) {
+      throw new GraftError('BAD_INPUT', `config.popularityWeight = ${config.popularityWeight} with config.itemBias; both would set the items' score bias (the popularity term β·log(1 + n_i), or a learned bias): turn itemBias off, or leave popularityWeight at 0`);
     }
+    checkPopularityWeight(config, 'softmax');
   },
 });
 
@@ -106,7 +108,7 @@ const IMPLICIT_ALS = defineObjective({
   alsRows: true,
   residual: false,
   modelDefaults: { layers: [], userHistory: false, userIdInput: true, userIdDropout: 0, historyDropout: 0 },
-  ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps', 'popularityWeight'],
+  ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps'],
   tuned: { settings: ['alsAlpha', 'alsRegularization'], firstRungEpochs: 2 },
   check(config) {
     if (config.layers.length > 0) {
@@ -142,6 +144,11 @@ function checkAlsSettings(config: ObjectiveCheckedConfig, objective: string): vo
   if (!(config.alsRegularization > 0) || !Number.isFinite(config.alsRegularization)) {
     throw new GraftError('BAD_INPUT', `config.alsRegularization = ${config.alsRegularization}; it must be a finite number > 0 (e.g. 0.1)`);
   }
+  checkPopularityWeight(config, objective);
+}
+
+/** The popularity term's weight (every objective): BAD_INPUT naming the value unless a finite number >= 0. */
+function checkPopularityWeight(config: ObjectiveCheckedConfig, objective: string): void {
   const beta = config.popularityWeight ?? 0;
   if (!(beta >= 0) || !Number.isFinite(beta)) {
     throw new GraftError('BAD_INPUT', `config.popularityWeight = ${config.popularityWeight} with objective ${objective}; it must be a finite number >= 0 (0 = no popularity term, e.g. 0.05)`);
@@ -163,7 +170,7 @@ const HYBRID = defineObjective({
   alsRows: true,
   residual: true,
   modelDefaults: { userIdInput: true, userIdDropout: 0, historyDropout: 0 },
-  ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps', 'alsSweeps', 'topLearningRate', 'popularityWeight'],
+  ownSettings: ['alsAlpha', 'alsRegularization', 'alsCgSteps', 'alsSweeps', 'topLearningRate'],
   tuned: { settings: ['alsAlpha', 'alsRegularization', 'learningRate'], firstRungEpochs: 1 },
   check(config) {
     const last = config.layers[config.layers.length - 1];
@@ -202,10 +209,20 @@ export function objectivesReading(setting: string): TrainingObjective[] {
   return TRAINING_OBJECTIVES.filter((name) => MODEL_OBJECTIVES[name].ownSettings.includes(setting));
 }
 
+/**
+ * Whether a model of this config can take the popularity term (`popularityWeight`): every
+ * objective, unless a learned item bias (`itemBias`, softmax) holds the column it would use.
+ * AUTO profiles the term's weight on such models' trials.
+ */
+export function takesPopularityTerm(config: { itemBias?: boolean }): boolean {
+  return config.itemBias !== true;
+}
+
 /** The scoring of a registered model from its stored config (`config.model`, as trained); absent objective = softmax. */
 export function scoringOf(config: unknown): ModelScoring {
-  const model = (config as { model?: { objective?: string; itemBias?: boolean; scoring?: string } } | null)?.model;
-  if (model?.itemBias === true) return 'inner-product';
+  const model = (config as { model?: { objective?: string; itemBias?: boolean; popularityWeight?: number; scoring?: string } } | null)?.model;
+  // An item-bias column (learned, or the popularity term) makes the score <[u, 1], [v, b]>: an inner product whatever the towers' own.
+  if (model?.itemBias === true || (model?.popularityWeight ?? 0) > 0) return 'inner-product';
   const name = model?.objective ?? 'softmax';
   if (!(TRAINING_OBJECTIVES as readonly string[]).includes(name)) return 'cosine';
   const objective = MODEL_OBJECTIVES[name as TrainingObjective];

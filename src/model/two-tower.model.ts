@@ -133,13 +133,14 @@ export interface TwoTowerConfig {
    */
   topLearningRate?: number;
   /**
-   * implicit-als, hybrid: weight β >= 0 of a popularity term in the score (default 0: none),
-   * score(u, i) = u·v_i + β·log(1 + n_i), n_i = item i's primary training events of the fit
-   * (the target's in a transfer; `setPopularityBias`). Not learned: every fit recomputes it
+   * Weight β >= 0 of a popularity term in the score (default 0: none), every objective,
+   * score(u, i) = u·v_i + β·log(1 + n_i) (softmax with cosine scoring: u and v the unit tower
+   * outputs), n_i = item i's primary training events of the fit (the target's in a transfer;
+   * `setPopularityBias`). Not learned, and never in the training logits: every fit recomputes it
    * from its own events, whatever a strategy freezes. With β > 0 the model has the `item.bias`
    * table holding β·log(1 + n_i) and `outputDim` is the tower's width + 1, exactly as with
-   * `itemBias` (`embedUsers` rows `[u, 1]`, `embedItems` rows `[v, bias]`); with β = 0 it has
-   * no such table and is the plain ALS model.
+   * `itemBias` (`embedUsers` rows `[u, 1]`, `embedItems` rows `[v, bias]`), and it is served by
+   * inner product (`scoringOf`); with β = 0 it has no such table. Not with `itemBias` (the same column).
    */
   popularityWeight?: number;
 }

@@ -148,8 +148,35 @@ describe('popularity term (popularityWeight)', () => {
     model.dispose();
   });
 
+  it('softmax: the term is set before the gradient steps, stays out of the training logits, and adds to the cosine', async () => {
+    const data = skewed(6);
+    const config = { users: 30, items: 20, dim: 4, layers: [8, 4], userHistory: false, seed: 3 };
+    const plain = TwoTowerModel.create(config);
+    const withTerm = TwoTowerModel.create({ ...config, popularityWeight: 0.3 });
+    const losses: Record<string, number[]> = { plain: [], withTerm: [] };
+    await objectiveNamed('softmax').fit(plain, data, { ...FIT, onStep: (s: { loss: number }) => losses.plain!.push(s.loss) });
+    await objectiveNamed('softmax').fit(withTerm, data, { ...FIT, onStep: (s: { loss: number }) => losses.withTerm!.push(s.loss) });
+    // The same steps (the bias never enters the logits), the same towers.
+    expect(losses.withTerm).toEqual(losses.plain);
+    expect(losses.plain.length).toBeGreaterThan(0);
+    expect(Array.from(withTerm.itemBiasTable!.weights)).toEqual(countsOf(data.items, 20).map((n) => Math.fround(0.3 * Math.log1p(n))));
+    expect(withTerm.outputDim).toBe(5);
+    // Served score = cosine of the unit tower outputs + β·log(1 + n_i).
+    const [u, v] = [plain.embedUsers(Int32Array.of(4)), plain.embedItems()];
+    const [ub, vb] = [withTerm.embedUsers(Int32Array.of(4)), withTerm.embedItems()];
+    for (let i = 0; i < 20; i++) {
+      let cosine = 0;
+      let biased = 0;
+      for (let j = 0; j < 4; j++) cosine += u[j]! * v[i * 4 + j]!;
+      for (let j = 0; j < 5; j++) biased += ub[j]! * vb[i * 5 + j]!;
+      expect(biased).toBeCloseTo(cosine + 0.3 * Math.log1p(countsOf(data.items, 20)[i]!), 5);
+    }
+    plain.dispose();
+    withTerm.dispose();
+  });
+
   it('is refused where it does not apply, with the setting and the fix named', () => {
-    expect(() => TwoTowerModel.create({ users: 2, items: 2, dim: 4, popularityWeight: 0.1 })).toThrow(/config.popularityWeight = 0.1 with objective softmax; .*implicit-als, hybrid.*itemBias/);
+    expect(() => TwoTowerModel.create({ users: 2, items: 2, dim: 4, popularityWeight: 0.1, itemBias: true })).toThrow(/config.popularityWeight = 0.1 with config.itemBias; .*turn itemBias off/);
     expect(() => alsModel({ popularityWeight: -1 })).toThrow(/config.popularityWeight = -1 with objective implicit-als; it must be a finite number >= 0/);
     expect(() => alsModel({ popularityWeight: Number.POSITIVE_INFINITY })).toThrow(/config.popularityWeight = Infinity/);
   });

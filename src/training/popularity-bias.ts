@@ -2,7 +2,7 @@ import type { TwoTowerModel } from '../model/two-tower.model.js';
 import type { TrainingData } from './example-mixture.js';
 
 /**
- * Sets a row-solving model's popularity term (`config.popularityWeight` β > 0): item row i's
+ * Sets a model's popularity term (`config.popularityWeight` β > 0): item row i's
  * bias becomes β·log(1 + n_i), n_i = the events of `data` itself on row i with a weight > 0
  * (each event counts 1, whatever its weight). `data.replay` is not counted: in a transfer the
  * primary events are the target's and the replayed or joined ones the source's, and only the

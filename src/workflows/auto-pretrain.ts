@@ -1,5 +1,5 @@
 import { GraftError } from '../errors.js';
-import { modelObjective } from '../model/objective.js';
+import { modelObjective, takesPopularityTerm } from '../model/objective.js';
 import { TwoTowerModel } from '../model/two-tower.model.js';
 import type { SearchReport, SearchTrialRecord } from '../transfer/transfer-report.js';
 import { formatSearchBudget, type SearchBudget } from '../tuning/search-budget.js';
@@ -41,7 +41,7 @@ export async function autoPretrain(
   const seed = settings.model.seed;
   // `carve`: what a trial stops early on where the delivered model does (`trialFit`).
   const { scoreAt, validationUsers, carve } = validationScorer(prepared.train, validationRows, users, items, settings.evaluation);
-  // The popularity term's weight: profiled on every trial of an ALS-rows objective, as in AUTO's transfer search.
+  // The popularity term's weight: profiled on every trial whose model takes it, as in AUTO's transfer search.
   const profile = popularityProfiler(prepared.train, items);
   const profiled = new Map<string, ProfiledSettings>();
   const keyOf = (c: Candidate, epochs: number) => `${epochs} ${JSON.stringify(c)}`;
@@ -59,8 +59,9 @@ export async function autoPretrain(
     rungs: SEARCH_RUNGS,
     signal: hooks.signal,
     evaluate: async (c, epochs, signal) => {
-      const profiles = modelObjective(c.objective ?? objective.name).alsRows;
-      const config = withOverrides(baseConfig, { ...overridesOf(c), ...(profiles ? { popularityWeight: 0 } : {}) });
+      // Trained without the popularity term; its weight is profiled on the trained model.
+      const config = withOverrides(baseConfig, { ...overridesOf(c), popularityWeight: 0 });
+      const profiles = takesPopularityTerm(config);
       const model = TwoTowerModel.create(config, towerTokensFor(config, prepared.itemTokens));
       try {
         setUserHistoriesFrom(model, prepared.train);

@@ -1,7 +1,7 @@
 import { GraftError } from '../errors.js';
 import { evaluate, evaluateItemBiases, evaluateScoreMixes, type EvaluationData, type ScoreMix } from '../evaluation/evaluate.js';
 import { pairedBootstrap } from '../evaluation/paired-bootstrap.js';
-import { modelObjective, type ModelObjective, type ModelScoring, type TunedSetting } from '../model/objective.js';
+import { modelObjective, takesPopularityTerm, type ModelObjective, type ModelScoring, type TunedSetting } from '../model/objective.js';
 import type { TrainingObjective } from '../model/training-objective.js';
 import type { TwoTowerConfig } from '../model/two-tower.model.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
@@ -82,18 +82,18 @@ export async function searchTransfer(
   // Per-user validation values of every trial, so the winners can be compared pair by pair.
   const perUser = new Map<string, Float32Array>();
   const trialKey = (search: 'transfer' | 'baseline', c: Candidate, epochs: number) => `${search} ${epochs} ${JSON.stringify(c)}`;
-  // The popularity term's weight, profiled on every trial of an ALS-rows objective (not with `fixed: ['popularityWeight']`).
+  // The popularity term's weight, profiled on every trial whose model takes it (not with `fixed: ['popularityWeight']`).
   const profile = options.fixed?.includes('popularityWeight') ? undefined : popularityProfiler(target.train, alignment.targetItems);
   // What each trial's score profiled (the popularity weight), keyed by trial.
   const profiled = new Map<string, ProfiledSettings>();
-  const profiles = (c: Candidate, own: ModelObjective) => profile !== undefined && modelObjective(c.objective ?? own.name).alsRows;
+  const profiles = (config: { itemBias?: boolean }) => profile !== undefined && takesPopularityTerm(config);
   // The best trial of every kind whose model a blend can take (implicit-ALS rows), with its carve vectors (see `bestBlend`).
   const blendable = new Map<string, KeptTrial>();
   // Every blendable trial (not only each kind's best): the blend fits a kind's best few at the top rung (`blendRefits`).
   const blendableTrials: BlendableTrial[] = [];
   const score = (search: 'transfer' | 'baseline', c: Candidate, epochs: number, model: TwoTowerModel, own: ModelObjective): number => {
     const key = trialKey(search, c, epochs);
-    const { score: r, profiled: extra } = profiledScore(model, scoreAt, profiles(c, own) ? profile : undefined);
+    const { score: r, profiled: extra } = profiledScore(model, scoreAt, profiles(model.config) ? profile : undefined);
     perUser.set(key, r.perUser);
     if (Object.keys(extra).length > 0) profiled.set(key, extra);
     // Labelled as the trial's record is (with what was profiled).
@@ -103,7 +103,7 @@ export async function searchTransfer(
     return r.value;
   };
   // A trial's model: without the term when it is profiled (its weight is then the profile's choice).
-  const trialOverrides = (c: Candidate, own: ModelObjective): ModelOverrides => ({ ...overridesOf(c), ...(profiles(c, own) ? { popularityWeight: 0 } : {}) });
+  const trialOverrides = (c: Candidate): ModelOverrides => ({ ...overridesOf(c), ...(profile !== undefined ? { popularityWeight: 0 } : {}) });
   const withProfiled = (search: 'transfer' | 'baseline', t: { settings: Candidate; resource: number }): Candidate => ({ ...t.settings, ...profiled.get(trialKey(search, t.settings, t.resource)) });
   const tunedOf = (o: ModelObjective) => o.tuned.settings.filter((name) => !options.fixed?.includes(name));
   const tunedValues = (o: ModelObjective, config: TwoTowerConfig): Candidate => {
@@ -163,7 +163,7 @@ export async function searchTransfer(
   const evaluateTransfer = async (c: Candidate, epochs: number, signal: AbortSignal | undefined): Promise<number> => {
     const { ctx, own } = planOf(c);
     const { source: _, ...settingsOfC } = c;
-    const config = transferConfig(ctx.prepared.source.config, { ...settings, model: trialOverrides(settingsOfC, own) });
+    const config = transferConfig(ctx.prepared.source.config, { ...settings, model: trialOverrides(settingsOfC) });
     const strategy = createStrategy(c.strategy!, { freezeLayers: c.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
     const fit = trainingFor(c, epochs, config);
     const fitted = await fitStrategy(ctx, strategy, {
@@ -195,7 +195,7 @@ export async function searchTransfer(
   // model family that wins alone differs from data to data), the source's own first.
   const baselineObjectives = searchedObjectives(objective);
   const evaluateBaseline = async (c: Candidate, epochs: number, signal: AbortSignal | undefined): Promise<number> => {
-    const config = withOverrides(baseConfig, trialOverrides(c, objective));
+    const config = withOverrides(baseConfig, trialOverrides(c));
     const fit = trainingFor(c, epochs, config);
     const fitted = await fitTargetOnly(context, config, target.train, fit.validation, fit.training, settings.seed, { signal });
     try {
@@ -354,13 +354,14 @@ export const POPULARITY_PROFILE: readonly number[] = [0, 0.001, 0.00316, 0.01, 0
  * and, under the sampled protocol, the carve is ranked at all weights in one pass
  * (`evaluateItemBiases`).
  */
-export function popularityProfiler(train: Pick<Examples, 'items'>, items: number): (model: TwoTowerModel | ModelVectors, scoreAt: ValidationScorer['scoreAt']) => { score: ValidationScore; beta: number } {
+export function popularityProfiler(train: Pick<Examples, 'items'>, items: number): (model: TwoTowerModel | ModelVectors, scoreAt: ValidationScorer['scoreAt']) => { score: ValidationScore; beta: number; without: ValidationScore } {
   const biases = popularityBiases(train, items);
   return (model, scoreAt) => {
     const scores = scoreAt(model, biases);
     let best = 0;
     for (let n = 1; n < scores.length; n++) if (scores[n]!.value > scores[best]!.value) best = n;
-    return { score: scores[best]!, beta: POPULARITY_PROFILE[best]! };
+    // POPULARITY_PROFILE[0] is 0: the model's score without the term.
+    return { score: scores[best]!, beta: POPULARITY_PROFILE[best]!, without: scores[0]! };
   };
 }
 
@@ -368,10 +369,16 @@ export function popularityProfiler(train: Pick<Examples, 'items'>, items: number
 export type ProfiledSettings = Pick<Candidate, 'popularityWeight'>;
 
 /**
- * A trial's carve score at what is profiled rather than drawn: the popularity weight (with
- * `profile`: an ALS-rows objective's trial). A hybrid trial is scored with its top as trained
- * (share 1); the delivered hybrid chooses its top's share on the carve itself (`profileTopShare`):
- * scoring every trial at six shares cost Cloth's AUTO run a third more CPU.
+ * A trial's carve score and what is profiled rather than drawn: the popularity weight (with
+ * `profile`: a model that takes the term). The weight found is the one the trial's settings
+ * deliver. An ALS-rows trial is ranked at it; a softmax trial at its score without the term:
+ * under the first rungs' one or three epochs the term made every softmax trial score about as
+ * popularity does (Cloth full: most trials chose β 1), so successive halving cut the settings
+ * that learn slowly and delivered a 1-epoch model 0.007 HR@10 below the search without the term
+ * (BENCHMARKS.md); ALS rows are near their solution from the first rung. A hybrid trial is
+ * scored with its top as trained (share 1); the delivered hybrid chooses its top's share on the
+ * carve itself (`profileTopShare`): scoring every trial at six shares cost Cloth's AUTO run a
+ * third more CPU.
  */
 export function profiledScore(
   model: TwoTowerModel,
@@ -380,7 +387,8 @@ export function profiledScore(
 ): { score: ValidationScore; profiled: ProfiledSettings } {
   if (!profile) return { score: scoreAt(model, [undefined])[0]!, profiled: {} };
   const found = profile(model, scoreAt);
-  return { score: found.score, profiled: { popularityWeight: found.beta } };
+  const rankedWithTerm = modelObjective(model.config.objective).alsRows;
+  return { score: rankedWithTerm ? found.score : found.without, profiled: { popularityWeight: found.beta } };
 }
 
 /** The popularity term β·log(1 + n_i) over the first `items` rows at each weight of `POPULARITY_PROFILE` (β = 0: undefined, no term), n_i counted in `train`. */

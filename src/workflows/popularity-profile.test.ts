@@ -2,11 +2,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../model/backend.js';
 import { TwoTowerModel } from '../model/two-tower.model.js';
 import { objectiveNamed } from '../training/objectives/index.js';
-import { popularityProfiler, POPULARITY_PROFILE, validationScorer } from './auto-transfer.js';
+import { popularityProfiler, POPULARITY_PROFILE, profiledScore, validationScorer } from './auto-transfer.js';
 import { DEFAULT_EVALUATION } from './model-settings.js';
 
 /*
- * AUTO scores every ALS-rows trial at each popularity weight of the profile and keeps the best:
+ * AUTO scores every trial at each popularity weight of the profile and keeps the best:
  * a real implicit-ALS model on a world where popular items are what users come back for, and
  * on one where they are not.
  */
@@ -50,6 +50,28 @@ describe('the popularity term profiled on a validation carve', () => {
       expect(found.beta).toBe(0);
       expect(found.score.value).toBe(score(model));
       expect(found.score.perUser).toEqual(scoreAt(model, [undefined])[0]!.perUser);
+    });
+
+    it(`ranks an ALS-rows trial at its best weight and a softmax trial without the term, both delivered with the weight found (${protocol})`, async () => {
+      const { score, scoreAt } = validationScorer(train, carve((u) => (u + 3) % 12), USERS, ITEMS, evaluation);
+      const profile = popularityProfiler(train, ITEMS);
+      const als = profiledScore(model, scoreAt, profile);
+      expect(als.profiled.popularityWeight).toBeGreaterThan(0);
+      expect(als.score.value).toBe(profile(model, scoreAt).score.value);
+      expect(als.score.value).toBeGreaterThan(score(model));
+      const softmax = TwoTowerModel.create({ users: USERS, items: ITEMS, dim: 8, layers: [8], userHistory: false, seed: 2 });
+      try {
+        // Barely trained (one epoch at a tiny rate): the carve's popular items are what the term adds.
+        await objectiveNamed('softmax').fit(softmax, train, { epochs: 1, batchSize: 64, learningRate: 1e-5, seed: 1, threads: 1 });
+        const found = profile(softmax, scoreAt);
+        expect(found.beta).toBeGreaterThan(0);
+        const trial = profiledScore(softmax, scoreAt, profile);
+        expect(trial.profiled.popularityWeight).toBe(found.beta);
+        expect(trial.score.value).toBe(score(softmax));
+        expect(trial.score.value).toBeLessThan(found.score.value);
+      } finally {
+        softmax.dispose();
+      }
     });
   }
 });

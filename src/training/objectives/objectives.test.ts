@@ -40,7 +40,7 @@ describe('training objectives', () => {
     const als = objectiveNamed('implicit-als');
     expect([softmax.scoring, softmax.layers, softmax.gradientSteps, softmax.trainsOnValidation]).toEqual(['cosine', 'towers', true, false]);
     expect([als.scoring, als.layers, als.gradientSteps, als.trainsOnValidation]).toEqual(['inner-product', 'id-rows', false, true]);
-    expect(als.ownSettings).toEqual(['alsAlpha', 'alsRegularization', 'alsCgSteps', 'popularityWeight']);
+    expect(als.ownSettings).toEqual(['alsAlpha', 'alsRegularization', 'alsCgSteps']);
     expect(() => objectiveNamed('svd')).toThrow(/objective = "svd" is unknown; use softmax or implicit-als or hybrid/);
     expect(() => als.check({ layers: [8], userHistory: false, itemBias: false, alsAlpha: 40, alsRegularization: 0.1, alsCgSteps: 3, dim: 8, alsSweeps: 10 })).toThrow(/config.layers = \[8\] with objective implicit-als/);
     expect(() => softmax.check({ layers: [8], userHistory: true, itemBias: true, alsAlpha: 40, alsRegularization: 0.1, alsCgSteps: 3, dim: 8, alsSweeps: 10 })).not.toThrow();
@@ -50,7 +50,7 @@ describe('training objectives', () => {
     const hybrid = objectiveNamed('hybrid');
     expect([hybrid.scoring, hybrid.layers, hybrid.gradientSteps, hybrid.alsRows, hybrid.residual, hybrid.trainsOnValidation, hybrid.refitsOnValidation]).toEqual(['inner-product', 'towers', true, true, true, false, true]);
     expect([objectiveNamed('softmax').refitsOnValidation, objectiveNamed('implicit-als').refitsOnValidation]).toEqual([false, false]);
-    expect(hybrid.ownSettings).toEqual(['alsAlpha', 'alsRegularization', 'alsCgSteps', 'alsSweeps', 'topLearningRate', 'popularityWeight']);
+    expect(hybrid.ownSettings).toEqual(['alsAlpha', 'alsRegularization', 'alsCgSteps', 'alsSweeps', 'topLearningRate']);
     const ok = { dim: 16, layers: [32, 16], userHistory: true, itemBias: false, alsAlpha: 40, alsRegularization: 0.1, alsCgSteps: 3, alsSweeps: 10 };
     expect(() => hybrid.check(ok)).not.toThrow();
     expect(() => hybrid.check({ ...ok, layers: [] })).toThrow(/config.layers = \[\] with objective hybrid; .* e.g. \[32, 16\]/);
@@ -61,7 +61,9 @@ describe('training objectives', () => {
     expect(() => hybrid.check({ ...ok, alsSweeps: 0 })).toThrow(/config.alsSweeps = 0; it must be an integer >= 1/);
     expect(() => hybrid.check({ ...ok, popularityWeight: 0.2 })).not.toThrow();
     expect(() => hybrid.check({ ...ok, popularityWeight: -0.2 })).toThrow(/config.popularityWeight = -0.2 with objective hybrid; it must be a finite number >= 0/);
-    expect(() => objectiveNamed('softmax').check({ ...ok, layers: [16], popularityWeight: 0.2 })).toThrow(/config.popularityWeight = 0.2 with objective softmax/);
+    expect(() => objectiveNamed('softmax').check({ ...ok, layers: [16], popularityWeight: 0.2 })).not.toThrow();
+    expect(() => objectiveNamed('softmax').check({ ...ok, layers: [16], popularityWeight: 0.2, itemBias: true })).toThrow(/config.popularityWeight = 0.2 with config.itemBias; .*turn itemBias off, or leave popularityWeight at 0/);
+    expect(() => objectiveNamed('softmax').check({ ...ok, layers: [16], popularityWeight: Number.NaN })).toThrow(/config.popularityWeight = NaN with objective softmax; it must be a finite number >= 0/);
     expect(objectiveNamed('softmax').alsRows).toBe(false);
     expect(objectiveNamed('implicit-als').alsRows).toBe(true);
     expect(scoringOf({ model: { objective: 'hybrid' } })).toBe('inner-product');
@@ -72,6 +74,9 @@ describe('training objectives', () => {
     expect(scoringOf({ model: { objective: 'softmax' } })).toBe('cosine');
     expect(scoringOf({ model: {} })).toBe('cosine');
     expect(scoringOf({ model: { itemBias: true } })).toBe('inner-product');
+    // The popularity term is a bias column too: a cosine softmax model with it is served by inner product.
+    expect(scoringOf({ model: { objective: 'softmax', scoring: 'cosine', popularityWeight: 0.1 } })).toBe('inner-product');
+    expect(scoringOf({ model: { objective: 'softmax', scoring: 'cosine', popularityWeight: 0 } })).toBe('cosine');
     // The softmax may choose (config.scoring); an objective with one scoring ignores a stored softmax default.
     expect(scoringOf({ model: { objective: 'softmax', scoring: 'inner-product' } })).toBe('inner-product');
     expect(scoringOf({ model: { scoring: 'cosine' } })).toBe('cosine');
