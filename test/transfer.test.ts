@@ -89,6 +89,23 @@ describeEachStorage('domain transfer end to end', (ctx) => {
     expect((stored.config as { model: { itemBias: boolean } }).model.itemBias).toBe(true);
   });
 
+  it('a softmax transfer with a popularity term (AUTO delivers one): the term counts the target\'s training events only, source-only items get 0', async () => {
+    if (ctx.kind === 'postgres') return; // storage-independent computation
+    const source = await pretrainOn('source');
+    const beta = 0.1;
+    const { trained, record, prepared } = await transferTo(source.id, 'target', { strategy: 'FULL', freezeLayers: undefined, model: { popularityWeight: beta } });
+    const d = trained.outputDim;
+    expect(d).toBe(MODEL.layers.at(-1)! + 1);
+    const nTarget = trained.candidateItems;
+    const counts = new Array<number>(nTarget).fill(0);
+    for (const i of prepared.target.train.items) counts[i]++;
+    expect(Array.from({ length: nTarget }, (_, i) => trained.itemVectors[i * d + d - 1])).toEqual(counts.map((n) => Math.fround(beta * Math.log1p(n))));
+    const bias = trained.weights.find((w) => w.name === 'item.bias')!;
+    expect(bias.data.subarray(nTarget).every((b) => b === 0)).toBe(true);
+    const stored = await getModel(ctx.db.db, record.id);
+    expect((stored.config as { model: { popularityWeight: number } }).model.popularityWeight).toBe(beta);
+  });
+
   it('implicit-als: pretrained rows stay bit-identical under FEATURE_EXTRACTION and PARTIAL, move under FULL, and every strategy beats the baseline', async () => {
     if (ctx.kind === 'postgres') return; // storage-independent computation (the first test covers both storages)
     const alsModel = { ...ALS_MODEL, dim: 16, seed: 5 };
