@@ -91,7 +91,7 @@ export async function searchTransfer(
   const blendable = new Map<string, KeptTrial>();
   // Every blendable trial (not only each kind's best): the blend fits a kind's best few at the top rung (`blendRefits`).
   const blendableTrials: BlendableTrial[] = [];
-  const score = (search: 'transfer' | 'baseline', c: Candidate, epochs: number, model: TwoTowerModel, own: ModelObjective): number => {
+  const score = (search: 'transfer' | 'baseline', c: Candidate, epochs: number, model: TwoTowerModel): number => {
     const key = trialKey(search, c, epochs);
     const { score: r, profiled: extra } = profiledScore(model, scoreAt, profiles(model.config) ? profile : undefined);
     perUser.set(key, r.perUser);
@@ -161,7 +161,7 @@ export async function searchTransfer(
     return `${index ? `from ${describeSource(plans[index]!.ctx.prepared.source)}: ` : ''}${describeCandidate(rest)}`;
   };
   const evaluateTransfer = async (c: Candidate, epochs: number, signal: AbortSignal | undefined): Promise<number> => {
-    const { ctx, own } = planOf(c);
+    const { ctx } = planOf(c);
     const { source: _, ...settingsOfC } = c;
     const config = transferConfig(ctx.prepared.source.config, { ...settings, model: trialOverrides(settingsOfC) });
     const strategy = createStrategy(c.strategy!, { freezeLayers: c.freezeLayers, pretrainedLearningRate: settings.pretrainedLearningRate });
@@ -175,7 +175,7 @@ export async function searchTransfer(
     });
     try {
       if (fitted.training.aborted) throw abortError(signal);
-      return score('transfer', c, epochs, fitted.model, own);
+      return score('transfer', c, epochs, fitted.model);
     } finally {
       fitted.model.dispose();
     }
@@ -200,7 +200,7 @@ export async function searchTransfer(
     const fitted = await fitTargetOnly(context, config, target.train, fit.validation, fit.training, settings.seed, { signal });
     try {
       if (fitted.training.aborted) throw abortError(signal);
-      return score('baseline', c, epochs, fitted.model, objective);
+      return score('baseline', c, epochs, fitted.model);
     } finally {
       fitted.model.dispose();
     }
