@@ -93,8 +93,9 @@ export async function searchTransfer(
   const blendableTrials: BlendableTrial[] = [];
   const score = (search: 'transfer' | 'baseline', c: Candidate, epochs: number, model: TwoTowerModel): number => {
     const key = trialKey(search, c, epochs);
-    const { score: r, profiled: extra } = profiledScore(model, scoreAt, profiles(model.config) ? profile : undefined);
-    perUser.set(key, r.perUser);
+    const { score: r, delivered, profiled: extra } = profiledScore(model, scoreAt, profiles(model.config) ? profile : undefined);
+    // The guard's paired test compares what would be delivered (a softmax trial with its profiled term).
+    perUser.set(key, delivered.perUser);
     if (Object.keys(extra).length > 0) profiled.set(key, extra);
     // Labelled as the trial's record is (with what was profiled).
     const labelled = { ...c, ...extra };
@@ -378,17 +379,21 @@ export type ProfiledSettings = Pick<Candidate, 'popularityWeight'>;
  * (BENCHMARKS.md); ALS rows are near their solution from the first rung. A hybrid trial is
  * scored with its top as trained (share 1); the delivered hybrid chooses its top's share on the
  * carve itself (`profileTopShare`): scoring every trial at six shares cost Cloth's AUTO run a
- * third more CPU.
+ * third more CPU. `delivered` is the score of what the settings deliver (with the weight
+ * found): the guard compares the winners by it.
  */
 export function profiledScore(
   model: TwoTowerModel,
   scoreAt: ValidationScorer['scoreAt'],
   profile: ReturnType<typeof popularityProfiler> | undefined,
-): { score: ValidationScore; profiled: ProfiledSettings } {
-  if (!profile) return { score: scoreAt(model, [undefined])[0]!, profiled: {} };
+): { score: ValidationScore; delivered: ValidationScore; profiled: ProfiledSettings } {
+  if (!profile) {
+    const score = scoreAt(model, [undefined])[0]!;
+    return { score, delivered: score, profiled: {} };
+  }
   const found = profile(model, scoreAt);
   const rankedWithTerm = modelObjective(model.config.objective).alsRows;
-  return { score: rankedWithTerm ? found.score : found.without, profiled: { popularityWeight: found.beta } };
+  return { score: rankedWithTerm ? found.score : found.without, delivered: found.score, profiled: { popularityWeight: found.beta } };
 }
 
 /** The popularity term β·log(1 + n_i) over the first `items` rows at each weight of `POPULARITY_PROFILE` (β = 0: undefined, no term), n_i counted in `train`. */

@@ -52,12 +52,13 @@ describe('the popularity term profiled on a validation carve', () => {
       expect(found.score.perUser).toEqual(scoreAt(model, [undefined])[0]!.perUser);
     });
 
-    it(`ranks an ALS-rows trial at its best weight and a softmax trial without the term, both delivered with the weight found (${protocol})`, async () => {
+    it(`ranks an ALS-rows trial at its best weight and a softmax trial without the term, both delivered (and compared by the guard) with the weight found (${protocol})`, async () => {
       const { score, scoreAt } = validationScorer(train, carve((u) => (u + 3) % 12), USERS, ITEMS, evaluation);
       const profile = popularityProfiler(train, ITEMS);
       const als = profiledScore(model, scoreAt, profile);
       expect(als.profiled.popularityWeight).toBeGreaterThan(0);
       expect(als.score.value).toBe(profile(model, scoreAt).score.value);
+      expect(als.delivered).toEqual(als.score);
       expect(als.score.value).toBeGreaterThan(score(model));
       const softmax = TwoTowerModel.create({ users: USERS, items: ITEMS, dim: 8, layers: [8], userHistory: false, seed: 2 });
       try {
@@ -69,6 +70,9 @@ describe('the popularity term profiled on a validation carve', () => {
         expect(trial.profiled.popularityWeight).toBe(found.beta);
         expect(trial.score.value).toBe(score(softmax));
         expect(trial.score.value).toBeLessThan(found.score.value);
+        // What the guard compares: the model as delivered, with the weight found.
+        expect(trial.delivered.value).toBe(found.score.value);
+        expect(trial.delivered.perUser).toEqual(found.score.perUser);
       } finally {
         softmax.dispose();
       }
