@@ -339,12 +339,12 @@ export function trialFit(config: Pick<TwoTowerConfig, 'objective'>, carve: Evalu
 }
 
 /**
- * The popularity term's weights β every trial of an ALS-rows objective is scored at (score
- * u·v + β·log(1 + n_i)): 0, then ×√10 steps over four decades. The term does not change the
- * rows, so the trial is fitted once and scored once per weight (one validation pass each),
+ * The popularity term's weights β every trial whose model takes the term is scored at (score
+ * u·v + β·log(1 + n_i)): 0, then ×√10 steps over three decades. The term does not change the
+ * model, so the trial is fitted once and scored once per weight (one validation pass each),
  * and it keeps the best: no trial can do worse on validation than without the term, and the
  * term's weight does not take draws from the other settings (drawn as a setting, it cost the
- * Cloth search its winner: BENCHMARKS.md).
+ * Cloth search its winner: BENCHMARKS.md). How a trial is ranked: `profiledScore`.
  */
 export const POPULARITY_PROFILE: readonly number[] = [0, 0.001, 0.00316, 0.01, 0.0316, 0.1, 0.316, 1];
 
