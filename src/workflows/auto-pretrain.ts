@@ -1,5 +1,5 @@
 import { GraftError } from '../errors.js';
-import { modelObjective, takesPopularityTerm } from '../model/objective.js';
+import { modelObjective } from '../model/objective.js';
 import { TwoTowerModel } from '../model/two-tower.model.js';
 import type { SearchReport, SearchTrialRecord } from '../transfer/transfer-report.js';
 import { formatSearchBudget, type SearchBudget } from '../tuning/search-budget.js';
@@ -61,14 +61,13 @@ export async function autoPretrain(
     evaluate: async (c, epochs, signal) => {
       // Trained without the popularity term; its weight is profiled on the trained model.
       const config = withOverrides(baseConfig, { ...overridesOf(c), popularityWeight: 0 });
-      const profiles = takesPopularityTerm(config);
       const model = TwoTowerModel.create(config, towerTokensFor(config, prepared.itemTokens));
       try {
         setUserHistoriesFrom(model, prepared.train);
         const trial = trialFit(config, carve, { ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate });
         const fit = await fitModel(model, prepared.train, trial.validation, trial.training, seed, { signal });
         if (fit.aborted) throw new GraftError('CANCELLED', 'trial cancelled');
-        const found = profiledScore(model, scoreAt, profiles ? profile : undefined);
+        const found = profiledScore(model, scoreAt, profile);
         profiled.set(keyOf(c, epochs), found.profiled);
         return found.score.value;
       } finally {

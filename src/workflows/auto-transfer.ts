@@ -86,14 +86,13 @@ export async function searchTransfer(
   const profile = options.fixed?.includes('popularityWeight') ? undefined : popularityProfiler(target.train, alignment.targetItems);
   // What each trial's score profiled (the popularity weight), keyed by trial.
   const profiled = new Map<string, ProfiledSettings>();
-  const profiles = (config: { itemBias?: boolean }) => profile !== undefined && takesPopularityTerm(config);
   // The best trial of every kind whose model a blend can take (implicit-ALS rows), with its carve vectors (see `bestBlend`).
   const blendable = new Map<string, KeptTrial>();
   // Every blendable trial (not only each kind's best): the blend fits a kind's best few at the top rung (`blendRefits`).
   const blendableTrials: BlendableTrial[] = [];
   const score = (search: 'transfer' | 'baseline', c: Candidate, epochs: number, model: TwoTowerModel): number => {
     const key = trialKey(search, c, epochs);
-    const { score: r, delivered, profiled: extra } = profiledScore(model, scoreAt, profiles(model.config) ? profile : undefined);
+    const { score: r, delivered, profiled: extra } = profiledScore(model, scoreAt, profile);
     // The guard's paired test compares what would be delivered (a softmax trial with its profiled term).
     perUser.set(key, delivered.perUser);
     if (Object.keys(extra).length > 0) profiled.set(key, extra);
@@ -371,7 +370,7 @@ export type ProfiledSettings = Pick<Candidate, 'popularityWeight'>;
 
 /**
  * A trial's carve score and what is profiled rather than drawn: the popularity weight (with
- * `profile`: a model that takes the term). The weight found is the one the trial's settings
+ * `profile`, when the model takes the term: `takesPopularityTerm`). The weight found is the one the trial's settings
  * deliver. An ALS-rows trial is ranked at it; a softmax trial at its score without the term:
  * under the first rungs' one or three epochs the term made every softmax trial score about as
  * popularity does (Cloth full: most trials chose β 1), so successive halving cut the settings
@@ -387,7 +386,8 @@ export function profiledScore(
   scoreAt: ValidationScorer['scoreAt'],
   profile: ReturnType<typeof popularityProfiler> | undefined,
 ): { score: ValidationScore; delivered: ValidationScore; profiled: ProfiledSettings } {
-  if (!profile) {
+  // A model with a learned item bias cannot take the term (`takesPopularityTerm`).
+  if (!profile || !takesPopularityTerm(model.config)) {
     const score = scoreAt(model, [undefined])[0]!;
     return { score, delivered: score, profiled: {} };
   }
