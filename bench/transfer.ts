@@ -36,7 +36,8 @@
  * amazon: an Amazon pair of the DisenCDR release in ../shared/data (never copied into the
  * project): the folder `amazon-<source>-<target>` holds `<source>_<target>/` and
  * `<target>_<source>/`; the source domain is pretrained, the target's given train/test files
- * are used (Sport -> Cloth by default, Sport -> Phone with --data .../amazon-sport-phone).
+ * are used (Sport -> Cloth by default, Sport -> Phone with --data .../amazon-sport-phone; `--reverse` swaps the
+ * roles: Cloth -> Sport, Phone -> Sport, where Sport's own train/test files are the target's).
  * Runs on a fresh embedded PGlite in a temp folder. Prints a markdown table.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -82,8 +83,10 @@ const DATASET = arg('dataset', 'synthetic') as 'synthetic' | 'amazon';
 const DATA = resolve(arg('data', '../shared/data/amazon-sport-cloth')!);
 const PAIR = /amazon-([a-z]+)-([a-z]+)\/?$/.exec(DATA);
 if (DATASET === 'amazon' && !PAIR) throw new Error(`--data ${DATA}: expected a folder named amazon-<source>-<target> (e.g. ../shared/data/amazon-sport-phone)`);
-const SOURCE = DATASET === 'amazon' ? PAIR![1]! : 'source';
-const TARGET = DATASET === 'amazon' ? PAIR![2]! : 'target';
+/** `--reverse`: the pair the other way round (the folder's second domain is the source): e.g. Cloth -> Sport, a pair no default was chosen on. */
+const REVERSE = argv.includes('--reverse');
+const SOURCE = DATASET === 'amazon' ? PAIR![REVERSE ? 2 : 1]! : 'source';
+const TARGET = DATASET === 'amazon' ? PAIR![REVERSE ? 1 : 2]! : 'target';
 const ONLY = arg('only');
 const STRATEGIES = (arg('strategies', 'FEATURE_EXTRACTION,PARTIAL,FULL')!).split(',') as Array<TransferStrategyName | 'AUTO' | 'JOINT_TUNED'>;
 const BUDGET = parseSearchBudget(arg('budget', formatSearchBudget(DEFAULT_SEARCH_BUDGET))!);
