@@ -69,8 +69,9 @@ import type { SplitSpec } from '../src/workflows/split-spec.js';
 import { seedSynthetic } from '../seeds/seed-database.js';
 import { csr, solveRows } from './implicit-als.js';
 import { TwoTowerModel } from '../src/model/two-tower.model.js';
+import { choosesPopularityTerm, countedOverCarve, withChosenPopularityTerm, type PopularityTermChoice } from '../src/workflows/popularity-term.js';
 import { modelConfig, towerTokensFor } from '../src/workflows/model-settings.js';
-import { fitModel, modelScorer, setUserHistoriesFrom, trainingEvents } from '../src/workflows/fit-and-evaluate.js';
+import { fitModel, holdsCarveOut, modelScorer, setUserHistoriesFrom, trainingEvents } from '../src/workflows/fit-and-evaluate.js';
 import { initBackend } from '../src/model/backend.js';
 import { objectiveNamed } from '../src/training/objectives/index.js';
 
@@ -265,7 +266,8 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
   const users = target.userDbIds.length;
   const items = target.itemDbIds.length;
   const config = modelConfig(recipe.model, users, items);
-  const model = TwoTowerModel.create(config, towerTokensFor(config, target.itemTokens));
+  const tokens = towerTokensFor(config, target.itemTokens);
+  let model = TwoTowerModel.create(config, tokens);
   try {
     const events = trainingEvents(config, target.train, target.validation);
     const carve = events.validation && evaluationData(events.train, events.validation, users, items);
@@ -273,11 +275,23 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
     const t = await fitModel(model, events.train, carve, recipe.training, recipe.model.seed, {}, undefined, EVALUATION);
     // A model refitted on the carve (hybrid) has seen it: only the early-stopping metric (on the copy that had not) is held out.
     const validation = carve && !objectiveNamed(config.objective).refitsOnValidation ? evaluate(modelScorer(model, items), carve, EVALUATION).metrics : undefined;
+    // popularityWeight left out: the popularity term chosen on the carve, as `pretrain` chooses it.
+    let chosenTerm: PopularityTermChoice | undefined;
+    if (choosesPopularityTerm(recipe.model, events.validation)) {
+      const chosen = withChosenPopularityTerm(model, events.train, events.validation!, EVALUATION, tokens);
+      chosenTerm = chosen.choice;
+      if (chosen.model !== model) {
+        model.dispose();
+        model = chosen.model;
+      }
+    } else if (events.validation && holdsCarveOut(config)) {
+      countedOverCarve(model, events.train, events.validation);
+    }
     // --profile-popularity: the popularity term β·log(1 + n_i) added to the model's scores, β chosen on the carve
     // (the profile AUTO runs on ALS-rows trials); a model that trains on the carve is refitted without it to choose.
     let beta: number | undefined;
     // (Not for a model refitted on the carve after choosing on it, the hybrid: its carve is no longer held out.)
-    if (PROFILE_POPULARITY && target.validation && !objectiveNamed(config.objective).refitsOnValidation) {
+    if (PROFILE_POPULARITY && !chosenTerm && target.validation && !objectiveNamed(config.objective).refitsOnValidation) {
       let carveModel = model;
       if (!events.validation) {
         carveModel = TwoTowerModel.create(config, towerTokensFor(config, target.itemTokens));
@@ -299,8 +313,9 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
       const withTerm = evaluate(biasedEmbeddingScorer(model.embedUsers(), model.embedItems(), model.outputDim, bias, items), testData, EVALUATION).metrics;
       report({ setting: `${TARGET} only (two-tower, ${recipe.objective})${recipe.name ? ` [${recipe.name}]` : ''} + popularity term β ${beta} chosen on the carve`, variant, hr10: withTerm['hr@10']!, ndcg10: withTerm['ndcg@10']!, seconds: (performance.now() - started) / 1000 });
     }
+    const termNote = chosenTerm ? `; popularity term β ${chosenTerm.beta} chosen on the carve (NDCG@10 ${chosenTerm.carveWithout.toFixed(4)} -> ${chosenTerm.carveWith.toFixed(4)})` : '';
     const note = validation
-      ? `${t.epochs} epochs, kept ${t.bestEpoch}; validation HR@10 ${validation['hr@10']!.toFixed(4)} NDCG@10 ${validation['ndcg@10']!.toFixed(4)} (999 negatives; early-stopping metric ${t.bestValidation!.toFixed(4)})`
+      ? `${t.epochs} epochs, kept ${t.bestEpoch}; validation HR@10 ${validation['hr@10']!.toFixed(4)} NDCG@10 ${validation['ndcg@10']!.toFixed(4)} (999 negatives; early-stopping metric ${t.bestValidation!.toFixed(4)})${termNote}`
       : carve
         ? `${t.bestEpoch} epochs of the top chosen on the carve (early-stopping metric ${t.bestValidation!.toFixed(4)}), then refitted with it`
         : `${t.epochs} epochs; no validation (trains on the carve)`;

@@ -68,6 +68,18 @@ describe('graft transfer and graft train choose their settings by validation (--
     expect(out.metrics['hr@10']).toBeGreaterThan(0);
   });
 
+  it('plain train chooses the softmax towers\' popularity term on the validation carve and says so; a given weight is used as given', () => {
+    const run = graft(db, 'train', '--domain', 'target', '--dim', '16', '--layers', '32,16', '--epochs', '2');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/popularity term: (β [0-9.]+, chosen on the validation carve by ndcg@10 \(sampled, 999 negatives\): [0-9.]+ without it, [0-9.]+ with it|none, chosen on the validation carve)/);
+    const json = JSON.parse(graft(db, 'train', '--domain', 'target', '--dim', '16', '--layers', '32,16', '--epochs', '2', '--json').stdout);
+    expect(json.popularityTerm.beta).toBeGreaterThanOrEqual(0);
+    expect(json.popularityTerm.carveWith).toBeGreaterThanOrEqual(json.popularityTerm.carveWithout);
+    const given = graft(db, 'train', '--domain', 'target', '--dim', '16', '--layers', '32,16', '--epochs', '2', '--popularity-weight', '0');
+    expect(given.code, given.stderr).toBe(0);
+    expect(given.stderr).not.toMatch(/popularity term/);
+  });
+
   it('train --auto without --objective compares the objectives too, each from its defaults, and registers the winner in its own shape', () => {
     const run = graft(db, 'train', '--domain', 'target', '--dim', '16', '--auto', '--budget', '4', '--json');
     expect(run.code, run.stderr).toBe(0);

@@ -85,7 +85,8 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
 
   it('softmax with scoring inner-product: raw tower outputs stored, the choice registered, and serving ranks by u·v', async () => {
     if (ctx.kind === 'postgres') return; // the same storage path as the first test
-    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, scoring: 'inner-product' as const };
+    // popularityWeight 0: the towers' own scores (left out, the carve would choose a term: tested below).
+    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, scoring: 'inner-product' as const, popularityWeight: 0 };
     const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
     const evaluation = { ...DEFAULT_EVALUATION, negatives: 99 };
     const trained = await pretrain(prepared, { model, training: { ...DEFAULT_TRAINING, epochs: 3, patience: 0 }, evaluation });
@@ -109,9 +110,9 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     const trained = await pretrain(prepared, { model, training: { ...DEFAULT_TRAINING, epochs: 2, patience: 0 }, evaluation });
     const d = trained.outputDim;
     expect(d).toBe(17);
-    // The softmax does not train on the carve: n_i counts the training events alone.
+    // The term is not trained: n_i counts every training event, the carve's too (the softmax held it out of its fit).
     const counts = new Array<number>(trained.candidateItems).fill(0);
-    for (const i of prepared.train.items) counts[i]++;
+    for (const i of [...prepared.train.items, ...prepared.validation!.items]) counts[i]++;
     expect(Array.from({ length: trained.candidateItems }, (_, i) => trained.itemVectors[i * d + 16])).toEqual(counts.map((n) => Math.fround(beta * Math.log1p(n))));
     // The towers' part is still cosine: unit rows, users' last coordinate 1.
     const offUnit = Math.max(...Array.from({ length: 20 }, (_, i) => Math.abs(Math.hypot(...trained.itemVectors.subarray(i * d, i * d + 16)) - 1)));
@@ -123,6 +124,42 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     const again = await evaluateStoredModel(ctx.db, record.id, evaluation);
     expect(again.metrics.test['hr@10']).toBeCloseTo(trained.metrics.test['hr@10']!, 3);
     await expectServedByInnerProduct(ctx.db, record.id, trained);
+  });
+
+  it('softmax with popularityWeight left out: the term chosen on the validation carve after training, registered with the weight found, served with it; given 0, none', async () => {
+    if (ctx.kind === 'postgres') return; // the storage path is the tests' above
+    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5 };
+    expect(model.popularityWeight).toBeUndefined();
+    const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
+    const evaluation = { ...DEFAULT_EVALUATION, negatives: 99 };
+    const training = { ...DEFAULT_TRAINING, epochs: 2, patience: 0 };
+    const trained = await pretrain(prepared, { model, training, evaluation });
+    const choice = trained.metrics.training.popularityTerm!;
+    expect(POPULARITY_PROFILE).toContain(choice.beta);
+    // The synthetic domain's Zipf popularity: a term helps on its carve, and the carve's score rose with it.
+    expect(choice.beta).toBeGreaterThan(0);
+    expect(choice.carveWith).toBeGreaterThan(choice.carveWithout);
+    const d = trained.outputDim;
+    expect(d).toBe(17);
+    // As with a given weight: n_i counts every training event, the carve's too.
+    const counts = new Array<number>(trained.candidateItems).fill(0);
+    for (const i of [...prepared.train.items, ...prepared.validation!.items]) counts[i]++;
+    expect(Array.from({ length: trained.candidateItems }, (_, i) => trained.itemVectors[i * d + 16])).toEqual(counts.map((n) => Math.fround(choice.beta * Math.log1p(n))));
+    const record = await registerTrainedModel(ctx.db, { domain: 'source', kind: 'PRETRAIN' }, trained);
+    expect((record.config as { model: { popularityWeight: number; scoring: string } }).model).toMatchObject({ popularityWeight: choice.beta, scoring: 'cosine' });
+    const again = await evaluateStoredModel(ctx.db, record.id, evaluation);
+    expect(again.metrics.test['hr@10']).toBeCloseTo(trained.metrics.test['hr@10']!, 3);
+    await expectServedByInnerProduct(ctx.db, record.id, trained);
+
+    // The same run with the weight given as 0: the same towers (same seed), no term, nothing chosen.
+    const without = await pretrain(prepared, { model: { ...model, popularityWeight: 0 }, training, evaluation });
+    expect(without.outputDim).toBe(16);
+    expect(without.metrics.training.popularityTerm).toBeUndefined();
+    expect(Array.from(without.itemVectors.subarray(0, 16))).toEqual(Array.from(trained.itemVectors.subarray(0, 16)));
+    // Implicit ALS trains on the carve: nothing is chosen, the term stays 0 unless given.
+    const als = await pretrain(prepared, { model: { ...ALS_MODEL, dim: 16, seed: 5 }, training: { ...training, epochs: 3 }, evaluation });
+    expect(als.metrics.training.popularityTerm).toBeUndefined();
+    expect(als.outputDim).toBe(16);
   });
 
   it('softmax with --auto: both scorings start the search, and the winner is trained, registered and evaluated from storage with its scoring', async () => {

@@ -1,6 +1,7 @@
 import { describeValidationGain, type SearchReport } from '../transfer/transfer-report.js';
 import type { HeldOutDrops } from '../dataset/splits.js';
 import type { ModelMetrics } from '../workflows/trained-model.js';
+import type { PopularityTermChoice } from '../workflows/popularity-term.js';
 
 /** A small aligned table: model vs popularity, overall and per stratum (or why there is none). */
 export function formatMetrics(metrics: Pick<ModelMetrics, 'test' | 'popularity' | 'strata' | 'protocol' | 'users'>): string {
@@ -44,6 +45,14 @@ export function formatTestSet(evaluated: { users: number; rows?: number }, dropp
 /** What `unknownUser` means for a model trained on `domain` alone. */
 export function unknownUserInDomain(domain: string): string {
   return `a user without events in ${domain} (cold-start: a model trained on ${domain} alone cannot score them; \`graft transfer\` scores users with source history from their transferred rows)`;
+}
+
+/** The popularity term a plain run chose on its carve: `popularity term: β 0.1, chosen on the validation carve by ndcg@10 (...): 0.0705 without it, 0.0722 with it; ...`. */
+export function formatPopularityTerm(choice: PopularityTermChoice, metric: string): string {
+  const without = `${choice.carveWithout.toFixed(4)} without it`;
+  return choice.beta === 0
+    ? `popularity term: none, chosen on the validation carve by ${metric}: no weight beat ${without}; --popularity-weight W sets one`
+    : `popularity term: β ${choice.beta}, chosen on the validation carve by ${metric}: ${without}, ${choice.carveWith.toFixed(4)} with it; --popularity-weight 0 turns it off`;
 }
 
 /** AUTO's trial table (both searches) and what it chose. */

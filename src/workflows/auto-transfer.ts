@@ -13,6 +13,7 @@ import { candidateSampler, describeCandidate, targetOnlySearchSpace, transferSea
 import { successiveHalving, type Trial } from '../tuning/successive-halving.js';
 import { evaluationData } from './evaluation-data.js';
 import { objectiveNamed } from '../training/objectives/index.js';
+import { holdsCarveOut } from './fit-and-evaluate.js';
 import { biasedEmbeddingScorer } from '../evaluation/embedding.scorer.js';
 import { configForObjective, type EvaluationSettings, type TrainingSettings } from './model-settings.js';
 import type { Examples } from './prepared-domain.js';
@@ -332,8 +333,7 @@ export async function searchTransfer(
  * carve; the hybrid would refit on it, and a trial must not have seen what it is scored on).
  */
 export function trialFit(config: Pick<TwoTowerConfig, 'objective'>, carve: EvaluationData, training: TrainingSettings): { validation: EvaluationData | undefined; training: TrainingSettings } {
-  const objective = objectiveNamed(config.objective ?? 'softmax');
-  const stopsEarly = objective.gradientSteps && !objective.trainsOnValidation && !objective.refitsOnValidation && training.patience > 0;
+  const stopsEarly = holdsCarveOut(config) && training.patience > 0;
   return stopsEarly ? { validation: carve, training } : { validation: undefined, training: { ...training, patience: 0 } };
 }
 

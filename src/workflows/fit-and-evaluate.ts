@@ -92,6 +92,17 @@ export function trainingEvents(config: Pick<TwoTowerConfig, 'objective'>, train:
   return { train: concatExamples(train, validation) };
 }
 
+/**
+ * Whether a fit of `config` leaves the validation carve unseen: gradient steps that neither
+ * train on the carve (implicit ALS does) nor refit on it after choosing (the hybrid does). Such
+ * a fit can stop early on the carve, and its result can still be scored on it (`trialFit`, the
+ * popularity term a plain run chooses: `choosesPopularityTerm`).
+ */
+export function holdsCarveOut(config: Pick<TwoTowerConfig, 'objective'>): boolean {
+  const objective = objectiveNamed(config.objective ?? 'softmax');
+  return objective.gradientSteps && !objective.trainsOnValidation && !objective.refitsOnValidation;
+}
+
 /** Test metrics of the model next to popularity, on the same users and negatives. */
 export function evaluateModel(
   model: TwoTowerModel,

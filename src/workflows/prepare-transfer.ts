@@ -44,7 +44,10 @@ export async function prepareTransfer(gdb: GraftDatabase, sourceModelId: string,
   const userDbIds = await loadIdArtifact(gdb.db, sourceModelId, 'vocab:users');
   const itemDbIds = await loadIdArtifact(gdb.db, sourceModelId, 'vocab:items');
   const stored = (record.config.model as Partial<ModelSettings> | undefined) ?? {};
-  const settings = storedModelSettings(stored);
+  // A popularity term the source's run chose on its own carve (`popularityTerm`, popularityWeight left
+  // out) was validated on the source's items: the transfer starts without it (AUTO profiles one on the target's carve).
+  const chosenTerm = (record.config as { popularityTerm?: unknown }).popularityTerm !== undefined;
+  const settings = storedModelSettings(chosenTerm ? { ...stored, popularityWeight: 0 } : stored);
   const config: TwoTowerConfig = modelConfig(settings, userDbIds.length, itemDbIds.length);
 
   const sourceData = await readDataset(gdb, record.domain);

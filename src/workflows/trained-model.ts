@@ -4,6 +4,7 @@ import type { BackendInfo } from '../model/backend.js';
 import type { NamedWeight } from '../model/named-weight.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
 import type { TrainResult } from '../training/train.js';
+import type { PopularityTermChoice } from './popularity-term.js';
 
 /**
  * Everything a finished training run hands back for registration: pure data (typed arrays
@@ -51,6 +52,8 @@ export interface ModelMetrics {
     threads?: number;
     /** Hybrid towers: the share of the residual top kept, chosen on the carve (absent: all of it, or not hybrid). */
     topShare?: number;
+    /** The popularity term's weight chosen on the carve (popularityWeight left out; absent: given, or not chosen), with the carve's score without and with it. */
+    popularityTerm?: PopularityTermChoice;
     history: Array<{ epoch: number; loss: number; validation?: number }>;
   };
 }
@@ -67,6 +70,8 @@ export function collectTrainedModel(
     /** Held-out pairs the split left out, by reason. */
     dropped?: HeldOutDrops;
     training: TrainResult;
+    /** The popularity term chosen on the carve, when the run chose one. */
+    popularityTerm?: PopularityTermChoice;
     backend: BackendInfo;
   },
 ): TrainedModel {
@@ -80,13 +85,13 @@ export function collectTrainedModel(
     outputDim: model.outputDim,
     userVectors: model.embedUsers(),
     itemVectors,
-    metrics: summariseMetrics(args.report, args.training, args.dropped),
+    metrics: summariseMetrics(args.report, args.training, args.dropped, args.popularityTerm),
     backend: args.backend,
   };
 }
 
 /** The stored form of an evaluation; with no evaluated user the metrics are empty, never zeros. */
-export function summariseMetrics(report: { model: EvaluationReport; popularity: EvaluationReport }, training: TrainResult, dropped?: HeldOutDrops): ModelMetrics {
+export function summariseMetrics(report: { model: EvaluationReport; popularity: EvaluationReport }, training: TrainResult, dropped?: HeldOutDrops, popularityTerm?: PopularityTermChoice): ModelMetrics {
   const popStrata = new Map(report.popularity.strata.map((s) => [s.label, s.metrics]));
   const evaluated = report.model.users > 0;
   return {
@@ -106,6 +111,7 @@ export function summariseMetrics(report: { model: EvaluationReport; popularity: 
       stoppedEarly: training.stoppedEarly,
       ...(training.threads !== undefined ? { threads: training.threads } : {}),
       ...(training.topShare !== undefined ? { topShare: training.topShare } : {}),
+      ...(popularityTerm ? { popularityTerm: { ...popularityTerm } } : {}),
       history: training.history.map((h) => ({ epoch: h.epoch, loss: h.loss, validation: h.validation })),
     },
   };

@@ -5,7 +5,7 @@ import { DEFAULT_SEARCH_BUDGET, formatSearchBudget, parseSearchBudget, type Sear
 import { autoPretrain } from '../../workflows/auto-pretrain.js';
 import type { TrainedModel } from '../../workflows/trained-model.js';
 import type { Command } from 'commander';
-import { formatMetrics, formatSearch, formatTestSet, unknownUserInDomain } from '../format-metrics.js';
+import { formatMetrics, formatPopularityTerm, formatSearch, formatTestSet, unknownUserInDomain } from '../format-metrics.js';
 import { oneOf, positiveInt } from '../options.js';
 import { addSettingOptions, typedSettings } from '../setting-options.js';
 import { trainingProgress } from '../training-progress.js';
@@ -17,6 +17,7 @@ import { prepareDomain } from '../../workflows/prepared-domain.js';
 import { pretrain } from '../../workflows/pretrain.workflow.js';
 import { registerTrainedModel } from '../../workflows/register-trained-model.js';
 import { splitFromOptions, type SplitCliOptions } from '../split-options.js';
+import { describeSearchMetric } from '../../workflows/selection-metric.js';
 
 interface TrainCliOptions extends SplitCliOptions {
   domain: string;
@@ -84,6 +85,7 @@ export function registerTrain(program: Command): void {
       const noTestSet = split.kind === 'none';
       if (noTestSet) note(`no test set (--split none): the model trained on every event and is not evaluated; give --split loo or --test-file F to evaluate it`);
       else note(formatTestSet({ users: m.users, rows: m.rows }, m.dropped, unknownUserInDomain(o.domain), o.domain));
+      if (m.training.popularityTerm && !o.json) note(formatPopularityTerm(m.training.popularityTerm, describeSearchMetric(evaluation)));
       if (!noTestSet && m.users === 0) {
         note(`no test user could be evaluated, so there are no metrics; the model is registered (${record.id})`);
         nothingEvaluated = true;
@@ -102,6 +104,7 @@ export function registerTrain(program: Command): void {
             ...(noTestSet ? { note: 'no test set (--split none)' } : {}),
             backend: trained.backend,
             examplesPerSecond: m.training.examplesPerSecond,
+            ...(m.training.popularityTerm ? { popularityTerm: m.training.popularityTerm } : {}),
             ...(search ? { search } : {}),
           })}\n`,
         );

@@ -72,7 +72,7 @@ function applicability(setting: Setting): string {
 export function settingsTable(): string {
   const rows = SETTINGS.map((s) => {
     const flag = s.kind === 'boolean' && s.default === true ? `--no-${flagOf(s)}` : `--${flagOf(s)}`;
-    const value = s.default === undefined ? '—' : Array.isArray(s.default) ? s.default.join(',') : String(s.default);
+    const value = s.default === undefined ? (s.leftOut ?? '—') : Array.isArray(s.default) ? s.default.join(',') : String(s.default);
     const scope = [s.objectives ? s.objectives.join(', ') : '', s.strategies ? s.strategies.join(', ') : ''].filter(Boolean).join('; ') || 'all';
     return `| \`${s.name}\` | \`${flag}\` | ${s.commands.join(', ')} | ${value}${s.unit ? ` ${s.unit}` : ''} | ${boundsText(s)} | ${scope} | ${s.doc} |`;
   });

@@ -17,6 +17,8 @@ interface SettingBase<T> {
   readonly unit?: string;
   /** undefined: optional, nothing is set when it is left out. */
   readonly default?: T;
+  /** What happens when an optional setting (no `default`) is left out, for the README table (e.g. "chosen on the carve"). */
+  readonly leftOut?: string;
   /** The commands (and job kinds) that take it. */
   readonly commands: readonly SettingCommand[];
   /** Only these objectives read it (others refuse it); undefined: all. */
