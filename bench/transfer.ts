@@ -69,9 +69,9 @@ import type { SplitSpec } from '../src/workflows/split-spec.js';
 import { seedSynthetic } from '../seeds/seed-database.js';
 import { csr, solveRows } from './implicit-als.js';
 import { TwoTowerModel } from '../src/model/two-tower.model.js';
-import { choosesPopularityTerm, countedOverCarve, withChosenPopularityTerm, type PopularityTermChoice } from '../src/workflows/popularity-term.js';
+import { popularityTermAfterFit } from '../src/workflows/popularity-term.js';
 import { modelConfig, towerTokensFor } from '../src/workflows/model-settings.js';
-import { fitModel, holdsCarveOut, modelScorer, setUserHistoriesFrom, trainingEvents } from '../src/workflows/fit-and-evaluate.js';
+import { fitModel, modelScorer, setUserHistoriesFrom, trainingEvents } from '../src/workflows/fit-and-evaluate.js';
 import { initBackend } from '../src/model/backend.js';
 import { objectiveNamed } from '../src/training/objectives/index.js';
 
@@ -276,16 +276,11 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
     // A model refitted on the carve (hybrid) has seen it: only the early-stopping metric (on the copy that had not) is held out.
     const validation = carve && !objectiveNamed(config.objective).refitsOnValidation ? evaluate(modelScorer(model, items), carve, EVALUATION).metrics : undefined;
     // popularityWeight left out: the popularity term chosen on the carve, as `pretrain` chooses it.
-    let chosenTerm: PopularityTermChoice | undefined;
-    if (choosesPopularityTerm(recipe.model, events.validation)) {
-      const chosen = withChosenPopularityTerm(model, events.train, events.validation!, EVALUATION, tokens);
-      chosenTerm = chosen.choice;
-      if (chosen.model !== model) {
-        model.dispose();
-        model = chosen.model;
-      }
-    } else if (events.validation && holdsCarveOut(config)) {
-      countedOverCarve(model, events.train, events.validation);
+    const term = popularityTermAfterFit(model, recipe.model, events, EVALUATION, tokens);
+    const chosenTerm = term.choice;
+    if (term.model !== model) {
+      model.dispose();
+      model = term.model;
     }
     // --profile-popularity: the popularity term β·log(1 + n_i) added to the model's scores, β chosen on the carve
     // (the profile AUTO runs on ALS-rows trials); a model that trains on the carve is refitted without it to choose.

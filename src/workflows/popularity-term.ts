@@ -71,3 +71,24 @@ export function withChosenPopularityTerm(
 export function countedOverCarve(model: TwoTowerModel, train: Examples, validation: Examples): void {
   setPopularityBias(model, concatExamples(train, validation));
 }
+
+/**
+ * The popularity term of a freshly fitted model, as a plain training run settles it: chosen on
+ * the carve when `popularityWeight` was left out (`choosesPopularityTerm`, `withChosenPopularityTerm`),
+ * else a given term counted over the carve's events too (`countedOverCarve`) where the fit held
+ * the carve out. `events` are the fit's (`trainingEvents`: no `validation` when the fit trained on
+ * it). Returns the model to keep (a new one when a term was chosen: the caller disposes the old)
+ * and the choice made, if any.
+ */
+export function popularityTermAfterFit(
+  model: TwoTowerModel,
+  settings: Pick<TwoTowerConfig, 'objective' | 'itemBias' | 'popularityWeight'>,
+  events: { train: Examples; validation?: Examples },
+  evaluation: Pick<EvaluationSettings, 'protocol' | 'negatives' | 'seed'>,
+  tokens: TowerTokens,
+): { model: TwoTowerModel; choice?: PopularityTermChoice } {
+  const { train, validation } = events;
+  if (choosesPopularityTerm(settings, validation)) return withChosenPopularityTerm(model, train, validation!, evaluation, tokens);
+  if (validation && holdsCarveOut(model.config)) countedOverCarve(model, train, validation);
+  return { model };
+}

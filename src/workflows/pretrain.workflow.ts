@@ -2,11 +2,11 @@ import { GraftError } from '../errors.js';
 import { initBackend } from '../model/backend.js';
 import { TwoTowerModel } from '../model/two-tower.model.js';
 import { evaluationData } from './evaluation-data.js';
-import { evaluateModel, fitModel, holdsCarveOut, setUserHistoriesFrom, trainingEvents, type TrainingHooks } from './fit-and-evaluate.js';
+import { evaluateModel, fitModel, setUserHistoriesFrom, trainingEvents, type TrainingHooks } from './fit-and-evaluate.js';
 import { modelConfig, towerTokensFor, type EvaluationSettings, type ModelSettings, type TrainingSettings } from './model-settings.js';
 import { concatExamples, type PreparedDomain } from './prepared-domain.js';
 import { collectTrainedModel, type TrainedModel } from './trained-model.js';
-import { choosesPopularityTerm, countedOverCarve, withChosenPopularityTerm, type PopularityTermChoice } from './popularity-term.js';
+import { popularityTermAfterFit } from './popularity-term.js';
 
 export interface PretrainSettings {
   model: ModelSettings;
@@ -40,17 +40,11 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
     const training = await fitModel(model, events.train, validation, settings.training, settings.model.seed, hooks, undefined, settings.evaluation);
     if (training.aborted) throw new GraftError('CANCELLED', `training on "${prepared.domain}" cancelled; no model was registered`);
     // popularityWeight left out: the term's weight chosen on the carve the fit held out.
-    let popularityTerm: PopularityTermChoice | undefined;
-    if (choosesPopularityTerm(settings.model, events.validation)) {
-      const chosen = withChosenPopularityTerm(model, events.train, events.validation!, settings.evaluation, tokens);
-      popularityTerm = chosen.choice;
-      if (chosen.model !== model) {
-        model.dispose();
-        model = chosen.model;
-      }
-    } else if (events.validation && holdsCarveOut(config)) {
-      // A given term: counted over the carve's events too, as a chosen one is.
-      countedOverCarve(model, events.train, events.validation);
+    const term = popularityTermAfterFit(model, settings.model, events, settings.evaluation, tokens);
+    const popularityTerm = term.choice;
+    if (term.model !== model) {
+      model.dispose();
+      model = term.model;
     }
     // At test time the validation interactions are history too.
     const test = evaluationData(concatExamples(prepared.train, prepared.validation), prepared.test, users, items);
