@@ -69,7 +69,7 @@ import type { SplitSpec } from '../src/workflows/split-spec.js';
 import { seedSynthetic } from '../seeds/seed-database.js';
 import { csr, solveRows } from './implicit-als.js';
 import { TwoTowerModel } from '../src/model/two-tower.model.js';
-import { popularityTermAfterFit } from '../src/workflows/popularity-term.js';
+import { popularityTermChooser } from '../src/workflows/popularity-term.js';
 import { modelConfig, towerTokensFor } from '../src/workflows/model-settings.js';
 import { fitModel, modelScorer, setUserHistoriesFrom, trainingEvents } from '../src/workflows/fit-and-evaluate.js';
 import { initBackend } from '../src/model/backend.js';
@@ -272,11 +272,12 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
     const events = trainingEvents(config, target.train, target.validation);
     const carve = events.validation && evaluationData(events.train, events.validation, users, items);
     setUserHistoriesFrom(model, events.train);
-    const t = await fitModel(model, events.train, carve, recipe.training, recipe.model.seed, {}, undefined, EVALUATION);
+    const chooser = popularityTermChooser(recipe.model, target, EVALUATION);
+    const t = await fitModel(model, events.train, carve, recipe.training, recipe.model.seed, chooser.hooks, undefined, EVALUATION);
     // A model refitted on the carve (hybrid) has seen it: only the early-stopping metric (on the copy that had not) is held out.
     const validation = carve && !objectiveNamed(config.objective).refitsOnValidation ? evaluate(modelScorer(model, items), carve, EVALUATION).metrics : undefined;
     // popularityWeight left out: the popularity term chosen on the carve, as `pretrain` chooses it.
-    const term = popularityTermAfterFit(model, recipe.model, events, EVALUATION, tokens);
+    const term = await chooser.afterFit(model, tokens, { training: recipe.training, seed: recipe.model.seed });
     const chosenTerm = term.choice;
     if (term.model !== model) {
       model.dispose();
@@ -312,8 +313,8 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
     const note = validation
       ? `${t.epochs} epochs, kept ${t.bestEpoch}; validation HR@10 ${validation['hr@10']!.toFixed(4)} NDCG@10 ${validation['ndcg@10']!.toFixed(4)} (999 negatives; early-stopping metric ${t.bestValidation!.toFixed(4)})${termNote}`
       : carve
-        ? `${t.bestEpoch} epochs of the top chosen on the carve (early-stopping metric ${t.bestValidation!.toFixed(4)}), then refitted with it`
-        : `${t.epochs} epochs; no validation (trains on the carve)`;
+        ? `${t.bestEpoch} epochs of the top chosen on the carve (early-stopping metric ${t.bestValidation!.toFixed(4)}), then refitted with it${termNote}`
+        : `${t.epochs} epochs; no validation (trains on the carve)${termNote}`;
     report({ setting: `${TARGET} only (two-tower, ${recipe.objective})${recipe.name ? ` [${recipe.name}]` : ''}`, variant, hr10: test['hr@10']!, ndcg10: test['ndcg@10']!, seconds: (performance.now() - started) / 1000, note });
     // --refit: a fresh model of the same seed trained on train + carve for the epochs kept on the carve (what ALS sees).
     if (REFIT && validation && t.bestEpoch !== undefined && t.bestEpoch > 0) {

@@ -5,7 +5,7 @@ import { TwoTowerModel } from '../src/model/two-tower.model.js';
 import { activateModel, listModels, loadWeights } from '../src/registry/index.js';
 import { Recommender } from '../src/serving/index.js';
 import { evaluateStoredModel } from '../src/workflows/evaluate-stored-model.js';
-import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING } from '../src/workflows/model-settings.js';
+import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING, defaultModelFor } from '../src/workflows/model-settings.js';
 import { prepareDomain } from '../src/workflows/prepared-domain.js';
 import { pretrain } from '../src/workflows/pretrain.workflow.js';
 import { autoPretrain } from '../src/workflows/auto-pretrain.js';
@@ -41,7 +41,8 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
   it('implicit-als: solves on every training event (the validation carve too, a fixed number of sweeps), beats popularity, and eval from the stored raw embeddings reproduces it', async () => {
     if (ctx.kind === 'postgres') return; // the first test covers both storages; this is the same path with another objective
     // The synthetic source is dense (~26 events per user): alpha 1 and λ 10 fit it (measured 0.41 HR@10; the Amazon defaults 40 / 0.1 give 0.31, popularity 0.29).
-    const model = { ...ALS_MODEL, dim: 16, alsAlpha: 1, alsRegularization: 10, seed: 5 };
+    // popularityWeight 0: the rows alone (left out, a term is chosen on the carve: tested below).
+    const model = { ...ALS_MODEL, dim: 16, alsAlpha: 1, alsRegularization: 10, seed: 5, popularityWeight: 0 };
     const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
     const evaluation = { ...DEFAULT_EVALUATION, negatives: 199 };
     const trained = await pretrain(prepared, { model, training: { ...DEFAULT_TRAINING, epochs: 5 }, evaluation });
@@ -156,10 +157,39 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     expect(without.outputDim).toBe(16);
     expect(without.metrics.training.popularityTerm).toBeUndefined();
     expect(Array.from(without.itemVectors.subarray(0, 16))).toEqual(Array.from(trained.itemVectors.subarray(0, 16)));
-    // Implicit ALS trains on the carve: nothing is chosen, the term stays 0 unless given.
-    const als = await pretrain(prepared, { model: { ...ALS_MODEL, dim: 16, seed: 5 }, training: { ...training, epochs: 3 }, evaluation });
-    expect(als.metrics.training.popularityTerm).toBeUndefined();
-    expect(als.outputDim).toBe(16);
+  });
+
+  it('implicit ALS and the hybrid with popularityWeight left out: the term chosen on a copy that did not see the carve, the rows those of the fit on every event', async () => {
+    if (ctx.kind === 'postgres') return; // the storage path is the tests' above
+    const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: ALS_MODEL.tokenBuckets });
+    const evaluation = { ...DEFAULT_EVALUATION, negatives: 99 };
+    const training = { ...DEFAULT_TRAINING, epochs: 3, patience: 0 };
+    const counts = new Array<number>(prepared.itemDbIds.length).fill(0);
+    for (const i of [...prepared.train.items, ...prepared.validation!.items]) counts[i]++;
+    for (const objective of ['implicit-als', 'hybrid'] as const) {
+      const model = { ...defaultModelFor(objective), dim: 16, seed: 5, ...(objective === 'hybrid' ? { layers: [32, 16] } : {}) };
+      expect(model.popularityWeight).toBeUndefined();
+      const trained = await pretrain(prepared, { model, training, evaluation });
+      const choice = trained.metrics.training.popularityTerm!;
+      expect(POPULARITY_PROFILE).toContain(choice.beta);
+      // The synthetic domain's Zipf popularity: a term helps ALS rows on the carve.
+      expect(choice.beta).toBeGreaterThan(0);
+      expect(choice.carveWith).toBeGreaterThan(choice.carveWithout);
+      const d = trained.outputDim;
+      expect(d).toBe(17);
+      expect(Array.from({ length: trained.candidateItems }, (_, i) => trained.itemVectors[i * d + 16])).toEqual(counts.map((n) => Math.fround(choice.beta * Math.log1p(n))));
+      // The weight given as 0: the same fit (ALS and the hybrid train on the carve's events too), no term.
+      const without = await pretrain(prepared, { model: { ...model, popularityWeight: 0 }, training, evaluation });
+      expect(without.outputDim).toBe(16);
+      expect(without.metrics.training.popularityTerm).toBeUndefined();
+      const first = (v: Float32Array, dim: number) => Array.from({ length: 40 }, (_, k) => v[Math.floor(k / 16) * dim + (k % 16)]);
+      expect(first(trained.itemVectors, d)).toEqual(first(without.itemVectors, 16));
+      expect(first(trained.userVectors, d)).toEqual(first(without.userVectors, 16));
+      const record = await registerTrainedModel(ctx.db, { domain: 'source', kind: 'PRETRAIN' }, trained);
+      expect((record.config as { model: { popularityWeight: number } }).model.popularityWeight).toBe(choice.beta);
+      const again = await evaluateStoredModel(ctx.db, record.id, evaluation);
+      expect(again.metrics.test['hr@10']).toBeCloseTo(trained.metrics.test['hr@10']!, 3);
+    }
   });
 
   it('softmax with --auto: both scorings start the search, and the winner is trained, registered and evaluated from storage with its scoring', async () => {

@@ -13,6 +13,8 @@ export interface TrainingHooks {
   signal?: AbortSignal;
   onStep?: (progress: StepProgress) => void;
   onEpoch?: (progress: EpochProgress) => Promise<void> | void;
+  /** See `FitOptions.onCarveFreeModel` (the hybrid's copy fitted without the carve). */
+  onCarveFreeModel?: (model: TwoTowerModel) => void;
 }
 
 /** Validation during training: cheap on purpose (sampled, 99 negatives, at most 2,000 users). */
@@ -55,6 +57,7 @@ export async function fitModel(
     signal: hooks.signal,
     onStep: hooks.onStep,
     onEpoch: hooks.onEpoch,
+    onCarveFreeModel: hooks.onCarveFreeModel,
     validate,
     earlyStopping,
     validationEvents: validation?.test,

@@ -3,8 +3,8 @@ import { takesPopularityTerm } from '../model/objective.js';
 import { TwoTowerModel, type TowerTokens, type TwoTowerConfig } from '../model/two-tower.model.js';
 import { setPopularityBias } from '../training/popularity-bias.js';
 import { popularityProfiler, validationScorer } from './auto-transfer.js';
-import { holdsCarveOut } from './fit-and-evaluate.js';
-import type { EvaluationSettings } from './model-settings.js';
+import { fitModel, holdsCarveOut, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
+import type { EvaluationSettings, TrainingSettings } from './model-settings.js';
 import { concatExamples, type Examples } from './prepared-domain.js';
 
 /** The popularity term a plain training run chose on its validation carve (stored in the model's metrics). */
@@ -19,46 +19,44 @@ export interface PopularityTermChoice {
 /**
  * Whether a plain training run chooses the popularity term's weight on its carve: the weight
  * was left out (`popularityWeight` undefined; a given 0 means none), the model can take the
- * term (`takesPopularityTerm`), and its fit held the carve out (`holdsCarveOut`: the softmax
- * towers; implicit ALS trains on the carve and the hybrid refits on it, so their term stays 0
- * unless given, or AUTO profiles it on trials that did not see the carve).
+ * term (`takesPopularityTerm`), and the domain has a validation carve to choose on.
  */
 export function choosesPopularityTerm(config: Pick<TwoTowerConfig, 'objective' | 'itemBias' | 'popularityWeight'>, validation: Examples | undefined): boolean {
-  return config.popularityWeight === undefined && takesPopularityTerm(config) && holdsCarveOut(config) && validation !== undefined && validation.users.length > 0;
+  return config.popularityWeight === undefined && takesPopularityTerm(config) && validation !== undefined && validation.users.length > 0;
 }
 
 /**
- * Chooses the popularity term β·log(1 + n_i) for a model trained without it, on the validation
- * carve: the model (its users' histories from `train` only, as in training) is scored at every
- * weight of `POPULARITY_PROFILE` under the run's protocol (`SEARCH_METRIC`, the measure AUTO
- * ranks by), and the best weight is kept (ties: the smaller; 0 when none beats no term). The
- * term is not trained, so the choice needs no refit: with β > 0 the result is a new model, the
- * same weights plus the items' bias column counted over every training event, the carve's too
- * (`countedOverCarve`), served by inner product over `[u, 1]` and `[v, b]`; with β = 0 it is
- * `model` itself. The caller disposes `model` when a new one comes back. Measured on the four
- * real targets here, full and sparse (BENCHMARKS.md): the carve chose β 0.1-1, test rose on
- * seven of eight and tied on the eighth.
- *
- * @example
- * const { model: served, choice } = withChosenPopularityTerm(model, prepared.train, prepared.validation!, settings.evaluation, tokens);
+ * Chooses the popularity term β·log(1 + n_i) for `carveFree`, a model fitted without the
+ * carve's events (its users' histories from `train` only, as in training): it is scored on the
+ * carve at every weight of `POPULARITY_PROFILE` under the run's protocol (`SEARCH_METRIC`, the
+ * measure AUTO ranks by), and the best weight is kept (ties: the smaller; 0 when none beats no
+ * term). Measured on the four real targets here, full and sparse (BENCHMARKS.md): for the
+ * softmax towers the carve chose β 0.1-1 and test rose on seven of eight and tied on the eighth.
  */
-export function withChosenPopularityTerm(
-  model: TwoTowerModel,
+export function choosePopularityTerm(
+  carveFree: TwoTowerModel,
   train: Examples,
   validation: Examples,
   evaluation: Pick<EvaluationSettings, 'protocol' | 'negatives' | 'seed'>,
-  tokens: TowerTokens,
-): { model: TwoTowerModel; choice: PopularityTermChoice } {
-  const { users, items } = model;
+): PopularityTermChoice {
+  const { users, items } = carveFree;
   const { scoreAt } = validationScorer(train, validation, users, items, evaluation);
-  const found = popularityProfiler(train, items)(model, scoreAt);
-  const choice = { beta: found.beta, carveWithout: found.without.value, carveWith: found.score.value };
-  if (found.beta === 0) return { model, choice };
+  const found = popularityProfiler(train, items)(carveFree, scoreAt);
+  return { beta: found.beta, carveWithout: found.without.value, carveWith: found.score.value };
+}
+
+/**
+ * `model` with the popularity term at `beta` > 0: a new model, the same weights plus the items'
+ * bias column β·log(1 + n_i) counted over `events` (every training event of the domain, the
+ * carve's too: the term is not trained, and the carve only chose β), served by inner product
+ * over `[u, 1]` and `[v, b]`. The caller disposes `model`.
+ */
+export function withPopularityTerm(model: TwoTowerModel, beta: number, events: Examples, tokens: TowerTokens): TwoTowerModel {
   const weights: NamedWeight[] = model.exportWeights().filter((w) => w.name !== 'item.bias');
-  weights.push({ name: 'item.bias', kind: 'table', shape: [items, 1], data: new Float32Array(items) });
-  const chosen = TwoTowerModel.fromWeights({ ...model.config, popularityWeight: found.beta }, weights, tokens);
-  countedOverCarve(chosen, train, validation);
-  return { model: chosen, choice };
+  weights.push({ name: 'item.bias', kind: 'table', shape: [model.items, 1], data: new Float32Array(model.items) });
+  const chosen = TwoTowerModel.fromWeights({ ...model.config, popularityWeight: beta }, weights, tokens);
+  setPopularityBias(chosen, events);
+  return chosen;
 }
 
 /**
@@ -73,23 +71,66 @@ export function countedOverCarve(model: TwoTowerModel, train: Examples, validati
   setPopularityBias(model, concatExamples(train, validation));
 }
 
+/** What `popularityTermChooser` needs to fit a carve-free copy itself (implicit ALS: it trains on the carve). */
+export interface CarveFreeFit {
+  training: TrainingSettings;
+  seed: number;
+  signal?: AbortSignal;
+}
+
 /**
- * The popularity term of a freshly fitted model, as a plain training run settles it: chosen on
- * the carve when `popularityWeight` was left out (`choosesPopularityTerm`, `withChosenPopularityTerm`),
- * else a given term counted over the carve's events too (`countedOverCarve`) where the fit held
- * the carve out. `events` are the fit's (`trainingEvents`: no `validation` when the fit trained on
- * it). Returns the model to keep (a new one when a term was chosen: the caller disposes the old)
- * and the choice made, if any.
+ * The popularity term of a plain training run (`pretrain`, bench/transfer's step by step
+ * pretrain), settled around its fit. With `popularityWeight` left out (`choosesPopularityTerm`)
+ * β is chosen on the carve (`choosePopularityTerm`) by a model that has not seen it, which each
+ * objective offers its own way:
+ *
+ * - the softmax towers hold the carve out (`holdsCarveOut`: it stops their epochs): the fitted
+ *   model itself;
+ * - the hybrid refits on the carve after choosing its epochs and top share on a copy fitted
+ *   without it: that copy, handed over by `hooks.onCarveFreeModel` during the fit;
+ * - implicit ALS trains on the carve (and a hybrid that made no copy): a copy fitted here with
+ *   the same settings on the training events alone (one more fit; ALS is the cheapest).
+ *
+ * The term is not trained (the ALS solve and the softmax logits never see it), so the model
+ * fitted is kept and only rebuilt with the bias column (`withPopularityTerm`). A given weight
+ * is used as given (0 = none), counted over the carve's events too where the fit held them out.
+ *
+ * @example
+ * const term = popularityTermChooser(settings.model, prepared, settings.evaluation);
+ * const training = await fitModel(model, events.train, carve, settings.training, seed, { ...hooks, ...term.hooks });
+ * const { model: served, choice } = await term.afterFit(model, tokens, { training: settings.training, seed });
  */
-export function popularityTermAfterFit(
-  model: TwoTowerModel,
+export function popularityTermChooser(
   settings: Pick<TwoTowerConfig, 'objective' | 'itemBias' | 'popularityWeight'>,
-  events: { train: Examples; validation?: Examples },
+  split: { train: Examples; validation?: Examples },
   evaluation: Pick<EvaluationSettings, 'protocol' | 'negatives' | 'seed'>,
-  tokens: TowerTokens,
-): { model: TwoTowerModel; choice?: PopularityTermChoice } {
-  const { train, validation } = events;
-  if (choosesPopularityTerm(settings, validation)) return withChosenPopularityTerm(model, train, validation!, evaluation, tokens);
-  if (validation && holdsCarveOut(model.config)) countedOverCarve(model, train, validation);
-  return { model };
+): {
+  hooks: Pick<TrainingHooks, 'onCarveFreeModel'>;
+  afterFit: (model: TwoTowerModel, tokens: TowerTokens, carveFreeFit: CarveFreeFit) => Promise<{ model: TwoTowerModel; choice?: PopularityTermChoice; aborted?: boolean }>;
+} {
+  const { train, validation } = split;
+  const chooses = choosesPopularityTerm(settings, validation);
+  let chosenInFit: PopularityTermChoice | undefined;
+  const hooks = chooses ? { onCarveFreeModel: (copy: TwoTowerModel) => void (chosenInFit = choosePopularityTerm(copy, train, validation!, evaluation)) } : {};
+  const afterFit = async (model: TwoTowerModel, tokens: TowerTokens, carveFreeFit: CarveFreeFit) => {
+    if (!chooses) {
+      if (validation && holdsCarveOut(model.config)) countedOverCarve(model, train, validation);
+      return { model };
+    }
+    let choice = holdsCarveOut(model.config) ? choosePopularityTerm(model, train, validation!, evaluation) : chosenInFit;
+    if (!choice) {
+      const copy = TwoTowerModel.create(model.config, tokens);
+      try {
+        setUserHistoriesFrom(copy, train);
+        const fitted = await fitModel(copy, train, undefined, carveFreeFit.training, carveFreeFit.seed, { signal: carveFreeFit.signal });
+        if (fitted.aborted) return { model, aborted: true };
+        choice = choosePopularityTerm(copy, train, validation!, evaluation);
+      } finally {
+        copy.dispose();
+      }
+    }
+    if (choice.beta === 0) return { model, choice };
+    return { model: withPopularityTerm(model, choice.beta, concatExamples(train, validation!), tokens), choice };
+  };
+  return { hooks, afterFit };
 }

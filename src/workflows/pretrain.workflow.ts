@@ -6,7 +6,7 @@ import { evaluateModel, fitModel, setUserHistoriesFrom, trainingEvents, type Tra
 import { modelConfig, towerTokensFor, type EvaluationSettings, type ModelSettings, type TrainingSettings } from './model-settings.js';
 import { concatExamples, type PreparedDomain } from './prepared-domain.js';
 import { collectTrainedModel, type TrainedModel } from './trained-model.js';
-import { popularityTermAfterFit } from './popularity-term.js';
+import { popularityTermChooser } from './popularity-term.js';
 
 export interface PretrainSettings {
   model: ModelSettings;
@@ -37,14 +37,16 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
     const validation = events.validation && evaluationData(events.train, events.validation, users, items);
     // Histories from training events only while training; at test time validation events are history too.
     setUserHistoriesFrom(model, events.train);
-    const training = await fitModel(model, events.train, validation, settings.training, settings.model.seed, hooks, undefined, settings.evaluation);
-    if (training.aborted) throw new GraftError('CANCELLED', `training on "${prepared.domain}" cancelled; no model was registered`);
-    // popularityWeight left out: the term's weight chosen on the carve the fit held out.
-    const term = popularityTermAfterFit(model, settings.model, events, settings.evaluation, tokens);
-    const popularityTerm = term.choice;
-    if (term.model !== model) {
+    // popularityWeight left out: the term's weight chosen on the carve, by a model that has not seen it.
+    const term = popularityTermChooser(settings.model, prepared, settings.evaluation);
+    const training = await fitModel(model, events.train, validation, settings.training, settings.model.seed, { ...hooks, ...term.hooks }, undefined, settings.evaluation);
+    if (training.aborted) throw cancelled(prepared.domain);
+    const settled = await term.afterFit(model, tokens, { training: settings.training, seed: settings.model.seed, signal: hooks.signal });
+    if (settled.aborted) throw cancelled(prepared.domain);
+    const popularityTerm = settled.choice;
+    if (settled.model !== model) {
       model.dispose();
-      model = term.model;
+      model = settled.model;
     }
     // At test time the validation interactions are history too.
     const test = evaluationData(concatExamples(prepared.train, prepared.validation), prepared.test, users, items);
@@ -66,4 +68,8 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
   } finally {
     model.dispose();
   }
+}
+
+function cancelled(domain: string): GraftError {
+  return new GraftError('CANCELLED', `training on "${domain}" cancelled; no model was registered`);
 }

@@ -152,7 +152,13 @@ describe('hybrid objective', () => {
     expect(result.bestValidation).toBeCloseTo(hybridHitRate, 6);
     // With the carve's events the epochs are chosen the same way, then the model refits on train + validation.
     const refit = hybridModel(data);
-    const chosen = await objectiveNamed('hybrid').fit(refit, data.train, { ...FIT, epochs: 8, validate: (m) => validationHitRate(m, data), validationEvents: data.validation });
+    // The copy that chose them, without the carve's events, is handed over in the shape delivered (the popularity term is chosen on it).
+    const copies: { hitRate: number; items: Float32Array }[] = [];
+    const onCarveFreeModel = (m: TwoTowerModel) => void copies.push({ hitRate: validationHitRate(m, data), items: m.embedItems() });
+    const chosen = await objectiveNamed('hybrid').fit(refit, data.train, { ...FIT, epochs: 8, validate: (m) => validationHitRate(m, data), validationEvents: data.validation, onCarveFreeModel });
+    expect(copies).toHaveLength(1);
+    expect(copies[0]!.hitRate).toBeCloseTo(chosen.bestValidation!, 6);
+    expect(Array.from(copies[0]!.items)).not.toEqual(Array.from(refit.embedItems()));
     expect(chosen.bestEpoch).toBeDefined();
     expect(chosen.epochs).toBe(chosen.bestEpoch);
     expect(chosen.bestValidation).toBeGreaterThanOrEqual(alsHitRate);

@@ -51,6 +51,11 @@ async function fitHybrid(model: TwoTowerModel, data: TrainingData, options: FitO
       epochs = better ? top.bestEpoch! : 0;
       share = better ? best.share : 1;
       chosen = { bestEpoch: epochs, bestValidation: better ? best.result : start, ...(better ? { topShare: share } : {}) };
+      if (options.onCarveFreeModel) {
+        // The copy in the shape delivered: share 0 is the rows alone (the residual's last layer zeroed).
+        if (!better) probe.scaleResidualTops(0);
+        options.onCarveFreeModel(probe);
+      }
     } finally {
       probe.dispose();
     }

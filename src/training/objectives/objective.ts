@@ -27,6 +27,14 @@ export interface FitOptions {
    * its budget on the carve and then trains on it too (hybrid) adds them to `data` for its last fit.
    */
   validationEvents?: ExampleSet;
+  /**
+   * Called by a fit that refits on the carve (`refitsOnValidation`: the hybrid) with the model it
+   * fitted without the carve's events, in the shape it delivers (the top at the chosen epochs and
+   * share; the rows alone when it keeps no top), before that copy is dropped: what a plain run
+   * chooses the popularity term on (`popularityTermChooser`). Not called when the fit makes no
+   * such copy (no carve, no trainable top, 0 epochs).
+   */
+  onCarveFreeModel?: (model: TwoTowerModel) => void;
   onStep?: (progress: StepProgress) => void;
   onEpoch?: (progress: EpochProgress) => Promise<void> | void;
 }
