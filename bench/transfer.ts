@@ -69,7 +69,7 @@ import type { SplitSpec } from '../src/workflows/split-spec.js';
 import { seedSynthetic } from '../seeds/seed-database.js';
 import { csr, solveRows } from './implicit-als.js';
 import { TwoTowerModel } from '../src/model/two-tower.model.js';
-import { popularityTermChooser } from '../src/workflows/popularity-term.js';
+import { freshCarveFreeFit, popularityTermChooser } from '../src/workflows/popularity-term.js';
 import { modelConfig, towerTokensFor } from '../src/workflows/model-settings.js';
 import { fitModel, modelScorer, setUserHistoriesFrom, trainingEvents } from '../src/workflows/fit-and-evaluate.js';
 import { initBackend } from '../src/model/backend.js';
@@ -127,6 +127,8 @@ function settingsFrom(args: string[]) {
     itemBias: args.includes('--item-bias') ? true : defaults.itemBias,
     scoring: (arg('scoring') ?? defaults.scoring) as ModelSettings['scoring'],
     itemBiasLearningRate: Number(arg('item-bias-lr', '30')),
+    // Left out: chosen on the carve (`popularityTermChooser`); 0 = none.
+    ...(arg('popularity-weight') !== undefined ? { popularityWeight: Number(arg('popularity-weight')) } : {}),
   };
   const training: TrainingSettings = {
     ...DEFAULT_TRAINING,
@@ -277,7 +279,7 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
     // A model refitted on the carve (hybrid) has seen it: only the early-stopping metric (on the copy that had not) is held out.
     const validation = carve && !objectiveNamed(config.objective).refitsOnValidation ? evaluate(modelScorer(model, items), carve, EVALUATION).metrics : undefined;
     // popularityWeight left out: the popularity term chosen on the carve, as `pretrain` chooses it.
-    const term = await chooser.afterFit(model, tokens, { training: recipe.training, seed: recipe.model.seed });
+    const term = await chooser.afterFit(model, tokens, freshCarveFreeFit(config, tokens, target.train, recipe.training, recipe.model.seed));
     const chosenTerm = term.choice;
     if (term.model !== model) {
       model.dispose();

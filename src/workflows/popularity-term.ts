@@ -1,6 +1,7 @@
 import type { NamedWeight } from '../model/named-weight.js';
 import { takesPopularityTerm } from '../model/objective.js';
 import { TwoTowerModel, type TowerTokens, type TwoTowerConfig } from '../model/two-tower.model.js';
+import type { TrainResult } from '../training/train.js';
 import { setPopularityBias } from '../training/popularity-bias.js';
 import { popularityProfiler, validationScorer } from './auto-transfer.js';
 import { fitModel, holdsCarveOut, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
@@ -71,11 +72,25 @@ export function countedOverCarve(model: TwoTowerModel, train: Examples, validati
   setPopularityBias(model, concatExamples(train, validation));
 }
 
-/** What `popularityTermChooser` needs to fit a carve-free copy itself (implicit ALS: it trains on the carve). */
-export interface CarveFreeFit {
-  training: TrainingSettings;
-  seed: number;
-  signal?: AbortSignal;
+/**
+ * A copy of the model fitted with the same settings on the training events alone (the carve's
+ * left out, no validation): what implicit ALS's term is chosen on (`popularityTermChooser`). The
+ * caller disposes the model.
+ */
+export type CarveFreeFit = () => Promise<{ model: TwoTowerModel; training: TrainResult }>;
+
+/** `pretrain`'s carve-free copy: a fresh model of `config` fitted on `train` alone. */
+export function freshCarveFreeFit(config: TwoTowerConfig, tokens: TowerTokens, train: Examples, training: TrainingSettings, seed: number, signal?: AbortSignal): CarveFreeFit {
+  return async () => {
+    const model = TwoTowerModel.create(config, tokens);
+    try {
+      setUserHistoriesFrom(model, train);
+      return { model, training: await fitModel(model, train, undefined, training, seed, { signal }) };
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+  };
 }
 
 /**
@@ -98,7 +113,7 @@ export interface CarveFreeFit {
  * @example
  * const term = popularityTermChooser(settings.model, prepared, settings.evaluation);
  * const training = await fitModel(model, events.train, carve, settings.training, seed, { ...hooks, ...term.hooks });
- * const { model: served, choice } = await term.afterFit(model, tokens, { training: settings.training, seed });
+ * const { model: served, choice } = await term.afterFit(model, tokens, freshCarveFreeFit(config, tokens, prepared.train, settings.training, seed));
  */
 export function popularityTermChooser(
   settings: Pick<TwoTowerConfig, 'objective' | 'itemBias' | 'popularityWeight'>,
@@ -106,27 +121,26 @@ export function popularityTermChooser(
   evaluation: Pick<EvaluationSettings, 'protocol' | 'negatives' | 'seed'>,
 ): {
   hooks: Pick<TrainingHooks, 'onCarveFreeModel'>;
-  afterFit: (model: TwoTowerModel, tokens: TowerTokens, carveFreeFit: CarveFreeFit) => Promise<{ model: TwoTowerModel; choice?: PopularityTermChoice; aborted?: boolean }>;
+  afterFit: (model: TwoTowerModel, tokens: TowerTokens, fitCarveFree: CarveFreeFit) => Promise<{ model: TwoTowerModel; choice?: PopularityTermChoice; aborted?: boolean }>;
 } {
   const { train, validation } = split;
   const chooses = choosesPopularityTerm(settings, validation);
+  const choose = (m: TwoTowerModel) => choosePopularityTerm(m, train, validation!, evaluation);
   let chosenInFit: PopularityTermChoice | undefined;
-  const hooks = chooses ? { onCarveFreeModel: (copy: TwoTowerModel) => void (chosenInFit = choosePopularityTerm(copy, train, validation!, evaluation)) } : {};
-  const afterFit = async (model: TwoTowerModel, tokens: TowerTokens, carveFreeFit: CarveFreeFit) => {
+  const hooks = chooses ? { onCarveFreeModel: (copy: TwoTowerModel) => void (chosenInFit = choose(copy)) } : {};
+  const afterFit = async (model: TwoTowerModel, tokens: TowerTokens, fitCarveFree: CarveFreeFit) => {
     if (!chooses) {
       if (validation && holdsCarveOut(model.config)) countedOverCarve(model, train, validation);
       return { model };
     }
-    let choice = holdsCarveOut(model.config) ? choosePopularityTerm(model, train, validation!, evaluation) : chosenInFit;
+    let choice = holdsCarveOut(model.config) ? choose(model) : chosenInFit;
     if (!choice) {
-      const copy = TwoTowerModel.create(model.config, tokens);
+      const copy = await fitCarveFree();
       try {
-        setUserHistoriesFrom(copy, train);
-        const fitted = await fitModel(copy, train, undefined, carveFreeFit.training, carveFreeFit.seed, { signal: carveFreeFit.signal });
-        if (fitted.aborted) return { model, aborted: true };
-        choice = choosePopularityTerm(copy, train, validation!, evaluation);
+        if (copy.training.aborted) return { model, aborted: true };
+        choice = choose(copy.model);
       } finally {
-        copy.dispose();
+        copy.model.dispose();
       }
     }
     if (choice.beta === 0) return { model, choice };

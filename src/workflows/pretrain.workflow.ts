@@ -6,7 +6,7 @@ import { evaluateModel, fitModel, setUserHistoriesFrom, trainingEvents, type Tra
 import { modelConfig, towerTokensFor, type EvaluationSettings, type ModelSettings, type TrainingSettings } from './model-settings.js';
 import { concatExamples, type PreparedDomain } from './prepared-domain.js';
 import { collectTrainedModel, type TrainedModel } from './trained-model.js';
-import { popularityTermChooser } from './popularity-term.js';
+import { freshCarveFreeFit, popularityTermChooser } from './popularity-term.js';
 
 export interface PretrainSettings {
   model: ModelSettings;
@@ -41,7 +41,7 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
     const term = popularityTermChooser(settings.model, prepared, settings.evaluation);
     const training = await fitModel(model, events.train, validation, settings.training, settings.model.seed, { ...hooks, ...term.hooks }, undefined, settings.evaluation);
     if (training.aborted) throw cancelled(prepared.domain);
-    const settled = await term.afterFit(model, tokens, { training: settings.training, seed: settings.model.seed, signal: hooks.signal });
+    const settled = await term.afterFit(model, tokens, freshCarveFreeFit(config, tokens, prepared.train, settings.training, settings.model.seed, hooks.signal));
     if (settled.aborted) throw cancelled(prepared.domain);
     const popularityTerm = settled.choice;
     if (settled.model !== model) {
