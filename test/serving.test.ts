@@ -679,8 +679,35 @@ describeEachStorage('serving a transferred model end to end', (ctx) => {
       const newcomer = await recommender.recommend({ userId: 'newcomer', domain: 'target', first: 10 });
       expect(newcomer.tier).toBe('COLD_START');
       expect(newcomer.items.map((r) => r.externalId)).not.toContain(target.items[0]!.item);
+
+      // The same transfer with the popularity term (AUTO delivers one; β 1 is what the carve of this
+      // Zipf-popular target picks): it applies to the users with target events it was chosen on, and the
+      // users known from the source alone are still served their transferred taste (with the term they
+      // were served about what popularity serves: 0.63 against 0.64).
+      const withTerm = await transfer(prepared, { strategy: 'PARTIAL', freezeLayers: 1, replayWeight: 0.5, replayFraction: 1, jointReference: false, training, evaluation, seed: 11, model: { popularityWeight: 1 } });
+      const d = withTerm.trained.outputDim;
+      const rowOf = new Map(Array.from(withTerm.trained.userDbIds, (id, row) => [id, row]));
+      const named = await ctx.db.db.selectFrom('users').select(['id', 'external_id']).where('external_id', 'in', [...cold, active].map((u) => truth.userIds[u]!)).execute();
+      const userDbIdOf = new Map(named.map((r) => [r.external_id, Number(r.id)]));
+      const lastColumn = (u: number) => withTerm.trained.userVectors[rowOf.get(userDbIdOf.get(truth.userIds[u]!)!)! * d + d - 1];
+      expect(cold.every((u) => lastColumn(u) === 0)).toBe(true);
+      expect(lastColumn(active)).toBe(1);
+      const termRecord = await registerTrainedModel(ctx.db, { domain: 'target', kind: 'TRANSFER', strategy: 'PARTIAL', parentModelId: source.id }, withTerm.trained);
+      await activateModel(ctx.db.db, termRecord.id, { force: true });
+      const served = new Recommender(ctx.db);
+      try {
+        let affinityWithTerm = 0;
+        for (const u of cold) {
+          const page = await served.recommend({ userId: truth.userIds[u]!, domain: 'target', first: 10 });
+          expect(page.tier).toBe('TRANSFERRED');
+          affinityWithTerm += affinity(u, page) / cold.length;
+        }
+        expect(affinityWithTerm).toBeGreaterThan(popularity + 0.2);
+      } finally {
+        await served.close();
+      }
     } finally {
       await recommender.close();
     }
-  }, 300_000); // trains two models: generous on a busy machine (no time is asserted)
+  }, 300_000); // trains three models: generous on a busy machine (no time is asserted)
 });

@@ -296,6 +296,8 @@ export class TwoTowerModel {
   /** Set to a zeroed `StepTimings` to have each step add its phase times (benchmarks). */
   timings: StepTimings | undefined;
   private readonly towers: Record<TowerName, Tower>;
+  /** See `setPopularityTermUsers`. */
+  private popularityTermUsers: Uint8Array | undefined;
   private readonly denseOptimizer: DenseOptimizer;
   private readonly rng: ResumableRng;
   private disposed = false;
@@ -321,6 +323,7 @@ export class TwoTowerModel {
       ? new EmbeddingTable({ rows: config.items, dim: 1, optimizer, optimizerOptions, init: { kind: 'zeros', scale: 0 }, seed: deriveSeed(seed, 'item.bias'), weights: savedBias?.data })
       : undefined;
     if (this.itemBiasTable) this.itemBiasTable.learningRateMultiplier = config.itemBiasLearningRate;
+    this.popularityTermUsers = termUsersFrom(weights?.get(POPULARITY_TERM_USERS), config.users);
     const historyDim = config.userHistory ? dim : 0;
     const userHasTokens = options.tokenPaths?.user ?? (weights ? towerHasTokens(weights, 'user', dim + historyDim, tokens.userTokens !== undefined) : tokens.userTokens !== undefined);
     const itemHasTokens = options.tokenPaths?.item ?? (weights ? towerHasTokens(weights, 'item', dim, tokens.itemTokens !== undefined) : tokens.itemTokens !== undefined);
@@ -560,7 +563,23 @@ export class TwoTowerModel {
   embedUsers(users?: Int32Array): Float32Array {
     const ids = users ?? range(this.users);
     const vectors = this.embed(this.towers.user, ids);
-    return this.itemBiasTable ? appendColumn(vectors, this.towers.user.outputDim, () => 1) : vectors;
+    if (!this.itemBiasTable) return vectors;
+    const only = this.config.itemBias ? undefined : this.popularityTermUsers;
+    return appendColumn(vectors, this.towers.user.outputDim, only ? (i) => only[ids[i]!] ?? 1 : () => 1);
+  }
+
+  /**
+   * The users the popularity term applies to (`popularityWeight` > 0): `users[u]` 1, their
+   * `embedUsers` rows end in 1 (`<[u, 1], [v, b]> = <u, v> + b`); 0, in 0, ranked by the towers
+   * alone. Undefined (the default): every user. A transfer applies it to the users with target
+   * events only: β was chosen on them, and on users known from the source alone a term chosen for
+   * others drowned their transferred taste (test/serving.test.ts). A learned item bias is
+   * part of every user's score and is not affected. Saved with the weights (`POPULARITY_TERM_USERS`),
+   * so a reloaded model scores as the stored vectors do; a graft from it does not carry it.
+   */
+  setPopularityTermUsers(users: Uint8Array | undefined): void {
+    if (users && users.length !== this.users) throw new GraftError('BAD_INPUT', `popularity term users: ${users.length} flags for a model of ${this.users} users; give one per user row`);
+    this.popularityTermUsers = users;
   }
 
   /** Item tower outputs `[n, outputDim]` for `items` (default: all); L2-normalised with cosine scoring (`config.scoring`). */
@@ -636,6 +655,9 @@ export class TwoTowerModel {
     table('item', this.itemTable);
     if (this.tokenTable) table('token', this.tokenTable);
     if (this.itemBiasTable) out.push({ name: 'item.bias', kind: 'table', shape: [this.itemBiasTable.rows, 1], data: this.itemBiasTable.exportWeights() });
+    const only = this.popularityTermUsers;
+    // Users grown after the choice take the term (the default).
+    if (only) out.push({ name: POPULARITY_TERM_USERS, kind: 'table', shape: [this.users, 1], data: Float32Array.from({ length: this.users }, (_, u) => only[u] ?? 1) });
     out.push(...this.exportDenseWeights());
     return out;
   }
@@ -674,6 +696,7 @@ export class TwoTowerModel {
     this.itemTable.loadWeights(get('item.embedding', this.itemTable.weights.length));
     if (this.tokenTable) this.tokenTable.loadWeights(get('token.embedding', this.tokenTable.weights.length));
     if (this.itemBiasTable) this.itemBiasTable.loadWeights(get('item.bias', this.itemBiasTable.weights.length));
+    this.popularityTermUsers = termUsersFrom(weights.find((w) => w.name === POPULARITY_TERM_USERS), this.users);
     this.loadDenseWeights(weights, get);
   }
 
@@ -703,6 +726,7 @@ export class TwoTowerModel {
       { task: this.task?.clone() },
     );
     copy.towers.user.setHistories(this.towers.user.histories);
+    copy.popularityTermUsers = this.popularityTermUsers;
     for (const name of ['user', 'item'] as const) copy.towers[name].applyLayerSettings(this.towers[name].layerSettings());
     const tables: [EmbeddingTable | undefined, EmbeddingTable | undefined][] = [
       [this.userTable, copy.userTable],
@@ -1067,6 +1091,15 @@ function sumSquares(values: Float32Array | undefined): number {
 }
 
 /** `[n, width]` rows -> `[n, width + 1]` rows with `last(i)` appended to row i. */
+/** The weight that carries `setPopularityTermUsers` (one 0/1 flag per user row), exported only when set. */
+export const POPULARITY_TERM_USERS = 'user.popularity-term';
+
+function termUsersFrom(saved: NamedWeight | undefined, users: number): Uint8Array | undefined {
+  if (!saved) return undefined;
+  if (saved.data.length !== users) throw new GraftError('BAD_INPUT', `weight "${POPULARITY_TERM_USERS}" has ${saved.data.length} rows for a model of ${users} users; pass the full output of model.exportWeights()`);
+  return Uint8Array.from(saved.data, (v) => (v > 0 ? 1 : 0));
+}
+
 function appendColumn(vectors: Float32Array, width: number, last: (i: number) => number): Float32Array {
   const n = vectors.length / width;
   const out = new Float32Array(n * (width + 1));

@@ -175,6 +175,32 @@ describe('popularity term (popularityWeight)', () => {
     withTerm.dispose();
   });
 
+  it('applies to the users given (setPopularityTermUsers): the others rank by their rows alone; clones keep the choice; one flag per user row', async () => {
+    const data = skewed(6);
+    const model = alsModel({ popularityWeight: 0.5 });
+    await objectiveNamed('implicit-als').fit(model, data, FIT);
+    const flags = new Uint8Array(30);
+    flags.fill(1, 0, 15);
+    model.setPopularityTermUsers(flags);
+    const users = model.embedUsers();
+    const d = model.outputDim;
+    expect(Array.from({ length: 30 }, (_, u) => users[u * d + d - 1])).toEqual(Array.from(flags));
+    // Users without the term: their rows, bit for bit; with it: the same rows and the 1.
+    const rows = model.userTable.weights;
+    for (const u of [0, 20]) expect(Array.from(users.subarray(u * d, u * d + d - 1))).toEqual(Array.from(rows.subarray(u * 4, u * 4 + 4)));
+    const copy = model.clone();
+    expect(Array.from(copy.embedUsers())).toEqual(Array.from(users));
+    // Saved with the weights: a reloaded model scores as the stored vectors do.
+    const reloaded = TwoTowerModel.fromWeights(model.config, model.exportWeights());
+    expect(Array.from(reloaded.embedUsers())).toEqual(Array.from(users));
+    reloaded.dispose();
+    model.setPopularityTermUsers(undefined);
+    expect(model.exportWeights().map((w) => w.name)).not.toContain('user.popularity-term');
+    expect(Array.from({ length: 30 }, (_, u) => model.embedUsers()[u * d + d - 1])).toEqual(new Array(30).fill(1));
+    expect(() => model.setPopularityTermUsers(new Uint8Array(29))).toThrow(/popularity term users: 29 flags for a model of 30 users; give one per user row/);
+    for (const m of [model, copy]) m.dispose();
+  });
+
   it('is refused where it does not apply, with the setting and the fix named', () => {
     expect(() => TwoTowerModel.create({ users: 2, items: 2, dim: 4, popularityWeight: 0.1, itemBias: true })).toThrow(/config.popularityWeight = 0.1 with config.itemBias; .*turn itemBias off/);
     expect(() => alsModel({ popularityWeight: -1 })).toThrow(/config.popularityWeight = -1 with objective implicit-als; it must be a finite number >= 0/);

@@ -1,7 +1,7 @@
 import type { NamedWeight } from '../model/named-weight.js';
 import { modelObjective } from '../model/objective.js';
 import type { TokenBags } from '../model/token-hash.js';
-import { TwoTowerModel, type TwoTowerConfig } from '../model/two-tower.model.js';
+import { POPULARITY_TERM_USERS, TwoTowerModel, type TwoTowerConfig } from '../model/two-tower.model.js';
 import type { Alignment } from './alignment.js';
 
 /** A source model as transfer needs it: its config, its weights, and the ids behind its rows. */
@@ -55,7 +55,8 @@ function graftRowsUnderFreshTop(config: TwoTowerConfig, weights: readonly NamedW
 
 /** The source weights re-laid for the aligned rows. */
 function resized(weights: readonly NamedWeight[], alignment: Alignment, seed: number): NamedWeight[] {
-  return weights.map((w) => {
+  // The source's popularity-term users are the source's: a transfer sets its own (transfer.workflow).
+  return weights.filter((w) => w.name !== POPULARITY_TERM_USERS).map((w) => {
     if (w.name === 'user.embedding') return remapRows(w, alignment.userSourceRow, 'mean', seed);
     if (w.name === 'item.embedding') return remapRows(w, alignment.itemSourceRow, 'random', seed + 1);
     // New items' logit biases start at 0, as in a fresh model.

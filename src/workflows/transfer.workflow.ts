@@ -325,6 +325,8 @@ async function transferWith(
       blended = blendedModel(model, partner, settings.blend.weight, { users: nTargetUsers, items: nTargetItems }, settings.blend.popularityWeight, events.train);
       model = blended;
     }
+    // β was chosen on users with target events (the carve's): users known from the source alone are ranked by their transferred rows.
+    if (model.config.popularityWeight > 0 && !model.config.itemBias) model.setPopularityTermUsers(usersWithEvents(model.users, target.train, target.validation));
 
     hooks.onPhase?.('baseline');
     const baselineConfig = withOverrides(transferConfig(source.config, { ...settings, model: undefined }), settings.baseline ? settings.baseline.model : settings.model);
@@ -400,6 +402,13 @@ async function transferWith(
     partner?.dispose();
     blended?.dispose();
   }
+}
+
+/** 1 for each user row with an event in `sets` (a transfer's target users come first in its rows), else 0. */
+function usersWithEvents(users: number, ...sets: ReadonlyArray<Examples | undefined>): Uint8Array {
+  const flags = new Uint8Array(users);
+  for (const set of sets) if (set) for (const u of set.users) flags[u] = 1;
+  return flags;
 }
 
 /** A blend asked of a model that cannot be one, or without its partner's strategy: refused before anything trains. */
