@@ -6,7 +6,9 @@ import { activateModel, listModels, loadWeights } from '../src/registry/index.js
 import { Recommender } from '../src/serving/index.js';
 import { evaluateStoredModel } from '../src/workflows/evaluate-stored-model.js';
 import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING, defaultModelFor } from '../src/workflows/model-settings.js';
-import { prepareDomain } from '../src/workflows/prepared-domain.js';
+import { prepareDomain, type PreparedDomain } from '../src/workflows/prepared-domain.js';
+import type { PopularityTermChoice } from '../src/workflows/popularity-term.js';
+import type { TrainedModel } from '../src/workflows/trained-model.js';
 import { pretrain } from '../src/workflows/pretrain.workflow.js';
 import { autoPretrain } from '../src/workflows/auto-pretrain.js';
 import { POPULARITY_PROFILE } from '../src/workflows/auto-transfer.js';
@@ -135,17 +137,7 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     const evaluation = { ...DEFAULT_EVALUATION, negatives: 99 };
     const training = { ...DEFAULT_TRAINING, epochs: 2, patience: 0 };
     const trained = await pretrain(prepared, { model, training, evaluation });
-    const choice = trained.metrics.training.popularityTerm!;
-    expect(POPULARITY_PROFILE).toContain(choice.beta);
-    // The synthetic domain's Zipf popularity: a term helps on its carve, and the carve's score rose with it.
-    expect(choice.beta).toBeGreaterThan(0);
-    expect(choice.carveWith).toBeGreaterThan(choice.carveWithout);
-    const d = trained.outputDim;
-    expect(d).toBe(17);
-    // As with a given weight: n_i counts every training event, the carve's too.
-    const counts = new Array<number>(trained.candidateItems).fill(0);
-    for (const i of [...prepared.train.items, ...prepared.validation!.items]) counts[i]++;
-    expect(Array.from({ length: trained.candidateItems }, (_, i) => trained.itemVectors[i * d + 16])).toEqual(counts.map((n) => Math.fround(choice.beta * Math.log1p(n))));
+    const choice = expectChosenTerm(trained, prepared);
     const record = await registerTrainedModel(ctx.db, { domain: 'source', kind: 'PRETRAIN' }, trained);
     expect((record.config as { model: { popularityWeight: number; scoring: string } }).model).toMatchObject({ popularityWeight: choice.beta, scoring: 'cosine' });
     const again = await evaluateStoredModel(ctx.db, record.id, evaluation);
@@ -164,20 +156,12 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: ALS_MODEL.tokenBuckets });
     const evaluation = { ...DEFAULT_EVALUATION, negatives: 99 };
     const training = { ...DEFAULT_TRAINING, epochs: 3, patience: 0 };
-    const counts = new Array<number>(prepared.itemDbIds.length).fill(0);
-    for (const i of [...prepared.train.items, ...prepared.validation!.items]) counts[i]++;
     for (const objective of ['implicit-als', 'hybrid'] as const) {
       const model = { ...defaultModelFor(objective), dim: 16, seed: 5, ...(objective === 'hybrid' ? { layers: [32, 16] } : {}) };
       expect(model.popularityWeight).toBeUndefined();
       const trained = await pretrain(prepared, { model, training, evaluation });
-      const choice = trained.metrics.training.popularityTerm!;
-      expect(POPULARITY_PROFILE).toContain(choice.beta);
-      // The synthetic domain's Zipf popularity: a term helps ALS rows on the carve.
-      expect(choice.beta).toBeGreaterThan(0);
-      expect(choice.carveWith).toBeGreaterThan(choice.carveWithout);
+      const choice = expectChosenTerm(trained, prepared);
       const d = trained.outputDim;
-      expect(d).toBe(17);
-      expect(Array.from({ length: trained.candidateItems }, (_, i) => trained.itemVectors[i * d + 16])).toEqual(counts.map((n) => Math.fround(choice.beta * Math.log1p(n))));
       // The weight given as 0: the same fit (ALS and the hybrid train on the carve's events too), no term.
       const without = await pretrain(prepared, { model: { ...model, popularityWeight: 0 }, training, evaluation });
       expect(without.outputDim).toBe(16);
@@ -244,4 +228,22 @@ async function expectServedByInnerProduct(db: GraftDatabase, modelId: string, tr
   } finally {
     await recommender.close();
   }
+}
+
+/**
+ * A term chosen on the carve of the synthetic domain (16-dim towers): a weight of the profile, above
+ * 0 (its Zipf popularity helps on the carve, and the carve's score rose with it), one more column,
+ * and n_i counted over every training event, the carve's too (as with a given weight).
+ */
+function expectChosenTerm(trained: TrainedModel, prepared: PreparedDomain): PopularityTermChoice {
+  const choice = trained.metrics.training.popularityTerm!;
+  expect(POPULARITY_PROFILE).toContain(choice.beta);
+  expect(choice.beta).toBeGreaterThan(0);
+  expect(choice.carveWith).toBeGreaterThan(choice.carveWithout);
+  const d = trained.outputDim;
+  expect(d).toBe(17);
+  const counts = new Array<number>(trained.candidateItems).fill(0);
+  for (const i of [...prepared.train.items, ...prepared.validation!.items]) counts[i]++;
+  expect(Array.from({ length: trained.candidateItems }, (_, i) => trained.itemVectors[i * d + 16])).toEqual(counts.map((n) => Math.fround(choice.beta * Math.log1p(n))));
+  return choice;
 }
