@@ -392,6 +392,9 @@ async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name:
           jointReported = true;
         }
         const j = r.joint?.gain['hr@10'];
+        // Users without target training events (the synthetic data's cold-start share; the Amazon pairs have none).
+        const cold = r.strata.find((s) => s.label === '0');
+        const coldNote = cold && cold.users > 0 ? `; users without target events (${cold.users}): ${cold.transferred['hr@10']!.toFixed(4)} / ${cold.transferred['ndcg@10']!.toFixed(4)} (popularity ${cold.popularity['hr@10']!.toFixed(4)} / ${cold.popularity['ndcg@10']!.toFixed(4)})` : '';
         for (const REFIT_ALPHA of REFIT_ALPHAS) {
           const t0 = performance.now();
           const target = prepared.target;
@@ -411,7 +414,7 @@ async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name:
           hr10: r.metrics['hr@10']!,
           ndcg10: r.metrics['ndcg@10']!,
           seconds,
-          note: `gain ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]${g.relative === null ? '' : `, ${g.relative >= 0 ? '+' : ''}${(100 * g.relative).toFixed(1)}%`}; over popularity ${p.value >= 0 ? '+' : ''}${p.value.toFixed(4)} [${p.ci95[0].toFixed(4)}, ${p.ci95[1].toFixed(4)}]${j ? `; over JOINT ${j.value >= 0 ? '+' : ''}${j.value.toFixed(4)} [${j.ci95[0].toFixed(4)}, ${j.ci95[1].toFixed(4)}]` : ''}${r.negativeTransfer ? ', negative transfer' : ''}; best epoch ${trained.metrics.training.bestEpoch ?? '-'} of ${trained.metrics.training.epochs}${trained.metrics.training.topShare !== undefined ? `, top share ${trained.metrics.training.topShare}` : ''}; frozen: ${r.frozen}`,
+          note: `gain ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]${g.relative === null ? '' : `, ${g.relative >= 0 ? '+' : ''}${(100 * g.relative).toFixed(1)}%`}; over popularity ${p.value >= 0 ? '+' : ''}${p.value.toFixed(4)} [${p.ci95[0].toFixed(4)}, ${p.ci95[1].toFixed(4)}]${j ? `; over JOINT ${j.value >= 0 ? '+' : ''}${j.value.toFixed(4)} [${j.ci95[0].toFixed(4)}, ${j.ci95[1].toFixed(4)}]` : ''}${r.negativeTransfer ? ', negative transfer' : ''}${coldNote}; best epoch ${trained.metrics.training.bestEpoch ?? '-'} of ${trained.metrics.training.epochs}${trained.metrics.training.topShare !== undefined ? `, top share ${trained.metrics.training.topShare}` : ''}; frozen: ${r.frozen}`,
         });
       }
     }
