@@ -325,7 +325,7 @@ async function transferWith(
       blended = blendedModel(model, partner, settings.blend.weight, { users: nTargetUsers, items: nTargetItems }, settings.blend.popularityWeight, events.train);
       model = blended;
     }
-    // β was chosen on users with target events (the carve's): users known from the source alone are ranked by their transferred rows.
+    // The term is counted from, and its β chosen on, users with target events: users known from the source alone rank by their transferred rows.
     if (model.config.popularityWeight > 0 && !model.config.itemBias) model.setPopularityTermUsers(usersWithEvents(model.users, target.train, target.validation));
 
     hooks.onPhase?.('baseline');
