@@ -68,7 +68,7 @@ export function withPopularityTerm(model: TwoTowerModel, beta: number, events: E
  * (BENCHMARKS.md: Phone -> Sport sparse 0.0687 HR@10 counted without it, 0.0736 with it). A
  * no-op without the term.
  */
-export function countedOverCarve(model: TwoTowerModel, train: Examples, validation: Examples): void {
+function countedOverCarve(model: TwoTowerModel, train: Examples, validation: Examples): void {
   setPopularityBias(model, concatExamples(train, validation));
 }
 
