@@ -89,6 +89,17 @@ describeEachStorage('domain transfer end to end', (ctx) => {
     expect((stored.config as { model: { itemBias: boolean } }).model.itemBias).toBe(true);
   });
 
+  it('a source whose popularity term its own carve chose: a learned bias added at transfer time starts at 0 on its rows, not at the source\'s term', async () => {
+    if (ctx.kind === 'postgres') return; // storage-independent computation
+    // The synthetic target's items are Zipf-popular: its carve chooses a term (stored in the item-bias column).
+    const source = await pretrainOn('target');
+    expect((source.config as { model: { popularityWeight: number } }).model.popularityWeight).toBeGreaterThan(0);
+    const { trained } = await transferTo(source.id, 'source', { strategy: 'FEATURE_EXTRACTION', freezeLayers: undefined, itemBias: { learningRate: 30 } });
+    const bias = trained.weights.find((w) => w.name === 'item.bias')!;
+    expect(bias.data.subarray(trained.candidateItems).every((b) => b === 0)).toBe(true);
+    expect(bias.data.subarray(0, trained.candidateItems).some((b) => b !== 0)).toBe(true);
+  });
+
   it('a softmax transfer with a popularity term (AUTO delivers one): the term counts the target\'s training events only, source-only items get 0', async () => {
     if (ctx.kind === 'postgres') return; // storage-independent computation
     const source = await pretrainOn('source');

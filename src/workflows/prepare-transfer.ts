@@ -40,7 +40,12 @@ export async function prepareTransfer(gdb: GraftDatabase, sourceModelId: string,
   if (record.domain === targetDomain) {
     throw new GraftError('BAD_INPUT', `model "${sourceModelId}" was trained on "${targetDomain}" itself; transfer goes to another domain (to retrain, use \`graft train --domain ${targetDomain}\`)`);
   }
-  const weights = await loadWeights(gdb.db, sourceModelId);
+  const saved = await loadWeights(gdb.db, sourceModelId);
+  // A source without a learned item bias stores its popularity term (β·log(1 + n_i) of the source's
+  // counts) in the same column: not a bias to carry. A transfer recomputes its own term from the
+  // target's events, and a learned bias added at transfer time starts at 0, as on a source without one.
+  const learnedBias = ((record.config.model as { itemBias?: boolean } | undefined)?.itemBias ?? false) === true;
+  const weights = learnedBias ? saved : saved.filter((w) => w.name !== 'item.bias');
   const userDbIds = await loadIdArtifact(gdb.db, sourceModelId, 'vocab:users');
   const itemDbIds = await loadIdArtifact(gdb.db, sourceModelId, 'vocab:items');
   const stored = (record.config.model as Partial<ModelSettings> | undefined) ?? {};
