@@ -5,7 +5,10 @@ import { TwoTowerModel } from '../src/model/two-tower.model.js';
 import { activateModel, listModels, loadWeights } from '../src/registry/index.js';
 import { Recommender } from '../src/serving/index.js';
 import { evaluateStoredModel } from '../src/workflows/evaluate-stored-model.js';
-import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING, defaultModelFor } from '../src/workflows/model-settings.js';
+import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING, defaultModelFor, modelConfig, storedModelSettings } from '../src/workflows/model-settings.js';
+import { setUserHistoriesFrom } from '../src/workflows/fit-and-evaluate.js';
+import { prepareTransfer } from '../src/workflows/prepare-transfer.js';
+import { transfer } from '../src/workflows/transfer.workflow.js';
 import { prepareDomain, type PreparedDomain } from '../src/workflows/prepared-domain.js';
 import type { PopularityTermChoice } from '../src/workflows/popularity-term.js';
 import type { TrainedModel } from '../src/workflows/trained-model.js';
@@ -127,6 +130,31 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     const again = await evaluateStoredModel(ctx.db, record.id, evaluation);
     expect(again.metrics.test['hr@10']).toBeCloseTo(trained.metrics.test['hr@10']!, 3);
     await expectServedByInnerProduct(ctx.db, record.id, trained);
+  });
+
+  it('softmax with the item audience: registered with it, reloaded and evaluated from storage with its pools, and a transfer from it pools the target items\' audiences', async () => {
+    if (ctx.kind === 'postgres') return; // the storage path is the tests' above
+    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, popularityWeight: 0, itemAudience: true };
+    const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
+    const evaluation = { ...DEFAULT_EVALUATION, negatives: 99 };
+    const trained = await pretrain(prepared, { model, training: { ...DEFAULT_TRAINING, epochs: 2, patience: 0 }, evaluation });
+    // (Its quality is BENCHMARKS.md's: on this dense, tagged source it does not beat the towers without it.)
+    const record = await registerTrainedModel(ctx.db, { domain: 'source', kind: 'PRETRAIN' }, trained);
+    expect((record.config as { model: { itemAudience: boolean; itemIdDropout: number } }).model).toMatchObject({ itemAudience: true, itemIdDropout: 0.8 });
+    const again = await evaluateStoredModel(ctx.db, record.id, evaluation);
+    expect(again.metrics.test['hr@10']).toBeCloseTo(trained.metrics.test['hr@10']!, 3);
+    // The stored item vectors are those of the towers with every item's whole audience (train and carve events).
+    const weights = await loadWeights(ctx.db.db, record.id);
+    const reloaded = TwoTowerModel.fromWeights(modelConfig(storedModelSettings((record.config as { model: never }).model), prepared.userDbIds.length, prepared.itemDbIds.length), weights, { itemTokens: prepared.itemTokens });
+    setUserHistoriesFrom(reloaded, prepared.train, prepared.validation);
+    expect(reloaded.itemAudiences!.ids.length).toBe(prepared.train.items.length + prepared.validation!.items.length);
+    expect(Array.from(reloaded.embedItems().subarray(0, trained.itemVectors.length))).toEqual(Array.from(trained.itemVectors));
+    reloaded.dispose();
+    // A transfer keeps the source's item tower: the target's items are placed by their target audiences.
+    const target = await prepareTransfer(ctx.db, record.id, 'target', { split: { kind: 'leave-one-out', mode: 'last' }, coldStartShare: 0.1, seed: 3 });
+    const result = await transfer(target, { strategy: 'PARTIAL', freezeLayers: 1, replayWeight: 0.5, replayFraction: 1, jointReference: false, training: { ...DEFAULT_TRAINING, epochs: 2, patience: 0 }, evaluation, seed: 11 });
+    expect(result.trained.config).toMatchObject({ model: { itemAudience: true } });
+    expect(result.trained.metrics.test['hr@10']!).toBeGreaterThan(0);
   });
 
   it('softmax with popularityWeight left out: the term chosen on the validation carve after training, registered with the weight found, served with it; given 0, none', async () => {

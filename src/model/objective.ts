@@ -23,6 +23,8 @@ export interface ObjectiveCheckedConfig {
   alsSweeps: number;
   /** Absent = 0. */
   popularityWeight?: number;
+  /** Absent = false. */
+  itemAudience?: boolean;
 }
 
 /**
@@ -123,8 +125,17 @@ const IMPLICIT_ALS = defineObjective({
   },
 });
 
-/** implicit-als and hybrid solve a row per user, so the user tower keeps its ID row. */
+/** Whether an objective's item tower can pool the item's audience (`itemAudience`): towers trained by gradient steps whose rows ALS does not solve, i.e. the softmax towers. */
+export function poolsItemAudience(objective: string | undefined): boolean {
+  const traits = modelObjective(objective ?? 'softmax');
+  return traits.layers === 'towers' && !traits.alsRows;
+}
+
+/** implicit-als and hybrid solve a row per user (and per item), so the user tower keeps its ID row and the item tower pools no audience. */
 function requireUserRows(config: ObjectiveCheckedConfig, objective: string, why: string): void {
+  if (config.itemAudience) {
+    throw new GraftError('BAD_INPUT', `config.itemAudience with objective ${objective}; ALS solves each item's row from its users itself: turn it off (the softmax towers' setting; CLI: --no-item-audience)`);
+  }
   if (config.userIdInput === false) {
     throw new GraftError('BAD_INPUT', `config.userIdInput = false with objective ${objective}; ${why}: keep the user's ID row (userIdInput true)`);
   }

@@ -19,8 +19,9 @@ export interface TowerOptions {
   /** Hashed tokens per entity (CSR); entities without tokens get a zero token vector. */
   tokens?: TokenBags;
   /**
-   * Item table whose rows the tower mean-pools over each entity's history (user tower with
-   * `userHistory`); present iff the tower has a history path.
+   * The table whose rows the tower mean-pools over each entity's history: the item table for a
+   * user tower with `userHistory` (the user's items), the user table for an item tower with
+   * `itemAudience` (the item's users); present iff the tower has a history path.
    */
   historyTable?: EmbeddingTable;
   /** Pool at most the last this many history entries of an entity (default 50). */
@@ -75,7 +76,7 @@ export class Tower {
   readonly name: TowerName;
   readonly idTable: EmbeddingTable;
   readonly tokenTable: EmbeddingTable | undefined;
-  /** Item table pooled over each entity's history (user tower with `userHistory`). */
+  /** The table pooled over each entity's history (the item table for users, the user table for items' audiences). */
   readonly historyTable: EmbeddingTable | undefined;
   readonly historyLength: number;
   /** Width of the concatenated embedding input: dim (+ token dim) (+ history dim). */
@@ -305,7 +306,8 @@ export class Tower {
         if (row === skip) continue;
         if (dropout > 0 && rng !== undefined && rng.next() < dropout) continue;
         if (!(row >= 0 && row < table.rows)) {
-          throw new GraftError('BAD_INPUT', `${this.name} ${entity} has history row ${row} outside the item table (0..${table.rows - 1}); build histories over item rows`);
+          const over = this.name === 'user' ? 'item' : 'user';
+          throw new GraftError('BAD_INPUT', `${this.name} ${entity} has history row ${row} outside the ${over} table (0..${table.rows - 1}); build its history over ${over} rows`);
         }
         this.historyIds[n++] = row;
         const src = row * dim;

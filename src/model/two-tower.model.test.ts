@@ -36,6 +36,8 @@ interface ReferenceOptions {
   pooled?: (i: number) => ArrayLike<number>;
   /** Uniformly sampled negatives appended to the in-batch candidates. */
   negatives?: Int32Array;
+  /** Item audiences over user rows: the item tower also pools them (last `historyCap`, the example's user left out of its positive's). */
+  audiences?: HistoryBags;
 }
 
 /**
@@ -82,11 +84,23 @@ function referenceGradients(model: TwoTowerModel, histories?: HistoryBags, optio
     });
     return tf.tensor2d(m, [b, items]);
   };
+  const audienceMatrix = (h: HistoryBags) => {
+    const users = config.users;
+    const m = new Float32Array(columns * users);
+    candidates.forEach((item, j) => {
+      const kept: number[] = [];
+      const to = h.offsets[item + 1];
+      for (let t = Math.max(h.offsets[item], to - historyCap); t < to; t++) if (j >= b || h.ids[t] !== batch.users[j]) kept.push(h.ids[t]);
+      for (const u of kept) m[j * users + u] += 1 / kept.length;
+    });
+    return tf.tensor2d(m, [columns, users]);
+  };
   const tower = (name: 'user' | 'item', ids: Int32Array, bags: TokenBags) => {
     const id = tf.gather(vars.get(`${name}.embedding`)!, tf.tensor1d(ids, 'int32'));
     const pooled = tf.matMul(bagMatrix(ids, bags), vars.get('token.embedding')!);
     const parts = [id, pooled];
     if (name === 'user' && histories) parts.push(tf.matMul(historyMatrix(histories), vars.get('item.embedding')!));
+    if (name === 'item' && options.audiences) parts.push(tf.matMul(audienceMatrix(options.audiences), vars.get('user.embedding')!));
     let h = tf.concat(parts, 1);
     for (let l = 0; l < 2; l++) {
       h = tf.add(tf.matMul(h, vars.get(`${name}.dense.${l}.kernel`)!), vars.get(`${name}.dense.${l}.bias`)!);
@@ -177,6 +191,61 @@ describeEachBackend('TwoTowerModel', () => {
     // Item 1 is in no batch example as a positive or candidate: its gradient comes only through user 0's pooled history.
     expect(sparse.tables['item.embedding'].ids).toContain(1);
     for (const [name, g] of Object.entries(sparse.dense)) expectClose(g, reference.grads[name], 1e-4);
+    model.dispose();
+  });
+
+  it('gives autodiff gradients through the pooled item audience (user rows; the example\'s user left out of its positive\'s, capped)', () => {
+    // Item 0's audience holds user 5, who is in no batch example; item 2's last two are users 1 and 2, each the user of an example on item 2; item 3's only member is its example's user; item 4 has none.
+    const audiences: HistoryBags = { offsets: Int32Array.of(0, 2, 3, 6, 7, 7), ids: Int32Array.of(3, 5, 5, 0, 1, 2, 1) };
+    const model = create({ itemAudience: true, itemIdDropout: 0, userHistoryLength: historyCap });
+    model.setItemAudiences(audiences);
+    expect(model.tower('item').inputDim).toBe(3 * config.dim!);
+    const sparse = model.gradients(batch);
+    // The pools: the example's user is left out of its positive's audience (as the positive is of the user's history).
+    const pooled = Array.from(batch.items, (_, i) => Array.from(model.tower('item').pooledHistory(i)));
+    expect(pooled).toEqual([[2], [3, 5], [], [1], []]);
+    const reference = referenceGradients(model, undefined, { audiences });
+    expect(sparse.loss).toBeCloseTo(reference.loss, 4);
+    const dim = config.dim!;
+    expectTableGradients(sparse, reference, [['user.embedding', dim], ['item.embedding', dim], ['token.embedding', dim]]);
+    // User 5 is in no example: its row's gradient comes only through item 0's audience.
+    expect(sparse.tables['user.embedding'].ids).toContain(5);
+    for (const [name, g] of Object.entries(sparse.dense)) expectClose(g, reference.grads[name], 1e-4);
+    // The audience is an input at serving time too (all of it): a reload, a clone and a worker thread's model keep it.
+    const loaded = TwoTowerModel.fromWeights({ ...config, itemAudience: true, userHistoryLength: historyCap }, model.exportWeights(), { itemTokens, userTokens });
+    loaded.setItemAudiences(audiences);
+    expect(loaded.embedItems()).toEqual(model.embedItems());
+    const clone = model.clone();
+    expect(clone.itemAudiences).toBe(audiences);
+    expect(clone.embedItems()).toEqual(model.embedItems());
+    clone.setItemAudiences({ offsets: new Int32Array(6), ids: new Int32Array(0) });
+    expect(clone.embedItems().subarray(0, 3)).not.toEqual(model.embedItems().subarray(0, 3));
+    // What is refused, naming the fix.
+    expect(() => create().setItemAudiences(audiences)).toThrow(/itemAudience = true/);
+    expect(() => model.setItemAudiences({ offsets: Int32Array.of(0, 1), ids: Int32Array.of(6) })).toThrow(/item audience user row 6 is outside the user table \(0..5\); build audiences over user rows/);
+    expect(() => model.setItemAudiences({ offsets: new Int32Array(7), ids: new Int32Array(0) })).toThrow(/item audience offsets have length 7 .* for 5 items/);
+    // Without the audience the ID dropout is not read (the item tower would lose its only input).
+    expect(create({ itemIdDropout: 0.5 }).config.itemIdDropout).toBe(0);
+    expect(() => create({ itemAudience: true, itemIdDropout: 1 })).toThrow(/itemIdDropout = 1; it must be in \[0, 1\)/);
+    expect(() => TwoTowerModel.create({ ...config, objective: 'implicit-als', layers: [], itemAudience: true })).toThrow(/itemAudience with objective implicit-als; ALS solves each item's row from its users itself/);
+    expect(() => TwoTowerModel.create({ ...config, objective: 'hybrid', layers: [8, 4], itemAudience: true })).toThrow(/itemAudience with objective hybrid/);
+    for (const m of [model, loaded, clone]) m.dispose();
+  });
+
+  it('item ID dropout (with the audience, 0.8 by default): a dropped item row enters as zeros and gets no gradient; serving keeps every row', () => {
+    const audiences: HistoryBags = { offsets: Int32Array.of(0, 2, 3, 6, 7, 7), ids: Int32Array.of(3, 5, 5, 0, 1, 2, 1) };
+    const model = create({ itemAudience: true });
+    expect(model.config.itemIdDropout).toBe(0.8);
+    model.setItemAudiences(audiences);
+    const vectors = model.embedItems();
+    let withoutRow = 0;
+    for (let draw = 0; draw < 5; draw++) {
+      const grads = model.gradients(batch);
+      withoutRow += batch.items.length - new Set(grads.tables['item.embedding']?.ids ?? []).size;
+    }
+    // Over five draws of 5 examples (4 distinct items) at p 0.8, most item rows were left out.
+    expect(withoutRow).toBeGreaterThan(5);
+    expect(model.embedItems()).toEqual(vectors);
     model.dispose();
   });
 

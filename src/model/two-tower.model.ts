@@ -72,6 +72,21 @@ export interface TwoTowerConfig {
    */
   historyDropout?: number;
   /**
+   * The item tower also pools the user-table rows of the item's audience (default false): the
+   * users with training events on the item (`setItemAudiences`), the last `userHistoryLength`
+   * of them, the example's own user left out in training (else the tower copies the answer),
+   * each member dropped with `historyDropout`. An item with two events is then placed by who
+   * chose it, as an implicit-ALS item row is solved from its users' rows, instead of by an ID
+   * row that has seen two gradient steps. Softmax objective only.
+   */
+  itemAudience?: boolean;
+  /**
+   * With `itemAudience`: probability of leaving the item's ID row out of a training example
+   * (default 0.8; inverted dropout, as `userIdDropout`), so the tower learns to place items
+   * from their audience. Without the audience it is not read (0).
+   */
+  itemIdDropout?: number;
+  /**
    * Uniformly sampled item negatives added to the in-batch ones (mixed negative sampling;
    * default 0): the long tail, rarely an in-batch negative, gets pushed down too.
    */
@@ -325,8 +340,9 @@ export class TwoTowerModel {
     if (this.itemBiasTable) this.itemBiasTable.learningRateMultiplier = config.itemBiasLearningRate;
     this.popularityTermUsers = termUsersFrom(weights?.get(POPULARITY_TERM_USERS), config.users);
     const historyDim = config.userHistory ? dim : 0;
+    const audienceDim = config.itemAudience ? dim : 0;
     const userHasTokens = options.tokenPaths?.user ?? (weights ? towerHasTokens(weights, 'user', dim + historyDim, tokens.userTokens !== undefined) : tokens.userTokens !== undefined);
-    const itemHasTokens = options.tokenPaths?.item ?? (weights ? towerHasTokens(weights, 'item', dim, tokens.itemTokens !== undefined) : tokens.itemTokens !== undefined);
+    const itemHasTokens = options.tokenPaths?.item ?? (weights ? towerHasTokens(weights, 'item', dim + audienceDim, tokens.itemTokens !== undefined) : tokens.itemTokens !== undefined);
     if (this.objective.layers === 'id-rows' && (userHasTokens || itemHasTokens)) {
       throw new GraftError('BAD_INPUT', `token bags were given to a model with objective ${config.objective}, which factorises ID rows only; leave the tokens out or use objective softmax`);
     }
@@ -340,7 +356,8 @@ export class TwoTowerModel {
         idTable,
         tokenTable: hasTokens ? this.tokenTable : undefined,
         tokens: bags,
-        historyTable: name === 'user' && config.userHistory ? this.itemTable : undefined,
+        // The user tower pools item rows (the user's history), the item tower user rows (its audience).
+        historyTable: name === 'user' ? (config.userHistory ? this.itemTable : undefined) : config.itemAudience ? this.userTable : undefined,
         historyLength: config.userHistoryLength,
         idInput: name === 'item' || config.userIdInput,
         layers: config.layers,
@@ -516,6 +533,7 @@ export class TwoTowerModel {
       weights,
     );
     model.towers.user.setHistories(state.towers.user.histories);
+    model.towers.item.setHistories(state.towers.item.histories);
     for (const name of ['user', 'item'] as const) model.towers[name].applyLayerSettings(state.towers[name].layers);
     // After the towers: the shared token table's multiplier is the one it had, not the last tower's.
     const tables: [EmbeddingTable | undefined, SharedTableState | undefined][] = [
@@ -614,23 +632,30 @@ export class TwoTowerModel {
    * model.setUserHistories(buildUserHistories(train.users, train.items, model.users));
    */
   setUserHistories(histories: HistoryBags): void {
-    const tower = this.towers.user;
-    if (!tower.historyTable) {
+    if (!this.towers.user.historyTable) {
       throw new GraftError('BAD_INPUT', 'the user tower has no history path; create the model with config.userHistory = true to pool user histories');
     }
-    const { offsets, ids } = histories;
-    if (offsets.length < 1 || offsets.length > this.users + 1 || offsets[0] !== 0 || offsets[offsets.length - 1] !== ids.length) {
-      throw new GraftError('BAD_INPUT', `user history offsets have length ${offsets.length} (last ${offsets[offsets.length - 1]}) for ${this.users} users and ${ids.length} ids; pass at most users + 1 offsets from 0 to ids.length`);
+    this.towers.user.setHistories(checkedBags(histories, { entity: 'user', entities: this.users, member: 'item', members: this.items, fix: 'build histories over item rows' }));
+  }
+
+  /**
+   * Sets each item's audience over user rows (item tower with `itemAudience`): item i's users
+   * are `ids[offsets[i] .. offsets[i + 1])`, in time order (the tower pools the last
+   * `userHistoryLength`); items past the end have none.
+   *
+   * @example
+   * model.setItemAudiences(buildHistoryBags(train.items, train.users, model.items));
+   */
+  setItemAudiences(audiences: HistoryBags): void {
+    if (!this.towers.item.historyTable) {
+      throw new GraftError('BAD_INPUT', 'the item tower has no audience path; create the model with config.itemAudience = true to pool item audiences');
     }
-    for (let u = 1; u < offsets.length; u++) {
-      if (offsets[u] < offsets[u - 1]) throw new GraftError('BAD_INPUT', `user history offsets decrease at user ${u - 1}; offsets must be non-decreasing`);
-    }
-    for (let i = 0; i < ids.length; i++) {
-      if (!(ids[i] >= 0 && ids[i] < this.items)) {
-        throw new GraftError('BAD_INPUT', `user history item row ${ids[i]} is outside the item table (0..${this.items - 1}); build histories over item rows`);
-      }
-    }
-    tower.setHistories(histories);
+    this.towers.item.setHistories(checkedBags(audiences, { entity: 'item', entities: this.items, member: 'user', members: this.users, fix: 'build audiences over user rows' }));
+  }
+
+  /** The item audiences set by `setItemAudiences` (undefined without). */
+  get itemAudiences(): HistoryBags | undefined {
+    return this.towers.item.histories;
   }
 
   /** The user histories set by `setUserHistories` (undefined without). */
@@ -726,6 +751,7 @@ export class TwoTowerModel {
       { task: this.task?.clone() },
     );
     copy.towers.user.setHistories(this.towers.user.histories);
+    copy.towers.item.setHistories(this.towers.item.histories);
     copy.popularityTermUsers = this.popularityTermUsers;
     for (const name of ['user', 'item'] as const) copy.towers[name].applyLayerSettings(this.towers[name].layerSettings());
     const tables: [EmbeddingTable | undefined, EmbeddingTable | undefined][] = [
@@ -814,7 +840,10 @@ export class TwoTowerModel {
     const candidates = logits.candidates ?? items;
     // The positive item is left out of the user's pooled history (else the tower copies it).
     const userInput = this.towers.user.fillInput(users, dropout, this.rng, items, this.config.historyDropout, this.config.userIdDropout);
-    const itemInput = this.towers.item.fillInput(candidates, dropout, this.rng);
+    // The example's user is left out of its positive's audience, as the positive is of the user's history.
+    const itemInput = this.config.itemAudience
+      ? this.towers.item.fillInput(candidates, dropout, this.rng, users, this.config.historyDropout, this.config.itemIdDropout)
+      : this.towers.item.fillInput(candidates, dropout, this.rng);
     let biasValues: Float32Array | undefined;
     // Only a learned bias enters the training logits; a popularity bias is set from counts, never trained.
     if (this.itemBiasTable && this.config.itemBias) {
@@ -983,6 +1012,9 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
     userIdInput: config.userIdInput ?? true,
     userIdDropout: config.userIdDropout ?? 0,
     historyDropout: config.historyDropout ?? 0,
+    itemAudience: config.itemAudience ?? false,
+    // Read only with the audience (without it the item tower would lose its only input): 0 otherwise.
+    itemIdDropout: config.itemAudience ? (config.itemIdDropout ?? 0.8) : 0,
     uniformNegatives: config.uniformNegatives ?? 0,
     itemBias: config.itemBias ?? false,
     itemBiasLearningRate: config.itemBiasLearningRate ?? 30,
@@ -1016,6 +1048,9 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
   }
   if (!(resolved.userIdDropout >= 0 && resolved.userIdDropout < 1)) {
     throw new GraftError('BAD_INPUT', `config.userIdDropout = ${resolved.userIdDropout}; it must be in [0, 1) (to leave the ID row out altogether: userIdInput false)`);
+  }
+  if (!(resolved.itemIdDropout >= 0 && resolved.itemIdDropout < 1)) {
+    throw new GraftError('BAD_INPUT', `config.itemIdDropout = ${resolved.itemIdDropout}; it must be in [0, 1)`);
   }
   if (!(resolved.historyDropout >= 0 && resolved.historyDropout < 1)) {
     throw new GraftError('BAD_INPUT', `config.historyDropout = ${resolved.historyDropout}; it must be in [0, 1)`);
@@ -1051,6 +1086,25 @@ function weightLookup(weights: readonly NamedWeight[]): (name: string, size: num
 }
 
 /** `baseWidth`: the tower's input width without tokens (ID dim, plus the history dim if any). */
+/** History or audience bags checked against the tables they index: BAD_INPUT naming what is wrong otherwise. */
+function checkedBags(bags: HistoryBags, what: { entity: string; entities: number; member: string; members: number; fix: string }): HistoryBags {
+  const { offsets, ids } = bags;
+  const { entity, entities, member, members, fix } = what;
+  const kind = entity === 'user' ? 'user history' : 'item audience';
+  if (offsets.length < 1 || offsets.length > entities + 1 || offsets[0] !== 0 || offsets[offsets.length - 1] !== ids.length) {
+    throw new GraftError('BAD_INPUT', `${kind} offsets have length ${offsets.length} (last ${offsets[offsets.length - 1]}) for ${entities} ${entity}s and ${ids.length} ids; pass at most ${entity}s + 1 offsets from 0 to ids.length`);
+  }
+  for (let e = 1; e < offsets.length; e++) {
+    if (offsets[e] < offsets[e - 1]) throw new GraftError('BAD_INPUT', `${kind} offsets decrease at ${entity} ${e - 1}; offsets must be non-decreasing`);
+  }
+  for (let i = 0; i < ids.length; i++) {
+    if (!(ids[i] >= 0 && ids[i] < members)) {
+      throw new GraftError('BAD_INPUT', `${kind} ${member} row ${ids[i]} is outside the ${member} table (0..${members - 1}); ${fix}`);
+    }
+  }
+  return bags;
+}
+
 function towerHasTokens(weights: Map<string, NamedWeight>, tower: TowerName, baseWidth: number, given: boolean): boolean {
   const kernel = weights.get(`${tower}.dense.0.kernel`);
   // Without dense layers the input width is not recorded: go by whether tokens were passed.

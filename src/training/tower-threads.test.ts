@@ -1,3 +1,4 @@
+import { buildHistoryBags } from '../model/history-bags.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRng } from '../dataset/random.js';
 import { useBackend } from '../model/testing/each-backend.js';
@@ -89,12 +90,13 @@ describe('towers trained on worker threads', () => {
     await useBackend('wasm');
   });
 
-  it('with one worker thread, trains bit for bit as this thread does (tokens, history, dropouts, negatives, replay, frozen rows, clipping, schedule)', async () => {
+  it('with one worker thread, trains bit for bit as this thread does (tokens, history, item audience, dropouts, negatives, replay, frozen rows, clipping, schedule)', async () => {
     await useBackend('wasm');
     const data: TrainingData = { ...planted(6, 1), replay: { ...planted(2, 9), weight: 0.4, fraction: 0.3 } };
     const build = () => {
-      const model = TwoTowerModel.create(config, { itemTokens: itemTokens() });
+      const model = TwoTowerModel.create({ ...config, itemAudience: true }, { itemTokens: itemTokens() });
       model.setUserHistories(histories(data));
+      model.setItemAudiences(buildHistoryBags(data.items, data.users, ITEMS));
       model.userTable.freezeRows(0, 20);
       model.itemTable.setRowLearningRateMultiplier(0, 30, 0.5);
       model.setTrainable(1, false, 'item');

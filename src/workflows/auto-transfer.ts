@@ -1,7 +1,7 @@
 import { GraftError } from '../errors.js';
 import { evaluate, evaluateItemBiases, evaluateScoreMixes, type EvaluationData, type ScoreMix } from '../evaluation/evaluate.js';
 import { pairedBootstrap } from '../evaluation/paired-bootstrap.js';
-import { modelObjective, takesPopularityTerm, type ModelObjective, type ModelScoring, type TunedSetting } from '../model/objective.js';
+import { modelObjective, poolsItemAudience, takesPopularityTerm, type ModelObjective, type ModelScoring, type TunedSetting } from '../model/objective.js';
 import type { TrainingObjective } from '../model/training-objective.js';
 import type { TwoTowerConfig } from '../model/two-tower.model.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
@@ -539,8 +539,11 @@ const SEARCHED_OBJECTIVES: readonly TrainingObjective[] = ['implicit-als', 'hybr
  */
 export function objectiveAnchors(base: TwoTowerConfig, objectives: readonly ModelObjective[], learningRate: number, own: Candidate): Candidate[] {
   const each = objectives.map((o, n) => (n > 0 ? perScoring(objectiveAnchor(base, o, learningRate), o) : perScoring(objectives.length > 1 ? { objective: o.name, ...own } : own, o, base.scoring)));
-  // Every family's defaults first, then the other scorings: a budget smaller than the anchors still starts from each family.
-  return [...each.map((anchors) => anchors[0]!), ...each.flatMap((anchors) => anchors.slice(1))];
+  // An objective that pools the item audience also starts once with the other setting of it (its lead scoring), after the scorings.
+  // (The run's own family has the base's setting; another family starts without it: `configForObjective`.)
+  const audience = objectives.flatMap((o, n) => (poolsItemAudience(o.name) ? [{ ...each[n]![0]!, itemAudience: !(n === 0 && base.itemAudience === true) }] : []));
+  // Every family's defaults first, then the other scorings and audiences: a budget smaller than the anchors still starts from each family.
+  return [...each.map((anchors) => anchors[0]!), ...each.flatMap((anchors) => anchors.slice(1)), ...audience];
 }
 
 /** One objective's defaults as a candidate: its tuned settings in `base` re-shaped for it (its default scoring). */
@@ -588,6 +591,7 @@ export function overridesOf(c: Candidate): ModelOverrides {
   if (c.historyDropout !== undefined) out.historyDropout = c.historyDropout;
   if (c.popularityWeight !== undefined) out.popularityWeight = c.popularityWeight;
   if (c.scoring !== undefined) out.scoring = c.scoring;
+  if (c.itemAudience !== undefined) out.itemAudience = c.itemAudience;
   return out;
 }
 

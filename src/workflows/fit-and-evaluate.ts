@@ -117,11 +117,12 @@ export function evaluateModel(
 }
 
 /**
- * Gives a model with `userHistory` its users' histories: the item rows of `sets`, in the
- * order given (earlier sets first: the pool keeps the last entries). No-op without the flag.
+ * Gives a model with `userHistory` its users' histories (the item rows of `sets`) and a model
+ * with `itemAudience` its items' audiences (the user rows of the same events), in the order
+ * given (earlier sets first: the pools keep the last entries). No-op without either flag.
  */
 export function setUserHistoriesFrom(model: TwoTowerModel, ...sets: ReadonlyArray<{ users: Int32Array; items: Int32Array } | undefined>): void {
-  if (!model.config.userHistory) return;
+  if (!model.config.userHistory && !model.config.itemAudience) return;
   const present = sets.filter((s): s is { users: Int32Array; items: Int32Array } => s !== undefined);
   const total = present.reduce((n, s) => n + s.users.length, 0);
   const users = new Int32Array(total);
@@ -132,6 +133,7 @@ export function setUserHistoriesFrom(model: TwoTowerModel, ...sets: ReadonlyArra
     items.set(s.items, at);
     at += s.users.length;
   }
-  model.setUserHistories(buildHistoryBags(users, items, model.users));
+  if (model.config.userHistory) model.setUserHistories(buildHistoryBags(users, items, model.users));
+  if (model.config.itemAudience) model.setItemAudiences(buildHistoryBags(items, users, model.items));
 }
 

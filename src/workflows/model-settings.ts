@@ -84,7 +84,7 @@ export function defaultModelFor(objective: TrainingObjective | undefined): Model
  * settings, the seed, the token buckets) is kept. Returns `config` itself for its own objective.
  * Takes a model config or the model settings (`ModelSettings`) alike.
  */
-export function configForObjective<C extends Pick<TwoTowerConfig, 'objective' | 'dim' | 'layers' | 'userHistory' | 'userIdInput' | 'userIdDropout' | 'historyDropout' | 'itemBias' | 'scoring'>>(config: C, objective: TrainingObjective): C {
+export function configForObjective<C extends Pick<TwoTowerConfig, 'objective' | 'dim' | 'layers' | 'userHistory' | 'userIdInput' | 'userIdDropout' | 'historyDropout' | 'itemBias' | 'scoring' | 'itemAudience'>>(config: C, objective: TrainingObjective): C {
   if ((config.objective ?? 'softmax') === objective) return config;
   const traits = modelObjective(objective);
   const defaults = defaultModelFor(objective);
@@ -98,6 +98,8 @@ export function configForObjective<C extends Pick<TwoTowerConfig, 'objective' | 
     userIdInput: defaults.userIdInput ?? true,
     userIdDropout: defaults.userIdDropout ?? 0,
     historyDropout: defaults.historyDropout ?? 0,
+    // The softmax towers' alone, and a search draws it apart: a switch starts without it.
+    itemAudience: false,
     itemBias: traits.scoring === 'cosine' ? config.itemBias : false,
     // The softmax's scoring is its own setting (another objective scores its own way): a switch starts from the default.
     scoring: undefined,
@@ -147,6 +149,7 @@ export function storedModelSettings(stored: Partial<ModelSettings> | undefined):
     userIdInput: stored?.userIdInput !== false,
     userIdDropout: stored?.userIdDropout ?? 0,
     historyDropout: stored?.historyDropout ?? 0,
+    itemAudience: stored?.itemAudience === true,
     scoring: stored?.scoring ?? 'cosine',
   };
 }
@@ -169,6 +172,9 @@ export function modelConfig(settings: ModelSettings, users: number, items: numbe
     historyDropout: settings.historyDropout ?? 0,
     userIdInput: settings.userIdInput ?? true,
     userIdDropout: settings.userIdDropout ?? 0,
+    itemAudience: settings.itemAudience === true,
+    // Read only with the audience (the model refuses it without: the item tower would lose its only input).
+    ...(settings.itemAudience === true ? { itemIdDropout: settings.itemIdDropout ?? 0.8 } : {}),
     uniformNegatives: settings.uniformNegatives ?? 0,
     itemBias: settings.itemBias ?? false,
     itemBiasLearningRate: settings.itemBiasLearningRate ?? 30,
