@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { modelObjective } from '../model/objective.js';
-import { objectiveAnchors, searchedObjectives, trialFit } from './auto-transfer.js';
+import { firstRungOf, objectiveAnchors, searchedObjectives, trialFit } from './auto-transfer.js';
 import { evaluationData } from './evaluation-data.js';
 import { DEFAULT_MODEL, DEFAULT_TRAINING, modelConfig } from './model-settings.js';
 
@@ -39,6 +39,8 @@ describe('the first draws of a target-only search (objectiveAnchors)', () => {
     expect(anchors.map(label)).toEqual(['softmax cosine', 'implicit-als', 'hybrid', 'softmax inner-product', 'softmax cosine audience']);
     expect(anchors[3]).toEqual({ ...anchors[0], scoring: 'inner-product' });
     expect(anchors[4]).toEqual({ ...anchors[0], itemAudience: true });
+    // It learns later than the towers without it: its first rung is three epochs, not one.
+    expect([firstRungOf(anchors[0]!, modelObjective('softmax')), firstRungOf(anchors[4]!, modelObjective('softmax')), firstRungOf(anchors[1]!, modelObjective('softmax'))]).toEqual([1, 3, 2]);
     // A run that asked for the audience (graft train --auto --item-audience) starts with it, then tries without.
     const withAudience = modelConfig({ ...DEFAULT_MODEL, itemAudience: true }, 10, 10);
     expect(objectiveAnchors(withAudience, [modelObjective('softmax')], 0.003, own).map(label)).toEqual(['own cosine', 'own inner-product', 'own cosine no audience']);
