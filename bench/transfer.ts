@@ -255,7 +255,9 @@ async function autoTargetRow(target: PreparedDomain, variant: string, recipe: { 
   autoSearches.push({ variant: `${variant} target AUTO${recipe.name ? ` [${recipe.name}]` : ''}`, search });
   const test = trained.metrics.test;
   const objective = fixedObjective ? recipe.objective : 'any objective';
-  report({ setting: `${TARGET} only, AUTO (${objective}, budget ${formatSearchBudget(BUDGET)})${recipe.name ? ` [${recipe.name}]` : ''}`, variant, hr10: test['hr@10']!, ndcg10: test['ndcg@10']!, seconds: (performance.now() - started) / 1000, note: `chose ${search.transfer.label}, ${search.transfer.epochs} epochs; validation ${search.transfer.validation.toFixed(4)}` });
+  const audience = trained.config.itemAudienceChoice as { chosen: boolean; carveWithout: number; carveWith: number } | undefined;
+  const audienceNote = audience ? `; item audience ${audience.chosen ? 'on' : 'off'} (carve ${audience.carveWithout.toFixed(4)} without, ${audience.carveWith.toFixed(4)} with)` : '';
+  report({ setting: `${TARGET} only, AUTO (${objective}, budget ${formatSearchBudget(BUDGET)})${recipe.name ? ` [${recipe.name}]` : ''}`, variant, hr10: test['hr@10']!, ndcg10: test['ndcg@10']!, seconds: (performance.now() - started) / 1000, note: `chose ${search.transfer.label}, ${search.transfer.epochs} epochs; validation ${search.transfer.validation.toFixed(4)}${audienceNote}` });
 }
 
 /**

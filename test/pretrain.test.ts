@@ -132,6 +132,26 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     await expectServedByInnerProduct(ctx.db, record.id, trained);
   });
 
+  it('profileItemAudience: the softmax towers fitted with and without the item audience, the better on the carve kept; another objective, or no carve, fits once', async () => {
+    if (ctx.kind === 'postgres') return; // the storage path is the tests' above
+    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, popularityWeight: 0.1 };
+    const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
+    const evaluation = { ...DEFAULT_EVALUATION, negatives: 99 };
+    const training = { ...DEFAULT_TRAINING, epochs: 2, patience: 0 };
+    let epochs = 0;
+    const trained = await pretrain(prepared, { model, training, evaluation, profileItemAudience: true }, { onEpoch: () => void epochs++ });
+    expect(epochs).toBe(4);
+    const choice = trained.config.itemAudienceChoice as { chosen: boolean; carveWithout: number; carveWith: number };
+    expect(choice.carveWith).not.toBe(choice.carveWithout);
+    expect(choice.chosen).toBe(choice.carveWith > choice.carveWithout);
+    // The kept model is the fit of the chosen setting: the same test figures as that fit alone.
+    const alone = await pretrain(prepared, { model: { ...model, itemAudience: choice.chosen }, training, evaluation });
+    expect(trained.metrics.test).toEqual(alone.metrics.test);
+    expect(alone.config).not.toHaveProperty('itemAudienceChoice');
+    const als = await pretrain(prepared, { model: { ...ALS_MODEL, dim: 8, seed: 5, popularityWeight: 0 }, training: { ...DEFAULT_TRAINING, epochs: 2 }, evaluation, profileItemAudience: true });
+    expect(als.config).not.toHaveProperty('itemAudienceChoice');
+  });
+
   it('softmax with the item audience: registered with it, reloaded and evaluated from storage with its pools, and a transfer from it pools the target items\' audiences', async () => {
     if (ctx.kind === 'postgres') return; // the storage path is the tests' above
     const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, popularityWeight: 0, itemAudience: true };
@@ -227,6 +247,13 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     const offUnit = Math.max(...Array.from({ length: 20 }, (_, i) => Math.abs(Math.hypot(...trained.itemVectors.subarray(i * d, i * d + 16)) - 1)));
     if (scoring === 'cosine') expect(offUnit).toBeLessThan(1e-4);
     else expect(offUnit).toBeGreaterThan(0.05);
+    // The softmax winner was fitted with and without the item audience, the carve keeping the better (ties: without).
+    const audience = trained.config.itemAudienceChoice as { chosen: boolean; carveWithout: number; carveWith: number };
+    expect(audience.carveWithout).toBeGreaterThan(0);
+    expect(audience.carveWith).toBeGreaterThan(0);
+    expect(audience.chosen).toBe(audience.carveWith > audience.carveWithout);
+    expect((trained.config.model as { itemAudience: boolean }).itemAudience).toBe(audience.chosen);
+    expect(trained.config).not.toHaveProperty('profileItemAudience');
     const record = await registerTrainedModel(ctx.db, { domain: 'source', kind: 'PRETRAIN' }, trained);
     expect((record.config as { model: { scoring: string } }).model.scoring).toBe(scoring);
     const again = await evaluateStoredModel(ctx.db, record.id, evaluation);

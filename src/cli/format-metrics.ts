@@ -1,3 +1,4 @@
+import type { ItemAudienceChoice } from '../workflows/pretrain.workflow.js';
 import { describeValidationGain, type SearchReport } from '../transfer/transfer-report.js';
 import type { HeldOutDrops } from '../dataset/splits.js';
 import type { ModelMetrics } from '../workflows/trained-model.js';
@@ -53,6 +54,11 @@ export function formatPopularityTerm(choice: PopularityTermChoice, metric: strin
   return choice.beta === 0
     ? `popularity term: none, chosen on the validation carve by ${metric}: no weight beat ${without}; --popularity-weight W sets one`
     : `popularity term: β ${choice.beta}, chosen on the validation carve by ${metric}: ${without}, ${choice.carveWith.toFixed(4)} with it; --popularity-weight 0 turns it off`;
+}
+
+/** The item audience the delivered softmax winner of `graft train --auto` kept on the carve. */
+export function formatItemAudience(choice: ItemAudienceChoice, metric: string): string {
+  return `item audience: ${choice.chosen ? 'on' : 'off'}, chosen on the validation carve by ${metric} (the winner fitted both ways): ${choice.carveWithout.toFixed(4)} without it, ${choice.carveWith.toFixed(4)} with it`;
 }
 
 /** AUTO's trial table (both searches) and what it chose. */

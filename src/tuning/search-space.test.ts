@@ -50,10 +50,9 @@ describe('search space', () => {
     expect(new Set(draws.map((d) => d.objective))).toEqual(new Set(['implicit-als', 'hybrid', 'softmax']));
     for (const d of draws) {
       const own = modelObjective(d.objective!).tuned.settings;
-      // An objective that offers several scorings has one drawn too, and one that pools the item audience whether it does.
+      // An objective that offers several scorings has one drawn too.
       const scoring = modelObjective(d.objective!).scorings.length > 1 ? ['scoring'] : [];
-      const audience = d.objective === 'softmax' ? ['itemAudience'] : [];
-      expect(Object.keys(d).sort()).toEqual(['objective', ...own, ...scoring, ...audience].sort());
+      expect(Object.keys(d).sort()).toEqual(['objective', ...own, ...scoring].sort());
       expect(d.strategy).toBeUndefined();
     }
     expect(describeCandidate(draws.find((d) => d.objective === 'hybrid')!)).toMatch(/^target only, hybrid, alsAlpha [\d.]+, alsRegularization [\d.]+, learningRate [\d.e-]+$/);
@@ -77,23 +76,6 @@ describe('search space', () => {
     }
   });
 
-  it('draws the item audience as a category for the softmax towers\' target-only searches (about half each), after the scoring; never for a transfer or another objective', () => {
-    const softmax = modelObjective('softmax');
-    const sample = candidateSampler(targetOnlySearchSpace(softmax), 5);
-    const draws = Array.from({ length: 200 }, (_, n) => sample(n));
-    const on = draws.filter((d) => d.itemAudience === true).length;
-    expect(draws.filter((d) => d.itemAudience === false).length + on).toBe(200);
-    expect(on).toBeGreaterThan(70);
-    expect(on).toBeLessThan(130);
-    // Drawn last: the scoring and the numeric settings are the draws made before it was searched.
-    const { itemAudience: _, ...rest } = sample(3);
-    const { itemAudience: __, ...without } = targetOnlySearchSpace(softmax);
-    expect(candidateSampler(without, 5)(3)).toEqual(rest);
-    for (const objective of ['implicit-als', 'hybrid'] as const) expect(candidateSampler(targetOnlySearchSpace(modelObjective(objective)), 5)(3)).not.toHaveProperty('itemAudience');
-    const transfer = candidateSampler(transferSearchSpace(softmax, 2, true), 5);
-    for (let n = 0; n < 40; n++) expect(transfer(n)).not.toHaveProperty('itemAudience');
-  });
-
   it('draws the softmax towers\' scoring as a category (both, about half each); never for an objective with one scoring or for a transfer', () => {
     const softmax = modelObjective('softmax');
     const sample = candidateSampler(targetOnlySearchSpace(softmax), 5);
@@ -102,10 +84,10 @@ describe('search space', () => {
     expect(scorings.filter((s) => s === 'cosine').length + ip).toBe(200);
     expect(ip).toBeGreaterThan(70);
     expect(ip).toBeLessThan(130);
-    expect(describeCandidate(sample(0))).toMatch(/, scoring (cosine|inner-product), itemAudience (true|false)$/);
+    expect(describeCandidate(sample(0))).toMatch(/, scoring (cosine|inner-product)$/);
     // The numeric settings draw as they did before the scoring was searched (it is drawn after them).
-    const { scoring: _, itemAudience: ___, ...numeric } = sample(3);
-    const { scorings: __, itemAudience: ____, ...withoutScorings } = targetOnlySearchSpace(softmax);
+    const { scoring: _, ...numeric } = sample(3);
+    const { scorings: __, ...withoutScorings } = targetOnlySearchSpace(softmax);
     expect(candidateSampler(withoutScorings, 5)(3)).toEqual(numeric);
     // Implicit ALS scores by inner product only; a transfer keeps the scoring its frozen layers were trained for.
     expect(candidateSampler(targetOnlySearchSpace(modelObjective('implicit-als')), 5)(3)).not.toHaveProperty('scoring');

@@ -1,5 +1,5 @@
 import { createRng } from '../dataset/random.js';
-import { poolsItemAudience, type ModelObjective, type ModelScoring, type TunedSetting } from '../model/objective.js';
+import type { ModelObjective, ModelScoring, TunedSetting } from '../model/objective.js';
 import type { TrainingObjective } from '../model/training-objective.js';
 import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
 
@@ -61,12 +61,6 @@ export interface Candidate {
    * (BENCHMARKS.md "Inner-product scoring for the softmax towers").
    */
   scoring?: ModelScoring;
-  /**
-   * Whether the item tower pools the item's audience (the softmax towers, target-only searches):
-   * a category drawn half and half, as the scoring; it helps where items have few events each and
-   * hurts elsewhere (BENCHMARKS.md "The item audience").
-   */
-  itemAudience?: boolean;
   /** AUTO over several sources: the index of the source the candidate grafts (absent: the given one, 0). */
   source?: number;
 }
@@ -93,12 +87,6 @@ export interface SearchSpace {
    * transfer's towers keep the scoring their frozen layers were trained for).
    */
   scorings?: readonly ModelScoring[];
-  /**
-   * Draw the item audience (`Candidate.itemAudience`): target-only searches of an objective that
-   * pools one (with `objectives`, each drawn objective that does). A transfer keeps its source's
-   * item tower: its frozen layers were trained on that input.
-   */
-  itemAudience?: boolean;
 }
 
 /**
@@ -136,7 +124,6 @@ export function targetOnlySearchSpace(objective: ModelObjective, objectives?: re
     replay: false,
     settings: objective.tuned.settings,
     ...(objectives && objectives.length > 1 ? { objectives } : objective.scorings.length > 1 ? { scorings: objective.scorings } : {}),
-    ...(objectives && objectives.length > 1 ? {} : poolsItemAudience(objective.name) ? { itemAudience: true } : {}),
   };
 }
 
@@ -157,8 +144,6 @@ export function candidateSampler(space: SearchSpace, seed: number, anchors: Cand
       for (const name of objective.tuned.settings) out[name] = round(draw(SEARCH_RANGES[name], rng.next, rng.next()));
       // Drawn after the numeric settings, so those draw as they did before scoring was searched.
       if (objective.scorings.length > 1) out.scoring = objective.scorings[rng.int(objective.scorings.length)]!;
-      // After the scoring, so every earlier draw is as it was before the audience was searched.
-      if (poolsItemAudience(objective.name)) out.itemAudience = rng.next() < 0.5;
       return out;
     }
     const choice = space.strategies.length > 0 ? space.strategies[rng.int(space.strategies.length)]! : undefined;
@@ -170,7 +155,6 @@ export function candidateSampler(space: SearchSpace, seed: number, anchors: Cand
     if (space.replay && !choice?.noReplay) out.replayWeight = round(draw(SEARCH_RANGES.replayWeight, rng.next, rng.next()));
     for (const name of choice?.objective?.tuned.settings ?? space.settings) out[name] = round(draw(SEARCH_RANGES[name], rng.next, rng.next()));
     if (space.scorings && space.scorings.length > 1) out.scoring = space.scorings[rng.int(space.scorings.length)]!;
-    if (space.itemAudience) out.itemAudience = rng.next() < 0.5;
     return out;
   };
 }

@@ -99,6 +99,9 @@ export async function autoPretrain(
     prepared,
     {
       ...settings,
+      // A softmax winner is fitted with and without the item audience, the carve keeping the better:
+      // the audience shows its worth only trained out (it peaks later), which no early rung sees.
+      profileItemAudience: true,
       model: { ...(bestObjective ? configForObjective(settings.model, bestObjective) : settings.model), ...bestSettings },
       training: { ...settings.training, epochs: best.resource, learningRate: best.settings.learningRate ?? settings.training.learningRate },
     },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { modelObjective } from '../model/objective.js';
-import { firstRungOf, objectiveAnchors, searchedObjectives, trialFit } from './auto-transfer.js';
+import { objectiveAnchors, searchedObjectives, trialFit } from './auto-transfer.js';
 import { evaluationData } from './evaluation-data.js';
 import { DEFAULT_MODEL, DEFAULT_TRAINING, modelConfig } from './model-settings.js';
 
@@ -30,32 +30,26 @@ describe('an AUTO trial is fitted as the delivered model is (trialFit)', () => {
 });
 
 describe('the first draws of a target-only search (objectiveAnchors)', () => {
-  const label = (c: { objective?: string; scoring?: string; itemAudience?: boolean }) => `${c.objective ?? 'own'}${c.scoring ? ` ${c.scoring}` : ''}${c.itemAudience === undefined ? '' : c.itemAudience ? ' audience' : ' no audience'}`;
+  const label = (c: { objective?: string; scoring?: string }) => `${c.objective ?? 'own'}${c.scoring ? ` ${c.scoring}` : ''}`;
   const own = { learningRate: 0.003, temperature: 0.2 };
 
-  it('every family\'s defaults first, then the softmax towers\' other scoring, then their item audience', () => {
+  it('every family\'s defaults first, then the softmax towers\' other scoring', () => {
     const base = modelConfig(DEFAULT_MODEL, 10, 10);
     const anchors = objectiveAnchors(base, searchedObjectives(modelObjective('softmax')), 0.003, own);
-    expect(anchors.map(label)).toEqual(['softmax cosine', 'implicit-als', 'hybrid', 'softmax inner-product', 'softmax cosine audience']);
+    expect(anchors.map(label)).toEqual(['softmax cosine', 'implicit-als', 'hybrid', 'softmax inner-product']);
     expect(anchors[3]).toEqual({ ...anchors[0], scoring: 'inner-product' });
-    expect(anchors[4]).toEqual({ ...anchors[0], itemAudience: true });
-    // It learns later than the towers without it: its first rung is three epochs, not one.
-    expect([firstRungOf(anchors[0]!, modelObjective('softmax')), firstRungOf(anchors[4]!, modelObjective('softmax')), firstRungOf(anchors[1]!, modelObjective('softmax'))]).toEqual([1, 3, 2]);
-    // A run that asked for the audience (graft train --auto --item-audience) starts with it, then tries without.
-    const withAudience = modelConfig({ ...DEFAULT_MODEL, itemAudience: true }, 10, 10);
-    expect(objectiveAnchors(withAudience, [modelObjective('softmax')], 0.003, own).map(label)).toEqual(['own cosine', 'own inner-product', 'own cosine no audience']);
   });
 
   it('the run\'s own scoring leads (graft train --auto --scoring inner-product), the other follows', () => {
     const base = modelConfig({ ...DEFAULT_MODEL, scoring: 'inner-product' }, 10, 10);
-    expect(objectiveAnchors(base, searchedObjectives(modelObjective('softmax')), 0.003, own).map(label)).toEqual(['softmax inner-product', 'implicit-als', 'hybrid', 'softmax cosine', 'softmax inner-product audience']);
-    expect(objectiveAnchors(base, [modelObjective('softmax')], 0.003, own).map(label)).toEqual(['own inner-product', 'own cosine', 'own inner-product audience']);
+    expect(objectiveAnchors(base, searchedObjectives(modelObjective('softmax')), 0.003, own).map(label)).toEqual(['softmax inner-product', 'implicit-als', 'hybrid', 'softmax cosine']);
+    expect(objectiveAnchors(base, [modelObjective('softmax')], 0.003, own).map(label)).toEqual(['own inner-product', 'own cosine']);
   });
 
   it('an objective with one scoring starts once (implicit ALS first: the softmax towers still get both)', () => {
     const base = modelConfig({ ...DEFAULT_MODEL, objective: 'implicit-als' }, 10, 10);
     const anchors = objectiveAnchors(base, searchedObjectives(modelObjective('implicit-als')), 0.003, { alsAlpha: 40, alsRegularization: 0.1 });
-    expect(anchors.map(label)).toEqual(['implicit-als', 'hybrid', 'softmax cosine', 'softmax inner-product', 'softmax cosine audience']);
+    expect(anchors.map(label)).toEqual(['implicit-als', 'hybrid', 'softmax cosine', 'softmax inner-product']);
     expect(objectiveAnchors(base, [modelObjective('implicit-als')], 0.003, { alsAlpha: 40 })).toEqual([{ alsAlpha: 40 }]);
   });
 });

@@ -1,7 +1,7 @@
 import { GraftError } from '../errors.js';
 import { evaluate, evaluateItemBiases, evaluateScoreMixes, type EvaluationData, type ScoreMix } from '../evaluation/evaluate.js';
 import { pairedBootstrap } from '../evaluation/paired-bootstrap.js';
-import { modelObjective, poolsItemAudience, takesPopularityTerm, type ModelObjective, type ModelScoring, type TunedSetting } from '../model/objective.js';
+import { modelObjective, takesPopularityTerm, type ModelObjective, type ModelScoring, type TunedSetting } from '../model/objective.js';
 import type { TrainingObjective } from '../model/training-objective.js';
 import type { TwoTowerConfig } from '../model/two-tower.model.js';
 import type { TwoTowerModel } from '../model/two-tower.model.js';
@@ -539,11 +539,8 @@ const SEARCHED_OBJECTIVES: readonly TrainingObjective[] = ['implicit-als', 'hybr
  */
 export function objectiveAnchors(base: TwoTowerConfig, objectives: readonly ModelObjective[], learningRate: number, own: Candidate): Candidate[] {
   const each = objectives.map((o, n) => (n > 0 ? perScoring(objectiveAnchor(base, o, learningRate), o) : perScoring(objectives.length > 1 ? { objective: o.name, ...own } : own, o, base.scoring)));
-  // An objective that pools the item audience also starts once with the other setting of it (its lead scoring), after the scorings.
-  // (The run's own family has the base's setting; another family starts without it: `configForObjective`.)
-  const audience = objectives.flatMap((o, n) => (poolsItemAudience(o.name) ? [{ ...each[n]![0]!, itemAudience: !(n === 0 && base.itemAudience === true) }] : []));
-  // Every family's defaults first, then the other scorings and audiences: a budget smaller than the anchors still starts from each family.
-  return [...each.map((anchors) => anchors[0]!), ...each.flatMap((anchors) => anchors.slice(1)), ...audience];
+  // Every family's defaults first, then the other scorings: a budget smaller than the anchors still starts from each family.
+  return [...each.map((anchors) => anchors[0]!), ...each.flatMap((anchors) => anchors.slice(1))];
 }
 
 /** One objective's defaults as a candidate: its tuned settings in `base` re-shaped for it (its default scoring). */
@@ -569,23 +566,10 @@ export function layeredObjectiveOver(source: ModelObjective): ModelObjective | u
   return source.layers === 'id-rows' && source.alsRows ? modelObjective('hybrid') : undefined;
 }
 
-/**
- * A candidate's first-rung budget: its objective's (epochs, or sweeps for a row-solving one),
- * times `AUDIENCE_FIRST_RUNG` for towers with the item audience.
- */
+/** A candidate's first-rung budget: its objective's (epochs, or sweeps for a row-solving one). */
 export function firstRungOf(c: Candidate, fallback: ModelObjective): number {
-  const epochs = (c.objective ? modelObjective(c.objective) : fallback).tuned.firstRungEpochs;
-  return c.itemAudience === true ? epochs * AUDIENCE_FIRST_RUNG : epochs;
+  return (c.objective ? modelObjective(c.objective) : fallback).tuned.firstRungEpochs;
 }
-
-/**
- * Towers with the item audience learn it through dropped ID rows and pooled user rows, and peak
- * later than without (Cloth: epoch 5 against 2; BENCHMARKS.md "The item audience"): after one
- * epoch the defaults with it scored 0.0438 on Cloth's carve against 0.0605 without, and
- * successive halving cut the setting that is 0.005 better when trained out. They start at 3
- * epochs (then 9, 27: each trial still stops early on the carve within its budget).
- */
-const AUDIENCE_FIRST_RUNG = 3;
 
 /** The space searching only `settings` of the objective's tuned ones. */
 function withSettings(space: SearchSpace, settings: readonly TunedSetting[]): SearchSpace {
@@ -604,7 +588,6 @@ export function overridesOf(c: Candidate): ModelOverrides {
   if (c.historyDropout !== undefined) out.historyDropout = c.historyDropout;
   if (c.popularityWeight !== undefined) out.popularityWeight = c.popularityWeight;
   if (c.scoring !== undefined) out.scoring = c.scoring;
-  if (c.itemAudience !== undefined) out.itemAudience = c.itemAudience;
   return out;
 }
 

@@ -17,7 +17,7 @@ import type { PreparedSource, PreparedTransfer } from './transfer.workflow.js';
  * Settings of the model a transfer (or its baseline) trains that a search may change from the
  * source's; `objective` re-shapes the towers for that objective (`configForObjective`).
  */
-export type ModelOverrides = Partial<Pick<TwoTowerConfig, 'objective' | 'alsAlpha' | 'alsRegularization' | 'temperature' | 'l2' | 'userIdDropout' | 'historyDropout' | 'popularityWeight' | 'scoring' | 'itemAudience'>>;
+export type ModelOverrides = Partial<Pick<TwoTowerConfig, 'objective' | 'alsAlpha' | 'alsRegularization' | 'temperature' | 'l2' | 'userIdDropout' | 'historyDropout' | 'popularityWeight' | 'scoring'>>;
 
 /** `config` with `overrides` applied: first re-shaped for their objective, then their settings. */
 export function withOverrides(config: TwoTowerConfig, overrides: ModelOverrides | undefined): TwoTowerConfig {

@@ -1,3 +1,4 @@
+import type { ItemAudienceChoice } from '../../workflows/pretrain.workflow.js';
 import { GraftError } from '../../errors.js';
 import { TRAINING_OBJECTIVES } from '../../model/training-objective.js';
 import type { SearchReport } from '../../transfer/transfer-report.js';
@@ -5,7 +6,7 @@ import { DEFAULT_SEARCH_BUDGET, formatSearchBudget, parseSearchBudget, type Sear
 import { autoPretrain } from '../../workflows/auto-pretrain.js';
 import type { TrainedModel } from '../../workflows/trained-model.js';
 import type { Command } from 'commander';
-import { formatMetrics, formatPopularityTerm, formatSearch, formatTestSet, unknownUserInDomain } from '../format-metrics.js';
+import { formatMetrics, formatItemAudience, formatPopularityTerm, formatSearch, formatTestSet, unknownUserInDomain } from '../format-metrics.js';
 import { oneOf, positiveInt } from '../options.js';
 import { addSettingOptions, typedSettings } from '../setting-options.js';
 import { trainingProgress } from '../training-progress.js';
@@ -74,6 +75,8 @@ export function registerTrain(program: Command): void {
         trained = found.trained;
         search = found.search;
         if (!o.json) note(formatSearch(search).join('\n'));
+        const audience = trained.config.itemAudienceChoice as ItemAudienceChoice | undefined;
+        if (audience && !o.json) note(formatItemAudience(audience, describeSearchMetric(evaluation)));
       } else {
         const progress = trainingProgress(o.domain);
         trained = await pretrain(prepared, { model, training, evaluation, device: o.device }, progress);
@@ -105,6 +108,7 @@ export function registerTrain(program: Command): void {
             backend: trained.backend,
             examplesPerSecond: m.training.examplesPerSecond,
             ...(m.training.popularityTerm ? { popularityTerm: m.training.popularityTerm } : {}),
+            ...(trained.config.itemAudienceChoice ? { itemAudience: trained.config.itemAudienceChoice } : {}),
             ...(search ? { search } : {}),
           })}\n`,
         );
