@@ -1085,7 +1085,6 @@ function weightLookup(weights: readonly NamedWeight[]): (name: string, size: num
   };
 }
 
-/** `baseWidth`: the tower's input width without tokens (ID dim, plus the history dim if any). */
 /** History or audience bags checked against the tables they index: BAD_INPUT naming what is wrong otherwise. */
 function checkedBags(bags: HistoryBags, what: { entity: string; entities: number; member: string; members: number; fix: string }): HistoryBags {
   const { offsets, ids } = bags;
@@ -1105,6 +1104,7 @@ function checkedBags(bags: HistoryBags, what: { entity: string; entities: number
   return bags;
 }
 
+/** `baseWidth`: the tower's input width without tokens (ID dim, plus the history or audience dim if any). */
 function towerHasTokens(weights: Map<string, NamedWeight>, tower: TowerName, baseWidth: number, given: boolean): boolean {
   const kernel = weights.get(`${tower}.dense.0.kernel`);
   // Without dense layers the input width is not recorded: go by whether tokens were passed.
