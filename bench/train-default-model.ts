@@ -9,6 +9,7 @@
  * 20's fix the sparse update got ~3x slower after ~400 steps (V8 inlining; BENCHMARKS.md), so
  * that row, not the bare steps', was the steady state of an epoch; `--blocks` shows a longer run.
  */
+import { buildHistoryBags } from '../src/model/history-bags.js';
 import { createRng } from '../src/dataset/random.js';
 import type { AdamBiasCorrection } from '../src/model/sparse-optimizer.js';
 import { TwoTowerModel, type StepTimings } from '../src/model/two-tower.model.js';
@@ -36,6 +37,8 @@ export interface DefaultModelOptions {
   noDropouts?: boolean;
   /** Reuse data generated before (several runs in one process). */
   data?: DefaultModelData;
+  /** The item tower also pools each item's audience (`--item-audience`: the user rows of its training users). */
+  itemAudience?: boolean;
 }
 
 export interface DefaultModelResult {
@@ -102,6 +105,7 @@ export async function benchDefaultModel(options: DefaultModelOptions): Promise<D
     ...DEFAULT_MODEL,
     adamBiasCorrection: options.biasCorrection ?? DEFAULT_MODEL.adamBiasCorrection,
     ...(options.noDropouts || options.exportDir ? { userIdDropout: 0, historyDropout: 0 } : {}),
+    ...(options.itemAudience ? { itemAudience: true } : {}),
   };
   const data = options.data ?? defaultModelData(options.scale, settings.tokenBuckets);
   const config = modelConfig(settings, data.users, data.items);
@@ -109,6 +113,7 @@ export async function benchDefaultModel(options: DefaultModelOptions): Promise<D
   const batchSize = DEFAULT_TRAINING.batchSize;
   try {
     model.setUserHistories(data.histories);
+    if (options.itemAudience) model.setItemAudiences(buildHistoryBags(data.train.items, data.train.users, data.items));
     // As `train` with `fitModel`'s seed: the shuffles are seeded with the model seed.
     const mixture = new ExampleMixture(data.train, batchSize, createRng(settings.seed, { resumable: true }));
     const itemCounts = mixture.itemCounts(model.items);

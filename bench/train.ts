@@ -7,7 +7,7 @@
  *
  *   npm run build && node dist/bench/train.js [--steps 300] [--plain-steps 3] [--no-cpu] [--plain-cpu]
  *   npm run build && node dist/bench/train.js --loss-curve [--steps 360]
- *   npm run build && node dist/bench/train.js --model default [--scale 180] [--steps 300] [--bias-correction row|table] [--no-dropouts] [--export DIR]
+ *   npm run build && node dist/bench/train.js --model default [--scale 180] [--steps 300] [--bias-correction row|table] [--no-dropouts] [--item-audience] [--export DIR]
  *   npm run build && node dist/bench/train.js --model default --blocks 200 [--scale 25] [--steps 1200]
  *   npm run build && node dist/bench/train.js --threads 2 [--model id|default] [--scale 25] [--steps 600] [--rounds 2]
  *
@@ -354,7 +354,7 @@ async function printDefaultModel(load: number): Promise<void> {
   const at = process.argv.indexOf('--export');
   const correction = process.argv.includes('--bias-correction') ? (process.argv[process.argv.indexOf('--bias-correction') + 1] as AdamBiasCorrection) : undefined;
   if (correction !== undefined && correction !== 'row' && correction !== 'table') throw new Error(`--bias-correction ${correction}: use row or table`);
-  const r = await benchDefaultModel({ scale: arg('scale', 180), steps: STEPS, warmup: WARMUP, rounds: ROUNDS, biasCorrection: correction, exportDir: at === -1 ? undefined : process.argv[at + 1], noDropouts: process.argv.includes('--no-dropouts') });
+  const r = await benchDefaultModel({ scale: arg('scale', 180), steps: STEPS, warmup: WARMUP, rounds: ROUNDS, biasCorrection: correction, exportDir: at === -1 ? undefined : process.argv[at + 1], noDropouts: process.argv.includes('--no-dropouts'), itemAudience: process.argv.includes('--item-audience') });
   const rssMb = process.resourceUsage().maxRSS / 1024;
   const d = r.data;
   const t = r.timings;
@@ -366,7 +366,7 @@ async function printDefaultModel(load: number): Promise<void> {
     `Data: synthetic source of \`graft seed --synthetic --scale ${d.scale}\` (generated in ${fmt(d.generateMs / 1000, 1)} s): ${fmt(d.users)} users x ${fmt(d.items)} items, ` +
       `${fmt(d.events)} events, ${fmt(d.train.users.length)} training examples after the validation carve (\`--split none\`), ${fmt(d.itemTokens.ids.length / d.items, 2)} tags per item, ` +
       `history pool of the last ${r.historyLength} training items.`,
-    `Model: dim ${DEFAULT_MODEL.dim}, MLP [${DEFAULT_MODEL.layers.join(', ')}], tower inputs user ${r.inputDims.user} (ID | history) and item ${r.inputDims.item} (ID | tags), ` +
+    `Model: dim ${DEFAULT_MODEL.dim}, MLP [${DEFAULT_MODEL.layers.join(', ')}], tower inputs user ${r.inputDims.user} (ID | history) and item ${r.inputDims.item} (ID | tags${process.argv.includes('--item-audience') ? ' | audience' : ''}), ` +
       `${r.dropouts.userId > 0 || r.dropouts.history > 0 ? `user-ID dropout ${r.dropouts.userId}, history dropout ${r.dropouts.history}` : 'no user-ID or history dropout'}, ` +
       `temperature ${DEFAULT_MODEL.temperature}, logQ, lazy Adam (bias correction per ${correction ?? 'row'}), lr ${DEFAULT_TRAINING.learningRate} with ${DEFAULT_TRAINING.schedule?.warmupSteps}-step warm-up and cosine decay over one epoch, ` +
       `clip norm ${DEFAULT_TRAINING.clipNorm}, batch ${r.batchSize}; median of ${ROUNDS} rounds over ${STEPS} steps after ${WARMUP} warm-up steps.`,
