@@ -134,7 +134,7 @@ export function poolsItemAudience(objective: string | undefined): boolean {
 /** implicit-als and hybrid solve a row per user (and per item), so the user tower keeps its ID row and the item tower pools no audience. */
 function requireUserRows(config: ObjectiveCheckedConfig, objective: string, why: string): void {
   if (config.itemAudience) {
-    throw new GraftError('BAD_INPUT', `config.itemAudience with objective ${objective}; ALS solves each item's row from its users itself: turn it off (the softmax towers' setting; CLI: --no-item-audience)`);
+    throw new GraftError('BAD_INPUT', `config.itemAudience with objective ${objective}; ALS solves each item's row from its users itself: turn it off (the softmax towers' setting; CLI: drop --item-audience)`);
   }
   if (config.userIdInput === false) {
     throw new GraftError('BAD_INPUT', `config.userIdInput = false with objective ${objective}; ${why}: keep the user's ID row (userIdInput true)`);

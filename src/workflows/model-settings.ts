@@ -98,7 +98,7 @@ export function configForObjective<C extends Pick<TwoTowerConfig, 'objective' | 
     userIdInput: defaults.userIdInput ?? true,
     userIdDropout: defaults.userIdDropout ?? 0,
     historyDropout: defaults.historyDropout ?? 0,
-    // The softmax towers' alone, and a search draws it apart: a switch starts without it.
+    // The softmax towers' alone: a switch of objective starts without it (AUTO fits a softmax winner both ways).
     itemAudience: false,
     itemBias: traits.scoring === 'cosine' ? config.itemBias : false,
     // The softmax's scoring is its own setting (another objective scores its own way): a switch starts from the default.
@@ -173,7 +173,7 @@ export function modelConfig(settings: ModelSettings, users: number, items: numbe
     userIdInput: settings.userIdInput ?? true,
     userIdDropout: settings.userIdDropout ?? 0,
     itemAudience: settings.itemAudience === true,
-    // Read only with the audience (the model refuses it without: the item tower would lose its only input).
+    // Read only with the audience (without it the item tower would lose its only input: the model reads 0).
     ...(settings.itemAudience === true ? { itemIdDropout: settings.itemIdDropout ?? 0.8 } : {}),
     uniformNegatives: settings.uniformNegatives ?? 0,
     itemBias: settings.itemBias ?? false,
