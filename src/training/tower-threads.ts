@@ -22,12 +22,14 @@ import { learningRateAt, type LearningRateSchedule } from './learning-rate-sched
  *   once may lose one update's increment, never corrupt a value (aligned float32 writes).
  * - **Dense layers are replicated and see every step**: each thread has a replica. Per round
  *   the threads exchange their dense gradients through shared memory and every replica takes
- *   all of them, one Adam step per thread in thread order, each with the learning rate of its
- *   own step: the replicas stay identical and take as many steps as on one thread. With more
- *   than one thread a round's updates are applied one round late (the threads compute round
- *   r + 1 while the slowest finishes round r: no thread waits for another unless it is a whole
- *   round ahead), so a gradient is computed at weights up to 2 x threads - 1 steps old
- *   (bounded staleness, as in stale-synchronous parallel SGD; Ho et al., NIPS 2013).
+ *   all of them before the next round, one Adam step per thread in thread order, each with the
+ *   learning rate of its own step: the replicas stay identical and take as many steps as on one
+ *   thread. The round is a barrier (synchronous data parallel): the round's gradients are all
+ *   computed at the same weights, so thread k's is k steps old (at most threads - 1). An earlier
+ *   design applied a round's updates one round late, so that no thread waited unless a whole
+ *   round ahead (staleness up to 2 x threads - 1, as stale-synchronous SGD); it trained
+ *   measurably less per step (the default model at scale 25: final loss 5.59-5.61 on two threads
+ *   against 5.27 on one; the barrier: 5.31) for about 7% more examples a second (BENCHMARKS.md).
  * So the result depends on the threads' timing with more than one thread; with one thread it
  * is the in-process training's, bit for bit (tested). The calling thread only coordinates:
  * its event loop stays free (cancellation, progress, a server's requests).
@@ -45,11 +47,11 @@ const DONE = 3;
 const ARRIVED = 8;
 /**
  * Rounds whose gradients and flags are kept at once (round r in slot r mod SLOTS). A thread
- * reads round q during its round q + 1, after handing in q + 1; another thread can write
- * round q + 3 once it has seen that hand-in (it waits for round q + 1 in its round q + 2), so
- * three slots would let it overwrite round q while it is still being read: four cannot.
+ * reads round q in its round q, after handing it in, and hands in q + 1 only after applying
+ * q; another thread writes round q + 2 only after it has seen that hand-in of q + 1 (it waits
+ * for every thread's round q + 1 in its own), so it cannot overwrite round q while it is read.
  */
-const SLOTS = 4;
+const SLOTS = 2;
 /** A slot's flags: bit 0, the thread took a step (its gradients are in); bit 1, it had seen ABORT. */
 const STEPPED = 1;
 const SAW_ABORT = 2;
@@ -107,8 +109,6 @@ export class TowerThread {
   readonly model: TwoTowerModel;
   private readonly mixture: ExampleMixture;
   private readonly denseTotal: number;
-  /** Rounds a round's dense updates wait before they are applied: 0 on one thread, else 1. */
-  private readonly lag: number;
   private globalStep = 0;
   /** The round at which the threads agreed to stop this epoch (-1: none yet). */
   private stopRound = -1;
@@ -117,7 +117,6 @@ export class TowerThread {
     this.model = TwoTowerModel.fromThreadState(init.state, init.thread);
     this.mixture = new ExampleMixture(init.data, init.batchSize, createRng(init.seed, { resumable: true }));
     this.denseTotal = init.denseSizes.reduce((a, b) => a + b, 0);
-    this.lag = init.threads > 1 ? 1 : 0;
     const sizes = this.model.trainableDenseSizes();
     if (sizes.join() !== init.denseSizes.join()) {
       throw new GraftError('INTERNAL', `thread ${init.thread} rebuilt dense layers of sizes [${sizes.join(', ')}], the caller has [${init.denseSizes.join(', ')}]`);
@@ -135,8 +134,7 @@ export class TowerThread {
     const rounds = Math.ceil(steps / threads);
     let mine = 0;
     let examples = 0;
-    let r = 0;
-    for (; r < rounds && this.stopRound < 0; r++) {
+    for (let r = 0; r < rounds && this.stopRound < 0; r++) {
       const sync = this.sync(r);
       const s = r * threads + thread;
       if (s < steps) {
@@ -152,11 +150,6 @@ export class TowerThread {
         model.syncDenseWithoutStep(sync);
       }
     }
-    // The rounds still in flight: every thread applies the same ones, up to the last it ran.
-    const last = r - 1;
-    const pending: DenseUpdate[] = [];
-    for (let q = Math.max(0, last - this.lag + 1); q <= last; q++) pending.push(...this.roundUpdates(q));
-    model.applyDenseUpdates(pending);
     if (this.stopRound >= 0) Atomics.store(control, STOPPED, 1);
     const dense = model.denseState();
     return {
@@ -174,10 +167,10 @@ export class TowerThread {
   }
 
   /**
-   * Round `round`'s dense sync: this thread's gradients into the round's slot, then the updates
-   * of round `round - lag` once every thread has handed those in (in thread order). The
-   * threads agree to stop when a thread had seen ABORT in round `round - lag`: all of them read
-   * the same flags, so all stop after this same round.
+   * Round `round`'s dense sync: this thread's gradients into the round's slot, then the round's
+   * updates once every thread has handed its own in (in thread order). The threads agree to
+   * stop when a thread had seen ABORT in this round: all of them read the same flags, so all
+   * stop after this same round.
    */
   private sync(round: number): DenseSync {
     const { threads, thread, control, gradients } = this.init;
@@ -196,11 +189,9 @@ export class TowerThread {
         Atomics.store(control, ARRIVED + threads + slot * threads + thread, flags);
         Atomics.store(control, ARRIVED + thread, round);
         Atomics.notify(control, ARRIVED + thread);
-        const applied = round - this.lag;
-        if (applied < 0) return [];
-        const updates = this.roundUpdates(applied);
+        const updates = this.roundUpdates(round);
         for (let t = 0; t < threads; t++) {
-          if ((Atomics.load(control, ARRIVED + threads + (applied % SLOTS) * threads + t) & SAW_ABORT) !== 0) this.stopRound = round;
+          if ((Atomics.load(control, ARRIVED + threads + slot * threads + t) & SAW_ABORT) !== 0) this.stopRound = round;
         }
         return updates;
       },
@@ -284,11 +275,12 @@ export interface TowerThreadsOptions {
 /**
  * Batches per thread and epoch below which the default (`defaultTowerThreads`) trains on one
  * thread. The threads' rows are read up to a round stale and hot rows take the threads'
- * steps from the same values, which costs quality on short epochs: Amazon Phone (about 245
- * batches an epoch), target alone, HR@10 0.2374 on two threads against 0.2442 on one (means
- * of 14 and 5 runs; Cloth the same on both). No larger real pair was at hand to find where the
- * cost vanishes; this keeps the default at one thread below about 260k examples an epoch per
- * extra thread, where an epoch takes seconds anyway (BENCHMARKS.md, issue 20).
+ * steps from the same values, which costs a little quality on short epochs: Amazon Phone
+ * (42k events), target alone, HR@10 0.2420 on two threads against 0.2469 on one (means of the
+ * same 8 seeds, paired difference -0.0048, standard error 0.0017; Cloth +0.0004 ± 0.0012). No
+ * larger real pair was at hand to find where the cost vanishes; this keeps the default at one
+ * thread below about 260k examples an epoch per extra thread, where an epoch takes seconds
+ * anyway (BENCHMARKS.md, issue 20).
  */
 export const MIN_BATCHES_PER_THREAD = 1024;
 

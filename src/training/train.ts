@@ -60,7 +60,7 @@ export interface TrainOptions<M extends TrainableModel = TrainableModel> {
   clipNorm?: number;
   /**
    * Threads that train (default 1). More trains data-parallel on worker threads
-   * (`tower-threads.ts`: rows shared and updated lock-free, dense layers averaged every round)
+   * (`tower-threads.ts`: rows shared and updated lock-free, every thread's dense step taken by every replica at each round's barrier)
    * when the model is a `TwoTowerModel` with the in-batch softmax task on the wasm or cpu
    * backend; other models and backends train on this thread (`TrainResult.threads` says which).
    * Reproducible for a seed with one thread only.
