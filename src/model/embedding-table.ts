@@ -22,6 +22,20 @@ export interface EmbeddingTableOptions {
  * A table's arrays in shared memory with the settings its updates use (`EmbeddingTable.shareMemory`):
  * a worker thread's `EmbeddingTable.fromShared` reads and writes the same rows.
  */
+/**
+ * A table's pending row gradients in shared memory (`EmbeddingTable.adoptAccumulator`), with
+ * room for every row: worker threads apply each other's pending rows of their own partition
+ * (`applyPartition`, `tower-threads.ts`).
+ */
+export interface RowAccumulator {
+  /** [the number of pending rows, as last published] */
+  count: Int32Array;
+  /** The pending rows, in first-touch order. */
+  touched: Int32Array;
+  /** `[rows, dim]`: slot s holds the summed gradient of `touched[s]`. */
+  accum: Float32Array;
+}
+
 export interface SharedTableState {
   rows: number;
   dim: number;
@@ -69,6 +83,8 @@ export class EmbeddingTable {
   private touched: Int32Array;
   private accum: Float32Array;
   private touchedCount = 0;
+  /** With a shared accumulator (`adoptAccumulator`): where `publishPending` writes the count. */
+  private published: Int32Array | undefined;
 
   constructor(options: EmbeddingTableOptions) {
     const { rows, dim } = options;
@@ -273,7 +289,7 @@ export class EmbeddingTable {
     };
   }
 
-  /** A table over another thread's shared arrays (`shareMemory`): its updates land in them, lock-free. */
+  /** A table over another thread's shared arrays (`shareMemory`): its updates land in them (each thread its own rows of a round: `applyPartition`). */
   static fromShared(state: SharedTableState): EmbeddingTable {
     const table = new EmbeddingTable({ rows: 0, dim: state.dim, optimizer: state.optimizer, optimizerOptions: state.optimizerOptions, l2: state.l2 });
     table.rowCount = state.rows;
@@ -341,6 +357,61 @@ export class EmbeddingTable {
   private checkRange(from: number, to: number): void {
     if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && from <= to && to <= this.rowCount)) {
       throw new GraftError('BAD_INPUT', `row range [${from}, ${to}) is invalid for a table of ${this.rowCount} rows`);
+    }
+  }
+
+  /** A shared accumulator with room for every row of a `[rows, dim]` table (`adoptAccumulator`). */
+  static sharedAccumulator(rows: number, dim: number): RowAccumulator {
+    const n = Math.max(rows, 1);
+    return {
+      count: new Int32Array(new SharedArrayBuffer(4)),
+      touched: new Int32Array(new SharedArrayBuffer(4 * n)),
+      accum: new Float32Array(new SharedArrayBuffer(4 * n * dim)),
+    };
+  }
+
+  /**
+   * Accumulates the pending row gradients in `accumulator` (from `sharedAccumulator` for this
+   * table's shape; it never grows) so other threads can read them after `publishPending`.
+   */
+  adoptAccumulator(accumulator: RowAccumulator): void {
+    if (accumulator.touched.length < this.rowCount || accumulator.accum.length < this.rowCount * this.dim) {
+      throw new GraftError('INTERNAL', `a shared accumulator of ${accumulator.touched.length} rows cannot hold a table of ${this.rowCount}`);
+    }
+    this.clearAccumulated();
+    this.touched = accumulator.touched;
+    this.accum = accumulator.accum;
+    this.published = accumulator.count;
+  }
+
+  /** Makes the pending rows' count visible to the other threads (see `adoptAccumulator`). */
+  publishPending(): void {
+    if (this.published) Atomics.store(this.published, 0, this.touchedCount);
+  }
+
+  /**
+   * One optimizer step with the pending rows of `from` (this thread's accumulator or another's)
+   * that fall in partition `part` of `parts` (row mod parts), as `applyAccumulated` applies its
+   * own: every thread applies a disjoint set of rows, so no row is written by two at once. The
+   * l2 term is added into `from` for the rows applied (only this partition's thread reads them).
+   */
+  applyPartition(from: RowAccumulator, part: number, parts: number, lr: number): void {
+    const n = Atomics.load(from.count, 0);
+    const { dim, weights, l2, rowScale } = this;
+    const { touched, accum } = from;
+    const rate = lr * this.learningRateMultiplier;
+    this.optimizer.beginStep();
+    for (let s = 0; s < n; s++) {
+      const row = touched[s];
+      if (row % parts !== part) continue;
+      const base = s * dim;
+      if (l2 !== 0) {
+        const w = row * dim;
+        for (let k = 0; k < dim; k++) accum[base + k] += l2 * weights[w + k];
+      }
+      const rowRate = rowScale === undefined ? rate : rate * rowScale[row];
+      if (rowRate === 0) continue;
+      this.optimizer.updateRow(weights, row, accum, base, rowRate);
     }
   }
 

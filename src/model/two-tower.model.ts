@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
 import { onHostBackend } from './backend.js';
 import { DenseOptimizer, type DenseSlotSnapshot } from './dense-optimizer.js';
-import { EmbeddingTable, type SharedTableState } from './embedding-table.js';
+import { EmbeddingTable, type RowAccumulator, type SharedTableState } from './embedding-table.js';
 import { InBatchSoftmaxTask, type SoftmaxTaskState } from './in-batch-softmax.task.js';
 import type { BatchLogits, RetrievalTask } from './retrieval-task.js';
 import type { Initializer } from './initializer.js';
@@ -176,8 +176,8 @@ export interface TrainStepOptions {
   /**
    * Data-parallel training (`src/training/tower-threads.ts`): the step's dense gradients are
    * exchanged with the other threads', and the dense layers take every thread's update of the
-   * round in thread order (the same on every thread, so the replicas stay identical). The rows
-   * are updated at once, in the shared tables.
+   * round in thread order (the same on every thread, so the replicas stay identical). With
+   * `rows`, the shared tables' rows too, each thread its partition of every thread's rows.
    */
   denseSync?: DenseSync;
 }
@@ -189,6 +189,25 @@ export interface DenseSync {
    * of the round out, in thread order, each with the learning rate of its step.
    */
   exchange(gradients: Float32Array[] | undefined): DenseUpdate[];
+  /**
+   * The rows too at the round's barrier (`tower-threads.ts`): each thread publishes its pending
+   * rows before `exchange`, then applies every thread's pending rows of its own partition, in
+   * thread order, and waits for the others (`done`) before its accumulator is cleared.
+   */
+  rows?: RowPartition;
+}
+
+/** How the threads of a round apply its row updates (`DenseSync.rows`). */
+export interface RowPartition {
+  /** This thread's partition: rows with row mod parts = part. */
+  part: number;
+  parts: number;
+  /** Per thread, its tables' accumulators (`rowTableShapes` order; undefined where the model has no such table). */
+  accumulators: (RowAccumulator | undefined)[][];
+  /** Per thread, the learning rate of its step in this round (undefined: it took none); valid once `exchange` returned. */
+  learningRates(): (number | undefined)[];
+  /** Marks this thread's partition applied and waits until every thread's is. */
+  done(): void;
 }
 
 /** One step's dense gradients (trainable variables in order) and its learning rate. */
@@ -454,7 +473,47 @@ export class TwoTowerModel {
    * the others): it adds nothing to the mean and takes the same dense update as they do.
    */
   syncDenseWithoutStep(sync: DenseSync): void {
+    if (sync.rows) this.publishPendingRows();
     this.applyDenseUpdates(sync.exchange(undefined));
+    if (sync.rows) this.applyRowPartition(sync.rows);
+  }
+
+  /** Shapes of the row tables (user, item, token, item bias; undefined where absent): what `adoptRowAccumulators` takes. */
+  rowTableShapes(): ({ rows: number; dim: number } | undefined)[] {
+    return this.rowTables().map((t) => (t ? { rows: t.rows, dim: t.dim } : undefined));
+  }
+
+  /** Worker threads: the tables' pending rows in shared accumulators (`EmbeddingTable.adoptAccumulator`), one per `rowTableShapes` entry. */
+  adoptRowAccumulators(accumulators: (RowAccumulator | undefined)[]): void {
+    this.rowTables().forEach((table, k) => {
+      const accumulator = accumulators[k];
+      if (table && accumulator) table.adoptAccumulator(accumulator);
+    });
+  }
+
+  private rowTables(): (EmbeddingTable | undefined)[] {
+    return [this.userTable, this.itemTable, this.tokenTable, this.itemBiasTable];
+  }
+
+  private publishPendingRows(): void {
+    const tables = this.rowTables();
+    for (let k = 0; k < tables.length; k++) tables[k]?.publishPending();
+  }
+
+  /** The round's rows of this thread's partition from every thread's accumulator, in thread order; then the barrier, then this thread's accumulator cleared. */
+  private applyRowPartition(rows: RowPartition): void {
+    const tables = this.rowTables();
+    const rates = rows.learningRates();
+    for (let k = 0; k < tables.length; k++) {
+      const table = tables[k];
+      if (!table) continue;
+      for (let t = 0; t < rows.parts; t++) {
+        const rate = rates[t];
+        if (rate !== undefined) table.applyPartition(rows.accumulators[t]![k]!, rows.part, rows.parts, rate);
+      }
+    }
+    rows.done();
+    for (let k = 0; k < tables.length; k++) tables[k]?.clearAccumulated();
   }
 
   /** Data-parallel training: dense updates of other steps (`DenseSync`), applied one after another. */
@@ -808,6 +867,11 @@ export class TwoTowerModel {
           if (scale !== 1) for (let i = 0; i < copy.length; i++) copy[i] *= scale;
           return copy;
         });
+        // With the rows at the barrier, they are accumulated and published before it.
+        if (sync.rows) {
+          this.accumulateRowGradients(batch.users, gathered.candidates, grads);
+          this.publishPendingRows();
+        }
         this.applyDenseUpdatesOf(dense, sync.exchange(local));
       } else if (grads.dense.length > 0) {
         this.denseOptimizer.apply(
@@ -818,9 +882,10 @@ export class TwoTowerModel {
         );
       }
       if (timings) t3 = performance.now();
-      this.accumulateRowGradients(batch.users, gathered.candidates, grads);
+      if (!sync?.rows) this.accumulateRowGradients(batch.users, gathered.candidates, grads);
     });
-    this.applyRowGradients(lr, inspect);
+    if (sync?.rows) this.applyRowPartition(sync.rows);
+    else this.applyRowGradients(lr, inspect);
     if (timings) {
       const t4 = performance.now();
       timings.steps++;

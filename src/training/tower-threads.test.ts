@@ -136,50 +136,68 @@ describe('towers trained on worker threads', () => {
     there.dispose();
   }, 60_000);
 
-  it("on two threads takes a round's dense steps from the same weights, in thread order, before the next round (every row frozen: bit for bit)", async () => {
+  it("on two threads takes a round's steps from the same weights and applies them in thread order at the round's barrier, rows and dense layers: bit for bit", async () => {
     await useBackend('wasm');
     const data = planted(6, 11);
     const seed = 6;
     const lr = 0.01;
-    // No dropout and no sampled negatives (their draws are per thread), every row frozen (the
-    // rows are the lock-free part): what is left is the dense layers' exchange, deterministic.
+    // History pooling (hot item rows in every batch) and item tokens; no dropout and no
+    // sampled negatives, whose draws are per thread.
     const build = () => {
-      const model = TwoTowerModel.create({ ...config, userHistory: false, userIdDropout: 0, historyDropout: 0, tokenDropout: 0, uniformNegatives: 0 });
-      model.userTable.freezeRows(0, USERS);
-      model.itemTable.freezeRows(0, ITEMS);
+      const model = TwoTowerModel.create({ ...config, userIdDropout: 0, historyDropout: 0, tokenDropout: 0, uniformNegatives: 0 }, { itemTokens: itemTokens() });
+      model.setUserHistories(histories(data));
       return model;
     };
     const threaded = build();
     const result = await train(threaded, data, { epochs: 2, batchSize: 32, learningRate: lr, seed, threads: 2 });
     expect(result.threads).toBe(2);
 
-    // The same rounds on this thread: step 2r + 1's gradients taken first without an update
-    // (the rows are frozen, so the probe changes nothing), then step 2r's, and both applied.
+    // The same rounds on this thread: step 2r + 1's gradients taken first (nothing applied),
+    // then step 2r taken with both dense updates, then step 2r + 1's rows applied.
     const here = build();
     const mixture = new ExampleMixture(data, 32, createRng(seed, { resumable: true }));
     here.setItemFrequencies(mixture.itemCounts(ITEMS));
+    const tables = { 'user.embedding': here.userTable, 'item.embedding': here.itemTable, 'token.embedding': here.tokenTable! };
     for (let epoch = 0; epoch < 2; epoch++) {
       mixture.shuffle();
       const steps = mixture.stepsPerEpoch;
       expect(steps % 2).toBe(1); // the last round has one step: thread 1 only syncs
       for (let s = 0; s < steps; s += 2) {
-        let second: Float32Array[] | undefined;
-        if (s + 1 < steps) {
-          here.trainStep(mixture.batch(s + 1), lr, { denseSync: { exchange: (local) => ((second = local), []) } });
-        }
+        const second = s + 1 < steps ? here.gradients(mixture.batch(s + 1)) : undefined;
         here.trainStep(mixture.batch(s), lr, {
-          denseSync: { exchange: (local) => [{ gradients: local!, learningRate: lr }, ...(second ? [{ gradients: second, learningRate: lr }] : [])] },
+          denseSync: { exchange: (local) => [{ gradients: local!, learningRate: lr }, ...(second ? [{ gradients: Object.values(second.dense), learningRate: lr }] : [])] },
         });
+        if (second) {
+          expect(Object.keys(second.tables).sort()).toEqual(Object.keys(tables).sort());
+          for (const [name, table] of Object.entries(tables)) table.applyGradients(second.tables[name]!.ids, second.tables[name]!.grads, lr);
+        }
       }
     }
     const a = here.exportWeights();
     const b = threaded.exportWeights();
     expect(b.map((w) => w.name)).toEqual(a.map((w) => w.name));
     a.forEach((w, i) => expect(b[i].data, w.name).toEqual(w.data));
-    // The dense layers moved (the comparison is not of two untouched models).
-    expect(a.find((w) => w.name === 'user.dense.0.kernel')!.data).not.toEqual(build().exportWeights().find((w) => w.name === 'user.dense.0.kernel')!.data);
+    // Both moved (the comparison is not of two untouched models).
+    const initial = build().exportWeights();
+    for (const name of ['item.embedding', 'user.dense.0.kernel']) expect(a.find((w) => w.name === name)!.data).not.toEqual(initial.find((w) => w.name === name)!.data);
     here.dispose();
     threaded.dispose();
+  }, 60_000);
+
+  it('is reproducible for a seed on two threads, with every dropout and sampled negatives', async () => {
+    await useBackend('wasm');
+    const data = planted(6, 12);
+    const fit = async () => {
+      const model = TwoTowerModel.create(config, { itemTokens: itemTokens() });
+      model.setUserHistories(histories(data));
+      await train(model, data, { epochs: 2, batchSize: 32, learningRate: 0.01, seed: 8, threads: 2 });
+      const weights = model.exportWeights();
+      model.dispose();
+      return weights;
+    };
+    const first = await fit();
+    const second = await fit();
+    first.forEach((w, i) => expect(second[i].data, w.name).toEqual(w.data));
   }, 60_000);
 
   it('trains on two threads as well as on one (planted clusters), the tables updated in place', async () => {

@@ -6,7 +6,8 @@ import { createRng } from '../dataset/random.js';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../model/backend.js';
 import { inSharedMemory } from '../model/sparse-optimizer.js';
-import { TwoTowerModel, type DenseState, type DenseSync, type DenseUpdate, type ModelThreadState } from '../model/two-tower.model.js';
+import { EmbeddingTable, type RowAccumulator } from '../model/embedding-table.js';
+import { TwoTowerModel, type DenseState, type DenseSync, type DenseUpdate, type ModelThreadState, type RowPartition } from '../model/two-tower.model.js';
 import { ExampleMixture, type ExampleSet, type TrainingData } from './example-mixture.js';
 import { learningRateAt, type LearningRateSchedule } from './learning-rate-schedule.js';
 
@@ -14,25 +15,30 @@ import { learningRateAt, type LearningRateSchedule } from './learning-rate-sched
  * Data-parallel training of the towers on worker threads (issue 20 item 4).
  *
  * Every thread holds the same example order (the same seeded mixture) and takes every
- * `threads`-th batch of it: in round r, thread k trains on batch r x threads + k. The
- * consistency model:
- * - **Rows (the embedding tables) are shared and updated lock-free** (Hogwild, Recht et al.
- *   2011): the tables and their optimizer state live in `SharedArrayBuffer`s, each thread
- *   applies its batch's row updates as soon as it has them; two threads updating one row at
- *   once may lose one update's increment, never corrupt a value (aligned float32 writes).
- * - **Dense layers are replicated and see every step**: each thread has a replica. Per round
- *   the threads exchange their dense gradients through shared memory and every replica takes
- *   all of them before the next round, one Adam step per thread in thread order, each with the
- *   learning rate of its own step: the replicas stay identical and take as many steps as on one
- *   thread. The round is a barrier (synchronous data parallel): the round's gradients are all
- *   computed at the same weights, so thread k's is k steps old (at most threads - 1). An earlier
- *   design applied a round's updates one round late, so that no thread waited unless a whole
- *   round ahead (staleness up to 2 x threads - 1, as stale-synchronous SGD); it trained
- *   measurably less per step (the default model at scale 25: final loss 5.59-5.61 on two threads
- *   against 5.27 on one; the barrier: 5.31) for about 7% more examples a second (BENCHMARKS.md).
- * So the result depends on the threads' timing with more than one thread; with one thread it
- * is the in-process training's, bit for bit (tested). The calling thread only coordinates:
- * its event loop stays free (cancellation, progress, a server's requests).
+ * `threads`-th batch of it: in round r, thread k trains on batch r x threads + k. Every round
+ * ends at a barrier, and all of a round's gradients are computed at the same weights (thread
+ * k's step is k steps old: synchronous data parallel, the round's steps taken one after another):
+ * - **Rows (the embedding tables) are shared** (`SharedArrayBuffer`s: weights, lazy-Adam state,
+ *   freeze masks, row multipliers). Each thread sums its step's row gradients in a shared
+ *   accumulator; at the barrier every thread applies the pending rows of its own partition
+ *   (row mod threads) from every thread's accumulator, in thread order, each with the learning
+ *   rate of its step. No row is written by two threads at once, and a row touched by several
+ *   steps of the round takes their updates in step order, as on one thread (but from
+ *   gradients computed at the round's start). A second barrier ends the row updates before the
+ *   next round gathers rows.
+ * - **Dense layers are replicated**: each thread has a replica. The threads hand their dense
+ *   gradients over through shared memory and every replica takes all of them, one Adam step
+ *   per thread in thread order: the replicas stay identical and take as many steps as on one
+ *   thread.
+ * So a run is deterministic for a seed and a thread count (tested against an emulation on one
+ * thread, rows and dense layers bit for bit), and with one thread it is the in-process
+ * training's, bit for bit (tested). Two earlier designs: the rows updated lock-free as each
+ * thread finished its step (Hogwild, Recht et al. 2011; timing-dependent), and before that the
+ * dense updates applied one round late so that no thread waited unless a whole round ahead
+ * (stale-synchronous, staleness up to 2 x threads - 1), which trained measurably less per step
+ * (the default model at scale 25: final loss 5.59-5.61 on two threads against 5.27 on one; the
+ * barrier: 5.31) for about 6% more examples a second (BENCHMARKS.md). The calling thread only
+ * coordinates: its event loop stays free (cancellation, progress, a server's requests).
  */
 
 /** `control` slots (Int32). */
@@ -61,9 +67,14 @@ const WAIT_POLL_MS = 200;
 /** How often the calling thread reports progress and looks at the signal while the threads train (ms). */
 const POLL_MS = 50;
 
+/** Per thread (after ARRIVED's threads and the slots' flags): the last round whose rows of its partition it has applied (-1: none). */
+function rowsDone(threads: number): number {
+  return ARRIVED + threads + SLOTS * threads;
+}
+
 /** Int32 slots of a run's control array. */
 function controlSize(threads: number): number {
-  return ARRIVED + threads + SLOTS * threads;
+  return rowsDone(threads) + threads;
 }
 
 /** What each worker thread is given for one training run. */
@@ -83,6 +94,8 @@ export interface TowerThreadInit {
   control: Int32Array;
   /** `SLOTS x threads x sum(denseSizes)`: each thread's gradients of the rounds in flight. */
   gradients: Float32Array;
+  /** Per thread, its tables' pending rows in shared memory (`TwoTowerModel.rowTableShapes` order). */
+  rowAccumulators: (RowAccumulator | undefined)[][];
   /** Per step of the epoch: its loss (0 until taken). */
   losses: Float64Array;
   /** [the latest step's loss] */
@@ -117,6 +130,7 @@ export class TowerThread {
     this.model = TwoTowerModel.fromThreadState(init.state, init.thread);
     this.mixture = new ExampleMixture(init.data, init.batchSize, createRng(init.seed, { resumable: true }));
     this.denseTotal = init.denseSizes.reduce((a, b) => a + b, 0);
+    this.model.adoptRowAccumulators(init.rowAccumulators[init.thread]!);
     const sizes = this.model.trainableDenseSizes();
     if (sizes.join() !== init.denseSizes.join()) {
       throw new GraftError('INTERNAL', `thread ${init.thread} rebuilt dense layers of sizes [${sizes.join(', ')}], the caller has [${init.denseSizes.join(', ')}]`);
@@ -195,13 +209,35 @@ export class TowerThread {
         }
         return updates;
       },
+      rows: this.rowPartition(round),
+    };
+  }
+
+  /** Round `round`'s rows: this thread applies its partition of every thread's pending rows, then waits for the others'. */
+  private rowPartition(round: number): RowPartition {
+    const { threads, thread, control, rowAccumulators, learningRate, totalSteps, schedule } = this.init;
+    const slot = round % SLOTS;
+    const done = rowsDone(threads);
+    return {
+      part: thread,
+      parts: threads,
+      accumulators: rowAccumulators,
+      learningRates: () =>
+        Array.from({ length: threads }, (_, t) =>
+          (Atomics.load(control, ARRIVED + threads + slot * threads + t) & STEPPED) !== 0 ? learningRateAt(learningRate, this.globalStep + round * threads + t, totalSteps, schedule) : undefined,
+        ),
+      done: () => {
+        Atomics.store(control, done + thread, round);
+        Atomics.notify(control, done + thread);
+        for (let t = 0; t < threads; t++) waitForRound(control, done + t, round);
+      },
     };
   }
 
   /** Waits until every thread has handed in round `round`, and returns its updates (views into the shared slots). */
   private roundUpdates(round: number): DenseUpdate[] {
     const { threads, control, gradients, denseSizes, learningRate, totalSteps, schedule } = this.init;
-    for (let t = 0; t < threads; t++) waitForRound(control, t, round);
+    for (let t = 0; t < threads; t++) waitForRound(control, ARRIVED + t, round);
     const total = this.denseTotal;
     const slot = round % SLOTS;
     const out: DenseUpdate[] = [];
@@ -235,13 +271,13 @@ export function denseDigest(state: DenseState): number {
   return hash;
 }
 
-/** Waits until thread `t` has handed in round `round`; throws when another thread has failed. */
-function waitForRound(control: Int32Array, t: number, round: number): void {
+/** Waits until `control[at]` (a thread's last round handed in, or applied) reaches `round`; throws when another thread has failed. */
+function waitForRound(control: Int32Array, at: number, round: number): void {
   for (;;) {
-    const arrived = Atomics.load(control, ARRIVED + t);
+    const arrived = Atomics.load(control, at);
     if (arrived >= round) return;
     if (Atomics.load(control, FAILED) !== 0) throw new GraftError('INTERNAL', 'another training thread failed');
-    Atomics.wait(control, ARRIVED + t, arrived, WAIT_POLL_MS);
+    Atomics.wait(control, at, arrived, WAIT_POLL_MS);
   }
 }
 
@@ -274,13 +310,13 @@ export interface TowerThreadsOptions {
 
 /**
  * Batches per thread and epoch below which the default (`defaultTowerThreads`) trains on one
- * thread. The threads' rows are read up to a round stale and hot rows take the threads'
- * steps from the same values, which costs a little quality on short epochs: Amazon Phone
- * (42k events), target alone, HR@10 0.2420 on two threads against 0.2469 on one (means of the
- * same 8 seeds, paired difference -0.0048, standard error 0.0017; Cloth +0.0004 ± 0.0012). No
- * larger real pair was at hand to find where the cost vanishes; this keeps the default at one
- * thread below about 260k examples an epoch per extra thread, where an epoch takes seconds
- * anyway (BENCHMARKS.md, issue 20).
+ * thread. The steps of a round are computed from the same weights, so popular rows (the pooled
+ * histories' items, in every batch) take several steps from one value, which costs a little
+ * quality on short epochs: Amazon Phone (42k events), target alone, HR@10 0.2426 on two threads
+ * against 0.2469 on one (the same 8 seeds; paired difference -0.0043, standard error 0.0021;
+ * Cloth the same on both). No larger real pair was at hand to find where the cost vanishes;
+ * this keeps the default at one thread below about 260k examples an epoch per extra thread,
+ * where an epoch takes seconds anyway (BENCHMARKS.md, issue 20).
  */
 export const MIN_BATCHES_PER_THREAD = 1024;
 
@@ -340,6 +376,8 @@ export class TowerThreads {
     const gradients = new Float32Array(new SharedArrayBuffer(4 * Math.max(1, SLOTS * threads * total)));
     const losses = new Float64Array(new SharedArrayBuffer(8 * Math.max(1, steps)));
     const latestLoss = new Float64Array(new SharedArrayBuffer(8));
+    const shapes = model.rowTableShapes();
+    const rowAccumulators = Array.from({ length: threads }, () => shapes.map((shape) => shape && EmbeddingTable.sharedAccumulator(shape.rows, shape.dim)));
     const workers: Worker[] = [];
     while (workers.length < threads) workers.push(parked.pop() ?? spawnWorker());
     const run = new TowerThreads(model, workers, control, losses, latestLoss);
@@ -360,6 +398,7 @@ export class TowerThreads {
             denseSizes,
             control,
             gradients,
+            rowAccumulators,
             losses,
             latestLoss,
           };
@@ -384,7 +423,10 @@ export class TowerThreads {
     Atomics.store(control, DONE, 0);
     Atomics.store(control, STOPPED, 0);
     Atomics.store(control, ABORT, signal?.aborted ? 1 : 0);
-    for (let t = 0; t < this.workers.length; t++) Atomics.store(control, ARRIVED + t, -1);
+    for (let t = 0; t < this.workers.length; t++) {
+      Atomics.store(control, ARRIVED + t, -1);
+      Atomics.store(control, rowsDone(this.workers.length) + t, -1);
+    }
     const timer = setInterval(() => {
       if (signal?.aborted) Atomics.store(control, ABORT, 1);
       onProgress?.(Atomics.load(control, DONE), this.latestLoss[0]);

@@ -60,10 +60,10 @@ export interface TrainOptions<M extends TrainableModel = TrainableModel> {
   clipNorm?: number;
   /**
    * Threads that train (default 1). More trains data-parallel on worker threads
-   * (`tower-threads.ts`: rows shared and updated lock-free, every thread's dense step taken by every replica at each round's barrier)
+   * (`tower-threads.ts`: a round's steps all taken from the same weights, then applied in thread order at the round's barrier, rows and dense layers)
    * when the model is a `TwoTowerModel` with the in-batch softmax task on the wasm or cpu
    * backend; other models and backends train on this thread (`TrainResult.threads` says which).
-   * Reproducible for a seed with one thread only.
+   * Reproducible for a seed and a thread count (one thread: this thread's training, bit for bit).
    */
   threads?: number;
   /**

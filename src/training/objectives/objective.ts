@@ -15,7 +15,7 @@ export interface FitOptions {
   clipNorm?: number;
   /** Seeds the example order (gradient objectives). */
   seed: number;
-  /** Threads; undefined: the machine's cores. Row-solving objectives: the result is the same for any count; softmax: data-parallel, reproducible with 1 only. */
+  /** Threads; undefined: the machine's cores. Row-solving objectives: the result is the same for any count; softmax: data-parallel, reproducible for a seed and a count. */
   threads?: number;
   /** Checked between steps / row blocks: the fit returns `aborted: true` with the last completed state. */
   signal?: AbortSignal;
