@@ -177,23 +177,27 @@ export class EmbeddingTable {
   /** Updates every row with a pending gradient (in first-touch order) and clears them. Returns the number of rows updated. */
   applyAccumulated(lr: number): number {
     const n = this.touchedCount;
-    const { dim, weights, accum, l2, rowScale } = this;
+    const { dim, accum } = this;
     const rate = lr * this.learningRateMultiplier;
     this.optimizer.beginStep();
     for (let s = 0; s < n; s++) {
       const row = this.touched[s];
       this.slotOf[row] = -1;
-      const base = s * dim;
-      if (l2 !== 0) {
-        const w = row * dim;
-        for (let k = 0; k < dim; k++) accum[base + k] += l2 * weights[w + k];
-      }
-      const rowRate = rowScale === undefined ? rate : rate * rowScale[row];
-      if (rowRate === 0) continue;
-      this.optimizer.updateRow(weights, row, accum, base, rowRate);
+      this.applyRow(accum, s * dim, row, rate);
     }
     this.touchedCount = 0;
     return n;
+  }
+
+  /** One row's step with the gradient in `accum[base, base + dim)`: the l2 term added into it, then the optimizer's update at the row's rate. */
+  private applyRow(accum: Float32Array, base: number, row: number, rate: number): void {
+    const { dim, weights, l2, rowScale } = this;
+    if (l2 !== 0) {
+      const w = row * dim;
+      for (let k = 0; k < dim; k++) accum[base + k] += l2 * weights[w + k];
+    }
+    const rowRate = rowScale === undefined ? rate : rate * rowScale[row];
+    if (rowRate !== 0) this.optimizer.updateRow(weights, row, accum, base, rowRate);
   }
 
   /** Drops pending gradients without applying them. */
@@ -397,21 +401,12 @@ export class EmbeddingTable {
    */
   applyPartition(from: RowAccumulator, part: number, parts: number, lr: number): void {
     const n = Atomics.load(from.count, 0);
-    const { dim, weights, l2, rowScale } = this;
     const { touched, accum } = from;
     const rate = lr * this.learningRateMultiplier;
     this.optimizer.beginStep();
     for (let s = 0; s < n; s++) {
       const row = touched[s];
-      if (row % parts !== part) continue;
-      const base = s * dim;
-      if (l2 !== 0) {
-        const w = row * dim;
-        for (let k = 0; k < dim; k++) accum[base + k] += l2 * weights[w + k];
-      }
-      const rowRate = rowScale === undefined ? rate : rate * rowScale[row];
-      if (rowRate === 0) continue;
-      this.optimizer.updateRow(weights, row, accum, base, rowRate);
+      if (row % parts === part) this.applyRow(accum, s * this.dim, row, rate);
     }
   }
 
