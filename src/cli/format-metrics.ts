@@ -56,6 +56,13 @@ export function formatPopularityTerm(choice: PopularityTermChoice, metric: strin
     : `popularity term: β ${choice.beta}, chosen on the validation carve by ${metric}: ${without}, ${choice.carveWith.toFixed(4)} with it; --popularity-weight 0 turns it off`;
 }
 
+/** The softmax fit's item-row refinement: `item rows refined for 5 more epochs after epoch 3, ...` or why it was not kept. */
+export function formatItemRowRefinement(training: { bestEpoch?: number; refinedEpochs?: number }): string {
+  return training.refinedEpochs
+    ? `item rows refined for ${training.refinedEpochs} more epoch${training.refinedEpochs === 1 ? '' : 's'} after epoch ${training.bestEpoch}, every other weight frozen (kept: better on the validation carve); --no-refine-item-rows turns it off`
+    : 'item rows refinement tried and not kept (no better on the validation carve)';
+}
+
 /** The item audience the delivered softmax winner of `graft train --auto` kept on the carve. */
 export function formatItemAudience(choice: ItemAudienceChoice, metric: string): string {
   return `item audience: ${choice.chosen ? 'on' : 'off'}, chosen on the validation carve by ${metric} (the winner fitted both ways): ${choice.carveWithout.toFixed(4)} without it, ${choice.carveWith.toFixed(4)} with it`;

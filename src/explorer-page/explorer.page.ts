@@ -88,10 +88,17 @@ interface TrainingCurve {
   jobId: string | null;
   source: string;
   bestEpoch: number | null;
+  refinedEpochs: number | null;
   series: Array<{ phase: string; points: Array<{ epoch: number; loss: number; validation: number | null }> }>;
 }
 
 class ApiError extends Error {}
+
+/** What the item-row refinement (softmax) did after the kept epoch, for the training view. */
+function refinement(curve: TrainingCurve): string {
+  if (curve.refinedEpochs === null) return '';
+  return curve.refinedEpochs > 0 ? `, then ${curve.refinedEpochs} epoch${curve.refinedEpochs === 1 ? '' : 's'} of item rows refined (the later epochs: item rows alone)` : '; the later epochs refined the item rows and were put back (no better on the carve)';
+}
 
 async function graphql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const key = sessionStorage.getItem(KEY_STORAGE);
@@ -139,7 +146,7 @@ const Q_COMPARISON = `query($a: ID!, $b: ID!, $k: Int!) {
   }
 }`;
 const Q_CURVE = `query($modelId: ID!) {
-  trainingCurve(modelId: $modelId) { modelId jobId source bestEpoch series { phase points { epoch loss validation } } }
+  trainingCurve(modelId: $modelId) { modelId jobId source bestEpoch refinedEpochs series { phase points { epoch loss validation } } }
 }`;
 
 // ---- DOM helpers -------------------------------------------------------------------------
@@ -613,7 +620,7 @@ async function drawTraining(): Promise<void> {
   replaceChart('loss-chart', { type: 'line', data: { labels, datasets: lines((p) => p.loss) }, options: options('training loss') } as ChartConfiguration);
   replaceChart('validation-chart', { type: 'line', data: { labels, datasets: lines((p) => p.validation) }, options: options('validation HR@10') } as ChartConfiguration);
   const source = curve.source === 'JOB_EVENTS' ? `the epoch events of job ${curve.jobId}` : curve.source === 'MODEL_METRICS' ? 'the history stored with the model' : 'nothing: the model has no recorded epochs';
-  $('training-info').textContent = `${modelLabelById(modelId)}: ${epochs} epochs, from ${source}${curve.bestEpoch ? `; the weights of epoch ${curve.bestEpoch} were kept` : ''}.`;
+  $('training-info').textContent = `${modelLabelById(modelId)}: ${epochs} epochs, from ${source}${curve.bestEpoch ? `; the weights of epoch ${curve.bestEpoch} were kept` : ''}${refinement(curve)}.`;
   box.dataset.series = String(curve.series.length);
   box.dataset.state = 'ready';
   setStatus(`Training curves of ${modelLabelById(modelId)}.`);

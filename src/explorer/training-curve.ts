@@ -28,6 +28,8 @@ export interface TrainingCurve {
   series: TrainingSeries[];
   /** Epoch whose weights were kept (early stopping restores the best). */
   bestEpoch: number | null;
+  /** softmax: epochs of item-row refinement kept after `bestEpoch` (the curve's later epochs; 0 = tried, put back; null = not tried). */
+  refinedEpochs: number | null;
 }
 
 /**
@@ -49,8 +51,13 @@ export async function getTrainingCurve(db: Db, modelId: string): Promise<Trainin
  * (models registered by the CLI or the demo have no job).
  */
 export function trainingCurveOf(model: ModelRecord, jobEvents: readonly JobEventRecord[]): TrainingCurve {
-  const metricsTraining = (model.metrics as { training?: { bestEpoch?: number; history?: unknown } }).training;
-  const base = { modelId: model.id, jobId: model.jobId, bestEpoch: typeof metricsTraining?.bestEpoch === 'number' ? metricsTraining.bestEpoch : null };
+  const metricsTraining = (model.metrics as { training?: { bestEpoch?: number; refinedEpochs?: number; history?: unknown } }).training;
+  const base = {
+    modelId: model.id,
+    jobId: model.jobId,
+    bestEpoch: typeof metricsTraining?.bestEpoch === 'number' ? metricsTraining.bestEpoch : null,
+    refinedEpochs: typeof metricsTraining?.refinedEpochs === 'number' ? metricsTraining.refinedEpochs : null,
+  };
   const fromEvents = seriesFromJobEvents(jobEvents);
   if (fromEvents.length > 0) return { ...base, source: 'JOB_EVENTS', series: fromEvents };
   const history = Array.isArray(metricsTraining?.history) ? (metricsTraining.history as unknown[]) : [];

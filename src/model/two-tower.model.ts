@@ -148,6 +148,18 @@ export interface TwoTowerConfig {
    */
   topLearningRate?: number;
   /**
+   * softmax: after the fit's early-stopped epochs, refine the item ID rows alone (default false;
+   * the product's default, `DEFAULT_MODEL`, is true): every other weight frozen, the item rows
+   * train on for up to `epochs` more epochs against the fixed user tower, early-stopped on the
+   * same validation, and are kept only when the carve scores them above the joint fit (else put
+   * back; `softmaxObjective`'s `refineItemRows`).
+   * The joint fit must stop when the users and popular items start to memorise, before the rows
+   * of items with a few events each have left their random start; ALS solves those rows exactly
+   * (BENCHMARKS.md "Where the softmax towers lose to implicit ALS"). Needs a validator with early
+   * stopping (without one the fit is as before); the objective's fit reads it.
+   */
+  refineItemRows?: boolean;
+  /**
    * Weight β >= 0 of a popularity term in the score (default 0: none), every objective,
    * score(u, i) = u·v_i + β·log(1 + n_i) (softmax with cosine scoring: u and v the unit tower
    * outputs), n_i = item i's primary training events of the fit (the target's in a transfer;
@@ -1090,6 +1102,7 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
     alsCgSteps: config.alsCgSteps ?? 3,
     alsSweeps: config.alsSweeps ?? 10,
     topLearningRate: config.topLearningRate ?? 0.03,
+    refineItemRows: config.refineItemRows ?? false,
     popularityWeight: config.popularityWeight ?? 0,
   };
   const positiveInt = (name: string, value: number, min: number) => {

@@ -114,6 +114,8 @@ export interface TrainResult {
   alsKernel?: 'simd' | 'js';
   /** Hybrid towers: the share of the trained residual top kept (output = row + share x MLP), chosen on the validation carve. */
   topShare?: number;
+  /** softmax with `refineItemRows`: epochs of item-row refinement kept after the joint fit's `bestEpoch` (0: tried and not kept; absent: not tried). */
+  refinedEpochs?: number;
 }
 
 /**

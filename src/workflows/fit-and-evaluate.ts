@@ -60,6 +60,8 @@ export async function fitModel(
     onCarveFreeModel: hooks.onCarveFreeModel,
     validate,
     earlyStopping,
+    // A choice made once (the softmax's item-row refinement) is scored as AUTO scores, when the run gives its protocol.
+    ...(validation && selection ? { select: carveValidator(validation, selection, candidateItems) } : {}),
     validationEvents: validation?.test,
   });
 }

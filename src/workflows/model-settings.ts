@@ -150,6 +150,7 @@ export function storedModelSettings(stored: Partial<ModelSettings> | undefined):
     userIdDropout: stored?.userIdDropout ?? 0,
     historyDropout: stored?.historyDropout ?? 0,
     itemAudience: stored?.itemAudience === true,
+    refineItemRows: stored?.refineItemRows === true,
     scoring: stored?.scoring ?? 'cosine',
   };
 }
@@ -186,6 +187,7 @@ export function modelConfig(settings: ModelSettings, users: number, items: numbe
     alsCgSteps: settings.alsCgSteps ?? 3,
     alsSweeps: settings.alsSweeps ?? 10,
     topLearningRate: settings.topLearningRate ?? 0.03,
+    refineItemRows: settings.refineItemRows === true,
     popularityWeight: settings.popularityWeight ?? 0,
   };
 }

@@ -52,6 +52,8 @@ export interface ModelMetrics {
     threads?: number;
     /** Hybrid towers: the share of the residual top kept, chosen on the carve (absent: all of it, or not hybrid). */
     topShare?: number;
+    /** softmax: epochs of item-row refinement kept after `bestEpoch` (0: tried and not kept; absent: not tried, or a model stored before this was recorded). */
+    refinedEpochs?: number;
     /** The popularity term's weight chosen on the carve (popularityWeight left out; absent: given, or not chosen), with the carve's score without and with it. */
     popularityTerm?: PopularityTermChoice;
     history: Array<{ epoch: number; loss: number; validation?: number }>;
@@ -111,6 +113,7 @@ export function summariseMetrics(report: { model: EvaluationReport; popularity: 
       stoppedEarly: training.stoppedEarly,
       ...(training.threads !== undefined ? { threads: training.threads } : {}),
       ...(training.topShare !== undefined ? { topShare: training.topShare } : {}),
+      ...(training.refinedEpochs !== undefined ? { refinedEpochs: training.refinedEpochs } : {}),
       ...(popularityTerm ? { popularityTerm: { ...popularityTerm } } : {}),
       history: training.history.map((h) => ({ epoch: h.epoch, loss: h.loss, validation: h.validation })),
     },

@@ -6,7 +6,7 @@ import { DEFAULT_SEARCH_BUDGET, formatSearchBudget, parseSearchBudget, type Sear
 import { autoPretrain } from '../../workflows/auto-pretrain.js';
 import type { TrainedModel } from '../../workflows/trained-model.js';
 import type { Command } from 'commander';
-import { formatMetrics, formatItemAudience, formatPopularityTerm, formatSearch, formatTestSet, unknownUserInDomain } from '../format-metrics.js';
+import { formatMetrics, formatItemAudience, formatItemRowRefinement, formatPopularityTerm, formatSearch, formatTestSet, unknownUserInDomain } from '../format-metrics.js';
 import { oneOf, positiveInt } from '../options.js';
 import { addSettingOptions, typedSettings } from '../setting-options.js';
 import { trainingProgress } from '../training-progress.js';
@@ -88,6 +88,7 @@ export function registerTrain(program: Command): void {
       const noTestSet = split.kind === 'none';
       if (noTestSet) note(`no test set (--split none): the model trained on every event and is not evaluated; give --split loo or --test-file F to evaluate it`);
       else note(formatTestSet({ users: m.users, rows: m.rows }, m.dropped, unknownUserInDomain(o.domain), o.domain));
+      if (m.training.refinedEpochs !== undefined && !o.json) note(formatItemRowRefinement(m.training));
       if (m.training.popularityTerm && !o.json) note(formatPopularityTerm(m.training.popularityTerm, describeSearchMetric(evaluation)));
       if (!noTestSet && m.users === 0) {
         note(`no test user could be evaluated, so there are no metrics; the model is registered (${record.id})`);

@@ -609,6 +609,9 @@ export class TrainingCurve {
 
   @Field(() => Int, { nullable: true, description: 'Epoch whose weights were kept (early stopping restores the best).' })
   bestEpoch!: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Softmax towers: epochs of item-row refinement kept after bestEpoch (the curve\'s later epochs are that stage: item rows alone against the fixed user tower); 0 = tried and put back, null = not tried.' })
+  refinedEpochs!: number | null;
 }
 
 function metricValues(values: Record<string, number> | undefined): MetricValue[] {

@@ -23,6 +23,12 @@ export interface FitOptions {
   validate?: (model: TwoTowerModel) => number | Promise<number>;
   earlyStopping?: EarlyStoppingOptions;
   /**
+   * The carve's score under the run's evaluation protocol (AUTO's measure, `SEARCH_METRIC`), for
+   * a choice a fit makes once rather than per epoch (the softmax's item-row refinement: kept or
+   * put back); absent: `validate` decides it too.
+   */
+  select?: (model: TwoTowerModel) => number | Promise<number>;
+  /**
    * The validation carve's events (those `validate` scores against): an objective that chooses
    * its budget on the carve and then trains on it too (hybrid) adds them to `data` for its last fit.
    */

@@ -1,9 +1,11 @@
 import { availableParallelism } from 'node:os';
 import { modelObjective } from '../../model/objective.js';
+import type { TwoTowerModel } from '../../model/two-tower.model.js';
+import type { TrainingData } from '../example-mixture.js';
 import { setPopularityBias } from '../popularity-bias.js';
 import { defaultTowerThreads } from '../tower-threads.js';
-import { train } from '../train.js';
-import type { Objective } from './objective.js';
+import { train, type EpochProgress, type TrainResult } from '../train.js';
+import type { FitOptions, Objective } from './objective.js';
 
 /**
  * In-batch sampled softmax over L2-normalised tower outputs (logQ correction, temperature,
@@ -12,14 +14,84 @@ import type { Objective } from './objective.js';
  * With `popularityWeight` β > 0 the item biases are set to β·log(1 + n_i) from the fit's own
  * events first (`setPopularityBias`): they stay out of the training logits (the logQ correction
  * already accounts for popularity there) and enter the served score, so early stopping scores
- * the model as it will serve.
+ * the model as it will serve. With `refineItemRows` and early stopping, a second stage refines
+ * the item rows alone (`refineItemRows`).
  */
 export const softmaxObjective: Objective = {
   ...modelObjective('softmax'),
   trainsOnValidation: false,
   refitsOnValidation: false,
-  fit: (model, data, options) => {
+  fit: async (model, data, options) => {
     setPopularityBias(model, data);
-    return train(model, data, { ...options, threads: options.threads ?? defaultTowerThreads(data, options.batchSize, availableParallelism()) });
+    const threads = options.threads ?? defaultTowerThreads(data, options.batchSize, availableParallelism());
+    const joint = await train(model, data, { ...options, threads });
+    return model.config.refineItemRows ? refineItemRows(model, data, { ...options, threads }, joint) : joint;
   },
 };
+
+/**
+ * Stage 2 of a softmax fit: the item ID rows alone train on against the fixed user tower.
+ *
+ * The joint fit stops (early stopping) once the users' rows and the popular items start to
+ * memorise their few events, and by then an item with 5-20 events has taken a few dozen lazy-Adam
+ * steps from its random start: the towers rank the head of the catalogue well and its middle
+ * poorly, where implicit ALS solves each row exactly (BENCHMARKS.md "Where the softmax towers lose
+ * to implicit ALS"). Here every dense layer, the user tower's inputs, the token rows and the user
+ * rows an item audience pools stay as the joint fit left them; only the item table's trainable
+ * rows move (rows a transfer froze stay frozen), through the item tower only, for up to
+ * `options.epochs` epochs early-stopped on the same validation. The rows are kept when the best
+ * of those epochs beats the joint fit's best on the carve, scored by `options.select` (NDCG@10
+ * under the run's protocol, as AUTO scores) when given, else by the per-epoch `validate`; otherwise
+ * the joint fit's weights are put back. Without a validator and early stopping (nothing to keep
+ * them honest) it does nothing.
+ *
+ * The result is the joint fit's (`bestEpoch` counts its epochs, what a refit on more data
+ * repeats) with the refinement's epochs kept in `refinedEpochs` (0: tried, not kept),
+ * `bestValidation` the better of the two and `history` both stages' epochs in order.
+ */
+export async function refineItemRows(model: TwoTowerModel, data: TrainingData, options: FitOptions, joint: TrainResult): Promise<TrainResult> {
+  const itemTower = model.tower('item');
+  if (!options.validate || !options.earlyStopping || joint.aborted || joint.bestValidation === undefined || !itemTower.isTrainable(0) || options.epochs < 1) return joint;
+  if (model.itemTable.frozen.every((f) => f !== 0)) return joint;
+  const userTower = model.tower('user');
+  const restores: Array<() => void> = [];
+  const hold = (tower: typeof userTower, layer: number, trainable: boolean) => {
+    const before = tower.isTrainable(layer);
+    tower.setTrainable(layer, trainable);
+    restores.push(() => tower.setTrainable(layer, before));
+  };
+  for (let layer = 0; layer < userTower.layerCount; layer++) hold(userTower, layer, false);
+  for (let layer = 1; layer < itemTower.layerCount; layer++) hold(itemTower, layer, false);
+  // Tables the item tower reads besides its own rows: the token rows (shared with the user tower) and an audience's user rows.
+  for (const table of [model.tokenTable, model.userTable]) {
+    if (!table) continue;
+    const before = table.frozen.slice();
+    table.freezeRows();
+    restores.push(() => table.frozen.set(before));
+  }
+  const before = model.exportWeights();
+  // The choice is scored as AUTO scores when the run gives that measure (`select`), else by the per-epoch metric.
+  const jointScore = options.select ? await options.select(model) : joint.bestValidation;
+  try {
+    const onEpoch = options.onEpoch;
+    const refined = await train(model, data, {
+      ...options,
+      earlyStopping: { ...options.earlyStopping, restoreBest: true },
+      ...(onEpoch ? { onEpoch: (p: EpochProgress) => onEpoch({ ...p, epoch: joint.epochs + p.epoch, epochs: joint.epochs + p.epochs }) } : {}),
+    });
+    const refinedScore = refined.aborted || refined.bestValidation === undefined ? undefined : options.select ? await options.select(model) : refined.bestValidation;
+    const kept = refinedScore !== undefined && refinedScore > jointScore;
+    if (!kept) model.loadWeights(before);
+    return {
+      ...joint,
+      epochs: joint.epochs + refined.epochs,
+      steps: joint.steps + refined.steps,
+      history: [...joint.history, ...refined.history.map((h) => ({ ...h, epoch: joint.epochs + h.epoch }))],
+      bestValidation: kept ? refined.bestValidation : joint.bestValidation,
+      refinedEpochs: kept ? refined.bestEpoch : 0,
+      aborted: refined.aborted,
+    };
+  } finally {
+    for (const restore of restores.reverse()) restore();
+  }
+}
