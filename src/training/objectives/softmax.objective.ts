@@ -47,7 +47,8 @@ export const softmaxObjective: Objective = {
  *
  * The result is the joint fit's (`bestEpoch` counts its epochs, what a refit on more data
  * repeats) with the refinement's epochs kept in `refinedEpochs` (0: tried, not kept),
- * `bestValidation` the better of the two and `history` both stages' epochs in order.
+ * `bestValidation` the per-epoch metric of the weights delivered and `history` both stages' epochs
+ * in order.
  */
 export async function refineItemRows(model: TwoTowerModel, data: TrainingData, options: FitOptions, joint: TrainResult): Promise<TrainResult> {
   const itemTower = model.tower('item');
@@ -69,10 +70,10 @@ export async function refineItemRows(model: TwoTowerModel, data: TrainingData, o
     table.freezeRows();
     restores.push(() => table.frozen.set(before));
   }
-  const before = model.exportWeights();
-  // The choice is scored as AUTO scores when the run gives that measure (`select`), else by the per-epoch metric.
-  const jointScore = options.select ? await options.select(model) : joint.bestValidation;
   try {
+    const before = model.exportWeights();
+    // The choice is scored as AUTO scores when the run gives that measure (`select`), else by the per-epoch metric.
+    const jointScore = options.select ? await options.select(model) : joint.bestValidation;
     const onEpoch = options.onEpoch;
     const refined = await train(model, data, {
       ...options,
