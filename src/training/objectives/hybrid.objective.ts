@@ -5,6 +5,7 @@ import type { ExampleSet, TrainingData } from '../example-mixture.js';
 import { fitImplicitAls } from '../implicit-als.js';
 import { setPopularityBias } from '../popularity-bias.js';
 import { train, type TrainResult } from '../train.js';
+import { HeldState } from './held-state.js';
 import type { FitOptions, Objective } from './objective.js';
 
 /**
@@ -122,24 +123,15 @@ function solveRows(model: TwoTowerModel, data: TrainingData, options: FitOptions
  * (and layer 0 as a whole when no token row trains either: no gradient of its inputs is needed).
  */
 async function trainTop(model: TwoTowerModel, data: TrainingData, options: FitOptions): Promise<TrainResult> {
-  const restores = [model.userTable, model.itemTable].map((table) => {
-    const before = table.frozen.slice();
-    table.freezeRows();
-    return () => table.frozen.set(before);
-  });
-  if (!tokenRowsTrain(model)) {
-    for (const name of ['user', 'item'] as const) {
-      const tower = model.tower(name);
-      const before = tower.isTrainable(0);
-      tower.setTrainable(0, false);
-      restores.push(() => tower.setTrainable(0, before));
-    }
-  }
+  const held = new HeldState();
+  held.freezeRows(model.userTable);
+  held.freezeRows(model.itemTable);
+  if (!tokenRowsTrain(model)) for (const name of ['user', 'item'] as const) held.setTrainable(model.tower(name), 0, false);
   try {
     // The top on this thread: the rows' threads keep the hybrid's result the same for any count.
     return await train(model, data, { ...options, threads: 1, learningRate: options.learningRate * model.config.topLearningRate });
   } finally {
-    for (const restore of restores) restore();
+    held.restore();
   }
 }
 

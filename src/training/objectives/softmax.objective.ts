@@ -5,6 +5,7 @@ import type { TrainingData } from '../example-mixture.js';
 import { setPopularityBias } from '../popularity-bias.js';
 import { defaultTowerThreads } from '../tower-threads.js';
 import { train, type EpochProgress, type TrainResult } from '../train.js';
+import { HeldState } from './held-state.js';
 import type { FitOptions, Objective } from './objective.js';
 
 /**
@@ -55,21 +56,12 @@ export async function refineItemRows(model: TwoTowerModel, data: TrainingData, o
   if (!options.validate || !options.earlyStopping || joint.aborted || joint.bestValidation === undefined || !itemTower.isTrainable(0) || options.epochs < 1) return joint;
   if (model.itemTable.frozen.every((f) => f !== 0)) return joint;
   const userTower = model.tower('user');
-  const restores: Array<() => void> = [];
-  const hold = (tower: typeof userTower, layer: number, trainable: boolean) => {
-    const before = tower.isTrainable(layer);
-    tower.setTrainable(layer, trainable);
-    restores.push(() => tower.setTrainable(layer, before));
-  };
-  for (let layer = 0; layer < userTower.layerCount; layer++) hold(userTower, layer, false);
-  for (let layer = 1; layer < itemTower.layerCount; layer++) hold(itemTower, layer, false);
+  const held = new HeldState();
+  for (let layer = 0; layer < userTower.layerCount; layer++) held.setTrainable(userTower, layer, false);
+  for (let layer = 1; layer < itemTower.layerCount; layer++) held.setTrainable(itemTower, layer, false);
   // Tables the item tower reads besides its own rows: the token rows (shared with the user tower) and an audience's user rows.
-  for (const table of [model.tokenTable, model.userTable]) {
-    if (!table) continue;
-    const before = table.frozen.slice();
-    table.freezeRows();
-    restores.push(() => table.frozen.set(before));
-  }
+  held.freezeRows(model.tokenTable);
+  held.freezeRows(model.userTable);
   try {
     const before = model.exportWeights();
     // The choice is scored as AUTO scores when the run gives that measure (`select`), else by the per-epoch metric.
@@ -93,6 +85,6 @@ export async function refineItemRows(model: TwoTowerModel, data: TrainingData, o
       aborted: refined.aborted,
     };
   } finally {
-    for (const restore of restores.reverse()) restore();
+    held.restore();
   }
 }
