@@ -33,7 +33,7 @@ export function trainingProgress(label: string, stream: NodeJS.WriteStream = pro
     onEpoch(p: EpochProgress) {
       bar?.stop();
       bar = undefined;
-      const validation = p.validation === undefined ? '' : ` validation hr@10 ${p.validation.toFixed(4)}`;
+      const validation = p.validation === undefined ? '' : ` validation ${p.validationMetric ?? ''}${p.validationMetric ? ' ' : ''}${p.validation.toFixed(4)}`;
       stream.write(`${label}: epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)}${validation} ${fmt(p.examplesPerSecond)} ex/s ${(p.elapsedMs / 1000).toFixed(1)} s\n`);
     },
     stop() {

@@ -89,6 +89,7 @@ interface TrainingCurve {
   source: string;
   bestEpoch: number | null;
   refinedEpochs: number | null;
+  validationMetric: string | null;
   series: Array<{ phase: string; points: Array<{ epoch: number; loss: number; validation: number | null }> }>;
 }
 
@@ -146,7 +147,7 @@ const Q_COMPARISON = `query($a: ID!, $b: ID!, $k: Int!) {
   }
 }`;
 const Q_CURVE = `query($modelId: ID!) {
-  trainingCurve(modelId: $modelId) { modelId jobId source bestEpoch refinedEpochs series { phase points { epoch loss validation } } }
+  trainingCurve(modelId: $modelId) { modelId jobId source bestEpoch refinedEpochs validationMetric series { phase points { epoch loss validation } } }
 }`;
 
 // ---- DOM helpers -------------------------------------------------------------------------
@@ -618,7 +619,7 @@ async function drawTraining(): Promise<void> {
     });
   const options = (y: string) => ({ animation: false, maintainAspectRatio: false, scales: { x: { title: { display: true, text: 'epoch' } }, y: { title: { display: true, text: y } } } });
   replaceChart('loss-chart', { type: 'line', data: { labels, datasets: lines((p) => p.loss) }, options: options('training loss') } as ChartConfiguration);
-  replaceChart('validation-chart', { type: 'line', data: { labels, datasets: lines((p) => p.validation) }, options: options('validation HR@10') } as ChartConfiguration);
+  replaceChart('validation-chart', { type: 'line', data: { labels, datasets: lines((p) => p.validation) }, options: options(`validation ${curve.validationMetric ?? 'hr@10 (99 negatives)'}`) } as ChartConfiguration);
   const source = curve.source === 'JOB_EVENTS' ? `the epoch events of job ${curve.jobId}` : curve.source === 'MODEL_METRICS' ? 'the history stored with the model' : 'nothing: the model has no recorded epochs';
   $('training-info').textContent = `${modelLabelById(modelId)}: ${epochs} epochs, from ${source}${curve.bestEpoch ? `; the weights of epoch ${curve.bestEpoch} were kept` : ''}${refinement(curve)}.`;
   box.dataset.series = String(curve.series.length);

@@ -28,6 +28,7 @@ describe('trainingCurveOf', () => {
       jobId: 'j1',
       bestEpoch: 2,
       refinedEpochs: null,
+      validationMetric: null,
       source: 'JOB_EVENTS',
       series: [
         { phase: 'transfer', points: [{ epoch: 1, loss: 3, validation: 0.2 }, { epoch: 2, loss: 2, validation: 0.25 }] },
@@ -38,8 +39,8 @@ describe('trainingCurveOf', () => {
 
   it('falls back to the history in the model metrics (no job), and says NONE when there is neither', () => {
     const history = [{ epoch: 1, loss: 5, validation: 0.1 }, { epoch: 2, loss: 4 }];
-    const fromMetrics = trainingCurveOf(model({ jobId: null, kind: 'PRETRAIN', metrics: { training: { history, bestEpoch: 1, refinedEpochs: 1 } } }), []);
-    expect(fromMetrics).toMatchObject({ source: 'MODEL_METRICS', bestEpoch: 1, refinedEpochs: 1, series: [{ phase: 'training', points: [{ epoch: 1, loss: 5, validation: 0.1 }, { epoch: 2, loss: 4, validation: null }] }] });
-    expect(trainingCurveOf(model({ jobId: null }), [])).toEqual({ modelId: 'm1', jobId: null, bestEpoch: null, refinedEpochs: null, source: 'NONE', series: [] });
+    const fromMetrics = trainingCurveOf(model({ jobId: null, kind: 'PRETRAIN', metrics: { training: { history, bestEpoch: 1, refinedEpochs: 1, validationMetric: 'ndcg@10 (sampled, 999 negatives)' } } }), []);
+    expect(fromMetrics).toMatchObject({ source: 'MODEL_METRICS', bestEpoch: 1, refinedEpochs: 1, validationMetric: 'ndcg@10 (sampled, 999 negatives)', series: [{ phase: 'training', points: [{ epoch: 1, loss: 5, validation: 0.1 }, { epoch: 2, loss: 4, validation: null }] }] });
+    expect(trainingCurveOf(model({ jobId: null }), [])).toEqual({ modelId: 'm1', jobId: null, bestEpoch: null, refinedEpochs: null, validationMetric: null, source: 'NONE', series: [] });
   });
 });

@@ -30,6 +30,8 @@ export interface TrainingCurve {
   bestEpoch: number | null;
   /** softmax: epochs of item-row refinement kept after `bestEpoch` (the curve's later epochs; 0 = tried, put back; null = not tried). */
   refinedEpochs: number | null;
+  /** What the validation points measure (null: a model stored before this was recorded: `hr@10 (sampled, 99 negatives, at most 2000 users)`, or no validation). */
+  validationMetric: string | null;
 }
 
 /**
@@ -51,12 +53,13 @@ export async function getTrainingCurve(db: Db, modelId: string): Promise<Trainin
  * (models registered by the CLI or the demo have no job).
  */
 export function trainingCurveOf(model: ModelRecord, jobEvents: readonly JobEventRecord[]): TrainingCurve {
-  const metricsTraining = (model.metrics as { training?: { bestEpoch?: number; refinedEpochs?: number; history?: unknown } }).training;
+  const metricsTraining = (model.metrics as { training?: { bestEpoch?: number; refinedEpochs?: number; validationMetric?: unknown; history?: unknown } }).training;
   const base = {
     modelId: model.id,
     jobId: model.jobId,
     bestEpoch: typeof metricsTraining?.bestEpoch === 'number' ? metricsTraining.bestEpoch : null,
     refinedEpochs: typeof metricsTraining?.refinedEpochs === 'number' ? metricsTraining.refinedEpochs : null,
+    validationMetric: typeof metricsTraining?.validationMetric === 'string' ? metricsTraining.validationMetric : null,
   };
   const fromEvents = seriesFromJobEvents(jobEvents);
   if (fromEvents.length > 0) return { ...base, source: 'JOB_EVENTS', series: fromEvents };

@@ -40,6 +40,8 @@ export interface EpochProgress {
   loss: number;
   /** The `validate` result for this epoch, if a validator was given. */
   validation?: number;
+  /** What `validation` measures, when the caller named it (`fitModel`: e.g. `ndcg@10 (sampled, 999 negatives)`). */
+  validationMetric?: string;
   /** Training throughput of the epoch (validation excluded). */
   examplesPerSecond: number;
   /** Wall time of the epoch including validation. */
@@ -116,6 +118,8 @@ export interface TrainResult {
   topShare?: number;
   /** softmax with `refineItemRows`: epochs of item-row refinement kept after the joint fit's `bestEpoch` (0: tried and not kept; absent: not tried). */
   refinedEpochs?: number;
+  /** What `bestValidation` and the history's validation values measure, when the caller named it (`fitModel`). */
+  validationMetric?: string;
 }
 
 /**

@@ -65,7 +65,8 @@ export async function autoPretrain(
       try {
         setUserHistoriesFrom(model, prepared.train);
         const trial = trialFit(config, carve, { ...settings.training, epochs, learningRate: c.learningRate ?? settings.training.learningRate });
-        const fit = await fitModel(model, prepared.train, trial.validation, trial.training, seed, { signal });
+        // Early-stopped on the measure it is ranked by, as the delivered model is.
+        const fit = await fitModel(model, prepared.train, trial.validation, trial.training, seed, { signal }, undefined, settings.evaluation);
         if (fit.aborted) throw new GraftError('CANCELLED', 'trial cancelled');
         const found = profiledScore(model, scoreAt, profile);
         profiled.set(keyOf(c, epochs), found.profiled);

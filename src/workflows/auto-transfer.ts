@@ -198,7 +198,7 @@ export async function searchTransfer(
   const evaluateBaseline = async (c: Candidate, epochs: number, signal: AbortSignal | undefined): Promise<number> => {
     const config = withOverrides(baseConfig, trialOverrides(c));
     const fit = trainingFor(c, epochs, config);
-    const fitted = await fitTargetOnly(context, config, target.train, fit.validation, fit.training, settings.seed, { signal });
+    const fitted = await fitTargetOnly(context, config, target.train, fit.validation, fit.training, settings.seed, { signal }, settings.evaluation);
     try {
       if (fitted.training.aborted) throw abortError(signal);
       return score('baseline', c, epochs, fitted.model);

@@ -3,8 +3,9 @@ import { createRng } from '../dataset/random.js';
 import { evaluate } from '../evaluation/evaluate.js';
 import { TwoTowerModel } from '../model/two-tower.model.js';
 import { evaluationData } from './evaluation-data.js';
-import { carveValidator, modelScorer } from './fit-and-evaluate.js';
-import { SEARCH_METRIC, selectionUsers } from './selection-metric.js';
+import { carveValidator, fitModel, modelScorer } from './fit-and-evaluate.js';
+import { DEFAULT_TRAINING } from './model-settings.js';
+import { describeSearchMetric, SEARCH_METRIC, selectionUsers } from './selection-metric.js';
 
 /** Random events over 300 users x 200 items: 4 training events and 1 carve event per user. */
 function carve() {
@@ -24,7 +25,7 @@ function carve() {
 }
 
 describe('carveValidator', () => {
-  it("scores a carve choice under the run's protocol (NDCG@10), and early stopping with the cheap metric (HR@10, 99 negatives)", () => {
+  it("scores a carve choice under the run's protocol (NDCG@10), and without one with the cheap metric (HR@10, 99 negatives)", () => {
     const { users, items, validation } = carve();
     const model = TwoTowerModel.create({ users, items, dim: 8, layers: [], objective: 'implicit-als', seed: 3 });
     const selection = { protocol: 'sampled' as const, negatives: 50, seed: 5 };
@@ -34,5 +35,46 @@ describe('carveValidator', () => {
     expect(carveValidator(validation, undefined, items)(model)).toBe(cheap);
     expect(expected).not.toBe(cheap);
     model.dispose();
+  });
+});
+
+describe('fitModel', () => {
+  /** The carve's training events, as `fitModel` takes them. */
+  function trainingEvents() {
+    const rng = createRng(11);
+    const [users, items] = [300, 200];
+    const ex = { users: new Int32Array(4 * users), items: new Int32Array(4 * users) };
+    for (let u = 0; u < users; u++) {
+      for (let k = 0; k < 4; k++) {
+        ex.users[4 * u + k] = u;
+        ex.items[4 * u + k] = rng.int(items);
+      }
+    }
+    return ex;
+  }
+
+  it("early-stops on the run's own measure when given its protocol, and names what it measured", async () => {
+    const { users, items, validation } = carve();
+    const selection = { protocol: 'sampled' as const, negatives: 50, seed: 5 };
+    const training = { ...DEFAULT_TRAINING, epochs: 3, patience: 2, batchSize: 64 };
+    const fitted = async (given: typeof selection | undefined) => {
+      const model = TwoTowerModel.create({ users, items, dim: 8, layers: [8], seed: 3 });
+      const named: Array<string | undefined> = [];
+      const result = await fitModel(model, trainingEvents(), validation, training, 3, { onEpoch: (p) => void named.push(p.validationMetric) }, items, given);
+      // The kept weights score what the fit says they scored, on the measure it names.
+      const score = carveValidator(validation, given, items)(model);
+      model.dispose();
+      return { result, named, score };
+    };
+    const run = await fitted(selection);
+    expect(run.result.validationMetric).toBe(describeSearchMetric(selection));
+    expect(run.named.length).toBeGreaterThan(0);
+    expect(new Set(run.named)).toEqual(new Set([describeSearchMetric(selection)]));
+    expect(run.result.bestValidation).toBeCloseTo(run.score, 6);
+    const cheap = await fitted(undefined);
+    expect(cheap.result.validationMetric).toBe('hr@10 (sampled, 99 negatives, at most 2000 users)');
+    expect(cheap.result.bestValidation).toBeCloseTo(cheap.score, 6);
+    // Two measures, two values: the run's NDCG@10 is not the cheap HR@10.
+    expect(run.result.bestValidation).not.toBeCloseTo(cheap.result.bestValidation!, 3);
   });
 });

@@ -7,7 +7,7 @@ import { objectiveNamed } from '../training/objectives/index.js';
 import type { EpochProgress, StepProgress, TrainResult } from '../training/train.js';
 import type { EvaluationSettings, TrainingSettings } from './model-settings.js';
 import { concatExamples, type Examples } from './prepared-domain.js';
-import { firstUsers, SEARCH_METRIC, selectionUsers, type SelectionProtocol } from './selection-metric.js';
+import { describeSearchMetric, firstUsers, SEARCH_METRIC, selectionUsers, type SelectionProtocol } from './selection-metric.js';
 
 export interface TrainingHooks {
   signal?: AbortSignal;
@@ -17,8 +17,10 @@ export interface TrainingHooks {
   onCarveFreeModel?: (model: TwoTowerModel) => void;
 }
 
-/** Validation during training: cheap on purpose (sampled, 99 negatives, at most 2,000 users). */
+/** Validation during training when the run gives no evaluation protocol: cheap on purpose (sampled, 99 negatives, at most 2,000 users). */
 const VALIDATION = { protocol: 'sampled' as const, negatives: 99, ks: [10], seed: 7, metric: 'hr@10', maxUsers: 2000 };
+/** `VALIDATION` in words, as `describeSearchMetric` names the run's measure. */
+const VALIDATION_METRIC = `${VALIDATION.metric} (sampled, ${VALIDATION.negatives} negatives, at most ${VALIDATION.maxUsers} users)`;
 
 /** Scores users of `model` against the first `candidateItems` item rows (all rows when omitted). */
 export function modelScorer(model: TwoTowerModel, candidateItems?: number) {
@@ -29,10 +31,13 @@ export function modelScorer(model: TwoTowerModel, candidateItems?: number) {
 /**
  * Trains with the model's objective (gradient steps, or per-row solves: see `objectiveNamed`),
  * with early stopping on a validation set if one is given. Returns the training result; the
- * model ends with its best validation weights. An objective that chooses its fit on the carve
- * and then refits (`refitsOnValidation`: the hybrid's epochs and top share) is scored under
- * `selection` (the run's evaluation protocol, `SEARCH_METRIC`: AUTO's measure) when given; the
- * per-epoch early stopping of the others keeps the cheap `VALIDATION` metric.
+ * model ends with its best validation weights. Every choice the fit makes on the carve (the
+ * epoch early stopping keeps, the hybrid's top share, whether the softmax's refined item rows
+ * stay) is scored under `selection` when given: the run's evaluation protocol and
+ * `SEARCH_METRIC`, the measure AUTO ranks by and the run reports. Without it, the cheap
+ * `VALIDATION` metric. (Early stopping on the cheap metric while the run is judged on the other
+ * stopped the softmax towers an epoch early on the real targets: BENCHMARKS.md "Early stopping on
+ * the run's own measure".)
  */
 export async function fitModel(
   model: TwoTowerModel,
@@ -44,9 +49,11 @@ export async function fitModel(
   candidateItems?: number,
   selection?: SelectionProtocol,
 ): Promise<TrainResult> {
-  const validate = validation ? carveValidator(validation, objectiveNamed(model.config.objective).refitsOnValidation ? selection : undefined, candidateItems) : undefined;
+  const validate = validation ? carveValidator(validation, selection, candidateItems) : undefined;
+  const validationMetric = validate ? (selection ? describeSearchMetric(selection) : VALIDATION_METRIC) : undefined;
+  const onEpoch = hooks.onEpoch && validationMetric ? (p: EpochProgress) => hooks.onEpoch!({ ...p, validationMetric }) : hooks.onEpoch;
   const earlyStopping = validation && settings.patience > 0 ? { patience: settings.patience, restoreBest: true } : undefined;
-  return objectiveNamed(model.config.objective).fit(model, data, {
+  const result = await objectiveNamed(model.config.objective).fit(model, data, {
     epochs: settings.epochs,
     batchSize: settings.batchSize,
     learningRate: settings.learningRate,
@@ -56,14 +63,15 @@ export async function fitModel(
     threads: settings.threads,
     signal: hooks.signal,
     onStep: hooks.onStep,
-    onEpoch: hooks.onEpoch,
+    onEpoch,
     onCarveFreeModel: hooks.onCarveFreeModel,
     validate,
     earlyStopping,
-    // A choice made once (the softmax's item-row refinement) is scored as AUTO scores, when the run gives its protocol.
-    ...(validation && selection ? { select: carveValidator(validation, selection, candidateItems) } : {}),
+    // A choice made once (the softmax's item-row refinement): the same measure as `validate`.
+    ...(validate && selection ? { select: validate } : {}),
     validationEvents: validation?.test,
   });
+  return validationMetric ? { ...result, validationMetric } : result;
 }
 
 /**

@@ -56,6 +56,8 @@ export interface ModelMetrics {
     refinedEpochs?: number;
     /** The popularity term's weight chosen on the carve (popularityWeight left out; absent: given, or not chosen), with the carve's score without and with it. */
     popularityTerm?: PopularityTermChoice;
+    /** What `bestValidation` and the history's validation values measure (absent: no validation, or a model stored before this was recorded, when it was `hr@10 (sampled, 99 negatives, at most 2000 users)`). */
+    validationMetric?: string;
     history: Array<{ epoch: number; loss: number; validation?: number }>;
   };
 }
@@ -115,6 +117,7 @@ export function summariseMetrics(report: { model: EvaluationReport; popularity: 
       ...(training.topShare !== undefined ? { topShare: training.topShare } : {}),
       ...(training.refinedEpochs !== undefined ? { refinedEpochs: training.refinedEpochs } : {}),
       ...(popularityTerm ? { popularityTerm: { ...popularityTerm } } : {}),
+      ...(training.validationMetric !== undefined ? { validationMetric: training.validationMetric } : {}),
       history: training.history.map((h) => ({ epoch: h.epoch, loss: h.loss, validation: h.validation })),
     },
   };

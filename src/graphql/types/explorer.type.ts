@@ -566,7 +566,7 @@ export class EpochPoint {
   @Field(() => Float, { description: 'Mean training loss of the epoch.' })
   loss!: number;
 
-  @Field(() => Float, { nullable: true, description: 'Validation metric after the epoch (HR@10 on validation users, sampled negatives); null without validation.' })
+  @Field(() => Float, { nullable: true, description: 'Validation metric after the epoch, on the validation carve (what it measures: TrainingCurve.validationMetric); null without validation.' })
   validation!: number | null;
 }
 
@@ -612,6 +612,9 @@ export class TrainingCurve {
 
   @Field(() => Int, { nullable: true, description: 'Softmax towers: epochs of item-row refinement kept after bestEpoch (the curve\'s later epochs are that stage: item rows alone against the fixed user tower); 0 = tried and put back, null = not tried.' })
   refinedEpochs!: number | null;
+
+  @Field(() => String, { nullable: true, description: 'What the validation points measure, e.g. "ndcg@10 (sampled, 999 negatives)": the run\'s own evaluation measure; null for a model stored before this was recorded (then hr@10 against 99 sampled negatives) or without validation.' })
+  validationMetric!: string | null;
 }
 
 function metricValues(values: Record<string, number> | undefined): MetricValue[] {
