@@ -64,15 +64,17 @@ export async function refineItemRows(model: TwoTowerModel, data: TrainingData, o
   held.freezeRows(model.userTable);
   try {
     const before = model.exportWeights();
-    // The choice is scored as AUTO scores when the run gives that measure (`select`), else by the per-epoch metric.
-    const jointScore = options.select ? await options.select(model) : joint.bestValidation;
+    // The choice is scored as AUTO scores when the run gives that measure (`select`), else by the per-epoch metric;
+    // when the per-epoch metric is that measure (`fitModel` with the run's protocol), its scores of the kept weights stand.
+    const rescore = options.select !== undefined && options.select !== options.validate ? options.select : undefined;
+    const jointScore = rescore ? await rescore(model) : joint.bestValidation;
     const onEpoch = options.onEpoch;
     const refined = await train(model, data, {
       ...options,
       earlyStopping: { ...options.earlyStopping, restoreBest: true },
       ...(onEpoch ? { onEpoch: (p: EpochProgress) => onEpoch({ ...p, epoch: joint.epochs + p.epoch, epochs: joint.epochs + p.epochs }) } : {}),
     });
-    const refinedScore = refined.aborted || refined.bestValidation === undefined ? undefined : options.select ? await options.select(model) : refined.bestValidation;
+    const refinedScore = refined.aborted || refined.bestValidation === undefined ? undefined : rescore ? await rescore(model) : refined.bestValidation;
     const kept = refinedScore !== undefined && refinedScore > jointScore;
     if (!kept) model.loadWeights(before);
     return {
