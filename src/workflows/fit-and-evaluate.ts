@@ -36,8 +36,8 @@ export function modelScorer(model: TwoTowerModel, candidateItems?: number) {
  * stay) is scored under `selection` when given: the run's evaluation protocol and
  * `SEARCH_METRIC`, the measure AUTO ranks by and the run reports. Without it, the cheap
  * `VALIDATION` metric. (Early stopping on the cheap metric while the run is judged on the other
- * stopped the softmax towers an epoch early on the real targets: BENCHMARKS.md "Early stopping on
- * the run's own measure".)
+ * cut the softmax towers' item-row refinement short on the real targets: BENCHMARKS.md "Early
+ * stopping on the run's own measure".)
  */
 export async function fitModel(
   model: TwoTowerModel,
