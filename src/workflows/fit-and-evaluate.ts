@@ -66,9 +66,9 @@ export async function fitModel(
     onEpoch,
     onCarveFreeModel: hooks.onCarveFreeModel,
     validate,
+    // No `select`: `validate` already scores the run's measure, so a choice made once (the
+    // softmax's item-row refinement) compares the scores the epochs were kept on.
     earlyStopping,
-    // A choice made once (the softmax's item-row refinement): the same measure as `validate`.
-    ...(validate && selection ? { select: validate } : {}),
     validationEvents: validation?.test,
   });
   return validationMetric ? { ...result, validationMetric } : result;

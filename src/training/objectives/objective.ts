@@ -23,9 +23,10 @@ export interface FitOptions {
   validate?: (model: TwoTowerModel) => number | Promise<number>;
   earlyStopping?: EarlyStoppingOptions;
   /**
-   * The carve's score under the run's evaluation protocol (AUTO's measure, `SEARCH_METRIC`), for
-   * a choice a fit makes once rather than per epoch (the softmax's item-row refinement: kept or
-   * put back); absent: `validate` decides it too.
+   * A second measure of the carve for a choice a fit makes once rather than per epoch (the
+   * softmax's item-row refinement: kept or put back), when the caller's per-epoch `validate` is a
+   * cheaper one; absent: `validate`'s scores decide it too. (`fitModel` gives none: with the run's
+   * protocol its `validate` already scores the run's measure.)
    */
   select?: (model: TwoTowerModel) => number | Promise<number>;
   /**

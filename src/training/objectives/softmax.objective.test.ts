@@ -123,17 +123,6 @@ describe('softmax objective: item-row refinement', () => {
     for (const m of [worse.model, better.model, joint]) m.dispose();
   });
 
-  it('takes the per-epoch scores as they stand when the run\'s measure is the per-epoch metric (select === validate): no pass scored twice', async () => {
-    const data = planted(5);
-    const model = softmaxModel(data);
-    const validate = scripted([0.1, 0.2, 0.15, 0.3, 0.25]);
-    // Scored once per epoch and never again: a further call would shift the script and change the outcome.
-    const result = await objectiveNamed('softmax').fit(model, data.train, { ...FIT, epochs: 3, validate, select: validate, earlyStopping: { patience: 1, restoreBest: true } });
-    expect([result.bestEpoch, result.refinedEpochs, result.bestValidation, result.epochs]).toEqual([2, 1, 0.3, 5]);
-    expect(result.history.map((h) => h.validation)).toEqual([0.1, 0.2, 0.15, 0.3, 0.25]);
-    model.dispose();
-  });
-
   it('leaves rows a transfer froze as they were, and does nothing without early stopping', async () => {
     const data = planted(3);
     const model = softmaxModel(data);

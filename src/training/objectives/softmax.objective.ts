@@ -41,8 +41,8 @@ export const softmaxObjective: Objective = {
  * rows an item audience pools stay as the joint fit left them; only the item table's trainable
  * rows move (rows a transfer froze stay frozen), through the item tower only, for up to
  * `options.epochs` epochs early-stopped on the same validation. The rows are kept when the best
- * of those epochs beats the joint fit's best on the carve, scored by `options.select` (NDCG@10
- * under the run's protocol, as AUTO scores) when given, else by the per-epoch `validate`; otherwise
+ * of those epochs beats the joint fit's best on the carve, scored by `options.select` when given,
+ * else by the per-epoch `validate` (`fitModel`: the run's measure, as AUTO scores); otherwise
  * the joint fit's weights are put back. Without a validator and early stopping (nothing to keep
  * them honest) it does nothing.
  *
@@ -64,17 +64,15 @@ export async function refineItemRows(model: TwoTowerModel, data: TrainingData, o
   held.freezeRows(model.userTable);
   try {
     const before = model.exportWeights();
-    // The choice is scored as AUTO scores when the run gives that measure (`select`), else by the per-epoch metric;
-    // when the per-epoch metric is that measure (`fitModel` with the run's protocol), its scores of the kept weights stand.
-    const rescore = options.select !== undefined && options.select !== options.validate ? options.select : undefined;
-    const jointScore = rescore ? await rescore(model) : joint.bestValidation;
+    // The choice is scored by `select` when the caller gives a measure other than the per-epoch one, else by the epochs' own scores.
+    const jointScore = options.select ? await options.select(model) : joint.bestValidation;
     const onEpoch = options.onEpoch;
     const refined = await train(model, data, {
       ...options,
       earlyStopping: { ...options.earlyStopping, restoreBest: true },
       ...(onEpoch ? { onEpoch: (p: EpochProgress) => onEpoch({ ...p, epoch: joint.epochs + p.epoch, epochs: joint.epochs + p.epochs }) } : {}),
     });
-    const refinedScore = refined.aborted || refined.bestValidation === undefined ? undefined : rescore ? await rescore(model) : refined.bestValidation;
+    const refinedScore = refined.aborted || refined.bestValidation === undefined ? undefined : options.select ? await options.select(model) : refined.bestValidation;
     const kept = refinedScore !== undefined && refinedScore > jointScore;
     if (!kept) model.loadWeights(before);
     return {
