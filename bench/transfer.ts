@@ -57,11 +57,12 @@ import { evaluationData } from '../src/workflows/evaluation-data.js';
 import { DEFAULT_EVALUATION, DEFAULT_TRAINING, defaultModelFor, type ModelSettings, type TrainingSettings } from '../src/workflows/model-settings.js';
 import { concatExamples, prepareDataset, type PreparedDomain } from '../src/workflows/prepared-domain.js';
 import { capTrainPerUser, prepareTransfer } from '../src/workflows/prepare-transfer.js';
-import { pretrain } from '../src/workflows/pretrain.workflow.js';
+import { pretrain, scoringOnCarve, scoringProfiled } from '../src/workflows/pretrain.workflow.js';
+import { modelObjective, type ModelScoring } from '../src/model/objective.js';
 import { autoPretrain } from '../src/workflows/auto-pretrain.js';
 import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
 import { DEFAULT_TRANSFER, transfer } from '../src/workflows/transfer.workflow.js';
-import { popularityProfiler, searchTransfer, validationScorer } from '../src/workflows/auto-transfer.js';
+import { popularityProfiler, searchTransfer, validationScorer, type ValidationScore } from '../src/workflows/auto-transfer.js';
 import { itemEventCounts } from '../src/training/popularity-bias.js';
 import { transferContext } from '../src/workflows/transfer-candidate.js';
 import type { NewItemInit } from '../src/transfer/item-init.js';
@@ -69,7 +70,7 @@ import type { SplitSpec } from '../src/workflows/split-spec.js';
 import { seedSynthetic } from '../seeds/seed-database.js';
 import { csr, solveRows } from './implicit-als.js';
 import { TwoTowerModel } from '../src/model/two-tower.model.js';
-import { freshCarveFreeFit, popularityTermChooser } from '../src/workflows/popularity-term.js';
+import { choosesPopularityTerm, freshCarveFreeFit, popularityTermChooser } from '../src/workflows/popularity-term.js';
 import { modelConfig, towerTokensFor } from '../src/workflows/model-settings.js';
 import { fitModel, modelScorer, setUserHistoriesFrom, trainingEvents } from '../src/workflows/fit-and-evaluate.js';
 import { initBackend } from '../src/model/backend.js';
@@ -237,7 +238,30 @@ async function targetOnly(target: PreparedDomain, variant: string) {
     for (const recipe of recipes) await autoTargetRow(target, variant, recipe);
     return;
   }
-  for (const recipe of recipes) await targetOnlyRecipe(target, variant, recipe);
+  for (const recipe of recipes) {
+    // Scoring left out: each scoring fitted and the carve's choice reported as the delivered row, as `pretrain` does (`scoringProfiled`).
+    if (!scoringProfiled(recipe.model, target)) {
+      await targetOnlyRecipe(target, variant, recipe);
+      continue;
+    }
+    const started = performance.now();
+    const fits: Array<{ scoring: ModelScoring; test: Record<string, number>; carve: ValidationScore }> = [];
+    for (const scoring of modelObjective(recipe.model.objective ?? 'softmax').scorings) {
+      const fit = await targetOnlyRecipe(target, variant, { ...recipe, name: `${recipe.name ? `${recipe.name}, ` : ''}scoring ${scoring}`, model: { ...recipe.model, scoring } });
+      fits.push({ scoring, ...fit });
+    }
+    const decided = scoringOnCarve(fits, EVALUATION.seed);
+    const chosen = fits[decided.chosen]!;
+    const g = decided.gain;
+    report({
+      setting: `${TARGET} only (two-tower, ${recipe.objective})${recipe.name ? ` [${recipe.name}]` : ''}, scoring chosen on the carve`,
+      variant,
+      hr10: chosen.test['hr@10']!,
+      ndcg10: chosen.test['ndcg@10']!,
+      seconds: (performance.now() - started) / 1000,
+      note: `${chosen.scoring}; carve NDCG@10 as delivered ${fits.map((f) => `${f.scoring} ${f.carve.value.toFixed(4)}`).join(', ')}${g ? `; ${g.scoring} over ${fits[0]!.scoring} ${g.mean >= 0 ? '+' : ''}${g.mean.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]` : ''}`,
+    });
+  }
 }
 
 /**
@@ -267,7 +291,7 @@ async function autoTargetRow(target: PreparedDomain, variant: string, recipe: { 
  * carve user), with the training-only histories it was trained with: the figure a recipe is
  * chosen on. Test is then scored exactly as `pretrain` does (carve events join the histories).
  */
-async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe: { name: string; objective: string; model: ModelSettings; training: TrainingSettings }) {
+async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe: { name: string; objective: string; model: ModelSettings; training: TrainingSettings }): Promise<{ test: Record<string, number>; carve: ValidationScore }> {
   const started = performance.now();
   await initBackend({});
   const users = target.userDbIds.length;
@@ -284,8 +308,16 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
     // A model refitted on the carve (hybrid) has seen it: only the early-stopping metric (on the copy that had not) is held out.
     const validation = carve && !objectiveNamed(config.objective).refitsOnValidation ? evaluate(modelScorer(model, items), carve, EVALUATION).metrics : undefined;
     // popularityWeight left out: the popularity term chosen on the carve, as `pretrain` chooses it.
+    // The carve score as `pretrain` ranks a fit (NDCG@10 under the run's protocol, with a given term as fitted), taken before the carve joins the histories; 0 without a held-out carve.
+    const carveScorer = target.validation && events.validation ? validationScorer(target.train, target.validation, users, items, EVALUATION) : undefined;
+    let carveScore = carveScorer && !choosesPopularityTerm(recipe.model, target.validation) ? carveScorer.scoreAt(model, [undefined])[0]! : { value: 0, perUser: new Float32Array(0) };
     const term = await chooser.afterFit(model, tokens, freshCarveFreeFit(config, tokens, target.train, recipe.training, recipe.model.seed));
     const chosenTerm = term.choice;
+    if (carveScorer && chosenTerm) {
+      // A term chosen here: the fitted towers plus β·log(1 + n_i) over the training events (the rebuilt model counts the carve's too).
+      const b = chosenTerm.beta;
+      carveScore = carveScorer.scoreAt(model, [b > 0 ? Float32Array.from(itemEventCounts({ items: target.train.items }, items), (n) => b * Math.log1p(n)) : undefined])[0]!;
+    }
     if (term.model !== model) {
       model.dispose();
       model = term.model;
@@ -335,6 +367,8 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
         refit.dispose();
       }
     }
+    // The carve score as `pretrain` ranks a fit (NDCG@10 under the run's protocol, with the popularity term chosen); 0 without a carve.
+    return { test, carve: carveScore };
   } finally {
     model.dispose();
   }

@@ -158,7 +158,8 @@ describe('jobs on PGlite: the in-process runner, a child process per run', () =>
     expect(model).toMatchObject({ status: 'READY', jobId: job.id, device: done.device, backend: done.backend, kind: 'PRETRAIN' });
     const kinds = await eventKinds(db, job.id);
     expect(kinds.slice(0, 4)).toEqual(['queued', 'started', 'phase', 'backend']);
-    expect(kinds.filter((k) => k === 'epoch')).toHaveLength(2);
+    // 2 epochs, fitted by cosine and by inner product (`scoring` left out: chosen on the carve).
+    expect(kinds.filter((k) => k === 'epoch')).toHaveLength(4);
     expect(kinds.at(-1)).toBe('succeeded');
   });
 

@@ -12,7 +12,7 @@ import { transfer } from '../src/workflows/transfer.workflow.js';
 import { prepareDomain, type PreparedDomain } from '../src/workflows/prepared-domain.js';
 import type { PopularityTermChoice } from '../src/workflows/popularity-term.js';
 import type { TrainedModel } from '../src/workflows/trained-model.js';
-import { pretrain } from '../src/workflows/pretrain.workflow.js';
+import { pretrain, scoringProfiled, type ScoringChoice } from '../src/workflows/pretrain.workflow.js';
 import { autoPretrain } from '../src/workflows/auto-pretrain.js';
 import { POPULARITY_PROFILE } from '../src/workflows/auto-transfer.js';
 import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
@@ -110,7 +110,7 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
   it('softmax (cosine) with a popularity term: unit tower outputs plus β·log(1 + n_i) as one more coordinate, registered, evaluated from storage and served by inner product', async () => {
     if (ctx.kind === 'postgres') return; // the same storage path as the first test
     const beta = 0.1;
-    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, popularityWeight: beta };
+    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, scoring: 'cosine' as const, popularityWeight: beta };
     const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
     const evaluation = { ...DEFAULT_EVALUATION, negatives: 99 };
     const trained = await pretrain(prepared, { model, training: { ...DEFAULT_TRAINING, epochs: 2, patience: 0 }, evaluation });
@@ -132,9 +132,47 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     await expectServedByInnerProduct(ctx.db, record.id, trained);
   });
 
+  it('softmax with scoring left out: fitted by cosine and by inner product, the better on the carve kept and registered with its scoring; given, or without a carve, fitted once', async () => {
+    if (ctx.kind === 'postgres') return; // the storage path is the tests' above
+    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, popularityWeight: 0 };
+    expect(model.scoring).toBeUndefined();
+    const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
+    expect(scoringProfiled(model, prepared)).toBe(true);
+    const evaluation = { ...DEFAULT_EVALUATION, negatives: 99 };
+    const training = { ...DEFAULT_TRAINING, epochs: 2, patience: 0 };
+    let epochs = 0;
+    const trained = await pretrain(prepared, { model, training, evaluation }, { onEpoch: () => void epochs++ });
+    expect(epochs).toBe(4);
+    const choice = trained.config.scoringChoice as ScoringChoice;
+    expect(choice.carve.map((c) => c.scoring)).toEqual(['cosine', 'inner-product']);
+    expect(choice.carve[0]!.score).not.toBe(choice.carve[1]!.score);
+    // Inner product only when it beats cosine with its gain's 95% interval above 0.
+    expect(choice.gain.scoring).toBe('inner-product');
+    expect(choice.gain.mean).toBeCloseTo(choice.carve[1]!.score - choice.carve[0]!.score, 5);
+    expect(choice.chosen).toBe(choice.gain.ci95[0] > 0 ? 'inner-product' : 'cosine');
+    // The kept model is the fit of the chosen scoring: the same test figures as that fit alone, which chooses nothing.
+    const alone = await pretrain(prepared, { model: { ...model, scoring: choice.chosen }, training, evaluation });
+    expect(trained.metrics.test).toEqual(alone.metrics.test);
+    expect(alone.config).not.toHaveProperty('scoringChoice');
+    const record = await registerTrainedModel(ctx.db, { domain: 'source', kind: 'PRETRAIN' }, trained);
+    expect((record.config as { model: { scoring: string } }).model.scoring).toBe(choice.chosen);
+    const again = await evaluateStoredModel(ctx.db, record.id, evaluation);
+    expect(again.metrics.test['hr@10']).toBeCloseTo(trained.metrics.test['hr@10']!, 3);
+    // No carve: the objective's default, cosine, fitted once and stored as such.
+    const whole = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets, validation: false });
+    expect(scoringProfiled(model, whole)).toBe(false);
+    epochs = 0;
+    const uncarved = await pretrain(whole, { model, training, evaluation }, { onEpoch: () => void epochs++ });
+    expect(epochs).toBe(2);
+    expect(uncarved.config).not.toHaveProperty('scoringChoice');
+    expect((uncarved.config.model as { scoring: string }).scoring).toBe('cosine');
+    // One scoring to offer (implicit ALS): nothing to choose.
+    expect(scoringProfiled({ objective: 'implicit-als' }, prepared)).toBe(false);
+  });
+
   it('profileItemAudience: the softmax towers fitted with and without the item audience, the better on the carve kept; another objective, or no carve, fits once', async () => {
     if (ctx.kind === 'postgres') return; // the storage path is the tests' above
-    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, popularityWeight: 0.1 };
+    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, scoring: 'cosine' as const, popularityWeight: 0.1 };
     const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
     const evaluation = { ...DEFAULT_EVALUATION, negatives: 99 };
     const training = { ...DEFAULT_TRAINING, epochs: 2, patience: 0 };
@@ -154,7 +192,7 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
 
   it('softmax with the item audience: registered with it, reloaded and evaluated from storage with its pools, and a transfer from it pools the target items\' audiences', async () => {
     if (ctx.kind === 'postgres') return; // the storage path is the tests' above
-    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, popularityWeight: 0, itemAudience: true };
+    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, scoring: 'cosine' as const, popularityWeight: 0, itemAudience: true };
     const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
     const evaluation = { ...DEFAULT_EVALUATION, negatives: 99 };
     const trained = await pretrain(prepared, { model, training: { ...DEFAULT_TRAINING, epochs: 2, patience: 0 }, evaluation });
@@ -179,7 +217,7 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
 
   it('softmax with popularityWeight left out: the term chosen on the validation carve after training, registered with the weight found, served with it; given 0, none', async () => {
     if (ctx.kind === 'postgres') return; // the storage path is the tests' above
-    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5 };
+    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, scoring: 'cosine' as const };
     expect(model.popularityWeight).toBeUndefined();
     const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
     const evaluation = { ...DEFAULT_EVALUATION, negatives: 99 };

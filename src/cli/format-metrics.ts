@@ -1,4 +1,4 @@
-import type { ItemAudienceChoice } from '../workflows/pretrain.workflow.js';
+import type { ItemAudienceChoice, ScoringChoice } from '../workflows/pretrain.workflow.js';
 import { describeValidationGain, type SearchReport } from '../transfer/transfer-report.js';
 import type { HeldOutDrops } from '../dataset/splits.js';
 import type { ModelMetrics } from '../workflows/trained-model.js';
@@ -66,6 +66,11 @@ export function formatItemRowRefinement(training: { bestEpoch?: number; refinedE
 /** The item audience the delivered softmax winner of `graft train --auto` kept on the carve. */
 export function formatItemAudience(choice: ItemAudienceChoice, metric: string): string {
   return `item audience: ${choice.chosen ? 'on' : 'off'}, chosen on the validation carve by ${metric} (the winner fitted both ways): ${choice.carveWithout.toFixed(4)} without it, ${choice.carveWith.toFixed(4)} with it`;
+}
+
+/** The softmax towers' scoring, chosen on the carve when the run left `--scoring` out: `scoring: inner-product, chosen on ...: cosine 0.0671, inner-product 0.0695`. */
+export function formatScoringChoice(choice: ScoringChoice, metric: string): string {
+  return `scoring: ${choice.chosen}, chosen on the validation carve by ${metric} (fitted each way): ${choice.carve.map((c) => `${c.scoring} ${c.score.toFixed(4)}`).join(', ')}; --scoring ${choice.chosen} fits it once`;
 }
 
 /** AUTO's trial table (both searches) and what it chose. */

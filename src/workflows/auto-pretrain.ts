@@ -103,11 +103,20 @@ export async function autoPretrain(
       // A softmax winner is fitted with and without the item audience, the carve keeping the better:
       // the audience shows its worth only trained out (it peaks later), which no early rung sees.
       profileItemAudience: true,
-      model: { ...(bestObjective ? configForObjective(settings.model, bestObjective) : settings.model), ...bestSettings },
+      model: deliveredModel({ ...(bestObjective ? configForObjective(settings.model, bestObjective) : settings.model), ...bestSettings }),
       training: { ...settings.training, epochs: best.resource, learningRate: best.settings.learningRate ?? settings.training.learningRate },
     },
     hooks,
   );
   trained.config = { ...trained.config, chosenBy: 'AUTO', search };
   return { trained, search };
+}
+
+/**
+ * The winner's settings as delivered: its scoring stated (a trial that left it out scored by its
+ * objective's default), so the delivered fit is the winner's and not a second choice of scoring
+ * (`scoringProfiled`).
+ */
+function deliveredModel(model: PretrainSettings['model']): PretrainSettings['model'] {
+  return { ...model, scoring: model.scoring ?? modelObjective(model.objective ?? 'softmax').scoring };
 }

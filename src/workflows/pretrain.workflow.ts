@@ -7,8 +7,10 @@ import { modelConfig, towerTokensFor, type EvaluationSettings, type ModelSetting
 import { concatExamples, type PreparedDomain } from './prepared-domain.js';
 import { collectTrainedModel, type TrainedModel } from './trained-model.js';
 import { choosesPopularityTerm, freshCarveFreeFit, popularityTermChooser, type PopularityTermChoice } from './popularity-term.js';
-import { validationScorer } from './auto-transfer.js';
-import { poolsItemAudience } from '../model/objective.js';
+import { validationScorer, type ValidationScore } from './auto-transfer.js';
+import { itemEventCounts } from '../training/popularity-bias.js';
+import { pairedBootstrap } from '../evaluation/paired-bootstrap.js';
+import { modelObjective, poolsItemAudience, type ModelScoring } from '../model/objective.js';
 import type { TrainResult } from '../training/train.js';
 
 export interface PretrainSettings {
@@ -32,6 +34,75 @@ export interface ItemAudienceChoice {
 }
 
 /**
+ * The scoring chosen on the carve when the run left `scoring` out (`scoringProfiled`): each
+ * scoring the objective offers fitted and scored on the carve as delivered (NDCG@10 under the
+ * run's protocol, with its popularity term; with the item audience profiled too, the best fit
+ * of each scoring); the default (cosine) is kept unless the other scores higher with its gain's
+ * 95% interval above 0 (a paired bootstrap over the carve users: a sparse carve is noisy).
+ */
+export interface ScoringChoice {
+  chosen: ModelScoring;
+  /** The carve score of each scoring fitted, in the objective's order (the default first). */
+  carve: Array<{ scoring: ModelScoring; score: number }>;
+  /** The other scoring's carve gain over the default, user by user: the mean and its paired bootstrap 95% interval (the AUTO guard's test); chosen only when the interval is above 0. */
+  gain: { scoring: ModelScoring; mean: number; ci95: [number, number] };
+}
+
+/**
+ * The scoring kept of one fit per scoring, the default's first (each with its carve score as
+ * delivered): the default, unless another scores higher with its per-user gain's paired
+ * bootstrap 95% interval above 0 (the highest such). `gain`: the kept scoring's over the
+ * default, or (the default kept) the best other's; undefined with one fit.
+ */
+export function scoringOnCarve(fits: ReadonlyArray<{ scoring: ModelScoring; carve: ValidationScore }>, seed: number): { chosen: number; gain?: ScoringChoice['gain'] } {
+  const base = fits[0]!.carve;
+  let chosen = 0;
+  let gain: ScoringChoice['gain'] | undefined;
+  for (let n = 1; n < fits.length; n++) {
+    const g = pairedBootstrap(fits[n]!.carve.perUser, base.perUser, { seed });
+    const entry = { scoring: fits[n]!.scoring, mean: g.mean, ci95: g.ci };
+    if (fits[n]!.carve.value > fits[chosen]!.carve.value && g.ci[0] > 0) {
+      chosen = n;
+      gain = entry;
+    } else if (chosen === 0 && (!gain || g.mean > gain.mean)) {
+      gain = entry;
+    }
+  }
+  return { chosen, ...(gain ? { gain } : {}) };
+}
+
+/**
+ * Whether a run of `model` fits every scoring its objective offers and keeps the carve's
+ * choice (`scoringOnCarve`): `scoring` left out, an objective with more than one (the softmax
+ * towers: cosine and inner product), and a carve that stands in for the test
+ * (`carveKeepsHistories`). Otherwise the given scoring, or the objective's default (cosine for
+ * the softmax), is fitted once. (BENCHMARKS.md "The softmax's scoring chosen on the carve".)
+ */
+export function scoringProfiled(model: { objective?: ModelSettings['objective']; scoring?: ModelScoring }, prepared: Pick<PreparedDomain, 'train' | 'validation'>): boolean {
+  return model.scoring === undefined && modelObjective(model.objective ?? 'softmax').scorings.length > 1 && carveKeepsHistories(prepared);
+}
+
+/**
+ * Whether the validation carve (each user's last training event) leaves the median carve user
+ * at least two training events: then the carve's users look like the test's (a history to pool,
+ * one event shorter), and a choice made on it carries over. A carve of users with one or two
+ * events (the sparse variants: at most 2 per user) leaves them one, where popularity predicts the
+ * carve better than it predicts the test: on the sparse Phone target the carve preferred inner
+ * product with its gain's interval above 0, and test lost 0.012 HR@10 (BENCHMARKS.md "The
+ * softmax's scoring chosen on the carve").
+ */
+export function carveKeepsHistories(prepared: Pick<PreparedDomain, 'train' | 'validation'>): boolean {
+  const carve = prepared.validation;
+  if (!carve || carve.users.length === 0) return false;
+  let users = 0;
+  for (const u of carve.users) users = Math.max(users, u + 1);
+  const events = new Int32Array(users);
+  for (const u of prepared.train.users) if (u < users) events[u]!++;
+  const left = Int32Array.from(carve.users, (u) => events[u]!).sort();
+  return left[Math.floor((left.length - 1) / 2)]! >= 2;
+}
+
+/**
  * Trains a two-tower model on one domain and evaluates it on the domain's test split, next
  * to popularity. Pure computation: no database access (see `prepareDomain` and
  * `registerTrainedModel` for the two ends).
@@ -45,37 +116,57 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
   const backend = await initBackend({ device: settings.device });
   const users = prepared.userDbIds.length;
   const items = prepared.itemDbIds.length;
-  const profiles = settings.profileItemAudience === true && poolsItemAudience(settings.model.objective) && prepared.validation !== undefined && prepared.validation.users.length > 0;
-  const candidates = profiles ? [false, true] : [settings.model.itemAudience === true];
-  let kept: FittedCandidate | undefined;
-  const carve: number[] = [];
+  const objective = modelObjective(settings.model.objective ?? 'softmax');
+  const profilesAudience = settings.profileItemAudience === true && poolsItemAudience(settings.model.objective) && prepared.validation !== undefined && prepared.validation.users.length > 0;
+  const profilesScoring = scoringProfiled(settings.model, prepared);
+  const audiences = profilesAudience ? [false, true] : [settings.model.itemAudience === true];
+  const scorings = profilesScoring ? objective.scorings : [settings.model.scoring !== undefined && objective.scorings.includes(settings.model.scoring) ? settings.model.scoring : objective.scoring];
+  // The best fit of each scoring (over the audiences profiled; a tie keeps the first: without the audience).
+  const bestOf = new Map<ModelScoring, FittedCandidate & { itemAudience: boolean; scoring: ModelScoring }>();
+  const carve: Array<{ itemAudience: boolean; scoring: ModelScoring; score: number }> = [];
+  let kept: (FittedCandidate & { itemAudience: boolean; scoring: ModelScoring }) | undefined;
   try {
-    for (const itemAudience of candidates) {
-      const fitted = await fitCandidate(prepared, settings, { ...settings.model, itemAudience }, hooks, profiles);
-      carve.push(fitted.carveScore ?? 0);
-      // A tie keeps the first: the towers without the audience.
-      if (!kept || fitted.carveScore! > kept.carveScore!) {
-        kept?.model.dispose();
-        kept = fitted;
-      } else {
-        fitted.model.dispose();
+    for (const scoring of scorings) {
+      for (const itemAudience of audiences) {
+        const fitted = await fitCandidate(prepared, settings, { ...settings.model, itemAudience, scoring }, hooks, profilesAudience || profilesScoring);
+        const score = fitted.carve?.value ?? 0;
+        carve.push({ itemAudience, scoring, score });
+        const held = bestOf.get(scoring);
+        if (!held || score > (held.carve?.value ?? 0)) {
+          held?.model.dispose();
+          bestOf.set(scoring, { ...fitted, itemAudience, scoring });
+        } else {
+          fitted.model.dispose();
+        }
       }
     }
-    const { model, training, popularityTerm } = kept!;
-    const itemAudience: ItemAudienceChoice | undefined = profiles ? { chosen: carve[1]! > carve[0]!, carveWithout: carve[0]!, carveWith: carve[1]! } : undefined;
+    const fits = scorings.map((scoring) => bestOf.get(scoring)!);
+    const decided = scoringOnCarve(fits.map((f) => ({ scoring: f.scoring, carve: f.carve! })), settings.evaluation.seed);
+    kept = fits[decided.chosen]!;
+    for (const fit of bestOf.values()) if (fit !== kept) fit.model.dispose();
+    bestOf.clear();
+    const { model, training, popularityTerm } = kept;
+    const best = (pick: (c: (typeof carve)[number]) => boolean) => Math.max(...carve.filter(pick).map((c) => c.score));
+    // With the scoring profiled too, the audience's two scores are those of the kept scoring's fits.
+    const itemAudience: ItemAudienceChoice | undefined = profilesAudience
+      ? { chosen: kept.itemAudience, carveWithout: best((c) => c.scoring === kept!.scoring && !c.itemAudience), carveWith: best((c) => c.scoring === kept!.scoring && c.itemAudience) }
+      : undefined;
+    const scoringChoice: ScoringChoice | undefined = profilesScoring ? { chosen: kept.scoring, carve: scorings.map((s) => ({ scoring: s, score: best((c) => c.scoring === s) })), gain: decided.gain! } : undefined;
     // At test time the validation interactions are history too.
     const test = evaluationData(concatExamples(prepared.train, prepared.validation), prepared.test, users, items);
     setUserHistoriesFrom(model, prepared.train, prepared.validation);
     const report = evaluateModel(model, test, settings.evaluation);
     const modelSettings = {
       ...settings.model,
+      // The scoring fitted (chosen on the carve, given, or the objective's own): stored, so a transfer and a refit score alike.
+      scoring: kept!.scoring,
       ...(itemAudience ? { itemAudience: itemAudience.chosen } : {}),
       ...(popularityTerm ? { popularityWeight: popularityTerm.beta } : {}),
     };
     return collectTrainedModel(model, {
       // `popularityTerm`: the weight was chosen here, not given (a transfer does not carry it over: prepareTransfer).
       // `itemAudienceChoice`: the carve's choice between the two fits (the setting itself is in `model`).
-      config: { ...storedSettings(settings), model: modelSettings, split: prepared.split, ...(popularityTerm ? { popularityTerm } : {}), ...(itemAudience ? { itemAudienceChoice: itemAudience } : {}) },
+      config: { ...storedSettings(settings), model: modelSettings, split: prepared.split, ...(popularityTerm ? { popularityTerm } : {}), ...(itemAudience ? { itemAudienceChoice: itemAudience } : {}), ...(scoringChoice ? { scoringChoice } : {}) },
       userDbIds: prepared.userDbIds,
       itemDbIds: prepared.itemDbIds,
       candidateItems: items,
@@ -86,6 +177,7 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
       backend,
     });
   } finally {
+    for (const fit of bestOf.values()) fit.model.dispose();
     kept?.model.dispose();
   }
 }
@@ -95,7 +187,8 @@ interface FittedCandidate {
   model: TwoTowerModel;
   training: TrainResult;
   popularityTerm?: PopularityTermChoice;
-  carveScore?: number;
+  /** The carve score as delivered, with its per-user values (`scoreCarve`). */
+  carve?: ValidationScore;
 }
 
 /**
@@ -119,18 +212,23 @@ async function fitCandidate(prepared: PreparedDomain, settings: PretrainSettings
     const term = popularityTermChooser(modelSettings, prepared, settings.evaluation);
     const training = await fitModel(model, events.train, validation, settings.training, modelSettings.seed, { ...hooks, ...term.hooks }, undefined, settings.evaluation);
     if (training.aborted) throw cancelled(prepared.domain);
-    const givenTermCarve =
-      scoreCarve && prepared.validation && !choosesPopularityTerm(modelSettings, prepared.validation)
-        ? validationScorer(prepared.train, prepared.validation, users, items, settings.evaluation).score(model)
-        : undefined;
+    // The carve score as delivered (`scoreCarve`; profiles are made for fits that hold the carve out, the softmax towers'):
+    // at a given term, the fitted model as it is (its term counted over training events only, as in training);
+    // at a term chosen here, the fitted model plus the chosen β·log(1 + n_i) over the training events (`choosePopularityTerm`'s score).
+    const scorer = scoreCarve && prepared.validation ? validationScorer(prepared.train, prepared.validation, users, items, settings.evaluation) : undefined;
+    let carve = scorer && !choosesPopularityTerm(modelSettings, prepared.validation) ? scorer.scoreAt(model, [undefined])[0] : undefined;
     const settled = await term.afterFit(model, tokens, freshCarveFreeFit(config, tokens, prepared.train, settings.training, modelSettings.seed, hooks.signal));
     if (settled.aborted) throw cancelled(prepared.domain);
+    if (scorer && settled.choice) {
+      const beta = settled.choice.beta;
+      const bias = beta > 0 ? Float32Array.from(itemEventCounts({ items: prepared.train.items }, items), (n) => beta * Math.log1p(n)) : undefined;
+      carve = scorer.scoreAt(model, [bias])[0];
+    }
     if (settled.model !== model) {
       model.dispose();
       model = settled.model;
     }
-    const popularityTerm = settled.choice;
-    return { model, training, popularityTerm, carveScore: popularityTerm ? popularityTerm.carveWith : givenTermCarve };
+    return { model, training, popularityTerm: settled.choice, carve };
   } catch (error) {
     model.dispose();
     throw error;
