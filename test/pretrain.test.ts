@@ -140,9 +140,12 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     expect(scoringProfiled(model, prepared)).toBe(true);
     const evaluation = { ...DEFAULT_EVALUATION, negatives: 99 };
     const training = { ...DEFAULT_TRAINING, epochs: 2, patience: 0 };
-    let epochs = 0;
-    const trained = await pretrain(prepared, { model, training, evaluation }, { onEpoch: () => void epochs++ });
-    expect(epochs).toBe(4);
+    const reported: Array<[number, number]> = [];
+    let evaluations = 0;
+    const trained = await pretrain(prepared, { model, training, evaluation }, { onEpoch: (p) => void reported.push([p.epoch, p.epochs]), onEvaluation: () => void evaluations++ });
+    // The two fits' epochs reported as one run: 1-2 cosine, 3-4 inner product, out of 4; the evaluation once, after both.
+    expect(reported).toEqual([[1, 4], [2, 4], [3, 4], [4, 4]]);
+    expect(evaluations).toBe(1);
     const choice = trained.config.scoringChoice as ScoringChoice;
     expect(choice.carve.map((c) => c.scoring)).toEqual(['cosine', 'inner-product']);
     expect(choice.carve[0]!.score).not.toBe(choice.carve[1]!.score);
@@ -161,7 +164,7 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     // No carve: the objective's default, cosine, fitted once and stored as such.
     const whole = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets, validation: false });
     expect(scoringProfiled(model, whole)).toBe(false);
-    epochs = 0;
+    let epochs = 0;
     const uncarved = await pretrain(whole, { model, training, evaluation }, { onEpoch: () => void epochs++ });
     expect(epochs).toBe(2);
     expect(uncarved.config).not.toHaveProperty('scoringChoice');

@@ -2,6 +2,7 @@ import { sql, type Transaction } from 'kysely';
 import type { GraftDatabase } from '../db/connect.js';
 import type { Database } from '../db/database.js';
 import { GraftError, isGraftError } from '../errors.js';
+import { modelObjective } from '../model/objective.js';
 import { activateModel } from '../registry/activation.js';
 import { describeGuard, type TransferReport } from '../transfer/transfer-report.js';
 import type { TransferStrategyName } from '../transfer/transfer-strategy.js';
@@ -243,7 +244,10 @@ export function activationDecision(config: TransferJobConfig | undefined, report
 function progressPlan(job: JobRecord): ProgressPlan {
   const training = (job.input as { training?: { epochs?: number; batchSize?: number } }).training ?? {};
   const phases: JobPhase[] = job.kind === 'PRETRAIN' ? ((job.input as { budget?: unknown }).budget ? ['search', 'training'] : ['training']) : (job.input as { jointReference?: boolean }).jointReference ? ['transfer', 'baseline', 'joint'] : ['transfer', 'baseline'];
-  return { trainingPhases: phases, epochs: training.epochs ?? 1, batchSize: training.batchSize ?? 256 };
+  // A plain pretraining run that leaves the softmax's scoring out fits every scoring (`scoringProfiled`; on sparse data one fit, and the ETA only shrinks).
+  const model = (job.input as { model?: { objective?: string; scoring?: string } }).model;
+  const fits = job.kind === 'PRETRAIN' && !(job.input as { budget?: unknown }).budget && model?.scoring === undefined ? modelObjective(model?.objective ?? 'softmax').scorings.length : 1;
+  return { trainingPhases: phases, epochs: (training.epochs ?? 1) * fits, batchSize: training.batchSize ?? 256 };
 }
 
 function describe(job: JobRecord): string {

@@ -65,16 +65,9 @@ async function run(task: TrainingTask, progressIntervalMs: number): Promise<void
   }
 }
 
-/** pretrain() has no phase hook; its evaluation starts after the last epoch. */
+/** pretrain() with its evaluation reported as a phase, once every fit is done. */
 function pretrainWithEvaluationPhase(task: Extract<TrainingTask, { kind: 'PRETRAIN' }>, hooks: Parameters<typeof pretrain>[2] & object, progress: (p: ChildProgress) => void) {
-  const epochs = task.settings.training.epochs;
-  return pretrain(task.prepared, task.settings, {
-    ...hooks,
-    onEpoch: (p) => {
-      hooks.onEpoch?.(p);
-      if (p.epoch === epochs) progress({ kind: 'phase', phase: 'evaluation' });
-    },
-  });
+  return pretrain(task.prepared, task.settings, { ...hooks, onEvaluation: () => progress({ kind: 'phase', phase: 'evaluation' }) });
 }
 
 process.on('message', (message: ParentMessage) => {

@@ -11,7 +11,7 @@ import { validationScorer, type ValidationScore } from './auto-transfer.js';
 import { itemEventCounts } from '../training/popularity-bias.js';
 import { pairedBootstrap } from '../evaluation/paired-bootstrap.js';
 import { modelObjective, poolsItemAudience, type ModelScoring } from '../model/objective.js';
-import type { TrainResult } from '../training/train.js';
+import type { EpochProgress, TrainResult } from '../training/train.js';
 
 export interface PretrainSettings {
   model: ModelSettings;
@@ -24,6 +24,12 @@ export interface PretrainSettings {
    * (`autoPretrain`). Ignored without a carve or for another objective.
    */
   profileItemAudience?: boolean;
+}
+
+/** What `pretrain` reports: the fits' epochs and steps (several fits' epochs numbered as one run), and when the fitting is over. */
+export interface PretrainHooks extends TrainingHooks {
+  /** Called once every fit is done, before the test evaluation. */
+  onEvaluation?: () => void;
 }
 
 /** The item audience chosen on the carve (`PretrainSettings.profileItemAudience`), with each fit's carve score as delivered (NDCG@10 under the run's protocol, with its popularity term). */
@@ -112,7 +118,7 @@ export function carveKeepsHistories(prepared: Pick<PreparedDomain, 'train' | 'va
  * const trained = await pretrain(prepared, { model: DEFAULT_MODEL, training: DEFAULT_TRAINING, evaluation: DEFAULT_EVALUATION });
  * const record = await registerTrainedModel(gdb, { domain: 'sport', kind: 'PRETRAIN' }, trained);
  */
-export async function pretrain(prepared: PreparedDomain, settings: PretrainSettings, hooks: TrainingHooks = {}): Promise<TrainedModel> {
+export async function pretrain(prepared: PreparedDomain, settings: PretrainSettings, hooks: PretrainHooks = {}): Promise<TrainedModel> {
   const backend = await initBackend({ device: settings.device });
   const users = prepared.userDbIds.length;
   const items = prepared.itemDbIds.length;
@@ -125,10 +131,20 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
   const bestOf = new Map<ModelScoring, FittedCandidate & { itemAudience: boolean; scoring: ModelScoring }>();
   const carve: Array<{ itemAudience: boolean; scoring: ModelScoring; score: number }> = [];
   let kept: (FittedCandidate & { itemAudience: boolean; scoring: ModelScoring }) | undefined;
+  const fitsPlanned = scorings.length * audiences.length;
+  let fitsDone = 0;
+  let epochsBefore = 0;
   try {
     for (const scoring of scorings) {
       for (const itemAudience of audiences) {
-        const fitted = await fitCandidate(prepared, settings, { ...settings.model, itemAudience, scoring }, hooks, profilesAudience || profilesScoring);
+        // Several fits report one run of epochs: each fit's epochs after the previous fits', out of every fit's budget.
+        const offset = epochsBefore;
+        const later = (fitsPlanned - fitsDone - 1) * settings.training.epochs;
+        const onEpoch = hooks.onEpoch;
+        const fitHooks = fitsPlanned > 1 && onEpoch ? { ...hooks, onEpoch: (p: EpochProgress) => onEpoch({ ...p, epoch: offset + p.epoch, epochs: offset + p.epochs + later }) } : hooks;
+        const fitted = await fitCandidate(prepared, settings, { ...settings.model, itemAudience, scoring }, fitHooks, profilesAudience || profilesScoring);
+        fitsDone++;
+        epochsBefore += fitted.training.epochs;
         const score = fitted.carve?.value ?? 0;
         carve.push({ itemAudience, scoring, score });
         const held = bestOf.get(scoring);
@@ -152,6 +168,7 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
       ? { chosen: kept.itemAudience, carveWithout: best((c) => c.scoring === kept!.scoring && !c.itemAudience), carveWith: best((c) => c.scoring === kept!.scoring && c.itemAudience) }
       : undefined;
     const scoringChoice: ScoringChoice | undefined = profilesScoring ? { chosen: kept.scoring, carve: scorings.map((s) => ({ scoring: s, score: best((c) => c.scoring === s) })), gain: decided.gain! } : undefined;
+    hooks.onEvaluation?.();
     // At test time the validation interactions are history too.
     const test = evaluationData(concatExamples(prepared.train, prepared.validation), prepared.test, users, items);
     setUserHistoriesFrom(model, prepared.train, prepared.validation);
