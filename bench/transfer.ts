@@ -62,7 +62,7 @@ import { modelObjective, type ModelScoring } from '../src/model/objective.js';
 import { autoPretrain } from '../src/workflows/auto-pretrain.js';
 import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
 import { DEFAULT_TRANSFER, transfer } from '../src/workflows/transfer.workflow.js';
-import { popularityProfiler, searchTransfer, validationScorer, type ValidationScore } from '../src/workflows/auto-transfer.js';
+import { popularityBiases, popularityProfiler, searchTransfer, validationScorer, type ValidationScore } from '../src/workflows/auto-transfer.js';
 import { itemEventCounts } from '../src/training/popularity-bias.js';
 import { transferContext } from '../src/workflows/transfer-candidate.js';
 import type { NewItemInit } from '../src/transfer/item-init.js';
@@ -315,8 +315,7 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
     const chosenTerm = term.choice;
     if (carveScorer && chosenTerm) {
       // A term chosen here: the fitted towers plus β·log(1 + n_i) over the training events (the rebuilt model counts the carve's too).
-      const b = chosenTerm.beta;
-      carveScore = carveScorer.scoreAt(model, [b > 0 ? Float32Array.from(itemEventCounts({ items: target.train.items }, items), (n) => b * Math.log1p(n)) : undefined])[0]!;
+      carveScore = carveScorer.scoreAt(model, popularityBiases(target.train, items, [chosenTerm.beta]))[0]!;
     }
     if (term.model !== model) {
       model.dispose();

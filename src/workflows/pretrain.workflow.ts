@@ -7,8 +7,7 @@ import { modelConfig, towerTokensFor, type EvaluationSettings, type ModelSetting
 import { concatExamples, type PreparedDomain } from './prepared-domain.js';
 import { collectTrainedModel, type TrainedModel } from './trained-model.js';
 import { choosesPopularityTerm, freshCarveFreeFit, popularityTermChooser, type PopularityTermChoice } from './popularity-term.js';
-import { validationScorer, type ValidationScore } from './auto-transfer.js';
-import { itemEventCounts } from '../training/popularity-bias.js';
+import { popularityBiases, validationScorer, type ValidationScore } from './auto-transfer.js';
 import { pairedBootstrap } from '../evaluation/paired-bootstrap.js';
 import { modelObjective, poolsItemAudience, type ModelScoring } from '../model/objective.js';
 import type { EpochProgress, TrainResult } from '../training/train.js';
@@ -237,9 +236,7 @@ async function fitCandidate(prepared: PreparedDomain, settings: PretrainSettings
     const settled = await term.afterFit(model, tokens, freshCarveFreeFit(config, tokens, prepared.train, settings.training, modelSettings.seed, hooks.signal));
     if (settled.aborted) throw cancelled(prepared.domain);
     if (scorer && settled.choice) {
-      const beta = settled.choice.beta;
-      const bias = beta > 0 ? Float32Array.from(itemEventCounts({ items: prepared.train.items }, items), (n) => beta * Math.log1p(n)) : undefined;
-      carve = scorer.scoreAt(model, [bias])[0];
+      carve = scorer.scoreAt(model, popularityBiases(prepared.train, items, [settled.choice.beta]))[0];
     }
     if (settled.model !== model) {
       model.dispose();
