@@ -80,6 +80,19 @@ describe('graft transfer and graft train choose their settings by validation (--
     expect(given.stderr).not.toMatch(/popularity term/);
   });
 
+  it('plain train fits the softmax towers by both scorings when --scoring is left out and prints the carve\'s choice; a given scoring is fitted once', () => {
+    const run = graft(db, 'train', '--domain', 'source', '--dim', '16', '--layers', '32,16', '--epochs', '2', '--popularity-weight', '0');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/scoring: (cosine|inner-product), chosen on the validation carve by ndcg@10 \(sampled, 999 negatives\) \(fitted each way\): cosine [0-9.]+, inner-product [0-9.]+; --scoring (cosine|inner-product) fits it once/);
+    const json = JSON.parse(graft(db, 'train', '--domain', 'source', '--dim', '16', '--layers', '32,16', '--epochs', '2', '--popularity-weight', '0', '--json').stdout);
+    expect(json.scoring.carve.map((c: { scoring: string }) => c.scoring)).toEqual(['cosine', 'inner-product']);
+    expect(json.scoring.chosen).toBe(json.scoring.gain.ci95[0] > 0 ? 'inner-product' : 'cosine');
+    const given = graft(db, 'train', '--domain', 'source', '--dim', '16', '--layers', '32,16', '--epochs', '2', '--popularity-weight', '0', '--scoring', 'inner-product', '--json');
+    expect(given.code, given.stderr).toBe(0);
+    expect(given.stderr).not.toMatch(/scoring: /);
+    expect(JSON.parse(given.stdout)).not.toHaveProperty('scoring');
+  });
+
   it('train --auto without --objective compares the objectives too, each from its defaults, and registers the winner in its own shape', () => {
     const run = graft(db, 'train', '--domain', 'target', '--dim', '16', '--auto', '--budget', '4', '--json');
     expect(run.code, run.stderr).toBe(0);
