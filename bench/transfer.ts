@@ -57,7 +57,7 @@ import { evaluationData } from '../src/workflows/evaluation-data.js';
 import { DEFAULT_EVALUATION, DEFAULT_TRAINING, defaultModelFor, type ModelSettings, type TrainingSettings } from '../src/workflows/model-settings.js';
 import { concatExamples, prepareDataset, type PreparedDomain } from '../src/workflows/prepared-domain.js';
 import { capTrainPerUser, prepareTransfer } from '../src/workflows/prepare-transfer.js';
-import { pretrain, scoringOnCarve, scoringProfiled } from '../src/workflows/pretrain.workflow.js';
+import { pretrain, scoringOnCarve, scoringProfiled, type ScoringChoice } from '../src/workflows/pretrain.workflow.js';
 import { modelObjective, type ModelScoring } from '../src/model/objective.js';
 import { autoPretrain } from '../src/workflows/auto-pretrain.js';
 import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
@@ -386,7 +386,9 @@ async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name:
   const sourceData = await prepareDataset(await readDataset(gdb, SOURCE), { split: { kind: 'none' }, tokenBuckets: MODEL.tokenBuckets });
   const source = await pretrain(sourceData, { model: MODEL, training: TRAINING, evaluation: EVALUATION });
   const record = await registerTrainedModel(gdb, { domain: SOURCE, kind: 'PRETRAIN' }, source);
-  process.stderr.write(`pretrained on ${SOURCE}${tag} (${recipe.objective}) in ${((performance.now() - started) / 1000).toFixed(1)} s (${source.metrics.training.epochs} epochs)\n`);
+  const sourceScoring = source.config.scoringChoice as ScoringChoice | undefined;
+  const scoringNote = sourceScoring ? `; scoring ${sourceScoring.chosen} chosen on the carve (${sourceScoring.carve.map((c) => `${c.scoring} ${c.score.toFixed(4)}`).join(', ')}; ${sourceScoring.gain.scoring} over the default [${sourceScoring.gain.ci95.map((v) => v.toFixed(4)).join(', ')}])` : '';
+  process.stderr.write(`pretrained on ${SOURCE}${tag} (${recipe.objective}) in ${((performance.now() - started) / 1000).toFixed(1)} s (${source.metrics.training.epochs} epochs${scoringNote})\n`);
   for (const variant of VARIANTS) {
     const prepared = await prepareTransfer(gdb, record.id, TARGET, { split, coldStartShare: DATASET === 'amazon' ? 0 : 0.1, maxTargetTrainPerUser: variant === 'sparse' ? 2 : undefined, seed: 2040 });
     let baselineReported = false;
