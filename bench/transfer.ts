@@ -62,7 +62,7 @@ import { modelObjective, type ModelScoring } from '../src/model/objective.js';
 import { autoPretrain } from '../src/workflows/auto-pretrain.js';
 import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
 import { DEFAULT_TRANSFER, transfer } from '../src/workflows/transfer.workflow.js';
-import { popularityBiases, popularityProfiler, searchTransfer, validationScorer, type ValidationScore } from '../src/workflows/auto-transfer.js';
+import { popularityProfiler, searchTransfer, validationScorer, type ValidationScore } from '../src/workflows/auto-transfer.js';
 import { itemEventCounts } from '../src/training/popularity-bias.js';
 import { transferContext } from '../src/workflows/transfer-candidate.js';
 import type { NewItemInit } from '../src/transfer/item-init.js';
@@ -313,10 +313,8 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
     let carveScore = carveScorer && !choosesPopularityTerm(recipe.model, target.validation) ? carveScorer.scoreAt(model, [undefined])[0]! : { value: 0, perUser: new Float32Array(0) };
     const term = await chooser.afterFit(model, tokens, freshCarveFreeFit(config, tokens, target.train, recipe.training, recipe.model.seed));
     const chosenTerm = term.choice;
-    if (carveScorer && chosenTerm) {
-      // A term chosen here: the fitted towers plus β·log(1 + n_i) over the training events (the rebuilt model counts the carve's too).
-      carveScore = carveScorer.scoreAt(model, popularityBiases(target.train, items, [chosenTerm.beta]))[0]!;
-    }
+    // A term chosen here: the chooser's own score at it (the rebuilt model counts the carve's events too).
+    if (carveScorer && term.carve) carveScore = term.carve;
     if (term.model !== model) {
       model.dispose();
       model = term.model;

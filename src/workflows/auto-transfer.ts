@@ -397,10 +397,10 @@ export function profiledScore(
 }
 
 /** The popularity term β·log(1 + n_i) over the first `items` rows at each weight of `POPULARITY_PROFILE` (β = 0: undefined, no term), n_i counted in `train`. */
-export function popularityBiases(train: Pick<Examples, 'items'>, items: number, profile: readonly number[] = POPULARITY_PROFILE): Array<Float32Array | undefined> {
+export function popularityBiases(train: Pick<Examples, 'items'>, items: number): Array<Float32Array | undefined> {
   // Each event counts once (its items alone are passed, not its weights).
   const logCounts = Float32Array.from(itemEventCounts({ items: train.items }, items), (n) => Math.log1p(n));
-  return profile.map((beta) => (beta === 0 ? undefined : logCounts.map((v) => beta * v)));
+  return POPULARITY_PROFILE.map((beta) => (beta === 0 ? undefined : logCounts.map((v) => beta * v)));
 }
 
 /** A model's score on the validation carve: `SEARCH_METRIC`, and its per-user values (for the guard's paired test). */

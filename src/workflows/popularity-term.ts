@@ -3,7 +3,7 @@ import { takesPopularityTerm } from '../model/objective.js';
 import { TwoTowerModel, type TowerTokens, type TwoTowerConfig } from '../model/two-tower.model.js';
 import type { TrainResult } from '../training/train.js';
 import { setPopularityBias } from '../training/popularity-bias.js';
-import { popularityProfiler, validationScorer } from './auto-transfer.js';
+import { popularityProfiler, validationScorer, type ValidationScore } from './auto-transfer.js';
 import { fitModel, holdsCarveOut, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
 import type { EvaluationSettings, TrainingSettings } from './model-settings.js';
 import { concatExamples, type Examples } from './prepared-domain.js';
@@ -40,10 +40,15 @@ export function choosePopularityTerm(
   validation: Examples,
   evaluation: Pick<EvaluationSettings, 'protocol' | 'negatives' | 'seed'>,
 ): PopularityTermChoice {
+  return chooseTerm(carveFree, train, validation, evaluation).choice;
+}
+
+/** `choosePopularityTerm`, with the carve's per-user scores at the weight chosen. */
+function chooseTerm(carveFree: TwoTowerModel, train: Examples, validation: Examples, evaluation: Pick<EvaluationSettings, 'protocol' | 'negatives' | 'seed'>): { choice: PopularityTermChoice; carve: ValidationScore } {
   const { users, items } = carveFree;
   const { scoreAt } = validationScorer(train, validation, users, items, evaluation);
   const found = popularityProfiler(train, items)(carveFree, scoreAt);
-  return { beta: found.beta, carveWithout: found.without.value, carveWith: found.score.value };
+  return { choice: { beta: found.beta, carveWithout: found.without.value, carveWith: found.score.value }, carve: found.score };
 }
 
 /**
@@ -109,6 +114,8 @@ export function freshCarveFreeFit(config: TwoTowerConfig, tokens: TowerTokens, t
  * The term is not trained (the ALS solve and the softmax logits never see it), so the model
  * fitted is kept and only rebuilt with the bias column (`withPopularityTerm`). A given weight
  * is used as given (0 = none), counted over the carve's events too where the fit held them out.
+ * With a weight chosen, `carve` is the chooser's score at it, user by user (of the model it
+ * chose on: for the softmax towers, the delivered model over the training events' term).
  *
  * @example
  * const term = popularityTermChooser(settings.model, prepared, settings.evaluation);
@@ -121,30 +128,31 @@ export function popularityTermChooser(
   evaluation: Pick<EvaluationSettings, 'protocol' | 'negatives' | 'seed'>,
 ): {
   hooks: Pick<TrainingHooks, 'onCarveFreeModel'>;
-  afterFit: (model: TwoTowerModel, tokens: TowerTokens, fitCarveFree: CarveFreeFit) => Promise<{ model: TwoTowerModel; choice?: PopularityTermChoice; aborted?: boolean }>;
+  afterFit: (model: TwoTowerModel, tokens: TowerTokens, fitCarveFree: CarveFreeFit) => Promise<{ model: TwoTowerModel; choice?: PopularityTermChoice; carve?: ValidationScore; aborted?: boolean }>;
 } {
   const { train, validation } = split;
   const chooses = choosesPopularityTerm(settings, validation);
-  const choose = (m: TwoTowerModel) => choosePopularityTerm(m, train, validation!, evaluation);
-  let chosenInFit: PopularityTermChoice | undefined;
+  const choose = (m: TwoTowerModel) => chooseTerm(m, train, validation!, evaluation);
+  let chosenInFit: ReturnType<typeof choose> | undefined;
   const hooks = chooses ? { onCarveFreeModel: (copy: TwoTowerModel) => void (chosenInFit = choose(copy)) } : {};
   const afterFit = async (model: TwoTowerModel, tokens: TowerTokens, fitCarveFree: CarveFreeFit) => {
     if (!chooses) {
       if (validation && holdsCarveOut(model.config)) countedOverCarve(model, train, validation);
       return { model };
     }
-    let choice = holdsCarveOut(model.config) ? choose(model) : chosenInFit;
-    if (!choice) {
+    let chosen = holdsCarveOut(model.config) ? choose(model) : chosenInFit;
+    if (!chosen) {
       const copy = await fitCarveFree();
       try {
         if (copy.training.aborted) return { model, aborted: true };
-        choice = choose(copy.model);
+        chosen = choose(copy.model);
       } finally {
         copy.model.dispose();
       }
     }
-    if (choice.beta === 0) return { model, choice };
-    return { model: withPopularityTerm(model, choice.beta, concatExamples(train, validation!), tokens), choice };
+    const { choice, carve } = chosen;
+    if (choice.beta === 0) return { model, choice, carve };
+    return { model: withPopularityTerm(model, choice.beta, concatExamples(train, validation!), tokens), choice, carve };
   };
   return { hooks, afterFit };
 }

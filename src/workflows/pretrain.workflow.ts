@@ -7,7 +7,7 @@ import { modelConfig, towerTokensFor, type EvaluationSettings, type ModelSetting
 import { concatExamples, type PreparedDomain } from './prepared-domain.js';
 import { collectTrainedModel, type TrainedModel } from './trained-model.js';
 import { choosesPopularityTerm, freshCarveFreeFit, popularityTermChooser, type PopularityTermChoice } from './popularity-term.js';
-import { popularityBiases, validationScorer, type ValidationScore } from './auto-transfer.js';
+import { validationScorer, type ValidationScore } from './auto-transfer.js';
 import { pairedBootstrap } from '../evaluation/paired-bootstrap.js';
 import { modelObjective, poolsItemAudience, type ModelScoring } from '../model/objective.js';
 import type { EpochProgress, TrainResult } from '../training/train.js';
@@ -157,9 +157,10 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
     }
     const fits = scorings.map((scoring) => bestOf.get(scoring)!);
     const decided = scoringOnCarve(fits.map((f) => ({ scoring: f.scoring, carve: f.carve! })), settings.evaluation.seed);
-    kept = fits[decided.chosen]!;
-    for (const fit of bestOf.values()) if (fit !== kept) fit.model.dispose();
+    const chosen = fits[decided.chosen]!;
+    for (const fit of fits) if (fit !== chosen) fit.model.dispose();
     bestOf.clear();
+    kept = chosen;
     const { model, training, popularityTerm } = kept;
     const best = (pick: (c: (typeof carve)[number]) => boolean) => Math.max(...carve.filter(pick).map((c) => c.score));
     // With the scoring profiled too, the audience's two scores are those of the kept scoring's fits.
@@ -230,14 +231,12 @@ async function fitCandidate(prepared: PreparedDomain, settings: PretrainSettings
     if (training.aborted) throw cancelled(prepared.domain);
     // The carve score as delivered (`scoreCarve`; profiles are made for fits that hold the carve out, the softmax towers'):
     // at a given term, the fitted model as it is (its term counted over training events only, as in training);
-    // at a term chosen here, the fitted model plus the chosen β·log(1 + n_i) over the training events (`choosePopularityTerm`'s score).
+    // at a term chosen here, the chooser's own score at the weight it chose (the fitted model plus β·log(1 + n_i) over the training events).
     const scorer = scoreCarve && prepared.validation ? validationScorer(prepared.train, prepared.validation, users, items, settings.evaluation) : undefined;
     let carve = scorer && !choosesPopularityTerm(modelSettings, prepared.validation) ? scorer.scoreAt(model, [undefined])[0] : undefined;
     const settled = await term.afterFit(model, tokens, freshCarveFreeFit(config, tokens, prepared.train, settings.training, modelSettings.seed, hooks.signal));
     if (settled.aborted) throw cancelled(prepared.domain);
-    if (scorer && settled.choice) {
-      carve = scorer.scoreAt(model, popularityBiases(prepared.train, items, [settled.choice.beta]))[0];
-    }
+    if (scorer && settled.carve) carve = settled.carve;
     if (settled.model !== model) {
       model.dispose();
       model = settled.model;
