@@ -10,7 +10,7 @@
  *     JOINT_TUNED: the joint reference with its settings chosen by the same search on the same carve, AUTO narrowed to JOINT, always retrained as JOINT;
  *     plain joint ALS: popularityWeight is not searched there)
  *     [--replay 0,0.5] [--replay-fraction 1] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--scoring cosine|inner-product] [--user-history | --no-user-history] [--user-id | --no-user-id] [--seed 42] [--threads N] [--json out.json]
- *     [--item-init random,co-users] [--history-dropout 0.5] [--user-id-dropout 0.8] [--item-audience] [--item-id-dropout 0.8] [--no-refine-item-rows] [--uniform-negatives 256] [--no-logq] [--l2 0] [--lr 0.003] [--layers 128,64]
+ *     [--item-init random,co-users] [--history-dropout 0.5] [--user-id-dropout 0.8] [--item-audience] [--item-id-dropout 0.8] [--no-refine-item-rows] [--row-init implicit-als|random] [--uniform-negatives 256] [--no-logq] [--l2 0] [--lr 0.003] [--layers 128,64]
  *     [--item-bias] [--transfer-item-bias] [--item-bias-lr 30] [--batch-size 256]
  *     [--no-retrain-source]   (AUTO from a softmax or hybrid source: search the given source only, no implicit-ALS twin)
  *     [--adam-bias-correction table|row]   (lazy Adam on the tables: the table's step count or each row's) [--patience 3]
@@ -127,6 +127,7 @@ function settingsFrom(args: string[]) {
     userIdDropout: Number(arg('user-id-dropout', String(defaults.userIdDropout ?? 0))),
     itemAudience: args.includes('--item-audience'),
     refineItemRows: args.includes('--no-refine-item-rows') ? false : defaults.refineItemRows,
+    rowInit: (arg('row-init') ?? defaults.rowInit) as ModelSettings['rowInit'],
     itemIdDropout: Number(arg('item-id-dropout', String(defaults.itemIdDropout ?? 0.8))),
     itemBias: args.includes('--item-bias') ? true : defaults.itemBias,
     scoring: (arg('scoring') ?? defaults.scoring) as ModelSettings['scoring'],

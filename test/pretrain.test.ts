@@ -102,6 +102,8 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     expect(Math.max(...lengths.map((l) => Math.abs(l - 1)))).toBeGreaterThan(0.05);
     const record = await registerTrainedModel(ctx.db, { domain: 'source', kind: 'PRETRAIN' }, trained);
     expect((record.config as { model: { scoring: string } }).model.scoring).toBe('inner-product');
+    // The rows started at implicit ALS (the product's default), recorded with the model.
+    expect((record.config as { model: { rowInit: string } }).model.rowInit).toBe('implicit-als');
     const again = await evaluateStoredModel(ctx.db, record.id, evaluation);
     expect(again.metrics.test['hr@10']).toBeCloseTo(trained.metrics.test['hr@10']!, 3);
     await expectServedByInnerProduct(ctx.db, record.id, trained);

@@ -160,6 +160,17 @@ export interface TwoTowerConfig {
    */
   refineItemRows?: boolean;
   /**
+   * softmax: where a fit starts the ID rows of a model still at its initialiser's draw
+   * (`rowsAtInitialiser`): 'random' (default; the product's default, `DEFAULT_MODEL`, is
+   * 'implicit-als'), or 'implicit-als': solved first by `alsSweeps` sweeps of implicit ALS on the
+   * fit's events (`alsAlpha`, `alsRegularization`, `alsCgSteps`), rescaled to the draw's root mean
+   * square (`warmStartRows`). The rows of items with a few events each then start where their
+   * users put them instead of at random (BENCHMARKS.md "The softmax towers started at implicit
+   * ALS's rows"). A model whose weights were loaded or trained (a graft, a clone, a second fit)
+   * keeps its rows.
+   */
+  rowInit?: RowInit;
+  /**
    * Weight β >= 0 of a popularity term in the score (default 0: none), every objective,
    * score(u, i) = u·v_i + β·log(1 + n_i) (softmax with cosine scoring: u and v the unit tower
    * outputs), n_i = item i's primary training events of the fit (the target's in a transfer;
@@ -171,6 +182,10 @@ export interface TwoTowerConfig {
    */
   popularityWeight?: number;
 }
+
+/** Where a softmax fit starts fresh ID rows (`TwoTowerConfig.rowInit`). */
+export type RowInit = 'random' | 'implicit-als';
+export const ROW_INITS: readonly RowInit[] = ['random', 'implicit-als'];
 
 export type ResolvedTwoTowerConfig = Required<Omit<TwoTowerConfig, 'embeddingInit'>> & { embeddingInit: Initializer };
 
@@ -347,6 +362,8 @@ export class TwoTowerModel {
   private readonly denseOptimizer: DenseOptimizer;
   private readonly rng: ResumableRng;
   private disposed = false;
+  /** `rowsAtInitialiser`. */
+  private freshRows: boolean;
 
   private constructor(config: ResolvedTwoTowerConfig, tokens: TowerTokens, options: TwoTowerOptions, weights?: Map<string, NamedWeight>) {
     this.config = config;
@@ -404,6 +421,7 @@ export class TwoTowerModel {
     this.task = options.task ?? (this.objective.gradientSteps ? InBatchSoftmaxTask.forModel(config) : undefined);
     this.denseOptimizer = new DenseOptimizer(optimizer);
     this.rng = createRng(deriveSeed(seed, 'dropout'), { resumable: true });
+    this.freshRows = weights === undefined;
   }
 
   /** Builds a freshly initialised model (deterministic for `config.seed`). */
@@ -430,6 +448,22 @@ export class TwoTowerModel {
       throw new GraftError('BAD_INPUT', `weights have embedding dim ${byName.get('user.embedding')!.shape[1]} but config.dim is ${resolved.dim}; use the config the model was trained with`);
     }
     return new TwoTowerModel(resolved, tokens, options, byName);
+  }
+
+  /**
+   * Whether the ID rows are still the initialiser's draw: true for a model from `create`; false
+   * once weights were loaded (`fromWeights`, `loadWeights`: a graft, a clone) or a fit trained the
+   * rows (`markRowsTrained`: the softmax and implicit-ALS fits). A softmax fit with `rowInit:
+   * 'implicit-als'` starts only such rows at the ALS solution, so it never overwrites what a
+   * transfer grafted or an earlier fit learned.
+   */
+  get rowsAtInitialiser(): boolean {
+    return this.freshRows;
+  }
+
+  /** Records that the ID rows were trained (`rowsAtInitialiser` false from now on). */
+  markRowsTrained(): void {
+    this.freshRows = false;
   }
 
   /** Width of `embedUsers` / `embedItems` rows: the towers' output, + 1 with `itemBias`. */
@@ -787,6 +821,7 @@ export class TwoTowerModel {
 
   /** Overwrites the parameters in place from `exportWeights()` output of a model of the same shape (optimizer state is kept). */
   loadWeights(weights: readonly NamedWeight[]): void {
+    this.freshRows = false;
     const get = weightLookup(weights);
     this.userTable.loadWeights(get('user.embedding', this.userTable.weights.length));
     this.itemTable.loadWeights(get('item.embedding', this.itemTable.weights.length));
@@ -1103,6 +1138,7 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
     alsSweeps: config.alsSweeps ?? 10,
     topLearningRate: config.topLearningRate ?? 0.03,
     refineItemRows: config.refineItemRows ?? false,
+    rowInit: config.rowInit ?? 'random',
     popularityWeight: config.popularityWeight ?? 0,
   };
   const positiveInt = (name: string, value: number, min: number) => {
@@ -1137,6 +1173,9 @@ export function resolveConfig(config: TwoTowerConfig): ResolvedTwoTowerConfig {
     throw new GraftError('BAD_INPUT', `config.tokenDropout = ${resolved.tokenDropout}; it must be in [0, 1)`);
   }
   if (!(resolved.l2 >= 0)) throw new GraftError('BAD_INPUT', `config.l2 = ${resolved.l2}; it must be >= 0`);
+  if (!ROW_INITS.includes(resolved.rowInit)) {
+    throw new GraftError('BAD_INPUT', `config.rowInit = ${JSON.stringify(resolved.rowInit)} is unknown; use ${ROW_INITS.join(' or ')}`);
+  }
   const objective = modelObjective(resolved.objective, 'config.objective');
   if (!objective.scorings.includes(resolved.scoring)) {
     const known = resolved.scoring === 'cosine' || resolved.scoring === 'inner-product';

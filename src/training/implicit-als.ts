@@ -91,6 +91,7 @@ export async function fitImplicitAls(model: TwoTowerModel, data: TrainingData, o
   }
   const { epochs, signal } = options;
   if (!Number.isInteger(epochs) || epochs < 0) throw new GraftError('BAD_INPUT', `epochs = ${epochs}; use an integer >= 0`);
+  model.markRowsTrained();
   const tracker = new BestEpochTracker(options.validate, options.earlyStopping);
   const alpha = config.alsAlpha;
   const reg = config.alsRegularization;

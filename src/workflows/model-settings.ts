@@ -151,6 +151,7 @@ export function storedModelSettings(stored: Partial<ModelSettings> | undefined):
     historyDropout: stored?.historyDropout ?? 0,
     itemAudience: stored?.itemAudience === true,
     refineItemRows: stored?.refineItemRows === true,
+    rowInit: stored?.rowInit ?? 'random',
     scoring: stored?.scoring ?? 'cosine',
   };
 }
@@ -188,6 +189,7 @@ export function modelConfig(settings: ModelSettings, users: number, items: numbe
     alsSweeps: settings.alsSweeps ?? 10,
     topLearningRate: settings.topLearningRate ?? 0.03,
     refineItemRows: settings.refineItemRows === true,
+    rowInit: settings.rowInit ?? 'random',
     popularityWeight: settings.popularityWeight ?? 0,
   };
 }

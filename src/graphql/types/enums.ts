@@ -108,6 +108,19 @@ registerEnumType(Scoring, {
   },
 });
 
+/** Where the softmax towers' ID rows start (the `rowInit` setting). */
+export enum RowInit {
+  IMPLICIT_ALS = 'implicit-als',
+  RANDOM = 'random',
+}
+registerEnumType(RowInit, {
+  name: 'RowInit',
+  valuesConfig: {
+    IMPLICIT_ALS: { description: "Solved first by implicit ALS on the run's training events, rescaled to the random draw's size." },
+    RANDOM: { description: "The initialiser's random draw." },
+  },
+});
+
 /** How a run's test set is ranked (the `protocol` setting). */
 export enum EvaluationProtocol {
   FULL = 'full',

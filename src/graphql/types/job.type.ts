@@ -1,7 +1,7 @@
 import { ArrayMaxSize, IsBoolean, IsIn, IsOptional, Length, Max, Min } from 'class-validator';
 import { ArgsType, Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import type { JobEventRecord, JobRecord } from '../../jobs/index.js';
-import { EvaluationProtocol, Scoring, TrainingObjective, TransferStrategy } from './enums.js';
+import { EvaluationProtocol, RowInit, Scoring, TrainingObjective, TransferStrategy } from './enums.js';
 import { JSONScalar } from './json.scalar.js';
 import { Model } from './model.type.js';
 import { PageInfo } from './page-info.type.js';
@@ -230,7 +230,7 @@ export class StartPretrainingInput extends JobInputBase {
 
 }
 // The declared settings become fields (with their bounds) here, and typed fields through the interface.
-declareSettingFields(StartPretrainingInput, 'train', { objective: TrainingObjective, scoring: Scoring, protocol: EvaluationProtocol });
+declareSettingFields(StartPretrainingInput, 'train', { objective: TrainingObjective, scoring: Scoring, rowInit: RowInit, protocol: EvaluationProtocol });
 export interface StartPretrainingInput extends DeclaredSettings<'train'> {}
 
 @InputType()

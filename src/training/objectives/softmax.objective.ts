@@ -5,6 +5,7 @@ import type { TrainingData } from '../example-mixture.js';
 import { setPopularityBias } from '../popularity-bias.js';
 import { defaultTowerThreads } from '../tower-threads.js';
 import { train, type EpochProgress, type TrainResult } from '../train.js';
+import { warmStartRows } from './als-warm-start.js';
 import { HeldState } from './held-state.js';
 import type { FitOptions, Objective } from './objective.js';
 
@@ -15,8 +16,9 @@ import type { FitOptions, Objective } from './objective.js';
  * With `popularityWeight` β > 0 the item biases are set to β·log(1 + n_i) from the fit's own
  * events first (`setPopularityBias`): they stay out of the training logits (the logQ correction
  * already accounts for popularity there) and enter the served score, so early stopping scores
- * the model as it will serve. With `refineItemRows` and early stopping, a second stage refines
- * the item rows alone (`refineItemRows`).
+ * the model as it will serve. With `rowInit: 'implicit-als'` a model still at its initialiser's
+ * draw starts its ID rows at an implicit-ALS solution of `data` (`warmStartRows`). With
+ * `refineItemRows` and early stopping, a last stage refines the item rows alone (`refineItemRows`).
  */
 export const softmaxObjective: Objective = {
   ...modelObjective('softmax'),
@@ -25,6 +27,12 @@ export const softmaxObjective: Objective = {
   fit: async (model, data, options) => {
     setPopularityBias(model, data);
     const threads = options.threads ?? defaultTowerThreads(data, options.batchSize, availableParallelism());
+    if (model.config.rowInit === 'implicit-als' && model.rowsAtInitialiser) {
+      // The row solves on the caller's threads, else the machine's cores (the tower threads' count suits the gradient steps).
+      const solved = await warmStartRows(model, data, { threads: options.threads ?? availableParallelism(), signal: options.signal });
+      if (solved?.aborted) return { ...solved, epochs: 0, steps: 0, history: [] };
+    }
+    model.markRowsTrained();
     const joint = await train(model, data, { ...options, threads });
     return model.config.refineItemRows ? refineItemRows(model, data, { ...options, threads }, joint) : joint;
   },

@@ -1,0 +1,84 @@
+import type { EmbeddingTable } from '../../model/embedding-table.js';
+import { TwoTowerModel } from '../../model/two-tower.model.js';
+import type { TrainingData } from '../example-mixture.js';
+import { fitImplicitAls } from '../implicit-als.js';
+import type { TrainResult } from '../train.js';
+
+/**
+ * The softmax towers' ID rows started at an implicit-ALS solution of the fit's own events
+ * (`rowInit: 'implicit-als'`) instead of the initialiser's random draw.
+ *
+ * Why: the towers lose to implicit ALS on the middle of the catalogue (BENCHMARKS.md "Where the
+ * softmax towers lose to implicit ALS"): an item with 5-20 events takes a few dozen lazy-Adam
+ * steps before early stopping must end the joint fit, too few to leave its random start, while
+ * ALS solves the same row exactly from its users. Started at that solution, the rows of such
+ * items already sit where their users put them, and the gradient steps train the layers above
+ * and move the rows the data has enough of (NCF's recipe of starting a neural model at a
+ * factorisation's embeddings: He et al., "Neural Collaborative Filtering", WWW 2017, §3.4.1).
+ *
+ * How: an ID-rows model of the towers' ID width is solved by `alsSweeps` sweeps of implicit ALS
+ * (`alsAlpha`, `alsRegularization`, `alsCgSteps` of the model's config: the implicit-als
+ * objective's defaults unless set) on `data`, then each table's rows that have events in `data`
+ * and are not frozen are overwritten with the solution, rescaled so that their root mean square
+ * equals that of the random draw they replace: the rows keep the scale the learning rate and the
+ * initialiser were chosen for, and only their directions change. Rows without events (no solution)
+ * keep their draw; the token table and the dense layers are not touched.
+ *
+ * Returns the solve's result (its `aborted` flag is the caller's to honour), or undefined when
+ * nothing was solved (no events).
+ */
+export async function warmStartRows(model: TwoTowerModel, data: TrainingData, options: { threads: number; signal?: AbortSignal }): Promise<TrainResult | undefined> {
+  if (data.users.length === 0) return undefined;
+  const { config } = model;
+  const als = TwoTowerModel.create({
+    users: model.users,
+    items: model.items,
+    dim: model.userTable.dim,
+    layers: [],
+    objective: 'implicit-als',
+    seed: config.seed,
+    alsAlpha: config.alsAlpha,
+    alsRegularization: config.alsRegularization,
+    alsCgSteps: config.alsCgSteps,
+  });
+  try {
+    const solved = await fitImplicitAls(als, data, { epochs: config.alsSweeps, threads: options.threads, signal: options.signal });
+    if (solved.aborted) return solved;
+    const weighted = (k: number) => (data.weights?.[k] ?? 1) > 0;
+    copyRescaled(als.userTable, model.userTable, rowsWithEvents(data.users, model.users, weighted));
+    copyRescaled(als.itemTable, model.itemTable, rowsWithEvents(data.items, model.items, weighted));
+    return solved;
+  } finally {
+    als.dispose();
+  }
+}
+
+/** Rows in [0, rows) that occur in `ids` at an index with `counts(index)`. */
+function rowsWithEvents(ids: Int32Array, rows: number, counts: (index: number) => boolean): Uint8Array {
+  const has = new Uint8Array(rows);
+  for (let k = 0; k < ids.length; k++) if (ids[k]! >= 0 && ids[k]! < rows && counts(k)) has[ids[k]!] = 1;
+  return has;
+}
+
+/**
+ * Copies the rows of `from` marked in `rows` (and not frozen in `to`) into `to`, scaled so the
+ * copied rows' root mean square equals that of the rows they replace.
+ */
+function copyRescaled(from: EmbeddingTable, to: EmbeddingTable, rows: Uint8Array): void {
+  const dim = to.dim;
+  let solvedSquares = 0;
+  let drawnSquares = 0;
+  for (let r = 0; r < rows.length; r++) {
+    if (!rows[r] || to.frozen[r] === 1) continue;
+    for (let x = r * dim; x < (r + 1) * dim; x++) {
+      solvedSquares += from.weights[x]! * from.weights[x]!;
+      drawnSquares += to.weights[x]! * to.weights[x]!;
+    }
+  }
+  if (!(solvedSquares > 0)) return;
+  const scale = Math.sqrt(drawnSquares / solvedSquares);
+  for (let r = 0; r < rows.length; r++) {
+    if (!rows[r] || to.frozen[r] === 1) continue;
+    for (let x = r * dim; x < (r + 1) * dim; x++) to.weights[x] = from.weights[x]! * scale;
+  }
+}
