@@ -48,11 +48,12 @@ export { createRng, deriveSeed, mixSeed, rngFromState, shuffleInPlace, type Resu
 // Model engine and training
 export { initBackend, currentBackend, type BackendInfo } from './model/backend.js';
 export { EmbeddingTable } from './model/embedding-table.js';
-export { TwoTowerModel, type TwoTowerConfig, type TrainBatch } from './model/two-tower.model.js';
+export { TwoTowerModel, type TwoTowerConfig, type TrainBatch, type RowInit } from './model/two-tower.model.js';
 export { hashToken, hashTokenBags, type TokenBags } from './model/token-hash.js';
 export type { NamedWeight } from './model/named-weight.js';
 export { train, type TrainOptions, type TrainResult, type EpochProgress, type StepProgress } from './training/train.js';
 export type { TrainingData, ReplaySet } from './training/example-mixture.js';
+export { warmStartRows } from './training/objectives/als-warm-start.js';
 
 // Evaluation
 export {
