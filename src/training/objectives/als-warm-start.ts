@@ -2,6 +2,7 @@ import type { EmbeddingTable } from '../../model/embedding-table.js';
 import { TwoTowerModel } from '../../model/two-tower.model.js';
 import type { TrainingData } from '../example-mixture.js';
 import { fitImplicitAls } from '../implicit-als.js';
+import { itemEventCounts } from '../popularity-bias.js';
 import type { TrainResult } from '../train.js';
 
 /**
@@ -44,27 +45,20 @@ export async function warmStartRows(model: TwoTowerModel, data: TrainingData, op
   try {
     const solved = await fitImplicitAls(als, data, { epochs: config.alsSweeps, threads: options.threads, signal: options.signal });
     if (solved.aborted) return solved;
-    const weighted = (k: number) => (data.weights?.[k] ?? 1) > 0;
-    copyRescaled(als.userTable, model.userTable, rowsWithEvents(data.users, model.users, weighted));
-    copyRescaled(als.itemTable, model.itemTable, rowsWithEvents(data.items, model.items, weighted));
+    // Rows with events of weight > 0, counted as the popularity term counts items (users: the same count over the user column).
+    copyRescaled(als.userTable, model.userTable, itemEventCounts({ items: data.users, weights: data.weights }, model.users));
+    copyRescaled(als.itemTable, model.itemTable, itemEventCounts(data, model.items));
     return solved;
   } finally {
     als.dispose();
   }
 }
 
-/** Rows in [0, rows) that occur in `ids` at an index with `counts(index)`. */
-function rowsWithEvents(ids: Int32Array, rows: number, counts: (index: number) => boolean): Uint8Array {
-  const has = new Uint8Array(rows);
-  for (let k = 0; k < ids.length; k++) if (ids[k]! >= 0 && ids[k]! < rows && counts(k)) has[ids[k]!] = 1;
-  return has;
-}
-
 /**
- * Copies the rows of `from` marked in `rows` (and not frozen in `to`) into `to`, scaled so the
+ * Copies the rows of `from` with a count above 0 in `rows` (and not frozen in `to`) into `to`, scaled so the
  * copied rows' root mean square equals that of the rows they replace.
  */
-function copyRescaled(from: EmbeddingTable, to: EmbeddingTable, rows: Uint8Array): void {
+function copyRescaled(from: EmbeddingTable, to: EmbeddingTable, rows: Int32Array): void {
   const dim = to.dim;
   let solvedSquares = 0;
   let drawnSquares = 0;
