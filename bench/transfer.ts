@@ -57,7 +57,7 @@ import { evaluationData } from '../src/workflows/evaluation-data.js';
 import { DEFAULT_EVALUATION, DEFAULT_TRAINING, defaultModelFor, type ModelSettings, type TrainingSettings } from '../src/workflows/model-settings.js';
 import { concatExamples, prepareDataset, type PreparedDomain } from '../src/workflows/prepared-domain.js';
 import { capTrainPerUser, prepareTransfer } from '../src/workflows/prepare-transfer.js';
-import { pretrain, scoringOnCarve, scoringProfiled, type ScoringChoice } from '../src/workflows/pretrain.workflow.js';
+import { defaultUnlessBeaten, pretrain, rowInitProfiled, scoringOnCarve, scoringProfiled, type RowInitChoice, type ScoringChoice } from '../src/workflows/pretrain.workflow.js';
 import { modelObjective, type ModelScoring } from '../src/model/objective.js';
 import { autoPretrain } from '../src/workflows/auto-pretrain.js';
 import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
@@ -69,9 +69,9 @@ import type { NewItemInit } from '../src/transfer/item-init.js';
 import type { SplitSpec } from '../src/workflows/split-spec.js';
 import { seedSynthetic } from '../seeds/seed-database.js';
 import { csr, solveRows } from './implicit-als.js';
-import { TwoTowerModel } from '../src/model/two-tower.model.js';
+import { TwoTowerModel, type RowInit } from '../src/model/two-tower.model.js';
 import { choosesPopularityTerm, freshCarveFreeFit, popularityTermChooser } from '../src/workflows/popularity-term.js';
-import { modelConfig, towerTokensFor } from '../src/workflows/model-settings.js';
+import { DEFAULT_ROW_INIT, modelConfig, towerTokensFor } from '../src/workflows/model-settings.js';
 import { fitModel, modelScorer, setUserHistoriesFrom, trainingEvents } from '../src/workflows/fit-and-evaluate.js';
 import { initBackend } from '../src/model/backend.js';
 import { objectiveNamed } from '../src/training/objectives/index.js';
@@ -240,29 +240,51 @@ async function targetOnly(target: PreparedDomain, variant: string) {
     return;
   }
   for (const recipe of recipes) {
-    // Scoring left out: each scoring fitted and the carve's choice reported as the delivered row, as `pretrain` does (`scoringProfiled`).
-    if (!scoringProfiled(recipe.model, target)) {
+    // Scoring or row start left out: each fitted and the carve's choice reported as the delivered row, as `pretrain` does
+    // (`scoringProfiled`: each scoring at the first start; `rowInitProfiled`: the kept scoring again from the other start).
+    const profilesScoring = scoringProfiled(recipe.model, target);
+    const profilesStart = rowInitProfiled(recipe.model, target);
+    if (!profilesScoring && !profilesStart) {
       await targetOnlyRecipe(target, variant, recipe);
       continue;
     }
     const started = performance.now();
-    const fits: Array<{ scoring: ModelScoring; test: Record<string, number>; carve: ValidationScore }> = [];
-    for (const scoring of modelObjective(recipe.model.objective ?? 'softmax').scorings) {
-      const fit = await targetOnlyRecipe(target, variant, { ...recipe, name: `${recipe.name ? `${recipe.name}, ` : ''}scoring ${scoring}`, model: { ...recipe.model, scoring } });
-      fits.push({ scoring, ...fit });
+    const objective = modelObjective(recipe.model.objective ?? 'softmax');
+    const scorings = profilesScoring ? objective.scorings : [recipe.model.scoring ?? objective.scoring];
+    const firstStart = recipe.model.rowInit ?? DEFAULT_ROW_INIT;
+    const prefix = recipe.name ? `${recipe.name}, ` : '';
+    type Fit = { scoring: ModelScoring; rowInit: RowInit; test: Record<string, number>; carve: ValidationScore };
+    const fits: Fit[] = [];
+    for (const scoring of scorings) {
+      const fit = await targetOnlyRecipe(target, variant, { ...recipe, name: `${prefix}scoring ${scoring}, ${firstStart} start`, model: { ...recipe.model, scoring, rowInit: firstStart } });
+      fits.push({ scoring, rowInit: firstStart, ...fit });
     }
     const decided = scoringOnCarve(fits, EVALUATION.seed);
-    const chosen = fits[decided.chosen]!;
+    let chosen = fits[decided.chosen]!;
     const g = decided.gain;
+    const notes = [`${chosen.scoring}`, `carve NDCG@10 as delivered ${fits.map((f) => `${f.scoring} ${f.carve.value.toFixed(4)}`).join(', ')}${g ? `; ${g.scoring} over ${fits[0]!.scoring} ${signed(g.mean)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]` : ''}`];
+    if (profilesStart) {
+      const other: RowInit = 'random';
+      const fit = await targetOnlyRecipe(target, variant, { ...recipe, name: `${prefix}scoring ${chosen.scoring}, ${other} start`, model: { ...recipe.model, scoring: chosen.scoring, rowInit: other } });
+      const starts = [chosen, { scoring: chosen.scoring, rowInit: other, ...fit }];
+      const byStart = defaultUnlessBeaten(starts.map((f) => ({ key: f.rowInit, carve: f.carve })), EVALUATION.seed, { interval: false });
+      chosen = starts[byStart.chosen]!;
+      const sg = byStart.gain!;
+      notes.push(`start ${chosen.rowInit}: carve ${starts.map((f) => `${f.rowInit} ${f.carve.value.toFixed(4)}`).join(', ')}; ${sg.key} over ${firstStart} ${signed(sg.mean)} [${sg.ci95[0].toFixed(4)}, ${sg.ci95[1].toFixed(4)}]`);
+    }
     report({
-      setting: `${TARGET} only (two-tower, ${recipe.objective})${recipe.name ? ` [${recipe.name}]` : ''}, scoring chosen on the carve`,
+      setting: `${TARGET} only (two-tower, ${recipe.objective})${recipe.name ? ` [${recipe.name}]` : ''}, ${[profilesScoring ? 'scoring' : '', profilesStart ? 'row start' : ''].filter(Boolean).join(' and ')} chosen on the carve`,
       variant,
       hr10: chosen.test['hr@10']!,
       ndcg10: chosen.test['ndcg@10']!,
       seconds: (performance.now() - started) / 1000,
-      note: `${chosen.scoring}; carve NDCG@10 as delivered ${fits.map((f) => `${f.scoring} ${f.carve.value.toFixed(4)}`).join(', ')}${g ? `; ${g.scoring} over ${fits[0]!.scoring} ${g.mean >= 0 ? '+' : ''}${g.mean.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]` : ''}`,
+      note: notes.join('; '),
     });
   }
+}
+
+function signed(x: number): string {
+  return `${x >= 0 ? '+' : ''}${x.toFixed(4)}`;
 }
 
 /**
@@ -387,7 +409,9 @@ async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name:
   const record = await registerTrainedModel(gdb, { domain: SOURCE, kind: 'PRETRAIN' }, source);
   const sourceScoring = source.config.scoringChoice as ScoringChoice | undefined;
   const scoringNote = sourceScoring ? `; scoring ${sourceScoring.chosen} chosen on the carve (${sourceScoring.carve.map((c) => `${c.scoring} ${c.score.toFixed(4)}`).join(', ')}; ${sourceScoring.gain.scoring} over the default [${sourceScoring.gain.ci95.map((v) => v.toFixed(4)).join(', ')}])` : '';
-  process.stderr.write(`pretrained on ${SOURCE}${tag} (${recipe.objective}) in ${((performance.now() - started) / 1000).toFixed(1)} s (${source.metrics.training.epochs} epochs${scoringNote})\n`);
+  const sourceStart = source.config.rowInitChoice as RowInitChoice | undefined;
+  const startNote = sourceStart ? `; row start ${sourceStart.chosen} chosen on the carve (${sourceStart.carve.map((c) => `${c.rowInit} ${c.score.toFixed(4)}`).join(', ')}; ${sourceStart.gain.rowInit} over the default ${signed(sourceStart.gain.mean)} [${sourceStart.gain.ci95.map((v) => v.toFixed(4)).join(', ')}])` : '';
+  process.stderr.write(`pretrained on ${SOURCE}${tag} (${recipe.objective}) in ${((performance.now() - started) / 1000).toFixed(1)} s (${source.metrics.training.epochs} epochs${scoringNote}${startNote})\n`);
   for (const variant of VARIANTS) {
     const prepared = await prepareTransfer(gdb, record.id, TARGET, { split, coldStartShare: DATASET === 'amazon' ? 0 : 0.1, maxTargetTrainPerUser: variant === 'sparse' ? 2 : undefined, seed: 2040 });
     let baselineReported = false;

@@ -152,15 +152,16 @@ describe('jobs on PGlite: the in-process runner, a child process per run', () =>
     expect(sawProgress).toBe(true);
     const done = await getJob(db.db, job.id);
     expect(done).toMatchObject({ status: 'SUCCEEDED', attempts: 1, error: null, device: 'CPU' });
-    // Two fits of 2 epochs (cosine, inner product: `scoring` left out) reported as one run of 4.
-    expect(done.progress).toMatchObject({ epoch: 4, epochs: 4, phase: 'registering' });
+    // Three fits of 2 epochs reported as one run of 6: cosine and inner product from the ALS start (`scoring` left out),
+    // then the kept scoring from a random start (`rowInit` left out).
+    expect(done.progress).toMatchObject({ epoch: 6, epochs: 6, phase: 'registering' });
     expect((done.metrics as { test: Record<string, number> }).test['hr@10']).toBeGreaterThan(0);
     const model = await getModel(db.db, done.modelId!);
     expect(model).toMatchObject({ status: 'READY', jobId: job.id, device: done.device, backend: done.backend, kind: 'PRETRAIN' });
     const kinds = await eventKinds(db, job.id);
     expect(kinds.slice(0, 4)).toEqual(['queued', 'started', 'phase', 'backend']);
-    // 2 epochs, fitted by cosine and by inner product (`scoring` left out: chosen on the carve).
-    expect(kinds.filter((k) => k === 'epoch')).toHaveLength(4);
+    // 2 epochs, fitted by cosine and by inner product, then from the other row start (both left out: chosen on the carve).
+    expect(kinds.filter((k) => k === 'epoch')).toHaveLength(6);
     expect(kinds.at(-1)).toBe('succeeded');
   });
 

@@ -5,14 +5,14 @@ import { TwoTowerModel } from '../src/model/two-tower.model.js';
 import { activateModel, listModels, loadWeights } from '../src/registry/index.js';
 import { Recommender } from '../src/serving/index.js';
 import { evaluateStoredModel } from '../src/workflows/evaluate-stored-model.js';
-import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING, defaultModelFor, modelConfig, storedModelSettings } from '../src/workflows/model-settings.js';
+import { ALS_MODEL, DEFAULT_EVALUATION, DEFAULT_ROW_INIT, DEFAULT_MODEL, DEFAULT_TRAINING, defaultModelFor, modelConfig, storedModelSettings } from '../src/workflows/model-settings.js';
 import { setUserHistoriesFrom } from '../src/workflows/fit-and-evaluate.js';
 import { prepareTransfer } from '../src/workflows/prepare-transfer.js';
 import { transfer } from '../src/workflows/transfer.workflow.js';
 import { prepareDomain, type PreparedDomain } from '../src/workflows/prepared-domain.js';
 import type { PopularityTermChoice } from '../src/workflows/popularity-term.js';
 import type { TrainedModel } from '../src/workflows/trained-model.js';
-import { pretrain, scoringProfiled, type ScoringChoice } from '../src/workflows/pretrain.workflow.js';
+import { pretrain, rowInitProfiled, scoringProfiled, type RowInitChoice, type ScoringChoice } from '../src/workflows/pretrain.workflow.js';
 import { autoPretrain } from '../src/workflows/auto-pretrain.js';
 import { POPULARITY_PROFILE } from '../src/workflows/auto-transfer.js';
 import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
@@ -102,8 +102,8 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     expect(Math.max(...lengths.map((l) => Math.abs(l - 1)))).toBeGreaterThan(0.05);
     const record = await registerTrainedModel(ctx.db, { domain: 'source', kind: 'PRETRAIN' }, trained);
     expect((record.config as { model: { scoring: string } }).model.scoring).toBe('inner-product');
-    // The rows started at implicit ALS (the product's default), recorded with the model.
-    expect((record.config as { model: { rowInit: string } }).model.rowInit).toBe('implicit-als');
+    // The start left out: chosen on the carve, and the start fitted recorded with the model.
+    expect((record.config as { model: { rowInit: string } }).model.rowInit).toBe((trained.config.rowInitChoice as RowInitChoice).chosen);
     const again = await evaluateStoredModel(ctx.db, record.id, evaluation);
     expect(again.metrics.test['hr@10']).toBeCloseTo(trained.metrics.test['hr@10']!, 3);
     await expectServedByInnerProduct(ctx.db, record.id, trained);
@@ -136,7 +136,8 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
 
   it('softmax with scoring left out: fitted by cosine and by inner product, the better on the carve kept and registered with its scoring; given, or without a carve, fitted once', async () => {
     if (ctx.kind === 'postgres') return; // the storage path is the tests' above
-    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, popularityWeight: 0 };
+    // The row start given: the scoring alone is profiled (the start's own profile is tested below).
+    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, popularityWeight: 0, rowInit: 'implicit-als' as const };
     expect(model.scoring).toBeUndefined();
     const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
     expect(scoringProfiled(model, prepared)).toBe(true);
@@ -175,9 +176,50 @@ describeEachStorage('pretraining a domain end to end', (ctx) => {
     expect(scoringProfiled({ objective: 'implicit-als' }, prepared)).toBe(false);
   });
 
+  it('softmax with rowInit left out: fitted from the ALS start and from a random one at the scoring kept, the higher on the carve kept, registered with its start; given, without a carve, or another objective, fitted once', async () => {
+    if (ctx.kind === 'postgres') return; // the storage path is the tests' above
+    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, scoring: 'cosine' as const, popularityWeight: 0 };
+    expect(model.rowInit).toBeUndefined();
+    const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
+    expect(rowInitProfiled(model, prepared)).toBe(true);
+    const evaluation = { ...DEFAULT_EVALUATION, negatives: 99 };
+    const training = { ...DEFAULT_TRAINING, epochs: 2, patience: 0 };
+    const reported: Array<[number, number]> = [];
+    const trained = await pretrain(prepared, { model, training, evaluation }, { onEpoch: (p) => void reported.push([p.epoch, p.epochs]) });
+    // Two fits reported as one run: the ALS start's epochs, then the random start's.
+    expect(reported).toEqual([[1, 4], [2, 4], [3, 4], [4, 4]]);
+    const choice = trained.config.rowInitChoice as RowInitChoice;
+    expect(choice.carve.map((c) => c.rowInit)).toEqual(['implicit-als', 'random']);
+    expect(choice.carve[0]!.score).not.toBe(choice.carve[1]!.score);
+    expect(choice.gain.rowInit).toBe('random');
+    expect(choice.gain.mean).toBeCloseTo(choice.carve[1]!.score - choice.carve[0]!.score, 5);
+    expect(choice.chosen).toBe(choice.carve[1]!.score > choice.carve[0]!.score ? 'random' : 'implicit-als');
+    expect(trained.config).not.toHaveProperty('scoringChoice');
+    // The kept model is the fit from the chosen start: the same test figures as that fit alone, which chooses nothing.
+    const alone = await pretrain(prepared, { model: { ...model, rowInit: choice.chosen }, training, evaluation });
+    expect(trained.metrics.test).toEqual(alone.metrics.test);
+    expect(alone.config).not.toHaveProperty('rowInitChoice');
+    // ... and the other start's fit differs (the two starts are two models).
+    const other = await pretrain(prepared, { model: { ...model, rowInit: choice.chosen === 'random' ? 'implicit-als' : 'random' }, training, evaluation });
+    expect(other.metrics.test).not.toEqual(trained.metrics.test);
+    const record = await registerTrainedModel(ctx.db, { domain: 'source', kind: 'PRETRAIN' }, trained);
+    expect((record.config as { model: { rowInit: string } }).model.rowInit).toBe(choice.chosen);
+    // No carve: the default start, fitted once and stored as such.
+    const whole = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets, validation: false });
+    expect(rowInitProfiled(model, whole)).toBe(false);
+    let epochs = 0;
+    const uncarved = await pretrain(whole, { model, training, evaluation }, { onEpoch: () => void epochs++ });
+    expect(epochs).toBe(2);
+    expect(uncarved.config).not.toHaveProperty('rowInitChoice');
+    expect((uncarved.config.model as { rowInit: string }).rowInit).toBe(DEFAULT_ROW_INIT);
+    // Objectives that solve their rows: nothing to choose.
+    expect(rowInitProfiled({ objective: 'implicit-als' }, prepared)).toBe(false);
+    expect(rowInitProfiled({ objective: 'hybrid' }, prepared)).toBe(false);
+  });
+
   it('profileItemAudience: the softmax towers fitted with and without the item audience, the better on the carve kept; another objective, or no carve, fits once', async () => {
     if (ctx.kind === 'postgres') return; // the storage path is the tests' above
-    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, scoring: 'cosine' as const, popularityWeight: 0.1 };
+    const model = { ...DEFAULT_MODEL, dim: 16, layers: [32, 16], seed: 5, scoring: 'cosine' as const, popularityWeight: 0.1, rowInit: 'implicit-als' as const };
     const prepared = await prepareDomain(ctx.db, 'source', { split: { kind: 'leave-one-out', mode: 'last' }, tokenBuckets: model.tokenBuckets });
     const evaluation = { ...DEFAULT_EVALUATION, negatives: 99 };
     const training = { ...DEFAULT_TRAINING, epochs: 2, patience: 0 };

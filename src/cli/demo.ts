@@ -5,9 +5,9 @@ import { DEFAULT_SPLIT } from '../workflows/split-spec.js';
 import { DEFAULT_EVALUATION, DEFAULT_MODEL, DEFAULT_TRAINING } from '../workflows/model-settings.js';
 import { prepareDomain } from '../workflows/prepared-domain.js';
 import { prepareTransfer } from '../workflows/prepare-transfer.js';
-import { pretrain, type ScoringChoice } from '../workflows/pretrain.workflow.js';
+import { pretrain, type RowInitChoice, type ScoringChoice } from '../workflows/pretrain.workflow.js';
 import { describeSearchMetric } from '../workflows/selection-metric.js';
-import { formatScoringChoice } from './format-metrics.js';
+import { formatRowInitChoice, formatScoringChoice } from './format-metrics.js';
 import { registerTrainedModel } from '../workflows/register-trained-model.js';
 import { DEFAULT_TRANSFER, transfer } from '../workflows/transfer.workflow.js';
 import { seedSynthetic } from '../../seeds/seed-database.js';
@@ -52,6 +52,8 @@ export async function runDemo(
   await activateModel(gdb.db, source.id);
   const scoring = trained.config.scoringChoice as ScoringChoice | undefined;
   note(`  source model ${source.id} (v${source.version}): HR@10 ${fmt(trained.metrics.test['hr@10'])} vs popularity ${fmt(trained.metrics.popularity['hr@10'])}${scoring ? `; ${formatScoringChoice(scoring, describeSearchMetric(DEMO_EVALUATION))}` : ''}`);
+  const rowInit = trained.config.rowInitChoice as RowInitChoice | undefined;
+  if (rowInit) note(`  ${formatRowInitChoice(rowInit, describeSearchMetric(DEMO_EVALUATION))}`);
 
   note(`[${elapsed()}] transferring to "${DEMO_SEED.targetName}" (PARTIAL, lowest layer frozen, source replay on) and training a same-budget baseline and the JOINT reference...`);
   const preparedTransfer = await prepareTransfer(gdb, source.id, DEMO_SEED.targetName, { split: DEFAULT_SPLIT, coldStartShare: 0.1, seed: 42 });

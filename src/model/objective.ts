@@ -131,6 +131,12 @@ export function poolsItemAudience(objective: string | undefined): boolean {
   return traits.layers === 'towers' && !traits.alsRows;
 }
 
+/** Whether an objective's fresh fit starts its ID rows where `rowInit` says: rows trained by gradient steps that ALS does not solve, i.e. the softmax towers'. */
+export function startsRowsAtRowInit(objective: string | undefined): boolean {
+  const traits = modelObjective(objective ?? 'softmax');
+  return traits.gradientSteps && !traits.alsRows;
+}
+
 /** implicit-als and hybrid solve a row per user (and per item), so the user tower keeps its ID row and the item tower pools no audience. */
 function requireUserRows(config: ObjectiveCheckedConfig, objective: string, why: string): void {
   if (config.itemAudience) {

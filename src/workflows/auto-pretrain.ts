@@ -7,7 +7,7 @@ import { candidateSampler, describeCandidate, targetOnlySearchSpace, type Candid
 import { successiveHalving } from '../tuning/successive-halving.js';
 import { profiledScore, type ProfiledSettings, SEARCH_ETA, SEARCH_RUNGS, describeSearchMetric, firstRungOf, objectiveAnchors, overridesOf, popularityProfiler, searchedObjectives, trialFit, validationScorer } from './auto-transfer.js';
 import { fitModel, setUserHistoriesFrom, type TrainingHooks } from './fit-and-evaluate.js';
-import { configForObjective, modelConfig, towerTokensFor } from './model-settings.js';
+import { configForObjective, DEFAULT_ROW_INIT, modelConfig, towerTokensFor } from './model-settings.js';
 import { withOverrides } from './transfer-candidate.js';
 import type { PreparedDomain } from './prepared-domain.js';
 import { pretrain, type PretrainSettings } from './pretrain.workflow.js';
@@ -115,8 +115,8 @@ export async function autoPretrain(
 /**
  * The winner's settings as delivered: its scoring stated (a trial that left it out scored by its
  * objective's default), so the delivered fit is the winner's and not a second choice of scoring
- * (`scoringProfiled`).
+ * (`scoringProfiled`); its row start likewise (the trials started where `modelConfig` starts them).
  */
 function deliveredModel(model: PretrainSettings['model']): PretrainSettings['model'] {
-  return { ...model, scoring: model.scoring ?? modelObjective(model.objective ?? 'softmax').scoring };
+  return { ...model, scoring: model.scoring ?? modelObjective(model.objective ?? 'softmax').scoring, rowInit: model.rowInit ?? DEFAULT_ROW_INIT };
 }

@@ -3,7 +3,7 @@ import type { AdamBiasCorrection } from '../model/sparse-optimizer.js';
 import { modelObjective, type ObjectiveModelDefaults } from '../model/objective.js';
 import { defaultOf, SETTINGS, type SettingName, type SettingStage, type StageValues } from './settings/index.js';
 import type { TrainingObjective } from '../model/training-objective.js';
-import type { TowerTokens, TwoTowerConfig } from '../model/two-tower.model.js';
+import type { RowInit, TowerTokens, TwoTowerConfig } from '../model/two-tower.model.js';
 import type { LearningRateSchedule } from '../training/learning-rate-schedule.js';
 
 /**
@@ -36,6 +36,14 @@ export interface TrainingSettings extends Omit<StageValues<'training'>, 'seed' |
 export interface EvaluationSettings extends Omit<StageValues<'evaluation'>, 'evalSeed'> {
   seed: number;
 }
+
+/**
+ * Where a softmax run starts its ID rows when `rowInit` is left out and the run does not choose
+ * it on the carve (`rowInitProfiled`): at implicit ALS's solve (BENCHMARKS.md "The softmax
+ * towers started at implicit ALS's rows"). The library's `TwoTowerConfig.rowInit` defaults to
+ * 'random' (a model built by hand starts where its initialiser draws).
+ */
+export const DEFAULT_ROW_INIT: RowInit = 'implicit-als';
 
 /** The softmax towers' defaults; the declared settings' defaults (src/workflows/settings) plus what no command sets. */
 export const DEFAULT_MODEL: ModelSettings = {
@@ -189,7 +197,7 @@ export function modelConfig(settings: ModelSettings, users: number, items: numbe
     alsSweeps: settings.alsSweeps ?? 10,
     topLearningRate: settings.topLearningRate ?? 0.03,
     refineItemRows: settings.refineItemRows === true,
-    rowInit: settings.rowInit ?? 'random',
+    rowInit: settings.rowInit ?? DEFAULT_ROW_INIT,
     popularityWeight: settings.popularityWeight ?? 0,
   };
 }

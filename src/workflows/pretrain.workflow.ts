@@ -1,15 +1,15 @@
 import { GraftError } from '../errors.js';
 import { initBackend } from '../model/backend.js';
-import { TwoTowerModel } from '../model/two-tower.model.js';
+import { TwoTowerModel, type RowInit } from '../model/two-tower.model.js';
 import { evaluationData } from './evaluation-data.js';
 import { evaluateModel, fitModel, setUserHistoriesFrom, trainingEvents, type TrainingHooks } from './fit-and-evaluate.js';
-import { modelConfig, towerTokensFor, type EvaluationSettings, type ModelSettings, type TrainingSettings } from './model-settings.js';
+import { DEFAULT_ROW_INIT, modelConfig, towerTokensFor, type EvaluationSettings, type ModelSettings, type TrainingSettings } from './model-settings.js';
 import { concatExamples, type PreparedDomain } from './prepared-domain.js';
 import { collectTrainedModel, type TrainedModel } from './trained-model.js';
 import { choosesPopularityTerm, freshCarveFreeFit, popularityTermChooser, type PopularityTermChoice } from './popularity-term.js';
 import { validationScorer, type ValidationScore } from './auto-transfer.js';
 import { pairedBootstrap } from '../evaluation/paired-bootstrap.js';
-import { modelObjective, poolsItemAudience, type ModelScoring } from '../model/objective.js';
+import { modelObjective, poolsItemAudience, startsRowsAtRowInit, type ModelScoring } from '../model/objective.js';
 import type { EpochProgress, TrainResult } from '../training/train.js';
 
 export interface PretrainSettings {
@@ -54,19 +54,36 @@ export interface ScoringChoice {
 }
 
 /**
- * The scoring kept of one fit per scoring, the default's first (each with its carve score as
- * delivered): the default, unless another scores higher with its per-user gain's paired
- * bootstrap 95% interval above 0 (the highest such). `gain`: the kept scoring's over the
- * default, or (the default kept) the best other's; undefined with one fit.
+ * Where the softmax towers' ID rows started, chosen on the carve when the run left `rowInit` out
+ * (`rowInitProfiled`): the scoring kept fitted again from the other start and scored on the carve
+ * as delivered; the start whose fit scores higher is kept (a tie keeps the default, implicit-als).
+ * Unlike the scoring, no interval is asked of the winner: the two fits are the same model with the
+ * same scoring and carve (a carve that keeps histories: `carveKeepsHistories`), differing only in
+ * where the rows began, so neither is the riskier one to keep; the interval is reported.
  */
-export function scoringOnCarve(fits: ReadonlyArray<{ scoring: ModelScoring; carve: ValidationScore }>, seed: number): { chosen: number; gain?: ScoringChoice['gain'] } {
+export interface RowInitChoice {
+  chosen: RowInit;
+  /** The carve score of each start fitted, the default first. */
+  carve: Array<{ rowInit: RowInit; score: number }>;
+  /** The other start's carve gain over the default, user by user: the mean and its paired bootstrap 95% interval. */
+  gain: { rowInit: RowInit; mean: number; ci95: [number, number] };
+}
+
+/**
+ * The fit kept of several fits of one model, the default's first (each with its carve score as
+ * delivered): the default, unless another scores higher with its per-user gain's paired
+ * bootstrap 95% interval above 0 (the highest such); with `interval: false`, the highest score
+ * (a tie keeps the earlier). `gain`: the kept fit's over the default, or (the default kept) the
+ * best other's; undefined with one fit.
+ */
+export function defaultUnlessBeaten<K>(fits: ReadonlyArray<{ key: K; carve: ValidationScore }>, seed: number, { interval = true }: { interval?: boolean } = {}): { chosen: number; gain?: { key: K; mean: number; ci95: [number, number] } } {
   const base = fits[0]!.carve;
   let chosen = 0;
-  let gain: ScoringChoice['gain'] | undefined;
+  let gain: { key: K; mean: number; ci95: [number, number] } | undefined;
   for (let n = 1; n < fits.length; n++) {
     const g = pairedBootstrap(fits[n]!.carve.perUser, base.perUser, { seed });
-    const entry = { scoring: fits[n]!.scoring, mean: g.mean, ci95: g.ci };
-    if (fits[n]!.carve.value > fits[chosen]!.carve.value && g.ci[0] > 0) {
+    const entry = { key: fits[n]!.key, mean: g.mean, ci95: g.ci };
+    if (fits[n]!.carve.value > fits[chosen]!.carve.value && (!interval || g.ci[0] > 0)) {
       chosen = n;
       gain = entry;
     } else if (chosen === 0 && (!gain || g.mean > gain.mean)) {
@@ -74,6 +91,24 @@ export function scoringOnCarve(fits: ReadonlyArray<{ scoring: ModelScoring; carv
     }
   }
   return { chosen, ...(gain ? { gain } : {}) };
+}
+
+/** The scoring kept of one fit per scoring, the default's first (`defaultUnlessBeaten`). */
+export function scoringOnCarve(fits: ReadonlyArray<{ scoring: ModelScoring; carve: ValidationScore }>, seed: number): { chosen: number; gain?: ScoringChoice['gain'] } {
+  const decided = defaultUnlessBeaten(fits.map((f) => ({ key: f.scoring, carve: f.carve })), seed);
+  const g = decided.gain;
+  return { chosen: decided.chosen, ...(g ? { gain: { scoring: g.key, mean: g.mean, ci95: g.ci95 } } : {}) };
+}
+
+/**
+ * Whether a run of `model` fits the softmax towers from both row starts and keeps the carve's
+ * choice (`RowInitChoice`): `rowInit` left out, the softmax objective (the others solve or graft
+ * their rows), and a carve that stands in for the test (`carveKeepsHistories`). Otherwise the
+ * given start, or `DEFAULT_ROW_INIT`, is fitted once. (BENCHMARKS.md "The row start chosen on the
+ * carve".)
+ */
+export function rowInitProfiled(model: { objective?: ModelSettings['objective']; rowInit?: RowInit }, prepared: Pick<PreparedDomain, 'train' | 'validation'>): boolean {
+  return model.rowInit === undefined && startsRowsAtRowInit(model.objective) && carveKeepsHistories(prepared);
 }
 
 /**
@@ -124,32 +159,44 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
   const objective = modelObjective(settings.model.objective ?? 'softmax');
   const profilesAudience = settings.profileItemAudience === true && poolsItemAudience(settings.model.objective) && prepared.validation !== undefined && prepared.validation.users.length > 0;
   const profilesScoring = scoringProfiled(settings.model, prepared);
+  const profilesRowInit = rowInitProfiled(settings.model, prepared);
   const audiences = profilesAudience ? [false, true] : [settings.model.itemAudience === true];
   const scorings = profilesScoring ? objective.scorings : [settings.model.scoring !== undefined && objective.scorings.includes(settings.model.scoring) ? settings.model.scoring : objective.scoring];
+  // The first start: the given one, else the default; with the start profiled, the other is fitted after the scoring is kept.
+  const firstStart: RowInit = settings.model.rowInit ?? DEFAULT_ROW_INIT;
+  const otherStart: RowInit = 'random';
+  const scoreCarve = profilesAudience || profilesScoring || profilesRowInit;
   // The best fit of each scoring (over the audiences profiled; a tie keeps the first: without the audience).
-  const bestOf = new Map<ModelScoring, FittedCandidate & { itemAudience: boolean; scoring: ModelScoring }>();
+  const bestOf = new Map<ModelScoring, Candidate>();
   const carve: Array<{ itemAudience: boolean; scoring: ModelScoring; score: number }> = [];
-  let kept: (FittedCandidate & { itemAudience: boolean; scoring: ModelScoring }) | undefined;
-  const fitsPlanned = scorings.length * audiences.length;
+  let kept: Candidate | undefined;
+  let challenger: Candidate | undefined;
+  const fitsPlanned = scorings.length * audiences.length + (profilesRowInit ? 1 : 0);
   let fitsDone = 0;
   let epochsBefore = 0;
+  // Several fits report one run of epochs: each fit's epochs after the previous fits', out of every fit's budget.
+  const fitHooks = (): TrainingHooks => {
+    const offset = epochsBefore;
+    const later = (fitsPlanned - fitsDone - 1) * settings.training.epochs;
+    const onEpoch = hooks.onEpoch;
+    return fitsPlanned > 1 && onEpoch ? { ...hooks, onEpoch: (p: EpochProgress) => onEpoch({ ...p, epoch: offset + p.epoch, epochs: offset + p.epochs + later }) } : hooks;
+  };
+  const fit = async (model: ModelSettings & { itemAudience: boolean; scoring: ModelScoring; rowInit: RowInit }): Promise<Candidate> => {
+    const fitted = await fitCandidate(prepared, settings, model, fitHooks(), scoreCarve);
+    fitsDone++;
+    epochsBefore += fitted.training.epochs;
+    return { ...fitted, itemAudience: model.itemAudience, scoring: model.scoring, rowInit: model.rowInit };
+  };
   try {
     for (const scoring of scorings) {
       for (const itemAudience of audiences) {
-        // Several fits report one run of epochs: each fit's epochs after the previous fits', out of every fit's budget.
-        const offset = epochsBefore;
-        const later = (fitsPlanned - fitsDone - 1) * settings.training.epochs;
-        const onEpoch = hooks.onEpoch;
-        const fitHooks = fitsPlanned > 1 && onEpoch ? { ...hooks, onEpoch: (p: EpochProgress) => onEpoch({ ...p, epoch: offset + p.epoch, epochs: offset + p.epochs + later }) } : hooks;
-        const fitted = await fitCandidate(prepared, settings, { ...settings.model, itemAudience, scoring }, fitHooks, profilesAudience || profilesScoring);
-        fitsDone++;
-        epochsBefore += fitted.training.epochs;
+        const fitted = await fit({ ...settings.model, itemAudience, scoring, rowInit: firstStart });
         const score = fitted.carve?.value ?? 0;
         carve.push({ itemAudience, scoring, score });
         const held = bestOf.get(scoring);
         if (!held || score > (held.carve?.value ?? 0)) {
           held?.model.dispose();
-          bestOf.set(scoring, { ...fitted, itemAudience, scoring });
+          bestOf.set(scoring, fitted);
         } else {
           fitted.model.dispose();
         }
@@ -161,13 +208,25 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
     for (const fit of fits) if (fit !== chosen) fit.model.dispose();
     bestOf.clear();
     kept = chosen;
-    const { model, training, popularityTerm } = kept;
     const best = (pick: (c: (typeof carve)[number]) => boolean) => Math.max(...carve.filter(pick).map((c) => c.score));
     // With the scoring profiled too, the audience's two scores are those of the kept scoring's fits.
     const itemAudience: ItemAudienceChoice | undefined = profilesAudience
       ? { chosen: kept.itemAudience, carveWithout: best((c) => c.scoring === kept!.scoring && !c.itemAudience), carveWith: best((c) => c.scoring === kept!.scoring && c.itemAudience) }
       : undefined;
     const scoringChoice: ScoringChoice | undefined = profilesScoring ? { chosen: kept.scoring, carve: scorings.map((s) => ({ scoring: s, score: best((c) => c.scoring === s) })), gain: decided.gain! } : undefined;
+    // The start profiled: the kept scoring (and audience) fitted from the other start, the higher on the carve kept.
+    let rowInitChoice: RowInitChoice | undefined;
+    if (profilesRowInit) {
+      challenger = await fit({ ...settings.model, itemAudience: kept.itemAudience, scoring: kept.scoring, rowInit: otherStart });
+      const starts = [kept, challenger];
+      const byStart = defaultUnlessBeaten(starts.map((f) => ({ key: f.rowInit, carve: f.carve! })), settings.evaluation.seed, { interval: false });
+      rowInitChoice = { chosen: starts[byStart.chosen]!.rowInit, carve: starts.map((f) => ({ rowInit: f.rowInit, score: f.carve!.value })), gain: { rowInit: byStart.gain!.key, mean: byStart.gain!.mean, ci95: byStart.gain!.ci95 } };
+      const dropped = byStart.chosen === 0 ? challenger : kept;
+      kept = starts[byStart.chosen]!;
+      challenger = undefined;
+      dropped.model.dispose();
+    }
+    const { model, training, popularityTerm } = kept;
     hooks.onEvaluation?.();
     // At test time the validation interactions are history too.
     const test = evaluationData(concatExamples(prepared.train, prepared.validation), prepared.test, users, items);
@@ -177,13 +236,15 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
       ...settings.model,
       // The scoring fitted (chosen on the carve, given, or the objective's own): stored, so a transfer and a refit score alike.
       scoring: kept!.scoring,
+      // The start fitted (chosen on the carve, given, or the default): a transfer's baseline and a JOINT run start alike.
+      rowInit: kept!.rowInit,
       ...(itemAudience ? { itemAudience: itemAudience.chosen } : {}),
       ...(popularityTerm ? { popularityWeight: popularityTerm.beta } : {}),
     };
     return collectTrainedModel(model, {
       // `popularityTerm`: the weight was chosen here, not given (a transfer does not carry it over: prepareTransfer).
       // `itemAudienceChoice`: the carve's choice between the two fits (the setting itself is in `model`).
-      config: { ...storedSettings(settings), model: modelSettings, split: prepared.split, ...(popularityTerm ? { popularityTerm } : {}), ...(itemAudience ? { itemAudienceChoice: itemAudience } : {}), ...(scoringChoice ? { scoringChoice } : {}) },
+      config: { ...storedSettings(settings), model: modelSettings, split: prepared.split, ...(popularityTerm ? { popularityTerm } : {}), ...(itemAudience ? { itemAudienceChoice: itemAudience } : {}), ...(scoringChoice ? { scoringChoice } : {}), ...(rowInitChoice ? { rowInitChoice } : {}) },
       userDbIds: prepared.userDbIds,
       itemDbIds: prepared.itemDbIds,
       candidateItems: items,
@@ -196,8 +257,12 @@ export async function pretrain(prepared: PreparedDomain, settings: PretrainSetti
   } finally {
     for (const fit of bestOf.values()) fit.model.dispose();
     kept?.model.dispose();
+    challenger?.model.dispose();
   }
 }
+
+/** One fit of `pretrain` with the settings it was fitted at. */
+type Candidate = FittedCandidate & { itemAudience: boolean; scoring: ModelScoring; rowInit: RowInit };
 
 /** One fitted model of `pretrain`: its popularity term settled, and with `scoreCarve` its carve score as delivered. */
 interface FittedCandidate {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { carveKeepsHistories, scoringOnCarve, scoringProfiled } from './pretrain.workflow.js';
+import { carveKeepsHistories, defaultUnlessBeaten, rowInitProfiled, scoringOnCarve, scoringProfiled } from './pretrain.workflow.js';
 
 /** A carve score of per-user values (the mean is the score). */
 function carve(values: number[]) {
@@ -32,6 +32,19 @@ describe('scoringOnCarve', () => {
     expect(scoringOnCarve([{ scoring: 'cosine', carve: carve(base) }, { scoring: 'inner-product', carve: carve(worse) }], 7).chosen).toBe(0);
   });
 
+  it('without the interval (the row start), the higher score wins, a tie keeps the default', () => {
+    const noisy = base.map((v, u) => (u === 1 || u === 2 ? 1 : u === 0 ? 0 : v));
+    const fits = (other: number[]) => [{ key: 'implicit-als', carve: carve(base) }, { key: 'random', carve: carve(other) }];
+    const kept = defaultUnlessBeaten(fits(noisy), 7, { interval: false });
+    expect(kept.chosen).toBe(1);
+    expect(kept.gain!.key).toBe('random');
+    expect(kept.gain!.ci95[0]).toBeLessThanOrEqual(0);
+    // With the interval asked (the scoring's rule), the same fits keep the default.
+    expect(defaultUnlessBeaten(fits(noisy), 7).chosen).toBe(0);
+    expect(defaultUnlessBeaten(fits(base), 7, { interval: false }).chosen).toBe(0);
+    expect(defaultUnlessBeaten(fits(base.map(() => 0)), 7, { interval: false }).chosen).toBe(0);
+  });
+
   it('with one fit, chooses it and reports no gain', () => {
     expect(scoringOnCarve([{ scoring: 'cosine', carve: carve(base) }], 7)).toEqual({ chosen: 0 });
   });
@@ -51,5 +64,11 @@ describe('scoringOnCarve', () => {
     expect(scoringProfiled({ objective: 'softmax', scoring: 'cosine' }, dense)).toBe(false);
     expect(scoringProfiled({ objective: 'implicit-als' }, dense)).toBe(false);
     expect(scoringProfiled({ objective: 'softmax' }, { train: events([1, 1, 1]), validation: carveOf(3) })).toBe(false);
+    // The row start: the same carve rule, the softmax only (the others solve or graft their rows), only when left out.
+    expect(rowInitProfiled({}, dense)).toBe(true);
+    expect(rowInitProfiled({ objective: 'softmax', rowInit: 'implicit-als' }, dense)).toBe(false);
+    expect(rowInitProfiled({ objective: 'softmax', rowInit: 'random' }, dense)).toBe(false);
+    expect(rowInitProfiled({ objective: 'hybrid' }, dense)).toBe(false);
+    expect(rowInitProfiled({ objective: 'softmax' }, { train: events([1, 1, 1]), validation: carveOf(3) })).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import type { ItemAudienceChoice, ScoringChoice } from '../../workflows/pretrain.workflow.js';
+import type { ItemAudienceChoice, RowInitChoice, ScoringChoice } from '../../workflows/pretrain.workflow.js';
 import { GraftError } from '../../errors.js';
 import { TRAINING_OBJECTIVES } from '../../model/training-objective.js';
 import type { SearchReport } from '../../transfer/transfer-report.js';
@@ -6,7 +6,7 @@ import { DEFAULT_SEARCH_BUDGET, formatSearchBudget, parseSearchBudget, type Sear
 import { autoPretrain } from '../../workflows/auto-pretrain.js';
 import type { TrainedModel } from '../../workflows/trained-model.js';
 import type { Command } from 'commander';
-import { formatMetrics, formatItemAudience, formatItemRowRefinement, formatPopularityTerm, formatScoringChoice, formatSearch, formatTestSet, unknownUserInDomain } from '../format-metrics.js';
+import { formatMetrics, formatItemAudience, formatItemRowRefinement, formatPopularityTerm, formatRowInitChoice, formatScoringChoice, formatSearch, formatTestSet, unknownUserInDomain } from '../format-metrics.js';
 import { oneOf, positiveInt } from '../options.js';
 import { addSettingOptions, typedSettings } from '../setting-options.js';
 import { trainingProgress } from '../training-progress.js';
@@ -92,6 +92,8 @@ export function registerTrain(program: Command): void {
       if (m.training.popularityTerm && !o.json) note(formatPopularityTerm(m.training.popularityTerm, describeSearchMetric(evaluation)));
       const scoringChoice = trained.config.scoringChoice as ScoringChoice | undefined;
       if (scoringChoice && !o.json) note(formatScoringChoice(scoringChoice, describeSearchMetric(evaluation)));
+      const rowInitChoice = trained.config.rowInitChoice as RowInitChoice | undefined;
+      if (rowInitChoice && !o.json) note(formatRowInitChoice(rowInitChoice, describeSearchMetric(evaluation)));
       if (!noTestSet && m.users === 0) {
         note(`no test user could be evaluated, so there are no metrics; the model is registered (${record.id})`);
         nothingEvaluated = true;
@@ -113,6 +115,7 @@ export function registerTrain(program: Command): void {
             ...(m.training.popularityTerm ? { popularityTerm: m.training.popularityTerm } : {}),
             ...(trained.config.itemAudienceChoice ? { itemAudience: trained.config.itemAudienceChoice } : {}),
             ...(scoringChoice ? { scoring: scoringChoice } : {}),
+            ...(rowInitChoice ? { rowInit: rowInitChoice } : {}),
             ...(search ? { search } : {}),
           })}\n`,
         );
