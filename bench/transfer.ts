@@ -10,7 +10,7 @@
  *     JOINT_TUNED: the joint reference with its settings chosen by the same search on the same carve, AUTO narrowed to JOINT, always retrained as JOINT;
  *     plain joint ALS: popularityWeight is not searched there)
  *     [--replay 0,0.5] [--replay-fraction 1] [--variants full,sparse] [--dim 64] [--temperature 0.1] [--scoring cosine|inner-product] [--user-history | --no-user-history] [--user-id | --no-user-id] [--seed 42] [--threads N] [--json out.json]
- *     [--item-init random,co-users] [--history-dropout 0.5] [--user-id-dropout 0.8] [--item-audience] [--item-id-dropout 0.8] [--no-refine-item-rows] [--row-init implicit-als|random] [--uniform-negatives 256] [--no-logq] [--l2 0] [--lr 0.003] [--layers 128,64]
+ *     [--item-init random,co-users,implicit-als] [--history-dropout 0.5] [--user-id-dropout 0.8] [--item-audience] [--item-id-dropout 0.8] [--no-refine-item-rows] [--row-init implicit-als|random] [--uniform-negatives 256] [--no-logq] [--l2 0] [--lr 0.003] [--layers 128,64]
  *     [--item-bias] [--transfer-item-bias] [--item-bias-lr 30] [--batch-size 256]
  *     [--no-retrain-source]   (AUTO from a softmax or hybrid source: search the given source only, no implicit-ALS twin)
  *     [--adam-bias-correction table|row]   (lazy Adam on the tables: the table's step count or each row's) [--patience 3]
@@ -65,7 +65,7 @@ import { DEFAULT_TRANSFER, transfer } from '../src/workflows/transfer.workflow.j
 import { popularityProfiler, searchTransfer, validationScorer, type ValidationScore } from '../src/workflows/auto-transfer.js';
 import { itemEventCounts } from '../src/training/popularity-bias.js';
 import { transferContext } from '../src/workflows/transfer-candidate.js';
-import type { NewItemInit } from '../src/transfer/item-init.js';
+import { NEW_ITEM_INITS, type NewItemInit } from '../src/transfer/item-init.js';
 import type { SplitSpec } from '../src/workflows/split-spec.js';
 import { seedSynthetic } from '../seeds/seed-database.js';
 import { csr, solveRows } from './implicit-als.js';
@@ -95,6 +95,7 @@ const BUDGET = parseSearchBudget(arg('budget', formatSearchBudget(DEFAULT_SEARCH
 const REPLAY = (arg('replay', '0,0.5')!).split(',').map(Number);
 const REPLAY_FRACTION = Number(arg('replay-fraction', '1'));
 const ITEM_INITS = (arg('item-init', DEFAULT_TRANSFER.itemInit ?? 'random')!).split(',') as NewItemInit[];
+for (const init of ITEM_INITS) if (!NEW_ITEM_INITS.includes(init)) throw new Error(`--item-init ${init} is unknown; use ${NEW_ITEM_INITS.join(', ')} (comma-separated for several)`);
 const VARIANTS = (arg('variants', 'full,sparse')!).split(',') as Array<'full' | 'sparse'>;
 const JOINT_REFERENCE = argv.includes('--joint-reference');
 const EVALUATION = { ...DEFAULT_EVALUATION, protocol: 'sampled' as const, negatives: 999, ks: [10], seed: 2040 };

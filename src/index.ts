@@ -53,7 +53,7 @@ export { hashToken, hashTokenBags, type TokenBags } from './model/token-hash.js'
 export type { NamedWeight } from './model/named-weight.js';
 export { train, type TrainOptions, type TrainResult, type EpochProgress, type StepProgress } from './training/train.js';
 export type { TrainingData, ReplaySet } from './training/example-mixture.js';
-export { warmStartRows } from './training/objectives/als-warm-start.js';
+export { warmStartNewRows, warmStartRows } from './training/objectives/als-warm-start.js';
 
 // Evaluation
 export {

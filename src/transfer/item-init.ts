@@ -1,10 +1,14 @@
 import type { TwoTowerModel } from '../model/two-tower.model.js';
 import type { Alignment } from './alignment.js';
 
-/** How rows new in the target (target items) start before fine-tuning. */
-export type NewItemInit = 'random' | 'co-users';
+/**
+ * How rows new in the target (target items) start before fine-tuning: 'random' (the draw),
+ * 'co-users' (`initNewItemsFromCoUsers`), 'implicit-als' (new items and new users solved by
+ * implicit ALS against the grafted rows: `warmStartNewRows`; the softmax towers).
+ */
+export type NewItemInit = 'random' | 'co-users' | 'implicit-als';
 
-export const NEW_ITEM_INITS: readonly NewItemInit[] = ['random', 'co-users'];
+export const NEW_ITEM_INITS: readonly NewItemInit[] = ['random', 'co-users', 'implicit-als'];
 
 /** Interactions over the transferred model's rows. */
 export interface RowInteractions {

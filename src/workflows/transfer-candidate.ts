@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+import { startsNewRowsAtAls, warmStartNewRows } from '../training/objectives/als-warm-start.js';
 import type { EvaluationData } from '../evaluation/evaluate.js';
 import type { TokenBags } from '../model/token-hash.js';
 import { TwoTowerModel, type TwoTowerConfig } from '../model/two-tower.model.js';
@@ -77,6 +79,11 @@ export async function fitStrategy(context: TransferContext, strategy: TransferSt
       ? strategy.sourceEvents({ weight: settings.replayWeight ?? defaultOf<number>('replayWeight'), fraction: settings.replayFraction ?? defaultOf<number>('replayFraction') })
       : undefined;
     const replay = mix && context.sourceEvents ? { ...context.sourceEvents, weight: mix.weight, fraction: mix.fraction } : undefined;
+    // New rows solved against the grafted ones (the softmax towers; implicit ALS and the hybrid solve their new rows anyway).
+    if (strategy.start === 'pretrained' && startsNewRowsAtAls(settings.itemInit, config.objective)) {
+      const started = await warmStartNewRows(model, run.train, { users: alignment.userSourceRow, items: alignment.itemSourceRow }, { threads: settings.training.threads ?? availableParallelism(), signal: hooks.signal });
+      if (started?.aborted) return { strategy, model, training: started, mix: undefined };
+    }
     // Co-user starts pull new items towards pretrained rows; a model from scratch has none.
     if (settings.itemInit === 'co-users' && context.sourceEvents && strategy.start === 'pretrained') initNewItemsFromCoUsers(model, alignment, context.sourceEvents, run.train);
     // A user's source events (source item rows kept by the alignment) feed their target representation;

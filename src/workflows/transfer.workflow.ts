@@ -79,8 +79,10 @@ export interface TransferSettings {
   jointReference?: boolean;
   tokenDropout?: number;
   /**
-   * How new target item rows start: 'random' (default) or 'co-users' (towards the pretrained
-   * item rows their users chose in the source; see `initNewItemsFromCoUsers`).
+   * How new target item rows start: 'random' (default), 'co-users' (towards the pretrained
+   * item rows their users chose in the source; see `initNewItemsFromCoUsers`) or 'implicit-als'
+   * (the softmax towers' new items and users solved by implicit ALS against the grafted rows;
+   * see `warmStartNewRows`).
    */
   itemInit?: NewItemInit;
   /**

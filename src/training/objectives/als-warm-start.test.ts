@@ -3,7 +3,7 @@ import { createRng } from '../../dataset/random.js';
 import { buildHistoryBags } from '../../model/history-bags.js';
 import { TwoTowerModel, type TwoTowerConfig } from '../../model/two-tower.model.js';
 import { fitImplicitAls } from '../implicit-als.js';
-import { warmStartRows } from './als-warm-start.js';
+import { warmStartNewRows, warmStartRows } from './als-warm-start.js';
 import { objectiveNamed } from './index.js';
 
 /** 60 users in 3 groups, each choosing 5 of its group's 20 items; item 59 and user 59 have no events. */
@@ -90,6 +90,86 @@ describe('warmStartRows', () => {
     expect(solved?.aborted).toBe(true);
     expect(Array.from(m.itemTable.weights)).toEqual(Array.from(before));
     m.dispose();
+  });
+});
+
+describe('warmStartNewRows (a transfer\'s new rows)', () => {
+  /** A grafted model: the user rows and items 0-29 carry a solve of every event (the "source"); items 30-59 and users 50-59 are new, at their draw. */
+  async function grafted() {
+    const data = planted();
+    const source = TwoTowerModel.create({ ...SIZE, dim: 8, layers: [], objective: 'implicit-als', seed: 11 });
+    await fitImplicitAls(source, data, { epochs: 10, threads: 1 });
+    const m = model();
+    const users = Int32Array.from(range(60), (u) => (u < 50 ? u : -1));
+    const items = Int32Array.from(range(60), (i) => (i < 30 ? i : -1));
+    // The source rows at a trained model's small scale (the warm start must not depend on it).
+    for (let x = 0; x < 50 * 8; x++) m.userTable.weights[x] = source.userTable.weights[x]! * 0.03;
+    for (let x = 0; x < 30 * 8; x++) m.itemTable.weights[x] = source.itemTable.weights[x]! * 0.03;
+    source.dispose();
+    return { data, m, grafted: { users, items } };
+  }
+
+  it("solves the new rows against the grafted ones, at the draw's scale, and leaves the grafted rows, the rows without events and the layers as they were", async () => {
+    const { data, m, grafted: g } = await grafted();
+    const usersBefore = Float32Array.from(m.userTable.weights);
+    const itemsBefore = Float32Array.from(m.itemTable.weights);
+    const dense = m.exportWeights().filter((w) => w.name.includes('.dense.'));
+    const solved = await warmStartNewRows(m, data, g, { threads: 1 });
+    expect(solved?.aborted).toBe(false);
+    // Grafted rows bit-identical.
+    expect(Array.from(m.userTable.weights.subarray(0, 50 * 8))).toEqual(Array.from(usersBefore.subarray(0, 50 * 8)));
+    expect(Array.from(m.itemTable.weights.subarray(0, 30 * 8))).toEqual(Array.from(itemsBefore.subarray(0, 30 * 8)));
+    // New rows with events moved, at the draw's root mean square; the row without events (59) kept its draw.
+    const newItems = range(29).map((i) => 30 + i);
+    const newUsers = range(9).map((u) => 50 + u);
+    expect(Array.from(m.itemTable.weights.subarray(30 * 8, 59 * 8))).not.toEqual(Array.from(itemsBefore.subarray(30 * 8, 59 * 8)));
+    expect(rms(m.itemTable.weights, newItems, 8)).toBeCloseTo(rms(itemsBefore, newItems, 8), 5);
+    expect(rms(m.userTable.weights, newUsers, 8)).toBeCloseTo(rms(usersBefore, newUsers, 8), 5);
+    expect(Array.from(m.itemTable.weights.subarray(59 * 8))).toEqual(Array.from(itemsBefore.subarray(59 * 8)));
+    expect(Array.from(m.userTable.weights.subarray(59 * 8))).toEqual(Array.from(usersBefore.subarray(59 * 8)));
+    const after = new Map(m.exportWeights().map((w) => [w.name, w.data]));
+    for (const w of dense) expect(Array.from(after.get(w.name)!)).toEqual(Array.from(w.data));
+    // Nothing stays frozen in the model that was not frozen before.
+    expect(Array.from(m.itemTable.frozen).every((f) => f === 0)).toBe(true);
+    m.dispose();
+  });
+
+  it('places a new item with its own users: nearer (cosine) to the mean grafted row of its group than to the others', async () => {
+    const { data, m, grafted: g } = await grafted();
+    await warmStartNewRows(m, data, g, { threads: 1 });
+    const row = (t: Float32Array, r: number) => Array.from(t.subarray(r * 8, (r + 1) * 8));
+    const cos = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i]!, 0) / Math.hypot(...a) / Math.hypot(...b);
+    const groupMean = (group: number) => {
+      const mean = new Array<number>(8).fill(0);
+      for (let u = group; u < 50; u += 3) row(m.userTable.weights, u).forEach((v, x) => (mean[x]! += v));
+      return mean;
+    };
+    const means = [0, 1, 2].map(groupMean);
+    let placed = 0;
+    // Items are group * 20 + k: 30-39 are group 1's, 40-58 group 2's.
+    for (let item = 30; item < 59; item++) {
+      const own = Math.min(2, Math.floor(item / 20));
+      const scores = means.map((mean) => cos(row(m.itemTable.weights, item), mean));
+      if (scores.indexOf(Math.max(...scores)) === own) placed++;
+    }
+    expect(placed).toBeGreaterThanOrEqual(27);
+    m.dispose();
+  });
+
+  it('keeps rows the strategy froze, and returns an aborted solve with the rows untouched', async () => {
+    const { data, m, grafted: g } = await grafted();
+    m.itemTable.freezeRows(30, 40);
+    const before = Float32Array.from(m.itemTable.weights);
+    await warmStartNewRows(m, data, g, { threads: 1 });
+    expect(Array.from(m.itemTable.weights.subarray(30 * 8, 40 * 8))).toEqual(Array.from(before.subarray(30 * 8, 40 * 8)));
+    const other = await grafted();
+    const untouched = Float32Array.from(other.m.itemTable.weights);
+    const controller = new AbortController();
+    controller.abort();
+    expect((await warmStartNewRows(other.m, other.data, other.grafted, { threads: 1, signal: controller.signal }))?.aborted).toBe(true);
+    expect(Array.from(other.m.itemTable.weights)).toEqual(Array.from(untouched));
+    m.dispose();
+    other.m.dispose();
   });
 });
 

@@ -1,5 +1,6 @@
 import type { EmbeddingTable } from '../../model/embedding-table.js';
 import { TwoTowerModel } from '../../model/two-tower.model.js';
+import { startsRowsAtRowInit } from '../../model/objective.js';
 import type { TrainingData } from '../example-mixture.js';
 import { fitImplicitAls } from '../implicit-als.js';
 import { itemEventCounts } from '../popularity-bias.js';
@@ -30,8 +31,57 @@ import type { TrainResult } from '../train.js';
  */
 export async function warmStartRows(model: TwoTowerModel, data: TrainingData, options: { threads: number; signal?: AbortSignal }): Promise<TrainResult | undefined> {
   if (data.users.length === 0) return undefined;
+  const als = alsTwin(model);
+  try {
+    const solved = await fitImplicitAls(als, data, { epochs: model.config.alsSweeps, threads: options.threads, signal: options.signal });
+    if (solved.aborted) return solved;
+    // Rows with events of weight > 0, counted as the popularity term counts items (users: the same count over the user column).
+    copyRescaled(als.userTable, model.userTable, itemEventCounts({ items: data.users, weights: data.weights }, model.users));
+    copyRescaled(als.itemTable, model.itemTable, itemEventCounts(data, model.items));
+    return solved;
+  } finally {
+    als.dispose();
+  }
+}
+
+/** Whether a transfer with `itemInit` starts a model of `objective`'s new rows at ALS (`warmStartNewRows`): asked for, on the softmax towers (implicit ALS and the hybrid solve their new rows anyway). */
+export function startsNewRowsAtAls(itemInit: string | undefined, objective: string | undefined): boolean {
+  return itemInit === 'implicit-als' && startsRowsAtRowInit(objective);
+}
+
+/**
+ * A grafted model's new rows (the target's new items and users; `grafted` gives each row's source
+ * row, -1 for a new one) started at an implicit-ALS solve of the target's events against the
+ * grafted rows held fixed, as `warmStartRows` starts a fresh model's: the rows of a new item
+ * with a few events start where its (pretrained) users put it, instead of at a random draw the
+ * transfer's few steps cannot move far. The grafted rows enter the solve as they are, scaled per
+ * table to a mean square norm of 1 (the regime of an implicit-ALS solution: a positive's
+ * prediction near 1) and frozen; each new row with events is then copied back, rescaled to the
+ * root mean square of the draw it replaces. Grafted rows, rows without events, the token table and
+ * the layers are untouched. A transfer's `itemInit: 'implicit-als'` (off by default: on Sport ->
+ * Cloth it lifts the softmax transfers, on Sport -> Phone it lowers them; BENCHMARKS.md "New rows
+ * of a softmax transfer started at ALS").
+ */
+export async function warmStartNewRows(model: TwoTowerModel, data: TrainingData, grafted: { users: Int32Array; items: Int32Array }, options: { threads: number; signal?: AbortSignal }): Promise<TrainResult | undefined> {
+  if (data.users.length === 0) return undefined;
+  const als = alsTwin(model);
+  try {
+    holdGrafted(model.userTable, als.userTable, grafted.users);
+    holdGrafted(model.itemTable, als.itemTable, grafted.items);
+    const solved = await fitImplicitAls(als, data, { epochs: model.config.alsSweeps, threads: options.threads, signal: options.signal });
+    if (solved.aborted) return solved;
+    copyRescaled(als.userTable, model.userTable, newRowsWithEvents(itemEventCounts({ items: data.users, weights: data.weights }, model.users), grafted.users));
+    copyRescaled(als.itemTable, model.itemTable, newRowsWithEvents(itemEventCounts(data, model.items), grafted.items));
+    return solved;
+  } finally {
+    als.dispose();
+  }
+}
+
+/** An ID-rows implicit-ALS model of `model`'s rows and ID width, with its ALS settings and seed. */
+function alsTwin(model: TwoTowerModel): TwoTowerModel {
   const { config } = model;
-  const als = TwoTowerModel.create({
+  return TwoTowerModel.create({
     users: model.users,
     items: model.items,
     dim: model.userTable.dim,
@@ -42,16 +92,31 @@ export async function warmStartRows(model: TwoTowerModel, data: TrainingData, op
     alsRegularization: config.alsRegularization,
     alsCgSteps: config.alsCgSteps,
   });
-  try {
-    const solved = await fitImplicitAls(als, data, { epochs: config.alsSweeps, threads: options.threads, signal: options.signal });
-    if (solved.aborted) return solved;
-    // Rows with events of weight > 0, counted as the popularity term counts items (users: the same count over the user column).
-    copyRescaled(als.userTable, model.userTable, itemEventCounts({ items: data.users, weights: data.weights }, model.users));
-    copyRescaled(als.itemTable, model.itemTable, itemEventCounts(data, model.items));
-    return solved;
-  } finally {
-    als.dispose();
+}
+
+/** Copies the grafted rows (`sourceRow` >= 0) of `from` into `to`, scaled to a mean square row norm of 1, and freezes them there. */
+function holdGrafted(from: EmbeddingTable, to: EmbeddingTable, sourceRow: Int32Array): void {
+  const dim = to.dim;
+  let squares = 0;
+  let rows = 0;
+  for (let r = 0; r < sourceRow.length; r++) {
+    if (sourceRow[r]! < 0) continue;
+    rows++;
+    for (let x = r * dim; x < (r + 1) * dim; x++) squares += from.weights[x]! * from.weights[x]!;
   }
+  if (rows === 0 || !(squares > 0)) return;
+  const scale = 1 / Math.sqrt(squares / rows);
+  for (let r = 0; r < sourceRow.length; r++) {
+    if (sourceRow[r]! < 0) continue;
+    for (let x = r * dim; x < (r + 1) * dim; x++) to.weights[x] = from.weights[x]! * scale;
+    to.frozen[r] = 1;
+  }
+}
+
+/** `counts` with the grafted rows' (`sourceRow` >= 0) set to 0. */
+function newRowsWithEvents(counts: Int32Array, sourceRow: Int32Array): Int32Array {
+  for (let r = 0; r < counts.length; r++) if (sourceRow[r]! >= 0) counts[r] = 0;
+  return counts;
 }
 
 /**

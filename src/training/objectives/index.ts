@@ -6,7 +6,7 @@ import type { Objective } from './objective.js';
 import { softmaxObjective } from './softmax.objective.js';
 
 export type { FitOptions, Objective } from './objective.js';
-export { warmStartRows } from './als-warm-start.js';
+export { warmStartNewRows, warmStartRows } from './als-warm-start.js';
 
 /** Every training objective, by name: the one place a name becomes an objective. */
 const OBJECTIVES: Record<TrainingObjective, Objective> = {
