@@ -85,6 +85,8 @@ describeEachStorage('domain transfer end to end', (ctx) => {
     // Margin stated: its gain over the same-budget baseline has its interval above 0.
     expect(als.report.gain['hr@10']!.ci95[0]).toBeGreaterThan(0);
     expect(als.report.negativeTransfer).toBe(false);
+    // An unknown start is refused before anything trains, naming the value and the choices.
+    await expect(transferTo(source.id, 'target', { ...settings, itemInit: 'svd' as never })).rejects.toThrow(/settings.itemInit = "svd" is unknown; use random, co-users, implicit-als/);
   });
 
   it('adds a learned item bias at transfer time: source rows frozen at 0 under FEATURE_EXTRACTION, new items train theirs, scores carry it', async () => {

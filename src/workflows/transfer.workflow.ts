@@ -7,7 +7,7 @@ import type { TokenBags } from '../model/token-hash.js';
 import type { TwoTowerConfig, TwoTowerModel } from '../model/two-tower.model.js';
 import type { NamedWeight } from '../model/named-weight.js';
 import type { Alignment } from '../transfer/alignment.js';
-import type { NewItemInit } from '../transfer/item-init.js';
+import { NEW_ITEM_INITS, type NewItemInit } from '../transfer/item-init.js';
 import { createStrategy } from '../transfer/strategies.js';
 import { compareWithBaseline, compareWithReference, describeValidationGain, type ColdStartCarve, type ReferenceComparison, type SearchReport, type SearchTrialRecord, type TransferReport } from '../transfer/transfer-report.js';
 import type { SourceEventMix, TransferStrategyName } from '../transfer/transfer-strategy.js';
@@ -161,6 +161,9 @@ export async function transfer(prepared: PreparedTransfer, settings: TransferSet
       'BAD_INPUT',
       `the target split (${describeSplit(target)}) has no test interactions, so the transfer could not be compared with its baseline; use --split loo, --test-file F or a cold-start share above 0`,
     );
+  }
+  if (settings.itemInit !== undefined && !NEW_ITEM_INITS.includes(settings.itemInit)) {
+    throw new GraftError('BAD_INPUT', `settings.itemInit = ${JSON.stringify(settings.itemInit)} is unknown; use ${NEW_ITEM_INITS.join(', ')} (or leave it out: random)`);
   }
   const backend = await initBackend({ device: settings.device });
   const context = transferContext(prepared);
