@@ -70,6 +70,7 @@ import type { SplitSpec } from '../src/workflows/split-spec.js';
 import { seedSynthetic } from '../seeds/seed-database.js';
 import { csr, solveRows } from './implicit-als.js';
 import { TwoTowerModel, type RowInit } from '../src/model/two-tower.model.js';
+import { formatTopShare } from '../src/cli/format-metrics.js';
 import { choosesPopularityTerm, freshCarveFreeFit, popularityTermChooser } from '../src/workflows/popularity-term.js';
 import { DEFAULT_ROW_INIT, modelConfig, towerTokensFor } from '../src/workflows/model-settings.js';
 import { fitModel, modelScorer, setUserHistoriesFrom, trainingEvents } from '../src/workflows/fit-and-evaluate.js';
@@ -478,7 +479,7 @@ async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name:
           hr10: r.metrics['hr@10']!,
           ndcg10: r.metrics['ndcg@10']!,
           seconds,
-          note: `gain ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]${g.relative === null ? '' : `, ${g.relative >= 0 ? '+' : ''}${(100 * g.relative).toFixed(1)}%`}; over popularity ${p.value >= 0 ? '+' : ''}${p.value.toFixed(4)} [${p.ci95[0].toFixed(4)}, ${p.ci95[1].toFixed(4)}]${j ? `; over JOINT ${j.value >= 0 ? '+' : ''}${j.value.toFixed(4)} [${j.ci95[0].toFixed(4)}, ${j.ci95[1].toFixed(4)}]` : ''}${r.negativeTransfer ? ', negative transfer' : ''}${coldNote}; best epoch ${trained.metrics.training.bestEpoch ?? '-'} of ${trained.metrics.training.epochs}${trained.metrics.training.topShare !== undefined ? `, top share ${trained.metrics.training.topShare}` : ''}; frozen: ${r.frozen}`,
+          note: `gain ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]${g.relative === null ? '' : `, ${g.relative >= 0 ? '+' : ''}${(100 * g.relative).toFixed(1)}%`}; over popularity ${p.value >= 0 ? '+' : ''}${p.value.toFixed(4)} [${p.ci95[0].toFixed(4)}, ${p.ci95[1].toFixed(4)}]${j ? `; over JOINT ${j.value >= 0 ? '+' : ''}${j.value.toFixed(4)} [${j.ci95[0].toFixed(4)}, ${j.ci95[1].toFixed(4)}]` : ''}${r.negativeTransfer ? ', negative transfer' : ''}${coldNote}; best epoch ${trained.metrics.training.bestEpoch ?? '-'} of ${trained.metrics.training.epochs}${trained.metrics.training.topShare !== undefined ? `, ${formatTopShare({ ...trained.metrics.training, topShare: trained.metrics.training.topShare })}` : ''}; frozen: ${r.frozen}`,
         });
       }
     }

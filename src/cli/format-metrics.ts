@@ -2,6 +2,7 @@ import type { ItemAudienceChoice, RowInitChoice, ScoringChoice } from '../workfl
 import { describeValidationGain, type SearchReport } from '../transfer/transfer-report.js';
 import type { HeldOutDrops } from '../dataset/splits.js';
 import type { ModelMetrics } from '../workflows/trained-model.js';
+import type { TopShares } from '../model/two-tower.model.js';
 import type { PopularityTermChoice } from '../workflows/popularity-term.js';
 
 /** A small aligned table: model vs popularity, overall and per stratum (or why there is none). */
@@ -61,6 +62,16 @@ export function formatItemRowRefinement(training: { bestEpoch?: number; refinedE
   return training.refinedEpochs
     ? `item rows refined for ${training.refinedEpochs} more epoch${training.refinedEpochs === 1 ? '' : 's'} after epoch ${training.bestEpoch}, every other weight frozen (kept: better on the validation carve); --no-refine-item-rows turns it off`
     : 'item rows refinement tried and not kept (no better on the validation carve)';
+}
+
+/** A hybrid's top kept on the carve: `top: 1 epoch; the user tower's at 1/8, the item tower's at 1/32, chosen on the validation carve` (a number: one share for both towers, as models stored before each tower chose its own hold). */
+export function formatTopShare(training: { bestEpoch?: number; topShare: TopShares | number }): string {
+  const share = (s: number) => (s === 0 ? '0 (its ID row alone)' : s === 1 ? '1 (as trained)' : `1/${1 / s}`);
+  const epochs = `${training.bestEpoch ?? '?'} epoch${training.bestEpoch === 1 ? '' : 's'}`;
+  const s = training.topShare;
+  return typeof s === 'number'
+    ? `top: ${epochs}, both towers' at ${share(s)}, chosen on the validation carve`
+    : `top: ${epochs}; the user tower's at ${share(s.user)}, the item tower's at ${share(s.item)}, chosen on the validation carve`;
 }
 
 /** The item audience the delivered softmax winner of `graft train --auto` kept on the carve. */

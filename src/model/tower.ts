@@ -10,6 +10,12 @@ import { dense, l2Normalize } from './tower-ops.js';
 
 export type TowerName = 'user' | 'item';
 
+/** A copy of a residual top's last layer (`Tower.residualTop`). */
+export interface ResidualTop {
+  kernel: Float32Array;
+  bias: Float32Array;
+}
+
 export interface TowerOptions {
   name: TowerName;
   /** ID embedding table (layer 0). */
@@ -179,6 +185,29 @@ export class Tower {
     tf.tidy(() => {
       this.kernels[last].assign(tf.mul(this.kernels[last], factor));
       this.biases[last].assign(tf.mul(this.biases[last], factor));
+    });
+  }
+
+  /**
+   * The residual top's last layer (kernel and bias) as it is now, for `restoreResidual` to put
+   * back (after a scale of 0, say); undefined on a tower without a residual top.
+   */
+  residualTop(): ResidualTop | undefined {
+    if (!this.residual) return undefined;
+    const last = this.kernels.length - 1;
+    return { kernel: Float32Array.from(this.kernels[last].dataSync()), bias: Float32Array.from(this.biases[last].dataSync()) };
+  }
+
+  /** Puts back a `residualTop()` copy of this tower's last layer. */
+  restoreResidual(top: ResidualTop): void {
+    if (!this.residual) return;
+    const last = this.kernels.length - 1;
+    if (top.kernel.length !== this.kernels[last].size || top.bias.length !== this.biases[last].size) {
+      throw new GraftError('BAD_INPUT', `${this.name} tower: a residual top of ${top.kernel.length} + ${top.bias.length} weights does not fit this tower's last layer (${this.kernels[last].size} + ${this.biases[last].size})`);
+    }
+    tf.tidy(() => {
+      this.kernels[last].assign(tf.tensor(top.kernel, this.kernels[last].shape));
+      this.biases[last].assign(tf.tensor(top.bias, this.biases[last].shape));
     });
   }
 

@@ -11,7 +11,13 @@ import { createRng, deriveSeed, mixSeed, type ResumableRng } from '../dataset/ra
 import { inSharedMemory, type AdamBiasCorrection, type SparseOptimizerKind } from './sparse-optimizer.js';
 import { validateTokenBags, type TokenBags } from './token-hash.js';
 import { towerKernel, type TowerKernel } from './tower-kernel.js';
-import { Tower, type HistoryBags, type LayerSettings, type TowerName } from './tower.js';
+import { Tower, type HistoryBags, type LayerSettings, type ResidualTop, type TowerName } from './tower.js';
+
+/** The share of each tower's residual top kept (output = ID row + share x MLP; 1 = as trained, 0 = the row alone). */
+export interface TopShares {
+  user: number;
+  item: number;
+}
 import { modelObjective, type ModelObjective, type ModelScoring } from './objective.js';
 import type { TrainingObjective } from './training-objective.js';
 
@@ -493,9 +499,31 @@ export class TwoTowerModel {
     for (const t of tower ? [this.towers[tower]] : [this.towers.user, this.towers.item]) t.setTrainable(layer, trainable);
   }
 
-  /** Scales both towers' residual tops (`Tower.scaleResidual`): output = ID row + factor x MLP. */
-  scaleResidualTops(factor: number): void {
-    for (const t of [this.towers.user, this.towers.item]) t.scaleResidual(factor);
+  /**
+   * Scales both towers' residual tops (`Tower.scaleResidual`): output = ID row + factor x MLP;
+   * `{ user, item }` scales each tower by its own factor.
+   */
+  scaleResidualTops(factor: number | TopShares): void {
+    const of = typeof factor === 'number' ? { user: factor, item: factor } : factor;
+    for (const name of ['user', 'item'] as const) this.towers[name].scaleResidual(of[name]);
+  }
+
+  /** Copies of both towers' residual tops as they are now (`Tower.residualTop`), for `restoreResidualTops`. */
+  residualTops(): Partial<Record<TowerName, ResidualTop>> {
+    const tops: Partial<Record<TowerName, ResidualTop>> = {};
+    for (const name of ['user', 'item'] as const) {
+      const top = this.towers[name].residualTop();
+      if (top) tops[name] = top;
+    }
+    return tops;
+  }
+
+  /** Puts back `residualTops()` copies. */
+  restoreResidualTops(tops: Partial<Record<TowerName, ResidualTop>>): void {
+    for (const name of ['user', 'item'] as const) {
+      const top = tops[name];
+      if (top) this.towers[name].restoreResidual(top);
+    }
   }
 
   /** Item counts (or weights) of the training data for the logQ correction. */

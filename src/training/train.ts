@@ -1,7 +1,7 @@
 import { GraftError } from '../errors.js';
 import type { NamedWeight } from '../model/named-weight.js';
 import { createRng } from '../dataset/random.js';
-import { TwoTowerModel, type TrainBatch, type TrainStepOptions } from '../model/two-tower.model.js';
+import { TwoTowerModel, type TopShares, type TrainBatch, type TrainStepOptions } from '../model/two-tower.model.js';
 import { BestEpochTracker } from './best-epoch.js';
 import type { EarlyStoppingOptions } from './early-stopping.js';
 import { ExampleMixture, type TrainingData } from './example-mixture.js';
@@ -114,8 +114,8 @@ export interface TrainResult {
   threads?: number;
   /** ALS: the kernel of the conjugate-gradient row solves, 'simd' (WebAssembly, float32) or 'js' (float64). */
   alsKernel?: 'simd' | 'js';
-  /** Hybrid towers: the share of the trained residual top kept (output = row + share x MLP), chosen on the validation carve. */
-  topShare?: number;
+  /** Hybrid towers: the share of each tower's trained residual top kept (output = row + share x MLP), chosen on the validation carve. */
+  topShare?: TopShares;
   /** softmax with `refineItemRows`: epochs of item-row refinement kept after the joint fit's `bestEpoch` (0: tried and not kept; absent: not tried). */
   refinedEpochs?: number;
   /** What `bestValidation` and the history's validation values measure, when the caller named it (`fitModel`). */

@@ -377,7 +377,7 @@ export type ProfiledSettings = Pick<Candidate, 'popularityWeight'>;
  * that learn slowly and delivered a 1-epoch model 0.007 HR@10 below the search without the term
  * (BENCHMARKS.md); ALS rows are near their solution from the first rung. A hybrid trial is
  * scored with its top as trained (share 1); the delivered hybrid chooses its top's share on the
- * carve itself (`profileTopShare`): scoring every trial at six shares cost Cloth's AUTO run a
+ * carve itself (`profileTopShares`): scoring every trial at six shares cost Cloth's AUTO run a
  * third more CPU. `delivered` is the score of what the settings deliver (with the weight
  * found): the guard compares the winners by it.
  */

@@ -2,7 +2,7 @@ import type { HeldOutDrops } from '../dataset/splits.js';
 import type { EvaluationReport } from '../evaluation/evaluate.js';
 import type { BackendInfo } from '../model/backend.js';
 import type { NamedWeight } from '../model/named-weight.js';
-import type { TwoTowerModel } from '../model/two-tower.model.js';
+import type { TopShares, TwoTowerModel } from '../model/two-tower.model.js';
 import type { TrainResult } from '../training/train.js';
 import type { PopularityTermChoice } from './popularity-term.js';
 
@@ -50,8 +50,8 @@ export interface ModelMetrics {
     stoppedEarly: boolean;
     /** Threads that trained (implicit-als; absent: one, or a model stored before this was recorded). */
     threads?: number;
-    /** Hybrid towers: the share of the residual top kept, chosen on the carve (absent: all of it, or not hybrid). */
-    topShare?: number;
+    /** Hybrid towers: the share of each tower's residual top kept, chosen on the carve (absent: all of it, or not hybrid; a number: both towers', a model stored before each tower chose its own). */
+    topShare?: TopShares | number;
     /** softmax: epochs of item-row refinement kept after `bestEpoch` (0: tried and not kept; absent: not tried, or a model stored before this was recorded). */
     refinedEpochs?: number;
     /** The popularity term's weight chosen on the carve (popularityWeight left out; absent: given, or not chosen), with the carve's score without and with it. */

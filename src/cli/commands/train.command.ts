@@ -6,7 +6,7 @@ import { DEFAULT_SEARCH_BUDGET, formatSearchBudget, parseSearchBudget, type Sear
 import { autoPretrain } from '../../workflows/auto-pretrain.js';
 import type { TrainedModel } from '../../workflows/trained-model.js';
 import type { Command } from 'commander';
-import { formatMetrics, formatItemAudience, formatItemRowRefinement, formatPopularityTerm, formatRowInitChoice, formatScoringChoice, formatSearch, formatTestSet, unknownUserInDomain } from '../format-metrics.js';
+import { formatMetrics, formatItemAudience, formatItemRowRefinement, formatPopularityTerm, formatRowInitChoice, formatScoringChoice, formatSearch, formatTestSet, formatTopShare, unknownUserInDomain } from '../format-metrics.js';
 import { oneOf, positiveInt } from '../options.js';
 import { addSettingOptions, typedSettings } from '../setting-options.js';
 import { trainingProgress } from '../training-progress.js';
@@ -89,6 +89,7 @@ export function registerTrain(program: Command): void {
       if (noTestSet) note(`no test set (--split none): the model trained on every event and is not evaluated; give --split loo or --test-file F to evaluate it`);
       else note(formatTestSet({ users: m.users, rows: m.rows }, m.dropped, unknownUserInDomain(o.domain), o.domain));
       if (m.training.refinedEpochs !== undefined && !o.json) note(formatItemRowRefinement(m.training));
+      if (m.training.topShare !== undefined && !o.json) note(formatTopShare({ ...m.training, topShare: m.training.topShare }));
       if (m.training.popularityTerm && !o.json) note(formatPopularityTerm(m.training.popularityTerm, describeSearchMetric(evaluation)));
       const scoringChoice = trained.config.scoringChoice as ScoringChoice | undefined;
       if (scoringChoice && !o.json) note(formatScoringChoice(scoringChoice, describeSearchMetric(evaluation)));

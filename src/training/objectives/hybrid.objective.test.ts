@@ -4,7 +4,7 @@ import { buildHistoryBags } from '../../model/history-bags.js';
 import type { TokenBags } from '../../model/token-hash.js';
 import { TwoTowerModel, type TwoTowerConfig } from '../../model/two-tower.model.js';
 import { fitImplicitAls } from '../implicit-als.js';
-import { profileTopShare, TOP_SHARES } from './hybrid.objective.js';
+import { profileTopShares, TOP_SHARES } from './hybrid.objective.js';
 import { objectiveNamed } from './index.js';
 
 /**
@@ -163,12 +163,12 @@ describe('hybrid objective', () => {
     expect(chosen.epochs).toBe(chosen.bestEpoch);
     expect(chosen.bestValidation).toBeGreaterThanOrEqual(alsHitRate);
     // A top that trained is kept at the share the carve chose; none without one.
-    if (chosen.bestEpoch! > 0) expect(TOP_SHARES).toContain(chosen.topShare);
+    if (chosen.bestEpoch! > 0) for (const tower of ['user', 'item'] as const) expect([...TOP_SHARES, 0]).toContain(chosen.topShare![tower]);
     else expect(chosen.topShare).toBeUndefined();
     for (const m of [als, model, refit]) m.dispose();
   });
 
-  it('scales a residual top exactly: share 0 gives the ID rows, halving then doubling gives the top back bit for bit', async () => {
+  it('scales a residual top exactly: share 0 gives the ID rows, halving then doubling gives the top back bit for bit, each tower by its own share', async () => {
     const data = planted(5);
     const model = hybridModel(data);
     await objectiveNamed('hybrid').fit(model, data.train, { ...FIT, epochs: 2 });
@@ -179,6 +179,15 @@ describe('hybrid objective', () => {
     model.scaleResidualTops(2);
     expect(Array.from(model.embedUsers())).toEqual(Array.from(trained.users));
     expect(Array.from(model.embedItems())).toEqual(Array.from(trained.items));
+    // Each tower by its own share, and a copy of the tops puts them back after a share of 0.
+    const tops = model.residualTops();
+    model.scaleResidualTops({ user: 0.5, item: 0 });
+    expect(Array.from(model.embedItems())).toEqual(Array.from(model.itemTable.weights));
+    expect(Array.from(model.embedUsers())).not.toEqual(Array.from(trained.users));
+    model.restoreResidualTops(tops);
+    expect(Array.from(model.embedUsers())).toEqual(Array.from(trained.users));
+    expect(Array.from(model.embedItems())).toEqual(Array.from(trained.items));
+    expect(() => model.tower('item').restoreResidual({ kernel: new Float32Array(3), bias: new Float32Array(1) })).toThrow(/item tower: a residual top of 3 \+ 1 weights does not fit this tower's last layer/);
     model.scaleResidualTops(0);
     expect(Array.from(model.embedItems())).toEqual(Array.from(model.itemTable.weights));
     expect(() => model.scaleResidualTops(-1)).toThrow(/residual scale -1; it must be a finite number >= 0/);
@@ -190,36 +199,46 @@ describe('hybrid objective', () => {
     for (const m of [model, softmax]) m.dispose();
   });
 
-  it("profiles the top's share on the validator and leaves the model at the best one (ties keep more of the top)", async () => {
+  it("profiles the tops' shares on the validator, both towers then each alone, and leaves the model at the best (ties keep more of the top)", async () => {
     const data = planted(6);
     const model = hybridModel(data);
     await objectiveNamed('hybrid').fit(model, data.train, { ...FIT, epochs: 2 });
-    const trained = model.tower('item').kernels[1]!.dataSync().slice();
-    const scaleOf = (m: TwoTowerModel) => {
-      const k = m.tower('item').kernels[1]!.dataSync();
+    const trained = { user: model.tower('user').kernels[1]!.dataSync().slice(), item: model.tower('item').kernels[1]!.dataSync().slice() };
+    const scaleOf = (m: TwoTowerModel, tower: 'user' | 'item') => {
+      const k = m.tower(tower).kernels[1]!.dataSync();
       let at = 0;
-      while (trained[at] === 0) at++;
-      return k[at]! / trained[at]!;
+      while (trained[tower][at] === 0) at++;
+      return k[at]! / trained[tower][at]!;
     };
-    // A validator that likes a quarter of the top best.
-    const seen: number[] = [];
-    const best = await profileTopShare(
+    // A validator that likes a quarter of the user tower's top and a sixteenth of the item tower's.
+    const seen: string[] = [];
+    const liking = (m: TwoTowerModel) => 1 - Math.abs(scaleOf(m, 'user') - 0.25) - Math.abs(scaleOf(m, 'item') - 0.0625);
+    const best = await profileTopShares(
       model,
       (m) => {
-        seen.push(scaleOf(m));
-        return 1 - Math.abs(scaleOf(m) - 0.25);
+        seen.push(`${scaleOf(m, 'user')}/${scaleOf(m, 'item')}`);
+        return liking(m);
       },
       (v) => v,
-      1 - 0.75,
+      liking(model),
     );
-    expect(seen).toEqual([0.5, 0.25, 0.125, 0.0625, 0.03125]);
-    expect(best).toEqual({ share: 0.25, result: 1 });
-    expect(Array.from(model.tower('item').kernels[1]!.dataSync())).toEqual(Array.from(trained, (w) => Math.fround(w * 0.25)));
-    // A flat validator keeps the top as trained.
-    model.scaleResidualTops(4);
-    const flat = await profileTopShare(model, () => 0.5, (v) => v, 0.5);
-    expect(flat).toEqual({ share: 1, result: 0.5 });
-    expect(Array.from(model.tower('item').kernels[1]!.dataSync())).toEqual(Array.from(trained));
+    expect(seen).toEqual([
+      // both towers: from a half down; 1/4 to 1/16 tie, and the first of them is kept
+      '0.5/0.5', '0.25/0.25', '0.125/0.125', '0.0625/0.0625', '0.03125/0.03125',
+      // the item tower alone under the user's 1/4 (0 included: the item's top dropped, then restored)
+      '0.25/1', '0.25/0.5', '0.25/0.125', '0.25/0.0625', '0.25/0.03125', '0.25/0',
+      // the user tower alone over the item's 1/16 (1/4 was measured)
+      '1/0.0625', '0.5/0.0625', '0.125/0.0625', '0.0625/0.0625', '0.03125/0.0625', '0/0.0625',
+    ].filter((key, i, all) => all.indexOf(key) === i));
+    expect(best).toEqual({ share: { user: 0.25, item: 0.0625 }, result: 1 });
+    expect(Array.from(model.tower('user').kernels[1]!.dataSync())).toEqual(Array.from(trained.user, (w) => Math.fround(w * 0.25)));
+    expect(Array.from(model.tower('item').kernels[1]!.dataSync())).toEqual(Array.from(trained.item, (w) => Math.fround(w * 0.0625)));
+    // A flat validator keeps the tops as trained, bit for bit.
+    model.scaleResidualTops({ user: 4, item: 16 });
+    const flat = await profileTopShares(model, () => 0.5, (v) => v, 0.5);
+    expect(flat).toEqual({ share: { user: 1, item: 1 }, result: 0.5 });
+    expect(Array.from(model.tower('user').kernels[1]!.dataSync())).toEqual(Array.from(trained.user));
+    expect(Array.from(model.tower('item').kernels[1]!.dataSync())).toEqual(Array.from(trained.item));
     model.dispose();
   });
 });

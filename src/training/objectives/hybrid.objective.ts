@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { modelObjective } from '../../model/objective.js';
-import type { TwoTowerModel } from '../../model/two-tower.model.js';
+import type { TopShares, TwoTowerModel } from '../../model/two-tower.model.js';
 import type { ExampleSet, TrainingData } from '../example-mixture.js';
 import { fitImplicitAls } from '../implicit-als.js';
 import { setPopularityBias } from '../popularity-bias.js';
@@ -20,11 +20,12 @@ import type { FitOptions, Objective } from './objective.js';
  *    residual's last layer is zero) and move only above it.
  *
  * With a validation carve (`validate` and `validationEvents`) the number of stage-2 epochs and
- * the share of the top kept (`TOP_SHARES`: output = row + share x MLP) are chosen on it first,
- * on a copy: stage 1 on the training events, then stage 2 with early stopping, then the best
- * epoch's top scored at each share; 0 epochs when nothing beats the ALS solution itself. The
- * model is then fitted on the training and validation events together (as implicit-als trains
- * on the carve) with that number of epochs and its top scaled to that share, so with 0 epochs
+ * the share of each tower's top kept (output = row + share x MLP: `profileTopShares`) are
+ * chosen on it first, on a copy: stage 1 on the training events, then stage 2 with early
+ * stopping, then the best epoch's top scored at shares of it; 0 epochs when nothing beats the
+ * ALS solution itself. The model is then fitted on the training and validation events together
+ * (as implicit-als trains on the carve) with that number of epochs and its tops scaled to those
+ * shares, so with 0 epochs
  * it is exactly the implicit-ALS model of the same data.
  */
 export const hybridObjective: Objective = {
@@ -36,8 +37,8 @@ export const hybridObjective: Objective = {
 
 async function fitHybrid(model: TwoTowerModel, data: TrainingData, options: FitOptions): Promise<TrainResult> {
   let epochs = options.epochs;
-  let share = 1;
-  let chosen: { bestEpoch?: number; bestValidation?: number; topShare?: number } = {};
+  let share: TopShares = { user: 1, item: 1 };
+  let chosen: { bestEpoch?: number; bestValidation?: number; topShare?: TopShares } = {};
   let events = data;
   if (options.validate && options.validationEvents && hasTrainableTop(model) && epochs > 0) {
     const probe = model.clone();
@@ -47,11 +48,11 @@ async function fitHybrid(model: TwoTowerModel, data: TrainingData, options: FitO
       const start = await options.validate(probe);
       const top = await trainTop(probe, data, { ...options, earlyStopping: { ...(options.earlyStopping ?? { patience: epochs }), restoreBest: true } });
       if (top.aborted) return top;
-      const best = top.bestEpoch !== undefined ? await profileTopShare(probe, options.validate, (v) => v, top.bestValidation!) : undefined;
+      const best = top.bestEpoch !== undefined ? await profileTopShares(probe, options.validate, (v) => v, top.bestValidation!) : undefined;
       const better = best !== undefined && best.result > start;
       epochs = better ? top.bestEpoch! : 0;
-      share = better ? best.share : 1;
-      chosen = { bestEpoch: epochs, bestValidation: better ? best.result : start, ...(better ? { topShare: share } : {}) };
+      share = better ? best.share : { user: 1, item: 1 };
+      chosen = { bestEpoch: epochs, bestValidation: better ? best!.result : start, ...(better ? { topShare: share } : {}) };
       if (options.onCarveFreeModel) {
         // The copy in the shape delivered: share 0 is the rows alone (the residual's last layer zeroed).
         if (!better) probe.scaleResidualTops(0);
@@ -75,7 +76,7 @@ async function fitHybrid(model: TwoTowerModel, data: TrainingData, options: FitO
   const solved = model.exportWeights();
   const top = await trainTop(model, events, { ...options, epochs, earlyStopping: { ...(options.earlyStopping ?? { patience: epochs }), restoreBest: true } });
   if (top.aborted) return { ...top, threads: rows.threads };
-  const best = top.bestEpoch !== undefined ? await profileTopShare(model, options.validate, (v) => v, top.bestValidation!) : undefined;
+  const best = top.bestEpoch !== undefined ? await profileTopShares(model, options.validate, (v) => v, top.bestValidation!) : undefined;
   if (!(best !== undefined && best.result > start)) {
     model.loadWeights(solved);
     return { ...top, bestEpoch: 0, bestValidation: start, threads: rows.threads };
@@ -92,20 +93,33 @@ async function fitHybrid(model: TwoTowerModel, data: TrainingData, options: FitO
 export const TOP_SHARES = [1, 0.5, 0.25, 0.125, 0.0625, 0.03125] as const;
 
 /**
- * Measures `model`'s top at each of `TOP_SHARES` (it holds the top as trained, which measured
- * `atFull`) and leaves it at the best share by `valueOf`: the first of the best, so ties keep
- * more of the top. Returns the share and its measurement.
+ * Measures `model`'s top (it holds the top as trained, which measured `atFull`) at shares of
+ * it and leaves it at the best by `valueOf`: first both towers at each of `TOP_SHARES`, then,
+ * from the best of those, the item tower's share alone over `TOP_SHARES` and 0, then the user
+ * tower's the same way. The towers' tops do different work (the user's pools the history, the
+ * item's only moves an item's own row when there are no tags), and the carve often wants less
+ * of the item's: Sport -> Phone keeps a quarter of it under the whole user top (BENCHMARKS.md).
+ * Each candidate is measured once, in that order, and the first of the best is kept, so ties
+ * keep more of the top. Returns the shares and their measurement.
  */
-export async function profileTopShare<T>(model: TwoTowerModel, measure: (model: TwoTowerModel) => T | Promise<T>, valueOf: (result: T) => number, atFull: T): Promise<{ share: number; result: T }> {
-  let best: { share: number; result: T } = { share: 1, result: atFull };
-  let share = 1;
-  for (const next of TOP_SHARES.slice(1)) {
-    model.scaleResidualTops(next / share);
-    share = next;
+export async function profileTopShares<T>(model: TwoTowerModel, measure: (model: TwoTowerModel) => T | Promise<T>, valueOf: (result: T) => number, atFull: T): Promise<{ share: TopShares; result: T }> {
+  const trained = model.residualTops();
+  const measured = new Set<string>(['1/1', '0/0']); // as trained, and the rows alone (the caller's other candidate)
+  let best: { share: TopShares; result: T } = { share: { user: 1, item: 1 }, result: atFull };
+  const consider = async (share: TopShares) => {
+    const key = `${share.user}/${share.item}`;
+    if (measured.has(key)) return;
+    measured.add(key);
+    model.restoreResidualTops(trained);
+    model.scaleResidualTops(share);
     const result = await measure(model);
     if (valueOf(result) > valueOf(best.result)) best = { share, result };
-  }
-  model.scaleResidualTops(best.share / share);
+  };
+  for (const share of TOP_SHARES) await consider({ user: share, item: share });
+  for (const share of [...TOP_SHARES, 0]) await consider({ user: best.share.user, item: share });
+  for (const share of [...TOP_SHARES, 0]) await consider({ user: share, item: best.share.item });
+  model.restoreResidualTops(trained);
+  model.scaleResidualTops(best.share);
   return best;
 }
 
