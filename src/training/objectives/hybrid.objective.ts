@@ -95,10 +95,11 @@ export const TOP_SHARES = [1, 0.5, 0.25, 0.125, 0.0625, 0.03125] as const;
 /**
  * Measures `model`'s top (it holds the top as trained, which measured `atFull`) at shares of
  * it and leaves it at the best by `valueOf`: first both towers at each of `TOP_SHARES`, then,
- * from the best of those, the item tower's share alone over `TOP_SHARES` and 0, then the user
- * tower's the same way. The towers' tops do different work (the user's pools the history, the
- * item's only moves an item's own row when there are no tags), and the carve often wants less
- * of the item's: Sport -> Phone keeps a quarter of it under the whole user top (BENCHMARKS.md).
+ * from the best of those, the item tower's share alone at each smaller share and 0, then the
+ * user tower's the same way. The towers' tops do different work (the user's pools the history,
+ * the item's only moves an item's own row when there are no tags), and the carve often wants
+ * less of the item's: over Sport -> Phone it keeps 1/16 of it under the whole user top
+ * (BENCHMARKS.md).
  * Each candidate is measured once, in that order, and the first of the best is kept, so ties
  * keep more of the top. Returns the shares and their measurement.
  */
@@ -116,8 +117,12 @@ export async function profileTopShares<T>(model: TwoTowerModel, measure: (model:
     if (valueOf(result) > valueOf(best.result)) best = { share, result };
   };
   for (const share of TOP_SHARES) await consider({ user: share, item: share });
-  for (const share of [...TOP_SHARES, 0]) await consider({ user: best.share.user, item: share });
-  for (const share of [...TOP_SHARES, 0]) await consider({ user: share, item: best.share.item });
+  // Each tower only below the towers' share: less of one tower's top where the carve says it
+  // hurts, never more of it than both kept (searching upwards too chased the carve's noise on
+  // Sport -> Cloth sparse: BENCHMARKS.md).
+  const below = [...TOP_SHARES.filter((share) => share < best.share.user), 0];
+  for (const share of below) await consider({ user: best.share.user, item: share });
+  for (const share of below) await consider({ user: share, item: best.share.item });
   model.restoreResidualTops(trained);
   model.scaleResidualTops(best.share);
   return best;
