@@ -65,10 +65,10 @@ export function formatItemRowRefinement(training: { bestEpoch?: number; refinedE
 }
 
 /** A hybrid's top kept on the carve: `top: 1 epoch; the user tower's at 1/8, the item tower's at 1/32, chosen on the validation carve` (a number: one share for both towers, as models stored before each tower chose its own hold). */
-export function formatTopShare(training: { bestEpoch?: number; topShare: TopShares | number }): string {
+export function formatTopShare(topShare: TopShares | number, bestEpoch: number | undefined): string {
   const share = (s: number) => (s === 0 ? '0 (its ID row alone)' : s === 1 ? '1 (as trained)' : `1/${1 / s}`);
-  const epochs = `${training.bestEpoch ?? '?'} epoch${training.bestEpoch === 1 ? '' : 's'}`;
-  const s = training.topShare;
+  const epochs = `${bestEpoch ?? '?'} epoch${bestEpoch === 1 ? '' : 's'}`;
+  const s = topShare;
   return typeof s === 'number'
     ? `top: ${epochs}, both towers' at ${share(s)}, chosen on the validation carve`
     : `top: ${epochs}; the user tower's at ${share(s.user)}, the item tower's at ${share(s.item)}, chosen on the validation carve`;

@@ -89,7 +89,7 @@ export function registerTrain(program: Command): void {
       if (noTestSet) note(`no test set (--split none): the model trained on every event and is not evaluated; give --split loo or --test-file F to evaluate it`);
       else note(formatTestSet({ users: m.users, rows: m.rows }, m.dropped, unknownUserInDomain(o.domain), o.domain));
       if (m.training.refinedEpochs !== undefined && !o.json) note(formatItemRowRefinement(m.training));
-      if (m.training.topShare !== undefined && !o.json) note(formatTopShare({ ...m.training, topShare: m.training.topShare }));
+      if (m.training.topShare !== undefined && !o.json) note(formatTopShare(m.training.topShare, m.training.bestEpoch));
       if (m.training.popularityTerm && !o.json) note(formatPopularityTerm(m.training.popularityTerm, describeSearchMetric(evaluation)));
       const scoringChoice = trained.config.scoringChoice as ScoringChoice | undefined;
       if (scoringChoice && !o.json) note(formatScoringChoice(scoringChoice, describeSearchMetric(evaluation)));
