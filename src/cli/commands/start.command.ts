@@ -9,12 +9,13 @@ export { DEMO_SEED } from '../demo.js';
 
 /**
  * `graft start` (what `npm start` runs): bring the schema up to date; on an empty database
- * run the whole demo (seed, pretrain, transfer, activate, admin key); then serve GraphQL.
+ * run the whole demo (seed, pretrain, transfer, activate, admin key), and finish it where an
+ * earlier start was stopped part way (`demoState`); then serve GraphQL.
  */
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('migrate; on an empty database seed, pretrain, transfer and activate the demo and print an admin key; then serve GraphQL')
+    .description('migrate; on an empty database seed, pretrain, transfer and activate the demo and print an admin key (finishing a set-up an earlier start left part way); then serve GraphQL')
     .option('--port <n>', 'HTTP port (default: PORT or 4000)', positiveInt('port'))
     .option('--no-serve', 'stop after the demo set-up instead of serving')
     .option('--no-graphiql', 'leave GraphiQL and introspection off, as `graft serve` does (the demo turns them on)')
@@ -23,13 +24,13 @@ export function registerStart(program: Command): void {
       try {
         await withSchemaLock(gdb, () => migrateToLatest(gdb.db));
         note(`database: ${gdb.location} (schema up to date)`);
-        const domains = await gdb.db.selectFrom('domains').select('name').orderBy('name').execute();
+        const { demoState, runDemo } = await import('../demo.js');
         let adminKey: string | undefined;
-        if (domains.length === 0) {
-          const { runDemo } = await import('../demo.js');
+        if ((await demoState(gdb)) !== 'other') {
           const demo = await runDemo(gdb);
           adminKey = demo.adminKey;
         } else {
+          const domains = await gdb.db.selectFrom('domains').select('name').orderBy('name').execute();
           note(`domains: ${domains.map((d) => d.name).join(', ')} (not empty: no demo set-up; create keys with \`graft keys create --role ADMIN --name me\`)`);
         }
         if (!o.serve) {
