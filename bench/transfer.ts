@@ -374,7 +374,7 @@ async function targetOnlyRecipe(target: PreparedDomain, variant: string, recipe:
     const note = validation
       ? `${t.epochs} epochs, kept ${t.bestEpoch}${t.refinedEpochs !== undefined ? ` + ${t.refinedEpochs} of item rows refined` : ''}; validation HR@10 ${validation['hr@10']!.toFixed(4)} NDCG@10 ${validation['ndcg@10']!.toFixed(4)} (999 negatives; early-stopping metric ${t.bestValidation!.toFixed(4)})${termNote}`
       : carve
-        ? `${t.bestEpoch} epochs of the top chosen on the carve (early-stopping metric ${t.bestValidation!.toFixed(4)}), then refitted with it${termNote}`
+        ? `${t.bestEpoch} epochs of the top chosen on the carve (early-stopping metric ${t.bestValidation!.toFixed(4)})${t.topShare ? `, ${formatTopShare(t.topShare, t.bestEpoch)}` : ''}, then refitted with it${termNote}`
         : `${t.epochs} epochs; no validation (trains on the carve)${termNote}`;
     report({ setting: `${TARGET} only (two-tower, ${recipe.objective})${recipe.name ? ` [${recipe.name}]` : ''}`, variant, hr10: test['hr@10']!, ndcg10: test['ndcg@10']!, seconds: (performance.now() - started) / 1000, note });
     // --refit: a fresh model of the same seed trained on train + carve for the epochs kept on the carve (what ALS sees).
@@ -479,7 +479,7 @@ async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name:
           hr10: r.metrics['hr@10']!,
           ndcg10: r.metrics['ndcg@10']!,
           seconds,
-          note: `gain ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]${g.relative === null ? '' : `, ${g.relative >= 0 ? '+' : ''}${(100 * g.relative).toFixed(1)}%`}; over popularity ${p.value >= 0 ? '+' : ''}${p.value.toFixed(4)} [${p.ci95[0].toFixed(4)}, ${p.ci95[1].toFixed(4)}]${j ? `; over JOINT ${j.value >= 0 ? '+' : ''}${j.value.toFixed(4)} [${j.ci95[0].toFixed(4)}, ${j.ci95[1].toFixed(4)}]` : ''}${r.negativeTransfer ? ', negative transfer' : ''}${coldNote}; best epoch ${trained.metrics.training.bestEpoch ?? '-'} of ${trained.metrics.training.epochs}${trained.metrics.training.topShare !== undefined ? `, ${formatTopShare(trained.metrics.training.topShare, trained.metrics.training.bestEpoch)}` : ''}; frozen: ${r.frozen}`,
+          note: `gain ${g.value >= 0 ? '+' : ''}${g.value.toFixed(4)} [${g.ci95[0].toFixed(4)}, ${g.ci95[1].toFixed(4)}]${g.relative === null ? '' : `, ${g.relative >= 0 ? '+' : ''}${(100 * g.relative).toFixed(1)}%`}; over popularity ${p.value >= 0 ? '+' : ''}${p.value.toFixed(4)} [${p.ci95[0].toFixed(4)}, ${p.ci95[1].toFixed(4)}]${j ? `; over JOINT ${j.value >= 0 ? '+' : ''}${j.value.toFixed(4)} [${j.ci95[0].toFixed(4)}, ${j.ci95[1].toFixed(4)}]` : ''}${r.negativeTransfer ? ', negative transfer' : ''}${coldNote}; best epoch ${trained.metrics.training.bestEpoch ?? '-'} of ${trained.metrics.training.epochs}${trained.metrics.training.topShare !== undefined ? `, ${formatTopShare(trained.metrics.training.topShare, trained.metrics.training.bestEpoch)}` : ''}${trained.metrics.training.bestValidation !== undefined ? `; carve ${trained.metrics.training.bestValidation.toFixed(5)}` : ''}; frozen: ${r.frozen}`,
         });
       }
     }
