@@ -62,7 +62,8 @@ export async function runDemo(
   if (done.seeded) {
     note(`demo data already seeded (an earlier \`graft start\` stopped before the end): finishing the set-up`);
   } else {
-    note(`empty database: seeding the synthetic demo (${seedOptions.users} users, seed ${DEMO_SEED.seed})...`);
+    const why = done.domains > 0 ? 'an earlier `graft start` stopped while seeding' : 'empty database';
+    note(`${why}: seeding the synthetic demo (${seedOptions.users} users, seed ${DEMO_SEED.seed})...`);
     // `force`: a domain an interrupted seeding left without its events is seeded again.
     const summary = await seedSynthetic(gdb, { ...seedOptions, force: true });
     for (const d of summary.domains) {
@@ -142,8 +143,8 @@ async function transferStep(gdb: GraftDatabase, sourceModelId: string, { trainin
   return { id: target.id, active: true };
 }
 
-/** What an earlier, interrupted run of the demo finished: both domains seeded, the source model trained and active. */
-async function doneSteps(gdb: GraftDatabase): Promise<{ seeded: boolean; sourceModelId?: string }> {
+/** What an earlier, interrupted run of the demo finished: the demo's domains created, both seeded, the source model trained and active. */
+async function doneSteps(gdb: GraftDatabase): Promise<{ domains: number; seeded: boolean; sourceModelId?: string }> {
   const domains = await gdb.db
     .selectFrom('domains')
     .select(['name', 'active_model_id', (eb) => eb.exists(eb.selectFrom('events').select('events.domain_id').whereRef('events.domain_id', '=', 'domains.id')).as('has_events')])
@@ -151,7 +152,7 @@ async function doneSteps(gdb: GraftDatabase): Promise<{ seeded: boolean; sourceM
     .execute();
   const seeded = domains.length === 2 && domains.every((d) => Boolean(d.has_events));
   const source = domains.find((d) => d.name === DEMO_SEED.sourceName)?.active_model_id ?? undefined;
-  return seeded && source ? { seeded, sourceModelId: source } : { seeded };
+  return { domains: domains.length, seeded, ...(seeded && source ? { sourceModelId: source } : {}) };
 }
 
 /** The demo's transfer from `sourceModelId` when one is registered already, and whether it is the target's active model. */
