@@ -12,14 +12,14 @@ import { inSharedMemory, type AdamBiasCorrection, type SparseOptimizerKind } fro
 import { validateTokenBags, type TokenBags } from './token-hash.js';
 import { towerKernel, type TowerKernel } from './tower-kernel.js';
 import { Tower, type HistoryBags, type LayerSettings, type ResidualTop, type TowerName } from './tower.js';
+import { modelObjective, type ModelObjective, type ModelScoring } from './objective.js';
+import type { TrainingObjective } from './training-objective.js';
 
 /** The share of each tower's residual top kept (output = ID row + share x MLP; 1 = as trained, 0 = the row alone). */
 export interface TopShares {
   user: number;
   item: number;
 }
-import { modelObjective, type ModelObjective, type ModelScoring } from './objective.js';
-import type { TrainingObjective } from './training-objective.js';
 
 /** Shape and training settings of a two-tower model. Optional fields have the defaults shown. */
 export interface TwoTowerConfig {

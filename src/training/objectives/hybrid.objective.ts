@@ -25,8 +25,7 @@ import type { FitOptions, Objective } from './objective.js';
  * stopping, then the best epoch's top scored at shares of it; 0 epochs when nothing beats the
  * ALS solution itself. The model is then fitted on the training and validation events together
  * (as implicit-als trains on the carve) with that number of epochs and its tops scaled to those
- * shares, so with 0 epochs
- * it is exactly the implicit-ALS model of the same data.
+ * shares, so with 0 epochs it is exactly the implicit-ALS model of the same data.
  */
 export const hybridObjective: Objective = {
   ...modelObjective('hybrid'),
@@ -52,7 +51,7 @@ async function fitHybrid(model: TwoTowerModel, data: TrainingData, options: FitO
       const better = best !== undefined && best.result > start;
       epochs = better ? top.bestEpoch! : 0;
       share = better ? best.share : { user: 1, item: 1 };
-      chosen = { bestEpoch: epochs, bestValidation: better ? best!.result : start, ...(better ? { topShare: share } : {}) };
+      chosen = { bestEpoch: epochs, bestValidation: better ? best.result : start, ...(better ? { topShare: share } : {}) };
       if (options.onCarveFreeModel) {
         // The copy in the shape delivered: share 0 is the rows alone (the residual's last layer zeroed).
         if (!better) probe.scaleResidualTops(0);
