@@ -47,7 +47,8 @@ import { connect, type GraftDatabase } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { importEventsFile } from '../src/logs/index.js';
 import { readDataset } from '../src/dataset/read-dataset.js';
-import { evaluate, evaluateWithPopularity } from '../src/evaluation/evaluate.js';
+import { evaluate, evaluateWithPopularity, type EvaluationReport } from '../src/evaluation/evaluate.js';
+import { pairedBootstrap } from '../src/evaluation/paired-bootstrap.js';
 import { biasedEmbeddingScorer, embeddingScorer } from '../src/evaluation/embedding.scorer.js';
 import { popularityScorer } from '../src/evaluation/popularity.scorer.js';
 import type { TransferStrategyName } from '../src/transfer/transfer-strategy.js';
@@ -220,8 +221,10 @@ async function main() {
       ...rows.map((r) => `| ${r.variant} | ${r.setting}${r.note ? ` (${r.note})` : ''} | ${r.hr10.toFixed(4)} | ${r.ndcg10.toFixed(4)} | ${r.seconds.toFixed(0)} |`),
     ].join('\n');
     process.stdout.write(`${table}\n`);
+    const comparisons = compareRecipes(evaluatedTransfers);
+    if (comparisons.length > 0) process.stdout.write(`\n${comparisons.join('\n')}\n`);
     const out = arg('json');
-    if (out) writeFileSync(out, JSON.stringify({ rows, searches: autoSearches }, null, 2));
+    if (out) writeFileSync(out, JSON.stringify({ rows, searches: autoSearches, comparisons }, null, 2));
   } finally {
     await gdb.close();
     rmSync(dir, { recursive: true, force: true });
@@ -432,6 +435,7 @@ async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name:
       const runs = grafting ? REPLAY.flatMap((w) => ITEM_INITS.map((init) => [w, init] as const)) : [[undefined, 'random'] as const];
       for (const [replayWeight, itemInit] of runs) {
         started = performance.now();
+        let perUser: EvaluationReport['perUser'] | undefined;
         const { report: r, trained } = await transfer(prepared, {
           strategy,
           freezeLayers: strategy === 'PARTIAL' ? 1 : undefined,
@@ -444,7 +448,7 @@ async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name:
           training: TRAINING,
           evaluation: EVALUATION,
           seed: MODEL.seed,
-        });
+        }, { onEvaluated: (evaluated) => (perUser = evaluated.perUser) });
         const seconds = (performance.now() - started) / 1000;
         if (!baselineReported) {
           report({ setting: `target-only baseline (${recipe.transferObjective ?? recipe.objective}, same budget, in the transfer job)${tag}`, variant, hr10: r.baseline['hr@10']!, ndcg10: r.baseline['ndcg@10']!, seconds: 0 });
@@ -471,10 +475,12 @@ async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name:
           const refit = evaluate(scorer, data, EVALUATION);
           report({ setting: `${SOURCE} -> ${TARGET} ${strategy}, replay ${replayWeight}, items refit in closed form (alpha ${REFIT_ALPHA}, reg ${REFIT_REG})`, variant, hr10: refit.metrics['hr@10']!, ndcg10: refit.metrics['ndcg@10']!, seconds: (performance.now() - t0) / 1000 });
         }
+        const setting = grafting
+          ? `${SOURCE} -> ${TARGET} ${strategy}${strategy === 'PARTIAL' ? ' (freeze 1)' : ''}, replay ${replayWeight}${itemInit === 'random' ? '' : `, item init ${itemInit}`} (${recipe.transferObjective ? `${recipe.transferObjective} over ${recipe.objective} rows` : recipe.objective})${tag}`
+          : `JOINT on ${TARGET} + ${SOURCE} (from scratch, every source event at weight 1)`;
+        if (perUser) evaluatedTransfers.push({ recipe: recipe.name, variant, setting, perUser });
         report({
-          setting: grafting
-            ? `${SOURCE} -> ${TARGET} ${strategy}${strategy === 'PARTIAL' ? ' (freeze 1)' : ''}, replay ${replayWeight}${itemInit === 'random' ? '' : `, item init ${itemInit}`} (${recipe.transferObjective ? `${recipe.transferObjective} over ${recipe.objective} rows` : recipe.objective})${tag}`
-            : `JOINT on ${TARGET} + ${SOURCE} (from scratch, every source event at weight 1)`,
+          setting,
           variant,
           hr10: r.metrics['hr@10']!,
           ndcg10: r.metrics['ndcg@10']!,
@@ -484,6 +490,42 @@ async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name:
       }
     }
   }
+}
+
+/** Each fixed-strategy transfer's test values user by user, for `compareRecipes`. */
+const evaluatedTransfers: Array<{ recipe: string; variant: string; setting: string; perUser: EvaluationReport['perUser'] }> = [];
+
+/**
+ * With two or more recipes: per variant and metric, every transfer of each recipe against the
+ * best transfer (on that metric) of every other recipe, on the same test users and negatives:
+ * the mean per-user difference and its paired bootstrap 95% interval (`pairedBootstrap`, seed
+ * 2040). A markdown table, one line per comparison.
+ */
+function compareRecipes(evaluated: typeof evaluatedTransfers): string[] {
+  const recipes = [...new Set(evaluated.map((e) => e.recipe))];
+  if (recipes.length < 2) return [];
+  const mean = (values: Float32Array) => values.reduce((sum, v) => sum + v, 0) / Math.max(1, values.length);
+  const lines = ['| variant | metric | transfer | against the best of recipe | difference [95% interval] |', '|---|---|---|---|---|'];
+  for (const variant of VARIANTS) {
+    for (const metric of ['hr@10', 'ndcg@10']) {
+      for (const recipe of recipes) {
+        for (const other of recipes) {
+          if (other === recipe) continue;
+          const theirs = evaluated.filter((e) => e.variant === variant && e.recipe === other);
+          if (theirs.length === 0) continue;
+          const best = theirs.reduce((a, b) => (mean(b.perUser.values[metric]!) > mean(a.perUser.values[metric]!) ? b : a));
+          for (const mine of evaluated.filter((e) => e.variant === variant && e.recipe === recipe)) {
+            const a = mine.perUser;
+            const b = best.perUser;
+            if (a.users.length !== b.users.length || !a.users.every((u, i) => u === b.users[i])) throw new Error(`${mine.setting} and ${best.setting} were evaluated on different users`);
+            const d = pairedBootstrap(a.values[metric]!, b.values[metric]!, { seed: EVALUATION.seed });
+            lines.push(`| ${variant} | ${metric} | ${mine.setting} | ${other}: ${best.setting} | ${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(5)} [${d.ci[0].toFixed(4)}, ${d.ci[1].toFixed(4)}] |`);
+          }
+        }
+      }
+    }
+  }
+  return lines;
 }
 
 /** AUTO with its budget: the search (transfer and baseline), the winners retrained, the tuned baseline as its own row. */

@@ -277,7 +277,8 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
     const source = await pretrainOn('other-source');
     const prepared = await prepare(source.id, 'other-target');
     const phases: string[] = [];
-    const { report, trained } = await transfer(prepared, { ...AUTO, budget: { kind: 'trials', trials: 3 } }, { onPhase: (p) => phases.push(p) });
+    let evaluatedUsers = -1;
+    const { report, trained } = await transfer(prepared, { ...AUTO, budget: { kind: 'trials', trials: 3 } }, { onPhase: (p) => phases.push(p), onEvaluated: (r) => (evaluatedUsers = r.perUser.users.length) });
     const search = report.search!;
     // An independently generated source: every transfer scores below the tuned target-only model on validation.
     expect(search.decision).toBe('target-only');
@@ -286,6 +287,8 @@ describeEachStorage('AUTO transfer: strategy and settings found on the validatio
     expect(search.validationGain!.value).toBeCloseTo(search.transfer.validation - search.baseline!.validation, 5);
     expect(search.metric).toBe('ndcg@10 (sampled, 199 negatives)');
     expect(phases).toEqual(['search', 'baseline', 'joint', 'evaluation']);
+    // The delivered target-only model's test evaluation reaches the hook too, user by user.
+    expect(evaluatedUsers).toBe(report.users);
     expect(report).toMatchObject({ outcome: 'TARGET_ONLY', strategy: 'NONE', replayWeight: 0, sourceEvents: { events: 0 } });
     expect(report.frozen).toMatch(/^no transfer: the best transfer \(.*\) did not beat AUTO's tuned target-only model \(target only, (implicit-als|hybrid|softmax), .*\) on validation \(0\.\d{4} vs 0\.\d{4}, gain [-+]0\.\d{4} \[[-+]0\.\d{4}, [-+]0\.\d{4}\]\)/);
     // It is its own baseline: a zero gain, and the guard is popularity alone.

@@ -6,7 +6,8 @@ import { prepareDomain } from '../src/workflows/prepared-domain.js';
 import { prepareTransfer } from '../src/workflows/prepare-transfer.js';
 import { pretrain } from '../src/workflows/pretrain.workflow.js';
 import { registerTrainedModel } from '../src/workflows/register-trained-model.js';
-import { transfer, type TransferSettings } from '../src/workflows/transfer.workflow.js';
+import { transfer, type TransferHooks, type TransferSettings } from '../src/workflows/transfer.workflow.js';
+import type { EvaluationReport } from '../src/evaluation/evaluate.js';
 import { describeEachStorage } from './support/databases.js';
 
 const MODEL = { ...DEFAULT_MODEL, dim: 32, layers: [64, 32], seed: 5 };
@@ -20,7 +21,7 @@ describeEachStorage('domain transfer end to end', (ctx) => {
     return registerTrainedModel(ctx.db, { domain, kind: 'PRETRAIN' }, trained);
   }
 
-  async function transferTo(sourceModelId: string, target: string, settings: Partial<TransferSettings> = {}) {
+  async function transferTo(sourceModelId: string, target: string, settings: Partial<TransferSettings> = {}, hooks: TransferHooks = {}) {
     const prepared = await prepareTransfer(ctx.db, sourceModelId, target, { split: { kind: 'leave-one-out', mode: 'last' }, coldStartShare: 0.15, seed: 3 });
     const result = await transfer(prepared, {
       strategy: 'PARTIAL',
@@ -33,7 +34,7 @@ describeEachStorage('domain transfer end to end', (ctx) => {
       evaluation: EVALUATION,
       seed: 11,
       ...settings,
-    });
+    }, hooks);
     const record = await registerTrainedModel(
       ctx.db,
       { domain: target, kind: 'TRANSFER', strategy: result.report.strategy as 'PARTIAL', parentModelId: sourceModelId, transferReport: result.report as never, negativeTransfer: result.report.negativeTransfer },
@@ -50,7 +51,13 @@ describeEachStorage('domain transfer end to end', (ctx) => {
 
   it('beats the same-budget target-only baseline overall and for users with no target history, and records lineage', async () => {
     const source = await pretrainOn('source');
-    const { report, record, prepared } = await transferTo(source.id, 'target');
+    let evaluated: EvaluationReport | undefined;
+    const { report, record, prepared } = await transferTo(source.id, 'target', {}, { onEvaluated: (r) => (evaluated = r) });
+    // The hook hands over the test evaluation user by user (bench/transfer's paired comparisons of two transfers).
+    expect(evaluated!.users).toBe(report.users);
+    expect(evaluated!.perUser.users.length).toBe(report.users);
+    const hits = evaluated!.perUser.values['hr@10']!;
+    expect(hits.reduce((sum, v) => sum + v, 0) / hits.length).toBeCloseTo(report.metrics['hr@10']!, 5);
 
     expect(report.overlap.usersInBoth).toBeGreaterThan(400);
     expect(report.overlap.usersWithoutTargetHistory).toBeGreaterThan(100);

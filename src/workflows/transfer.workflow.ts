@@ -1,6 +1,6 @@
 import { defaultOf } from './settings/index.js';
 import { GraftError } from '../errors.js';
-import { evaluate, evaluateWithPopularity } from '../evaluation/evaluate.js';
+import { evaluate, evaluateWithPopularity, type EvaluationReport } from '../evaluation/evaluate.js';
 import type { Scorer } from '../evaluation/scorer.js';
 import { initBackend, type BackendInfo } from '../model/backend.js';
 import type { TokenBags } from '../model/token-hash.js';
@@ -134,6 +134,11 @@ export interface TransferHooks extends TrainingHooks {
   onPhase?: (phase: 'search' | 'transfer' | 'baseline' | 'joint' | 'evaluation') => void;
   /** AUTO: one call per finished trial of either search. */
   onTrial?: (trial: SearchTrialRecord) => void;
+  /**
+   * The delivered model's test evaluation, user by user (`perUser`): lets a caller compare two
+   * transfers on the same users with a paired bootstrap (`bench/transfer` does).
+   */
+  onEvaluated?: (report: EvaluationReport) => void;
 }
 
 export interface TransferResult {
@@ -239,6 +244,7 @@ async function targetOnlyOutcome(
     setUserHistoriesFrom(model, target.train, target.validation);
     const scorer = withPopularityFallback(modelScorer(model, nTargetItems), test.popularity, test.trainHistories.offsets);
     const evaluated = evaluateWithPopularity(scorer, test, settings.evaluation);
+    hooks.onEvaluated?.(evaluated.model);
     const comparison = compareWithBaseline(evaluated.model, evaluated.model, evaluated.popularity, { seed: settings.evaluation.seed });
     let reference: ReferenceComparison | undefined;
     if (joint) {
@@ -352,6 +358,7 @@ async function transferWith(
     setUserHistoriesFrom(model, mappedSource, target.train, target.validation);
     setUserHistoriesFrom(baseline, target.train, target.validation);
     const transferred = evaluateModel(model, test, settings.evaluation, nTargetItems);
+    hooks.onEvaluated?.(transferred.model);
     const sameUsers = { ...settings.evaluation, users: transferred.model.perUser.users };
     const baselineScorer = withPopularityFallback(modelScorer(baseline), test.popularity, test.trainHistories.offsets);
     const baselineReport = evaluate(baselineScorer, test, sameUsers);
