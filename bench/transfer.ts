@@ -16,7 +16,8 @@
  *     [--adam-bias-correction table|row]   (lazy Adam on the tables: the table's step count or each row's) [--patience 3]
  *     [--recipes "name: --flag value ...; name: ..."]   (target only: one model per recipe in this run, each recipe's
  *     flags on top of the command's; the trainer's validation HR@10 is printed beside test: choose on it; with transfers,
- *     one source model per recipe, each with the recipe's --strategies: "als: --objective implicit-als; hybrid: --objective hybrid --strategies PARTIAL")
+ *     one source model per recipe, each with the recipe's --strategies: "als: --objective implicit-als; hybrid: --objective hybrid --strategies PARTIAL";
+ *     then each recipe's transfers against the best of every other recipe's, user by user: the difference and its paired bootstrap 95% interval)
  *     [--refit]   (target only: also a fresh model trained on train + carve for the epochs the carve kept, scored on test)
  *     [--auto [--budget 16]]   (target only: graft train --auto, the settings searched on the validation carve; with --objective
  *     or --recipes that objective's settings (and the softmax's scoring), else the objectives too)
