@@ -1096,8 +1096,12 @@ export class TwoTowerModel {
     for (let start = 0; start < ids.length; start += EMBED_CHUNK) {
       const chunk = ids.subarray(start, Math.min(ids.length, start + EMBED_CHUNK));
       const input = tower.fillInput(chunk, 0);
-      const values = tf.tidy(() => tower.forward(tf.tensor2d(input, [chunk.length, tower.inputDim])).dataSync());
-      out.set(values, start * dim);
+      // Copied inside the scope, which returns nothing: tf.tidy walks whatever it returns, key by
+      // key, looking for tensors, and a returned Float32Array of chunk x dim values took seconds
+      // per pass over a catalogue (BENCHMARKS.md "Tower outputs copied out inside tf.tidy").
+      tf.tidy(() => {
+        out.set(tower.forward(tf.tensor2d(input, [chunk.length, tower.inputDim])).dataSync(), start * dim);
+      });
     }
     return out;
   }
