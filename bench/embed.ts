@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/model/backend.js';
-import { TwoTowerModel } from '../src/model/two-tower.model.js';
+import { EMBED_CHUNK as CHUNK, TwoTowerModel } from '../src/model/two-tower.model.js';
 import type { Tower } from '../src/model/tower.js';
 import { arg } from './bench-args.js';
 
@@ -18,8 +18,6 @@ const ITEMS = Number(arg('items', '40000'));
 const DIM = Number(arg('dim', '64'));
 const LAYERS = arg('layers', '128,64').split(',').map(Number);
 const REPEATS = Number(arg('repeats', '5'));
-/** The library's chunk (`EMBED_CHUNK` in two-tower.model.ts). */
-const CHUNK = 4096;
 
 /** The loop as it was: the chunk's values returned from tf.tidy. */
 function embedReturningFromTidy(tower: Tower, ids: Int32Array): Float32Array {

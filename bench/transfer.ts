@@ -436,7 +436,7 @@ async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name:
       const runs = grafting ? REPLAY.flatMap((w) => ITEM_INITS.map((init) => [w, init] as const)) : [[undefined, 'random'] as const];
       for (const [replayWeight, itemInit] of runs) {
         started = performance.now();
-        let perUser: EvaluationReport['perUser'] | undefined;
+        let evaluated: EvaluationReport | undefined;
         const { report: r, trained } = await transfer(prepared, {
           strategy,
           freezeLayers: strategy === 'PARTIAL' ? 1 : undefined,
@@ -449,7 +449,7 @@ async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name:
           training: TRAINING,
           evaluation: EVALUATION,
           seed: MODEL.seed,
-        }, { onEvaluated: (evaluated) => (perUser = evaluated.perUser) });
+        }, { onEvaluated: (e) => (evaluated = e) });
         const seconds = (performance.now() - started) / 1000;
         if (!baselineReported) {
           report({ setting: `target-only baseline (${recipe.transferObjective ?? recipe.objective}, same budget, in the transfer job)${tag}`, variant, hr10: r.baseline['hr@10']!, ndcg10: r.baseline['ndcg@10']!, seconds: 0 });
@@ -479,7 +479,7 @@ async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name:
         const setting = grafting
           ? `${SOURCE} -> ${TARGET} ${strategy}${strategy === 'PARTIAL' ? ' (freeze 1)' : ''}, replay ${replayWeight}${itemInit === 'random' ? '' : `, item init ${itemInit}`} (${recipe.transferObjective ? `${recipe.transferObjective} over ${recipe.objective} rows` : recipe.objective})${tag}`
           : `JOINT on ${TARGET} + ${SOURCE} (from scratch, every source event at weight 1)`;
-        if (perUser) evaluatedTransfers.push({ recipe: recipe.name, variant, setting, perUser });
+        if (evaluated) evaluatedTransfers.push({ recipe: recipe.name, variant, setting, evaluated });
         report({
           setting,
           variant,
@@ -493,8 +493,8 @@ async function transfersOf(gdb: GraftDatabase, split: SplitSpec, recipe: { name:
   }
 }
 
-/** Each fixed-strategy transfer's test values user by user, for `compareRecipes`. */
-const evaluatedTransfers: Array<{ recipe: string; variant: string; setting: string; perUser: EvaluationReport['perUser'] }> = [];
+/** Each fixed-strategy transfer's test evaluation (user by user in `perUser`), for `compareRecipes`. */
+const evaluatedTransfers: Array<{ recipe: string; variant: string; setting: string; evaluated: EvaluationReport }> = [];
 
 /**
  * With two or more recipes: per variant and metric, every transfer of each recipe against the
@@ -505,7 +505,6 @@ const evaluatedTransfers: Array<{ recipe: string; variant: string; setting: stri
 function compareRecipes(evaluated: typeof evaluatedTransfers): string[] {
   const recipes = [...new Set(evaluated.map((e) => e.recipe))];
   if (recipes.length < 2) return [];
-  const mean = (values: Float32Array) => values.reduce((sum, v) => sum + v, 0) / Math.max(1, values.length);
   const lines = ['| variant | metric | transfer | against the best of recipe | difference [95% interval] |', '|---|---|---|---|---|'];
   for (const variant of VARIANTS) {
     for (const metric of ['hr@10', 'ndcg@10']) {
@@ -514,10 +513,10 @@ function compareRecipes(evaluated: typeof evaluatedTransfers): string[] {
           if (other === recipe) continue;
           const theirs = evaluated.filter((e) => e.variant === variant && e.recipe === other);
           if (theirs.length === 0) continue;
-          const best = theirs.reduce((a, b) => (mean(b.perUser.values[metric]!) > mean(a.perUser.values[metric]!) ? b : a));
+          const best = theirs.reduce((a, b) => (b.evaluated.metrics[metric]! > a.evaluated.metrics[metric]! ? b : a));
           for (const mine of evaluated.filter((e) => e.variant === variant && e.recipe === recipe)) {
-            const a = mine.perUser;
-            const b = best.perUser;
+            const a = mine.evaluated.perUser;
+            const b = best.evaluated.perUser;
             if (a.users.length !== b.users.length || !a.users.every((u, i) => u === b.users[i])) throw new Error(`${mine.setting} and ${best.setting} were evaluated on different users`);
             const d = pairedBootstrap(a.values[metric]!, b.values[metric]!, { seed: EVALUATION.seed });
             lines.push(`| ${variant} | ${metric} | ${mine.setting} | ${other}: ${best.setting} | ${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(5)} [${d.ci[0].toFixed(4)}, ${d.ci[1].toFixed(4)}] |`);

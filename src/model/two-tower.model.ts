@@ -333,7 +333,8 @@ interface BatchGradients {
   scale: number;
 }
 
-const EMBED_CHUNK = 4096;
+/** Rows per forward pass when embedding a whole table (`embedItems`, `embedUsers`). */
+export const EMBED_CHUNK = 4096;
 
 /**
  * Two-tower retrieval model: a user tower and an item tower, each
